@@ -41,7 +41,7 @@ def load_scenario(name_or_path: str) -> Scenario:
         module = importlib.import_module(BUNDLED[name_or_path])
         return module.SCENARIO  # type: ignore[no-any-return]
     path = Path(name_or_path)
-    if not path.suffix == ".py" or not path.exists():
+    if path.suffix != ".py" or not path.exists():
         known = ", ".join(sorted(BUNDLED))
         raise UsageError(f"no bundled scenario {name_or_path!r} and no such .py file (bundled: {known})")
     spec = importlib.util.spec_from_file_location(f"stalecheck_user_{path.stem}", path)
