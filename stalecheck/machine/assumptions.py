@@ -24,6 +24,12 @@ def assumptions(spec: SystemSpec) -> list[str]:
         "EL2 linear map of all RAM: any line may be filled speculatively at any time"
         if o.host_linear_map
         else "no hypervisor linear map: fills only where the running code maps the line cacheable",
+        *(
+            ["reduction: no spontaneous fill/drop/write-back explored on lines every observer "
+             "accesses cacheably (they cannot change a coherent read; re-checked during the search)"]
+            if o.quiet_coherent_lines
+            else []
+        ),
         "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
         "system-register writes take effect at the latest at the next ISB/exception",
         "visited states stored as 64-bit fingerprints (collision chance < 1e-6 at 10^6 states)",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from stalecheck.errors import ScenarioError
-from stalecheck.machine import buffer, caches
+from stalecheck.machine import buffer, caches, reduce
 from stalecheck.machine.describe import describe
 from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr
@@ -68,6 +68,7 @@ _DC_OPS = {
 _SW_OPS = {"CSW": OP_CLEAN, "CISW": OP_CLEAN_INVAL, "ISW": OP_INVAL}
 _FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
 _STORE_BARRIERS = ("ST", "ISHST", "OSHST", "NSHST")
+_DEVICE_OPS = ("STR", "LDR", "AWAIT", "SIGNAL", "WAIT", "NOP")
 
 
 class Machine:
@@ -129,6 +130,9 @@ class Machine:
         )
         self.host_types = tuple(spec.host_types.get(line.name) for line in spec.lines)
         self._type = lru_cache(maxsize=None)(self._type_uncached)
+        self.quiet = frozenset[int]()
+        self.quiet = reduce.quiet_lines(self)
+        self._loud = tuple(line for line in range(self.nl) if line not in self.quiet)
 
     # ---- building -----------------------------------------------------------------
 
@@ -175,7 +179,7 @@ class Machine:
         for ident in self.programs[self._thread_index[t.name]]:
             instr = self.code[ident]
             if (
-                instr.op in ("STR", "LDR", "DC", "IC")
+                instr.op in ("STR", "LDR", "AWAIT", "DC", "IC")
                 and instr.loc
                 and instr.loc not in self._loc
                 and instr.loc not in self._line_index
@@ -187,7 +191,7 @@ class Machine:
                     raise ScenarioError(f"set/way cannot name a system cache: {self._where(t, instr)}")
                 if instr.loc not in self._line_index:
                     raise ScenarioError(f"unknown line {instr.loc!r} in {self._where(t, instr)}")
-            if t.context == Context.DEVICE and instr.op not in ("STR", "LDR", "SIGNAL", "WAIT", "NOP"):
+            if t.context == Context.DEVICE and instr.op not in _DEVICE_OPS:
                 raise ScenarioError(f"a device only loads, stores and waits: {self._where(t, instr)}")
             if instr.op == "STR" and instr.reg and instr.reg not in self._regs[self._thread_index[t.name]]:
                 raise ScenarioError(
@@ -282,7 +286,7 @@ class Machine:
         nl = self.nl
         copies = state.copies
         for inst in range(len(self.h.instances)):
-            for line in range(nl):
+            for line in self._loud:  # quiet lines: spontaneous steps cannot matter (reduce.py)
                 copy = copies[inst * nl + line]
                 if copy:
                     steps.append((WRITE_BACK if copy[0] else DROP, inst, line))
@@ -344,7 +348,13 @@ class Machine:
         th = state.threads[t]
         spec = self.threads[t]
         hcr = state.hcr[self._vm_index[spec.vm]] if spec.context == Context.GUEST else 0
-        return self._type(t, bool(th.hyp), th.sctlr, hcr, line)
+        mt: MemType = self._type(t, bool(th.hyp), th.sctlr, hcr, line)
+        if not mt.cacheable and line in self.quiet:
+            raise ScenarioError(
+                f"line {self.lines[line].name} was reduced as coherent-only but thread "
+                f"{spec.name!r} accesses it as {mt}: run without quiet_coherent_lines"
+            )
+        return mt
 
     def _fillable(self, state: State, inst: int, line: int) -> bool:
         """D7.5.1 (speculative allocation): a line may be allocated into a cache when it
@@ -384,6 +394,8 @@ class Machine:
         if op == "WAIT":
             return 1 if state.events & self._events[instr.loc] else 0
         if th.pe < 0:
+            if op == "AWAIT":  # a polling loop: it leaves only once it reads the value
+                return int(instr.value in self._device_load_values(state, t, instr))
             return len(self._device_load_values(state, t, instr)) if op == "LDR" else 1
         buf = state.bufs[th.pe]
         if op == "DSB":
@@ -400,6 +412,12 @@ class Machine:
             if self._traps(state, t, instr) is not None:
                 return 1
             return len(self._load_values(state, t, instr))
+        if op == "AWAIT":  # each failed poll is a load with no effect, so only the exit is a step
+            if buffer.loads_blocked(buf):
+                return 0
+            if self._traps(state, t, instr) is not None:
+                return 1
+            return int(instr.value in self._load_values(state, t, instr))
         return 1
 
     def _load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
@@ -453,7 +471,12 @@ class Machine:
             to_poc = _DC_OPS[instr.kind][1] == "poc"
             if (to_poc and hcr & hcr_bit("TPC")) or (not to_poc and hcr & hcr_bit("TPU")):
                 return TrapContext("cmo", **base)  # type: ignore[arg-type]
-        if instr.op in ("LDR", "STR", "DC"):
+        if instr.op in ("LDR", "STR", "AWAIT", "DC") and self.lines[self.line_of(instr.loc)].page in vm.mmio:
+            # An access to an emulated device page takes a stage-2 abort to the
+            # hypervisor, which emulates it and returns past it (D8.3; seed 000's doorbell).
+            page = self.lines[self.line_of(instr.loc)].page
+            return TrapContext("mmio", page=page, value=instr.value, **base)  # type: ignore[arg-type]
+        if instr.op in ("LDR", "STR", "AWAIT", "DC"):
             line = self.line_of(instr.loc)
             if self._guest_unmapped(state, t, line):
                 return TrapContext("stage2-fault", page=self.lines[line].page, **base)  # type: ignore[arg-type]
@@ -466,6 +489,7 @@ class Machine:
             "sctlr": vm.on_sctlr,
             "cmo": vm.on_cmo,
             "stage2-fault": vm.on_stage2_fault,
+            "mmio": vm.on_mmio,
         }[trap.kind]
         if policy is None:
             raise ScenarioError(
