@@ -27,7 +27,7 @@ from stalecheck.axiomatic.initial_state import (
 from stalecheck.axiomatic.local_order import LocalOrder, local_order
 from stalecheck.axiomatic.semantics import check_supported, thread_traces
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, mask, show
-from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
 Cell = tuple[str, int]
@@ -360,7 +360,17 @@ def _justifiable(
 
 
 def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
-    """Run the axiomatic engine on a parsed test."""
+    """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
+    try:
+        return _check(test, keep_witness)
+    except StalecheckError as exc:
+        pos = exc.position
+        if exc.source_line is None and pos is not None and pos.line > 0:
+            exc.source_line = test.source_line(pos.line)
+        raise
+
+
+def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
