@@ -1,0 +1,42 @@
+"""The boundary between a model and the search (after stateright's ``Model``)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Protocol, TypeVar
+
+S = TypeVar("S", bound=Hashable)
+A = TypeVar("A")
+
+
+class Model(Protocol[S, A]):
+    """What the search needs from a model.
+
+    ``actions`` must return actions in a stable order for a given state: a
+    witness is stored as a list of action indices and rebuilt by replay, so a
+    model that iterated a salted-hash set here would replay a different path.
+    """
+
+    def initial_state(self) -> S:
+        """The single initial state (nondeterministic set-up is a first step)."""
+        ...
+
+    def actions(self, state: S) -> Sequence[A]:
+        """Enabled actions, in a deterministic order."""
+        ...
+
+    def next_state(self, state: S, action: A) -> S:
+        """The state after ``action``; never mutates ``state``."""
+        ...
+
+    def is_bad(self, state: S) -> bool:
+        """The property that must *never* hold (the stale read, the fault)."""
+        ...
+
+    def fingerprint(self, state: S) -> int:
+        """A stable 64-bit fingerprint (not salted per process) of ``state``."""
+        ...
+
+    def describe(self, before: S, action: A, after: S) -> str:
+        """One human-readable line explaining ``action`` taken in ``before``."""
+        ...

@@ -1,0 +1,47 @@
+"""What a search concludes, and why it stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    REACHABLE = "reachable"
+    UNREACHABLE = "unreachable"
+    UNKNOWN = "unknown"
+
+
+class StopReason(StrEnum):
+    """Why the search ended: only ``EXHAUSTED`` makes ``unreachable`` a proof."""
+
+    FOUND = "found"
+    EXHAUSTED = "exhausted"
+    MAX_STATES = "max-states"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Result of one search.
+
+    ``witness`` holds the action indices from the initial state (the replay
+    token); ``steps`` the human-readable lines rebuilt by replaying them.
+    ``depth`` is how many BFS levels were completed: an ``unknown`` verdict
+    still proves that nothing bad happens within ``depth`` steps.
+    """
+
+    outcome: Outcome
+    reason: StopReason
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    witness: tuple[int, ...] = ()
+    steps: tuple[str, ...] = field(default_factory=tuple)
+    sane: bool = True  # some explored state met the sanity property
+
+    @property
+    def token(self) -> str:
+        """The witness as a ``0/2/1`` path token that ``stalecheck explain`` replays."""
+        return "/".join(str(i) for i in self.witness)

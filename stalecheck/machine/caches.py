@@ -1,0 +1,213 @@
+"""The data-cache rules, each defined once, as pure functions on plain tuples.
+
+``copies`` is a flat tuple indexed ``instance * n_lines + line``; each entry is
+``()`` (no copy: an empty tuple, not ``None``, whose hash is not stable across
+processes before Python 3.12) or ``(dirty, values)`` where ``values`` holds one small
+version number per location of the line (a line split into sub-blocks has
+several).  ``mem`` is a tuple of ``values`` per line: the PoC.
+
+Invariant kept by the coherent operations (B2.11 Memory coherency; D7.5.1): at
+most one L1 holds a line dirty and then no other L1 holds it; a clean copy
+equals the first copy below it on its path.  Only mismatched-attribute
+accesses break it, which is exactly the architecture's freedom (B2.16
+Mismatched memory attributes) that makes stale reads possible.
+"""
+
+from __future__ import annotations
+
+from stalecheck.machine.hierarchy import Hierarchy
+
+Values = tuple[int, ...]
+Copy = tuple[int, Values] | tuple[()]
+NO_COPY: Copy = ()
+Copies = tuple[Copy, ...]
+Memory = tuple[Values, ...]
+
+
+def _set(copies: Copies, index: int, copy: Copy) -> Copies:
+    return (*copies[:index], copy, *copies[index + 1 :])
+
+
+def first_below(copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int) -> Values:
+    """Value a fill of ``inst`` obtains: the nearest copy below it, else the PoC."""
+    below = h.below[inst]
+    while below >= 0:
+        copy = copies[below * nl + line]
+        if copy:
+            return copy[1]
+        below = h.below[below]
+    return mem[line]
+
+
+def dirty_l1(copies: Copies, h: Hierarchy, line: int, nl: int) -> int:
+    """The L1 instance holding ``line`` dirty, or -1 (there is at most one)."""
+    for inst in h.l1:
+        copy = copies[inst * nl + line]
+        if copy and copy[0]:
+            return inst
+    return -1
+
+
+def coherent_value(copies: Copies, mem: Memory, h: Hierarchy, pe: int, line: int, nl: int) -> Values:
+    """What a cacheable access sees: hardware coherence makes all cacheable
+    observers in the shareability domain agree (B2.11), so the newest copy wins:
+    own L1, a dirty L1 elsewhere (snooped), then the path down to the PoC."""
+    if pe >= 0:
+        path = h.paths[pe]
+        own = copies[path[0] * nl + line]
+        if own:
+            return own[1]
+        path = path[1:]
+    else:  # an I/O-coherent device snoops the PEs' caches and looks up shared levels
+        path = h.shared_path
+    other = dirty_l1(copies, h, line, nl)
+    if other >= 0:
+        return copies[other * nl + line][1]  # type: ignore[index]
+    for inst in path:
+        copy = copies[inst * nl + line]
+        if copy:
+            return copy[1]
+    return mem[line]
+
+
+def coherent_write(
+    copies: Copies, mem: Memory, h: Hierarchy, pe: int, line: int, offset: int, value: int, nl: int
+) -> Copies:
+    """A cacheable store: write-allocate into own L1, dirty; other L1 copies are
+    invalidated by the coherence protocol (B2.11: one coherent order per location)."""
+    base = coherent_value(copies, mem, h, pe, line, nl)
+    new = (*base[:offset], value, *base[offset + 1 :])
+    out = list(copies)
+    for inst in h.l1:
+        out[inst * nl + line] = NO_COPY
+    out[h.paths[pe][0] * nl + line] = (1, new)
+    return tuple(out)
+
+
+def coherent_device_write(
+    copies: Copies, mem: Memory, h: Hierarchy, line: int, offset: int, value: int, nl: int
+) -> tuple[Copies, Memory]:
+    """An I/O-coherent device write: merged with the newest data, written at the PoC,
+    and every cached copy invalidated (DESIGN.md section 1, Observers; B2.11)."""
+    base = coherent_value(copies, mem, h, -1, line, nl)
+    out = list(copies)
+    for inst in range(len(h.instances)):
+        out[inst * nl + line] = NO_COPY
+    new = (*base[:offset], value, *base[offset + 1 :])
+    return tuple(out), _set_mem(mem, line, new)
+
+
+def bypass_read_options(
+    copies: Copies, mem: Memory, h: Hierarchy, pe: int, line: int, offset: int, may_hit: bool, nl: int
+) -> tuple[int, ...]:
+    """Values a Non-cacheable or Device read may return.
+
+    B2.16 (Mismatched memory attributes): a read with a non-cacheable type of a
+    location that has a cached copy may hit that copy or go to the PoC; with
+    ``may_hit`` False ("strict bypass" hardware) only the PoC value is possible.
+    """
+    values = {mem[line][offset]}
+    if may_hit:
+        for inst in h.paths[pe]:
+            copy = copies[inst * nl + line]
+            if copy:
+                values.add(copy[1][offset])
+    return tuple(sorted(values))
+
+
+def bypass_write(mem: Memory, line: int, offset: int, value: int) -> Memory:
+    """A Non-cacheable or Device store goes to the PoC and leaves any cached copy
+    as it was (B2.16: a stale copy may remain and may later be written back)."""
+    values = mem[line]
+    return _set_mem(mem, line, (*values[:offset], value, *values[offset + 1 :]))
+
+
+def _set_mem(mem: Memory, line: int, values: Values) -> Memory:
+    return (*mem[:line], values, *mem[line + 1 :])
+
+
+def write_back(
+    copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int
+) -> tuple[Copies, Memory]:
+    """Hardware write-back of a dirty copy one level down (D7.5.1: a cache may write
+    back a dirty line at any time); the next level allocates it dirty."""
+    index = inst * nl + line
+    copy = copies[index]
+    assert copy and copy[0]
+    below = h.below[inst]
+    out = _set(copies, index, (0, copy[1]))
+    if below < 0:
+        return out, _set_mem(mem, line, copy[1])
+    return _set(out, below * nl + line, (1, copy[1])), mem
+
+
+def drop_clean(copies: Copies, inst: int, line: int, nl: int) -> Copies:
+    """A clean copy may be evicted silently at any time (D7.5.1)."""
+    return _set(copies, inst * nl + line, NO_COPY)
+
+
+def fill(copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int) -> Copies:
+    """Speculative allocation of a clean copy from the level below (D7.5.1: a
+    Normal cacheable location can be allocated at any time)."""
+    values = first_below(copies, mem, h, inst, line, nl)
+    return _set(copies, inst * nl + line, (0, values))
+
+
+def may_fill(copies: Copies, h: Hierarchy, inst: int, line: int, nl: int) -> bool:
+    """A fill is possible when there is no copy yet; an L1 fill waits while another
+    L1 holds the line dirty (the protocol would snoop it; the write-back is a step
+    of its own, so the same outcome stays reachable)."""
+    if copies[inst * nl + line]:
+        return False
+    if h.instances[inst].level == 0:
+        return dirty_l1(copies, h, line, nl) < 0
+    return True
+
+
+def clean_to(
+    copies: Copies, mem: Memory, h: Hierarchy, line: int, depth: int, pes: frozenset[int], nl: int
+) -> tuple[Copies, Memory, int]:
+    """Clean ``line`` in every cache before the point ``depth`` levels down, in the
+    shareability scope ``pes``: each dirty copy is written to the next level, top
+    level first, so the newest data reaches the point (D7.5.9 DC CVAC/CVAU).
+    Returns how many dirty copies were written."""
+    written = 0
+    for level in range(depth):
+        for inst, spec in enumerate(h.instances):
+            if spec.level != level or not h.in_scope(inst, pes):
+                continue
+            copy = copies[inst * nl + line]
+            if copy and copy[0]:
+                copies, mem = write_back(copies, mem, h, inst, line, nl)
+                written += 1
+    return copies, mem, written
+
+
+def invalidate_to(
+    copies: Copies, h: Hierarchy, line: int, depth: int, pes: frozenset[int], nl: int
+) -> Copies:
+    """Invalidate ``line`` in every cache before the point, dirty data discarded
+    (D7.5.9 DC IVAC; with a preceding clean this is DC CIVAC)."""
+    out = list(copies)
+    for inst, spec in enumerate(h.instances):
+        if spec.level < depth and h.in_scope(inst, pes):
+            out[inst * nl + line] = NO_COPY
+    return tuple(out)
+
+
+def setway(
+    copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, clean: bool, invalidate: bool, nl: int
+) -> tuple[Copies, Memory, int]:
+    """A set/way operation on one line of one cache instance: clean writes the line
+    to the next level of caching only, never further (D7.5.9: by set/way the point is
+    the next level), and never reaches a system cache that CLIDR does not describe."""
+    written = 0
+    copy = copies[inst * nl + line]
+    if not copy:
+        return copies, mem, 0
+    if clean and copy[0]:
+        copies, mem = write_back(copies, mem, h, inst, line, nl)
+        written = 1
+    if invalidate:
+        copies = _set(copies, inst * nl + line, NO_COPY)
+    return copies, mem, written

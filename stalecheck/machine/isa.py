@@ -1,0 +1,72 @@
+"""The instructions of machine-engine programs, as plain frozen data.
+
+One flat record for every instruction rather than a class per opcode: the
+engine dispatches on ``op`` in one place (``machine/execute.py``), and the
+record hashes cheaply when a hypervisor policy's emitted code sits in a state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Instr:
+    """One instruction.  ``text`` is how the user wrote it (for witnesses); ``line``
+    and ``column`` locate it in the source, 0 for code emitted by a policy."""
+
+    op: str  # STR LDR DC DCSW IC DMB DSB ISB MSR SIGNAL WAIT MAP NOP EMSR
+    kind: str = ""  # DC/IC operation, barrier option, or system-register field
+    loc: str = ""  # location, line, page or event name
+    reg: str = ""  # destination register (LDR) or source register (STR)
+    value: int = 0  # immediate
+    level: str = ""  # cache level for set/way
+    text: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return self.text or render(self)
+
+
+def render(instr: Instr) -> str:
+    """Canonical text of an instruction (used for policy-emitted code)."""
+    op = instr.op
+    if op == "STR":
+        return f"STR {instr.loc}, {instr.reg or instr.value}"
+    if op == "LDR":
+        return f"LDR {instr.reg}, {instr.loc}"
+    if op == "DC":
+        return f"DC {instr.kind} {instr.loc}"
+    if op == "DCSW":
+        return f"DC {instr.kind} {instr.level}, {instr.loc}"
+    if op == "IC":
+        return f"IC {instr.kind} {instr.loc}".rstrip()
+    if op in ("DMB", "DSB"):
+        return f"{op} {instr.kind}"
+    if op in ("MSR", "EMSR"):
+        name = "MSR" if op == "MSR" else "emulate MSR"
+        return f"{name} SCTLR_EL1.{instr.kind}, {instr.value}"
+    if op in ("SIGNAL", "WAIT", "MAP"):
+        return f"{op} {instr.loc}"
+    return op
+
+
+def dc(kind: str, loc: str) -> Instr:
+    return Instr("DC", kind=kind, loc=loc)
+
+
+def dc_sw(kind: str, level: str, loc: str) -> Instr:
+    return Instr("DCSW", kind=kind, level=level, loc=loc)
+
+
+def dsb(option: str = "SY") -> Instr:
+    return Instr("DSB", kind=option)
+
+
+def map_page(page: str) -> Instr:
+    return Instr("MAP", loc=page)
+
+
+def emulate_sctlr(field_name: str, value: int) -> Instr:
+    return Instr("EMSR", kind=field_name, value=value)

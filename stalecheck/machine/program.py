@@ -1,0 +1,145 @@
+"""Parse the assembly-like program notation (lark grammar ``program.lark``).
+
+Parsing happens once, when a scenario is built; errors carry the position of
+the offending token so a user can jump to it.  The set/way loop macro expands
+here, into one ``DC <op> <level>, <line>`` per line, so a migration between two
+iterations is an ordinary interleaving.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, UnexpectedInput, v_args
+
+from stalecheck.errors import InputError, Position
+from stalecheck.machine.isa import Instr
+
+_WIDTHS_OK = ("SY", "ISH", "OSH", "NSH", "ST", "LD", "ISHST", "ISHLD", "OSHST", "OSHLD", "NSHST", "NSHLD")
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("stalecheck.machine").joinpath("program.lark").read_text()
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def _pos(token: Token) -> tuple[int, int]:
+    return (token.line or 0, token.column or 0)
+
+
+@v_args(meta=True, inline=True)
+class _ToInstr(Transformer[Token, list[Instr]]):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._lines = text.splitlines()
+
+    def _instr(self, meta: object, op: str, **kw: object) -> Instr:
+        line = getattr(meta, "line", 0)
+        column = getattr(meta, "column", 0)
+        end = getattr(meta, "end_column", column)
+        src = self._lines[line - 1][column - 1 : end - 1] if 0 < line <= len(self._lines) else ""
+        return Instr(op, text=" ".join(src.split()), line=line, column=column, **kw)  # type: ignore[arg-type]
+
+    def start(self, meta: object, *items: Instr | list[Instr]) -> list[Instr]:
+        out: list[Instr] = []
+        for item in items:
+            out.extend(item if isinstance(item, list) else [item])
+        return out
+
+    def imm(self, meta: object, tok: Token) -> tuple[str, int]:
+        return ("", int(str(tok), 0))
+
+    def regval(self, meta: object, tok: Token) -> tuple[str, int]:
+        return (str(tok), 0)
+
+    def store(self, meta: object, loc: Token, operand: tuple[str, int]) -> Instr:
+        return self._instr(meta, "STR", loc=str(loc), reg=operand[0], value=operand[1])
+
+    def load(self, meta: object, reg: Token, loc: Token) -> Instr:
+        return self._instr(meta, "LDR", reg=str(reg), loc=str(loc))
+
+    def dc_va(self, meta: object, kind: Token, loc: Token) -> Instr:
+        return self._instr(meta, "DC", kind=str(kind).upper(), loc=str(loc))
+
+    def dc_sw(self, meta: object, kind: Token, level: Token, loc: Token) -> Instr:
+        return self._instr(meta, "DCSW", kind=str(kind).upper(), level=str(level), loc=str(loc))
+
+    def setway_loop(self, meta: object, kind: Token, *levels: Token) -> list[Instr]:
+        # The loop's lines are only known when the scenario is built; ``*`` marks
+        # "every line", expanded by ``expand_setway``.
+        return [
+            self._instr(meta, "DCSW", kind=str(kind).upper(), level=str(level), loc="*") for level in levels
+        ]
+
+    def ic(self, meta: object, kind: Token, loc: Token | None = None) -> Instr:
+        return self._instr(meta, "IC", kind=str(kind).upper(), loc=str(loc) if loc else "")
+
+    def barrier(self, meta: object, op: Token, option: Token) -> Instr:
+        return self._instr(meta, str(op).upper(), kind=str(option).upper())
+
+    def isb(self, meta: object) -> Instr:
+        return self._instr(meta, "ISB")
+
+    def msr(self, meta: object, reg: Token, fld: Token, value: Token) -> Instr:
+        name = str(fld)
+        if name not in ("M", "C", "I"):
+            line, col = _pos(fld)
+            raise InputError(
+                f"SCTLR_EL1 field {name!r} is not modelled (M, C and I are)",
+                Position("<program>", line, col),
+                self._lines[line - 1] if 0 < line <= len(self._lines) else None,
+            )
+        v = int(str(value), 0)
+        if v not in (0, 1):
+            line, col = _pos(value)
+            raise InputError(
+                f"SCTLR_EL1.{name} is one bit; got {v}",
+                Position("<program>", line, col),
+                self._lines[line - 1] if 0 < line <= len(self._lines) else None,
+            )
+        return self._instr(meta, "MSR", kind=name, value=v)
+
+    def signal(self, meta: object, name: Token) -> Instr:
+        return self._instr(meta, "SIGNAL", loc=str(name))
+
+    def wait(self, meta: object, name: Token) -> Instr:
+        return self._instr(meta, "WAIT", loc=str(name))
+
+    def map(self, meta: object, name: Token) -> Instr:
+        return self._instr(meta, "MAP", loc=str(name))
+
+    def nop(self, meta: object) -> Instr:
+        return self._instr(meta, "NOP")
+
+
+def parse_program(text: str, source: str = "<program>", first_line: int = 1) -> tuple[Instr, ...]:
+    """Parse ``text`` into instructions; ``source``/``first_line`` place errors in
+    the file the program came from (e.g. a scenario module's line)."""
+    try:
+        tree = _parser().parse(text)
+        instrs = _ToInstr(text).transform(tree)
+    except UnexpectedInput as err:
+        line = getattr(err, "line", 0) or 0
+        column = getattr(err, "column", 0) or 0
+        lines = text.splitlines()
+        src = lines[line - 1] if 0 < line <= len(lines) else None
+        expected = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
+        hint = f" (expected one of: {', '.join(expected[:8])})" if expected else ""
+        raise InputError(
+            f"cannot parse program{hint}",
+            Position(source, line + first_line - 1 if line else 0, column),
+            src,
+        ) from None
+    except Exception as err:  # lark wraps transformer errors in VisitError
+        inner = getattr(err, "orig_exc", None)
+        if isinstance(inner, InputError):
+            pos = inner.position
+            raise InputError(
+                inner.message,
+                Position(source, (pos.line + first_line - 1) if pos else 0, pos.column if pos else 0),
+                inner.source_line,
+            ) from None
+        raise
+    return tuple(instrs)

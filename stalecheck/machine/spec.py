@@ -1,0 +1,145 @@
+"""The static description of a system: plain data that a scenario builds.
+
+Nothing here changes during exploration; what changes lives in ``state.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from stalecheck.machine.hierarchy import CacheConfig
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.memtypes import NORMAL_WB, MemType, S2Force
+
+if TYPE_CHECKING:
+    from stalecheck.machine.view import StateView
+
+
+class Context(StrEnum):
+    """Which translation regime a thread's accesses use."""
+
+    HOST = "host"  # host kernel/VMM or hypervisor: EL2 (VHE) regime, its own stage 1
+    GUEST = "guest"  # a vCPU at EL1: guest stage 1 (SCTLR_EL1) then stage 2
+    DEVICE = "device"  # a DMA master: no PE, no buffer
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """A cache line; ``locations`` are its sub-blocks (one per word the model tracks)."""
+
+    name: str
+    locations: tuple[str, ...]
+    page: str
+    ram_of: str = ""  # the VM whose RAM this line is ("" for host-only memory)
+
+
+@dataclass(frozen=True)
+class ThreadSpec:
+    name: str
+    program: tuple[Instr, ...]
+    context: Context
+    pe: int = 0  # initial PE (ignored for devices)
+    vm: str = ""
+    migratable: bool = False
+    coherent: bool = False  # devices: I/O-coherent (snoops) or not (PoC)
+    sctlr: tuple[int, int, int] = (1, 1, 1)  # SCTLR_EL1 (M, C, I) at start
+
+
+@dataclass(frozen=True)
+class HCR:
+    """HCR_EL2 bits the model knows, each as the Arm ARM names it (D13 HCR_EL2)."""
+
+    TSW: bool = False  # trap DC set/way
+    TVM: bool = False  # trap writes to VM control registers (SCTLR_EL1, ...)
+    TPC: bool = False  # trap DC to PoC
+    TPU: bool = False  # trap DC/IC to PoU
+    DC: bool = False  # default cacheability: stage 1 off behaves as Normal WB
+    CD: bool = False  # stage 2 data accesses Non-cacheable
+    ID: bool = False  # stage 2 instruction accesses Non-cacheable
+    FWB: bool = False  # FEAT_S2FWB: stage 2 forces the combined type
+
+    BITS = ("TSW", "TVM", "TPC", "TPU", "DC", "CD", "ID", "FWB")
+
+    def to_int(self) -> int:
+        return sum(1 << i for i, name in enumerate(self.BITS) if getattr(self, name))
+
+
+def hcr_bit(name: str) -> int:
+    return 1 << HCR.BITS.index(name)
+
+
+@dataclass(frozen=True)
+class TrapContext:
+    """What a hypervisor policy sees when a guest instruction traps."""
+
+    kind: str  # "stage2-fault", "setway", "sctlr", "cmo"
+    thread: str
+    vm: VMSpec
+    instr: Instr
+    page: str = ""  # faulting page (stage-2 fault)
+    field: str = ""  # SCTLR_EL1 field written (sctlr)
+    value: int = 0
+    sctlr: tuple[int, int, int] = (1, 1, 1)  # guest's SCTLR_EL1 (M, C, I) before the write
+    mapped: tuple[str, ...] = ()  # pages mapped at stage 2 when the trap is taken
+    pages: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the VM's RAM: page -> its lines
+
+    def lines_of(self, page: str) -> tuple[str, ...]:
+        return dict(self.pages).get(page, ())
+
+    def ram_lines(self, pages: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """The VM's RAM lines, all of them or only those of ``pages``."""
+        return tuple(line for page, lines in self.pages if pages is None or page in pages for line in lines)
+
+
+Policy = Callable[[TrapContext], Sequence[Instr]]
+
+
+@dataclass(frozen=True)
+class VMSpec:
+    """A guest VM: its HCR_EL2 at start, its stage-1 and stage-2 types, its RAM."""
+
+    name: str
+    hcr: HCR = HCR()
+    stage1: dict[str, MemType] = field(default_factory=dict, compare=False, hash=False)
+    stage2: dict[str, MemType] = field(default_factory=dict, compare=False, hash=False)
+    s2_force: S2Force = S2Force.FORCE_WB  # stage-2 MemAttr under FWB
+    mapped: tuple[str, ...] = ()  # pages mapped at stage 2 before the guest runs
+    ram: tuple[str, ...] = ()  # the VM's RAM lines, in address order
+    on_stage2_fault: Policy | None = None
+    on_setway: Policy | None = None
+    on_sctlr: Policy | None = None
+    on_cmo: Policy | None = None
+
+    def s1_type(self, line: str) -> MemType:
+        return self.stage1.get(line, NORMAL_WB)
+
+    def s2_type(self, line: str) -> MemType:
+        return self.stage2.get(line, NORMAL_WB)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Knobs a verdict depends on; each is printed with the verdict."""
+
+    nc_reads_may_hit: bool = True  # B2.16 default; False = "strict bypass" hardware
+    max_migrations: int = 1
+    host_linear_map: bool = True  # EL2 maps all RAM Normal WB: fills may happen any time
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """Everything static about one variant of a scenario."""
+
+    n_pes: int
+    caches: CacheConfig
+    lines: tuple[LineSpec, ...]
+    threads: tuple[ThreadSpec, ...]
+    vms: tuple[VMSpec, ...] = ()
+    host_types: dict[str, MemType] = field(default_factory=dict, compare=False, hash=False)
+    options: Options = Options()
+    init: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    bad: Callable[[StateView], bool] | None = None
+    bad_text: str = ""

@@ -1,0 +1,62 @@
+"""The explored state: nested tuples of ints only.
+
+Ints only (no ``None``, no strings) so that ``hash(state)`` is the same in every
+process and run: CPython salts ``str`` hashes, and before 3.12 ``hash(None)``
+depends on an address.  NamedTuples keep field names for readers while hashing
+at tuple speed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from stalecheck.machine.caches import Copies, Memory
+
+# Buffer entry kinds (first element of each entry tuple).
+STORE = 0  # (STORE, line, offset, value, cacheable, write_through, instr_id)
+DCVA = 1  # (DCVA, op, line, cacheable, depth, scope_all, instr_id)
+SETWAY = 2  # (SETWAY, op, inst, line, instr_id)
+MARK_FULL = 3  # (MARK_FULL,) a DMB ordering loads and stores
+MARK_ST = 4  # (MARK_ST,) a DMB ST/ISHST: orders stores and DCs only
+
+# DC operations.
+OP_CLEAN = 1
+OP_INVAL = 2
+OP_CLEAN_INVAL = 3
+
+Entry = tuple[int, ...]
+
+
+class Thread(NamedTuple):
+    pc: int
+    regs: tuple[int, ...]
+    hyp: tuple[int, ...]  # policy code still to run at EL2 (instruction ids)
+    pe: int  # -1 for devices
+    sctlr: int  # effective SCTLR_EL1 bits: M=1, C=2, I=4
+    pending: int  # SCTLR_EL1 value written but not yet in effect, -1 if none
+    retry: int  # 1 when the trapped instruction is re-executed after ERET
+
+
+class State(NamedTuple):
+    mem: Memory
+    copies: Copies
+    bufs: tuple[tuple[Entry, ...], ...]
+    threads: tuple[Thread, ...]
+    hcr: tuple[int, ...]  # per VM: HCR_EL2 bits (``spec.HCR.BITS`` order)
+    mapped: tuple[int, ...]  # per VM: bitmask of pages mapped at stage 2
+    events: int  # bitmask of signalled ghost events
+    migrations: int
+
+
+SCTLR_M = 1
+SCTLR_C = 2
+SCTLR_I = 4
+SCTLR_FIELDS = {"M": SCTLR_M, "C": SCTLR_C, "I": SCTLR_I}
+
+
+def sctlr_bits(m: int, c: int, i: int) -> int:
+    return (SCTLR_M if m else 0) | (SCTLR_C if c else 0) | (SCTLR_I if i else 0)
+
+
+def sctlr_tuple(bits: int) -> tuple[int, int, int]:
+    return (int(bool(bits & SCTLR_M)), int(bool(bits & SCTLR_C)), int(bool(bits & SCTLR_I)))

@@ -1,0 +1,34 @@
+"""A read-only view of a state by names, for bad-state predicates and reports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stalecheck.machine.state import State
+
+if TYPE_CHECKING:
+    from stalecheck.machine.system import Machine
+
+
+class StateView:
+    """Names in, values out: ``v.reg("guest", "r1")``, ``v.done("guest")``, ``v.mem("X")``."""
+
+    __slots__ = ("_m", "_s")
+
+    def __init__(self, machine: Machine, state: State) -> None:
+        self._m = machine
+        self._s = state
+
+    def reg(self, thread: str, reg: str) -> int:
+        t = self._m.thread_index(thread)
+        return self._s.threads[t].regs[self._m.reg_index(t, reg)]
+
+    def done(self, thread: str) -> bool:
+        return self._m.finished(self._s, self._m.thread_index(thread))
+
+    def all_done(self) -> bool:
+        return self._m.is_complete(self._s)
+
+    def mem(self, loc: str) -> int:
+        line, offset = self._m.loc_index(loc)
+        return self._s.mem[line][offset]

@@ -1,0 +1,101 @@
+"""Glue between scenarios, the machine engine and the search: one variant in, one
+``Result`` out.  No printing here; ``report/`` renders results."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stalecheck.errors import ScenarioError, UsageError
+from stalecheck.explore.search import Budget, ProgressFn, check
+from stalecheck.explore.verdict import Outcome, Verdict
+from stalecheck.machine.assumptions import assumptions
+from stalecheck.machine.cost import measure_cost
+from stalecheck.machine.system import Machine
+from stalecheck.scenarios import BUNDLED
+from stalecheck.scenarios.builder import Scenario, Variant
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: str
+    variant: str
+    summary: str
+    expect: str
+    verdict: Verdict
+    cost: dict[str, int]
+    assumptions: tuple[str, ...]
+    bad: str
+
+    @property
+    def outcome(self) -> str:
+        return self.verdict.outcome.value
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A bundled scenario by name, or a user's Python file defining ``SCENARIO``."""
+    if name_or_path in BUNDLED:
+        module = importlib.import_module(BUNDLED[name_or_path])
+        return module.SCENARIO  # type: ignore[no-any-return]
+    path = Path(name_or_path)
+    if path.suffix != ".py" or not path.exists():
+        known = ", ".join(sorted(BUNDLED))
+        raise UsageError(f"no bundled scenario {name_or_path!r} and no such .py file (bundled: {known})")
+    spec = importlib.util.spec_from_file_location(f"stalecheck_user_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        from stalecheck.errors import InputError, Position
+
+        raise InputError(
+            f"Python syntax error: {err.msg}", Position(str(path), err.lineno or 0, err.offset or 0), err.text
+        ) from None
+    scenario = getattr(module, "SCENARIO", None)
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(f"{path} defines no SCENARIO = Scenario(...)")
+    return scenario
+
+
+def select(scenario: Scenario, names: Iterable[str]) -> list[Variant]:
+    names = list(names)
+    if not names:
+        return list(scenario.variants.values())
+    out = []
+    for name in names:
+        if name not in scenario.variants:
+            known = ", ".join(scenario.variants)
+            raise UsageError(f"scenario {scenario.name!r} has no variant {name!r} (variants: {known})")
+        out.append(scenario.variants[name])
+    return out
+
+
+def run_variant(
+    scenario: Scenario,
+    variant: Variant,
+    budget: Budget = Budget(),
+    progress: ProgressFn | None = None,
+) -> Result:
+    spec = variant.build()
+    machine = Machine(spec)
+    verdict = check(machine, budget, progress, sanity=machine.is_complete)
+    if verdict.outcome == Outcome.UNREACHABLE and not verdict.sane:
+        raise ScenarioError(
+            f"{scenario.name}/{variant.name}: no run reaches the end of every program, so "
+            "'unreachable' would prove nothing (a WAIT never signalled, or a policy that never maps?)"
+        )
+    return Result(
+        scenario=scenario.name,
+        variant=variant.name,
+        summary=variant.summary,
+        expect=variant.expect,
+        verdict=verdict,
+        cost=measure_cost(machine),
+        assumptions=tuple(assumptions(spec)),
+        bad=spec.bad_text,
+    )

@@ -1,0 +1,6 @@
+"""Bundled scenarios: one module per real case, each defining ``SCENARIO``."""
+
+BUNDLED: dict[str, str] = {
+    "kvm-external-l3": "stalecheck.scenarios.kvm_external_l3",
+    "xen-set-way": "stalecheck.scenarios.xen_set_way",
+}
