@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result))
         return
     print(f"case {result['case']} (Python {result['python']})")
-    print(f"{'size':>6} {'states':>10} {'transitions':>12} {'seconds':>8} {'states/s':>9} {'bytes/state':>11}")
+    header = ("size", 6), ("states", 10), ("transitions", 12), ("seconds", 8), ("states/s", 9)
+    print(" ".join(f"{name:>{width}}" for name, width in header), f"{'bytes/state':>11}")
     for row in result["sizes"]:
         print(
             f"{row['size']:>6} {row['states']:>10} {row['transitions']:>12} "
