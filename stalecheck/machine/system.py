@@ -104,7 +104,7 @@ class Machine:
             regs: dict[str, int] = {}
             for ident in prog:
                 instr = self.code[ident]
-                if instr.reg and instr.reg not in regs:
+                if instr.op == "LDR" and instr.reg not in regs:  # a STR only reads one
                     regs[instr.reg] = len(regs)
             self._regs.append(regs)
             self._check_thread(t)
