@@ -367,6 +367,18 @@ def _justifiable(
     ]
 
 
+def _check_labels(test: ast.LitmusTest) -> None:
+    """Code labels used as initial values must exist on the thread they name."""
+    labels = {t.proc: {lab for line in t.code for lab in line.labels} for t in test.threads}
+    for item in test.init:
+        v = item.value
+        if isinstance(v, ast.LabelValue) and v.label not in labels.get(v.proc, set()):
+            raise InputError(
+                f"label {v.label} not found on P{v.proc}, yet it is used in the initial state",
+                Position(test.path, item.line, item.column),
+            )
+
+
 def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
     """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
     try:
@@ -383,6 +395,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     for thread in test.threads:
         check_supported(thread, test.path)
     layout = build_initial_state(test)
+    _check_labels(test)
     evaluator = _Evaluator(test, layout)
     _, per_thread, cut = _value_domain(test, layout)
     per_thread = _justifiable(per_thread, layout)

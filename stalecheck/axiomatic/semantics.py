@@ -131,6 +131,8 @@ class _Machine:
         value, d, p = self.regs.get(reg, (0, 0, 0))
         if width == 32 and isinstance(value, int):
             value = mask(value, 32)
+        elif width == 32:
+            raise _Poison(self.bad_input(f"illegal operation mask32 on {value}"))
         return (value, d, p)
 
     def set(self, op: ast.Operand, value: Val, d: int, p: int) -> None:
@@ -142,6 +144,8 @@ class _Machine:
             return
         if isinstance(value, int):
             value = mask(value, width)
+        elif width == 32:
+            raise _Poison(self.bad_input(f"illegal operation mask32 on {value}"))
         self.regs[reg] = (value, d, p | d)
 
     # ------------------------------------------------------------ memory
