@@ -107,7 +107,7 @@ class Machine:
             regs: dict[str, int] = {}
             for ident in prog:
                 instr = self.code[ident]
-                if instr.reg and instr.reg not in regs:
+                if instr.op == "LDR" and instr.reg not in regs:  # a STR only reads one
                     regs[instr.reg] = len(regs)
             self._regs.append(regs)
             if spec.xlate is None:

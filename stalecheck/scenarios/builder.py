@@ -39,8 +39,11 @@ from stalecheck.machine.view import StateView
 
 
 def _caller() -> tuple[str, int]:
-    """File and line of the scenario code that called the builder, to place errors."""
-    frame = sys._getframe(2)
+    """File and line of the scenario code that called the builder, to place errors.
+
+    Frames: 0 is this function, 1 ``Builder._thread``, 2 the public ``host``/
+    ``guest``/``device`` method, 3 the scenario code that called it."""
+    frame = sys._getframe(3)
     return frame.f_code.co_filename, frame.f_lineno
 
 
