@@ -78,6 +78,7 @@ class Machine:
 
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
+        self.mmu: Mmu | None = None  # set once programs are interned (below)
         self.h = Hierarchy(spec.caches, spec.n_pes)
         self.nl = len(spec.lines)
         if self.nl == 0:
