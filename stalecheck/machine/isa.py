@@ -54,7 +54,7 @@ def render(instr: Instr) -> str:
         name = "MSR" if op == "MSR" else "emulate MSR"
         return f"{name} SCTLR_EL1.{instr.kind}, {instr.value}"
     if op in ("SIGNAL", "WAIT", "MAP"):
-        return f"{op} {instr.loc}"
+        return f"{op} {instr.loc} {instr.kind}".rstrip()
     return op
 
 
