@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from stalecheck.machine.hierarchy import CacheConfig
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, S2Force
+from stalecheck.machine.translation import XlateSpec
 
 if TYPE_CHECKING:
     from stalecheck.machine.view import StateView
@@ -85,6 +86,10 @@ class TrapContext:
     sctlr: tuple[int, int, int] = (1, 1, 1)  # guest's SCTLR_EL1 (M, C, I) before the write
     mapped: tuple[str, ...] = ()  # pages mapped at stage 2 when the trap is taken
     pages: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the VM's RAM: page -> its lines
+    access: str = ""  # stage-2 fault: "read", "write" or "exec" (an instruction abort)
+    icache: str = ""  # the I-cache type the hypervisor reads from CTR_EL0.L1Ip ("" = none modelled)
+    idc: bool = False  # CTR_EL0.IDC
+    dic: bool = False  # CTR_EL0.DIC
 
     def lines_of(self, page: str) -> tuple[str, ...]:
         return dict(self.pages).get(page, ())
@@ -143,3 +148,4 @@ class SystemSpec:
     init: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
     bad: Callable[[StateView], bool] | None = None
     bad_text: str = ""
+    xlate: XlateSpec | None = None  # translation and instruction fetch (machine/mmu.py)
