@@ -294,7 +294,12 @@ class Machine:
         if state.migrations < self.spec.options.max_migrations:
             for t, spec in enumerate(self.threads):
                 th = state.threads[t]
-                if spec.migratable and not th.hyp and not self.finished(state, t) and not state.bufs[th.pe]:
+                if (
+                    spec.migratable
+                    and (not th.hyp or self.spec.options.preemptible_policies)
+                    and not self.finished(state, t)
+                    and not state.bufs[th.pe]
+                ):
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
         return steps
 
@@ -458,6 +463,13 @@ class Machine:
             if self._guest_unmapped(state, t, line):
                 return TrapContext("stage2-fault", page=self.lines[line].page, **base)  # type: ignore[arg-type]
         return None
+
+    def trap_for(self, state: State, t: int) -> TrapContext | None:
+        """The trap thread ``t``'s next instruction would take, if any."""
+        instr = self.current(state, t)
+        if instr is None or state.threads[t].pe < 0:
+            return None
+        return self._traps(state, t, instr)
 
     def _policy(self, trap: TrapContext) -> Sequence[Instr]:
         vm = trap.vm

@@ -39,7 +39,7 @@ from stalecheck.machine.view import StateView
 
 def _caller() -> tuple[str, int]:
     """File and line of the scenario code that called the builder, to place errors."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(3)  # _caller <- _thread <- host/guest/device <- scenario code
     return frame.f_code.co_filename, frame.f_lineno
 
 
@@ -204,7 +204,7 @@ class Scenario:
         def register(fn: Callable[[Builder], None]) -> Callable[[Builder], None]:
             if name in self.variants:
                 raise ScenarioError(f"scenario {self.name!r} declares variant {name!r} twice")
-            self.variants[name] = Variant(name, summary or (fn.__doc__ or "").strip(), expect, fn)
+            self.variants[name] = Variant(name, summary or " ".join((fn.__doc__ or "").split()), expect, fn)
             return fn
 
         return register
