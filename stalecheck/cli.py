@@ -33,7 +33,7 @@ app.command("litmus")(litmus)
 
 # Piped output (make run, CI logs) is not wrapped at 80 columns: witnesses stay one line a step.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 MaxStates = Annotated[
     int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")

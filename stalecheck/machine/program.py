@@ -16,8 +16,6 @@ from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 from stalecheck.errors import InputError, Position
 from stalecheck.machine.isa import Instr
 
-
-
 # Terminal names as a user would write them, for "expected one of" hints.
 _TERMINALS = {
     "COMMA": "','", "DOT": "'.'", "LOC": "a location", "REG": "a register (r1, x2)",
