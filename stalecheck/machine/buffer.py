@@ -21,15 +21,17 @@ The rules on what may complete before what, each from one place in the Arm ARM:
 
 from __future__ import annotations
 
-from stalecheck.machine.state import DCVA, MARK_FULL, MARK_ST, SETWAY, STORE, Entry
+from stalecheck.machine.state import DCVA, IC_ENTRY, MARK_FULL, MARK_ST, SETWAY, STORE, TLBI_ENTRY, Entry
 
 _MARKS = (MARK_FULL, MARK_ST)
 
 
 def _blocks(earlier: Entry, later: Entry) -> bool:
     ek, lk = earlier[0], later[0]
-    if lk == SETWAY:
+    if lk == SETWAY:  # set/way ops take effect in program order among themselves
         return ek == SETWAY
+    if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9, D8.14: ordered by nothing but a DSB
+        return False
     if ek in _MARKS:
         return True
     if lk == STORE:

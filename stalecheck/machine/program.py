@@ -83,6 +83,12 @@ class _ToInstr(Transformer[Token, list[Instr]]):
     def ic(self, meta: object, kind: Token, loc: Token | None = None) -> Instr:
         return self._instr(meta, "IC", kind=str(kind).upper(), loc=str(loc) if loc else "")
 
+    def exec(self, meta: object, reg: Token, loc: Token) -> Instr:
+        return self._instr(meta, "EXEC", reg=str(reg), loc=str(loc))
+
+    def tlbi(self, meta: object, kind: Token, loc: Token | None = None) -> Instr:
+        return self._instr(meta, "TLBI", kind=str(kind).upper(), loc=str(loc) if loc else "")
+
     def barrier(self, meta: object, op: Token, option: Token) -> Instr:
         return self._instr(meta, str(op).upper(), kind=str(option).upper())
 

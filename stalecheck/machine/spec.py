@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from stalecheck.machine.hierarchy import CacheConfig
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, S2Force
+from stalecheck.machine.translation import XlateSpec
 
 if TYPE_CHECKING:
     from stalecheck.machine.view import StateView
@@ -89,6 +90,10 @@ class TrapContext:
 
     def hcr_has(self, name: str) -> bool:
         return bool(self.hcr & hcr_bit(name))
+    access: str = ""  # stage-2 fault: "read", "write" or "exec" (an instruction abort)
+    icache: str = ""  # the I-cache type the hypervisor reads from CTR_EL0.L1Ip ("" = none modelled)
+    idc: bool = False  # CTR_EL0.IDC
+    dic: bool = False  # CTR_EL0.DIC
 
     def lines_of(self, page: str) -> tuple[str, ...]:
         return dict(self.pages).get(page, ())
@@ -148,3 +153,4 @@ class SystemSpec:
     init: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
     bad: Callable[[StateView], bool] | None = None
     bad_text: str = ""
+    xlate: XlateSpec | None = None  # translation and instruction fetch (machine/mmu.py)

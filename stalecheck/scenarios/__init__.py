@@ -3,4 +3,5 @@
 BUNDLED: dict[str, str] = {
     "kvm-external-l3": "stalecheck.scenarios.kvm_external_l3",
     "xen-set-way": "stalecheck.scenarios.xen_set_way",
+    "osv-pte-barriers": "stalecheck.scenarios.osv_pte_barriers",
 }
