@@ -14,8 +14,9 @@ is what the cache is indexed and tagged by beyond the physical line:
 Where a fetch that misses reads (D7.5.? data and instruction coherence,
 CTR_EL0.IDC/DIC):
 - cacheable fetch, ``IDC``=0: the instruction side is coherent with data only
-  at the PoU, so a fill reads the first copy *below* the PE's L1 data cache;
+  at the PoU, so a fill reads the first copy at or beyond the PoU (CLIDR_EL1.LoUU);
   dirty data in L1D is invisible until ``DC CVAU`` (or stronger) cleans it;
+  LoUU=0 (which FEAT_S2FWB requires, CLIDR_EL1.LoUU) needs no clean;
 - cacheable fetch, ``IDC``=1: data-to-instruction coherence needs no clean,
   the fill sees the coherent value;
 - ``DIC``=1: the icache is coherent with data and needs no invalidation: the
@@ -76,6 +77,11 @@ def miss_value(
     """What a fetch that misses the icache reads (see the module docstring)."""
     if not cacheable:
         return mem[line]
-    if idc:
+    if idc or h.pou_depth == 0:  # CLIDR_EL1.LoUU=0 (required with FEAT_S2FWB): no clean needed
         return caches.coherent_value(copies, mem, h, pe, line, nl)
-    return caches.first_below(copies, mem, h, h.paths[pe][0], line, nl)
+    for inst in h.paths[pe]:  # the first copy at or beyond the PoU on this PE's path
+        if h.instances[inst].level >= h.pou_depth:
+            copy = copies[inst * nl + line]
+            if copy:
+                return copy[1]
+    return mem[line]

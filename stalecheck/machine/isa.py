@@ -56,7 +56,7 @@ def render(instr: Instr) -> str:
     if op == "HCR":
         return f"set HCR_EL2.{instr.kind}={instr.value}"
     if op in ("SIGNAL", "WAIT", "MAP"):
-        return f"{op} {instr.loc}"
+        return f"{op} {instr.loc} {instr.kind}".rstrip()
     return op
 
 

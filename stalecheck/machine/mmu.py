@@ -634,9 +634,20 @@ class Mmu:
         entries = ", ".join(self.entry_text(*e) for e in state.tlbs[pe]) or "empty"
         return f"[TLB.PE{pe}: {entries}]"
 
+    def tag_text(self, tag: int) -> str:
+        """What an I-cache tag means for the cache type (ifetch.tag_for)."""
+        if self.icache == ifetch.VIPT:
+            return f"alias {tag}"
+        if self.icache == ifetch.VIVT:
+            return f"VMID {tag // 2} alias {tag % 2}"
+        return "PA"
+
     def ic_text(self, state: State, pe: int) -> str:
-        parts = [f"{self.m.lines[line].name}@{tag}={values[0]}" for tag, line, values in state.icaches[pe]]
-        return f"[I-cache.PE{pe} ({self.icache}): {', '.join(parts) or 'empty'}]"
+        parts = [
+            f"{self.m.lines[line].name}({self.tag_text(tag)})={values[0]}"
+            for tag, line, values in state.icaches[pe]
+        ]
+        return f"[I-cache.PE{pe} {self.icache}: {', '.join(parts) or 'empty'}]"
 
     def describe(self, before: State, step: tuple[int, ...], after: State) -> str | None:
         """Witness lines for this model's steps and instructions (None: not ours)."""
@@ -691,7 +702,14 @@ class Mmu:
                 )
             if entry[0] == IC_ENTRY:
                 pe = step[1]
-                return f"PE{pe} buffer: {m.code[entry[-1]]} completes " + " ".join(
+                if entry[1] == IC_IVAU:
+                    where = self.tag_text(entry[3])
+                    reach = f"invalidates {m.lines[entry[2]].name} only where its VA reaches ({where})"
+                elif entry[1] == IC_IALLU:
+                    reach = f"invalidates all of PE{pe}'s I-cache"
+                else:
+                    reach = "invalidates every PE's I-cache"
+                return f"PE{pe} buffer: {m.code[entry[-1]]} completes: {reach} " + " ".join(
                     self.ic_text(after, p) for p in range(m.h.n_pes)
                 )
             return None
@@ -703,8 +721,8 @@ class Mmu:
             return None
         actor = _actor(m, before, t)
         bt, at = before.threads[t], after.threads[t]
-        if not bt.hyp and at.hyp and not self.handles(t, instr):
-            return None
+        if not bt.hyp and m._traps(before, t, instr) is not None:
+            return None  # a trap to EL2: system.py's describe says which and what the policy runs
         if at.fault and not bt.fault:
             used = (
                 "a translation made ahead of time" if any(p == bt.pc for p, _ in bt.early) else "a walk now"

@@ -108,7 +108,7 @@ class Machine:
             regs: dict[str, int] = {}
             for ident in prog:
                 instr = self.code[ident]
-                if instr.op == "LDR" and instr.reg not in regs:  # a STR only reads one
+                if instr.op in ("LDR", "EXEC") and instr.reg not in regs:  # a STR only reads one
                     regs[instr.reg] = len(regs)
             self._regs.append(regs)
             if spec.xlate is None:
@@ -487,8 +487,10 @@ class Machine:
         translated = self.mmu is not None and self.mmu.is_va(t, instr.loc)
         if instr.op in ("LDR", "STR", "DC", "EXEC") and not translated:
             line = self.line_of(instr.loc)
-            if self._guest_unmapped(state, t, line):
-                access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
+            access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
+            # D8.4 stage-2 permission fault: a fetch from a page mapped execute-never.
+            xn = instr.op == "EXEC" and state.mapped[vi] & (self.line_page_bit[line] << len(self.pages))
+            if self._guest_unmapped(state, t, line) or xn:
                 return TrapContext("stage2-fault", page=self.lines[line].page, access=access, **base)  # type: ignore[arg-type]
         return None
 
@@ -623,7 +625,9 @@ class Machine:
             vi = self._vm_index[self.threads[t].vm]
             mapped = state.mapped
             bit = self._page_bit[instr.loc]
-            return state._replace(mapped=(*mapped[:vi], mapped[vi] | bit, *mapped[vi + 1 :])), th
+            xn = bit << len(self.pages)  # "mapped execute-never" bit of the page (MAP <page> XN)
+            new = (mapped[vi] | bit | xn) if instr.kind == "XN" else ((mapped[vi] | bit) & ~xn)
+            return state._replace(mapped=(*mapped[:vi], new, *mapped[vi + 1 :])), th
         if op == "HCR":
             vi = self._vm_index[self.threads[t].vm]
             hcr = state.hcr
