@@ -9,8 +9,8 @@ mixed-size and is reported as unsupported rather than guessed.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import cache
 
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val
 from stalecheck.errors import InputError, Position, UnsupportedError
@@ -83,7 +83,7 @@ class InitialState:
         return sorted({b for b, _ in self.cell_types})
 
 
-@lru_cache(maxsize=None)
+@cache
 def canonical_reg(name: str) -> str:
     """``W3``/``X3``/``x3`` -> ``X3``; ``SP``/``WSP`` -> ``SP``; ``WZR``/``XZR`` -> ``XZR``."""
     n = name.upper()
