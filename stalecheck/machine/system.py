@@ -17,6 +17,7 @@ from stalecheck.machine.describe import describe
 from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
+from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.spec import (
     Context,
     LineSpec,
@@ -28,6 +29,7 @@ from stalecheck.machine.spec import (
 )
 from stalecheck.machine.state import (
     DCVA,
+    IC_ENTRY,
     MARK_FULL,
     MARK_ST,
     OP_CLEAN,
@@ -39,6 +41,7 @@ from stalecheck.machine.state import (
     SCTLR_M,
     SETWAY,
     STORE,
+    TLBI_ENTRY,
     Entry,
     State,
     Thread,
@@ -75,6 +78,7 @@ class Machine:
 
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
+        self.mmu: Mmu | None = None  # set once programs are interned (below)
         self.h = Hierarchy(spec.caches, spec.n_pes)
         self.nl = len(spec.lines)
         if self.nl == 0:
@@ -104,10 +108,11 @@ class Machine:
             regs: dict[str, int] = {}
             for ident in prog:
                 instr = self.code[ident]
-                if instr.op == "LDR" and instr.reg not in regs:  # a STR only reads one
+                if instr.op in ("LDR", "EXEC") and instr.reg not in regs:  # a STR only reads one
                     regs[instr.reg] = len(regs)
             self._regs.append(regs)
-            self._check_thread(t)
+            if spec.xlate is None:
+                self._check_thread(t)
         self._events = {
             name: 1 << i
             for i, name in enumerate(
@@ -129,6 +134,11 @@ class Machine:
         )
         self.host_types = tuple(spec.host_types.get(line.name) for line in spec.lines)
         self._type = lru_cache(maxsize=None)(self._type_uncached)
+        # Translation and instruction fetch (machine/mmu.py), only when the scenario uses them.
+        self.mmu = Mmu(self, spec.xlate) if spec.xlate is not None else None
+        if self.mmu is not None:
+            for t in spec.threads:
+                self._check_thread(t)
 
     # ---- building -----------------------------------------------------------------
 
@@ -179,6 +189,7 @@ class Machine:
                 and instr.loc
                 and instr.loc not in self._loc
                 and instr.loc not in self._line_index
+                and not (self.mmu is not None and self.mmu.is_va(self._thread_index[t.name], instr.loc))
             ):
                 raise ScenarioError(f"unknown location {instr.loc!r} in {self._where(t, instr)}")
             if instr.op == "DCSW":
@@ -187,6 +198,8 @@ class Machine:
                     raise ScenarioError(f"set/way cannot name a system cache: {self._where(t, instr)}")
                 if instr.loc not in self._line_index:
                     raise ScenarioError(f"unknown line {instr.loc!r} in {self._where(t, instr)}")
+            if instr.op in ("EXEC", "TLBI") and self.mmu is None:
+                raise ScenarioError(f"{instr.op} needs the translation model: {self._where(t, instr)}")
             if t.context == Context.DEVICE and instr.op not in ("STR", "LDR", "SIGNAL", "WAIT", "NOP"):
                 raise ScenarioError(f"a device only loads, stores and waits: {self._where(t, instr)}")
             if instr.op == "STR" and instr.reg and instr.reg not in self._regs[self._thread_index[t.name]]:
@@ -237,7 +250,7 @@ class Machine:
             )
             for i, t in enumerate(self.threads)
         )
-        return State(
+        state = State(
             mem=mem,
             copies=(caches.NO_COPY,) * (len(self.h.instances) * self.nl),
             bufs=((),) * self.h.n_pes,
@@ -247,6 +260,7 @@ class Machine:
             events=0,
             migrations=0,
         )
+        return self.mmu.init(state) if self.mmu is not None else state
 
     def fingerprint(self, state: State) -> int:
         return hash(state)
@@ -294,8 +308,15 @@ class Machine:
         if state.migrations < self.spec.options.max_migrations:
             for t, spec in enumerate(self.threads):
                 th = state.threads[t]
-                if spec.migratable and not th.hyp and not self.finished(state, t) and not state.bufs[th.pe]:
+                if (
+                    spec.migratable
+                    and (not th.hyp or self.spec.options.preemptible_policies)
+                    and not self.finished(state, t)
+                    and not state.bufs[th.pe]
+                ):
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
+        if self.mmu is not None:
+            steps.extend(self.mmu.actions(state))
         return steps
 
     def next_state(self, state: State, step: Step) -> State:
@@ -319,6 +340,8 @@ class Machine:
             th = state.threads[step[1]]
             state = self._set_thread(state, step[1], th._replace(pe=step[2]))
             return state._replace(migrations=state.migrations + 1)
+        if self.mmu is not None:
+            return self.mmu.next_state(state, step)
         raise AssertionError(f"unknown step {step}")
 
     # ---- memory types -----------------------------------------------------------------
@@ -394,6 +417,8 @@ class Machine:
             return 1  # DSB LD: loads are performed in order already
         if op == "SIGNAL":
             return 0 if buffer.has_stores(buf) else 1
+        if self.mmu is not None and self.mmu.handles(t, instr):
+            return 1 if self._traps(state, t, instr) is not None else self.mmu.choices(state, t, instr)
         if op == "LDR":
             if buffer.loads_blocked(buf):
                 return 0
@@ -403,12 +428,16 @@ class Machine:
         return 1
 
     def _load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
-        th = state.threads[t]
         line, offset = self.loc_index(instr.loc)
+        return self._values_at(state, t, line, offset, self.access_type(state, t, line))
+
+    def _values_at(self, state: State, t: int, line: int, offset: int, mt: MemType) -> tuple[int, ...]:
+        """Values a load of one location with type ``mt`` may return."""
+        th = state.threads[t]
         forwarded = buffer.forward(state.bufs[th.pe], line, offset)
         if forwarded is not None:  # B2.3: a PE sees its own earlier store (internal visibility)
             return (forwarded,)
-        if self.access_type(state, t, line).cacheable:
+        if mt.cacheable:
             return (caches.coherent_value(state.copies, state.mem, self.h, th.pe, line, self.nl)[offset],)
         return caches.bypass_read_options(
             state.copies,
@@ -445,6 +474,8 @@ class Machine:
             "mapped": tuple(p for p in self.pages if state.mapped[vi] & self._page_bit[p]),
             "pages": self._vm_pages[vi],
         }
+        if self.mmu is not None:
+            base.update(icache=self.mmu.icache, idc=self.mmu.spec.idc, dic=self.mmu.spec.dic)
         if instr.op == "DCSW" and hcr & hcr_bit("TSW"):
             return TrapContext("setway", **base)  # type: ignore[arg-type]
         if instr.op == "MSR" and hcr & hcr_bit("TVM"):
@@ -453,11 +484,22 @@ class Machine:
             to_poc = _DC_OPS[instr.kind][1] == "poc"
             if (to_poc and hcr & hcr_bit("TPC")) or (not to_poc and hcr & hcr_bit("TPU")):
                 return TrapContext("cmo", **base)  # type: ignore[arg-type]
-        if instr.op in ("LDR", "STR", "DC"):
+        translated = self.mmu is not None and self.mmu.is_va(t, instr.loc)
+        if instr.op in ("LDR", "STR", "DC", "EXEC") and not translated:
             line = self.line_of(instr.loc)
-            if self._guest_unmapped(state, t, line):
-                return TrapContext("stage2-fault", page=self.lines[line].page, **base)  # type: ignore[arg-type]
+            access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
+            # D8.4 stage-2 permission fault: a fetch from a page mapped execute-never.
+            xn = instr.op == "EXEC" and state.mapped[vi] & (self.line_page_bit[line] << len(self.pages))
+            if self._guest_unmapped(state, t, line) or xn:
+                return TrapContext("stage2-fault", page=self.lines[line].page, access=access, **base)  # type: ignore[arg-type]
         return None
+
+    def trap_for(self, state: State, t: int) -> TrapContext | None:
+        """The trap thread ``t``'s next instruction would take, if any."""
+        instr = self.current(state, t)
+        if instr is None or state.threads[t].pe < 0:
+            return None
+        return self._traps(state, t, instr)
 
     def _policy(self, trap: TrapContext) -> Sequence[Instr]:
         vm = trap.vm
@@ -480,7 +522,10 @@ class Machine:
     @staticmethod
     def _sync(th: Thread) -> Thread:
         """Context synchronisation (ISB, exception entry or return, B2.6/D1.12): a
-        written system register is in effect from here on."""
+        written system register is in effect from here on, and translations or
+        fetches made ahead of it are discarded (D8.2, B2.7)."""
+        if th.early:
+            th = th._replace(early=())
         if th.pending < 0:
             return th
         return th._replace(sctlr=th.pending, pending=-1)
@@ -499,12 +544,13 @@ class Machine:
             if not emitted:  # nothing to run at EL2: immediate return (still a CSE)
                 th = th._replace(retry=0)
             return self._set_thread(state, t, th)
+        in_hyp = bool(th.hyp)
         state, th = self._do(state, t, th, instr, choice)
-        if th.hyp:
+        if in_hyp:
             th = th._replace(hyp=th.hyp[1:])
             if not th.hyp:  # ERET: context synchronisation
                 th = self._sync(th)._replace(retry=0)
-        else:
+        elif not (th.hyp or th.fault):  # an abort entered its handler or stopped the thread
             th = th._replace(pc=th.pc + 1)
         return self._set_thread(state, t, th)
 
@@ -515,6 +561,11 @@ class Machine:
         pe = th.pe
         buf = state.bufs[pe]
         ident = self._ids[instr]
+        if self.mmu is not None:
+            if self.mmu.handles(t, instr):
+                return self.mmu.execute(state, t, th, instr, choice)
+            if op == "DSB":
+                th = self.mmu.after_dsb(th)
         if op == "LDR":
             value = self._load_values(state, t, instr)[choice]
             regs = th.regs
@@ -574,7 +625,9 @@ class Machine:
             vi = self._vm_index[self.threads[t].vm]
             mapped = state.mapped
             bit = self._page_bit[instr.loc]
-            return state._replace(mapped=(*mapped[:vi], mapped[vi] | bit, *mapped[vi + 1 :])), th
+            xn = bit << len(self.pages)  # "mapped execute-never" bit of the page (MAP <page> XN)
+            new = (mapped[vi] | bit | xn) if instr.kind == "XN" else ((mapped[vi] | bit) & ~xn)
+            return state._replace(mapped=(*mapped[:vi], new, *mapped[vi + 1 :])), th
         if op == "HCR":
             vi = self._vm_index[self.threads[t].vm]
             hcr = state.hcr
@@ -622,7 +675,10 @@ class Machine:
         copies, mem = state.copies, state.mem
         nl = self.nl
         kind = entry[0]
-        if kind == STORE:
+        if kind in (TLBI_ENTRY, IC_ENTRY) and self.mmu is not None:
+            state = self.mmu.complete(state, pe, entry)
+            copies, mem = state.copies, state.mem
+        elif kind == STORE:
             _, line, offset, value, cacheable, wt, _ = entry
             if cacheable:
                 copies = caches.coherent_write(copies, mem, self.h, pe, line, offset, value, nl)
