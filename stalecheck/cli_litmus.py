@@ -1,17 +1,100 @@
-"""The ``stalecheck litmus`` command (axiomatic engine front door); filled in by the litmus work."""
+"""The ``stalecheck litmus`` command: herd7-compatible checking of AArch64 litmus tests.
+
+One file is checked in this process and a user error in it is raised (the
+CLI renders it with its caret).  Several files form a batch: bad files are
+reported on stderr and counted, a rich progress bar runs on stderr, and a
+summary line ends the run, so stdout carries only herd-format text (or one
+JSON document with ``--json``).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stalecheck.errors import UnsupportedError
+from stalecheck.axiomatic.batch import Outcome, check_path, run_batch, summary_counts
+from stalecheck.errors import UsageError
+from stalecheck.litmus.discovery import discover
+from stalecheck.litmus.parser import parse_file
+
+
+def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:
+    if outcome.status in ("unsupported", "error", "timeout"):
+        err.print(f"[yellow]{outcome.status}[/]: {outcome.message}", highlight=False, markup=True)
+        return
+    if as_json:
+        return
+    typer.echo(outcome.herd, nl=False)
+    if dot:
+        typer.echo(outcome.witness, nl=False)
+        typer.echo(outcome.dot, nl=False)
+    typer.echo("")
 
 
 def litmus(
     paths: Annotated[list[Path], typer.Argument(help="Litmus files, folders or index files.")],
+    jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes.")] = 1,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds allowed per test.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    dot: Annotated[
+        bool, typer.Option("--dot", help="Also print a witness execution (text and DOT).")
+    ] = False,
 ) -> None:
     """Check herd7 AArch64 litmus tests against the Arm model (herd-compatible output)."""
-    raise UnsupportedError("the axiomatic engine is not built yet")
+    if jobs < 1:
+        raise UsageError(f"-j must be at least 1, got -j {jobs}")
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"--timeout must be positive, got --timeout {timeout}")
+    files = discover(paths)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)  # never hard-wrap file:line:col
+    start = time.perf_counter()
+    if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
+        # A single file: user errors propagate so the CLI shows them with a caret.
+        parse_file(files[0])
+        outcomes = [check_path(str(files[0]), timeout, dot)]
+        if outcomes[0].status == "unsupported" or outcomes[0].status == "error":
+            # Re-run without catching to raise the typed error for cli.main to render.
+            from stalecheck.axiomatic.check import check_test
+
+            check_test(parse_file(files[0]))
+        _emit(outcomes[0], as_json, dot, err)
+    else:
+        with Progress(
+            TextColumn("[bold]litmus"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True, disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task("litmus", total=len(files))
+            outcomes = run_batch(
+                files, jobs, timeout, dot, on_done=lambda _o: progress.advance(task)
+            )
+        for o in outcomes:
+            _emit(o, as_json, dot, err)
+    elapsed = time.perf_counter() - start
+    counts = summary_counts(outcomes)
+    if as_json:
+        doc = {
+            "tests": [o.json | {"status": o.status} if o.json else
+                      {"path": o.path, "status": o.status, "message": o.message}
+                      for o in outcomes],
+            "summary": counts | {"total": len(outcomes), "seconds": round(elapsed, 3)},
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    if len(outcomes) > 1:
+        err.print(
+            f"{len(outcomes)} tests: {counts['allowed']} allowed, {counts['forbidden']} forbidden, "
+            f"{counts['required']} required, {counts['unsupported']} unsupported, "
+            f"{counts['error']} errors, {counts['timeout']} timeouts in {elapsed:.2f} s",
+            highlight=False,
+        )
+    if counts["error"] or counts["timeout"]:
+        sys.stdout.flush()
+        raise typer.Exit(1)

@@ -31,9 +31,14 @@ def assumptions(spec: SystemSpec) -> list[str]:
             else []
         ),
         "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
+        "set/way operations of one PE take effect in program order (no DSB between levels)",
         "system-register writes take effect at the latest at the next ISB/exception",
         "visited states stored as 64-bit fingerprints (collision chance < 1e-6 at 10^6 states)",
     ]
+    if spec.xlate is not None:
+        from stalecheck.machine.mmu import xlate_assumptions
+
+        out.extend(xlate_assumptions(spec.xlate))
     for vm in spec.vms:
         bits = [name for name in vm.hcr.BITS if getattr(vm.hcr, name)]
         out.append(f"VM {vm.name}: HCR_EL2 {'+'.join(bits) or 'none of TSW/TVM/TPC/TPU/DC/CD/FWB'}")

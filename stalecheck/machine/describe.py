@@ -43,6 +43,10 @@ def _actor(m: Machine, state: State, t: int) -> str:
 def describe(m: Machine, before: State, step: Step, after: State) -> str:
     from stalecheck.machine.system import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK
 
+    if m.mmu is not None:  # translation and instruction fetch describe their own steps
+        text = m.mmu.describe(before, step, after)
+        if text is not None:
+            return text
     kind = step[0]
     if kind == EXEC:
         return _describe_exec(m, before, step[1], step[2], after)

@@ -15,7 +15,7 @@ class Instr:
     """One instruction.  ``text`` is how the user wrote it (for witnesses); ``line``
     and ``column`` locate it in the source, 0 for code emitted by a policy."""
 
-    op: str  # STR LDR AWAIT DC DCSW IC DMB DSB ISB MSR SIGNAL WAIT MAP NOP EMSR
+    op: str  # STR LDR AWAIT DC DCSW IC DMB DSB ISB MSR SIGNAL WAIT MAP NOP EMSR EXEC TLBI ATCHECK
     kind: str = ""  # DC/IC operation, barrier option, or system-register field
     loc: str = ""  # location, line, page or event name
     reg: str = ""  # destination register (LDR) or source register (STR)
@@ -44,13 +44,21 @@ def render(instr: Instr) -> str:
         return f"DC {instr.kind} {instr.level}, {instr.loc}"
     if op == "IC":
         return f"IC {instr.kind} {instr.loc}".rstrip()
+    if op == "TLBI":
+        return f"TLBI {instr.kind}, {instr.loc}" if instr.loc else f"TLBI {instr.kind}"
+    if op == "EXEC":
+        return f"EXEC {instr.reg}, {instr.loc}"
+    if op == "ATCHECK":
+        return f"AT S1E1R, {instr.loc}; ISB; check PAR_EL1 (spurious-fault check)"
     if op in ("DMB", "DSB"):
         return f"{op} {instr.kind}"
     if op in ("MSR", "EMSR"):
         name = "MSR" if op == "MSR" else "emulate MSR"
         return f"{name} SCTLR_EL1.{instr.kind}, {instr.value}"
+    if op == "HCR":
+        return f"set HCR_EL2.{instr.kind}={instr.value}"
     if op in ("SIGNAL", "WAIT", "MAP"):
-        return f"{op} {instr.loc}"
+        return f"{op} {instr.loc} {instr.kind}".rstrip()
     return op
 
 
@@ -72,3 +80,19 @@ def map_page(page: str) -> Instr:
 
 def emulate_sctlr(field_name: str, value: int) -> Instr:
     return Instr("EMSR", kind=field_name, value=value)
+
+
+def ic(kind: str, loc: str = "") -> Instr:
+    return Instr("IC", kind=kind, loc=loc)
+
+
+def tlbi(kind: str, loc: str = "") -> Instr:
+    return Instr("TLBI", kind=kind, loc=loc)
+
+
+def isb() -> Instr:
+    return Instr("ISB")
+
+
+def store(loc: str, value: int) -> Instr:
+    return Instr("STR", loc=loc, value=value)

@@ -28,8 +28,8 @@ _ACCESSES = ("LDR", "STR", "AWAIT", "DC")
 
 def quiet_lines(m: Machine) -> frozenset[int]:
     """Lines whose every access in the programs is cacheable, at start (see module doc)."""
-    if not m.spec.options.quiet_coherent_lines:
-        return frozenset()
+    if not m.spec.options.quiet_coherent_lines or m.mmu is not None:
+        return frozenset()  # with translation, types come from page tables in memory
     loud: set[int] = set()
     for t, prog in enumerate(m.programs):
         spec = m.threads[t]

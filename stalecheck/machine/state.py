@@ -35,6 +35,8 @@ class Thread(NamedTuple):
     sctlr: int  # effective SCTLR_EL1 bits: M=1, C=2, I=4
     pending: int  # SCTLR_EL1 value written but not yet in effect, -1 if none
     retry: int  # 1 when the trapped instruction is re-executed after ERET
+    early: tuple[tuple[int, int], ...] = ()  # (pc, result) translated/fetched ahead since the last CSE
+    fault: int = 0  # ESR of the fatal abort that stopped the thread, 0 if none
 
 
 class State(NamedTuple):
@@ -46,6 +48,8 @@ class State(NamedTuple):
     mapped: tuple[int, ...]  # per VM: bitmask of pages mapped at stage 2
     events: int  # bitmask of signalled ghost events
     migrations: int
+    tlbs: tuple[tuple[tuple[int, int, int], ...], ...] = ()  # per PE (machine/tlb.py)
+    icaches: tuple[tuple[tuple[int, int, tuple[int, ...]], ...], ...] = ()  # per PE (machine/ifetch.py)
 
 
 SCTLR_M = 1
@@ -60,3 +64,8 @@ def sctlr_bits(m: int, c: int, i: int) -> int:
 
 def sctlr_tuple(bits: int) -> tuple[int, int, int]:
     return (int(bool(bits & SCTLR_M)), int(bool(bits & SCTLR_C)), int(bool(bits & SCTLR_I)))
+
+# Buffer entries of the translation and instruction-fetch model (machine/mmu.py).
+TLBI_ENTRY = 5  # (TLBI_ENTRY, broadcast, regime_mask, key, instr_id)
+IC_ENTRY = 6  # (IC_ENTRY, op, line, tag, instr_id); op: IC_IVAU / IC_IALLU / IC_IALLUIS
+IC_IVAU, IC_IALLU, IC_IALLUIS = 1, 2, 3

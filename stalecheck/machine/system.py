@@ -17,6 +17,7 @@ from stalecheck.machine.describe import describe
 from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
+from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.spec import (
     Context,
     LineSpec,
@@ -28,6 +29,7 @@ from stalecheck.machine.spec import (
 )
 from stalecheck.machine.state import (
     DCVA,
+    IC_ENTRY,
     MARK_FULL,
     MARK_ST,
     OP_CLEAN,
@@ -39,6 +41,7 @@ from stalecheck.machine.state import (
     SCTLR_M,
     SETWAY,
     STORE,
+    TLBI_ENTRY,
     Entry,
     State,
     Thread,
@@ -76,6 +79,7 @@ class Machine:
 
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
+        self.mmu: Mmu | None = None  # set once programs are interned (below)
         self.h = Hierarchy(spec.caches, spec.n_pes)
         self.nl = len(spec.lines)
         if self.nl == 0:
@@ -105,10 +109,11 @@ class Machine:
             regs: dict[str, int] = {}
             for ident in prog:
                 instr = self.code[ident]
-                if instr.reg and instr.reg not in regs:
+                if instr.op in ("LDR", "EXEC") and instr.reg not in regs:  # a STR only reads one
                     regs[instr.reg] = len(regs)
             self._regs.append(regs)
-            self._check_thread(t)
+            if spec.xlate is None:
+                self._check_thread(t)
         self._events = {
             name: 1 << i
             for i, name in enumerate(
@@ -130,6 +135,11 @@ class Machine:
         )
         self.host_types = tuple(spec.host_types.get(line.name) for line in spec.lines)
         self._type = lru_cache(maxsize=None)(self._type_uncached)
+        # Translation and instruction fetch (machine/mmu.py), only when the scenario uses them.
+        self.mmu = Mmu(self, spec.xlate) if spec.xlate is not None else None
+        if self.mmu is not None:
+            for t in spec.threads:
+                self._check_thread(t)
         self.quiet = frozenset[int]()
         self.quiet = reduce.quiet_lines(self)
         self._loud = tuple(line for line in range(self.nl) if line not in self.quiet)
@@ -183,6 +193,7 @@ class Machine:
                 and instr.loc
                 and instr.loc not in self._loc
                 and instr.loc not in self._line_index
+                and not (self.mmu is not None and self.mmu.is_va(self._thread_index[t.name], instr.loc))
             ):
                 raise ScenarioError(f"unknown location {instr.loc!r} in {self._where(t, instr)}")
             if instr.op == "DCSW":
@@ -191,6 +202,8 @@ class Machine:
                     raise ScenarioError(f"set/way cannot name a system cache: {self._where(t, instr)}")
                 if instr.loc not in self._line_index:
                     raise ScenarioError(f"unknown line {instr.loc!r} in {self._where(t, instr)}")
+            if instr.op in ("EXEC", "TLBI") and self.mmu is None:
+                raise ScenarioError(f"{instr.op} needs the translation model: {self._where(t, instr)}")
             if t.context == Context.DEVICE and instr.op not in _DEVICE_OPS:
                 raise ScenarioError(f"a device only loads, stores and waits: {self._where(t, instr)}")
             if instr.op == "STR" and instr.reg and instr.reg not in self._regs[self._thread_index[t.name]]:
@@ -241,7 +254,7 @@ class Machine:
             )
             for i, t in enumerate(self.threads)
         )
-        return State(
+        state = State(
             mem=mem,
             copies=(caches.NO_COPY,) * (len(self.h.instances) * self.nl),
             bufs=((),) * self.h.n_pes,
@@ -251,6 +264,7 @@ class Machine:
             events=0,
             migrations=0,
         )
+        return self.mmu.init(state) if self.mmu is not None else state
 
     def fingerprint(self, state: State) -> int:
         return hash(state)
@@ -298,8 +312,15 @@ class Machine:
         if state.migrations < self.spec.options.max_migrations:
             for t, spec in enumerate(self.threads):
                 th = state.threads[t]
-                if spec.migratable and not th.hyp and not self.finished(state, t) and not state.bufs[th.pe]:
+                if (
+                    spec.migratable
+                    and (not th.hyp or self.spec.options.preemptible_policies)
+                    and not self.finished(state, t)
+                    and not state.bufs[th.pe]
+                ):
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
+        if self.mmu is not None:
+            steps.extend(self.mmu.actions(state))
         return steps
 
     def next_state(self, state: State, step: Step) -> State:
@@ -323,6 +344,8 @@ class Machine:
             th = state.threads[step[1]]
             state = self._set_thread(state, step[1], th._replace(pe=step[2]))
             return state._replace(migrations=state.migrations + 1)
+        if self.mmu is not None:
+            return self.mmu.next_state(state, step)
         raise AssertionError(f"unknown step {step}")
 
     # ---- memory types -----------------------------------------------------------------
@@ -406,6 +429,8 @@ class Machine:
             return 1  # DSB LD: loads are performed in order already
         if op == "SIGNAL":
             return 0 if buffer.has_stores(buf) else 1
+        if self.mmu is not None and self.mmu.handles(t, instr):
+            return 1 if self._traps(state, t, instr) is not None else self.mmu.choices(state, t, instr)
         if op == "LDR":
             if buffer.loads_blocked(buf):
                 return 0
@@ -421,12 +446,16 @@ class Machine:
         return 1
 
     def _load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
-        th = state.threads[t]
         line, offset = self.loc_index(instr.loc)
+        return self._values_at(state, t, line, offset, self.access_type(state, t, line))
+
+    def _values_at(self, state: State, t: int, line: int, offset: int, mt: MemType) -> tuple[int, ...]:
+        """Values a load of one location with type ``mt`` may return."""
+        th = state.threads[t]
         forwarded = buffer.forward(state.bufs[th.pe], line, offset)
         if forwarded is not None:  # B2.3: a PE sees its own earlier store (internal visibility)
             return (forwarded,)
-        if self.access_type(state, t, line).cacheable:
+        if mt.cacheable:
             return (caches.coherent_value(state.copies, state.mem, self.h, th.pe, line, self.nl)[offset],)
         return caches.bypass_read_options(
             state.copies,
@@ -463,6 +492,8 @@ class Machine:
             "mapped": tuple(p for p in self.pages if state.mapped[vi] & self._page_bit[p]),
             "pages": self._vm_pages[vi],
         }
+        if self.mmu is not None:
+            base.update(icache=self.mmu.icache, idc=self.mmu.spec.idc, dic=self.mmu.spec.dic)
         if instr.op == "DCSW" and hcr & hcr_bit("TSW"):
             return TrapContext("setway", **base)  # type: ignore[arg-type]
         if instr.op == "MSR" and hcr & hcr_bit("TVM"):
@@ -471,16 +502,28 @@ class Machine:
             to_poc = _DC_OPS[instr.kind][1] == "poc"
             if (to_poc and hcr & hcr_bit("TPC")) or (not to_poc and hcr & hcr_bit("TPU")):
                 return TrapContext("cmo", **base)  # type: ignore[arg-type]
-        if instr.op in ("LDR", "STR", "AWAIT", "DC") and self.lines[self.line_of(instr.loc)].page in vm.mmio:
-            # An access to an emulated device page takes a stage-2 abort to the
-            # hypervisor, which emulates it and returns past it (D8.3; seed 000's doorbell).
+        translated = self.mmu is not None and self.mmu.is_va(t, instr.loc)
+        if vm.mmio and not translated and instr.op in ("LDR", "STR", "AWAIT", "DC"):
             page = self.lines[self.line_of(instr.loc)].page
-            return TrapContext("mmio", page=page, value=instr.value, **base)  # type: ignore[arg-type]
-        if instr.op in ("LDR", "STR", "AWAIT", "DC"):
+            if page in vm.mmio:
+                # An access to an emulated device page takes a stage-2 abort to the
+                # hypervisor, which emulates it and returns past it (D8.3; seed 000's doorbell).
+                return TrapContext("mmio", page=page, value=instr.value, **base)  # type: ignore[arg-type]
+        if instr.op in ("LDR", "STR", "AWAIT", "DC", "EXEC") and not translated:
             line = self.line_of(instr.loc)
-            if self._guest_unmapped(state, t, line):
-                return TrapContext("stage2-fault", page=self.lines[line].page, **base)  # type: ignore[arg-type]
+            access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
+            # D8.4 stage-2 permission fault: a fetch from a page mapped execute-never.
+            xn = instr.op == "EXEC" and state.mapped[vi] & (self.line_page_bit[line] << len(self.pages))
+            if self._guest_unmapped(state, t, line) or xn:
+                return TrapContext("stage2-fault", page=self.lines[line].page, access=access, **base)  # type: ignore[arg-type]
         return None
+
+    def trap_for(self, state: State, t: int) -> TrapContext | None:
+        """The trap thread ``t``'s next instruction would take, if any."""
+        instr = self.current(state, t)
+        if instr is None or state.threads[t].pe < 0:
+            return None
+        return self._traps(state, t, instr)
 
     def _policy(self, trap: TrapContext) -> Sequence[Instr]:
         vm = trap.vm
@@ -504,7 +547,10 @@ class Machine:
     @staticmethod
     def _sync(th: Thread) -> Thread:
         """Context synchronisation (ISB, exception entry or return, B2.6/D1.12): a
-        written system register is in effect from here on."""
+        written system register is in effect from here on, and translations or
+        fetches made ahead of it are discarded (D8.2, B2.7)."""
+        if th.early:
+            th = th._replace(early=())
         if th.pending < 0:
             return th
         return th._replace(sctlr=th.pending, pending=-1)
@@ -523,12 +569,13 @@ class Machine:
             if not emitted:  # nothing to run at EL2: immediate return (still a CSE)
                 th = th._replace(retry=0)
             return self._set_thread(state, t, th)
+        in_hyp = bool(th.hyp)
         state, th = self._do(state, t, th, instr, choice)
-        if th.hyp:
+        if in_hyp:
             th = th._replace(hyp=th.hyp[1:])
             if not th.hyp:  # ERET: context synchronisation
                 th = self._sync(th)._replace(retry=0)
-        else:
+        elif not (th.hyp or th.fault):  # an abort entered its handler or stopped the thread
             th = th._replace(pc=th.pc + 1)
         return self._set_thread(state, t, th)
 
@@ -539,6 +586,11 @@ class Machine:
         pe = th.pe
         buf = state.bufs[pe]
         ident = self._ids[instr]
+        if self.mmu is not None:
+            if self.mmu.handles(t, instr):
+                return self.mmu.execute(state, t, th, instr, choice)
+            if op == "DSB":
+                th = self.mmu.after_dsb(th)
         if op == "LDR":
             value = self._load_values(state, t, instr)[choice]
             regs = th.regs
@@ -598,7 +650,9 @@ class Machine:
             vi = self._vm_index[self.threads[t].vm]
             mapped = state.mapped
             bit = self._page_bit[instr.loc]
-            return state._replace(mapped=(*mapped[:vi], mapped[vi] | bit, *mapped[vi + 1 :])), th
+            xn = bit << len(self.pages)  # "mapped execute-never" bit of the page (MAP <page> XN)
+            new = (mapped[vi] | bit | xn) if instr.kind == "XN" else ((mapped[vi] | bit) & ~xn)
+            return state._replace(mapped=(*mapped[:vi], new, *mapped[vi + 1 :])), th
         if op == "HCR":
             vi = self._vm_index[self.threads[t].vm]
             hcr = state.hcr
@@ -646,7 +700,10 @@ class Machine:
         copies, mem = state.copies, state.mem
         nl = self.nl
         kind = entry[0]
-        if kind == STORE:
+        if kind in (TLBI_ENTRY, IC_ENTRY) and self.mmu is not None:
+            state = self.mmu.complete(state, pe, entry)
+            copies, mem = state.copies, state.mem
+        elif kind == STORE:
             _, line, offset, value, cacheable, wt, _ = entry
             if cacheable:
                 copies = caches.coherent_write(copies, mem, self.h, pe, line, offset, value, nl)

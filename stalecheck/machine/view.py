@@ -29,6 +29,10 @@ class StateView:
     def all_done(self) -> bool:
         return self._m.is_complete(self._s)
 
+    def fault(self, thread: str) -> int:
+        """ESR of the fatal abort that stopped ``thread`` (0 if none)."""
+        return self._s.threads[self._m.thread_index(thread)].fault
+
     def mem(self, loc: str) -> int:
         line, offset = self._m.loc_index(loc)
         return self._s.mem[line][offset]

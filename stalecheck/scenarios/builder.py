@@ -34,12 +34,16 @@ from stalecheck.machine.spec import (
     ThreadSpec,
     VMSpec,
 )
+from stalecheck.machine.translation import IcacheInit, RegimeSpec, XlateSpec, page_desc, table_desc
 from stalecheck.machine.view import StateView
 
 
 def _caller() -> tuple[str, int]:
-    """File and line of the scenario code that called the builder, to place errors."""
-    frame = sys._getframe(2)
+    """File and line of the scenario code that called the builder, to place errors.
+
+    Frames: 0 is this function, 1 ``Builder._thread``, 2 the public ``host``/
+    ``guest``/``device`` method, 3 the scenario code that called it."""
+    frame = sys._getframe(3)
     return frame.f_code.co_filename, frame.f_lineno
 
 
@@ -57,6 +61,7 @@ class Builder:
         self._init: dict[str, int] = {}
         self._bad: Callable[[StateView], bool] | None = None
         self._bad_text = ""
+        self._xlate: dict[str, Any] | None = None  # translation/ifetch settings, when used
 
     def system(
         self,
@@ -157,6 +162,76 @@ class Builder:
         self._bad = predicate
         self._bad_text = text
 
+    # ---- translation and instruction fetch (machine/mmu.py) ----------------------------
+
+    def _x(self) -> dict[str, Any]:
+        if self._xlate is None:
+            self._xlate = {"regimes": [], "thread_regime": {}, "on_fault": {}, "icache_init": []}
+        return self._xlate
+
+    def regime(
+        self,
+        name: str,
+        root: str,
+        levels: tuple[int, ...],
+        vas: dict[str, tuple[int, ...]],
+        stage: int = 1,
+        walk: str = "wb",
+        s2: str = "",
+        colour: dict[str, int] | None = None,
+        vmid: int = 0,
+    ) -> None:
+        """A translation stage whose tables live in declared lines: ``root`` is the
+        first-level table, ``vas`` gives each input address's entry index per level;
+        ``walk`` is TCR_ELx.IRGN/ORGN ("wb", "nc") or "noncoherent"."""
+        if walk not in ("wb", "nc", "noncoherent"):
+            raise ScenarioError(f"regime {name!r}: walk={walk!r} (expected wb, nc or noncoherent)")
+        spec = RegimeSpec(name, root, tuple(levels), dict(vas), stage, walk, s2, colour or {}, vmid)
+        self._x()["regimes"].append(spec)
+
+    def translate(self, thread: str, regime: str, on_fault: str = "fatal") -> None:
+        """Thread ``thread`` accesses the VA names of ``regime`` through it; an abort is
+        ``"fatal"`` or ``"retry"`` (the handler re-walks and retries, as Linux does)."""
+        if on_fault not in ("fatal", "retry"):
+            raise ScenarioError(f"on_fault={on_fault!r} (expected fatal or retry)")
+        self._x()["thread_regime"][thread] = regime
+        self._x()["on_fault"][thread] = on_fault
+
+    def fetch(
+        self,
+        icache: str = "none",
+        idc: bool = False,
+        dic: bool = False,
+        ets2: bool = False,
+        host_colour: int = 1,
+        guest_colour: int = 0,
+    ) -> None:
+        """Instruction-fetch and translation knobs: I-cache type, CTR_EL0.IDC/DIC, FEAT_ETS2,
+        and the VIPT alias bit of host and (stage-1-off) guest VAs."""
+        self._x().update(
+            icache=icache, idc=idc, dic=dic, ets2=ets2, host_colour=host_colour, guest_colour=guest_colour
+        )
+
+    def icache_holds(self, pe: int, line: str, value: int, colour: int = 0, vmid: int = 0) -> None:
+        """PE ``pe``'s I-cache starts with ``line``=``value`` (code its previous owner ran)."""
+        self._x()["icache_init"].append(IcacheInit(pe, line, value, colour, vmid))
+
+    def table_desc(self, line: str) -> int:
+        """The descriptor value of a Table entry pointing at table ``line`` (declared already)."""
+        names = [ln.name for ln in self._lines]
+        if line not in names:
+            raise ScenarioError(f"table {line!r} is not a declared line (declare its page first)")
+        return table_desc(names.index(line))
+
+    def page_desc(
+        self, page: str, attr: str = "wb", ro: bool = False, xn: bool = False, af: bool = True
+    ) -> int:
+        """The descriptor value of a Page entry mapping ``page`` (declared already)."""
+        pages = list(dict.fromkeys(ln.page for ln in self._lines))
+        if page not in pages:
+            raise ScenarioError(f"page {page!r} is not declared yet")
+        return page_desc(pages.index(page), attr, ro, xn, af)
+
     def build(self) -> SystemSpec:
         if self._bad is None:
             raise ScenarioError("no bad state declared (call bad_when)")
@@ -173,6 +248,25 @@ class Builder:
             init=dict(self._init),
             bad=self._bad,
             bad_text=self._bad_text,
+            xlate=self._build_xlate(),
+        )
+
+    def _build_xlate(self) -> XlateSpec | None:
+        x = self._xlate
+        if x is None:
+            return None
+        threads = {t.name for t in self._threads}
+        for name in x["thread_regime"]:
+            if name not in threads:
+                raise ScenarioError(f"translate({name!r}, ...): no such thread")
+        lists = ("regimes", "thread_regime", "on_fault", "icache_init")
+        opts = {k: v for k, v in x.items() if k not in lists}
+        return XlateSpec(
+            regimes=tuple(x["regimes"]),
+            thread_regime=dict(x["thread_regime"]),
+            on_fault=dict(x["on_fault"]),
+            icache_init=tuple(x["icache_init"]),
+            **opts,
         )
 
 
@@ -208,7 +302,7 @@ class Scenario:
         def register(fn: Callable[[Builder], None]) -> Callable[[Builder], None]:
             if name in self.variants:
                 raise ScenarioError(f"scenario {self.name!r} declares variant {name!r} twice")
-            self.variants[name] = Variant(name, summary or (fn.__doc__ or "").strip(), expect, fn)
+            self.variants[name] = Variant(name, summary or " ".join((fn.__doc__ or "").split()), expect, fn)
             return fn
 
         return register

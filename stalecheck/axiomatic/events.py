@@ -1,0 +1,88 @@
+"""Events of one thread's execution path, with the dependency facts the model needs.
+
+herd builds register events and intra-instruction edges (``iico_data``,
+``iico_ctrl``) and derives dependencies in the cat model.  We run each
+thread concretely and summarise those chains as we go: for every memory
+event we keep the sets of earlier reads that reach it through registers
+(``*_d``: through ``dtrm``, i.e. data flow only; ``*_p``: through
+``pick-dtrm``, which may also cross an ``iico_ctrl`` edge such as a CSEL
+condition or a CAS comparison).  Sets are int bitmasks over the thread's
+memory-event indices, which keeps the later relation algebra cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stalecheck.axiomatic.values import Val
+from stalecheck.errors import InputError
+
+Cell = tuple[str, int]
+
+
+@dataclass(slots=True)
+class Event:
+    """One explicit memory access (Arm ARM: an *Explicit* read or write effect)."""
+
+    kind: str  # "R" or "W"
+    cell: Cell
+    value: Val
+    instance: int  # index of the executed instruction: same-instance
+    pos: int  # program-order position among all events and barriers
+    text: str = ""
+    line: int = 0
+    acquire: bool = False  # A: LDAR, LDAXR, SWPA, ...
+    release: bool = False  # L: STLR, STLXR, SWPL, ...
+    acquire_pc: bool = False  # Q: LDAPR
+    exclusive: bool = False
+    atomic: bool = False  # single-instruction read-modify-write (amo)
+    noret: bool = False  # read of an atomic whose destination is the zero register
+    addr_d: int = 0
+    addr_p: int = 0
+    data_d: int = 0
+    data_p: int = 0
+    ctrl_d: int = 0
+    ctrl_p: int = 0
+    intra_d: int = 0  # reads flowing into this event inside its own instruction
+    intra_p: int = 0
+    lmrs_from: int = -1  # po-latest earlier write to the same cell (local index)
+
+    @property
+    def is_read(self) -> bool:
+        return self.kind == "R"
+
+    @property
+    def is_write(self) -> bool:
+        return self.kind == "W"
+
+    def src_d(self) -> int:
+        """Reads that reach this event through ``dtrm`` (used to follow ``lmrs``)."""
+        return self.addr_d | self.data_d | self.intra_d
+
+    def src_p(self) -> int:
+        return self.addr_p | self.data_p | self.intra_p
+
+
+@dataclass(slots=True)
+class Barrier:
+    """A DMB/DSB/ISB in program order; ISB remembers which reads it is ordered after."""
+
+    kind: str  # "dmb.full", "dmb.ld", "dmb.st", "dsb.full", "dsb.ld", "dsb.st", "isb"
+    pos: int
+    ctrl_d: int = 0
+    ctrl_p: int = 0
+    addr_before_d: int = 0  # reads with an address dependency to an access before it
+    addr_before_p: int = 0
+
+
+@dataclass(slots=True)
+class ThreadTrace:
+    """One complete path through one thread, with values chosen for every read."""
+
+    proc: int
+    events: list[Event] = field(default_factory=list)
+    barriers: list[Barrier] = field(default_factory=list)
+    rmw: list[tuple[int, int]] = field(default_factory=list)
+    registers: dict[str, Val] = field(default_factory=dict)
+    cut: bool = False  # a loop hit the unrolling bound on this path
+    poison: InputError | None = None  # path ended on an error herd reports if reachable

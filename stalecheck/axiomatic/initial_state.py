@@ -1,0 +1,231 @@
+"""The ``{ }`` block of a litmus test turned into memory cells and register files.
+
+A memory *cell* is one ``(base, offset)`` pair: a scalar location has one
+cell, an array ``int x[2]`` has one per element.  We model accesses that hit
+exactly one cell with the cell's size; anything that would straddle cells is
+mixed-size and is reported as unsupported rather than guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val
+from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.litmus import ast
+
+_TYPE_SIZES = {
+    "char": 1, "short": 2, "int": 4, "long": 8, "ins_t": 4, "pteval_t": 8,
+}
+_STDINT = re.compile(r"^(u?)int(8|16|32|64|128)_t$")
+
+Cell = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class CType:
+    """A C-like type from the init block: element size in bytes and signedness."""
+
+    size: int
+    signed: bool
+    default: bool = False  # herd's implicit ``int``: printed by herd's own rule
+
+    @property
+    def bits(self) -> int:
+        return self.size * 8
+
+
+DEFAULT_TYPE = CType(4, True, True)
+POINTER_TYPE = CType(8, False)
+
+
+def parse_type(name: str, item: ast.InitItem | None, path: str) -> CType:
+    """Map ``int``, ``uint64_t``, ... to a :class:`CType`; unknown names are user errors."""
+    m = _STDINT.match(name)
+    if m:
+        return CType(int(m.group(2)) // 8, m.group(1) != "u")
+    if name in _TYPE_SIZES:
+        return CType(_TYPE_SIZES[name], name != "ins_t")
+    pos = Position(path, item.line, item.column) if item else Position(path)
+    raise UnsupportedError(f"type {name!r} is not supported", pos)
+
+
+@dataclass
+class InitialState:
+    """Cells, their types and initial values, and each thread's initial registers."""
+
+    cell_types: dict[Cell, CType] = field(default_factory=dict)
+    arrays: dict[str, int] = field(default_factory=dict)  # base -> element count
+    memory: dict[Cell, Val] = field(default_factory=dict)
+    registers: dict[int, dict[str, Val]] = field(default_factory=dict)
+    register_types: dict[tuple[int, str], CType] = field(default_factory=dict)
+
+    def declare(self, base: str, ctype: CType = DEFAULT_TYPE, count: int | None = None) -> None:
+        """Make ``base`` a location (array of ``count`` elements if given)."""
+        if count is None:
+            if (base, 0) not in self.cell_types:
+                self.cell_types[(base, 0)] = ctype
+                self.memory.setdefault((base, 0), 0)
+            return
+        self.arrays[base] = count
+        for i in range(count):
+            self.cell_types[(base, i * ctype.size)] = ctype
+            self.memory.setdefault((base, i * ctype.size), 0)
+
+    def cell_of(self, addr: Addr) -> Cell | None:
+        """The cell an address names, or None when it falls outside every cell."""
+        key = (addr.base, addr.offset)
+        return key if key in self.cell_types else None
+
+    def bases(self) -> list[str]:
+        return sorted({b for b, _ in self.cell_types})
+
+
+@cache
+def canonical_reg(name: str) -> str:
+    """``W3``/``X3``/``x3`` -> ``X3``; ``SP``/``WSP`` -> ``SP``; ``WZR``/``XZR`` -> ``XZR``."""
+    n = name.upper()
+    if n in ("SP", "WSP"):
+        return "SP"
+    if n in ("XZR", "WZR"):
+        return "XZR"
+    if len(n) > 1 and n[0] in "XW" and n[1:].isdigit() and int(n[1:]) <= 30:
+        return "X" + str(int(n[1:]))
+    return n
+
+
+def _value(
+    state: InitialState, v: ast.Value, item: ast.InitItem, path: str, pending: list[str]
+) -> Val:
+    pos = Position(path, item.line, item.column)
+    if isinstance(v, ast.IntValue):
+        return v.value & MASK64
+    if isinstance(v, ast.NameValue):
+        if v.tag is not None:
+            raise UnsupportedError("memory tags (MTE) are not supported", pos)
+        pending.append(v.name)
+        return Addr(v.name, 0)
+    if isinstance(v, ast.IndexValue):
+        pending.append(v.name)
+        return Addr(v.name, v.index)  # scaled once the element type is known
+    if isinstance(v, ast.LabelValue):
+        return CodeLabel(v.proc, v.label)
+    raise UnsupportedError(f"initial value {getattr(v, 'text', v)} is not supported", pos)
+
+
+def build_initial_state(test: ast.LitmusTest) -> InitialState:
+    """Evaluate the init block; unknown forms are unsupported, contradictions are input errors."""
+    state = InitialState()
+    path = test.path
+    pending: list[str] = []
+    index_fixups: list[tuple[int, str, Addr]] = []
+    memory_inits: list[tuple[ast.InitItem, str, int | None, Val | tuple[int, ...] | None]] = []
+    for item in test.init:
+        pos = Position(path, item.line, item.column)
+        ctype = POINTER_TYPE if item.pointer else (
+            parse_type(item.type_name, item, path) if item.type_name else None
+        )
+        loc = item.location
+        if isinstance(loc, ast.RegLoc):
+            reg = canonical_reg(loc.reg)
+            if reg != "SP" and not reg.startswith("X"):
+                raise UnsupportedError(f"register {loc.reg} is not supported", pos)
+            regs = state.registers.setdefault(loc.proc, {})
+            if item.value is None:
+                regs.setdefault(reg, 0)
+            else:
+                if isinstance(item.value, ast.ArrayValue):
+                    raise InputError("a register cannot hold an array", pos)
+                val = _value(state, item.value, item, path, pending)
+                if isinstance(item.value, ast.IndexValue) and isinstance(val, Addr):
+                    index_fixups.append((loc.proc, reg, val))
+                regs[reg] = val
+            if ctype is not None:
+                state.register_types[(loc.proc, reg)] = ctype
+            continue
+        if isinstance(loc, ast.GlobalLoc):
+            is_decl = loc.index is not None and item.type_name is not None
+            if loc.index is not None and not is_decl:
+                if item.value is None or isinstance(item.value, ast.ArrayValue):
+                    raise InputError("an array element needs a scalar value", pos)
+                val = _value(state, item.value, item, path, pending)
+                memory_inits.append((item, loc.name, loc.index, val))
+                continue
+            init: Val | tuple[int, ...] | None = None
+            if isinstance(item.value, ast.ArrayValue):
+                init = item.value.items
+            elif item.value is not None:
+                init = _value(state, item.value, item, path, pending)
+            memory_inits.append((item, loc.name, None, init))
+            continue
+        what = {
+            ast.SymRegLoc: "symbolic registers (%name)",
+            ast.CallLoc: "page-table or tag locations",
+            ast.LabelLoc: "code locations",
+        }.get(type(loc), "this location form")
+        raise UnsupportedError(f"{what} are not supported", pos)
+
+    # Declarations first (sizes/arrays), then values.
+    array_sizes = _array_sizes(test)
+    for item, name, index, val in memory_inits:
+        if index is not None:
+            continue
+        ctype = POINTER_TYPE if item.pointer else (
+            parse_type(item.type_name, item, path) if item.type_name else DEFAULT_TYPE
+        )
+        if name in array_sizes:
+            state.declare(name, ctype, array_sizes[name])
+        elif isinstance(val, tuple):
+            state.declare(name, ctype, len(val))
+        else:
+            state.declare(name, ctype)
+    for item, name, index, val in memory_inits:
+        pos = Position(path, item.line, item.column)
+        if index is not None:
+            if name not in state.arrays:
+                state.declare(name, DEFAULT_TYPE, index + 1)
+            size = state.cell_types[(name, 0)].size
+            if index >= state.arrays[name]:
+                raise InputError(f"index {index} out of bounds for array {name}", pos)
+            state.memory[(name, index * size)] = _fit(val if val is not None else 0, size)
+        elif isinstance(val, tuple):
+            count = state.arrays.get(name, len(val))
+            if len(val) > count:
+                raise InputError(f"too many initial values for array {name}", pos)
+            size = state.cell_types[(name, 0)].size
+            for i, v in enumerate(val):
+                state.memory[(name, i * size)] = _fit(v, size)
+        elif val is not None:
+            state.memory[(name, 0)] = _fit(val, state.cell_types[(name, 0)].size)
+    for name in pending:
+        if not any(b == name for b, _ in state.cell_types):
+            state.declare(name)
+    for proc, reg, addr in index_fixups:
+        size = state.cell_types.get((addr.base, 0), DEFAULT_TYPE).size
+        state.registers[proc][reg] = Addr(addr.base, addr.offset * size)
+    for cell, val in list(state.memory.items()):
+        if isinstance(val, Addr) and (val.base, 0) not in state.cell_types:
+            state.declare(val.base)
+        del cell
+    return state
+
+
+def _fit(value: Val, size: int) -> Val:
+    """An initial value as the cell holds it: integers truncated to the cell's width."""
+    return value & ((1 << (8 * size)) - 1) if isinstance(value, int) else value
+
+
+def _array_sizes(test: ast.LitmusTest) -> dict[str, int]:
+    """Array lengths declared as ``int x[2]`` (the grammar reads them as indexed locations)."""
+    sizes: dict[str, int] = {}
+    for item in test.init:
+        loc = item.location
+        if (
+            isinstance(loc, ast.GlobalLoc)
+            and loc.index is not None
+            and item.type_name is not None
+        ):
+            sizes[loc.name] = loc.index
+    return sizes

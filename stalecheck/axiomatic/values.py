@@ -1,0 +1,72 @@
+"""Run-time values of the axiomatic engine: 64-bit integers and symbolic addresses.
+
+herd keeps addresses symbolic (``x``, ``x+8``) rather than numeric, so that a
+test never depends on a memory layout; we do the same.  Integers are kept as
+unsigned 64-bit Python ints; printing decides on signedness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True, order=True)
+class Addr:
+    """A symbolic address: location ``base`` plus a byte ``offset``."""
+
+    base: str
+    offset: int = 0
+
+    def __str__(self) -> str:
+        return self.base if self.offset == 0 else f"{self.base}+{self.offset}"
+
+
+@dataclass(frozen=True, order=True)
+class CodeLabel:
+    """The address of an instruction label of one thread (``P1:L0``)."""
+
+    proc: int
+    label: str
+
+    def __str__(self) -> str:
+        return f"P{self.proc}:{self.label}"
+
+
+Val = int | Addr | CodeLabel
+
+
+def mask(value: int, bits: int) -> int:
+    """Truncate to ``bits`` (two's complement view)."""
+    return value & ((1 << bits) - 1)
+
+
+def signed(value: int, bits: int) -> int:
+    """Interpret the low ``bits`` of ``value`` as a signed number."""
+    value = mask(value, bits)
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def herd_int(value: int) -> int:
+    """herd's reading of a value of its implicit ``int`` type.
+
+    A value that fits in 32 bits, read either as unsigned (a W-register result) or as a
+    sign-extended 64-bit number, is a 32-bit signed int; anything wider is shown as the
+    unsigned 64-bit pattern.  This reproduces herd's printing of untyped locations.
+    """
+    v = value & MASK64
+    if v < (1 << 32):
+        return signed(v, 32)
+    if v >= (1 << 64) - (1 << 31):
+        return v - (1 << 64)
+    return v
+
+
+def show(value: Val, bits: int = 64, is_signed: bool = True, default: bool = False) -> str:
+    """herd's spelling of a final value under the location's declared type."""
+    if isinstance(value, int):
+        if default:
+            return str(herd_int(value))
+        return str(signed(value, bits) if is_signed else mask(value, bits))
+    return str(value)

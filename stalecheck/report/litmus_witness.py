@@ -1,0 +1,115 @@
+"""A litmus witness execution as readable text, as Graphviz DOT, and results as JSON.
+
+A witness is one consistent candidate execution: its events per thread, the
+read-from and coherence choices, and the ordering edges the Arm model used
+(named after the cat relations: addr, data, ctrl, acq, rel, dmb.full, ...).
+Edges between events of one thread are the ones that make an outcome
+forbidden; ``rf``/``co``/``fr`` are the communication choices.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from stalecheck.axiomatic.check import CheckResult
+from stalecheck.axiomatic.executions import INIT_PROC, Execution
+
+
+def _label(ex: Execution, g: int) -> str:
+    ge = ex.events[g]
+    ev = ge.event
+    base, offset = ev.cell
+    cell = base if offset == 0 else f"{base}+{offset}"
+    if ge.proc == INIT_PROC:
+        return f"init: W {cell}={ev.value}"
+    marks = "".join(
+        m for m, on in (("A", ev.acquire), ("Q", ev.acquire_pc), ("L", ev.release),
+                        ("X", ev.exclusive)) if on
+    )
+    return f"P{ge.proc}: {ev.kind}{marks} {cell}={ev.value}  ({ev.text}, line {ev.line})"
+
+
+def _edges(ex: Execution) -> list[tuple[int, int, str]]:
+    edges: list[tuple[int, int, str]] = []
+    for r, w in sorted(ex.rf.items()):
+        edges.append((w, r, "rf"))
+    for order in ex.co.values():
+        for a, b in itertools.pairwise(order):
+            edges.append((a, b, "co"))
+        for r, w in ex.rf.items():
+            if w in order:
+                for later in order[order.index(w) + 1:]:
+                    edges.append((r, later, "fr"))
+    for order, off in zip(ex.orders, ex.offsets, strict=True):
+        for i, j, name in order.named:
+            edges.append((off + i, off + j, name))
+    return edges
+
+
+def witness_text(result: CheckResult) -> str:
+    """Events and relations of the witness, one per line."""
+    ex = result.witness
+    if ex is None:
+        return f"Test {result.name}: no consistent execution\n"
+    head = "satisfies" if result.witness_satisfies else "does not satisfy"
+    lines = [f"Witness for {result.name} ({head} the condition):", "events:"]
+    for g in range(len(ex.events)):
+        lines.append(f"  e{g}  {_label(ex, g)}")
+    lines.append("relations:")
+    for a, b, name in _edges(ex):
+        lines.append(f"  e{a} -{name}-> e{b}")
+    return "\n".join(lines) + "\n"
+
+
+def witness_dot(result: CheckResult) -> str:
+    """The witness as a Graphviz digraph, one cluster per thread."""
+    ex = result.witness
+    name = result.name.replace('"', "'")
+    lines = [f'digraph "{name}" {{', "  rankdir=TB;", '  node [shape=box, fontname="monospace"];']
+    if ex is None:
+        lines.append('  none [label="no consistent execution"];')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+    by_proc: dict[int, list[int]] = {}
+    for g, ge in enumerate(ex.events):
+        by_proc.setdefault(ge.proc, []).append(g)
+    for proc, members in sorted(by_proc.items()):
+        title = "init" if proc == INIT_PROC else f"P{proc}"
+        lines.append(f'  subgraph "cluster_{title}" {{ label="{title}";')
+        for g in members:
+            label = _label(ex, g).replace('"', "'")
+            lines.append(f'    e{g} [label="{label}"];')
+        lines.append("  }")
+    colours = {"rf": "red", "co": "blue", "fr": "orange"}
+    for a, b, rel in _edges(ex):
+        colour = colours.get(rel, "darkgreen")
+        lines.append(f'  e{a} -> e{b} [label="{rel}", color={colour}, fontcolor={colour}];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def result_json(result: CheckResult) -> dict[str, Any]:
+    """One result as a JSON-ready dict (the same facts as the herd text)."""
+    return {
+        "name": result.name,
+        "path": result.path,
+        "kind": result.kind,
+        "verdict": result.verdict,
+        "ok": result.ok,
+        "loop": result.loop,
+        "condition": result.condition_text,
+        "observation": result.observation,
+        "positive": result.positive,
+        "negative": result.negative,
+        "observed_true": result.p_true,
+        "observed_false": result.p_false,
+        "states": [dict(s.split("=", 1) for s in state) for state in result.states],
+        "executions": result.executions,
+        "seconds": round(result.elapsed, 6),
+    }
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False)

@@ -1,0 +1,54 @@
+"""herd's AArch64 catalogue: every supported test's verdict must equal ``kinds.txt``."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.litmus.conftest import manifest_rows
+from tests.litmus.suite_runner import run_suite
+
+SUITE = "herd-catalogue/aarch64"
+ROWS = manifest_rows(SUITE)
+
+# Tests where we knowingly disagree with kinds.txt, with the reason.  They run
+# as strict xfails: if we start agreeing, the suite tells us to drop the entry.
+KNOWN_DIVERGENCES = {
+    "herd-catalogue/aarch64/tests/MP+rel+CAS-ok-MRs-addr.litmus":
+        "our successful CAS passes an address dependency from its memory read "
+        "to Rs (herd's cas_ok data edge); kinds.txt says Allowed",
+}
+
+# Floors: raising them is progress, lowering them needs a reason in review.
+MIN_SUPPORTED = 73
+MIN_AGREEING = 72
+
+
+def _params() -> list[object]:
+    out = []
+    for r in ROWS:
+        rel = r["relative_path"]
+        marks = []
+        if rel in KNOWN_DIVERGENCES:
+            marks.append(pytest.mark.xfail(reason=KNOWN_DIVERGENCES[rel], strict=True))
+        out.append(pytest.param(r, id=rel.rsplit("/", 1)[-1], marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("row", _params())
+def test_verdict_matches_kinds(row: dict[str, str]) -> None:
+    outcome = run_suite(SUITE)[row["relative_path"]]
+    if outcome.unsupported:
+        pytest.skip(f"unsupported: {outcome.unsupported}")
+    assert not outcome.error, outcome.error
+    assert outcome.result is not None
+    assert outcome.result.verdict == row["expected"]
+
+
+def test_supported_and_agreeing_counts_do_not_drop() -> None:
+    outcomes = run_suite(SUITE).values()
+    supported = [o for o in outcomes if o.result is not None]
+    agreeing = [o for o in supported if o.result and o.result.verdict == o.row["expected"]]
+    unsupported = sorted(o.row["relative_path"] for o in outcomes if o.unsupported)
+    assert len(ROWS) == 73
+    assert len(supported) >= MIN_SUPPORTED, f"unsupported now: {unsupported}"
+    assert len(agreeing) >= MIN_AGREEING

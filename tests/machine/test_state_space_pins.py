@@ -1,0 +1,78 @@
+"""Pinned state spaces: any change to what the engine explores shows up here.
+
+Speed work on the engine (``Machine.actions``, ``next_state``, ``caches.py``,
+``buffer.py``, the search) must leave the explored space exactly as it was:
+the same distinct states, the same transitions and, for a reachable bad state,
+the same shortest witness (as action indices, so action order is pinned too).
+The numbers were recorded before any optimisation.  A deliberate change of
+semantics updates them; regenerate with
+
+    .venv/bin/python -c "from tests.machine.test_state_space_pins import dump; dump()"
+
+and say in the commit why the space changed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from stalecheck.explore.search import Budget, check
+from stalecheck.machine.system import Machine
+from stalecheck.runner import load_scenario, run_variant
+
+# variant -> (outcome, distinct states, transitions, witness token)
+KVM_EXTERNAL_L3 = {
+    "clean-to-pou": ("reachable", 465, 2033, "0/0/0/0/0/0/0/0/0/0/0/0/0"),
+    "clean-to-poc": ("unreachable", 656, 3280, ""),
+    "flush-all-by-va-at-first-run": ("unreachable", 736, 3824, ""),
+    "flush-all-set-way-at-first-run": ("reachable", 731, 3521, "0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0"),
+    "vmm-cleans": ("unreachable", 752, 4208, ""),
+    "fwb": ("unreachable", 592, 2928, ""),
+    "hcr-dc": ("unreachable", 1168, 6000, ""),
+    "hcr-dc-dma": ("reachable", 71, 246, "0/0/0/0/0/0"),
+    "vmm-writes-after-fault": ("reachable", 791, 3798, "0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0"),
+    "guest-writes-caches-off": ("reachable", 256, 921, "0/0/0/0/2/1/0"),
+    "guest-writes-caches-off-tvm-flush": ("unreachable", 480, 2512, ""),
+}
+
+# The benchmark's scalable case explores everything (its bad state is never true),
+# so every rule's successors are counted, not just those before a first hit.
+PES_X_LINES = {(1, 2): (1152, 6000), (2, 1): (3024, 14394), (1, 3): (15488, 117440)}
+
+
+def _benchmark() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "explore_speed.py"
+    spec = importlib.util.spec_from_file_location("explore_speed", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("variant", sorted(KVM_EXTERNAL_L3))
+def test_kvm_external_l3_state_space_is_pinned(variant: str) -> None:
+    scenario = load_scenario("kvm-external-l3")
+    result = run_variant(scenario, scenario.variants[variant])
+    v = result.verdict
+    assert (result.outcome, v.states, v.transitions, v.token) == KVM_EXTERNAL_L3[variant]
+
+
+@pytest.mark.parametrize("size", sorted(PES_X_LINES))
+def test_benchmark_state_space_is_pinned(size: tuple[int, int]) -> None:
+    verdict = check(Machine(_benchmark().pes_x_lines(*size)), Budget())
+    assert (verdict.outcome.value, verdict.states, verdict.transitions) == ("unreachable", *PES_X_LINES[size])
+
+
+def dump() -> None:
+    """Print the current figures in the form of the tables above."""
+    scenario = load_scenario("kvm-external-l3")
+    for name, variant in scenario.variants.items():
+        v = run_variant(scenario, variant).verdict
+        print(f"    {name!r}: ({v.outcome.value!r}, {v.states}, {v.transitions}, {v.token!r}),")
+    for size in sorted(PES_X_LINES):
+        v = check(Machine(_benchmark().pes_x_lines(*size)), Budget())
+        print(f"    {size}: ({v.states}, {v.transitions}),")

@@ -1,0 +1,46 @@
+"""Small helpers shared by the machine tests: build a machine from a few builder
+calls, and drive it step by step by naming the step kind we expect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stalecheck.explore.search import Budget, check
+from stalecheck.explore.verdict import Verdict
+from stalecheck.machine.state import State
+from stalecheck.machine.system import EXEC, Machine, Step
+from stalecheck.scenarios.builder import Builder
+
+
+def machine(setup: Callable[[Builder], None], bad: Callable[..., bool] | None = None) -> Machine:
+    """A machine from ``setup``; the bad state defaults to "never" for unit tests."""
+    b = Builder()
+    setup(b)
+    if b._bad is None:
+        b.bad_when(bad or (lambda v: False), "test")
+    return Machine(b.build())
+
+
+def steps_of(m: Machine, state: State, kind: int) -> list[Step]:
+    return [s for s in m.actions(state) if s[0] == kind]
+
+
+def exec_thread(m: Machine, state: State, thread: str, choice: int = 0) -> State:
+    """Execute ``thread``'s next instruction; fails if it is not enabled."""
+    t = m.thread_index(thread)
+    step = (EXEC, t, choice)
+    assert step in m.actions(state), f"{thread} cannot execute {m.current(state, t)} now"
+    return m.next_state(state, step)
+
+
+def run(m: Machine, state: State, *steps: Step) -> State:
+    """Apply steps in order, each checked to be enabled (so a test cannot take an
+    impossible step and prove something about an unreachable state)."""
+    for step in steps:
+        assert step in m.actions(state), f"{step} not enabled; enabled: {m.actions(state)}"
+        state = m.next_state(state, step)
+    return state
+
+
+def explore(m: Machine, max_states: int = 200_000) -> Verdict:
+    return check(m, Budget(max_states=max_states), sanity=m.is_complete)
