@@ -26,11 +26,12 @@ from stalecheck.axiomatic.initial_state import (
 )
 from stalecheck.axiomatic.local_order import LocalOrder, local_order
 from stalecheck.axiomatic.semantics import check_supported, thread_traces
-from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, mask, show
+from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, herd_int, mask, show, signed
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
 Cell = tuple[str, int]
+REGISTER_DEFAULT = CType(8, True, True)
 _REG_ORDER = {"XZR": -1, "SP": 31}
 
 
@@ -110,7 +111,7 @@ def _obs_loc(loc: ast.Location, layout: InitialState, path: str, line: int) -> O
         return ObservedLoc(f"{loc.proc}:{reg}", (0, loc.proc, "", num), proc=loc.proc, reg=reg)
     if isinstance(loc, ast.GlobalLoc):
         if loc.index is not None:
-            return ObservedLoc(f"{loc.name}[{loc.index}]", (1, 0, loc.name, loc.index),
+            return ObservedLoc(f"{loc.name}[{loc.index}]", (1, 1, loc.name, loc.index),
                                base=loc.name, index=loc.index)
         if loc.name in layout.arrays:
             return ObservedLoc(loc.name, (1, 0, loc.name, -1), base=loc.name, whole_array=True)
@@ -201,29 +202,36 @@ class _Evaluator:
         offset = (o.index or 0) * size
         return memory.get((o.base, offset), 0)
 
-    def show(self, o: ObservedLoc, v: Val | tuple[int, ...]) -> str:
-        if isinstance(v, tuple):
-            t = self._cell_type(o.base, 0)
-            return "{" + ",".join(show(x, t.bits, t.signed) for x in v) + "}"
+    def type_of(self, o: ObservedLoc) -> CType:
+        """Declared type of a register or cell; untyped ones use herd's implicit int."""
         if o.proc >= 0:
-            t = self.layout.register_types.get((o.proc, o.reg))
-            if t is not None and isinstance(v, int):
-                return show(v, 64, t.signed)
-            return show(v)
-        size = self._cell_type(o.base, 0)
-        return show(v, size.bits, size.signed)
+            return self.layout.register_types.get((o.proc, o.reg), REGISTER_DEFAULT)
+        return self._cell_type(o.base, 0)
+
+    def show(self, o: ObservedLoc, v: Val | tuple[int, ...]) -> str:
+        t = self.type_of(o)
+        if isinstance(v, tuple):
+            return "{" + ",".join(show(x, t.bits, t.signed, t.default) for x in v) + "}"
+        return show(v, t.bits, t.signed, t.default)
+
+    @staticmethod
+    def _norm(v: int, t: CType) -> int:
+        if t.default:
+            return herd_int(v)
+        return signed(v, t.bits) if t.signed else mask(v, t.bits)
 
     def holds(self, prop: ast.Prop, regs: list[dict[str, Val]], memory: dict[Cell, Val]) -> bool:
         if isinstance(prop, ast.Eq):
             o = self.atom_locs[id(prop)]
             want = self.atom_vals[id(prop)]
             got = self.value(o, regs, memory)
+            t = self.type_of(o)
             if isinstance(got, int) and isinstance(want, int):
-                bits = 64 if o.proc >= 0 else self._cell_type(o.base, 0).bits
-                return mask(got, bits) == mask(want, bits)
+                return self._norm(got, t) == self._norm(want, t)
             if isinstance(got, tuple) and isinstance(want, tuple):
-                bits = self._cell_type(o.base, 0).bits
-                return tuple(mask(x, bits) for x in got) == tuple(mask(x, bits) for x in want)
+                return tuple(self._norm(x, t) for x in got) == tuple(
+                    self._norm(x, t) for x in want
+                )
             return got == want
         if isinstance(prop, ast.Not):
             return not self.holds(prop.prop, regs, memory)
@@ -270,7 +278,7 @@ def format_prop(prop: ast.Prop, layout: InitialState | None = None, top: bool = 
 
     def val_text(v: ast.Value) -> str:
         if isinstance(v, ast.IntValue):
-            return str(v.value)
+            return str(signed(v.value, 64))
         if isinstance(v, ast.NameValue):
             return v.name
         if isinstance(v, ast.ArrayValue):
@@ -359,6 +367,18 @@ def _justifiable(
     ]
 
 
+def _check_labels(test: ast.LitmusTest) -> None:
+    """Code labels used as initial values must exist on the thread they name."""
+    labels = {t.proc: {lab for line in t.code for lab in line.labels} for t in test.threads}
+    for item in test.init:
+        v = item.value
+        if isinstance(v, ast.LabelValue) and v.label not in labels.get(v.proc, set()):
+            raise InputError(
+                f"label {v.label} not found on P{v.proc}, yet it is used in the initial state",
+                Position(test.path, item.line, item.column),
+            )
+
+
 def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
     """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
     try:
@@ -375,6 +395,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     for thread in test.threads:
         check_supported(thread, test.path)
     layout = build_initial_state(test)
+    _check_labels(test)
     evaluator = _Evaluator(test, layout)
     _, per_thread, cut = _value_domain(test, layout)
     per_thread = _justifiable(per_thread, layout)
@@ -393,7 +414,10 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     count = 0
     for combo in itertools.product(*per_thread):
         orders = [order_of(tr) for tr in combo]
+        poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
         for ex in executions(combo, orders, layout.memory):
+            if poisoned is not None:
+                raise poisoned
             regs = [tr.registers for tr in combo]
             if test.filter is not None and not evaluator.holds(test.filter, regs, ex.memory):
                 continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.values import Val
+from stalecheck.errors import InputError
 
 Cell = tuple[str, int]
 
@@ -84,3 +85,4 @@ class ThreadTrace:
     rmw: list[tuple[int, int]] = field(default_factory=list)
     registers: dict[str, Val] = field(default_factory=dict)
     cut: bool = False  # a loop hit the unrolling bound on this path
+    poison: InputError | None = None  # path ended on an error herd reports if reachable

@@ -29,13 +29,14 @@ class CType:
 
     size: int
     signed: bool
+    default: bool = False  # herd's implicit ``int``: printed by herd's own rule
 
     @property
     def bits(self) -> int:
         return self.size * 8
 
 
-DEFAULT_TYPE = CType(8, True)
+DEFAULT_TYPE = CType(4, True, True)
 POINTER_TYPE = CType(8, False)
 
 
@@ -186,16 +187,16 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
             size = state.cell_types[(name, 0)].size
             if index >= state.arrays[name]:
                 raise InputError(f"index {index} out of bounds for array {name}", pos)
-            state.memory[(name, index * size)] = val if val is not None else 0
+            state.memory[(name, index * size)] = _fit(val if val is not None else 0, size)
         elif isinstance(val, tuple):
             count = state.arrays.get(name, len(val))
             if len(val) > count:
                 raise InputError(f"too many initial values for array {name}", pos)
             size = state.cell_types[(name, 0)].size
             for i, v in enumerate(val):
-                state.memory[(name, i * size)] = v & MASK64
+                state.memory[(name, i * size)] = _fit(v, size)
         elif val is not None:
-            state.memory[(name, 0)] = val
+            state.memory[(name, 0)] = _fit(val, state.cell_types[(name, 0)].size)
     for name in pending:
         if not any(b == name for b, _ in state.cell_types):
             state.declare(name)
@@ -207,6 +208,11 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
             state.declare(val.base)
         del cell
     return state
+
+
+def _fit(value: Val, size: int) -> Val:
+    """An initial value as the cell holds it: integers truncated to the cell's width."""
+    return value & ((1 << (8 * size)) - 1) if isinstance(value, int) else value
 
 
 def _array_sizes(test: ast.LitmusTest) -> dict[str, int]:

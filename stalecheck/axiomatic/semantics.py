@@ -26,6 +26,11 @@ from stalecheck.litmus import ast
 Cell = tuple[str, int]
 Tainted = tuple[Val, int, int]  # value, dtrm sources, pick-dtrm sources
 
+# A pseudo-source bit for values decided by a nondeterministic choice that is not a
+# read (store-exclusive success).  It never names an event, so relations ignore it,
+# but it makes a branch on such a value count as symbolic for loop unrolling.
+CHOICE = 1 << 62
+
 UNROLL = 2  # herd7's default -unroll: a backward branch is taken at most this often
 
 
@@ -35,6 +40,18 @@ class _NeedRead(Exception):
     def __init__(self, cell: Cell) -> None:
         super().__init__(cell)
         self.cell = cell
+
+
+class _Poison(Exception):
+    """The path does something herd rejects (e.g. a numeric address).
+
+    herd only complains if an execution allowed by the model takes that path, so
+    we end the path here and let the checker decide once consistency is known.
+    """
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class _PathCut(Exception):
@@ -75,6 +92,9 @@ class _Machine:
             for label in line.labels:
                 self.labels[label] = i
         self.back_taken: dict[int, int] = {}
+        # herd unrolls loops on concrete values completely; only an unconditional
+        # backward branch or one whose condition depends on a read is bounded.
+        self.branch_counts = True
         self.current: ast.Instruction | None = None
 
     # ------------------------------------------------------------ errors
@@ -111,6 +131,8 @@ class _Machine:
         value, d, p = self.regs.get(reg, (0, 0, 0))
         if width == 32 and isinstance(value, int):
             value = mask(value, 32)
+        elif width == 32:
+            raise _Poison(self.bad_input(f"illegal operation mask32 on {value}"))
         return (value, d, p)
 
     def set(self, op: ast.Operand, value: Val, d: int, p: int) -> None:
@@ -122,6 +144,8 @@ class _Machine:
             return
         if isinstance(value, int):
             value = mask(value, width)
+        elif width == 32:
+            raise _Poison(self.bad_input(f"illegal operation mask32 on {value}"))
         self.regs[reg] = (value, d, p | d)
 
     # ------------------------------------------------------------ memory
@@ -198,7 +222,7 @@ class _Machine:
         if isinstance(base, Addr):
             return Addr(base.base, signed(base.offset + offset, 64))
         if isinstance(base, int):
-            raise self.bad_input(f"non symbolic address: [{signed(base, 64)}]")
+            raise _Poison(self.bad_input(f"non symbolic address: [{signed(base, 64)}]"))
         raise self.unsupported("code addresses cannot be accessed as data")
 
     def cell(self, addr: Addr, size: int) -> Cell:
@@ -209,6 +233,14 @@ class _Machine:
                 raise self.bad_input(f"out of bounds access on array {addr.base}")
             raise self.unsupported(
                 f"access to {addr} is mixed-size (not a whole location); not supported"
+            )
+        ctype = layout.cell_types[cell]
+        if size > ctype.size and not ctype.default and not isinstance(
+            layout.memory.get(cell), Addr | CodeLabel
+        ):
+            raise self.unsupported(
+                f"{size}-byte access to {layout.cell_types[cell].size}-byte location "
+                f"{addr.base} is mixed-size; not supported"
             )
         return cell
 
@@ -293,7 +325,12 @@ class _Machine:
                 handler = _family_handler(ins.mnemonic)
             if handler is None:
                 raise self.unsupported(f"instruction {ins.mnemonic} is not supported")
-            target = handler(self, ins)
+            self.branch_counts = True
+            try:
+                target = handler(self, ins)
+            except _Poison as poison:
+                self.trace.poison = poison.error
+                break
             self.instance += 1
             if target is None:
                 pc += 1
@@ -301,7 +338,7 @@ class _Machine:
             dest = self.labels.get(target)
             if dest is None:
                 raise self.bad_input(f"label {target} not found on P{self.ctx.proc}")
-            if dest <= pc:
+            if dest <= pc and self.branch_counts:
                 taken = self.back_taken.get(pc, 0) + 1
                 if taken > UNROLL:
                     raise _PathCut()
@@ -681,6 +718,7 @@ def _b(m: _Machine, ins: ast.Instruction) -> str | None:
 def _bcond(m: _Machine, ins: ast.Instruction) -> str | None:
     ops = _ops(m, ins, 1)
     holds, d, p = _cond(m, ins.mnemonic.split(".", 1)[1])
+    m.branch_counts = bool(d | p)
     m.ctrl_d |= d
     m.ctrl_p |= p | d
     return _label(m, ops[0]) if holds else None
@@ -689,6 +727,7 @@ def _bcond(m: _Machine, ins: ast.Instruction) -> str | None:
 def _cbz(m: _Machine, ins: ast.Instruction) -> str | None:
     ops = _ops(m, ins, 2)
     v, d, p = m.get(ops[0])
+    m.branch_counts = bool(d | p)
     m.ctrl_d |= d
     m.ctrl_p |= p | d
     zero = isinstance(v, int) and v == 0
@@ -702,6 +741,7 @@ def _tbz(m: _Machine, ins: ast.Instruction) -> str | None:
     bit, _, _ = m.get(ops[1])
     if not isinstance(v, int) or not isinstance(bit, int):
         raise m.unsupported("testing a bit of an address")
+    m.branch_counts = bool(d | p)
     m.ctrl_d |= d
     m.ctrl_p |= p | d
     clear = (v >> bit) & 1 == 0
@@ -800,7 +840,7 @@ def _store_family(spec: _MemSpec) -> Callable[[_Machine, ast.Instruction], None]
                 idx = m.store(addr, size, value, d, p, vd, vp, exclusive=True,
                               release=spec.release)
                 m.trace.rmw.append((monitor[1], idx))
-            m.set(status, 0 if succeed else 1, 0, 0)
+            m.set(status, 0 if succeed else 1, CHOICE, CHOICE)
             return
         addr, d, p, _ = m.address(ops, 1)
         m.store(addr, size, value, d, p, vd, vp, release=spec.release)

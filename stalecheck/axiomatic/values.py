@@ -48,8 +48,25 @@ def signed(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def show(value: Val, bits: int = 64, is_signed: bool = True) -> str:
-    """herd's spelling of a final value: signed decimal unless declared unsigned."""
+def herd_int(value: int) -> int:
+    """herd's reading of a value of its implicit ``int`` type.
+
+    A value that fits in 32 bits, read either as unsigned (a W-register result) or as a
+    sign-extended 64-bit number, is a 32-bit signed int; anything wider is shown as the
+    unsigned 64-bit pattern.  This reproduces herd's printing of untyped locations.
+    """
+    v = value & MASK64
+    if v < (1 << 32):
+        return signed(v, 32)
+    if v >= (1 << 64) - (1 << 31):
+        return v - (1 << 64)
+    return v
+
+
+def show(value: Val, bits: int = 64, is_signed: bool = True, default: bool = False) -> str:
+    """herd's spelling of a final value under the location's declared type."""
     if isinstance(value, int):
+        if default:
+            return str(herd_int(value))
         return str(signed(value, bits) if is_signed else mask(value, bits))
     return str(value)
