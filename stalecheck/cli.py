@@ -1,13 +1,28 @@
-"""Command-line interface: the only place that prints errors and chooses exit codes."""
+"""Command-line interface: the only place that prints errors and chooses exit codes.
+
+Exit codes: 0 whatever the verdict (a reachable bad state is an answer, not an
+error); 2 for a user error (bad input, bad option); 3 for our own bug.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from stalecheck.cli_litmus import litmus
-from stalecheck.errors import StalecheckError
+from stalecheck.errors import StalecheckError, UsageError
+from stalecheck.explore.search import Budget, replay
+from stalecheck.explore.search import Progress as SearchProgress
+from stalecheck.machine.system import Machine
+from stalecheck.report.verdicts import dumps, verdict_table, witness_text
+from stalecheck.runner import Result, load_scenario, run_variant, select
+from stalecheck.scenarios import BUNDLED
+from stalecheck.scenarios.builder import Scenario, Variant
 
 app = typer.Typer(
     add_completion=False,
@@ -15,6 +30,123 @@ app = typer.Typer(
     help="Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes.",
 )
 app.command("litmus")(litmus)
+
+# Piped output (make run, CI logs) is not wrapped at 80 columns: witnesses stay one line a step.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+MaxStates = Annotated[
+    int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")
+]
+Timeout = Annotated[
+    float | None, typer.Option("--timeout", min=0.001, help="Stop with 'unknown' after this many seconds.")
+]
+
+
+def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
+    """One exhaustive check, with a rich progress bar on a terminal."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn() if budget.max_states else TextColumn(""),
+        TextColumn("{task.fields[states]} states"),
+        TextColumn("{task.fields[rate]} states/s"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"{scenario.name}/{variant.name}", total=budget.max_states, states="0", rate="-")
+
+        def tick(p: SearchProgress) -> None:
+            rate = p.states / p.seconds if p.seconds > 0 else 0.0
+            bar.update(task, completed=p.states, states=f"{p.states:,}", rate=f"{rate:,.0f}")
+
+        return run_variant(scenario, variant, budget, tick)
+
+
+@app.command("scenarios")
+def scenarios() -> None:
+    """List the bundled scenarios and their variants."""
+    table = Table(title="bundled scenarios", title_justify="left")
+    table.add_column("scenario", style="bold")
+    table.add_column("seed")
+    table.add_column("variant")
+    table.add_column("what it models")
+    for name in BUNDLED:
+        sc = load_scenario(name)
+        for i, v in enumerate(sc.variants.values()):
+            table.add_row(name if i == 0 else "", sc.seed if i == 0 else "", v.name, v.summary)
+    out.print(table)
+
+
+@app.command("check")
+def check(
+    scenario: Annotated[str, typer.Argument(help="A bundled scenario name or a .py scenario file.")],
+    variant: Annotated[
+        list[str] | None, typer.Option("--variant", "-v", help="Variant(s) to check (default: all).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
+    max_states: MaxStates = None,
+    timeout: Timeout = None,
+) -> None:
+    """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
+    sc = load_scenario(scenario)
+    budget = Budget(max_states=max_states, timeout=timeout)
+    results = []
+    for v in select(sc, variant or []):
+        r = _run(sc, v, budget)
+        results.append(r)
+        if as_json:
+            out.print(dumps(r), soft_wrap=True)
+        else:
+            out.print(witness_text(r))
+            out.print()
+    if not as_json and len(results) > 1:
+        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+
+
+@app.command("run-all")
+def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
+    """The verdict table for every bundled scenario and variant (what `make run` shows)."""
+    budget = Budget(max_states=max_states, timeout=timeout)
+    for name in BUNDLED:
+        sc = load_scenario(name)
+        results = [_run(sc, v, budget) for v in sc.variants.values()]
+        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
+        module = sys.modules.get(BUNDLED[name])
+        tables = getattr(module, "cost_tables", None)
+        if tables is not None:
+            for table in tables():
+                out.print(table)
+        out.print()
+    out.print(
+        "Verdicts come from exhaustive exploration; 'predicted' is the seed analysis. "
+        "`stalecheck check SCENARIO -v VARIANT` prints a witness and the assumptions."
+    )
+
+
+@app.command("explain")
+def explain(
+    scenario: Annotated[str, typer.Argument(help="Scenario name or .py path.")],
+    variant: Annotated[str, typer.Argument(help="Variant name.")],
+    token: Annotated[str, typer.Argument(help="Replay token printed with a witness, e.g. 0/3/1.")],
+) -> None:
+    """Replay a witness from its token, step by step."""
+    sc = load_scenario(scenario)
+    (v,) = select(sc, [variant])
+    try:
+        path = tuple(int(part) for part in token.split("/") if part != "")
+    except ValueError:
+        raise UsageError(f"replay token {token!r} is not a '/'-separated list of step indices") from None
+    machine = Machine(v.build())
+    try:
+        steps = replay(machine, path)
+    except ValueError as exc:
+        raise UsageError(f"token {token!r} does not replay on {sc.name}/{variant}: {exc}") from None
+    for i, line in enumerate(steps, 1):
+        out.print(f"{i:>3}. {line}")
+
 
 _debug = "--debug" in sys.argv
 
@@ -25,25 +157,20 @@ def main() -> None:
         sys.argv.remove("--debug")
     try:
         app(standalone_mode=False)
-    except StalecheckError as err:
+    except StalecheckError as exc:
         if _debug:
             raise
-        typer.echo(f"error: {err.render()}", err=True)
+        err.print(f"[bold red]error:[/] {exc.render()}", markup=True, highlight=False)
         raise SystemExit(2) from None
     except (typer.Exit, SystemExit) as exc:
         raise SystemExit(getattr(exc, "exit_code", getattr(exc, "code", 0))) from None
-    except Exception as exc:  # click usage errors and our own bugs
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Abort):
-            raise SystemExit(130) from None
+    except typer.exceptions.Abort:
+        raise SystemExit(130) from None
+    except typer.exceptions.TyperException as exc:  # bad options: typer's own message
+        exc.show()  # type: ignore[attr-defined]
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    except Exception as exc:  # our own bugs
         if _debug:
             raise
-        typer.echo(
-            f"internal error (not your fault, please report): {type(exc).__name__}: {exc}",
-            err=True,
-        )
+        err.print(f"internal error (not your fault, please report): {type(exc).__name__}: {exc}")
         raise SystemExit(3) from None

@@ -142,9 +142,10 @@ def replay(model: Model[Any, Any], witness: tuple[int, ...]) -> tuple[str, ...]:
     for number, index in enumerate(witness, 1):
         actions = model.actions(state)
         if index >= len(actions):
-            raise RuntimeError(
-                f"replay diverged at step {number}: action {index} of {len(actions)}; "
-                "the model's action order is not deterministic"
+            raise ValueError(
+                f"step {number} asks for action {index}, but only {len(actions)} are enabled "
+                "(a token from another variant or version, or a model whose action order "
+                "is not deterministic)"
             )
         after = model.next_state(state, actions[index])
         lines.append(model.describe(state, actions[index], after))

@@ -25,6 +25,7 @@ def assumptions(spec: SystemSpec) -> list[str]:
         if o.host_linear_map
         else "no hypervisor linear map: fills only where the running code maps the line cacheable",
         "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
+        "set/way operations of one PE take effect in program order (no DSB between levels)",
         "system-register writes take effect at the latest at the next ISB/exception",
         "visited states stored as 64-bit fingerprints (collision chance < 1e-6 at 10^6 states)",
     ]

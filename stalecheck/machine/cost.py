@@ -25,14 +25,12 @@ def measure_cost(machine: Machine, max_steps: int = 100_000) -> dict[str, int]:
         if step[0] == EXEC:
             t = step[1]
             instr = machine.current(state, t)
-            before = state.threads[t]
-            after_state = machine.next_state(state, step)
-            after = after_state.threads[t]
-            if not before.hyp and (after.hyp or (after.retry and not before.retry)):
+            assert instr is not None
+            if machine.trap_for(state, t) is not None:
                 counts["traps"] += 1
-            elif instr is not None:
-                _count(counts, instr.op, instr.kind, bool(before.hyp))
-            state = after_state
+            else:
+                _count(counts, instr.op, instr.kind, bool(state.threads[t].hyp))
+            state = machine.next_state(state, step)
         else:
             state = machine.next_state(state, step)
     for key in ("traps", "cmos", "lines_maintained", "dsbs", "pages_mapped", "el2_instructions"):

@@ -53,6 +53,8 @@ def render(instr: Instr) -> str:
     if op in ("MSR", "EMSR"):
         name = "MSR" if op == "MSR" else "emulate MSR"
         return f"{name} SCTLR_EL1.{instr.kind}, {instr.value}"
+    if op == "HCR":
+        return f"set HCR_EL2.{instr.kind}={instr.value}"
     if op in ("SIGNAL", "WAIT", "MAP"):
         return f"{op} {instr.loc} {instr.kind}".rstrip()
     return op

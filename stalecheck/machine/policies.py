@@ -55,6 +55,8 @@ def on_setway_flush(touched_only: bool, trap_vm_regs: bool) -> Policy:
     registers (HCR_EL2.TVM) to catch the next cache toggle."""
 
     def policy(trap: TrapContext) -> Sequence[Instr]:
+        if trap_vm_regs and trap.hcr_has("TVM"):
+            return []  # already flushed and watching the cache toggle (kvm_set_way_flush)
         code = flush_vm(trap, touched_only)
         if trap_vm_regs:
             code.append(set_hcr("TVM", 1))

@@ -16,7 +16,14 @@ from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 from stalecheck.errors import InputError, Position
 from stalecheck.machine.isa import Instr
 
-_WIDTHS_OK = ("SY", "ISH", "OSH", "NSH", "ST", "LD", "ISHST", "ISHLD", "OSHST", "OSHLD", "NSHST", "NSHLD")
+# Terminal names as a user would write them, for "expected one of" hints.
+_TERMINALS = {
+    "COMMA": "','", "DOT": "'.'", "LOC": "a location", "REG": "a register (r1, x2)",
+    "INT": "a number", "NAME": "a name", "LEVEL": "a cache level (L1, L2)",
+    "DCVA": "a DC by-VA op (CVAC, CIVAC, CVAU, IVAC)", "DCSW": "a set/way op (CSW, CISW, ISW)",
+    "BOPT": "a barrier option (SY, ISH, ISHST, ...)", "FIELD": "an SCTLR_EL1 field",
+    "SYSREG": "SCTLR_EL1", "_NL": "end of line",
+}
 
 
 @cache
@@ -131,7 +138,8 @@ def parse_program(text: str, source: str = "<program>", first_line: int = 1) -> 
         column = getattr(err, "column", 0) or 0
         lines = text.splitlines()
         src = lines[line - 1] if 0 < line <= len(lines) else None
-        expected = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
+        raw = getattr(err, "expected", None) or getattr(err, "allowed", None) or []
+        expected = sorted(_TERMINALS.get(name, name) for name in raw)
         hint = f" (expected one of: {', '.join(expected[:8])})" if expected else ""
         raise InputError(
             f"cannot parse program{hint}",

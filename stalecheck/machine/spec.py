@@ -86,6 +86,10 @@ class TrapContext:
     sctlr: tuple[int, int, int] = (1, 1, 1)  # guest's SCTLR_EL1 (M, C, I) before the write
     mapped: tuple[str, ...] = ()  # pages mapped at stage 2 when the trap is taken
     pages: tuple[tuple[str, tuple[str, ...]], ...] = ()  # the VM's RAM: page -> its lines
+    hcr: int = 0  # the VM's HCR_EL2 bits when the trap is taken (``HCR.BITS`` order)
+
+    def hcr_has(self, name: str) -> bool:
+        return bool(self.hcr & hcr_bit(name))
     access: str = ""  # stage-2 fault: "read", "write" or "exec" (an instruction abort)
     icache: str = ""  # the I-cache type the hypervisor reads from CTR_EL0.L1Ip ("" = none modelled)
     idc: bool = False  # CTR_EL0.IDC
@@ -132,6 +136,7 @@ class Options:
     nc_reads_may_hit: bool = True  # B2.16 default; False = "strict bypass" hardware
     max_migrations: int = 1
     host_linear_map: bool = True  # EL2 maps all RAM Normal WB: fills may happen any time
+    preemptible_policies: bool = False  # a vCPU may migrate while its trap handler runs
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,12 @@ class Machine:
         if state.migrations < self.spec.options.max_migrations:
             for t, spec in enumerate(self.threads):
                 th = state.threads[t]
-                if spec.migratable and not th.hyp and not self.finished(state, t) and not state.bufs[th.pe]:
+                if (
+                    spec.migratable
+                    and (not th.hyp or self.spec.options.preemptible_policies)
+                    and not self.finished(state, t)
+                    and not state.bufs[th.pe]
+                ):
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
         if self.mmu is not None:
             steps.extend(self.mmu.actions(state))
@@ -488,6 +493,13 @@ class Machine:
             if self._guest_unmapped(state, t, line) or xn:
                 return TrapContext("stage2-fault", page=self.lines[line].page, access=access, **base)  # type: ignore[arg-type]
         return None
+
+    def trap_for(self, state: State, t: int) -> TrapContext | None:
+        """The trap thread ``t``'s next instruction would take, if any."""
+        instr = self.current(state, t)
+        if instr is None or state.threads[t].pe < 0:
+            return None
+        return self._traps(state, t, instr)
 
     def _policy(self, trap: TrapContext) -> Sequence[Instr]:
         vm = trap.vm

@@ -298,7 +298,7 @@ class Scenario:
         def register(fn: Callable[[Builder], None]) -> Callable[[Builder], None]:
             if name in self.variants:
                 raise ScenarioError(f"scenario {self.name!r} declares variant {name!r} twice")
-            self.variants[name] = Variant(name, summary or (fn.__doc__ or "").strip(), expect, fn)
+            self.variants[name] = Variant(name, summary or " ".join((fn.__doc__ or "").split()), expect, fn)
             return fn
 
         return register

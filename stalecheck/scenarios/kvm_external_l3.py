@@ -167,10 +167,11 @@ def _vmm_after_fault(b: Builder) -> None:
 _CACHES_ON = "STR X, 2\nMSR SCTLR_EL1.M, 1\nMSR SCTLR_EL1.C, 1\nISB\nLDR r1, X"
 
 
-def _reverse(b: Builder, trap: bool) -> None:
+def _reverse(b: Builder, trap: bool, leading_dsb: bool = True) -> None:
     _base(b)
     hcr = HCR(TVM=True) if trap else HCR()
-    b.vm("vm", hcr=hcr, mapped=("P0", "P1"), on_sctlr=on_sctlr_toggle_flush() if trap else None)
+    policy = on_sctlr_toggle_flush(leading_dsb=leading_dsb) if trap else None
+    b.vm("vm", hcr=hcr, mapped=("P0", "P1"), on_sctlr=policy)
     b.guest("vcpu", _CACHES_ON, vm="vm", sctlr=MMU_OFF)
     b.bad_when(
         lambda v: v.done("vcpu") and v.reg("vcpu", "r1") != 2,
@@ -189,3 +190,11 @@ def _guest_writes_off(b: Builder) -> None:
 def _guest_writes_off_fixed(b: Builder) -> None:
     """Same, with TVM trapping the cache toggle and KVM flushing the VM by VA then."""
     _reverse(b, trap=True)
+
+
+@SCENARIO.variant("guest-writes-caches-off-tvm-flush-no-dsb", expect="reachable")
+def _guest_writes_off_no_dsb(b: Builder) -> None:
+    """The toggle flush without its leading DSB: a DC by VA is not ordered with the
+    guest's earlier Non-cacheable store to the same line (D7.5.9), so the store can
+    reach memory after the clean, under a line refilled in between."""
+    _reverse(b, trap=True, leading_dsb=False)

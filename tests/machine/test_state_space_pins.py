@@ -29,7 +29,7 @@ KVM_EXTERNAL_L3 = {
     "clean-to-pou": ("reachable", 465, 2033, "0/0/0/0/0/0/0/0/0/0/0/0/0"),
     "clean-to-poc": ("unreachable", 656, 3280, ""),
     "flush-all-by-va-at-first-run": ("unreachable", 736, 3824, ""),
-    "flush-all-set-way-at-first-run": ("reachable", 778, 3795, "0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0"),
+    "flush-all-set-way-at-first-run": ("reachable", 731, 3521, "0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0"),
     "vmm-cleans": ("unreachable", 752, 4208, ""),
     "fwb": ("unreachable", 592, 2928, ""),
     "hcr-dc": ("unreachable", 1168, 6000, ""),

@@ -1,0 +1,1 @@
+"""Renderers: results in, text/JSON out. Nothing here explores or prints by itself."""

@@ -1,0 +1,100 @@
+"""Verdict tables, witnesses and JSON for machine-engine results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from stalecheck.explore.verdict import Outcome
+from stalecheck.runner import Result
+
+_STYLE = {"reachable": "bold red", "unreachable": "bold green", "unknown": "bold yellow"}
+_COST_KEYS = ("cmos", "lines_maintained", "dsbs", "traps", "pages_mapped")
+
+
+def verdict_table(results: Sequence[Result], title: str) -> Table:
+    """One row per variant: verdict, states, witness length, cost, and whether it
+    matches what the seed analysis predicted."""
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("variant", style="bold")
+    table.add_column("verdict")
+    table.add_column("states", justify="right")
+    table.add_column("witness", justify="right")
+    for key in _COST_KEYS:
+        table.add_column(key.replace("_", " "), justify="right")
+    table.add_column("predicted")
+    for r in results:
+        v = r.verdict
+        match = "" if not r.expect else ("= " if r.expect == r.outcome else "≠ ") + r.expect
+        table.add_row(
+            r.variant,
+            Text(r.outcome, style=_STYLE[r.outcome]),
+            f"{v.states:,}",
+            str(len(v.witness)) if v.outcome == Outcome.REACHABLE else "-",
+            *(str(r.cost.get(k, 0)) for k in _COST_KEYS),
+            match,
+        )
+    return table
+
+
+def witness_text(r: Result) -> Group:
+    """The full explanation of one result: verdict line, assumptions, witness steps."""
+    v = r.verdict
+    head = Text.assemble(
+        (f"{r.scenario}/{r.variant}: ", "bold"),
+        (r.outcome, _STYLE[r.outcome]),
+        f" — {_because(r)}",
+    )
+    parts: list[Any] = [head, Text(f"  {r.summary}", style="dim")]
+    parts.append(Text(f"  bad state: {r.bad}"))
+    if v.outcome == Outcome.REACHABLE:
+        parts.append(Text(f"  witness ({len(v.steps)} steps, replay token {v.token or '(initial state)'}):"))
+        parts.extend(Text(f"  {i:>3}. {line}") for i, line in enumerate(v.steps, 1))
+    parts.append(Text("  assumptions:", style="dim"))
+    parts.extend(Text(f"    - {a}", style="dim") for a in r.assumptions)
+    return Group(*parts)
+
+
+def _because(r: Result) -> str:
+    v = r.verdict
+    if v.outcome == Outcome.REACHABLE:
+        return f"shortest witness {len(v.witness)} steps, found after {v.states:,} states"
+    if v.outcome == Outcome.UNREACHABLE:
+        return f"every reachable state explored: {v.states:,} states, {v.transitions:,} transitions"
+    return (
+        f"search stopped ({v.reason.value}) after {v.states:,} states; nothing bad within "
+        f"{v.depth} steps of the start"
+    )
+
+
+def result_json(r: Result) -> dict[str, Any]:
+    v = r.verdict
+    return {
+        "scenario": r.scenario,
+        "variant": r.variant,
+        "verdict": r.outcome,
+        "stopped_because": v.reason.value,
+        "states": v.states,
+        "transitions": v.transitions,
+        "depth": v.depth,
+        "seconds": round(v.seconds, 3),
+        "witness": list(v.steps),
+        "replay": v.token,
+        "cost": r.cost,
+        "assumptions": list(r.assumptions),
+        "bad_state": r.bad,
+        "predicted": r.expect or None,
+    }
+
+
+def dumps(r: Result) -> str:
+    return json.dumps(result_json(r), sort_keys=True)
+
+
+def print_table(console: Console, results: Sequence[Result], title: str) -> None:
+    console.print(verdict_table(results, title))
