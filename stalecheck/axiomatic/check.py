@@ -412,7 +412,16 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     witness: Execution | None = None
     witness_sat = False
     count = 0
+    init_pairs = {(c, v) for c, v in layout.memory.items()}
+    reads_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "R"}
+                for traces in per_thread for tr in traces}
+    writes_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "W"}
+                 for traces in per_thread for tr in traces}
     for combo in itertools.product(*per_thread):
+        # Cheap filter: every value read must be stored by some write of this combination.
+        available = init_pairs.union(*(writes_of[id(tr)] for tr in combo))
+        if any(not reads_of[id(tr)] <= available for tr in combo):
+            continue
         orders = [order_of(tr) for tr in combo]
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
         for ex in executions(combo, orders, layout.memory):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val
 from stalecheck.errors import InputError, Position, UnsupportedError
@@ -82,6 +83,7 @@ class InitialState:
         return sorted({b for b, _ in self.cell_types})
 
 
+@cache
 def canonical_reg(name: str) -> str:
     """``W3``/``X3``/``x3`` -> ``X3``; ``SP``/``WSP`` -> ``SP``; ``WZR``/``XZR`` -> ``XZR``."""
     n = name.upper()

@@ -24,7 +24,9 @@ from stalecheck.litmus import ast
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = resources.files("stalecheck.litmus").joinpath("litmus.lark").read_text()
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+    return Lark(
+        grammar, parser="lalr", lexer="contextual", propagate_positions=True, cache=True
+    )
 
 
 def _int(text: str) -> int:
