@@ -60,6 +60,14 @@ class _Poison(Exception):
         self.error = error
 
 
+class _Fault(Exception):
+    """The instruction takes a synchronous exception; with no handler the thread stops."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 class _PathCut(Exception):
     """A loop exceeded the unrolling bound: herd drops such paths and prints ``Loop``."""
 
@@ -82,7 +90,8 @@ class _Machine:
         self.code = code
         self.choices = choices
         self.reads_done = 0
-        regs = ctx.layout.registers.get(ctx.proc, {})
+        regs = dict(ctx.layout.symbolic_registers)
+        regs.update(ctx.layout.registers.get(ctx.proc, {}))
         self.regs: dict[str, Tainted] = {r: (v, 0, 0) for r, v in regs.items()}
         self.flags: tuple[int, int, int, int, int, int] | None = None  # N Z C V d p
         self.trace = ThreadTrace(ctx.proc)
@@ -118,6 +127,8 @@ class _Machine:
     # ------------------------------------------------------------ registers
     def reg_width(self, name: str) -> int:
         n = name.upper()
+        if n.startswith("%"):
+            return 64
         if n.startswith("W"):
             return 32
         if n.startswith("X") or n in ("SP", "XZR"):
@@ -133,8 +144,10 @@ class _Machine:
         width = self.reg_width(op.name)
         if reg == "XZR":
             return (0, 0, 0)
-        if not (reg == "SP" or (reg[0] == "X" and reg[1:].isdigit())):
+        if not (reg == "SP" or reg[0] == "%" or (reg[0] == "X" and reg[1:].isdigit())):
             raise self.unsupported(f"register {op.name} is not supported")
+        if reg[0] == "%" and reg not in self.regs:
+            raise self.bad_input(f"unexpected {op.name!r}: symbolic register without a value")
         value, d, p = self.regs.get(reg, (0, 0, 0))
         if width == 32 and isinstance(value, int):
             value = mask(value, 32)
@@ -329,6 +342,15 @@ class _Machine:
             raise self.bad_input(f"label {target.label} not found on P{target.proc}")
         return dest
 
+    def _label_before(self, pc: int) -> str:
+        """The label naming the instruction at ``pc`` (labels sit on lines before it)."""
+        for line in reversed(self.code[:pc]):
+            if line.instruction is not None:
+                break
+            if line.labels:
+                return line.labels[0]
+        return f"#{pc}"
+
     def code_label(self, name: str) -> CodeLabel:
         """The address of a label of the code being executed (for ADR)."""
         if name not in self.labels:
@@ -377,6 +399,10 @@ class _Machine:
                 target = handler(self, ins)
             except _Poison as poison:
                 self.trace.poison = poison.error
+                break
+            except _Fault as fault:
+                label = line.labels[0] if line.labels else self._label_before(pc)
+                self.trace.faults.append((self.code_proc, label, fault.kind))
                 break
             self.instance += 1
             if target is None:
@@ -878,6 +904,14 @@ def _tbz(m: _Machine, ins: ast.Instruction) -> str | None:
     return _label(m, ops[2]) if take else None
 
 
+def _udf(m: _Machine, ins: ast.Instruction) -> None:
+    raise _Fault("UndefinedInstruction")
+
+
+def _svc(m: _Machine, ins: ast.Instruction) -> None:
+    raise _Fault("SupervisorCall")
+
+
 def _adr(m: _Machine, ins: ast.Instruction) -> None:
     ops = _ops(m, ins, 2)
     if not isinstance(ops[1], ast.Reg):
@@ -897,6 +931,8 @@ def _indirect(m: _Machine, ins: ast.Instruction) -> CodeLabel:
     ops = ins.operands
     reg = ops[0] if ops else ast.Reg("X30")
     v, d, p = m.get(reg)
+    if ins.mnemonic == "RET" and v == 0 and not ops:
+        return CodeLabel(m.code_proc, f"#{len(m.code)}")  # return from the test: thread ends
     if not isinstance(v, CodeLabel):
         # Only an error if a consistent execution really branches there (cf. numeric addresses).
         raise _Poison(m.bad_input(f"{ins.mnemonic} to a non-code address {v}"))
@@ -1277,6 +1313,7 @@ _HANDLERS: dict[str, Callable[[_Machine, ast.Instruction], str | None]] = {
     "UBFM": _bitfield, "SBFM": _bitfield, "ABS": _unary_bits, "RBIT": _unary_bits,
     "REV": _unary_bits, "REV16": _unary_bits, "REV32": _unary_bits, "REV64": _unary_bits,
     "MRS": _mrs, "MSR": _msr,
+    "UDF": _udf, "SVC": _svc,
     "ADR": _adr, "BL": _bl, "BLR": _indirect, "BR": _indirect, "RET": _indirect,
     "NOP": _nop, "B": _b, "CBZ": _cbz, "CBNZ": _cbz, "TBZ": _tbz, "TBNZ": _tbz,
     "DMB": _dmb, "DSB": _dmb, "ISB": _isb,
