@@ -94,7 +94,7 @@ def test_bad_options() -> None:
 
 def test_ifetch_catalogue_is_refused_as_unsupported_not_errors() -> None:
     """Instruction-fetch tests need features we do not model: each is counted, none errs."""
-    code, out, err, _ = _run(str(SHARED / "herd-catalogue" / "aarch64-ifetch"), "--json", "-j", "2")
+    code, out, _, _ = _run(str(SHARED / "herd-catalogue" / "aarch64-ifetch"), "--json", "-j", "2")
     summary = json.loads(out)["summary"]
     assert code == 0
     assert summary["total"] == 326
