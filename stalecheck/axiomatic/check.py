@@ -404,12 +404,14 @@ def _value_domain(
     traces: list[list[ThreadTrace]] = []
     cut = False
     programs = {t.proc: t.code for t in test.threads}
+    variants = {v.strip() for k, val in test.info if k == "Variant" for v in val.split(",")}
+    nv2 = "NV2" in variants
     for _ in range(stores + 2):
         ordered = {c: sorted(vs, key=_val_key) for c, vs in domain.items()}
         traces = []
         cut = False
         for thread in test.threads:
-            paths = thread_traces(thread, layout, ordered, test.path, programs)
+            paths = thread_traces(thread, layout, ordered, test.path, programs, nv2)
             traces.append(paths.traces)
             cut = cut or paths.cut
         grown = False
