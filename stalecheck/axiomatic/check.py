@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.events import ThreadTrace
@@ -65,6 +66,7 @@ class CheckResult:
     loop: bool = False
     witness: Execution | None = None
     witness_satisfies: bool = False
+    forbidden: Execution | None = None  # a candidate with the sought outcome the model rejects
     elapsed: float = 0.0
     executions: int = 0
     state_counts: dict[tuple[str, ...], int] = field(default_factory=dict)
@@ -149,6 +151,9 @@ def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val
         return Addr(v.name, v.index * size)
     if isinstance(v, ast.LabelValue):
         return CodeLabel(v.proc, v.label)
+    if isinstance(v, ast.OtherValue) and v.text.startswith('label:"'):
+        proc, _, label = v.text[len('label:"'):].rstrip('"').partition(":")
+        return CodeLabel(int(proc.lstrip("P")), label)
     raise UnsupportedError("this kind of value in the condition is not supported",
                            Position(path, line))
 
@@ -163,9 +168,9 @@ class _Evaluator:
         self.line = cond.line if cond else 0
         self.prop: ast.Prop = cond.prop if cond else ast.Const(True)
         self.quantifier = cond.quantifier if cond else "forall"
+        self.faults: list[tuple[ast.Call, tuple[int, str, str]]] = []
         for call in _calls(self.prop) + (_calls(test.filter) if test.filter else []):
-            raise UnsupportedError(f"predicate {call.name}(...) is not supported",
-                                   Position(test.path, self.line))
+            self.faults.append((call, _fault_pattern(call, test.path, self.line)))
         seen: dict[str, ObservedLoc] = {}
         for loc in test.locations:
             o = _obs_loc(loc, layout, test.path, self.line)
@@ -179,13 +184,33 @@ class _Evaluator:
             if atom in _atoms(self.prop):
                 seen.setdefault(o.text, o)
         self.columns = sorted(seen.values(), key=lambda o: o.sort_key)
+        labels = {(t.proc, lab) for t in test.threads for line in t.code for lab in line.labels}
+        bases = {b for b, _ in layout.cell_types}
+        for _call, (proc, label, _kind) in self.faults:
+            if (proc, label) not in labels:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{P{proc}:{label}}}",
+                    Position(test.path, self.line),
+                )
+        for v in self.atom_vals.values():
+            if isinstance(v, Addr) and v.base not in bases:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{{v.base}}}",
+                    Position(test.path, self.line),
+                )
+            if isinstance(v, CodeLabel) and (v.proc, v.label) not in labels:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{P{v.proc}:{v.label}}}",
+                    Position(test.path, self.line),
+                )
 
     def _cell_type(self, base: str, offset: int) -> CType:
         return self.layout.cell_types.get((base, offset), DEFAULT_TYPE)
 
     def value(
-        self, o: ObservedLoc, regs: list[dict[str, Val]], memory: dict[Cell, Val]
+        self, o: ObservedLoc, final: FinalState
     ) -> Val | tuple[int, ...]:
+        regs, memory = final.registers, final.memory
         if o.proc >= 0:
             if o.reg == "XZR":
                 return 0
@@ -220,11 +245,11 @@ class _Evaluator:
             return herd_int(v)
         return signed(v, t.bits) if t.signed else mask(v, t.bits)
 
-    def holds(self, prop: ast.Prop, regs: list[dict[str, Val]], memory: dict[Cell, Val]) -> bool:
+    def holds(self, prop: ast.Prop, final: FinalState) -> bool:
         if isinstance(prop, ast.Eq):
             o = self.atom_locs[id(prop)]
             want = self.atom_vals[id(prop)]
-            got = self.value(o, regs, memory)
+            got = self.value(o, final)
             t = self.type_of(o)
             if isinstance(got, int) and isinstance(want, int):
                 return self._norm(got, t) == self._norm(want, t)
@@ -234,18 +259,64 @@ class _Evaluator:
                 )
             return got == want
         if isinstance(prop, ast.Not):
-            return not self.holds(prop.prop, regs, memory)
+            return not self.holds(prop.prop, final)
         if isinstance(prop, ast.And):
-            return all(self.holds(p, regs, memory) for p in prop.props)
+            return all(self.holds(p, final) for p in prop.props)
         if isinstance(prop, ast.Or):
-            return any(self.holds(p, regs, memory) for p in prop.props)
+            return any(self.holds(p, final) for p in prop.props)
         if isinstance(prop, ast.Implies):
-            return (not self.holds(prop.left, regs, memory)) or self.holds(
-                prop.right, regs, memory
-            )
+            return (not self.holds(prop.left, final)) or self.holds(prop.right, final)
         if isinstance(prop, ast.Const):
             return prop.value
+        if isinstance(prop, ast.Call):
+            pattern = next(p for c, p in self.faults if c is prop)
+            return any(_fault_matches(pattern, f) for f in final.faults)
         return False
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """What a condition is evaluated on: final registers, memory and faults taken."""
+
+    registers: list[dict[str, Val]]
+    memory: dict[Cell, Val]
+    faults: tuple[tuple[int, str, str], ...]
+
+    @staticmethod
+    def of(traces: Sequence[ThreadTrace], memory: dict[Cell, Val]) -> FinalState:
+        faults = tuple(f for tr in traces for f in tr.faults)
+        return FinalState([tr.registers for tr in traces], memory, faults)
+
+
+def _fault_pattern(call: ast.Call, path: str, line: int) -> tuple[int, str, str]:
+    """``Fault(P0:L0,Kind)`` / ``Fault(P0:L0)`` as (proc, label, kind-or-empty)."""
+    if call.name.lower() != "fault" or not call.args or not isinstance(
+        call.args[0], ast.LabelValue
+    ):
+        raise UnsupportedError(f"predicate {call.name}(...) is not supported",
+                               Position(path, line))
+    kind = ""
+    if len(call.args) > 1:
+        arg = call.args[1]
+        if not isinstance(arg, ast.NameValue) or arg.name[0].islower():
+            raise UnsupportedError("faults on memory locations (VMSA/MTE) are not supported",
+                                   Position(path, line))
+        kind = arg.name
+    return (call.args[0].proc, call.args[0].label, kind)
+
+
+def _fault_text(call: ast.Call, name: str = "Fault") -> str:
+    args = []
+    for a in call.args:
+        if isinstance(a, ast.LabelValue):
+            args.append(f"P{a.proc}:{a.label}")
+        else:
+            args.append(getattr(a, "name", str(a)))
+    return f"{name}({','.join(args)})"
+
+
+def _fault_matches(pattern: tuple[int, str, str], fault: tuple[int, str, str]) -> bool:
+    return pattern[:2] == fault[:2] and (not pattern[2] or pattern[2] == fault[2])
 
 
 def _calls(prop: ast.Prop | None) -> list[ast.Call]:
@@ -287,7 +358,10 @@ def format_prop(prop: ast.Prop, layout: InitialState | None = None, top: bool = 
             return f"{v.name}[{v.index}]"
         if isinstance(v, ast.LabelValue):
             return f"P{v.proc}:{v.label}"
-        return getattr(v, "text", str(v))
+        text = getattr(v, "text", str(v))
+        if text.startswith('label:"') and not text.startswith('label:"P'):
+            text = 'label:"P' + text[len('label:"'):]
+        return text
 
     def go(p: ast.Prop, ctx: int) -> str:
         # ctx: 0 top/implication, 1 inside or, 2 inside and, 3 under not
@@ -304,9 +378,15 @@ def format_prop(prop: ast.Prop, layout: InitialState | None = None, top: bool = 
             s = " /\\ ".join(go(q, 2) for q in p.props)
             return f"({s})" if ctx >= 3 else s
         if isinstance(p, ast.Implies):
-            s = f"{go(p.left, 1)} => {go(p.right, 1)}"
+            def side(q: ast.Prop) -> str:
+                text = go(q, 0)
+                return f"({text})" if isinstance(q, ast.And | ast.Or | ast.Implies) else text
+
+            s = f"{side(p.left)} => {side(p.right)}"
             return f"({s})" if ctx >= 1 else s
-        return getattr(p, "name", "?")
+        if isinstance(p, ast.Call):
+            return _fault_text(p, "fault")
+        return "?"
 
     return f"({go(prop, 0)})" if top else go(prop, 0)
 
@@ -323,12 +403,15 @@ def _value_domain(
     )
     traces: list[list[ThreadTrace]] = []
     cut = False
+    programs = {t.proc: t.code for t in test.threads}
+    variants = {v.strip() for k, val in test.info if k == "Variant" for v in val.split(",")}
+    nv2 = "NV2" in variants
     for _ in range(stores + 2):
         ordered = {c: sorted(vs, key=_val_key) for c, vs in domain.items()}
         traces = []
         cut = False
         for thread in test.threads:
-            paths = thread_traces(thread, layout, ordered, test.path)
+            paths = thread_traces(thread, layout, ordered, test.path, programs, nv2)
             traces.append(paths.traces)
             cut = cut or paths.cut
         grown = False
@@ -379,6 +462,32 @@ def _check_labels(test: ast.LitmusTest) -> None:
             )
 
 
+def _forbidden_candidate(
+    test: ast.LitmusTest,
+    layout: InitialState,
+    evaluator: _Evaluator,
+    per_thread: list[list[ThreadTrace]],
+    order_of: Callable[[ThreadTrace], LocalOrder],
+) -> Execution | None:
+    """A candidate that reaches the condition's outcome but breaks an axiom (for --dot).
+
+    Only computed when no allowed execution satisfies the proposition, so it costs
+    nothing on the common path; the search stops at the first such candidate.
+    """
+    budget = 20_000
+    for combo in itertools.product(*per_thread):
+        orders = [order_of(tr) for tr in combo]
+        for ex in executions(combo, orders, layout.memory, rejected=True):
+            budget -= 1
+            if budget <= 0:
+                return None
+            if not ex.violation:
+                continue
+            if evaluator.holds(evaluator.prop, FinalState.of(combo, ex.memory)):
+                return ex
+    return None
+
+
 def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
     """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
     try:
@@ -423,31 +532,41 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
         orders = [order_of(tr) for tr in combo]
+        weight = 1
+        for tr in combo:
+            weight *= tr.weight
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
         for ex in executions(combo, orders, layout.memory):
             if poisoned is not None:
                 raise poisoned
-            regs = [tr.registers for tr in combo]
-            if test.filter is not None and not evaluator.holds(test.filter, regs, ex.memory):
+            final = FinalState.of(combo, ex.memory)
+            if test.filter is not None and not evaluator.holds(test.filter, final):
                 continue
             count += 1
-            sat = evaluator.holds(evaluator.prop, regs, ex.memory)
+            sat = evaluator.holds(evaluator.prop, final)
             if sat:
-                p_true += 1
+                p_true += weight
             else:
-                p_false += 1
+                p_false += weight
             cond_ok = (not sat) if evaluator.quantifier == "~exists" else sat
             if cond_ok:
-                positive += 1
+                positive += weight
             else:
-                negative += 1
+                negative += weight
             state = tuple(
-                f"{o.text}={evaluator.show(o, evaluator.value(o, regs, ex.memory))}"
+                f"{o.text}={evaluator.show(o, evaluator.value(o, final))}"
                 for o in evaluator.columns
+            ) + tuple(
+                ("" if any(_fault_matches(pat, f) for f in final.faults) else "~")
+                + _fault_text(call)
+                for call, pat in evaluator.faults
             )
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):
                 witness, witness_sat = ex, sat
+    forbidden = None
+    if keep_witness and not witness_sat:
+        forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, order_of)
     states = sorted(state_counts)
     cond_text = format_prop(evaluator.prop, layout)
     return CheckResult(
@@ -464,6 +583,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         loop=cut,
         witness=witness,
         witness_satisfies=witness_sat,
+        forbidden=forbidden,
         elapsed=time.perf_counter() - start,
         executions=count,
         state_counts=state_counts,
