@@ -32,6 +32,13 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
+def _int(token: Token) -> int:
+    """An INT token: hexadecimal with ``0x``, else decimal (``01`` is 1, which
+    ``int(text, 0)`` would refuse)."""
+    text = str(token)
+    return int(text, 16) if text.lower().lstrip("-").startswith("0x") else int(text, 10)
+
+
 def _pos(token: Token) -> tuple[int, int]:
     return (token.line or 0, token.column or 0)
 
@@ -56,7 +63,7 @@ class _ToInstr(Transformer[Token, list[Instr]]):
         return out
 
     def imm(self, meta: object, tok: Token) -> tuple[str, int]:
-        return ("", int(str(tok), 0))
+        return ("", _int(tok))
 
     def regval(self, meta: object, tok: Token) -> tuple[str, int]:
         return (str(tok), 0)
@@ -104,7 +111,7 @@ class _ToInstr(Transformer[Token, list[Instr]]):
                 Position("<program>", line, col),
                 self._lines[line - 1] if 0 < line <= len(self._lines) else None,
             )
-        v = int(str(value), 0)
+        v = _int(value)
         if v not in (0, 1):
             line, col = _pos(value)
             raise InputError(
@@ -124,7 +131,7 @@ class _ToInstr(Transformer[Token, list[Instr]]):
         return self._instr(meta, "MAP", loc=str(name))
 
     def await_(self, meta: object, loc: Token, value: Token) -> Instr:
-        return self._instr(meta, "AWAIT", loc=str(loc), value=int(str(value), 0))
+        return self._instr(meta, "AWAIT", loc=str(loc), value=_int(value))
 
     def nop(self, meta: object) -> Instr:
         return self._instr(meta, "NOP")

@@ -509,9 +509,10 @@ class Machine:
             if (to_poc and hcr & hcr_bit("TPC")) or (not to_poc and hcr & hcr_bit("TPU")):
                 return TrapContext("cmo", **base)  # type: ignore[arg-type]
         translated = self.mmu is not None and self.mmu.is_va(t, instr.loc)
-        if vm.mmio and not translated and instr.op in ("LDR", "STR", "AWAIT", "DC"):
+        mmio = self.vms[vi].mmio
+        if mmio and not translated and instr.op in ("LDR", "STR", "AWAIT", "DC"):
             page = self.lines[self.line_of(instr.loc)].page
-            if page in vm.mmio:
+            if page in mmio:
                 # An access to an emulated device page takes a stage-2 abort to the
                 # hypervisor, which emulates it and returns past it (D8.3; seed 000's doorbell).
                 return TrapContext("mmio", page=page, value=instr.value, **base)  # type: ignore[arg-type]
