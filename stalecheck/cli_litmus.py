@@ -55,7 +55,7 @@ def litmus(
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout must be positive, got --timeout {timeout}")
     files = discover(paths)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)  # never hard-wrap file:line:col
     start = time.perf_counter()
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
         # A single file: user errors propagate so the CLI shows them with a caret.

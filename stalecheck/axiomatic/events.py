@@ -83,6 +83,7 @@ class ThreadTrace:
     events: list[Event] = field(default_factory=list)
     barriers: list[Barrier] = field(default_factory=list)
     rmw: list[tuple[int, int]] = field(default_factory=list)
+    iico_order: list[tuple[int, int]] = field(default_factory=list)  # intra-instruction order
     registers: dict[str, Val] = field(default_factory=dict)
     cut: bool = False  # a loop hit the unrolling bound on this path
     poison: InputError | None = None  # path ended on an error herd reports if reachable

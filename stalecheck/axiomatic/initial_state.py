@@ -48,8 +48,8 @@ def parse_type(name: str, item: ast.InitItem | None, path: str) -> CType:
         return CType(int(m.group(2)) // 8, m.group(1) != "u")
     if name in _TYPE_SIZES:
         return CType(_TYPE_SIZES[name], name != "ins_t")
-    pos = Position(path, item.line, item.column) if item else Position(path)
-    raise UnsupportedError(f"type {name!r} is not supported", pos)
+    # herd accepts any other type name (even a typo such as ``unit64_t``) as its default.
+    return DEFAULT_TYPE
 
 
 @dataclass

@@ -78,6 +78,14 @@ def local_order(trace: ThreadTrace) -> LocalOrder:
             ej = events[j]
             reason = ""
             w_j = ej.is_write
+            if ei.instance == ej.instance:
+                # Effects of one instruction are not in po: only rmw and iico_order order them.
+                if rmw.get(i) == j:
+                    reason = "rmw"
+                if reason:
+                    lob[i] |= 1 << j
+                    named.append((i, j, reason))
+                continue
             # dob
             if ej.addr_d & bit:
                 reason = "addr"
@@ -138,6 +146,9 @@ def local_order(trace: ThreadTrace) -> LocalOrder:
             if reason:
                 lob[i] |= 1 << j
                 named.append((i, j, reason))
+    for a, b in trace.iico_order:  # [Exp & M]; iico_order; [Exp & M] (intr-ob), either way
+        lob[a] |= 1 << b
+        named.append((a, b, "iico_order"))
     lob_closed = transitive_closure(lob)
     # pick-lob = pick-dep; lob; [Exp & W]
     hw = list(lob_closed)

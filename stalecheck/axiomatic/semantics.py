@@ -306,6 +306,14 @@ class _Machine:
         )
         self.pos += 1
 
+    def _relative(self, pc: int, instructions: int) -> int | None:
+        """Code index of the instruction ``instructions`` away from the one at ``pc``."""
+        order = [i for i, line in enumerate(self.code) if line.instruction is not None]
+        k = order.index(pc) + instructions
+        if k == len(order):
+            return len(self.code)
+        return order[k] if 0 <= k < len(order) else None
+
     # ------------------------------------------------------------ run
     def run(self) -> ThreadTrace:
         pc = 0
@@ -336,6 +344,8 @@ class _Machine:
                 pc += 1
                 continue
             dest = self.labels.get(target)
+            if dest is None and target.startswith((".+", ".-")):
+                dest = self._relative(pc, int(target[1:]) // 4)
             if dest is None:
                 raise self.bad_input(f"label {target} not found on P{self.ctx.proc}")
             if dest <= pc and self.branch_counts:
@@ -483,6 +493,10 @@ def _set_flags(m: _Machine, flags: tuple[int, ...] | None, d: int, p: int) -> No
 def _label(m: _Machine, op: ast.Operand) -> str:
     if isinstance(op, ast.Reg):
         return op.name
+    if isinstance(op, ast.RelLabel):
+        if op.offset % 4:
+            raise m.bad_input(f"branch offset .{op.offset:+d} is not a multiple of 4")
+        return f".{op.offset:+d}"
     raise m.unsupported("branch target form is not supported (only labels)")
 
 
@@ -703,6 +717,70 @@ def _sxtw(m: _Machine, ins: ast.Instruction) -> None:
     m.set(ops[0], val & MASK64, d, p)
 
 
+def _bitfield(m: _Machine, ins: ast.Instruction) -> None:
+    """UBFM/SBFM (and so LSL/LSR/ASR/UBFX/SBFX/UXTB... as herd spells them)."""
+    ops = _ops(m, ins, 4)
+    width = _width(m, ops[0])
+    v, d, p = m.get(ops[1])
+    immr, _, _ = m.get(ops[2])
+    imms, _, _ = m.get(ops[3])
+    if not isinstance(v, int) or not isinstance(immr, int) or not isinstance(imms, int):
+        raise m.unsupported("bitfield move of an address")
+    v = mask(v, width)
+    if imms >= immr:
+        length = imms - immr + 1
+        field = (v >> immr) & ((1 << length) - 1)
+        res = signed(field, length) if ins.mnemonic == "SBFM" else field
+    else:
+        length = imms + 1
+        field = v & ((1 << length) - 1)
+        if ins.mnemonic == "SBFM":
+            field = signed(field, length)
+        res = field << (width - immr)
+    m.set(ops[0], mask(res, width), d, p)
+
+
+def _unary_bits(m: _Machine, ins: ast.Instruction) -> None:
+    """ABS, RBIT and the byte reversals: pure functions of one register."""
+    ops = _ops(m, ins, 2)
+    width = _width(m, ops[0])
+    v, d, p = m.get(ops[1])
+    if not isinstance(v, int):
+        raise m.unsupported(f"{ins.mnemonic} of an address")
+    v = mask(v, width)
+    mn = ins.mnemonic
+    if mn == "ABS":
+        res = abs(signed(v, width))
+    elif mn == "RBIT":
+        res = int(format(v, f"0{width}b")[::-1], 2)
+    else:
+        chunk = {"REV": width, "REV64": 64, "REV32": 32, "REV16": 16}[mn]
+        res = 0
+        for start in range(0, width, chunk):
+            part = (v >> start) & ((1 << chunk) - 1)
+            part = int.from_bytes(part.to_bytes(chunk // 8, "little"), "big")
+            res |= part << start
+    m.set(ops[0], mask(res, width), d, p)
+
+
+def _mrs(m: _Machine, ins: ast.Instruction) -> None:
+    ops = _ops(m, ins, 2)
+    if not (isinstance(ops[1], ast.Reg) and ops[1].name.upper() == "NZCV"):
+        raise m.unsupported(f"system register {ops[1]} is not supported")
+    n, z, c, v, d, p = m.flags if m.flags is not None else (0, 0, 0, 0, 0, 0)
+    m.set(ops[0], (n << 31) | (z << 30) | (c << 29) | (v << 28), d, p)
+
+
+def _msr(m: _Machine, ins: ast.Instruction) -> None:
+    ops = _ops(m, ins, 2)
+    if not (isinstance(ops[0], ast.Reg) and ops[0].name.upper() == "NZCV"):
+        raise m.unsupported(f"system register {ops[0]} is not supported")
+    v, d, p = m.get(ops[1])
+    if not isinstance(v, int):
+        raise m.unsupported("MSR of an address")
+    m.flags = ((v >> 31) & 1, (v >> 30) & 1, (v >> 29) & 1, (v >> 28) & 1, d, p | d)
+
+
 # ------------------------------------------------------------------ branches and barriers
 
 
@@ -860,6 +938,61 @@ def _read_choice_bool(self: _Machine) -> bool:
 _Machine.read_choice_bool = _read_choice_bool  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class _PairSpec:
+    """A pair load/store: element size, sign, ordering, and herd's intra-pair order."""
+
+    load: bool
+    size: int | None = None  # None: from the register
+    signed: bool = False
+    acquire: bool = False
+    acquire_pc: bool = False
+    release: bool = False
+    ordered: bool = False  # LDIAPP/STILP: the access at the lower address comes first
+
+
+def _pair_family(spec: _PairSpec) -> Callable[[_Machine, ast.Instruction], None]:
+    def handler(m: _Machine, ins: ast.Instruction) -> None:
+        ops = ins.operands
+        if len(ops) < 3:
+            raise m.bad_input(f"{ins.mnemonic} takes two registers and an address")
+        size = spec.size if spec.size is not None else _width(m, ops[0]) // 8
+        first, second = ops[0], ops[1]
+        if spec.load:
+            addr, d, p, _ = m.address(ops, 2)
+            kw: dict[str, object] = {}
+            if spec.acquire:
+                kw["acquire"] = True
+            if spec.acquire_pc:
+                kw["acquire_pc"] = True
+            results = []
+            for k in range(2):
+                value, od, op_, idx = m.load(Addr(addr.base, addr.offset + k * size),
+                                             size, d, p, **kw)
+                if spec.signed and isinstance(value, int):
+                    value = signed(value, size * 8) & MASK64
+                results.append((value, od, op_, idx))
+            for reg, (value, od, op_, _) in zip((first, second), results, strict=True):
+                m.set(reg, value, od, op_)
+            if spec.ordered:
+                m.trace.iico_order.append((results[0][3], results[1][3]))
+            return
+        v1, d1, p1 = m.get(first)
+        v2, d2, p2 = m.get(second)
+        addr, d, p, _ = m.address(ops, 2)
+        i1 = m.store(addr, size, v1, d, p, d1, p1, release=spec.release)
+        i2 = m.store(Addr(addr.base, addr.offset + size), size, v2, d, p, d2, p2,
+                     release=spec.release)
+        if spec.ordered:
+            # herd orders STILP's writes low-then-high, but high-then-low for the
+            # write-back forms (its stp_wback composes them the other way round).
+            mem = ops[2]
+            wback = (isinstance(mem, ast.Mem) and mem.writeback) or len(ops) > 3
+            m.trace.iico_order.append((i2, i1) if wback else (i1, i2))
+
+    return handler
+
+
 _ATOMIC_OPS: dict[str, Callable[[int, int, int], int]] = {
     "ADD": lambda a, b, w: mask(a + b, w),
     "CLR": lambda a, b, w: a & ~b & ((1 << w) - 1),
@@ -972,6 +1105,9 @@ _HANDLERS: dict[str, Callable[[_Machine, ast.Instruction], str | None]] = {
     "CSEL": _csel, "CSINC": _csel, "CSINV": _csel, "CSNEG": _csel, "CSET": _csel,
     "CSETM": _csel, "CINC": _csel, "CINV": _csel, "CNEG": _csel,
     "SXTW": _sxtw, "SXTH": _sxtw, "SXTB": _sxtw, "UXTH": _sxtw, "UXTB": _sxtw,
+    "UBFM": _bitfield, "SBFM": _bitfield, "ABS": _unary_bits, "RBIT": _unary_bits,
+    "REV": _unary_bits, "REV16": _unary_bits, "REV32": _unary_bits, "REV64": _unary_bits,
+    "MRS": _mrs, "MSR": _msr,
     "NOP": _nop, "B": _b, "CBZ": _cbz, "CBNZ": _cbz, "TBZ": _tbz, "TBNZ": _tbz,
     "DMB": _dmb, "DSB": _dmb, "ISB": _isb,
 }
@@ -1008,6 +1144,15 @@ for _name, _spec in {
     "STLXRH": _MemSpec(2, release=True, exclusive=True),
 }.items():
     _HANDLERS[_name] = _store_family(_spec)
+
+
+for _name, _pspec in {
+    "LDP": _PairSpec(True), "LDNP": _PairSpec(True), "LDPSW": _PairSpec(True, 4, signed=True),
+    "LDAP": _PairSpec(True, acquire=True), "LDIAPP": _PairSpec(True, acquire_pc=True, ordered=True),
+    "STP": _PairSpec(False), "STNP": _PairSpec(False), "STLP": _PairSpec(False, release=True),
+    "STILP": _PairSpec(False, release=True, ordered=True),
+}.items():
+    _HANDLERS[_name] = _pair_family(_pspec)
 
 
 SUPPORTED_MNEMONICS = frozenset(_HANDLERS)

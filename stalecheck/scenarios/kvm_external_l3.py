@@ -16,6 +16,8 @@ that whole-RAM and per-page strategies differ in cost.
 
 from __future__ import annotations
 
+from typing import Any
+
 from stalecheck.machine.isa import emulate_sctlr
 from stalecheck.machine.memtypes import S2Force
 from stalecheck.machine.policies import (
@@ -53,22 +55,24 @@ def _guest_reads_x(b: Builder, wait: str = "loaded") -> None:
     )
 
 
+def _vmm_loads_guest_reads(b: Builder, **vm: Any) -> None:
+    """The common shape: the VMM loads the image, KVM_RUN, the guest reads X."""
+    _base(b)
+    b.vm("vm", **vm)
+    b.host("vmm", LOAD)
+    _guest_reads_x(b)
+
+
 @SCENARIO.variant("clean-to-pou", expect="reachable")
 def _clean_to_pou(b: Builder) -> None:
     """Stage-2 fault cleans the page to the PoU only (coherent_icache_guest_page)."""
-    _base(b)
-    b.vm("vm", on_stage2_fault=map_on_fault(clean="pou"))
-    b.host("vmm", LOAD)
-    _guest_reads_x(b)
+    _vmm_loads_guest_reads(b, on_stage2_fault=map_on_fault(clean="pou"))
 
 
 @SCENARIO.variant("clean-to-poc", expect="unreachable")
 def _clean_to_poc(b: Builder) -> None:
     """Stage-2 fault cleans+invalidates the page to the PoC before mapping it."""
-    _base(b)
-    b.vm("vm", on_stage2_fault=map_on_fault(clean="poc", invalidate=True))
-    b.host("vmm", LOAD)
-    _guest_reads_x(b)
+    _vmm_loads_guest_reads(b, on_stage2_fault=map_on_fault(clean="poc", invalidate=True))
 
 
 @SCENARIO.variant("flush-all-by-va-at-first-run", expect="unreachable")
@@ -103,10 +107,9 @@ def _vmm_cleans(b: Builder) -> None:
 @SCENARIO.variant("fwb", expect="unreachable")
 def _fwb(b: Builder) -> None:
     """FEAT_S2FWB: stage 2 forces Normal WB, so MMU-off accesses are cacheable; no CMOs."""
-    _base(b)
-    b.vm("vm", hcr=HCR(FWB=True), s2_force=S2Force.FORCE_WB, on_stage2_fault=map_on_fault())
-    b.host("vmm", LOAD)
-    _guest_reads_x(b)
+    _vmm_loads_guest_reads(
+        b, hcr=HCR(FWB=True), s2_force=S2Force.FORCE_WB, on_stage2_fault=map_on_fault()
+    )
 
 
 def _hcr_dc_sctlr(trap: TrapContext) -> list:  # type: ignore[type-arg]
