@@ -149,6 +149,9 @@ def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val
         return Addr(v.name, v.index * size)
     if isinstance(v, ast.LabelValue):
         return CodeLabel(v.proc, v.label)
+    if isinstance(v, ast.OtherValue) and v.text.startswith('label:"'):
+        proc, _, label = v.text[len('label:"'):].rstrip('"').partition(":")
+        return CodeLabel(int(proc.lstrip("P")), label)
     raise UnsupportedError("this kind of value in the condition is not supported",
                            Position(path, line))
 
@@ -179,6 +182,13 @@ class _Evaluator:
             if atom in _atoms(self.prop):
                 seen.setdefault(o.text, o)
         self.columns = sorted(seen.values(), key=lambda o: o.sort_key)
+        labels = {(t.proc, lab) for t in test.threads for line in t.code for lab in line.labels}
+        for v in self.atom_vals.values():
+            if isinstance(v, CodeLabel) and (v.proc, v.label) not in labels:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{P{v.proc}:{v.label}}}",
+                    Position(test.path, self.line),
+                )
 
     def _cell_type(self, base: str, offset: int) -> CType:
         return self.layout.cell_types.get((base, offset), DEFAULT_TYPE)
@@ -287,7 +297,10 @@ def format_prop(prop: ast.Prop, layout: InitialState | None = None, top: bool = 
             return f"{v.name}[{v.index}]"
         if isinstance(v, ast.LabelValue):
             return f"P{v.proc}:{v.label}"
-        return getattr(v, "text", str(v))
+        text = getattr(v, "text", str(v))
+        if text.startswith('label:"') and not text.startswith('label:"P'):
+            text = 'label:"P' + text[len('label:"'):]
+        return text
 
     def go(p: ast.Prop, ctx: int) -> str:
         # ctx: 0 top/implication, 1 inside or, 2 inside and, 3 under not
@@ -323,12 +336,13 @@ def _value_domain(
     )
     traces: list[list[ThreadTrace]] = []
     cut = False
+    programs = {t.proc: t.code for t in test.threads}
     for _ in range(stores + 2):
         ordered = {c: sorted(vs, key=_val_key) for c, vs in domain.items()}
         traces = []
         cut = False
         for thread in test.threads:
-            paths = thread_traces(thread, layout, ordered, test.path)
+            paths = thread_traces(thread, layout, ordered, test.path, programs)
             traces.append(paths.traces)
             cut = cut or paths.cut
         grown = False
@@ -423,6 +437,9 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
         orders = [order_of(tr) for tr in combo]
+        weight = 1
+        for tr in combo:
+            weight *= tr.weight
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
         for ex in executions(combo, orders, layout.memory):
             if poisoned is not None:
@@ -433,14 +450,14 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             count += 1
             sat = evaluator.holds(evaluator.prop, regs, ex.memory)
             if sat:
-                p_true += 1
+                p_true += weight
             else:
-                p_false += 1
+                p_false += weight
             cond_ok = (not sat) if evaluator.quantifier == "~exists" else sat
             if cond_ok:
-                positive += 1
+                positive += weight
             else:
-                negative += 1
+                negative += weight
             state = tuple(
                 f"{o.text}={evaluator.show(o, evaluator.value(o, regs, ex.memory))}"
                 for o in evaluator.columns

@@ -169,6 +169,16 @@ def executions(
             prior_write[r] = pw
         prior_reads[r] = prs
 
+    # sca-class: effects of one single-copy-atomic access (an exclusive pair) are
+    # observed together, so obs edges into one of them reach all of them.
+    sca = [1 << g for g in range(n)]
+    for tr, off in zip(traces, offsets, strict=True):
+        for group in tr.sca_groups:
+            mask_all = 0
+            for k in group:
+                mask_all |= 1 << (off + k)
+            for k in group:
+                sca[off + k] = mask_all
     rmw_pairs: list[tuple[int, int]] = []
     for tr, off in zip(traces, offsets, strict=True):
         for r, w in tr.rmw:
@@ -180,7 +190,7 @@ def executions(
         with_rfe = list(static)
         for r, w in rf.items():
             if proc_of[w] != proc_of[r]:
-                with_rfe[w] |= 1 << r
+                with_rfe[w] |= sca[r]
         if not is_acyclic(with_rfe):
             continue
         co_lists = [list(_co_orders(writes_by_cell[c], proc_of, local_of)) for c in co_cells]
@@ -202,7 +212,7 @@ def executions(
                 for a_i, a in enumerate(order):
                     for b in order[a_i + 1:]:
                         if proc_of[a] != proc_of[b]:
-                            ob[a] |= 1 << b
+                            ob[a] |= sca[b]
             for r, w in rf.items():
                 order = cell_order.get(evs[r].cell)
                 if order is None:
@@ -210,9 +220,9 @@ def executions(
                 after = order[order.index(w) + 1:]
                 for w2 in after:
                     if proc_of[w2] != proc_of[r]:
-                        ob[r] |= 1 << w2  # fre
+                        ob[r] |= sca[w2]  # fre; sca-class?
                         for r1 in prior_reads[r]:
-                            ob[r1] |= 1 << w2  # Exp-haz-ob: po-loc; fre
+                            ob[r1] |= sca[w2]  # Exp-haz-ob: po-loc; fre; sca-class?
             if not is_acyclic(ob):
                 continue
             if not _atomic_ok(rmw_pairs, rf, co_rank, proc_of, evs):

@@ -31,7 +31,7 @@ class CodeLabel:
     label: str
 
     def __str__(self) -> str:
-        return f"P{self.proc}:{self.label}"
+        return f'label:"P{self.proc}:{self.label}"'
 
 
 Val = int | Addr | CodeLabel

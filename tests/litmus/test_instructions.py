@@ -19,14 +19,11 @@ from tests.litmus.suite_runner import run_suite
 SUITE = "herd-instructions/AArch64"
 ROWS = manifest_rows(SUITE)
 
-MIN_SUPPORTED = 242
-MIN_AGREEING = 241
+MIN_SUPPORTED = 261
+MIN_AGREEING = 261
 
 # Known disagreements with herd, run as strict xfails (agreeing again fails the run).
-KNOWN_DIVERGENCES: dict[str, str] = {
-    "herd-instructions/AArch64/L007.litmus":
-        "herd counts 4 executions of two independent CAS (we count 1; same final state)",
-}
+KNOWN_DIVERGENCES: dict[str, str] = {}
 
 
 def _compare(relative: str) -> list[str]:
