@@ -183,7 +183,13 @@ class _Evaluator:
                 seen.setdefault(o.text, o)
         self.columns = sorted(seen.values(), key=lambda o: o.sort_key)
         labels = {(t.proc, lab) for t in test.threads for line in t.code for lab in line.labels}
+        bases = {b for b, _ in layout.cell_types}
         for v in self.atom_vals.values():
+            if isinstance(v, Addr) and v.base not in bases:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{{v.base}}}",
+                    Position(test.path, self.line),
+                )
             if isinstance(v, CodeLabel) and (v.proc, v.label) not in labels:
                 raise InputError(
                     f"post-condition introduces new symbolic location(s): {{P{v.proc}:{v.label}}}",
@@ -317,7 +323,11 @@ def format_prop(prop: ast.Prop, layout: InitialState | None = None, top: bool = 
             s = " /\\ ".join(go(q, 2) for q in p.props)
             return f"({s})" if ctx >= 3 else s
         if isinstance(p, ast.Implies):
-            s = f"{go(p.left, 1)} => {go(p.right, 1)}"
+            def side(q: ast.Prop) -> str:
+                text = go(q, 0)
+                return f"({text})" if isinstance(q, ast.And | ast.Or | ast.Implies) else text
+
+            s = f"{side(p.left)} => {side(p.right)}"
             return f"({s})" if ctx >= 1 else s
         return getattr(p, "name", "?")
 

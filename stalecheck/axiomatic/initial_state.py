@@ -60,6 +60,7 @@ class InitialState:
     arrays: dict[str, int] = field(default_factory=dict)  # base -> element count
     memory: dict[Cell, Val] = field(default_factory=dict)
     registers: dict[int, dict[str, Val]] = field(default_factory=dict)
+    symbolic_registers: dict[str, Val] = field(default_factory=dict)
     register_types: dict[tuple[int, str], CType] = field(default_factory=dict)
 
     def declare(self, base: str, ctype: CType = DEFAULT_TYPE, count: int | None = None) -> None:
@@ -85,7 +86,13 @@ class InitialState:
 
 @cache
 def canonical_reg(name: str) -> str:
-    """``W3``/``X3``/``x3`` -> ``X3``; ``SP``/``WSP`` -> ``SP``; ``WZR``/``XZR`` -> ``XZR``."""
+    """``W3``/``X3``/``x3`` -> ``X3``; ``SP``/``WSP`` -> ``SP``; ``WZR``/``XZR`` -> ``XZR``.
+
+    A symbolic register (``%P0_x``, written ``X%P0_x`` or ``W%P0_x`` in code) keeps
+    its name: herd binds it to a register of its choice, the same for every thread.
+    """
+    if "%" in name:
+        return "%" + name.split("%", 1)[1]
     n = name.upper()
     if n in ("SP", "WSP"):
         return "SP"
@@ -160,8 +167,17 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
                 init = _value(state, item.value, item, path, pending)
             memory_inits.append((item, loc.name, None, init))
             continue
+        if isinstance(loc, ast.SymRegLoc):
+            if item.value is None:
+                state.symbolic_registers.setdefault(canonical_reg(loc.name), 0)
+            elif isinstance(item.value, ast.ArrayValue):
+                raise InputError("a register cannot hold an array", pos)
+            else:
+                state.symbolic_registers[canonical_reg(loc.name)] = _value(
+                    state, item.value, item, path, pending
+                )
+            continue
         what = {
-            ast.SymRegLoc: "symbolic registers (%name)",
             ast.CallLoc: "page-table or tag locations",
             ast.LabelLoc: "code locations",
         }.get(type(loc), "this location form")

@@ -82,7 +82,8 @@ class _Machine:
         self.code = code
         self.choices = choices
         self.reads_done = 0
-        regs = ctx.layout.registers.get(ctx.proc, {})
+        regs = dict(ctx.layout.symbolic_registers)
+        regs.update(ctx.layout.registers.get(ctx.proc, {}))
         self.regs: dict[str, Tainted] = {r: (v, 0, 0) for r, v in regs.items()}
         self.flags: tuple[int, int, int, int, int, int] | None = None  # N Z C V d p
         self.trace = ThreadTrace(ctx.proc)
@@ -118,6 +119,8 @@ class _Machine:
     # ------------------------------------------------------------ registers
     def reg_width(self, name: str) -> int:
         n = name.upper()
+        if n.startswith("%"):
+            return 64
         if n.startswith("W"):
             return 32
         if n.startswith("X") or n in ("SP", "XZR"):
@@ -133,8 +136,10 @@ class _Machine:
         width = self.reg_width(op.name)
         if reg == "XZR":
             return (0, 0, 0)
-        if not (reg == "SP" or (reg[0] == "X" and reg[1:].isdigit())):
+        if not (reg == "SP" or reg[0] == "%" or (reg[0] == "X" and reg[1:].isdigit())):
             raise self.unsupported(f"register {op.name} is not supported")
+        if reg[0] == "%" and reg not in self.regs:
+            raise self.bad_input(f"unexpected {op.name!r}: symbolic register without a value")
         value, d, p = self.regs.get(reg, (0, 0, 0))
         if width == 32 and isinstance(value, int):
             value = mask(value, 32)
@@ -897,6 +902,8 @@ def _indirect(m: _Machine, ins: ast.Instruction) -> CodeLabel:
     ops = ins.operands
     reg = ops[0] if ops else ast.Reg("X30")
     v, d, p = m.get(reg)
+    if ins.mnemonic == "RET" and v == 0 and not ops:
+        return CodeLabel(m.code_proc, f"#{len(m.code)}")  # return from the test: thread ends
     if not isinstance(v, CodeLabel):
         # Only an error if a consistent execution really branches there (cf. numeric addresses).
         raise _Poison(m.bad_input(f"{ins.mnemonic} to a non-code address {v}"))

@@ -19,8 +19,8 @@ from tests.litmus.suite_runner import run_suite
 SUITE = "herd-instructions/AArch64"
 ROWS = manifest_rows(SUITE)
 
-MIN_SUPPORTED = 261
-MIN_AGREEING = 261
+MIN_SUPPORTED = 263
+MIN_AGREEING = 263
 
 # Known disagreements with herd, run as strict xfails (agreeing again fails the run).
 KNOWN_DIVERGENCES: dict[str, str] = {}
@@ -31,7 +31,7 @@ def _compare(relative: str) -> list[str]:
     assert outcome.result is not None
     expected = parse_expected((SHARED / (relative + ".expected")).read_text())
     got = parse_expected(herd_text(outcome.result))
-    return [k for k in ("states", "observation", "positive", "negative", "ok")
+    return [k for k in ("states", "observation", "positive", "negative", "ok", "condition")
             if expected.get(k) != got.get(k)]
 
 
@@ -60,6 +60,8 @@ def test_states_and_observation_match_expected(row: dict[str, str]) -> None:
     assert got["states"] == expected["states"]
     assert got["observation"] == expected["observation"]
     assert (got["positive"], got["negative"]) == (expected["positive"], expected["negative"])
+    assert got["ok"] == expected["ok"]
+    assert got["condition"] == expected["condition"]
 
 
 def test_supported_count_does_not_drop() -> None:
