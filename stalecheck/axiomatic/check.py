@@ -166,9 +166,9 @@ class _Evaluator:
         self.line = cond.line if cond else 0
         self.prop: ast.Prop = cond.prop if cond else ast.Const(True)
         self.quantifier = cond.quantifier if cond else "forall"
+        self.faults: list[tuple[ast.Call, tuple[int, str, str]]] = []
         for call in _calls(self.prop) + (_calls(test.filter) if test.filter else []):
-            raise UnsupportedError(f"predicate {call.name}(...) is not supported",
-                                   Position(test.path, self.line))
+            self.faults.append((call, _fault_pattern(call, test.path, self.line)))
         seen: dict[str, ObservedLoc] = {}
         for loc in test.locations:
             o = _obs_loc(loc, layout, test.path, self.line)
@@ -184,6 +184,12 @@ class _Evaluator:
         self.columns = sorted(seen.values(), key=lambda o: o.sort_key)
         labels = {(t.proc, lab) for t in test.threads for line in t.code for lab in line.labels}
         bases = {b for b, _ in layout.cell_types}
+        for _call, (proc, label, _kind) in self.faults:
+            if (proc, label) not in labels:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{P{proc}:{label}}}",
+                    Position(test.path, self.line),
+                )
         for v in self.atom_vals.values():
             if isinstance(v, Addr) and v.base not in bases:
                 raise InputError(
@@ -261,7 +267,49 @@ class _Evaluator:
             )
         if isinstance(prop, ast.Const):
             return prop.value
+        if isinstance(prop, ast.Call):
+            pattern = next(p for c, p in self.faults if c is prop)
+            return any(_fault_matches(pattern, f) for f in faults_of(regs))
         return False
+
+
+def faults_of(regs: list[dict[str, Val]]) -> list[tuple[int, str, str]]:
+    """Faults of an execution, carried alongside the final registers (key ``#faults``)."""
+    out: list[tuple[int, str, str]] = []
+    for r in regs:
+        out.extend(r.get("#faults", ()))  # type: ignore[arg-type]
+    return out
+
+
+def _fault_pattern(call: ast.Call, path: str, line: int) -> tuple[int, str, str]:
+    """``Fault(P0:L0,Kind)`` / ``Fault(P0:L0)`` as (proc, label, kind-or-empty)."""
+    if call.name.lower() != "fault" or not call.args or not isinstance(
+        call.args[0], ast.LabelValue
+    ):
+        raise UnsupportedError(f"predicate {call.name}(...) is not supported",
+                               Position(path, line))
+    kind = ""
+    if len(call.args) > 1:
+        arg = call.args[1]
+        if not isinstance(arg, ast.NameValue) or arg.name[0].islower():
+            raise UnsupportedError("faults on memory locations (VMSA/MTE) are not supported",
+                                   Position(path, line))
+        kind = arg.name
+    return (call.args[0].proc, call.args[0].label, kind)
+
+
+def _fault_text(call: ast.Call, name: str = "Fault") -> str:
+    args = []
+    for a in call.args:
+        if isinstance(a, ast.LabelValue):
+            args.append(f"P{a.proc}:{a.label}")
+        else:
+            args.append(getattr(a, "name", str(a)))
+    return f"{name}({','.join(args)})"
+
+
+def _fault_matches(pattern: tuple[int, str, str], fault: tuple[int, str, str]) -> bool:
+    return pattern[:2] == fault[:2] and (not pattern[2] or pattern[2] == fault[2])
 
 
 def _calls(prop: ast.Prop | None) -> list[ast.Call]:
@@ -329,7 +377,9 @@ def format_prop(prop: ast.Prop, layout: InitialState | None = None, top: bool = 
 
             s = f"{side(p.left)} => {side(p.right)}"
             return f"({s})" if ctx >= 1 else s
-        return getattr(p, "name", "?")
+        if isinstance(p, ast.Call):
+            return _fault_text(p, "fault")
+        return "?"
 
     return f"({go(prop, 0)})" if top else go(prop, 0)
 
@@ -454,7 +504,8 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         for ex in executions(combo, orders, layout.memory):
             if poisoned is not None:
                 raise poisoned
-            regs = [tr.registers for tr in combo]
+            regs = [tr.registers if not tr.faults else {**tr.registers, "#faults": tr.faults}
+                    for tr in combo]
             if test.filter is not None and not evaluator.holds(test.filter, regs, ex.memory):
                 continue
             count += 1
@@ -471,6 +522,10 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             state = tuple(
                 f"{o.text}={evaluator.show(o, evaluator.value(o, regs, ex.memory))}"
                 for o in evaluator.columns
+            ) + tuple(
+                ("" if any(_fault_matches(pat, f) for f in faults_of(regs)) else "~")
+                + _fault_text(call)
+                for call, pat in evaluator.faults
             )
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):

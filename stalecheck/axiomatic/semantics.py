@@ -60,6 +60,14 @@ class _Poison(Exception):
         self.error = error
 
 
+class _Fault(Exception):
+    """The instruction takes a synchronous exception; with no handler the thread stops."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 class _PathCut(Exception):
     """A loop exceeded the unrolling bound: herd drops such paths and prints ``Loop``."""
 
@@ -334,6 +342,15 @@ class _Machine:
             raise self.bad_input(f"label {target.label} not found on P{target.proc}")
         return dest
 
+    def _label_before(self, pc: int) -> str:
+        """The label naming the instruction at ``pc`` (labels sit on lines before it)."""
+        for line in reversed(self.code[:pc]):
+            if line.instruction is not None:
+                break
+            if line.labels:
+                return line.labels[0]
+        return f"#{pc}"
+
     def code_label(self, name: str) -> CodeLabel:
         """The address of a label of the code being executed (for ADR)."""
         if name not in self.labels:
@@ -382,6 +399,10 @@ class _Machine:
                 target = handler(self, ins)
             except _Poison as poison:
                 self.trace.poison = poison.error
+                break
+            except _Fault as fault:
+                label = line.labels[0] if line.labels else self._label_before(pc)
+                self.trace.faults.append((self.code_proc, label, fault.kind))
                 break
             self.instance += 1
             if target is None:
@@ -883,6 +904,14 @@ def _tbz(m: _Machine, ins: ast.Instruction) -> str | None:
     return _label(m, ops[2]) if take else None
 
 
+def _udf(m: _Machine, ins: ast.Instruction) -> None:
+    raise _Fault("UndefinedInstruction")
+
+
+def _svc(m: _Machine, ins: ast.Instruction) -> None:
+    raise _Fault("SupervisorCall")
+
+
 def _adr(m: _Machine, ins: ast.Instruction) -> None:
     ops = _ops(m, ins, 2)
     if not isinstance(ops[1], ast.Reg):
@@ -1284,6 +1313,7 @@ _HANDLERS: dict[str, Callable[[_Machine, ast.Instruction], str | None]] = {
     "UBFM": _bitfield, "SBFM": _bitfield, "ABS": _unary_bits, "RBIT": _unary_bits,
     "REV": _unary_bits, "REV16": _unary_bits, "REV32": _unary_bits, "REV64": _unary_bits,
     "MRS": _mrs, "MSR": _msr,
+    "UDF": _udf, "SVC": _svc,
     "ADR": _adr, "BL": _bl, "BLR": _indirect, "BR": _indirect, "RET": _indirect,
     "NOP": _nop, "B": _b, "CBZ": _cbz, "CBNZ": _cbz, "TBZ": _tbz, "TBNZ": _tbz,
     "DMB": _dmb, "DSB": _dmb, "ISB": _isb,

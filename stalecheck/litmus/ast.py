@@ -246,9 +246,10 @@ class Const:
 
 @dataclass(frozen=True)
 class Call:
-    """``fault(...)`` and other predicates outside the user-level model."""
+    """A predicate such as ``Fault(P0:L0,UndefinedInstruction)``."""
 
     name: str
+    args: tuple[Value, ...] = ()
 
 
 Prop = Eq | Not | And | Or | Implies | Const | Call

@@ -257,7 +257,7 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Const(False)
 
     def p_call(self, children: list[Any]) -> ast.Prop:
-        return ast.Call(str(children[0]))
+        return ast.Call(str(children[0]), tuple(children[1:]))
 
     def conjunction(self, props: list[ast.Prop]) -> ast.Prop:
         return ast.And(tuple(props))
