@@ -63,7 +63,7 @@ def check_path(
         signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
     try:
         test = parse_file(path)
-        result = check_test(test, keep_witness=True)
+        result = check_test(test, keep_witness=dot or keep_result)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.events import ThreadTrace
@@ -65,6 +66,7 @@ class CheckResult:
     loop: bool = False
     witness: Execution | None = None
     witness_satisfies: bool = False
+    forbidden: Execution | None = None  # a candidate with the sought outcome the model rejects
     elapsed: float = 0.0
     executions: int = 0
     state_counts: dict[tuple[str, ...], int] = field(default_factory=dict)
@@ -453,6 +455,34 @@ def _check_labels(test: ast.LitmusTest) -> None:
             )
 
 
+def _forbidden_candidate(
+    test: ast.LitmusTest,
+    layout: InitialState,
+    evaluator: _Evaluator,
+    per_thread: list[list[ThreadTrace]],
+    order_of: Callable[[ThreadTrace], LocalOrder],
+) -> Execution | None:
+    """A candidate that reaches the condition's outcome but breaks an axiom (for --dot).
+
+    Only computed when no allowed execution satisfies the proposition, so it costs
+    nothing on the common path; the search stops at the first such candidate.
+    """
+    budget = 20_000
+    for combo in itertools.product(*per_thread):
+        orders = [order_of(tr) for tr in combo]
+        for ex in executions(combo, orders, layout.memory, rejected=True):
+            budget -= 1
+            if budget <= 0:
+                return None
+            if not ex.violation:
+                continue
+            regs = [tr.registers if not tr.faults else {**tr.registers, "#faults": tr.faults}
+                    for tr in combo]
+            if evaluator.holds(evaluator.prop, regs, ex.memory):
+                return ex
+    return None
+
+
 def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
     """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
     try:
@@ -530,6 +560,9 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):
                 witness, witness_sat = ex, sat
+    forbidden = None
+    if keep_witness and not witness_sat:
+        forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, order_of)
     states = sorted(state_counts)
     cond_text = format_prop(evaluator.prop, layout)
     return CheckResult(
@@ -546,6 +579,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         loop=cut,
         witness=witness,
         witness_satisfies=witness_sat,
+        forbidden=forbidden,
         elapsed=time.perf_counter() - start,
         executions=count,
         state_counts=state_counts,

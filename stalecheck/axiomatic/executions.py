@@ -50,6 +50,8 @@ class Execution:
     memory: dict[Cell, Val]
     orders: tuple[LocalOrder, ...]
     offsets: tuple[int, ...]
+    violation: str = ""  # empty for a consistent execution; else the axiom it breaks
+    ob: tuple[int, ...] = ()  # ordered-before edges (bitmask rows), kept for explanations
 
 
 def is_acyclic(succ: Sequence[int]) -> bool:
@@ -104,8 +106,13 @@ def executions(
     traces: Sequence[ThreadTrace],
     orders: Sequence[LocalOrder],
     init_memory: dict[Cell, Val],
+    rejected: bool = False,
 ) -> Iterator[Execution]:
-    """Every consistent execution built from these thread paths."""
+    """Every consistent execution built from these thread paths.
+
+    With ``rejected`` the candidates the model forbids are yielded too, each with
+    the axiom it violates, so that a forbidden outcome can be explained.
+    """
     gevents: list[GEvent] = []
     cells = sorted(init_memory)
     for c in cells:
@@ -191,7 +198,7 @@ def executions(
         for r, w in rf.items():
             if proc_of[w] != proc_of[r]:
                 with_rfe[w] |= sca[r]
-        if not is_acyclic(with_rfe):
+        if not rejected and not is_acyclic(with_rfe):
             continue
         co_lists = [list(_co_orders(writes_by_cell[c], proc_of, local_of)) for c in co_cells]
         for co_choice in itertools.product(*co_lists):
@@ -204,8 +211,11 @@ def executions(
                     for w in writes_by_cell.get(c, []):
                         co_rank[w] = 0
             # coWR: a read after its own write reads it or something co-later.
+            violation = ""
             if any(co_rank[rf[r]] < co_rank[w] for r, w in prior_write.items()):
-                continue
+                if not rejected:
+                    continue
+                violation = "internal visibility (coWR)"
             cell_order = {c: o for c, o in zip(co_cells, co_choice, strict=True)}
             ob = list(with_rfe)
             for order in co_choice:
@@ -224,15 +234,52 @@ def executions(
                         for r1 in prior_reads[r]:
                             ob[r1] |= sca[w2]  # Exp-haz-ob: po-loc; fre; sca-class?
             if not is_acyclic(ob):
-                continue
+                if not rejected:
+                    continue
+                violation = violation or "external visibility (ob is cyclic)"
             if not _atomic_ok(rmw_pairs, rf, co_rank, proc_of, evs):
-                continue
+                if not rejected:
+                    continue
+                violation = violation or "atomicity (a write between an rmw's read and write)"
             memory = {c: evs[cell_order[c][-1]].value if c in cell_order else
                       evs[writes_by_cell[c][-1]].value for c in cells}
             yield Execution(
                 tuple(gevents), tuple(traces), rf, dict(cell_order), memory,
-                tuple(orders), tuple(offsets),
+                tuple(orders), tuple(offsets), violation, tuple(ob) if rejected else (),
             )
+
+
+def find_cycle(succ: Sequence[int]) -> list[int]:
+    """One cycle of a bitmask graph (as a node list), or [] if it is acyclic."""
+    n = len(succ)
+    colour = [0] * n
+    parent = [-1] * n
+    for root in range(n):
+        if colour[root]:
+            continue
+        stack = [(root, succ[root])]
+        colour[root] = 1
+        while stack:
+            node, rest = stack[-1]
+            if not rest:
+                colour[node] = 2
+                stack.pop()
+                continue
+            low = rest & -rest
+            stack[-1] = (node, rest ^ low)
+            nxt = low.bit_length() - 1
+            if colour[nxt] == 1:
+                cycle = [nxt]
+                cur = node
+                while cur != nxt:
+                    cycle.append(cur)
+                    cur = parent[cur]
+                return cycle[::-1]
+            if colour[nxt] == 0:
+                colour[nxt] = 1
+                parent[nxt] = node
+                stack.append((nxt, succ[nxt]))
+    return []
 
 
 def _atomic_ok(

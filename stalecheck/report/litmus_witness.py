@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from stalecheck.axiomatic.check import CheckResult
-from stalecheck.axiomatic.executions import INIT_PROC, Execution
+from stalecheck.axiomatic.executions import INIT_PROC, Execution, find_cycle
 
 
 def _label(ex: Execution, g: int) -> str:
@@ -48,24 +48,64 @@ def _edges(ex: Execution) -> list[tuple[int, int, str]]:
     return edges
 
 
-def witness_text(result: CheckResult) -> str:
-    """Events and relations of the witness, one per line."""
-    ex = result.witness
+def _edge_name(ex: Execution, a: int, b: int) -> str:
+    """Name an ordered-before edge of a cycle after the relation that contributes it."""
+    pa, pb = ex.events[a].proc, ex.events[b].proc
+    if ex.rf.get(b) == a:
+        return "rfe" if pa != pb else "rfi"
+    for order in ex.co.values():
+        if a in order and b in order and order.index(a) < order.index(b):
+            return "coe"
+        if b in order and ex.rf.get(a) in order and order.index(ex.rf[a]) < order.index(b):
+            return "fre"
+    for order, off in zip(ex.orders, ex.offsets, strict=True):
+        for i, j, name in order.named:
+            if (off + i, off + j) == (a, b):
+                return name
+    return "lob" if pa == pb else "ob"
+
+
+def _explain_forbidden(result: CheckResult) -> list[str]:
+    ex = result.forbidden
     if ex is None:
-        return f"Test {result.name}: no consistent execution\n"
-    head = "satisfies" if result.witness_satisfies else "does not satisfy"
-    lines = [f"Witness for {result.name} ({head} the condition):", "events:"]
+        return []
+    lines = [f"Forbidden candidate reaching the condition: it breaks {ex.violation}.", "events:"]
     for g in range(len(ex.events)):
         lines.append(f"  e{g}  {_label(ex, g)}")
-    lines.append("relations:")
-    for a, b, name in _edges(ex):
-        lines.append(f"  e{a} -{name}-> e{b}")
+    cycle = find_cycle(ex.ob) if ex.ob else []
+    if cycle:
+        lines.append("ordered-before cycle:")
+        for k, a in enumerate(cycle):
+            b = cycle[(k + 1) % len(cycle)]
+            lines.append(f"  e{a} -{_edge_name(ex, a, b)}-> e{b}")
+    return lines
+
+
+def witness_text(result: CheckResult) -> str:
+    """Events and relations of the witness, one per line (and why a wanted outcome is not)."""
+    ex = result.witness
+    lines: list[str] = []
+    if ex is None:
+        lines.append(f"Test {result.name}: no consistent execution")
+    else:
+        head = "satisfies" if result.witness_satisfies else "does not satisfy"
+        lines += [f"Witness for {result.name} ({head} the condition):", "events:"]
+        for g in range(len(ex.events)):
+            lines.append(f"  e{g}  {_label(ex, g)}")
+        lines.append("relations:")
+        for a, b, name in _edges(ex):
+            lines.append(f"  e{a} -{name}-> e{b}")
+    lines += _explain_forbidden(result)
     return "\n".join(lines) + "\n"
 
 
 def witness_dot(result: CheckResult) -> str:
-    """The witness as a Graphviz digraph, one cluster per thread."""
-    ex = result.witness
+    """The witness as a Graphviz digraph, one cluster per thread.
+
+    When the sought outcome is forbidden, the graph shows instead the rejected
+    candidate that reaches it, with its ordered-before cycle drawn in bold.
+    """
+    ex = result.forbidden or result.witness
     name = result.name.replace('"', "'")
     lines = [f'digraph "{name}" {{', "  rankdir=TB;", '  node [shape=box, fontname="monospace"];']
     if ex is None:
@@ -86,6 +126,14 @@ def witness_dot(result: CheckResult) -> str:
     for a, b, rel in _edges(ex):
         colour = colours.get(rel, "darkgreen")
         lines.append(f'  e{a} -> e{b} [label="{rel}", color={colour}, fontcolor={colour}];')
+    if ex is result.forbidden and ex.ob:
+        cycle = find_cycle(ex.ob)
+        for k, a in enumerate(cycle):
+            b = cycle[(k + 1) % len(cycle)]
+            lines.append(
+                f'  e{a} -> e{b} [label="{_edge_name(ex, a, b)}", color=black, penwidth=3];'
+            )
+        lines.append(f'  label="forbidden: {ex.violation}";')
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -90,3 +90,26 @@ exists (0:X2=0 /\\ 1:X2=0)
     assert "-fr->" in witness_text(r)
     dot = witness_dot(r)
     assert dot.startswith('digraph "SB"') and dot.rstrip().endswith("}")
+
+
+def test_forbidden_outcome_is_explained_by_an_ob_cycle() -> None:
+    text = """AArch64 MPdmb
+{ 0:X1=x; 0:X3=y; 1:X1=y; 1:X3=x; }
+ P0 | P1 ;
+ MOV W0,#1 | LDR W0,[X1] ;
+ STR W0,[X1] | DMB SY ;
+ DMB SY | LDR W2,[X3] ;
+ STR W0,[X3] | ;
+exists (1:X0=1 /\\ 1:X2=0)
+"""
+    r = check_test(parse_litmus(text))
+    assert r.verdict == "Forbidden"
+    assert r.forbidden is not None and "external visibility" in r.forbidden.violation
+    text_out = witness_text(r)
+    assert "ordered-before cycle:" in text_out
+    for rel in ("-rfe->", "-fre->", "-dmb.full->"):
+        assert rel in text_out
+    assert "penwidth=3" in witness_dot(r)
+    # Without a wanted-but-forbidden outcome there is nothing to explain.
+    allowed = check_test(parse_litmus(text.replace("DMB SY | LDR", "NOP | LDR")))
+    assert allowed.verdict == "Allowed" and allowed.forbidden is None
