@@ -482,6 +482,22 @@ class Machine:
             return (caches.coherent_value(state.copies, state.mem, self.h, -1, line, self.nl)[offset],)
         return (state.mem[line][offset],)  # non-coherent: reads at the PoC
 
+    def _trap_base(self, state: State, t: int, instr: Instr) -> dict[str, object]:
+        """What every trap of guest thread ``t`` tells the hypervisor policy."""
+        spec = self.threads[t]
+        vi = self._vm_index[spec.vm]
+        base: dict[str, object] = {
+            "thread": spec.name,
+            "vm": self.vms[vi],
+            "instr": instr,
+            "sctlr": sctlr_tuple(state.threads[t].sctlr),
+            "mapped": tuple(p for p in self.pages if state.mapped[vi] & self._page_bit[p]),
+            "pages": self._vm_pages[vi],
+        }
+        if self.mmu is not None:
+            base.update(icache=self.mmu.icache, idc=self.mmu.spec.idc, dic=self.mmu.spec.dic)
+        return base
+
     def _traps(self, state: State, t: int, instr: Instr) -> TrapContext | None:
         """The trap a guest instruction takes, if any (D13 HCR_EL2.TSW/TVM/TPC/TPU;
         stage-2 translation fault on an unmapped page, D8.3)."""
@@ -495,17 +511,7 @@ class Machine:
         def trap(kind: str, **extra: object) -> TrapContext:
             # Built only when a trap is taken: this check runs for every enabled
             # guest instruction, and the context costs more than the check.
-            base: dict[str, object] = {
-                "thread": spec.name,
-                "vm": self.vms[vi],
-                "instr": instr,
-                "sctlr": sctlr_tuple(th.sctlr),
-                "mapped": tuple(p for p in self.pages if state.mapped[vi] & self._page_bit[p]),
-                "pages": self._vm_pages[vi],
-            }
-            if self.mmu is not None:
-                base.update(icache=self.mmu.icache, idc=self.mmu.spec.idc, dic=self.mmu.spec.dic)
-            return TrapContext(kind, **extra, **base)  # type: ignore[arg-type]
+            return TrapContext(kind, **extra, **self._trap_base(state, t, instr))  # type: ignore[arg-type]
 
         if instr.op == "DCSW" and hcr & hcr_bit("TSW"):
             return trap("setway")
