@@ -141,7 +141,7 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
         loc = item.location
         if isinstance(loc, ast.RegLoc):
             reg = canonical_reg(loc.reg)
-            if reg != "SP" and not reg.startswith("X"):
+            if reg != "SP" and not reg.startswith("X") and reg != "VNCR_EL2":
                 raise UnsupportedError(f"register {loc.reg} is not supported", pos)
             regs = state.registers.setdefault(loc.proc, {})
             if item.value is None:

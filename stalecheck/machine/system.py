@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from stalecheck.errors import ScenarioError
+from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.describe import describe
 from stalecheck.machine.hierarchy import Hierarchy
@@ -180,8 +180,13 @@ class Machine:
         return out
 
     def _where(self, thread: ThreadSpec, instr: Instr) -> str:
-        at = f" (line {instr.line}, column {instr.column})" if instr.line else ""
-        return f"thread {thread.name!r}, {str(instr)!r}{at}"
+        return f"thread {thread.name!r}, {str(instr)!r}"
+
+    @staticmethod
+    def _bad(message: str, instr: Instr) -> ScenarioError:
+        """A program error placed where the user wrote the instruction."""
+        pos = Position(instr.source or "<program>", instr.line, instr.column) if instr.line else None
+        return ScenarioError(message, pos)
 
     def _check_thread(self, t: ThreadSpec) -> None:
         if t.context == Context.GUEST and t.vm not in self._vm_index:
@@ -197,20 +202,20 @@ class Machine:
                 and instr.loc not in self._line_index
                 and not (self.mmu is not None and self.mmu.is_va(self._thread_index[t.name], instr.loc))
             ):
-                raise ScenarioError(f"unknown location {instr.loc!r} in {self._where(t, instr)}")
+                raise self._bad(f"unknown location {instr.loc!r} in {self._where(t, instr)}", instr)
             if instr.op == "DCSW":
                 level = self.h.level_index(instr.level)
                 if not self.h.levels[level].architected:
-                    raise ScenarioError(f"set/way cannot name a system cache: {self._where(t, instr)}")
+                    raise self._bad(f"set/way cannot name a system cache: {self._where(t, instr)}", instr)
                 if instr.loc not in self._line_index:
-                    raise ScenarioError(f"unknown line {instr.loc!r} in {self._where(t, instr)}")
+                    raise self._bad(f"unknown line {instr.loc!r} in {self._where(t, instr)}", instr)
             if instr.op in ("EXEC", "TLBI") and self.mmu is None:
-                raise ScenarioError(f"{instr.op} needs the translation model: {self._where(t, instr)}")
+                raise self._bad(f"{instr.op} needs the translation model: {self._where(t, instr)}", instr)
             if t.context == Context.DEVICE and instr.op not in ("STR", "LDR", "SIGNAL", "WAIT", "NOP"):
-                raise ScenarioError(f"a device only loads, stores and waits: {self._where(t, instr)}")
+                raise self._bad(f"a device only loads, stores and waits: {self._where(t, instr)}", instr)
             if instr.op == "STR" and instr.reg and instr.reg not in self._regs[self._thread_index[t.name]]:
-                raise ScenarioError(
-                    f"register {instr.reg} is stored before any load: {self._where(t, instr)}"
+                raise self._bad(
+                    f"register {instr.reg} is stored before any load: {self._where(t, instr)}", instr
                 )
 
     # ---- names ---------------------------------------------------------------------
