@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stalecheck.explore.search import Budget, check
+from stalecheck.machine.memtypes import DEVICE
 from stalecheck.machine.policies import map_on_fault
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.system import Machine
@@ -63,6 +64,39 @@ def pes_x_lines(pes: int, lines: int) -> SystemSpec:
 CASES: dict[str, tuple[Callable[..., SystemSpec], list[tuple[int, ...]]]] = {
     "pes-x-lines": (pes_x_lines, [(1, 1), (1, 2), (2, 1), (1, 3), (3, 1), (2, 2)]),
 }
+
+
+# ---- translation-heavy case (issue 4: translation and instruction fetch) ---------------------
+
+
+def translation_case(pes: int, levels: int, vas: int) -> SystemSpec:
+    """``pes`` kernel threads, one per PE, sharing one stage-1 regime of ``levels``
+    levels (one table line per level, ``vas`` entries in the last) in simulated
+    memory.  Thread ``p`` writes the leaf entry of VA ``p % vas`` (invalid at start),
+    then ``DSB ISHST; ISB`` and reads through it, while every PE's walker may
+    translate ahead, cache and drop TLB entries of every VA, and the table lines
+    move through the data caches.  What grows: TLB contents (PEs x VAs), early
+    translations (one per access), and table lines in the caches (levels)."""
+    b = Builder()
+    b.system(pes=pes)
+    tables = [f"T{level}" for level in range(levels)]
+    leaf = [f"e{i}" for i in range(vas)]
+    b.page("PT", " ".join(f"{name}:{name}e" for name in tables[:-1]) + f" {tables[-1]}:{','.join(leaf)}")
+    b.page("DATA", "D")
+    b.host_type("D", DEVICE)
+    names = [f"V{i}" for i in range(vas)]
+    indices = {v: (0,) * (levels - 1) + (i,) for i, v in enumerate(names)}
+    b.regime("k", root=tables[0], levels=tuple(range(4 - levels, 4)), vas=indices)
+    b.init(**{f"{name}e": b.table_desc(tables[k + 1]) for k, name in enumerate(tables[:-1])})
+    pte = b.page_desc("DATA", attr="device")
+    for p in range(pes):
+        b.host(f"k{p}", f"STR {leaf[p % vas]}, {pte}\nDSB ISHST\nISB\nLDR r1, {names[p % vas]}", pe=p)
+        b.translate(f"k{p}", "k")
+    b.bad_when(lambda v: False, "never: the benchmark explores the whole space")
+    return b.build()
+
+
+CASES["translation"] = (translation_case, [(1, 2, 1), (1, 3, 1), (1, 2, 2), (2, 2, 1), (2, 2, 2), (2, 3, 2)])
 
 
 def explore(case: str, size: tuple[int, ...]) -> dict[str, Any]:

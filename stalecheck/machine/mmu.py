@@ -26,7 +26,7 @@ from stalecheck.errors import ScenarioError
 from stalecheck.machine import buffer, ifetch, tlb
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_NC, NORMAL_WT, combine_stages
-from stalecheck.machine.spec import Context, hcr_bit
+from stalecheck.machine.spec import Context, TrapContext, hcr_bit
 from stalecheck.machine.state import (
     IC_ENTRY,
     IC_IALLU,
@@ -50,12 +50,15 @@ from stalecheck.machine.translation import (
     check_permission,
     desc_oa,
     desc_type,
+    describe_esr,
     describe_fault,
     esr,
     fault,
+    fault_ipa,
     fault_stage2,
     is_fault,
     walk,
+    with_ipa,
 )
 
 if TYPE_CHECKING:
@@ -187,7 +190,11 @@ class Mmu:
                 out.extend(self._walker_values(state, pe, regime.walk, pa_line, offset))
             return tuple(sorted(set(out)))
 
-        return walk(regime, self.key_names[rid][key], self.m._line_index[regime.root], read, line_offset)
+        results = walk(regime, self.key_names[rid][key], self.m._line_index[regime.root], read, line_offset)
+        if regime.stage == 2:  # remember which IPA page faulted, for the hypervisor (HPFAR_EL2)
+            ipa = self.page_index.get(self.key_names[rid][key], -1)
+            results = tuple(with_ipa(r, ipa) for r in results)
+        return results
 
     def _same_line_in(self, line: int, page: int) -> int:
         """The line at the same position of another page (a stage-2 output)."""
@@ -340,6 +347,9 @@ class Mmu:
             result, value = self._data_outcomes(state, t, instr)[choice]
             th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
             if is_fault(result):
+                trapped = self._stage2_trap(state, t, th, instr, result)
+                if trapped is not None:
+                    return state, trapped
                 return state, self._abort(t, th, instr, result)
             if op == "LDR":
                 r = m._regs[t][instr.reg]
@@ -370,6 +380,27 @@ class Mmu:
         if op == "IC":
             return m._push(state, pe, self._ic_entry(state, t, th, instr)), th
         raise AssertionError(op)
+
+    def _stage2_trap(self, state: State, t: int, th: Thread, instr: Instr, result: int) -> Thread | None:
+        """A stage-2 fault of a guest access (or of its stage-1 walk) goes to EL2: the
+        VM's stage-2 fault policy runs, then ERET retries the access (D8.3, seed 004).
+        Without a policy the fault is fatal, reported with its ESR."""
+        m = self.m
+        spec = m.threads[t]
+        if not fault_stage2(result) or spec.context != Context.GUEST or th.hyp:
+            return None
+        vm = m.vms[m._vm_index[spec.vm]]
+        ipa = fault_ipa(result)
+        if vm.on_stage2_fault is None or ipa < 0:
+            return None
+        access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
+        base = m._trap_base(state, t, instr)
+        trap = TrapContext("stage2-fault", page=m.pages[ipa], access=access, **base)  # type: ignore[arg-type]
+        emitted = tuple(m.intern(i) for i in m._policy(trap))
+        if not emitted:
+            return None  # a policy that does nothing would retry forever: report the fault
+        th = m._sync(th)  # exception entry: a context synchronisation event
+        return th._replace(hyp=emitted, retry=1)
 
     def _abort(self, t: int, th: Thread, instr: Instr, result: int) -> Thread:
         """A fault the program takes: fatal, or (``on_fault="retry"``) an exception whose
@@ -728,11 +759,15 @@ class Mmu:
                 "a translation made ahead of time" if any(p == bt.pc for p, _ in bt.early) else "a walk now"
             )
             return (
-                f"{actor}: {instr} aborts, ESR=0x{at.fault:08X}, using {used}: fatal "
+                f"{actor}: {instr} aborts, ESR=0x{at.fault:08X} ({describe_esr(at.fault)}), "
+                f"using {used}: fatal "
                 f"{self.tlb_text(before, bt.pe)}"
             )
         if instr.op == "ATCHECK":
             return f"{actor}: {instr}: the walk now succeeds, ERET (context synchronisation) retries"
+        if at.hyp and not bt.hyp and m.code[at.hyp[0]].op != "ATCHECK":
+            code = "; ".join(str(m.code[i]) for i in at.hyp)
+            return f"{actor}: {instr} takes a stage-2 fault to EL2 (exception entry); policy runs: {code}"
         if at.hyp and not bt.hyp:
             return (
                 f"{actor}: {instr} takes a translation fault; exception entry (context synchronisation), "

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.ifetch import PIPT, VIPT, VIVT
-from stalecheck.machine.isa import Instr, dc, dsb, ic
+from stalecheck.machine.isa import Instr, dc, dsb, ic, store
 from stalecheck.machine.spec import Policy, TrapContext
 
 _CLEAN = ("", "pou", "poc")
@@ -37,8 +37,14 @@ def kvm_stage2_map(
     map_xn: bool = False,
     skip_if_fwb: bool = False,
     skip_if_dic: bool = False,
+    table: dict[str, tuple[str, int]] | None = None,
 ) -> Policy:
-    """A stage-2 fault handler: optional clean, optional I-cache invalidation, map."""
+    """A stage-2 fault handler: optional clean, optional I-cache invalidation, map.
+
+    ``table`` maps an IPA page to (stage-2 entry location, descriptor): the map is
+    then a store of that descriptor into the in-memory stage-2 table followed by a
+    ``DSB ISH`` (the walker must see it; the ERET is the context synchronisation),
+    instead of the abstract ``MAP``."""
     if clean not in _CLEAN:
         raise ScenarioError(f"clean={clean!r} (expected one of {', '.join(map(repr, _CLEAN))})")
     if icache not in _ICACHE:
@@ -58,7 +64,13 @@ def kvm_stage2_map(
                 code.extend(ops)
                 code.append(dsb("ISH"))
         xn = map_xn and not is_exec
-        code.append(Instr("MAP", loc=trap.page, kind="XN" if xn else ""))
+        if table is not None:
+            if trap.page not in table:
+                raise ScenarioError(f"no stage-2 table entry given for IPA page {trap.page!r}")
+            loc, desc = table[trap.page]
+            code.extend([store(loc, desc), dsb("ISH")])
+        else:
+            code.append(Instr("MAP", loc=trap.page, kind="XN" if xn else ""))
         return code
 
     policy.__name__ = f"kvm_stage2_map(clean={clean or 'none'}, icache={icache}, exec_only={exec_only})"

@@ -456,6 +456,22 @@ class Machine:
             return (caches.coherent_value(state.copies, state.mem, self.h, -1, line, self.nl)[offset],)
         return (state.mem[line][offset],)  # non-coherent: reads at the PoC
 
+    def _trap_base(self, state: State, t: int, instr: Instr) -> dict[str, object]:
+        """What every trap of guest thread ``t`` tells the hypervisor policy."""
+        spec = self.threads[t]
+        vi = self._vm_index[spec.vm]
+        base: dict[str, object] = {
+            "thread": spec.name,
+            "vm": self.vms[vi],
+            "instr": instr,
+            "sctlr": sctlr_tuple(state.threads[t].sctlr),
+            "mapped": tuple(p for p in self.pages if state.mapped[vi] & self._page_bit[p]),
+            "pages": self._vm_pages[vi],
+        }
+        if self.mmu is not None:
+            base.update(icache=self.mmu.icache, idc=self.mmu.spec.idc, dic=self.mmu.spec.dic)
+        return base
+
     def _traps(self, state: State, t: int, instr: Instr) -> TrapContext | None:
         """The trap a guest instruction takes, if any (D13 HCR_EL2.TSW/TVM/TPC/TPU;
         stage-2 translation fault on an unmapped page, D8.3)."""
@@ -464,18 +480,8 @@ class Machine:
         if spec.context != Context.GUEST or th.hyp:
             return None
         vi = self._vm_index[spec.vm]
-        vm = self.vms[vi]
         hcr = state.hcr[vi]
-        base = {
-            "thread": spec.name,
-            "vm": vm,
-            "instr": instr,
-            "sctlr": sctlr_tuple(th.sctlr),
-            "mapped": tuple(p for p in self.pages if state.mapped[vi] & self._page_bit[p]),
-            "pages": self._vm_pages[vi],
-        }
-        if self.mmu is not None:
-            base.update(icache=self.mmu.icache, idc=self.mmu.spec.idc, dic=self.mmu.spec.dic)
+        base = self._trap_base(state, t, instr)
         if instr.op == "DCSW" and hcr & hcr_bit("TSW"):
             return TrapContext("setway", **base)  # type: ignore[arg-type]
         if instr.op == "MSR" and hcr & hcr_bit("TVM"):

@@ -79,8 +79,23 @@ STAGE2_FAULT = 1 << 8
 WALK_FAULT = 1 << 9
 
 
+IPA_SHIFT = 12  # a stage-2 fault also carries its IPA page (index + 1), as HPFAR_EL2 does
+
+
 def fault(fsc: int, stage2: bool = False, s1ptw: bool = False) -> int:
     return -(1 + fsc + (STAGE2_FAULT if stage2 else 0) + (WALK_FAULT if s1ptw else 0))
+
+
+def with_ipa(result: int, page_index: int) -> int:
+    """A stage-2 fault tagged with the IPA page that faulted (HPFAR_EL2.FIPA)."""
+    if result >= 0:
+        return result
+    return -(1 + ((-result - 1) | ((page_index + 1) << IPA_SHIFT)))
+
+
+def fault_ipa(result: int) -> int:
+    """The faulting IPA page index of a stage-2 fault, -1 if none recorded."""
+    return ((-result - 1) >> IPA_SHIFT) - 1
 
 
 def is_fault(result: int) -> bool:
@@ -111,6 +126,19 @@ def esr(result: int, fetch: bool, write: bool, same_el: bool) -> int:
     elif write and not fetch:
         value |= WNR
     return value
+
+
+def describe_esr(value: int) -> str:
+    """Decode the ESR_ELx values this model produces, for witnesses (D17 ESR_ELx)."""
+    ec = value >> 26
+    kind = {EC_IABT_SAME: "instruction abort, same EL", EC_IABT_LOWER: "instruction abort from a lower EL"}
+    kind |= {EC_DABT_SAME: "data abort, same EL", EC_DABT_LOWER: "data abort from a lower EL (to EL2)"}
+    fsc = value & 0x3F
+    names = {FSC_TRANSLATION: "translation", FSC_ACCESS_FLAG: "access-flag", FSC_PERMISSION: "permission"}
+    what = "TLB conflict" if fsc == FSC_TLB_CONFLICT else f"level-{fsc & 3} {names.get(fsc & ~3, '?')} fault"
+    walk = ", on a stage-1 table walk (S1PTW)" if value & S1PTW else ""
+    write = ", write (WnR)" if value & WNR else ""
+    return f"{kind.get(ec, hex(ec))}: {what}{walk}{write}"
 
 
 def describe_fault(result: int) -> str:
