@@ -42,10 +42,12 @@ def _parser() -> Lark:
 
 
 def _int(token: Token) -> int:
-    """An INT token: hexadecimal with ``0x``, else decimal (``01`` is 1, which
-    ``int(text, 0)`` would refuse)."""
+    """Decimal (leading zeros allowed, as in assembly) or 0x hexadecimal."""
     text = str(token)
-    return int(text, 16) if text.lower().lstrip("-").startswith("0x") else int(text, 10)
+    negative = text.startswith("-")
+    digits = text.lstrip("-")
+    value = int(digits, 16) if digits.lower().startswith("0x") else int(digits, 10)
+    return -value if negative else value
 
 
 def _pos(token: Token) -> tuple[int, int]:
