@@ -22,6 +22,7 @@ import typer
 from stalecheck.axiomatic.batch import check_path, run_batch
 from stalecheck.axiomatic.check import check_test
 from stalecheck.litmus import parse_litmus
+from stalecheck.litmus.generate import iriw, mp_chain
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "litmus"
 
@@ -55,41 +56,6 @@ def _measure_suite(files: list[Path]) -> dict[str, Any]:
         "j2_seconds": round(parallel, 4),
         "j2_tests_per_second": round(len(files) / parallel, 1),
     }
-
-
-def mp_chain(n: int) -> str:
-    """ISA2-like chain over n threads: each passes a flag on with a dependency."""
-    init = " ".join(f"{p}:X1=x{p}; {p}:X3=x{(p + 1) % n};" for p in range(n))
-    cols: list[list[str]] = []
-    for p in range(n):
-        if p == 0:
-            cols.append(["MOV W0,#1", "STR W0,[X3]", "DMB SY", "MOV W2,#1", "STLR W2,[X1]"])
-        elif p < n - 1:
-            cols.append(["LDR W0,[X1]", "EOR W4,W0,W0", "ADD W4,W4,#1", "STR W4,[X3]"])
-        else:
-            cols.append(["LDR W0,[X1]", "EOR W4,W0,W0", "LDR W2,[X3,W4,SXTW]"])
-    cond = " /\\ ".join(f"{p}:X0=1" for p in range(1, n)) + f" /\\ {n - 1}:X2=0"
-    return _layout(f"MPchain{n}", init, cols, cond)
-
-
-def iriw(n: int) -> str:
-    """Two writers and n-2 readers that read the two locations in alternating orders."""
-    init = " ".join(f"{p}:X1=x; {p}:X3=y;" for p in range(n))
-    cols = [["MOV W0,#1", "STR W0,[X1]"], ["MOV W0,#1", "STR W0,[X3]"]]
-    conds = []
-    for p in range(2, n):
-        first, second = ("X1", "X3") if p % 2 == 0 else ("X3", "X1")
-        cols.append([f"LDR W0,[{first}]", "DMB LD", f"LDR W2,[{second}]"])
-        conds.append(f"{p}:X0=1 /\\ {p}:X2=0")
-    return _layout(f"IRIW{n}", init, cols, " /\\ ".join(conds))
-
-
-def _layout(name: str, init: str, cols: list[list[str]], cond: str) -> str:
-    depth = max(len(c) for c in cols)
-    rows = [" | ".join(f"P{p}" for p in range(len(cols))) + " ;"]
-    for i in range(depth):
-        rows.append(" | ".join(c[i] if i < len(c) else "" for c in cols) + " ;")
-    return f"AArch64 {name}\n{{ {init} }}\n" + "\n".join(rows) + f"\nexists ({cond})\n"
 
 
 def _growth(make: Any, sizes: range) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from stalecheck.axiomatic.check import CheckResult, check_test
 from stalecheck.errors import InputError, StalecheckError, UnsupportedError
-from stalecheck.litmus.parser import parse_file
+from stalecheck.litmus.parser import parse_file, warm_up
 from stalecheck.report.herd import herd_text
 from stalecheck.report.litmus_witness import result_json, witness_dot, witness_text
 
@@ -80,6 +80,11 @@ def check_path(
         out = Outcome(path, "error", message=exc.render())
     except RecursionError:
         out = Outcome(path, "error", message=f"{path}: input nested too deeply")
+    except Exception as exc:  # our bug, not the user's: count it and keep the batch going
+        out = Outcome(
+            path, "error",
+            message=f"{path}: internal error (please report): {type(exc).__name__}: {exc}",
+        )
     finally:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -110,6 +115,7 @@ def _iterate(names: list[str], jobs: int, timeout: float | None, dot: bool) -> I
         for n in names:
             yield check_path(n, timeout, dot)
         return
+    warm_up()  # forked workers inherit the compiled grammar instead of each building it
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(check_path, n, timeout, dot): n for n in names}
         for fut in as_completed(futures):

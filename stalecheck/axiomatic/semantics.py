@@ -395,6 +395,13 @@ class _Machine:
                 raise self.unsupported(f"instruction {ins.mnemonic} is not supported")
             self.branch_counts = True
             self.pc = pc
+            arity = _ARITY.get(ins.mnemonic)
+            if arity is not None and not arity[0] <= len(ins.operands) <= arity[1]:
+                raise self.bad_input(
+                    f"{ins.mnemonic} takes {arity[0]}"
+                    + (f" to {arity[1]}" if arity[1] != arity[0] else "")
+                    + f" operands, not {len(ins.operands)}"
+                )
             try:
                 target = handler(self, ins)
             except _Poison as poison:
@@ -1366,6 +1373,23 @@ _HANDLERS["LDXP"] = _load_exclusive_pair(False)
 _HANDLERS["LDAXP"] = _load_exclusive_pair(True)
 _HANDLERS["STXP"] = _store_exclusive_pair(False)
 _HANDLERS["STLXP"] = _store_exclusive_pair(True)
+
+# Operand counts of the data-processing and control instructions (memory
+# instructions check their own operands), so a malformed line is an input error.
+_ARITY: dict[str, tuple[int, int]] = {
+    "MOV": (2, 2), "MOVZ": (2, 3), "MOVN": (2, 3), "MOVK": (2, 3), "MVN": (2, 3),
+    "NEG": (2, 3), "NEGS": (2, 3), "CMP": (2, 3), "CMN": (2, 3), "TST": (2, 3),
+    "LSL": (3, 3), "LSR": (3, 3), "ASR": (3, 3), "ROR": (3, 3),
+    "MUL": (3, 3), "MNEG": (3, 3), "MADD": (4, 4), "MSUB": (4, 4),
+    "SMULL": (3, 3), "UMULL": (3, 3), "SMNEGL": (3, 3), "UMNEGL": (3, 3),
+    "SMADDL": (4, 4), "UMADDL": (4, 4), "SMSUBL": (4, 4), "UMSUBL": (4, 4),
+    "CSEL": (4, 4), "CSINC": (4, 4), "CSINV": (4, 4), "CSNEG": (4, 4),
+    "CSET": (2, 2), "CSETM": (2, 2), "CINC": (3, 3), "CINV": (3, 3), "CNEG": (3, 3),
+    "UBFM": (4, 4), "SBFM": (4, 4), "ISB": (0, 1), "NOP": (0, 0), "RET": (0, 1),
+    "BR": (1, 1), "BLR": (1, 1), "UDF": (0, 1), "SVC": (0, 1),
+}
+for _m in ("AND", "ANDS", "ORR", "EOR", "EON", "ORN", "BIC", "BICS", "ADD", "ADDS", "SUB", "SUBS"):
+    _ARITY[_m] = (3, 4)
 
 SUPPORTED_MNEMONICS = frozenset(_HANDLERS)
 

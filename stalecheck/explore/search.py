@@ -151,3 +151,45 @@ def replay(model: Model[Any, Any], witness: tuple[int, ...]) -> tuple[str, ...]:
         lines.append(model.describe(state, actions[index], after))
         state = after
     return tuple(lines)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Every distinct projection of the states that met ``select``, and whether the
+    search covered the whole state space (only then is the set complete)."""
+
+    values: frozenset[Hashable]
+    states: int
+    complete: bool
+
+
+def collect(
+    model: Model[Any, Any],
+    select: Callable[[Any], bool],
+    project: Callable[[Any], Hashable],
+    budget: Budget = Budget(),
+) -> Outcomes:
+    """Explore every reachable state and gather ``project(state)`` where ``select``
+    holds: the set of final outcomes a litmus-style comparison needs."""
+    start = time.monotonic()
+    init = model.initial_state()
+    seen: set[int] = {model.fingerprint(init)}
+    found: set[Hashable] = set()
+    frontier = [init]
+    while frontier:
+        nxt = []
+        for state in frontier:
+            if select(state):
+                found.add(project(state))
+            for action in model.actions(state):
+                succ = model.next_state(state, action)
+                fp = model.fingerprint(succ)
+                if fp not in seen:
+                    seen.add(fp)
+                    nxt.append(succ)
+        frontier = nxt
+        over_states = budget.max_states is not None and len(seen) >= budget.max_states
+        over_time = budget.timeout is not None and time.monotonic() - start > budget.timeout
+        if frontier and (over_states or over_time):
+            return Outcomes(frozenset(found), len(seen), False)
+    return Outcomes(frozenset(found), len(seen), True)

@@ -29,6 +29,11 @@ def _parser() -> Lark:
     )
 
 
+def warm_up() -> None:
+    """Build the parser now (e.g. before forking workers, so they inherit it)."""
+    _parser()
+
+
 def _int(text: str) -> int:
     return int(text, 0) if text.lower().startswith("0x") else int(text)
 

@@ -153,10 +153,22 @@ def result_json(result: CheckResult) -> dict[str, Any]:
         "negative": result.negative,
         "observed_true": result.p_true,
         "observed_false": result.p_false,
-        "states": [dict(s.split("=", 1) for s in state) for state in result.states],
+        "states": [_state_json(state) for state in result.states],
         "executions": result.executions,
         "seconds": round(result.elapsed, 6),
     }
+
+
+def _state_json(state: tuple[str, ...]) -> dict[str, Any]:
+    """``0:X1=2`` cells become entries; ``Fault(...)``/``~Fault(...)`` become booleans."""
+    out: dict[str, Any] = {}
+    for cell in state:
+        if "=" in cell and not cell.lstrip("~").startswith("Fault("):
+            key, value = cell.split("=", 1)
+            out[key] = value
+        else:
+            out[cell.lstrip("~")] = not cell.startswith("~")
+    return out
 
 
 def dumps(obj: Any) -> str:

@@ -113,3 +113,21 @@ exists (1:X0=1 /\\ 1:X2=0)
     # Without a wanted-but-forbidden outcome there is nothing to explain.
     allowed = check_test(parse_litmus(text.replace("DMB SY | LDR", "NOP | LDR")))
     assert allowed.verdict == "Allowed" and allowed.forbidden is None
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_generated_message_passing_chain_is_forbidden(n: int) -> None:
+    from stalecheck.litmus.generate import mp_chain
+
+    r = check_test(parse_litmus(mp_chain(n)))
+    assert r.verdict == "Forbidden"
+    assert r.executions == 2**n - 1  # every flag read 0 or 1, minus the forbidden outcome
+
+
+@pytest.mark.parametrize("n", [4, 5])
+def test_generated_iriw_with_barriers_is_forbidden(n: int) -> None:
+    from stalecheck.litmus.generate import iriw
+
+    assert check_test(parse_litmus(iriw(n))).verdict == "Forbidden"
+    # Without the barriers the readers may disagree on the order of the writes.
+    assert check_test(parse_litmus(iriw(n).replace("DMB LD", "NOP"))).verdict == "Allowed"
