@@ -22,7 +22,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from stalecheck.axiomatic.batch import Outcome, check_path, run_batch, summary_counts
 from stalecheck.errors import UsageError
 from stalecheck.litmus.discovery import discover
-from stalecheck.litmus.parser import parse_file
 
 
 def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:
@@ -58,14 +57,8 @@ def litmus(
     err = Console(stderr=True, soft_wrap=True, highlight=False)  # never hard-wrap file:line:col
     start = time.perf_counter()
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
-        # A single file: user errors propagate so the CLI shows them with a caret.
-        parse_file(files[0])
-        outcomes = [check_path(str(files[0]), timeout, dot)]
-        if outcomes[0].status == "unsupported" or outcomes[0].status == "error":
-            # Re-run without catching to raise the typed error for cli.main to render.
-            from stalecheck.axiomatic.check import check_test
-
-            check_test(parse_file(files[0]))
+        # A single file: its user errors propagate so the CLI shows them with a caret.
+        outcomes = [check_path(str(files[0]), timeout, dot, raise_errors=True)]
         _emit(outcomes[0], as_json, dot, err)
     else:
         with Progress(

@@ -52,9 +52,17 @@ def _alarm(_signum: int, _frame: FrameType | None) -> None:
 
 
 def check_path(
-    path: str, timeout: float | None = None, dot: bool = False, keep_result: bool = False
+    path: str,
+    timeout: float | None = None,
+    dot: bool = False,
+    keep_result: bool = False,
+    raise_errors: bool = False,
 ) -> Outcome:
-    """Parse and check one file; never raises for user errors (they become the outcome)."""
+    """Parse and check one file.
+
+    User errors become the outcome (status ``unsupported``/``error``) so a batch goes
+    on; with ``raise_errors`` they propagate instead, for a single-file run.
+    """
     start = time.perf_counter()
     use_alarm = timeout is not None and timeout > 0 and hasattr(signal, "setitimer")
     old: Any = None
@@ -75,12 +83,18 @@ def check_path(
     except _Timeout:
         out = Outcome(path, "timeout", message=f"{path}: timed out after {timeout} s")
     except UnsupportedError as exc:
+        if raise_errors:
+            raise
         out = Outcome(path, "unsupported", message=exc.render())
     except StalecheckError as exc:
+        if raise_errors:
+            raise
         out = Outcome(path, "error", message=exc.render())
     except RecursionError:
         out = Outcome(path, "error", message=f"{path}: input nested too deeply")
     except Exception as exc:  # our bug, not the user's: count it and keep the batch going
+        if raise_errors:
+            raise
         out = Outcome(
             path, "error",
             message=f"{path}: internal error (please report): {type(exc).__name__}: {exc}",

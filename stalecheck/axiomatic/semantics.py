@@ -15,7 +15,7 @@ dependencies fall out of ordinary execution.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
@@ -36,6 +36,9 @@ CHOICE = 1 << 62
 # CAS/CASP test of herd-instructions (L007: 4, A242: 16 for four CASPs).  Verdicts and
 # states do not depend on it; only the Positive/Negative counts do.
 HERD_CAS_MULTIPLICITY = 2
+
+# An instruction's effect on the machine; a returned label or code address is a jump.
+Handler = Callable[["_Machine", ast.Instruction], "str | CodeLabel | None"]
 
 UNROLL = 2  # herd7's default -unroll: a backward branch is taken at most this often
 
@@ -77,7 +80,7 @@ class _Context:
     proc: int
     layout: InitialState
     path: str
-    programs: Mapping[int, Sequence[ast.CodeLine]] = ()  # type: ignore[assignment]
+    programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
 
 
 class _Machine:
@@ -270,6 +273,14 @@ class _Machine:
             self.reads_done += 1
             return v
         raise _NeedRead(cell)
+
+    def read_choice_bool(self) -> bool:
+        """A boolean choice (store-exclusive success), enumerated like a read value."""
+        if self.reads_done < len(self.choices):
+            v = self.choices[self.reads_done]
+            self.reads_done += 1
+            return bool(v)
+        raise _NeedRead(("<stxr>", 0))
 
     def new_event(self, kind: str, cell: Cell, value: Val, d: int, p: int, **kw: object) -> int:
         ins = self.current
@@ -983,7 +994,6 @@ class _MemSpec:
     acquire_pc: bool = False
     release: bool = False
     exclusive: bool = False
-    dest_bits: int | None = None
 
 
 def _size_of(m: _Machine, spec: _MemSpec, reg: ast.Operand) -> int:
@@ -1050,16 +1060,6 @@ def _store_family(spec: _MemSpec) -> Callable[[_Machine, ast.Instruction], None]
     return handler
 
 
-def _read_choice_bool(self: _Machine) -> bool:
-    """A boolean choice (store-exclusive success), enumerated like a read value."""
-    if self.reads_done < len(self.choices):
-        v = self.choices[self.reads_done]
-        self.reads_done += 1
-        return bool(v)
-    raise _NeedRead(("<stxr>", 0))
-
-
-_Machine.read_choice_bool = _read_choice_bool  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -1276,11 +1276,11 @@ def _store_exclusive_pair(release: bool) -> Callable[[_Machine, ast.Instruction]
     return handler
 
 
-def _family_handler(mnemonic: str) -> Callable[[_Machine, ast.Instruction], str | None] | None:
+def _family_handler(mnemonic: str) -> Handler | None:
     """Atomics are a family (op x ordering x size); build their handlers on demand."""
     if mnemonic in _FAMILY_CACHE:
         return _FAMILY_CACHE[mnemonic]
-    handler: Callable[[_Machine, ast.Instruction], None] | None = None
+    handler: Handler | None = None
     if mnemonic.startswith("SWP"):
         handler = _atomic("SWP", None, mnemonic[3:])
     elif mnemonic.startswith("CASP"):
@@ -1298,13 +1298,13 @@ def _family_handler(mnemonic: str) -> Callable[[_Machine, ast.Instruction], str 
                     break
             if handler:
                 break
-    _FAMILY_CACHE[mnemonic] = handler  # type: ignore[assignment]
-    return handler  # type: ignore[return-value]
+    _FAMILY_CACHE[mnemonic] = handler
+    return handler
 
 
-_FAMILY_CACHE: dict[str, Callable[[_Machine, ast.Instruction], str | None] | None] = {}
+_FAMILY_CACHE: dict[str, Handler | None] = {}
 
-_HANDLERS: dict[str, Callable[[_Machine, ast.Instruction], str | None]] = {
+_HANDLERS: dict[str, Handler] = {
     "MOV": _mov, "MOVZ": _movz, "MOVN": _movz, "MOVK": _movk, "MVN": _mvn,
     "AND": _logic, "ANDS": _logic, "ORR": _logic, "EOR": _logic, "EON": _logic,
     "ORN": _logic, "BIC": _logic, "BICS": _logic,

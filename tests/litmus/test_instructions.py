@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from stalecheck.report.herd import herd_text, parse_expected
+from stalecheck.report.herd import herd_text, normalise, parse_expected
 from tests.litmus.conftest import SHARED, manifest_rows
 from tests.litmus.suite_runner import run_suite
 
@@ -62,6 +62,10 @@ def test_states_and_observation_match_expected(row: dict[str, str]) -> None:
     assert (got["positive"], got["negative"]) == (expected["positive"], expected["negative"])
     assert got["ok"] == expected["ok"]
     assert got["condition"] == expected["condition"]
+    # And the whole output, line by line, once Time/Hash lines and spacing are normalised.
+    ours = [line.split() for line in normalise(herd_text(outcome.result))]
+    theirs = [line.split() for line in normalise((SHARED / (rel + ".expected")).read_text())]
+    assert ours == theirs
 
 
 def test_supported_count_does_not_drop() -> None:
