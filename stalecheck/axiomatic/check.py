@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.events import ThreadTrace
@@ -208,8 +208,9 @@ class _Evaluator:
         return self.layout.cell_types.get((base, offset), DEFAULT_TYPE)
 
     def value(
-        self, o: ObservedLoc, regs: list[dict[str, Val]], memory: dict[Cell, Val]
+        self, o: ObservedLoc, final: FinalState
     ) -> Val | tuple[int, ...]:
+        regs, memory = final.registers, final.memory
         if o.proc >= 0:
             if o.reg == "XZR":
                 return 0
@@ -244,11 +245,11 @@ class _Evaluator:
             return herd_int(v)
         return signed(v, t.bits) if t.signed else mask(v, t.bits)
 
-    def holds(self, prop: ast.Prop, regs: list[dict[str, Val]], memory: dict[Cell, Val]) -> bool:
+    def holds(self, prop: ast.Prop, final: FinalState) -> bool:
         if isinstance(prop, ast.Eq):
             o = self.atom_locs[id(prop)]
             want = self.atom_vals[id(prop)]
-            got = self.value(o, regs, memory)
+            got = self.value(o, final)
             t = self.type_of(o)
             if isinstance(got, int) and isinstance(want, int):
                 return self._norm(got, t) == self._norm(want, t)
@@ -258,29 +259,33 @@ class _Evaluator:
                 )
             return got == want
         if isinstance(prop, ast.Not):
-            return not self.holds(prop.prop, regs, memory)
+            return not self.holds(prop.prop, final)
         if isinstance(prop, ast.And):
-            return all(self.holds(p, regs, memory) for p in prop.props)
+            return all(self.holds(p, final) for p in prop.props)
         if isinstance(prop, ast.Or):
-            return any(self.holds(p, regs, memory) for p in prop.props)
+            return any(self.holds(p, final) for p in prop.props)
         if isinstance(prop, ast.Implies):
-            return (not self.holds(prop.left, regs, memory)) or self.holds(
-                prop.right, regs, memory
-            )
+            return (not self.holds(prop.left, final)) or self.holds(prop.right, final)
         if isinstance(prop, ast.Const):
             return prop.value
         if isinstance(prop, ast.Call):
             pattern = next(p for c, p in self.faults if c is prop)
-            return any(_fault_matches(pattern, f) for f in faults_of(regs))
+            return any(_fault_matches(pattern, f) for f in final.faults)
         return False
 
 
-def faults_of(regs: list[dict[str, Val]]) -> list[tuple[int, str, str]]:
-    """Faults of an execution, carried alongside the final registers (key ``#faults``)."""
-    out: list[tuple[int, str, str]] = []
-    for r in regs:
-        out.extend(r.get("#faults", ()))  # type: ignore[arg-type]
-    return out
+@dataclass(frozen=True)
+class FinalState:
+    """What a condition is evaluated on: final registers, memory and faults taken."""
+
+    registers: list[dict[str, Val]]
+    memory: dict[Cell, Val]
+    faults: tuple[tuple[int, str, str], ...]
+
+    @staticmethod
+    def of(traces: Sequence[ThreadTrace], memory: dict[Cell, Val]) -> FinalState:
+        faults = tuple(f for tr in traces for f in tr.faults)
+        return FinalState([tr.registers for tr in traces], memory, faults)
 
 
 def _fault_pattern(call: ast.Call, path: str, line: int) -> tuple[int, str, str]:
@@ -399,12 +404,14 @@ def _value_domain(
     traces: list[list[ThreadTrace]] = []
     cut = False
     programs = {t.proc: t.code for t in test.threads}
+    variants = {v.strip() for k, val in test.info if k == "Variant" for v in val.split(",")}
+    nv2 = "NV2" in variants
     for _ in range(stores + 2):
         ordered = {c: sorted(vs, key=_val_key) for c, vs in domain.items()}
         traces = []
         cut = False
         for thread in test.threads:
-            paths = thread_traces(thread, layout, ordered, test.path, programs)
+            paths = thread_traces(thread, layout, ordered, test.path, programs, nv2)
             traces.append(paths.traces)
             cut = cut or paths.cut
         grown = False
@@ -476,9 +483,7 @@ def _forbidden_candidate(
                 return None
             if not ex.violation:
                 continue
-            regs = [tr.registers if not tr.faults else {**tr.registers, "#faults": tr.faults}
-                    for tr in combo]
-            if evaluator.holds(evaluator.prop, regs, ex.memory):
+            if evaluator.holds(evaluator.prop, FinalState.of(combo, ex.memory)):
                 return ex
     return None
 
@@ -534,12 +539,11 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         for ex in executions(combo, orders, layout.memory):
             if poisoned is not None:
                 raise poisoned
-            regs = [tr.registers if not tr.faults else {**tr.registers, "#faults": tr.faults}
-                    for tr in combo]
-            if test.filter is not None and not evaluator.holds(test.filter, regs, ex.memory):
+            final = FinalState.of(combo, ex.memory)
+            if test.filter is not None and not evaluator.holds(test.filter, final):
                 continue
             count += 1
-            sat = evaluator.holds(evaluator.prop, regs, ex.memory)
+            sat = evaluator.holds(evaluator.prop, final)
             if sat:
                 p_true += weight
             else:
@@ -550,10 +554,10 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             else:
                 negative += weight
             state = tuple(
-                f"{o.text}={evaluator.show(o, evaluator.value(o, regs, ex.memory))}"
+                f"{o.text}={evaluator.show(o, evaluator.value(o, final))}"
                 for o in evaluator.columns
             ) + tuple(
-                ("" if any(_fault_matches(pat, f) for f in faults_of(regs)) else "~")
+                ("" if any(_fault_matches(pat, f) for f in final.faults) else "~")
                 + _fault_text(call)
                 for call, pat in evaluator.faults
             )

@@ -81,6 +81,7 @@ class _Context:
     layout: InitialState
     path: str
     programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
+    nv2: bool = False  # herd's ``Variant=NV2``: EL1 system registers live in the VNCR page
 
 
 class _Machine:
@@ -858,8 +859,35 @@ def _unary_bits(m: _Machine, ins: ast.Instruction) -> None:
     m.set(ops[0], mask(res, width), d, p)
 
 
+# FEAT_NV2: with VNCR_EL2 set, EL1 accesses to these registers become loads and
+# stores at VNCR_EL2 + offset (Arm ARM D8, "VNCR_EL2-relative offsets"; the same
+# table as Linux's asm/vncr_mapping.h).  Only registers with a known offset.
+_VNCR_OFFSETS = {
+    "VTTBR_EL2": 0x020, "VTCR_EL2": 0x040, "VMPIDR_EL2": 0x050, "CNTVOFF_EL2": 0x060,
+    "HCR_EL2": 0x078, "HSTR_EL2": 0x080, "VPIDR_EL2": 0x088, "TPIDR_EL2": 0x090,
+    "HCRX_EL2": 0x0A0, "VNCR_EL2": 0x0B0, "CPACR_EL1": 0x100, "CONTEXTIDR_EL1": 0x108,
+    "SCTLR_EL1": 0x110, "ELR_EL1": 0x230,
+}
+
+
+def _vncr_address(m: _Machine, op: ast.Operand) -> Addr | None:
+    """Where an NV2-redirected system register lives, or None if it is not redirected."""
+    if not (m.ctx.nv2 and isinstance(op, ast.Reg)):
+        return None
+    offset = _VNCR_OFFSETS.get(op.name.upper())
+    base = m.regs.get("VNCR_EL2", (0, 0, 0))[0]
+    if offset is None or not isinstance(base, Addr):
+        return None
+    return Addr(base.base, base.offset + offset)
+
+
 def _mrs(m: _Machine, ins: ast.Instruction) -> None:
     ops = _ops(m, ins, 2)
+    addr = _vncr_address(m, ops[1])
+    if addr is not None:
+        value, d, p, _ = m.load(addr, 8, 0, 0)
+        m.set(ops[0], value, d, p)
+        return
     if not (isinstance(ops[1], ast.Reg) and ops[1].name.upper() == "NZCV"):
         raise m.unsupported(f"system register {ops[1]} is not supported")
     n, z, c, v, d, p = m.flags if m.flags is not None else (0, 0, 0, 0, 0, 0)
@@ -868,6 +896,11 @@ def _mrs(m: _Machine, ins: ast.Instruction) -> None:
 
 def _msr(m: _Machine, ins: ast.Instruction) -> None:
     ops = _ops(m, ins, 2)
+    addr = _vncr_address(m, ops[0])
+    if addr is not None:
+        v, d, p = m.get(ops[1])
+        m.store(addr, 8, v, 0, 0, d, p)
+        return
     if not (isinstance(ops[0], ast.Reg) and ops[0].name.upper() == "NZCV"):
         raise m.unsupported(f"system register {ops[0]} is not supported")
     v, d, p = m.get(ops[1])
@@ -1424,9 +1457,10 @@ def thread_traces(
     domain: Mapping[Cell, Sequence[Val]],
     path: str,
     programs: Mapping[int, Sequence[ast.CodeLine]] | None = None,
+    nv2: bool = False,
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
-    ctx = _Context(thread.proc, layout, path, programs or {thread.proc: thread.code})
+    ctx = _Context(thread.proc, layout, path, programs or {thread.proc: thread.code}, nv2)
     out: list[ThreadTrace] = []
     cut = False
     stack: list[list[Val]] = [[]]

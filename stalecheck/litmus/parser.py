@@ -38,6 +38,15 @@ def _int(text: str) -> int:
     return int(text, 0) if text.lower().startswith("0x") else int(text)
 
 
+def _proc_number(token: Token) -> int:
+    text = str(token)
+    if text.endswith(".F"):
+        raise UnsupportedError(
+            f"fault handler {text} is not supported", Position("", token.line or 0, token.column or 0)
+        )
+    return int(text[1:])
+
+
 def _span(meta: Any) -> tuple[int, int]:
     return (getattr(meta, "line", 0), getattr(meta, "column", 0))
 
@@ -81,7 +90,7 @@ class _ToAst(Transformer[Token, Any]):
 
     @v_args(inline=True)
     def loc_label(self, proc: Token, label: Token) -> ast.Location:
-        return ast.LabelLoc(int(str(proc)[1:]), str(label))
+        return ast.LabelLoc(_proc_number(proc), str(label))
 
     @v_args(inline=True)
     def v_int(self, value: int) -> ast.Value:
@@ -101,7 +110,7 @@ class _ToAst(Transformer[Token, Any]):
 
     @v_args(inline=True)
     def v_label(self, proc: Token, label: Token) -> ast.Value:
-        return ast.LabelValue(int(str(proc)[1:]), str(label))
+        return ast.LabelValue(_proc_number(proc), str(label))
 
     @v_args(inline=True)
     def v_typed_string(self, kind: Token, text: Token) -> ast.Value:
@@ -219,6 +228,12 @@ class _ToAst(Transformer[Token, Any]):
         return cells
 
     def proc_row(self, procs: list[Token]) -> list[tuple[int, Token]]:
+        for p in procs:
+            if str(p).endswith(".F"):
+                raise UnsupportedError(
+                    f"fault handler column {p} is not supported",
+                    Position("", p.line or 0, p.column or 0),
+                )
         return [(int(str(p)[1:]), p) for p in procs]
 
     def program(self, children: list[Any]) -> tuple[ast.Thread, ...]:

@@ -90,3 +90,14 @@ def test_bad_options() -> None:
     assert code != 0 and isinstance(exc, StalecheckError)
     code, _, _, exc = _run(str(CATALOGUE / "nope.litmus"))
     assert code != 0 and isinstance(exc, StalecheckError)
+
+
+def test_ifetch_catalogue_is_refused_as_unsupported_not_errors() -> None:
+    """Instruction-fetch tests need features we do not model: each is counted, none errs."""
+    code, out, _, _ = _run(str(SHARED / "herd-catalogue" / "aarch64-ifetch"), "--json", "-j", "2")
+    summary = json.loads(out)["summary"]
+    assert code == 0
+    assert summary["total"] == 326
+    assert summary["error"] == 0 and summary["timeout"] == 0
+    assert summary["unsupported"] + summary["allowed"] + summary["forbidden"] \
+        + summary["required"] == 326
