@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stalecheck.errors import ScenarioError, UsageError
+from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, ProgressFn, check
 from stalecheck.explore.verdict import Outcome, Verdict
 from stalecheck.machine.assumptions import assumptions
@@ -35,6 +35,21 @@ class Result:
         return self.verdict.outcome.value
 
 
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _user_code_error(exc: BaseException, path: str) -> InputError:
+    """An exception raised by a user's scenario code, placed at the deepest line of
+    that file in the traceback: the user's mistake, reported like any bad input."""
+    line = 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == Path(path).resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return InputError(f"the scenario raised {type(exc).__name__}: {exc}", Position(path, line))
+
+
 def load_scenario(name_or_path: str) -> Scenario:
     """A bundled scenario by name, or a user's Python file defining ``SCENARIO``."""
     if name_or_path in BUNDLED:
@@ -50,12 +65,14 @@ def load_scenario(name_or_path: str) -> Scenario:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except StalecheckError:
+        raise
     except SyntaxError as err:
-        from stalecheck.errors import InputError, Position
-
         raise InputError(
             f"Python syntax error: {err.msg}", Position(str(path), err.lineno or 0, err.offset or 0), err.text
         ) from None
+    except Exception as exc:
+        raise _user_code_error(exc, str(path)) from None
     scenario = getattr(module, "SCENARIO", None)
     if not isinstance(scenario, Scenario):
         raise ScenarioError(f"{path} defines no SCENARIO = Scenario(...)")
@@ -81,8 +98,16 @@ def run_variant(
     budget: Budget = Budget(),
     progress: ProgressFn | None = None,
 ) -> Result:
-    spec = variant.build()
-    machine = Machine(spec)
+    try:
+        spec = variant.build()
+        machine = Machine(spec)
+    except StalecheckError:
+        raise
+    except Exception as exc:
+        source = variant.build_fn.__code__.co_filename
+        if Path(source).resolve().is_relative_to(_PACKAGE):
+            raise  # our own scenario: our bug, not the user's
+        raise _user_code_error(exc, source) from None
     verdict = check(machine, budget, progress, sanity=machine.is_complete)
     if verdict.outcome == Outcome.UNREACHABLE and not verdict.sane:
         raise ScenarioError(

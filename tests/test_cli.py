@@ -99,3 +99,36 @@ def test_user_scenario_file_runs(tmp_path: Path) -> None:
     res = run("check", str(src), "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["verdict"] == "reachable"
+
+
+def _user_file(tmp_path: Path, body: str) -> Path:
+    src = tmp_path / "case.py"
+    src.write_text(
+        "from stalecheck.scenarios.builder import Builder, Scenario\n"
+        "SCENARIO = Scenario('case', 'a user case')\n"
+        "@SCENARIO.variant('v', expect='reachable')\n"
+        "def _(b: Builder) -> None:\n" + body
+    )
+    return src
+
+
+def test_unknown_location_points_at_the_program_line(tmp_path: Path) -> None:
+    src = _user_file(
+        tmp_path,
+        "    b.page('P0', 'X')\n"
+        '    b.host("cpu", """STR X, 1\n'
+        'LDR r1, Q""")\n'
+        "    b.bad_when(lambda v: False, 'never')\n",
+    )
+    res = run("check", str(src))
+    assert res.returncode == 2
+    assert f"{src}:7:1:" in res.stderr and "unknown location 'Q'" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_exception_in_user_scenario_is_a_user_error(tmp_path: Path) -> None:
+    src = _user_file(tmp_path, "    b.page('P0', 'X')\n    b.system(pes=undefined_name)\n")
+    res = run("check", str(src))
+    assert res.returncode == 2
+    assert f"{src}:6" in res.stderr and "NameError" in res.stderr
+    assert "Traceback" not in res.stderr and "internal error" not in res.stderr

@@ -401,28 +401,34 @@ def _value_domain(
     stores = sum(
         1 for t in test.threads for line in t.code if line.instruction is not None
     )
-    traces: list[list[ThreadTrace]] = []
-    cut = False
     programs = {t.proc: t.code for t in test.threads}
     variants = {v.strip() for k, val in test.info if k == "Variant" for v in val.split(",")}
     nv2 = "NV2" in variants
+    traces: list[list[ThreadTrace]] = [[] for _ in test.threads]
+    cuts = [False] * len(test.threads)
+    changed: set[Cell] | None = None  # None: run every thread
     for _ in range(stores + 2):
         ordered = {c: sorted(vs, key=_val_key) for c, vs in domain.items()}
-        traces = []
-        cut = False
-        for thread in test.threads:
+        for k, thread in enumerate(test.threads):
+            # A thread whose reads all hit cells with unchanged domains would only
+            # repeat its previous paths, so only threads that read a grown cell rerun.
+            if changed is not None and not any(
+                ev.cell in changed for tr in traces[k] for ev in tr.events if ev.kind == "R"
+            ):
+                continue
             paths = thread_traces(thread, layout, ordered, test.path, programs, nv2)
-            traces.append(paths.traces)
-            cut = cut or paths.cut
-        grown = False
+            traces[k] = paths.traces
+            cuts[k] = paths.cut
+        changed = set()
         for per_thread in traces:
             for tr in per_thread:
                 for ev in tr.events:
                     if ev.kind == "W" and ev.value not in domain.setdefault(ev.cell, set()):
                         domain[ev.cell].add(ev.value)
-                        grown = True
-        if not grown:
+                        changed.add(ev.cell)
+        if not changed:
             break
+    cut = any(cuts)
     return {c: sorted(vs, key=_val_key) for c, vs in domain.items()}, traces, cut
 
 

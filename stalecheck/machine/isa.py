@@ -24,6 +24,7 @@ class Instr:
     text: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
     column: int = field(default=0, compare=False)
+    source: str = field(default="", compare=False)  # file the program was written in
 
     def __str__(self) -> str:
         return self.text or render(self)

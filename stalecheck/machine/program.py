@@ -8,6 +8,7 @@ iterations is an ordinary interleaving.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 
@@ -18,11 +19,19 @@ from stalecheck.machine.isa import Instr
 
 # Terminal names as a user would write them, for "expected one of" hints.
 _TERMINALS = {
-    "COMMA": "','", "DOT": "'.'", "LOC": "a location", "REG": "a register (r1, x2)",
-    "INT": "a number", "NAME": "a name", "LEVEL": "a cache level (L1, L2)",
-    "DCVA": "a DC by-VA op (CVAC, CIVAC, CVAU, IVAC)", "DCSW": "a set/way op (CSW, CISW, ISW)",
-    "BOPT": "a barrier option (SY, ISH, ISHST, ...)", "FIELD": "an SCTLR_EL1 field",
-    "SYSREG": "SCTLR_EL1", "_NL": "end of line",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "LOC": "a location",
+    "REG": "a register (r1, x2)",
+    "INT": "a number",
+    "NAME": "a name",
+    "LEVEL": "a cache level (L1, L2)",
+    "DCVA": "a DC by-VA op (CVAC, CIVAC, CVAU, IVAC)",
+    "DCSW": "a set/way op (CSW, CISW, ISW)",
+    "BOPT": "a barrier option (SY, ISH, ISHST, ...)",
+    "FIELD": "an SCTLR_EL1 field",
+    "SYSREG": "SCTLR_EL1",
+    "_NL": "end of line",
 }
 
 
@@ -156,4 +165,9 @@ def parse_program(text: str, source: str = "<program>", first_line: int = 1) -> 
                 inner.source_line,
             ) from None
         raise
-    return tuple(instrs)
+    # Positions relative to the file the program sits in, so later checks
+    # (unknown location, bad register) can point at the same spot.
+    return tuple(
+        replace(i, line=i.line + first_line - 1, source=source) if i.line else replace(i, source=source)
+        for i in instrs
+    )

@@ -117,6 +117,8 @@ class Builder:
         )
 
     def _thread(self, name: str, program: str, context: Context, **kw: Any) -> None:
+        # Errors are placed at the call's line plus the program's line: exact for a
+        # triple-quoted program that starts on the line of the call.
         path, line = _caller()
         instrs = parse_program(program, source=path, first_line=line)
         self._threads.append(ThreadSpec(name, instrs, context, **kw))
