@@ -61,6 +61,9 @@ MIGRATE = 6  # (MIGRATE, thread, pe)
 
 Step = tuple[int, ...]
 
+_new_state = tuple.__new__
+assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
+
 _DC_OPS = {
     "CVAC": (OP_CLEAN, "poc"),
     "CVAP": (OP_CLEAN, "poc"),  # persistence point treated as the PoC (no PoP modelled)
@@ -273,8 +276,9 @@ class Machine:
         )
         return self.mmu.init(state) if self.mmu is not None else state
 
-    def fingerprint(self, state: State) -> int:
-        return hash(state)
+    # A state is ints in nested tuples, so the built-in hash is stable across
+    # processes; bound as a static method the search calls it with no Python frame.
+    fingerprint = staticmethod(hash)
 
     def describe(self, before: State, step: Step, after: State) -> str:
         return describe(self, before, step, after)
@@ -354,15 +358,17 @@ class Machine:
             return self._exec(state, step[1], step[2])
         if kind == COMPLETE:
             return self._complete(state, step[1], step[2])
+        # Hardware steps build the new State directly (mem and copies are its first
+        # two fields): they are most of the transitions, and _replace costs more.
+        if kind == DROP:
+            copies = caches.drop_clean(state.copies, step[1], step[2], self.nl)
+            return _new_state(State, (state[0], copies, *state[2:]))
+        if kind == FILL:
+            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl)
+            return _new_state(State, (state[0], copies, *state[2:]))
         if kind == WRITE_BACK:
             copies, mem = caches.write_back(state.copies, state.mem, self.h, step[1], step[2], self.nl)
-            return state._replace(copies=copies, mem=mem)
-        if kind == DROP:
-            return state._replace(copies=caches.drop_clean(state.copies, step[1], step[2], self.nl))
-        if kind == FILL:
-            return state._replace(
-                copies=caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl)
-            )
+            return _new_state(State, (mem, copies, *state[2:]))
         if kind == SYSREG:
             return self._set_thread(state, step[1], self._sync(state.threads[step[1]]))
         if kind == MIGRATE:
