@@ -18,6 +18,7 @@ from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
 from stalecheck.machine.mmu import Mmu
+from stalecheck.machine.reduction import DeadLines
 from stalecheck.machine.spec import (
     Context,
     LineSpec,
@@ -148,6 +149,9 @@ class Machine:
         if self.mmu is not None:
             for t in spec.threads:
                 self._check_thread(t)
+        # Optional reduction (machine/reduction.py); page-table walks read lines, so
+        # it is off with the translation model.
+        self.dead_lines = DeadLines(self) if spec.options.prune_dead_lines and self.mmu is None else None
 
     # ---- building -----------------------------------------------------------------
 
@@ -319,11 +323,14 @@ class Machine:
         copies = state.copies
         linear = self._linear_fill
         l1_dirty: list[bool] | None = None  # per line, computed at the first L1 fill check
+        live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         index = 0
         for inst, is_l1 in enumerate(self._is_l1):
             for line in self._line_range:
                 copy = copies[index]
                 index += 1
+                if not live >> line & 1:
+                    continue  # nobody touches this line again: its hardware steps cannot matter
                 if copy:
                     append((WRITE_BACK if copy[0] else DROP, inst, line))
                     continue
