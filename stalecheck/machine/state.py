@@ -69,3 +69,30 @@ def sctlr_tuple(bits: int) -> tuple[int, int, int]:
 TLBI_ENTRY = 5  # (TLBI_ENTRY, broadcast, regime_mask, key, instr_id)
 IC_ENTRY = 6  # (IC_ENTRY, op, line, tag, instr_id); op: IC_IVAU / IC_IALLU / IC_IALLUIS
 IC_IVAU, IC_IALLU, IC_IALLUIS = 1, 2, 3
+
+
+def _fast_replace(cls: type) -> None:
+    """Give a NamedTuple a faster ``_replace`` (speed only, same result).
+
+    The stock ``_replace`` calls ``dict.pop`` once per field and goes through
+    ``_make``; the engine replaces one or two fields of a ``State`` or ``Thread``
+    on every step, which made it the single largest cost of exploring."""
+    fields = cls._fields  # type: ignore[attr-defined]
+    index = {name: i for i, name in enumerate(fields)}
+    new = tuple.__new__
+
+    def _replace(self: tuple, **changes: object) -> tuple:  # type: ignore[type-arg]
+        values = list(self)
+        try:
+            for name, value in changes.items():
+                values[index[name]] = value
+        except KeyError:
+            raise ValueError(f"Got unexpected field names: {sorted(set(changes) - set(fields))!r}") from None
+        return new(cls, values)
+
+    _replace.__doc__ = f"Return a new {cls.__name__} with the given fields replaced."
+    cls._replace = _replace  # type: ignore[attr-defined]
+
+
+_fast_replace(Thread)
+_fast_replace(State)

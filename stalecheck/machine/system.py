@@ -133,6 +133,12 @@ class Machine:
             for vm in self.vms
         )
         self.host_types = tuple(spec.host_types.get(line.name) for line in spec.lines)
+        # Static facts ``actions`` needs for every state, computed once.
+        self._linear_fill = tuple(
+            spec.options.host_linear_map and (host is None or host.cacheable) for host in self.host_types
+        )
+        self._is_l1 = tuple(inst.level == 0 for inst in self.h.instances)
+        self._line_range = range(self.nl)
         self._type = lru_cache(maxsize=None)(self._type_uncached)
         # Translation and instruction fetch (machine/mmu.py), only when the scenario uses them.
         self.mmu = Mmu(self, spec.xlate) if spec.xlate is not None else None
@@ -293,23 +299,41 @@ class Machine:
         return self.code[prog[th.pc]] if th.pc < len(prog) else None
 
     def actions(self, state: State) -> list[Step]:
+        # The hottest function of the search (called once per distinct state): the
+        # loops below are written for speed, the order of the steps is the contract.
         steps: list[Step] = []
+        append = steps.append
         for t in range(len(self.threads)):
-            steps.extend((EXEC, t, c) for c in range(self._choices(state, t)))
+            n = self._choices(state, t)
+            if n == 1:
+                append((EXEC, t, 0))
+            elif n:
+                steps.extend((EXEC, t, c) for c in range(n))
         for pe, buf in enumerate(state.bufs):
-            steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf))
-        nl = self.nl
+            if buf:
+                steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf))
         copies = state.copies
-        for inst in range(len(self.h.instances)):
-            for line in range(nl):
-                copy = copies[inst * nl + line]
+        linear = self._linear_fill
+        l1_dirty: list[bool] | None = None  # per line, computed at the first L1 fill check
+        index = 0
+        for inst, is_l1 in enumerate(self._is_l1):
+            for line in self._line_range:
+                copy = copies[index]
+                index += 1
                 if copy:
-                    steps.append((WRITE_BACK if copy[0] else DROP, inst, line))
-                elif self._fillable(state, inst, line):
-                    steps.append((FILL, inst, line))
+                    append((WRITE_BACK if copy[0] else DROP, inst, line))
+                    continue
+                if is_l1:  # caches.may_fill: an L1 fill waits while another L1 holds it dirty
+                    if l1_dirty is None:
+                        h, nl = self.h, self.nl
+                        l1_dirty = [caches.dirty_l1(copies, h, ln, nl) >= 0 for ln in self._line_range]
+                    if l1_dirty[line]:
+                        continue
+                if linear[line] or self._fillable_by_regime(state, inst, line):
+                    append((FILL, inst, line))
         for t, th in enumerate(state.threads):
             if th.pending >= 0:
-                steps.append((SYSREG, t))
+                append((SYSREG, t))
         if state.migrations < self.spec.options.max_migrations:
             for t, spec in enumerate(self.threads):
                 th = state.threads[t]
@@ -381,9 +405,11 @@ class Machine:
         (DESIGN.md section 1, Hardware nondeterminism)."""
         if not caches.may_fill(state.copies, self.h, inst, line, self.nl):
             return False
-        host = self.host_types[line]
-        if self.spec.options.host_linear_map and (host is None or host.cacheable):
-            return True
+        return self._linear_fill[line] or self._fillable_by_regime(state, inst, line)
+
+    def _fillable_by_regime(self, state: State, inst: int, line: int) -> bool:
+        """Without the linear map: some unfinished thread on the instance's PE (any
+        PE for a shared level) maps ``line`` Normal cacheable right now."""
         pe = self.h.instances[inst].pe
         for t, th in enumerate(state.threads):
             if th.pe < 0 or (pe is not None and th.pe != pe) or self.finished(state, t):
@@ -486,23 +512,29 @@ class Machine:
             return None
         vi = self._vm_index[spec.vm]
         hcr = state.hcr[vi]
-        base = self._trap_base(state, t, instr)
+
+        def trap(kind: str, **extra: object) -> TrapContext:
+            # Built only when a trap is taken: this check runs for every enabled
+            # guest instruction, and the context costs more than the check.
+            return TrapContext(kind, **extra, **self._trap_base(state, t, instr))  # type: ignore[arg-type]
+
         if instr.op == "DCSW" and hcr & hcr_bit("TSW"):
-            return TrapContext("setway", **base)  # type: ignore[arg-type]
+            return trap("setway")
         if instr.op == "MSR" and hcr & hcr_bit("TVM"):
-            return TrapContext("sctlr", field=instr.kind, value=instr.value, **base)  # type: ignore[arg-type]
+            return trap("sctlr", field=instr.kind, value=instr.value)
         if instr.op == "DC":
             to_poc = _DC_OPS[instr.kind][1] == "poc"
             if (to_poc and hcr & hcr_bit("TPC")) or (not to_poc and hcr & hcr_bit("TPU")):
-                return TrapContext("cmo", **base)  # type: ignore[arg-type]
-        translated = self.mmu is not None and self.mmu.is_va(t, instr.loc)
-        if instr.op in ("LDR", "STR", "DC", "EXEC") and not translated:
+                return trap("cmo")
+        if instr.op in ("LDR", "STR", "DC", "EXEC"):
+            if self.mmu is not None and self.mmu.is_va(t, instr.loc):
+                return None
             line = self.line_of(instr.loc)
             access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
             # D8.4 stage-2 permission fault: a fetch from a page mapped execute-never.
             xn = instr.op == "EXEC" and state.mapped[vi] & (self.line_page_bit[line] << len(self.pages))
             if self._guest_unmapped(state, t, line) or xn:
-                return TrapContext("stage2-fault", page=self.lines[line].page, access=access, **base)  # type: ignore[arg-type]
+                return trap("stage2-fault", page=self.lines[line].page, access=access)
         return None
 
     def trap_for(self, state: State, t: int) -> TrapContext | None:
