@@ -76,8 +76,12 @@ def test_every_shipped_test_parses_or_is_refused_cleanly() -> None:
 
 
 def _rejects_cleanly(text: str) -> None:
+    """Parse and check; only our typed errors may escape (and they must render)."""
     try:
-        check_test(parse_litmus(text, "fuzz.litmus"))
+        test = parse_litmus(text, "fuzz.litmus")
+        size = sum(len(t.code) for t in test.threads)
+        if len(test.threads) <= 4 and size <= 24:  # keep random programs cheap to check
+            check_test(test)
     except StalecheckError as err:
         err.render()
 
