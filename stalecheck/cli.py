@@ -20,6 +20,7 @@ from stalecheck.explore.search import Budget, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.machine.system import Machine
 from stalecheck.report.verdicts import dumps, verdict_table, witness_text
+from stalecheck.report.witness_dot import witness_dot
 from stalecheck.runner import Result, load_scenario, run_variant, select
 from stalecheck.scenarios import BUNDLED
 from stalecheck.scenarios.builder import Scenario, Variant
@@ -131,6 +132,7 @@ def explain(
     scenario: Annotated[str, typer.Argument(help="Scenario name or .py path.")],
     variant: Annotated[str, typer.Argument(help="Variant name.")],
     token: Annotated[str, typer.Argument(help="Replay token printed with a witness, e.g. 0/3/1.")],
+    dot: Annotated[bool, typer.Option("--dot", help="Print the witness as Graphviz DOT.")] = False,
 ) -> None:
     """Replay a witness from its token, step by step."""
     sc = load_scenario(scenario)
@@ -144,6 +146,9 @@ def explain(
         steps = replay(machine, path)
     except ValueError as exc:
         raise UsageError(f"token {token!r} does not replay on {sc.name}/{variant}: {exc}") from None
+    if dot:
+        out.print(witness_dot(f"{sc.name}/{variant}", steps), end="", markup=False, soft_wrap=True)
+        return
     for i, line in enumerate(steps, 1):
         out.print(f"{i:>3}. {line}")
 

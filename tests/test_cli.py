@@ -132,3 +132,12 @@ def test_exception_in_user_scenario_is_a_user_error(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert f"{src}:6" in res.stderr and "NameError" in res.stderr
     assert "Traceback" not in res.stderr and "internal error" not in res.stderr
+
+
+def test_explain_dot_has_one_node_per_step() -> None:
+    first = json.loads(run("check", "kvm-external-l3", "-v", "clean-to-pou", "--json").stdout)
+    res = run("explain", "kvm-external-l3", "clean-to-pou", first["replay"], "--dot")
+    assert res.returncode == 0
+    assert res.stdout.startswith("digraph witness {") and res.stdout.rstrip().endswith("}")
+    for n in range(1, len(first["witness"]) + 1):
+        assert f"  s{n} [label=" in res.stdout

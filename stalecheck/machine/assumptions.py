@@ -17,7 +17,7 @@ def assumptions(spec: SystemSpec) -> list[str]:
     out = [
         f"caches: {levels}; CLIDR LoUU={c.louu or 1} LoC={c.loc or (2 if c.l2 else 1)}",
         "loads performed in order (load reordering is the axiomatic engine's job)",
-        "Non-cacheable/Device reads may hit a cached copy (B2.16)"
+        "Non-cacheable/Device reads may hit a cached copy (B2.11 mismatched attributes)"
         if o.nc_reads_may_hit
         else "strict bypass: Non-cacheable/Device reads never hit a cache (not architectural)",
         f"at most {o.max_migrations} vCPU migration(s)",
@@ -25,10 +25,13 @@ def assumptions(spec: SystemSpec) -> list[str]:
         if o.host_linear_map
         else "no hypervisor linear map: fills only where the running code maps the line cacheable",
         "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
-        "set/way operations of one PE take effect in program order (no DSB between levels)",
+        "set/way operations of one PE take effect in program order without a barrier "
+        "(stronger than the Arm ARM, D7.5.9.15: any order unless a DMB or DSB)",
         "system-register writes take effect at the latest at the next ISB/exception",
         "visited states stored as 64-bit fingerprints (collision chance < 1e-6 at 10^6 states)",
     ]
+    if o.prune_dead_lines and spec.xlate is None:
+        out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
     if spec.xlate is not None:
         from stalecheck.machine.mmu import xlate_assumptions
 

@@ -1,22 +1,47 @@
 """Per-PE buffer of stores and cache maintenance that complete asynchronously.
 
-The rules on what may complete before what, each from one place in the Arm ARM:
-- stores to one location complete in program order (B2.3, coherence order
-  respects program order for one observer);
+The rules on what may complete before what, each with its place in the Arm ARM
+("Model:" marks where the model is stronger or weaker than the manual):
+- stores to one location complete in program order (B2.3.1 Basic definitions,
+  Coherence-before: a same-location write later in program order is never
+  Coherence-before an earlier one);
 - a ``DC`` by VA is ordered with earlier and later stores to the same line only
   when they have the same cacheability, and with other ``DC`` to that line
-  (D7.5.9.? "Ordering and completion of data and instruction cache
-  instructions": DC by VA may execute in any order relative to accesses to
-  Device or Non-cacheable memory unless a DMB or DSB intervenes);
+  (D7.5.9.15 Ordering and completion of data and instruction cache
+  instructions: program order only for same-line accesses to Normal Inner
+  Write-Through or Write-Back memory with the same cacheability; "any order
+  relative to loads or stores that access any address with the Device memory
+  attribute, or with Normal memory with Inner Non-cacheable attribute unless a
+  DMB or DSB is executed between the instructions").  Model: a Non-cacheable
+  or Device store and a ``DC`` of the same line that is also Non-cacheable are
+  kept in order, which the manual does not require;
 - a ``DMB`` leaves a marker: no store or DC issued after it completes before
-  every store and DC issued before it (B2.3 barrier-ordered-before; DC counts
-  as a store for DMB ST); a full ``DMB`` also holds back later loads;
-- set/way operations are ordered with respect to stores and DC by VA by nothing
-  but a ``DSB`` (D7.5.9); among themselves they take effect in program order
-  (assumption, printed with verdicts: Linux's v7_flush_dcache_all and TF-A's
-  dcsw_op clean L1 then L2 with no DSB between the levels and rely on it);
-- only a ``DSB`` waits for completion (B2.3.12; a ``DSB ST`` waits for stores
-  only, so it completes no CMO, DESIGN.md section 1).
+  every store and DC issued before it (B2.3.7 Ordering relations,
+  Barrier-ordered-before; B2.6.2 Data Memory Barrier); a full ``DMB`` also holds
+  back later loads.  Model: a ``DMB ST`` also orders ``DC``, as if it were a
+  store; the manual orders cache maintenance only by a DMB "whose required
+  access type is both loads and stores" (D7.5.9.15), and Barrier-ordered-before
+  names DC (CVAU) effects only for a DMB FULL;
+- set/way operations are ordered with respect to stores and DC by VA only by a
+  ``DSB`` in the model; the manual also lets a full ``DMB`` order them
+  (D7.5.9.15: "Can execute in any order relative to loads or stores unless a
+  DMB or DSB is executed between the instructions"), so the model allows more
+  reordering than the architecture here;
+- among themselves set/way operations take effect in program order (assumption,
+  printed with verdicts).  The AArch64 manual does not give this: D7.5.9.15 says
+  data cache maintenance instructions that do not specify an address "can
+  execute in any order relative to data cache maintenance instructions that do
+  not specify an address unless a DMB or DSB is executed between the
+  instructions", and its example (D7.5.9.16.1) executes a ``DSB`` after each
+  level.  Program order is the ARMv7 (AArch32) rule that Linux's
+  v7_flush_dcache_all relies on (it adds a DSB between levels only for Cortex-A7
+  erratum 814220); TF-A's do_dcsw_op executes ``DSB SY`` before each level;
+- only a ``DSB`` waits for completion, and only a ``DSB`` for both loads and
+  stores completes cache maintenance (B2.6.9 Data Synchronization Barrier: "All
+  cache maintenance instructions in program order before the DSB" are waited for
+  only when the required access types are reads and writes; D7.5.9.15: a CMO "is
+  only guaranteed to be complete ... following a DSB"), so a ``DSB ST`` completes
+  no CMO (DESIGN.md section 1).
 """
 
 from __future__ import annotations
@@ -30,7 +55,7 @@ def _blocks(earlier: Entry, later: Entry) -> bool:
     ek, lk = earlier[0], later[0]
     if lk == SETWAY:  # set/way ops take effect in program order among themselves
         return ek == SETWAY
-    if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9, D8.14: ordered by nothing but a DSB
+    if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9.15, D8.14: ordered by nothing but a DSB
         return False
     if ek in _MARKS:
         return True

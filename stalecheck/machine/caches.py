@@ -6,11 +6,13 @@ processes before Python 3.12) or ``(dirty, values)`` where ``values`` holds one 
 version number per location of the line (a line split into sub-blocks has
 several).  ``mem`` is a tuple of ``values`` per line: the PoC.
 
-Invariant kept by the coherent operations (B2.11 Memory coherency; D7.5.1): at
-most one L1 holds a line dirty and then no other L1 holds it; a clean copy
-equals the first copy below it on its path.  Only mismatched-attribute
-accesses break it, which is exactly the architecture's freedom (B2.16
-Mismatched memory attributes) that makes stale reads possible.
+Invariant kept by the coherent operations (D7.5.1 General behavior of the caches:
+a Normal Inner or Outer Shareable location "is guaranteed to be coherent with all
+Requesters in its shareability domain"): at most one L1 holds a line dirty and
+then no other L1 holds it; a clean copy equals the first copy below it on its
+path.  Only mismatched-attribute accesses break it, which is exactly the
+architecture's freedom (B2.11 Mismatched memory attributes) that makes stale
+reads possible.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def dirty_l1(copies: Copies, h: Hierarchy, line: int, nl: int) -> int:
 
 def coherent_value(copies: Copies, mem: Memory, h: Hierarchy, pe: int, line: int, nl: int) -> Values:
     """What a cacheable access sees: hardware coherence makes all cacheable
-    observers in the shareability domain agree (B2.11), so the newest copy wins:
+    observers in the shareability domain agree (D7.5.1), so the newest copy wins:
     own L1, a dirty L1 elsewhere (snooped), then the path down to the PoC."""
     if pe >= 0:
         path = h.paths[pe]
@@ -74,7 +76,8 @@ def coherent_write(
     copies: Copies, mem: Memory, h: Hierarchy, pe: int, line: int, offset: int, value: int, nl: int
 ) -> Copies:
     """A cacheable store: write-allocate into own L1, dirty; other L1 copies are
-    invalidated by the coherence protocol (B2.11: one coherent order per location)."""
+    invalidated by the coherence protocol (B2.3.1 Basic definitions: one Coherence
+    order, a total order of the writes to each Location)."""
     base = coherent_value(copies, mem, h, pe, line, nl)
     new = (*base[:offset], value, *base[offset + 1 :])
     out = list(copies)
@@ -88,7 +91,8 @@ def coherent_device_write(
     copies: Copies, mem: Memory, h: Hierarchy, line: int, offset: int, value: int, nl: int
 ) -> tuple[Copies, Memory]:
     """An I/O-coherent device write: merged with the newest data, written at the PoC,
-    and every cached copy invalidated (DESIGN.md section 1, Observers; B2.11)."""
+    and every cached copy invalidated (DESIGN.md section 1, Observers; B2.10.1.1.1
+    Shareable, Inner Shareable, and Outer Shareable Normal memory)."""
     base = coherent_value(copies, mem, h, -1, line, nl)
     out = list(copies)
     for inst in range(len(h.instances)):
@@ -102,9 +106,16 @@ def bypass_read_options(
 ) -> tuple[int, ...]:
     """Values a Non-cacheable or Device read may return.
 
-    B2.16 (Mismatched memory attributes): a read with a non-cacheable type of a
-    location that has a cached copy may hit that copy or go to the PoC; with
-    ``may_hit`` False ("strict bypass" hardware) only the PoC value is possible.
+    B2.11 (Mismatched memory attributes): with mismatched attributes "a read of the
+    memory Location by one agent might not return the value most recently written"
+    and coherency may be lost; the model realises this as a read with a
+    non-cacheable type of a location that has a cached copy hitting that copy or
+    going to the PoC (D7.5.6 Behavior of caches at reset also allows an
+    implementation that "permits cache hits" when accesses are forced
+    Non-cacheable).  For Device-nGnRnE, B2.10.2.1 Gathering forbids a read from a
+    cache, but B2.11 lists the prohibition on Gathering among the properties a
+    mismatched Device alias may lose.  With ``may_hit`` False ("strict bypass"
+    hardware) only the PoC value is possible.
     """
     values = {mem[line][offset]}
     if may_hit:
@@ -117,7 +128,8 @@ def bypass_read_options(
 
 def bypass_write(mem: Memory, line: int, offset: int, value: int) -> Memory:
     """A Non-cacheable or Device store goes to the PoC and leaves any cached copy
-    as it was (B2.16: a stale copy may remain and may later be written back)."""
+    as it was (B2.11: bytes written without the Write-Back attribute "might have
+    their values reverted to the old values as a result of cache Write-Back")."""
     values = mem[line]
     return _set_mem(mem, line, (*values[:offset], value, *values[offset + 1 :]))
 
@@ -129,8 +141,9 @@ def _set_mem(mem: Memory, line: int, values: Values) -> Memory:
 def write_back(
     copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int
 ) -> tuple[Copies, Memory]:
-    """Hardware write-back of a dirty copy one level down (D7.5.1: a cache may write
-    back a dirty line at any time); the next level allocates it dirty."""
+    """Hardware write-back of a dirty copy one level down (D7.5.1 General behavior of
+    the caches: "Software must not assume that an unlocked item that remains in the
+    cache remains dirty"); the next level allocates it dirty."""
     index = inst * nl + line
     copy = copies[index]
     assert copy and copy[0]
@@ -142,13 +155,15 @@ def write_back(
 
 
 def drop_clean(copies: Copies, inst: int, line: int, nl: int) -> Copies:
-    """A clean copy may be evicted silently at any time (D7.5.1)."""
+    """A clean copy may be evicted silently at any time (D7.5.1: "An unlocked entry in
+    a cache might not remain in that cache")."""
     return _set(copies, inst * nl + line, NO_COPY)
 
 
 def fill(copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int) -> Copies:
-    """Speculative allocation of a clean copy from the level below (D7.5.1: a
-    Normal cacheable location can be allocated at any time)."""
+    """Speculative allocation of a clean copy from the level below (D7.5.1: a location
+    that is Normal Cacheable at the current or a higher Exception level "can be
+    allocated to a cache at any time")."""
     values = first_below(copies, mem, h, inst, line, nl)
     return _set(copies, inst * nl + line, (0, values))
 
@@ -169,7 +184,8 @@ def clean_to(
 ) -> tuple[Copies, Memory, int]:
     """Clean ``line`` in every cache before the point ``depth`` levels down, in the
     shareability scope ``pes``: each dirty copy is written to the next level, top
-    level first, so the newest data reaches the point (D7.5.9 DC CVAC/CVAU).
+    level first, so the newest data reaches the point (D7.5.9.5 Effects of
+    instructions that operate by VA to the PoC; D7.5.9.11 ... to the PoU).
     Returns how many dirty copies were written."""
     written = 0
     for level in range(depth):
@@ -187,7 +203,9 @@ def invalidate_to(
     copies: Copies, h: Hierarchy, line: int, depth: int, pes: frozenset[int], nl: int
 ) -> Copies:
     """Invalidate ``line`` in every cache before the point, dirty data discarded
-    (D7.5.9 DC IVAC; with a preceding clean this is DC CIVAC)."""
+    (D7.5.8.1.2 Terminology for Clean, Invalidate, and Clean and Invalidate
+    instructions: an invalidate "might result in the loss of updates"; a clean
+    then an invalidate is a clean and invalidate)."""
     out = list(copies)
     for inst, spec in enumerate(h.instances):
         if spec.level < depth and h.in_scope(inst, pes):
@@ -199,8 +217,12 @@ def setway(
     copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, clean: bool, invalidate: bool, nl: int
 ) -> tuple[Copies, Memory, int]:
     """A set/way operation on one line of one cache instance: clean writes the line
-    to the next level of caching only, never further (D7.5.9: by set/way the point is
-    the next level), and never reaches a system cache that CLIDR does not describe."""
+    to the next level of caching (D7.5.8.1.2: "For instructions operating by
+    set/way, the point is defined to be to the next level of caching"; D7.5.8.2.2
+    Cache maintenance instructions that operate by set/way: "through to at least
+    the next level"; going further is the separate hardware write-back step), and
+    invalidate acts at that level only.  A system cache cannot be named by set/way
+    (D7.5.12 System level caches), though a clean may write into it."""
     written = 0
     copy = copies[inst * nl + line]
     if not copy:

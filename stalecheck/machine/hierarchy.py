@@ -1,10 +1,13 @@
 """Cache topology: which cache instances exist and where the PoU and PoC sit.
 
 The PoU and PoC are read from the CLIDR_EL1-style fields of the configuration,
-not from a fixed level (D7.5 / D23 CLIDR_EL1: LoUU, LoUIS, LoC count the
-architected cache levels that maintenance to that point must affect).  A system
-cache sits after the architected levels and before the PoC; it is not described
-by CLIDR and set/way operations cannot name it (D7.5.2, seed 002).
+not from a fixed level (D7.5.8.1.2 Terminology for Clean, Invalidate, and Clean
+and Invalidate instructions, and D24.2.33 CLIDR_EL1, Cache Level ID Register:
+LoUU, LoUIS, LoC give the last architected cache level that maintenance to that
+point must affect).  A system cache sits after the architected levels and before
+the PoC; it is not described by CLIDR and set/way operations cannot name it, but
+maintenance by VA to the PoC reaches it (class 2 of D7.5.12 System level caches;
+D7.5.2 Cache identification; seed 002).
 """
 
 from __future__ import annotations
@@ -70,8 +73,9 @@ class Hierarchy:
             raise ScenarioError(f"LoC={loc} leaves architected levels beyond the PoC; not modelled")
         self.louu = louu
         self.louis = louis
-        # Depths: how many levels lie before each point.  Every system cache is
-        # before the PoC by definition (DESIGN.md section 1, D7.5.1).
+        # Depths: how many levels lie before each point.  The modelled system cache
+        # is before the PoC (DESIGN.md section 1; class 2 of D7.5.12 System level
+        # caches; caches beyond the PoC, class 3, are invisible and not modelled).
         self.pou_depth = louu
         self.pouis_depth = louis
         self.poc_depth = len(self.levels)

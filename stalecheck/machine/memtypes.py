@@ -60,17 +60,21 @@ NORMAL_WB = MemType(False, Cacheability.WB, Cacheability.WB, Shareability.ISH)
 NORMAL_WB_NSH = MemType(False, Cacheability.WB, Cacheability.WB, Shareability.NSH)
 NORMAL_WT = MemType(False, Cacheability.WT, Cacheability.WT, Shareability.ISH)
 NORMAL_NC = MemType(False, Cacheability.NC, Cacheability.NC, Shareability.OSH)
-# D8.2.10 (Behavior when stage 1 address translation is disabled): data accesses are
-# Device-nGnRnE; Device memory is always treated as Outer Shareable (B2.7.2).
+# D8.2.12.1 (Behavior when stage 1 address translation is disabled, rule RWFZPW):
+# data accesses are Device-nGnRnE; Device memory is "treated as being Outer
+# Shareable" (B2.10.2 Device memory).
 DEVICE = MemType(True, Cacheability.NC, Cacheability.NC, Shareability.OSH)
 
 
 class S2Force(IntEnum):
-    """What stage 2 does to the type under HCR_EL2.FWB=1 (D8.6.6, FEAT_S2FWB)."""
+    """What stage 2 does to the type under HCR_EL2.FWB=1 (D8.6.6 Stage 2 memory type
+    and Cacheability attributes when FWB is enabled, Table D8-101; FEAT_S2FWB)."""
 
-    PASS = 0  # stage 1 attributes pass through (MemAttr[3:0]=0b0110 style)
-    FORCE_WB = 1  # MemAttr=0b0110: Normal Write-Back, whatever stage 1 said
-    FORCE_NC = 2  # MemAttr=0b0101: Normal Non-cacheable
+    PASS = 0  # MemAttr[2:0]=0b111: the stage 1 type passes through
+    FORCE_WB = 1  # MemAttr[2:0]=0b110: Normal Write-Back, whatever stage 1 said
+    # MemAttr[2:0]=0b101: Normal Non-cacheable for a Normal stage 1; the manual keeps
+    # a Device stage 1 Device (Table D8-101), the model makes it Normal NC too.
+    FORCE_NC = 2
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,13 @@ class RegimeFlags:
 def stage1_data_type(table_type: MemType, mmu: bool, dcache: bool, hcr_dc: bool) -> MemType:
     """Stage-1 output type of a data access.
 
-    D8.2.10 / D5.2: with stage 1 disabled, data accesses are Device-nGnRnE, unless
-    HCR_EL2.DC=1, which makes them Normal Inner/Outer WB Non-shareable (D13 HCR_EL2.DC).
-    SCTLR_ELx.C=0 makes Normal data accesses Non-cacheable (D13 SCTLR_EL1.C).
+    D8.2.12.1 Behavior when stage 1 address translation is disabled (rule RWFZPW):
+    data accesses are Device-nGnRnE, unless HCR_EL2.DC=1, which makes them Normal
+    Inner/Outer Write-Back Non-shareable (D24.2.62 HCR_EL2.DC; D7.5.5).  The
+    manual applies HCR_EL2.DC whatever SCTLR_EL1.M says (RLBPTY: the Effective
+    value of SCTLR_EL1.M is 0); the model applies it only while M=0.
+    SCTLR_EL1.C=0 makes stage 1 Normal data accesses Non-cacheable (D7.5.5
+    Enabling and disabling the caching of memory accesses).
     """
     if not mmu:
         return NORMAL_WB_NSH if hcr_dc else DEVICE
@@ -101,11 +109,15 @@ def stage1_data_type(table_type: MemType, mmu: bool, dcache: bool, hcr_dc: bool)
 def combine_stages(s1: MemType, s2: MemType, fwb: bool, force: S2Force, hcr_cd: bool) -> MemType:
     """Combined stage 1 x stage 2 type.
 
-    FWB=0 (D8.6.5 Combining stage 1 and stage 2 attributes): Device wins over Normal,
-    and for Normal the more restrictive of NC < WT < WB, separately for inner and
-    outer; shareability is the larger domain.  HCR_EL2.CD forces stage 2 data to NC.
-    FWB=1 (D8.6.6): stage 2 overrides; FORCE_WB gives Normal WB whatever stage 1
-    said, FORCE_NC gives Normal NC, PASS keeps stage 1's type.
+    FWB=0 (D8.6.5.1 Combining stage 1 and stage 2 memory type attributes; D8.6.5.2
+    Combining stage 1 and stage 2 Cacheability attributes for Normal memory):
+    Device wins over Normal, and for Normal the more restrictive of NC < WT < WB,
+    separately for inner and outer; shareability is the larger domain (D8.6.7.1
+    Combining the stage 1 and stage 2 Shareability attributes for Normal memory).
+    HCR_EL2.CD forces stage 2 data to NC (D7.5.5).
+    FWB=1 (D8.6.6, Table D8-101): stage 2 overrides; FORCE_WB gives Normal WB
+    whatever stage 1 said, FORCE_NC gives Normal NC (the manual keeps a Device
+    stage 1 Device), PASS keeps stage 1's type.
     """
     if hcr_cd:
         s2 = MemType(s2.device, Cacheability.NC, Cacheability.NC, s2.share)
@@ -121,7 +133,7 @@ def combine_stages(s1: MemType, s2: MemType, fwb: bool, force: S2Force, hcr_cd: 
     outer = min(s1.outer, s2.outer)
     share = max(s1.share, s2.share)
     if inner == Cacheability.NC and outer == Cacheability.NC:
-        share = Shareability.OSH  # B2.7.1: Normal NC is treated as Outer Shareable
+        share = Shareability.OSH  # D8.6.7.1, B2.10.1.1.1: Normal NC is Outer Shareable
     return MemType(False, inner, outer, share)
 
 

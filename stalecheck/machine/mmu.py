@@ -45,6 +45,8 @@ from stalecheck.machine.translation import (
     FSC_TLB_CONFLICT,
     OA_SHIFT,
     RO,
+    TABLE,
+    VALID,
     XN,
     XlateSpec,
     check_permission,
@@ -699,11 +701,11 @@ class Mmu:
                 )
             rid = self.thread_rid[t]
             key = self.keys[rid][instr.loc]
-            table = self._table_snapshot(before, rid, key)
+            table = self._table_snapshot(before, before.threads[t].pe, rid, key)
             return (
                 f"{actor}: the walker translates {instr} ahead of time (any time after the last "
-                f"context synchronisation event): {self.result_text(result)}; the walker does not see "
-                f"PE{before.threads[t].pe}'s buffered stores {table}"
+                f"context synchronisation event): {self.result_text(result)}; it reads {table} "
+                "(a walk never sees the PE's buffered stores)"
             )
         if kind == TLB_FILL:
             _, pe, rid, key, result = step
@@ -790,17 +792,44 @@ class Mmu:
             return f"{actor}: {instr} enters PE{bt.pe}'s buffer (translated through {instr.loc})"
         return None
 
-    def _table_snapshot(self, state: State, rid: int, key: int) -> str:
+    def desc_text(self, desc: int, last: bool) -> str:
+        """A descriptor in words: invalid, a table pointer or a page mapping."""
+        if not desc & VALID:
+            return "invalid"
+        if not last and desc & TABLE:
+            return f"table->{self.m.lines[desc_oa(desc)].name}"
+        if desc_oa(desc) >= len(self.m.pages):
+            return f"descriptor {desc}"
+        return f"page->{self.result_text(desc)[3:]}"
+
+    def _table_snapshot(self, state: State, pe: int, rid: int, key: int) -> str:
+        """The entries a walk of ``key`` reads, decoded, with every copy of their lines,
+        and the stores still buffered (which the walker cannot see)."""
         from stalecheck.machine.describe import snapshot
 
+        m = self.m
         regime = self.regimes[rid]
-        line = self.m._line_index[regime.root]
-        parts = [snapshot(self.m, state, line)]
+        parts: list[str] = []
+        table = m._line_index[regime.root]
+        for pos, index in enumerate(regime.vas[self.key_names[rid][key]]):
+            if table >= m.nl or regime.s2:
+                break
+            last = pos == len(regime.levels) - 1
+            values = self._walker_values(state, pe, regime.walk, table, index)
+            name = m.lines[table].locations[index]
+            seen = " or ".join(self.desc_text(v, last) for v in values)
+            parts.append(f"{name}={seen} {snapshot(m, state, table)}")
+            desc = values[0]
+            if last or not desc & VALID or not desc & TABLE:
+                break
+            table = desc_oa(desc)
         for pe, buf in enumerate(state.bufs):
             for entry in buf:
                 if entry[0] == STORE:
-                    parts.append(f"[PE{pe} buffer: {self.m.code[entry[-1]]}]")
-        return " ".join(parts)
+                    line, offset, value = entry[1], entry[2], entry[3]
+                    loc = m.lines[line].locations[offset]
+                    parts.append(f"[PE{pe} buffer: {loc}={self.desc_text(value, True)}]")
+        return "; ".join(parts)
 
 
 def xlate_assumptions(s: XlateSpec) -> list[str]:

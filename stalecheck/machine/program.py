@@ -41,6 +41,15 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
+def _int(token: Token) -> int:
+    """Decimal (leading zeros allowed, as in assembly) or 0x hexadecimal."""
+    text = str(token)
+    negative = text.startswith("-")
+    digits = text.lstrip("-")
+    value = int(digits, 16) if digits.lower().startswith("0x") else int(digits, 10)
+    return -value if negative else value
+
+
 def _pos(token: Token) -> tuple[int, int]:
     return (token.line or 0, token.column or 0)
 
@@ -65,7 +74,7 @@ class _ToInstr(Transformer[Token, list[Instr]]):
         return out
 
     def imm(self, meta: object, tok: Token) -> tuple[str, int]:
-        return ("", int(str(tok), 0))
+        return ("", _int(tok))
 
     def regval(self, meta: object, tok: Token) -> tuple[str, int]:
         return (str(tok), 0)
@@ -113,7 +122,7 @@ class _ToInstr(Transformer[Token, list[Instr]]):
                 Position("<program>", line, col),
                 self._lines[line - 1] if 0 < line <= len(self._lines) else None,
             )
-        v = int(str(value), 0)
+        v = _int(value)
         if v not in (0, 1):
             line, col = _pos(value)
             raise InputError(

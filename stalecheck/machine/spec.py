@@ -51,16 +51,19 @@ class ThreadSpec:
 
 @dataclass(frozen=True)
 class HCR:
-    """HCR_EL2 bits the model knows, each as the Arm ARM names it (D13 HCR_EL2)."""
+    """HCR_EL2 bits the model knows, each as the Arm ARM names it (D24.2.62 HCR_EL2,
+    Hypervisor Configuration Register), except ``TPC``, which the manual now calls
+    TPCP ("This field was previously named TPC")."""
 
-    TSW: bool = False  # trap DC set/way
+    TSW: bool = False  # trap DC ISW/CSW/CISW (set/way) at EL1
     TVM: bool = False  # trap writes to VM control registers (SCTLR_EL1, ...)
-    TPC: bool = False  # trap DC to PoC
-    TPU: bool = False  # trap DC/IC to PoU
-    DC: bool = False  # default cacheability: stage 1 off behaves as Normal WB
-    CD: bool = False  # stage 2 data accesses Non-cacheable
-    ID: bool = False  # stage 2 instruction accesses Non-cacheable
-    FWB: bool = False  # FEAT_S2FWB: stage 2 forces the combined type
+    TPC: bool = False  # TPCP: trap DC IVAC/CIVAC/CVAC/CVAP (to the PoC/PoP) at EL1
+    TPU: bool = False  # trap DC CVAU, IC IVAU, IC IALLU(IS) (to the PoU) at EL1
+    DC: bool = False  # Default Cacheability: SCTLR_EL1.M behaves as 0 and stage 1 is
+    # Normal Non-shareable Inner/Outer Write-Back (the model applies it only while M=0)
+    CD: bool = False  # stage 2 data accesses to Normal memory Non-cacheable
+    ID: bool = False  # stage 2 instruction accesses to Normal memory Non-cacheable
+    FWB: bool = False  # FEAT_S2FWB: stage 2 MemAttr[2:0] sets the combined type (D8.6.6)
 
     BITS = ("TSW", "TVM", "TPC", "TPU", "DC", "CD", "ID", "FWB")
 
@@ -133,10 +136,11 @@ class VMSpec:
 class Options:
     """Knobs a verdict depends on; each is printed with the verdict."""
 
-    nc_reads_may_hit: bool = True  # B2.16 default; False = "strict bypass" hardware
+    nc_reads_may_hit: bool = True  # B2.11 default; False = "strict bypass" hardware
     max_migrations: int = 1
     host_linear_map: bool = True  # EL2 maps all RAM Normal WB: fills may happen any time
     preemptible_policies: bool = False  # a vCPU may migrate while its trap handler runs
+    prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
 
 
 @dataclass(frozen=True)
