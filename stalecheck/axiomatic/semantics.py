@@ -138,6 +138,8 @@ class _Machine:
             return 32
         if n.startswith("X") or n in ("SP", "XZR"):
             return 64
+        if n[:1] == "C" and n[1:].isdigit():
+            raise self.unsupported(f"Morello capability register {name} is not supported")
         raise self.unsupported(f"register {name} is not supported")
 
     def get(self, op: ast.Operand) -> Tainted:
