@@ -98,3 +98,29 @@ NESTED_FCVM = NestedLayout(
     vncr_registers=("HCR_EL2", "VTTBR_EL2", "SCTLR_EL1", "TCR_EL1", "TTBR0_EL1", "CNTV_CTL_EL0"),
     trapped=("TLBI", "ERET"),
 )
+
+
+# ---- the NV2 layer's traffic, as program text for the L1 driver ------------------------
+
+VNCR_PAGE = "VNCR"
+VNCR_LINE = "VNCR:vncr_hcr,vncr_vttbr"  # two deferred registers in the VNCR page
+TRAP_PAGE = "NV2TRAP"
+TRAP_LINE = "TLBI_EXIT"  # stands for an instruction that exits to L0 under HCR_EL2.NV
+
+
+def vel2_activity(m: int, after_publish: bool = False) -> list[str]:
+    """What an L1 hypervisor does at vEL2 between two ring updates (e.g. its timer or
+    scheduler touching the state of an L2 it is preparing): under FEAT_NV2 an MSR to
+    HCR_EL2/VTTBR_EL2 is a store to the VNCR page (D8, VNCR_EL2), and a TLBI traps to
+    L0 (HCR_EL2.NV), which emulates it.  The trapped TLBI is written as a store to an
+    exit page because the engine's TLBI needs the translation model; the exit and L0's
+    emulation (``l0_tlbi_emulation``) are what matter to the ring."""
+    if after_publish:
+        return [f"STR vncr_vttbr, {m + 1}  // MSR VTTBR_EL2 at vEL2: a store to the VNCR page (NV2)"]
+    return [
+        f"STR vncr_hcr, {m + 1}  // MSR HCR_EL2 at vEL2: a store to the VNCR page (NV2)",
+        f"STR {TRAP_LINE}, {m + 1}  // TLBI VMALLS12E1IS at vEL2: traps to L0 (HCR_EL2.NV)",
+    ]
+
+
+L0_TLBI_EMULATION = ("DSB ISH  // kvm: __kvm_tlb_flush_vmid on the shadow stage 2", "DSB ISH")

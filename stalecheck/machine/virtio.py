@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stalecheck.errors import ScenarioError
-from stalecheck.machine import vsock
+from stalecheck.machine import nested, vsock
 
 RING_LINES = ("VQD", "VQA", "VQU")
 
@@ -93,6 +93,7 @@ class Virtqueue:
     weak_barriers: bool = True
     writel: bool = True
     patches: Patches = Patches()
+    nv2: bool = False  # interleave L1's NV2 activity (VNCR stores, a trapped TLBI) with the ring
 
     def __post_init__(self) -> None:
         if not 1 <= self.slots <= 8:
@@ -115,6 +116,8 @@ class Virtqueue:
         ]
         if self.paged:
             out.append(("FRAGS", " ".join(f"FRAG{i}:f{i}" for i in q)))
+        if self.nv2:
+            out.append((nested.VNCR_PAGE, nested.VNCR_LINE))
         return out
 
     def data_lines(self, frags: bool) -> tuple[str, ...]:
@@ -150,9 +153,13 @@ class Virtqueue:
                 flushes.append(f"DC CIVAC FRAG{i}")
             if flushes:
                 lines += ["DSB SY  // nv2-vsock-dcache-flush", *flushes, "DSB SY", "ISB"]
+            if self.nv2:
+                lines += nested.vel2_activity(m)
             lines.append(f"STR d{i}, {v}  // virtqueue_add_split: the descriptor")
             lines.append(f"{wmb}  // virtio_wmb before avail->idx")
             lines.append(f"STR aidx, {v}  // avail->idx")
+            if self.nv2:
+                lines += nested.vel2_activity(m, after_publish=True)
             if p.flush_ring:
                 lines += ["DC CIVAC VQD  // vring flush", "DC CIVAC VQA", "DC CIVAC VQU"]
             lines.append("DMB ISH  // virtio_mb in virtqueue_kick_prepare")
@@ -176,15 +183,17 @@ class Virtqueue:
             lines += [f"LDR {r['crc']}, c{i}", f"LDR {r['len']}, n{i}", f"LDR {r['body'][0]}, w{i}"]
             if self.paged:
                 lines.append(f"LDR {r['body'][1]}, f{i}")
+            lines.append(f"LDR {r['done']}, k{m}  // (model only: marks message {m} as read)")
             lines.append(f"STR uidx, {v}  // used->idx (release)")
             lines.append(f"SIGNAL irq{m}  // irqfd: interrupt to the guest")
         return "\n".join(lines)
 
     def registers(self, m: int) -> dict[str, str | tuple[str, ...]]:
         """The device's registers for message ``m`` (names the notation accepts)."""
-        base = m * 5
+        base = m * 6
         body = tuple(f"r{base + 3 + j}" for j in range(self.body_words))
-        return {"desc": f"r{base}", "crc": f"r{base + 1}", "len": f"r{base + 2}", "body": body}
+        done = f"r{base + 3 + self.body_words}"
+        return {"desc": f"r{base}", "crc": f"r{base + 1}", "len": f"r{base + 2}", "body": body, "done": done}
 
     # ---- the receiver's verdict ---------------------------------------------------------
 
@@ -199,6 +208,8 @@ class Virtqueue:
         """
         for m in range(self.messages):
             r = self.registers(m)
+            if not read[r["done"]]:  # type: ignore[index]
+                return ""  # not received yet: the stream so far is intact
             desc = read[r["desc"]]  # type: ignore[index]
             if desc != m + 1:
                 return f"message {m}: stale descriptor (addr of message {desc - 1}'s freed skb)"
@@ -218,5 +229,5 @@ class Virtqueue:
         out: list[str] = []
         for m in range(self.messages):
             r = self.registers(m)
-            out += [r["desc"], r["crc"], r["len"], *r["body"]]  # type: ignore[list-item]
+            out += [r["desc"], r["crc"], r["len"], *r["body"], r["done"]]  # type: ignore[list-item]
         return out

@@ -31,9 +31,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from stalecheck.machine import nested
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import DEVICE, NORMAL_NC, NORMAL_WB, MemType
-from stalecheck.machine.nested import L0_KVM_EXIT, NESTED_FCVM
+from stalecheck.machine.nested import NESTED_FCVM
 from stalecheck.machine.program import parse_program
 from stalecheck.machine.spec import HCR, TrapContext
 from stalecheck.machine.virtio import ALL_PATCHES, RING_LINES, Patches, Virtqueue
@@ -59,6 +60,8 @@ def l0_exit_policy(patches: Patches, release: bool = True) -> Callable[[TrapCont
     """
 
     def policy(trap: TrapContext) -> list[Instr]:
+        if trap.page == nested.TRAP_PAGE:  # L1's TLBI at vEL2: L0 emulates it, then ERET
+            return list(parse_program("\n".join(nested.L0_TLBI_EMULATION), source="<L0 TLBI emulation>"))
         code = []
         if patches.dsb_nested_exit:
             code.append("DSB SY  // nv2-vsock-cache-sync: kvm_nested_sync_hwstate")
@@ -94,12 +97,15 @@ def build(
 ) -> None:
     """The whole system for one variant: two PEs, L1's vCPU on PE0, the VMM on PE1."""
     b.system(pes=2)
-    b.options(quiet_coherent_lines=True)
+    b.options(quiet_coherent_lines=True, prune_dead_lines=True)
     ram = []
     for page, lines in vq.pages():
         b.page(page, lines, vm="l1")
         ram.append(page)
     b.page("MMIO", "QN")
+    if vq.nv2:
+        b.page(nested.TRAP_PAGE, nested.TRAP_LINE)
+        b.host_type(nested.TRAP_LINE, DEVICE)
     b.page("HOST", vq.efd_line())
     b.host_type("QN", DEVICE)  # the doorbell is not memory: nothing caches it
     stage1 = {k: v for k, v in (l1_stage1 or _types()).items() if k in {ln.name for ln in b._lines}}
@@ -108,7 +114,7 @@ def build(
         hcr=HCR(FWB=fwb),
         mapped=tuple(ram),
         stage1=stage1,
-        mmio=("MMIO",),
+        mmio=("MMIO", nested.TRAP_PAGE) if vq.nv2 else ("MMIO",),
         on_mmio=l0_exit_policy(vq.patches, release=release),
     )
     b.guest("l1-vsock", vq.driver(), vm="l1", pe=NESTED_FCVM.pe_of("l1-vsock"))
@@ -116,8 +122,6 @@ def build(
     regs = vq.all_registers()
 
     def corrupt(v) -> bool:  # type: ignore[no-untyped-def]
-        if not v.done("fc-vmm"):
-            return False
         return bool(vq.corruption({r: v.reg("fc-vmm", r) for r in regs}))
 
     b.bad_when(corrupt, "the VMM receives a frame that fails the seed's CRC check (or is not the one sent)")
@@ -127,16 +131,154 @@ def corruption_text(vq: Virtqueue, view) -> str:  # type: ignore[no-untyped-def]
     return vq.corruption({r: view.reg("fc-vmm", r) for r in vq.all_registers()})
 
 
-_ = (replace, ALL_PATCHES, NORMAL_NC, L0_KVM_EXIT)
+def _variant(name: str, expect: str, summary: str, **kw: object) -> None:
+    """Register one variant: ``kw`` are ``build``'s arguments (data, never engine code)."""
+
+    def fn(b: Builder) -> None:
+        build(b, **kw)  # type: ignore[arg-type]
+
+    SCENARIO.variant(name, expect=expect, summary=summary)(fn)
 
 
-@SCENARIO.variant("baseline-fwb", expect="unreachable")
-def _baseline_fwb(b: Builder) -> None:
-    """No patches, L0 runs L1 with FWB (every L1 RAM access Normal WB), ring wraps."""
-    build(b, Virtqueue(SLOTS, 2 * SLOTS), fwb=True)
+WRAP = 2 * SLOTS  # every slot used twice
+LINEAR = Virtqueue(SLOTS, WRAP)
+PAGED = Virtqueue(SLOTS, WRAP, paged=True)
+RING_NC = _types(ring=NORMAL_NC)
+DATA_NC = _types(data=NORMAL_NC, frags=NORMAL_NC)
 
+# ---- the baseline, with and without FWB ---------------------------------------------
+_variant(
+    "baseline-fwb",
+    "unreachable",
+    "No patches; L0 runs L1 with FWB: every L1 RAM access is Normal WB.",
+    vq=PAGED,
+    fwb=True,
+)
+_variant(
+    "baseline-no-fwb",
+    "unreachable",
+    "No patches, no FWB: L1 stage 1 WB x L0 stage 2 WB is still WB on both sides.",
+    vq=PAGED,
+    fwb=False,
+)
 
-@SCENARIO.variant("baseline-no-fwb", expect="unreachable")
-def _baseline_no_fwb(b: Builder) -> None:
-    """No patches, no FWB: L1 stage 1 WB x L0 stage 2 WB is still WB on both sides."""
-    build(b, Virtqueue(SLOTS, 2 * SLOTS), fwb=False)
+# ---- each posted patch alone, and all together, on the baseline (FWB) ---------------
+_SINGLE = {
+    "flush-linear": Patches(flush_linear=True),
+    "flush-linear-frags": Patches(flush_linear=True, flush_frags=True),
+    "dsb-isb-kick": Patches(dsb_isb_kick=True),
+    "dsb-rx": Patches(dsb_rx=True),
+    "dsb-nested-exit": Patches(dsb_nested_exit=True),
+    "dsb-ioeventfd": Patches(dsb_ioeventfd=True),
+}
+for _name, _p in _SINGLE.items():
+    _variant(
+        f"fwb+{_name}",
+        "unreachable",
+        f"Baseline with FWB plus the seed's {_name} patch alone.",
+        vq=replace(PAGED, patches=_p),
+        fwb=True,
+    )
+_variant(
+    "fwb+all-patches",
+    "unreachable",
+    "Baseline with FWB plus every posted patch.",
+    vq=replace(PAGED, patches=ALL_PATCHES),
+    fwb=True,
+)
+
+# ---- hypotheses for the root cause ---------------------------------------------------
+# One slot, two messages (the second reuses the slot): slots never interact, so one
+# slot shows every per-slot interleaving at a size the search finishes in seconds.
+HYP = Virtqueue(1, 2, paged=True)
+HYP_NO_WRAP = Virtqueue(1, 1, paged=True)
+_variant(
+    "nv2-order-fwb",
+    "unreachable",
+    "H1: L1's NV2 traffic (VNCR stores, a TLBI trapped and emulated by L0) interleaved with the ring, FWB.",
+    vq=replace(PAGED, nv2=True),
+    fwb=True,
+)
+_variant(
+    "nv2-order-no-fwb",
+    "unreachable",
+    "H1 without FWB (all WB anyway).",
+    vq=replace(PAGED, nv2=True),
+    fwb=False,
+)
+_variant(
+    "ring-nc-no-fwb",
+    "reachable",
+    "H2: L1 maps the vring Non-cacheable (dma_alloc_coherent, device believed non-coherent), no FWB.",
+    vq=HYP,
+    fwb=False,
+    l1_stage1=RING_NC,
+)
+_variant(
+    "ring-nc-no-wrap",
+    "reachable",
+    "H2 with one message per slot (no slot reused).",
+    vq=HYP_NO_WRAP,
+    fwb=False,
+    l1_stage1=RING_NC,
+)
+_variant(
+    "ring-nc-fwb",
+    "unreachable",
+    "H2 with FWB: stage 2 forces Normal WB over L1's NC.",
+    vq=HYP,
+    fwb=True,
+    l1_stage1=RING_NC,
+)
+_variant(
+    "ring-nc+all-patches",
+    "reachable",
+    "H2 with every posted patch.",
+    vq=replace(HYP, patches=ALL_PATCHES),
+    fwb=False,
+    l1_stage1=RING_NC,
+)
+_variant(
+    "ring-nc+all-patches+ring-flush",
+    "unreachable",
+    "H2 with every posted patch and DC CIVAC of the vring after publishing (the seed's next idea).",
+    vq=replace(HYP, patches=replace(ALL_PATCHES, flush_ring=True)),
+    fwb=False,
+    l1_stage1=RING_NC,
+)
+_variant(
+    "data-nc-no-fwb",
+    "reachable",
+    "H3: skb data written Non-cacheably by L1, read cacheably by the VMM: stale lines across a ring wrap.",
+    vq=HYP,
+    fwb=False,
+    l1_stage1=DATA_NC,
+)
+_variant(
+    "data-nc-no-wrap",
+    "reachable",
+    "H3 with one message per slot (no slot reused).",
+    vq=HYP_NO_WRAP,
+    fwb=False,
+    l1_stage1=DATA_NC,
+)
+_variant("data-nc-fwb", "unreachable", "H3 with FWB.", vq=HYP, fwb=True, l1_stage1=DATA_NC)
+_CLOSES_H3 = ("flush-linear-frags", "all-patches")  # what exploring found (see the module doc)
+for _name, _p in {**_SINGLE, "all-patches": ALL_PATCHES}.items():
+    _variant(
+        f"data-nc+{_name}",
+        "unreachable" if _name in _CLOSES_H3 else "reachable",
+        f"H3 plus the {_name} patch.",
+        vq=replace(HYP, patches=_p),
+        fwb=False,
+        l1_stage1=DATA_NC,
+    )
+_variant(
+    "store-in-buffer",
+    "unreachable",
+    "H4: kick with writel_relaxed and no release in L0's ioeventfd path (a ring store may still be "
+    "buffered when the VMM wakes), FWB.",
+    vq=replace(PAGED, writel=False),
+    fwb=True,
+    release=False,
+)
