@@ -9,7 +9,7 @@ tuples, listed in a fixed order, so a witness is a list of indices.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine import buffer, caches
@@ -616,7 +616,7 @@ class Machine:
         op = instr.op
         pe = th.pe
         buf = state.bufs[pe]
-        ident = self._ids[instr]
+        ids = self._ids  # looked up only by the buffered instructions (hashing an Instr costs)
         if self.mmu is not None:
             if self.mmu.handles(t, instr):
                 return self.mmu.execute(state, t, th, instr, choice)
@@ -631,7 +631,7 @@ class Machine:
             line, offset = self.loc_index(instr.loc)
             value = th.regs[self._regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access_type(state, t, line)
-            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), ident)
+            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), ids[instr])
             return self._push(state, pe, entry), th
         if op == "DC":
             line = self.line_of(instr.loc)
@@ -645,7 +645,7 @@ class Machine:
                 if point == "poc"
                 else (self.h.pouis_depth if scope_all else self.h.pou_depth)
             )
-            entry = (DCVA, dc_op, line, int(mt.cacheable), depth, scope_all, ident)
+            entry = (DCVA, dc_op, line, int(mt.cacheable), depth, scope_all, ids[instr])
             return self._push(state, pe, entry), th
         if op == "DCSW":
             sw_op = _SW_OPS[instr.kind]
@@ -657,7 +657,7 @@ class Machine:
                 if self.h.levels[level].private
                 else next(i for i in self.h.paths[pe] if self.h.instances[i].level == level)
             )
-            entry = (SETWAY, sw_op, inst, self._line_index[instr.loc], ident)
+            entry = (SETWAY, sw_op, inst, self._line_index[instr.loc], ids[instr])
             return self._push(state, pe, entry), th
         if op == "DMB":
             if instr.kind in _FULL_BARRIERS and buffer.has_ordered(buf):
@@ -760,7 +760,7 @@ class Machine:
         new_buf = buffer.remove(buf, index)
         return state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
 
-    @property
+    @cached_property
     def _all(self) -> frozenset[int]:
         return frozenset(range(self.h.n_pes))
 
