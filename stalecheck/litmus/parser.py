@@ -66,7 +66,7 @@ class _ToAst(Transformer[Token, Any]):
 
     @v_args(inline=True)
     def loc_reg(self, proc: Token, reg: Token) -> ast.Location:
-        return ast.RegLoc(int(proc), str(reg).upper())
+        return ast.RegLoc(_int(str(proc)), str(reg).upper())
 
     @v_args(inline=True)
     def loc_symreg(self, name: Token) -> ast.Location:
@@ -391,6 +391,14 @@ def parse_litmus(text: str, path: str = "<string>") -> ast.LitmusTest:
             raise type(inner)(
                 inner.message,
                 Position(path, line, pos.column if pos else 0),
+                line_of(line),
+            ) from None
+        if isinstance(inner, ValueError | OverflowError):
+            meta = getattr(exc.obj, "meta", None)
+            line = getattr(meta, "line", 0)
+            raise InputError(
+                f"malformed {exc.rule}: {inner}",
+                Position(path, line, getattr(meta, "column", 0)),
                 line_of(line),
             ) from None
         raise

@@ -30,6 +30,8 @@ def assumptions(spec: SystemSpec) -> list[str]:
         "system-register writes take effect at the latest at the next ISB/exception",
         "visited states stored as 64-bit fingerprints (collision chance < 1e-6 at 10^6 states)",
     ]
+    if o.prune_dead_lines and spec.xlate is None:
+        out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
     if spec.xlate is not None:
         from stalecheck.machine.mmu import xlate_assumptions
 

@@ -140,6 +140,7 @@ class Options:
     max_migrations: int = 1
     host_linear_map: bool = True  # EL2 maps all RAM Normal WB: fills may happen any time
     preemptible_policies: bool = False  # a vCPU may migrate while its trap handler runs
+    prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
 from stalecheck.machine.mmu import Mmu
+from stalecheck.machine.reduction import DeadLines
 from stalecheck.machine.spec import (
     Context,
     LineSpec,
@@ -60,6 +61,9 @@ SYSREG = 5  # (SYSREG, thread): a written SCTLR_EL1 value takes effect
 MIGRATE = 6  # (MIGRATE, thread, pe)
 
 Step = tuple[int, ...]
+
+_new_state = tuple.__new__
+assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
 
 _DC_OPS = {
     "CVAC": (OP_CLEAN, "poc"),
@@ -145,6 +149,9 @@ class Machine:
         if self.mmu is not None:
             for t in spec.threads:
                 self._check_thread(t)
+        # Optional reduction (machine/reduction.py); page-table walks read lines, so
+        # it is off with the translation model.
+        self.dead_lines = DeadLines(self) if spec.options.prune_dead_lines and self.mmu is None else None
 
     # ---- building -----------------------------------------------------------------
 
@@ -273,8 +280,9 @@ class Machine:
         )
         return self.mmu.init(state) if self.mmu is not None else state
 
-    def fingerprint(self, state: State) -> int:
-        return hash(state)
+    # A state is ints in nested tuples, so the built-in hash is stable across
+    # processes; bound as a static method the search calls it with no Python frame.
+    fingerprint = staticmethod(hash)
 
     def describe(self, before: State, step: Step, after: State) -> str:
         return describe(self, before, step, after)
@@ -315,11 +323,14 @@ class Machine:
         copies = state.copies
         linear = self._linear_fill
         l1_dirty: list[bool] | None = None  # per line, computed at the first L1 fill check
+        live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         index = 0
         for inst, is_l1 in enumerate(self._is_l1):
             for line in self._line_range:
                 copy = copies[index]
                 index += 1
+                if not live >> line & 1:
+                    continue  # nobody touches this line again: its hardware steps cannot matter
                 if copy:
                     append((WRITE_BACK if copy[0] else DROP, inst, line))
                     continue
@@ -354,15 +365,17 @@ class Machine:
             return self._exec(state, step[1], step[2])
         if kind == COMPLETE:
             return self._complete(state, step[1], step[2])
+        # Hardware steps build the new State directly (mem and copies are its first
+        # two fields): they are most of the transitions, and _replace costs more.
+        if kind == DROP:
+            copies = caches.drop_clean(state.copies, step[1], step[2], self.nl)
+            return _new_state(State, (state[0], copies, *state[2:]))
+        if kind == FILL:
+            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl)
+            return _new_state(State, (state[0], copies, *state[2:]))
         if kind == WRITE_BACK:
             copies, mem = caches.write_back(state.copies, state.mem, self.h, step[1], step[2], self.nl)
-            return state._replace(copies=copies, mem=mem)
-        if kind == DROP:
-            return state._replace(copies=caches.drop_clean(state.copies, step[1], step[2], self.nl))
-        if kind == FILL:
-            return state._replace(
-                copies=caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl)
-            )
+            return _new_state(State, (mem, copies, *state[2:]))
         if kind == SYSREG:
             return self._set_thread(state, step[1], self._sync(state.threads[step[1]]))
         if kind == MIGRATE:

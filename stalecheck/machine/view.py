@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stalecheck.errors import ScenarioError
 from stalecheck.machine.state import State
 
 if TYPE_CHECKING:
@@ -34,5 +35,10 @@ class StateView:
         return self._s.threads[self._m.thread_index(thread)].fault
 
     def mem(self, loc: str) -> int:
+        if self._m.dead_lines is not None:
+            raise ScenarioError(
+                f"the bad state reads memory (v.mem({loc!r})), which the prune_dead_lines "
+                "reduction does not preserve; turn the option off for this scenario"
+            )
         line, offset = self._m.loc_index(loc)
         return self._s.mem[line][offset]

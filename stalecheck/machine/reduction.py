@@ -1,0 +1,124 @@
+"""A sound state-space reduction: no hardware steps on lines nobody touches again.
+
+Write-back, drop and fill of a line only matter to a later step that reads or
+maintains that line: loads and stores, buffered stores and CMOs completing, a
+device access, the hardware steps of the same line.  Caches hold each line
+independently (no capacity model), so a hardware step on line L commutes with
+every step that does not name L.  Call L *dead* in a state when no unfinished
+thread's remaining program, no EL2 code still to run, and no buffered entry
+names it.  Removing every hardware step on dead lines from a run leaves a run
+whose registers, events, thread positions and other lines are unchanged, and a
+dead line stays dead (programs only advance).  So a bad state over registers
+and thread progress is reachable with the reduction exactly when it is without
+it, and the shortest witness keeps its length.
+
+Conservative where the future is not known in advance: a trap runs a
+hypervisor policy that may emit maintenance of any line, so an instruction
+that can still trap makes every line live.  Which can: a set/way op when the VM
+has a set/way policy, an SCTLR_EL1 write with an SCTLR policy, a DC with a CMO
+policy (the trap bits may be set later by a policy, so the bits are not
+consulted), and a load, store or DC to a page not yet mapped at stage 2 when the
+VM has a fault policy (pages are only ever added to a VM's stage 2, so a mapped
+page cannot fault again).  Translation (``machine/mmu.py``) walks page tables
+held in lines, so the reduction is off when the scenario uses it.  A bad state
+that reads memory (``v.mem``) would see the skipped hardware steps, so
+``StateView.mem`` refuses to run under the reduction instead of answering wrongly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stalecheck.machine.spec import Context
+from stalecheck.machine.state import DCVA, SETWAY, STORE, State
+
+if TYPE_CHECKING:
+    from stalecheck.machine.isa import Instr
+    from stalecheck.machine.spec import VMSpec
+    from stalecheck.machine.system import Machine
+
+# Instructions a guest can trap on (stage-2 fault, HCR_EL2.TSW/TVM/TPC/TPU).
+_MAY_TRAP = ("LDR", "STR", "DC", "DCSW", "MSR", "EXEC", "IC", "TLBI")
+_NAMES_A_LINE = ("LDR", "STR", "DC", "DCSW", "IC")
+
+
+class DeadLines:
+    """Which lines may still be touched, as a bitmask per state (``live``)."""
+
+    def __init__(self, m: Machine) -> None:
+        self._m = m
+        self.all = (1 << m.nl) - 1
+        self._code_bits: list[int] = []
+        self._future: list[tuple[int, ...]] = []  # per thread: lines surely named from pc on
+        self._faults: list[tuple[tuple[int, int], ...]] = []  # per thread: (index, page bit) that may fault
+        self._vm: list[int] = []
+        for t, spec in enumerate(m.threads):
+            vm = m.vms[m._vm_index[spec.vm]] if spec.context == Context.GUEST else None
+            self._vm.append(m._vm_index[spec.vm] if vm is not None else -1)
+            suffix = [0]
+            faults: list[tuple[int, int]] = []
+            program = m.programs[t]
+            for index in range(len(program) - 1, -1, -1):
+                instr = m.code[program[index]]
+                bits = self._lines_of(instr)
+                if vm is not None and self._may_run_policy(instr, vm):
+                    bits = self.all
+                if vm is not None and vm.on_stage2_fault is not None and instr.op in ("LDR", "STR", "DC"):
+                    faults.append((index, m.line_page_bit[m.line_of(instr.loc)]))
+                suffix.append(suffix[-1] | bits)
+            self._future.append(tuple(reversed(suffix)))
+            self._faults.append(tuple(reversed(faults)))
+
+    @staticmethod
+    def _may_run_policy(instr: Instr, vm: VMSpec) -> bool:
+        """Whether ``instr`` can trap to a policy whatever is mapped (trap bits may be
+        turned on later by a policy, so only the presence of a policy counts)."""
+        op = instr.op
+        if op == "DCSW":
+            return vm.on_setway is not None
+        if op == "MSR":
+            return vm.on_sctlr is not None
+        if op == "DC":
+            return vm.on_cmo is not None
+        if op in ("LDR", "STR"):
+            return False  # only a stage-2 fault, checked against the state in ``live``
+        return op in _MAY_TRAP
+
+    def _lines_of(self, instr: Instr) -> int:
+        if instr.op not in _NAMES_A_LINE or not instr.loc:
+            return 0
+        m = self._m
+        if instr.loc in m._line_index or instr.loc in m._loc:
+            return 1 << m.line_of(instr.loc)
+        return self.all  # a name we cannot place: assume it may be any line
+
+    def _code(self, ident: int) -> int:
+        """Lines named by interned instruction ``ident`` (policies intern new code)."""
+        bits = self._code_bits
+        while len(bits) <= ident:
+            bits.append(self._lines_of(self._m.code[len(bits)]))
+        return bits[ident]
+
+    def live(self, state: State) -> int:
+        mask = 0
+        future = self._future
+        for t, th in enumerate(state.threads):
+            mask |= future[t][th.pc]
+            for ident in th.hyp:
+                mask |= self._code(ident)
+            vi = self._vm[t]
+            if vi >= 0:
+                mapped = state.mapped[vi]
+                for index, page_bit in self._faults[t]:
+                    if index >= th.pc and not mapped & page_bit:
+                        return self.all  # a stage-2 fault policy may still run
+        for buf in state.bufs:
+            for entry in buf:
+                kind = entry[0]
+                if kind == STORE:
+                    mask |= 1 << entry[1]
+                elif kind == DCVA:
+                    mask |= 1 << entry[2]
+                elif kind == SETWAY:
+                    mask |= 1 << entry[3]
+        return mask
