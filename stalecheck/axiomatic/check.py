@@ -416,7 +416,9 @@ def _value_domain(
                 ev.cell in changed for tr in traces[k] for ev in tr.events if ev.kind == "R"
             ):
                 continue
-            paths = thread_traces(thread, layout, ordered, test.path, programs, nv2)
+            paths = thread_traces(
+                thread, layout, ordered, test.path, programs, nv2, "mixed" in variants
+            )
             traces[k] = paths.traces
             cuts[k] = paths.cut
         changed = set()

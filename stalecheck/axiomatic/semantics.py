@@ -82,6 +82,7 @@ class _Context:
     path: str
     programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
     nv2: bool = False  # herd's ``Variant=NV2``: EL1 system registers live in the VNCR page
+    mixed: bool = False  # herd's ``Variant=mixed``: wider accesses may cover several cells
 
 
 class _Machine:
@@ -137,6 +138,8 @@ class _Machine:
             return 32
         if n.startswith("X") or n in ("SP", "XZR"):
             return 64
+        if n[:1] == "C" and n[1:].isdigit():
+            raise self.unsupported(f"Morello capability register {name} is not supported")
         raise self.unsupported(f"register {name} is not supported")
 
     def get(self, op: ast.Operand) -> Tainted:
@@ -304,10 +307,49 @@ class _Machine:
             self.last_write[cell] = idx
         return idx
 
+    def _split(self, addr: Addr, size: int, plain: bool) -> list[Cell] | None:
+        """Under herd's ``Variant=mixed``, the cells a wider plain access covers.
+
+        Only a whole number of equal, declared cells (``uint8_t t[4]`` read or written
+        as a word) is split; the parts form one single-copy-atomic group.
+        """
+        layout = self.ctx.layout
+        first = layout.cell_of(addr)
+        if not (self.ctx.mixed and plain and first is not None):
+            return None
+        ctype = layout.cell_types[first]
+        if ctype.default or size <= ctype.size or size % ctype.size:
+            return None
+        cells = []
+        for k in range(size // ctype.size):
+            c = layout.cell_of(Addr(addr.base, addr.offset + k * ctype.size))
+            if c is None or layout.cell_types[c].size != ctype.size:
+                return None
+            cells.append(c)
+        return cells
+
     def load(
         self, addr: Addr, size: int, d: int, p: int, **kw: object
     ) -> tuple[Val, int, int, int]:
         """Read memory; return value and the (d, p) sources of the destination register."""
+        parts = self._split(addr, size, not any(kw.values()))
+        if parts is not None:
+            part_bits = size * 8 // len(parts)
+            value_int = 0
+            out_d, out_p, first = d, p, -1
+            group = []
+            for k, c in enumerate(parts):
+                v = self.read_value(c)
+                if not isinstance(v, int):
+                    raise self.unsupported("mixed-size access to an address value")
+                idx = self.new_event("R", c, mask(v, part_bits), d, p)
+                group.append(idx)
+                first = idx if first < 0 else first
+                value_int |= mask(v, part_bits) << (k * part_bits)
+                out_d |= 1 << idx
+                out_p |= 1 << idx
+            self.trace.sca_groups.append(tuple(group))
+            return value_int, out_d, out_p, first
         cell = self.cell(addr, size)
         value = self.read_value(cell)
         if isinstance(value, int):
@@ -326,6 +368,20 @@ class _Machine:
         self, addr: Addr, size: int, value: Val, ad: int, ap: int, dd: int, dp: int,
         **kw: object,
     ) -> int:
+        parts = self._split(addr, size, not any(kw.values()))
+        if parts is not None:
+            if not isinstance(value, int):
+                raise self.unsupported("mixed-size store of an address value")
+            part_bits = size * 8 // len(parts)
+            group = [
+                self.new_event(
+                    "W", c, mask(value >> (k * part_bits), part_bits), ad, ap,
+                    data_d=dd, data_p=dp | dd,
+                )
+                for k, c in enumerate(parts)
+            ]
+            self.trace.sca_groups.append(tuple(group))
+            return group[0]
         cell = self.cell(addr, size)
         if isinstance(value, int):
             value = mask(value, size * 8)
@@ -1458,9 +1514,12 @@ def thread_traces(
     path: str,
     programs: Mapping[int, Sequence[ast.CodeLine]] | None = None,
     nv2: bool = False,
+    mixed: bool = False,
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
-    ctx = _Context(thread.proc, layout, path, programs or {thread.proc: thread.code}, nv2)
+    ctx = _Context(
+        thread.proc, layout, path, programs or {thread.proc: thread.code}, nv2, mixed
+    )
     out: list[ThreadTrace] = []
     cut = False
     stack: list[list[Val]] = [[]]
