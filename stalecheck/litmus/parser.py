@@ -347,6 +347,42 @@ class _ToAst(Transformer[Token, Any]):
         }
 
 
+# Known mistakes, recognised by the parser state they leave lark in (lark's
+# ``match_examples``), so the message says what is wrong rather than which
+# tokens were expected.  Each example is a minimal file showing the mistake.
+_HEAD = "AArch64 T\n{ 0:X1=x; }\n P0 ;\n"
+_MISTAKES: dict[str, list[str]] = {
+    "a code row must end with ';'": [
+        _HEAD + " MOV W0,#1\n MOV W1,#2 ;\nexists (0:X0=1)\n",
+        "AArch64 T\n{ }\n P0 | P1 ;\n MOV W0,#1 | MOV W1,#1\n MOV W0,#1 | MOV W1,#1 ;\n",
+        _HEAD + " LDR W0,[X1]\n MOV W1,#2 ;\nexists (0:X0=1)\n",
+        _HEAD + " MOV W0,W1\n MOV W1,#2 ;\nexists (0:X0=1)\n",
+        _HEAD + " ADD W0,W0,W1\n MOV W1,#2 ;\nexists (0:X0=1)\n",
+        _HEAD + " NOP\n MOV W1,#2 ;\nexists (0:X0=1)\n",
+        _HEAD + " DMB SY\n MOV W1,#2 ;\nexists (0:X0=1)\n",
+    ],
+    "unclosed '[' in a memory operand": [
+        _HEAD + " LDR W0,[X1 ;\nexists (0:X0=1)\n",
+        _HEAD + " LDR W0,[X1,#4 ;\nexists (0:X0=1)\n",
+    ],
+    "the initial state must be closed with '}' before the code": [
+        "AArch64 T\n{ 0:X1=x;\n P0 ;\n MOV W0,#1 ;\n",
+    ],
+    "a register or location in the condition needs '=' and a value": [
+        _HEAD + " MOV W0,#1 ;\nexists (0:X0)\n",
+        _HEAD + " MOV W0,#1 ;\nexists (0:X0=)\n",
+    ],
+}
+
+
+def _known_mistake(exc: UnexpectedInput) -> str | None:
+    try:
+        label = exc.match_examples(_parser().parse, _MISTAKES, use_accepts=True)
+    except Exception:  # a table entry that parses or breaks: never hide the real error
+        return None
+    return label if isinstance(label, str) else None
+
+
 def _expected_text(exc: UnexpectedInput) -> str:
     expected = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
     names = [e.strip('"') if e.startswith('"') else e.lower() for e in expected][:8]
@@ -376,7 +412,9 @@ def parse_litmus(text: str, path: str = "<string>") -> ast.LitmusTest:
     except UnexpectedInput as exc:
         token = getattr(exc, "token", None)
         shown = repr(str(token)) if token is not None and str(token) else "end of input"
+        mistake = _known_mistake(exc)
         raise InputError(
+            f"{mistake} (unexpected {shown})" if mistake else
             f"unexpected {shown}{_expected_text(exc)}",
             Position(path, exc.line, exc.column),
             line_of(exc.line),

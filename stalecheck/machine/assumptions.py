@@ -24,6 +24,12 @@ def assumptions(spec: SystemSpec) -> list[str]:
         "EL2 linear map of all RAM: any line may be filled speculatively at any time"
         if o.host_linear_map
         else "no hypervisor linear map: fills only where the running code maps the line cacheable",
+        *(
+            ["reduction: no spontaneous fill/drop/write-back explored on lines every observer "
+             "accesses cacheably (they cannot change a coherent read; re-checked during the search)"]
+            if o.quiet_coherent_lines
+            else []
+        ),
         "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
         "set/way operations of one PE take effect in program order without a barrier "
         "(stronger than the Arm ARM, D7.5.9.15: any order unless a DMB or DSB)",

@@ -102,6 +102,10 @@ def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State)
         value = at.regs[m.reg_index(t, instr.reg)]
         source = _load_source(m, before, t, line, offset, value)
         return f"{actor}: {instr} reads {instr.loc}={value} {source} {snapshot(m, before, line)}"
+    if instr.op == "AWAIT":
+        line, _ = m.loc_index(instr.loc)
+        polls = f"polls until it reads {instr.loc}={instr.value}"
+        return f"{actor}: {instr} ({polls}) {snapshot(m, before, line)}"
     if instr.op == "STR":
         line, _ = m.loc_index(instr.loc)
         if bt.pe < 0:
@@ -129,6 +133,7 @@ def _trap_reason(kind: str) -> str:
         "sctlr": "HCR_EL2.TVM: write to SCTLR_EL1",
         "cmo": "HCR_EL2.TPCP/TPU: cache maintenance",
         "stage2-fault": "stage-2 translation fault",
+        "mmio": "stage-2 abort on an emulated MMIO page: an exit",
     }.get(kind, kind)
 
 

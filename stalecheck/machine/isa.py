@@ -15,7 +15,7 @@ class Instr:
     """One instruction.  ``text`` is how the user wrote it (for witnesses); ``line``
     and ``column`` locate it in the source, 0 for code emitted by a policy."""
 
-    op: str  # STR LDR DC DCSW IC DMB DSB ISB MSR SIGNAL WAIT MAP NOP EMSR EXEC TLBI ATCHECK
+    op: str  # STR LDR AWAIT DC DCSW IC DMB DSB ISB MSR SIGNAL WAIT MAP NOP EMSR EXEC TLBI ATCHECK
     kind: str = ""  # DC/IC operation, barrier option, or system-register field
     loc: str = ""  # location, line, page or event name
     reg: str = ""  # destination register (LDR) or source register (STR)
@@ -37,6 +37,8 @@ def render(instr: Instr) -> str:
         return f"STR {instr.loc}, {instr.reg or instr.value}"
     if op == "LDR":
         return f"LDR {instr.reg}, {instr.loc}"
+    if op == "AWAIT":
+        return f"AWAIT {instr.loc}, {instr.value}"
     if op == "DC":
         return f"DC {instr.kind} {instr.loc}"
     if op == "DCSW":

@@ -141,6 +141,9 @@ class _ToInstr(Transformer[Token, list[Instr]]):
     def map(self, meta: object, name: Token) -> Instr:
         return self._instr(meta, "MAP", loc=str(name))
 
+    def await_(self, meta: object, loc: Token, value: Token) -> Instr:
+        return self._instr(meta, "AWAIT", loc=str(loc), value=_int(value))
+
     def nop(self, meta: object) -> Instr:
         return self._instr(meta, "NOP")
 

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from stalecheck.machine.system import Machine
 
 # Instructions a guest can trap on (stage-2 fault, HCR_EL2.TSW/TVM/TPC/TPU).
-_MAY_TRAP = ("LDR", "STR", "DC", "DCSW", "MSR", "EXEC", "IC", "TLBI")
-_NAMES_A_LINE = ("LDR", "STR", "DC", "DCSW", "IC")
+_MAY_TRAP = ("LDR", "STR", "AWAIT", "DC", "DCSW", "MSR", "EXEC", "IC", "TLBI")
+_NAMES_A_LINE = ("LDR", "STR", "AWAIT", "DC", "DCSW", "IC")
 
 
 class DeadLines:
@@ -63,7 +63,8 @@ class DeadLines:
                 bits = self._lines_of(instr)
                 if vm is not None and self._may_run_policy(instr, vm):
                     bits = self.all
-                if vm is not None and vm.on_stage2_fault is not None and instr.op in ("LDR", "STR", "DC"):
+                may_fault = instr.op in ("LDR", "STR", "AWAIT", "DC")
+                if vm is not None and vm.on_stage2_fault is not None and may_fault:
                     faults.append((index, m.line_page_bit[m.line_of(instr.loc)]))
                 suffix.append(suffix[-1] | bits)
             self._future.append(tuple(reversed(suffix)))
@@ -74,13 +75,15 @@ class DeadLines:
         """Whether ``instr`` can trap to a policy whatever is mapped (trap bits may be
         turned on later by a policy, so only the presence of a policy counts)."""
         op = instr.op
+        if vm.mmio and op in ("LDR", "STR", "AWAIT", "DC") and instr.loc:
+            return True  # may be an MMIO exit (virtio.py's doorbell): its policy may name any line
         if op == "DCSW":
             return vm.on_setway is not None
         if op == "MSR":
             return vm.on_sctlr is not None
         if op == "DC":
             return vm.on_cmo is not None
-        if op in ("LDR", "STR"):
+        if op in ("LDR", "STR", "AWAIT"):
             return False  # only a stage-2 fault, checked against the state in ``live``
         return op in _MAY_TRAP
 

@@ -79,7 +79,7 @@ def hcr_bit(name: str) -> int:
 class TrapContext:
     """What a hypervisor policy sees when a guest instruction traps."""
 
-    kind: str  # "stage2-fault", "setway", "sctlr", "cmo"
+    kind: str  # "stage2-fault", "setway", "sctlr", "cmo", "mmio"
     thread: str
     vm: VMSpec
     instr: Instr
@@ -124,6 +124,8 @@ class VMSpec:
     on_setway: Policy | None = None
     on_sctlr: Policy | None = None
     on_cmo: Policy | None = None
+    mmio: tuple[str, ...] = ()  # pages of emulated devices: every access exits to the hypervisor
+    on_mmio: Policy | None = None  # the hypervisor's emulation of such an access (an MMIO exit)
 
     def s1_type(self, line: str) -> MemType:
         return self.stage1.get(line, NORMAL_WB)
@@ -141,6 +143,7 @@ class Options:
     host_linear_map: bool = True  # EL2 maps all RAM Normal WB: fills may happen any time
     preemptible_policies: bool = False  # a vCPU may migrate while its trap handler runs
     prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
+    quiet_coherent_lines: bool = False  # skip spontaneous steps on cacheable-only lines (reduce.py)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ tuples, listed in a fixed order, so a witness is a list of indices.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from stalecheck.errors import Position, ScenarioError
-from stalecheck.machine import buffer, caches
+from stalecheck.machine import buffer, caches, reduce
 from stalecheck.machine.describe import describe
 from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr
@@ -75,6 +75,7 @@ _DC_OPS = {
 _SW_OPS = {"CSW": OP_CLEAN, "CISW": OP_CLEAN_INVAL, "ISW": OP_INVAL}
 _FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
 _STORE_BARRIERS = ("ST", "ISHST", "OSHST", "NSHST")
+_DEVICE_OPS = ("STR", "LDR", "AWAIT", "SIGNAL", "WAIT", "NOP")
 
 
 class Machine:
@@ -152,6 +153,9 @@ class Machine:
         # Optional reduction (machine/reduction.py); page-table walks read lines, so
         # it is off with the translation model.
         self.dead_lines = DeadLines(self) if spec.options.prune_dead_lines and self.mmu is None else None
+        self.quiet = frozenset[int]()
+        self.quiet = reduce.quiet_lines(self)
+        self._loud = tuple(line for line in range(self.nl) if line not in self.quiet)
 
     # ---- building -----------------------------------------------------------------
 
@@ -203,7 +207,7 @@ class Machine:
         for ident in self.programs[self._thread_index[t.name]]:
             instr = self.code[ident]
             if (
-                instr.op in ("STR", "LDR", "DC", "IC")
+                instr.op in ("STR", "LDR", "AWAIT", "DC", "IC")
                 and instr.loc
                 and instr.loc not in self._loc
                 and instr.loc not in self._line_index
@@ -218,7 +222,7 @@ class Machine:
                     raise self._bad(f"unknown line {instr.loc!r} in {self._where(t, instr)}", instr)
             if instr.op in ("EXEC", "TLBI") and self.mmu is None:
                 raise self._bad(f"{instr.op} needs the translation model: {self._where(t, instr)}", instr)
-            if t.context == Context.DEVICE and instr.op not in ("STR", "LDR", "SIGNAL", "WAIT", "NOP"):
+            if t.context == Context.DEVICE and instr.op not in _DEVICE_OPS:
                 raise self._bad(f"a device only loads, stores and waits: {self._where(t, instr)}", instr)
             if instr.op == "STR" and instr.reg and instr.reg not in self._regs[self._thread_index[t.name]]:
                 raise self._bad(
@@ -324,11 +328,10 @@ class Machine:
         linear = self._linear_fill
         l1_dirty: list[bool] | None = None  # per line, computed at the first L1 fill check
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
-        index = 0
         for inst, is_l1 in enumerate(self._is_l1):
-            for line in self._line_range:
-                copy = copies[index]
-                index += 1
+            base = inst * self.nl
+            for line in self._loud:  # quiet lines: spontaneous steps cannot matter (reduce.py)
+                copy = copies[base + line]
                 if not live >> line & 1:
                     continue  # nobody touches this line again: its hardware steps cannot matter
                 if copy:
@@ -410,7 +413,13 @@ class Machine:
         th = state.threads[t]
         spec = self.threads[t]
         hcr = state.hcr[self._vm_index[spec.vm]] if spec.context == Context.GUEST else 0
-        return self._type(t, bool(th.hyp), th.sctlr, hcr, line)
+        mt: MemType = self._type(t, bool(th.hyp), th.sctlr, hcr, line)
+        if not mt.cacheable and line in self.quiet:
+            raise ScenarioError(
+                f"line {self.lines[line].name} was reduced as coherent-only but thread "
+                f"{spec.name!r} accesses it as {mt}: run without quiet_coherent_lines"
+            )
+        return mt
 
     def _fillable(self, state: State, inst: int, line: int) -> bool:
         """D7.5.1 General behavior of the caches: a line may be allocated into a cache when it
@@ -452,6 +461,8 @@ class Machine:
         if op == "WAIT":
             return 1 if state.events & self._events[instr.loc] else 0
         if th.pe < 0:
+            if op == "AWAIT":  # a polling loop: it leaves only once it reads the value
+                return int(instr.value in self._device_load_values(state, t, instr))
             return len(self._device_load_values(state, t, instr)) if op == "LDR" else 1
         buf = state.bufs[th.pe]
         if op == "DSB":
@@ -470,6 +481,12 @@ class Machine:
             if self._traps(state, t, instr) is not None:
                 return 1
             return len(self._load_values(state, t, instr))
+        if op == "AWAIT":  # each failed poll is a load with no effect, so only the exit is a step
+            if buffer.loads_blocked(buf):
+                return 0
+            if self._traps(state, t, instr) is not None:
+                return 1
+            return int(instr.value in self._load_values(state, t, instr))
         return 1
 
     def _load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
@@ -540,9 +557,14 @@ class Machine:
             to_poc = _DC_OPS[instr.kind][1] == "poc"
             if (to_poc and hcr & hcr_bit("TPC")) or (not to_poc and hcr & hcr_bit("TPU")):
                 return trap("cmo")
-        if instr.op in ("LDR", "STR", "DC", "EXEC"):
+        if instr.op in ("LDR", "STR", "AWAIT", "DC", "EXEC"):
             if self.mmu is not None and self.mmu.is_va(t, instr.loc):
                 return None
+            mmio = self.vms[vi].mmio
+            if mmio and self.lines[self.line_of(instr.loc)].page in mmio:
+                # An access to an emulated device page takes a stage-2 abort to the
+                # hypervisor, which emulates it and returns past it (D8.3; seed 000's doorbell).
+                return trap("mmio", page=self.lines[self.line_of(instr.loc)].page, value=instr.value)
             line = self.line_of(instr.loc)
             access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
             # Stage 2 Permission fault (D8.4 Memory access control; D8.15.1 MMU fault
@@ -566,6 +588,7 @@ class Machine:
             "sctlr": vm.on_sctlr,
             "cmo": vm.on_cmo,
             "stage2-fault": vm.on_stage2_fault,
+            "mmio": vm.on_mmio,
         }[trap.kind]
         if policy is None:
             raise ScenarioError(
@@ -620,7 +643,7 @@ class Machine:
         op = instr.op
         pe = th.pe
         buf = state.bufs[pe]
-        ident = self._ids[instr]
+        ids = self._ids  # looked up only by the buffered instructions (hashing an Instr costs)
         if self.mmu is not None:
             if self.mmu.handles(t, instr):
                 return self.mmu.execute(state, t, th, instr, choice)
@@ -635,7 +658,7 @@ class Machine:
             line, offset = self.loc_index(instr.loc)
             value = th.regs[self._regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access_type(state, t, line)
-            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), ident)
+            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), ids[instr])
             return self._push(state, pe, entry), th
         if op == "DC":
             line = self.line_of(instr.loc)
@@ -649,7 +672,7 @@ class Machine:
                 if point == "poc"
                 else (self.h.pouis_depth if scope_all else self.h.pou_depth)
             )
-            entry = (DCVA, dc_op, line, int(mt.cacheable), depth, scope_all, ident)
+            entry = (DCVA, dc_op, line, int(mt.cacheable), depth, scope_all, ids[instr])
             return self._push(state, pe, entry), th
         if op == "DCSW":
             sw_op = _SW_OPS[instr.kind]
@@ -661,7 +684,7 @@ class Machine:
                 if self.h.levels[level].private
                 else next(i for i in self.h.paths[pe] if self.h.instances[i].level == level)
             )
-            entry = (SETWAY, sw_op, inst, self._line_index[instr.loc], ident)
+            entry = (SETWAY, sw_op, inst, self._line_index[instr.loc], ids[instr])
             return self._push(state, pe, entry), th
         if op == "DMB":
             if instr.kind in _FULL_BARRIERS and buffer.has_ordered(buf):
@@ -764,7 +787,7 @@ class Machine:
         new_buf = buffer.remove(buf, index)
         return state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
 
-    @property
+    @cached_property
     def _all(self) -> frozenset[int]:
         return frozenset(range(self.h.n_pes))
 

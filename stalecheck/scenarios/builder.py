@@ -98,6 +98,8 @@ class Builder:
         on_setway: Policy | None = None,
         on_sctlr: Policy | None = None,
         on_cmo: Policy | None = None,
+        mmio: tuple[str, ...] = (),
+        on_mmio: Policy | None = None,
     ) -> None:
         ram = tuple(line.name for line in self._lines if line.ram_of == name)
         self._vms.append(
@@ -113,6 +115,8 @@ class Builder:
                 on_setway,
                 on_sctlr,
                 on_cmo,
+                mmio,
+                on_mmio,
             )
         )
 

@@ -153,3 +153,19 @@ def _grammar_strategy() -> st.SearchStrategy[str]:
 @given(_grammar_strategy())
 def test_fuzz_sentences_of_the_grammar(text: str) -> None:
     _rejects_cleanly(text)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        (" LDR W0,[X1] \n MOV W0,#1 ;\nexists (0:X0=1)\n", "a code row must end with ';'"),
+        (" ADD W0,W0,W1\n MOV W0,#1 ;\nexists (0:X0=1)\n", "a code row must end with ';'"),
+        (" LDR W0,[X1 ;\nexists (0:X0=1)\n", "unclosed '['"),
+        (" MOV W0,#1 ;\nexists (0:X0)\n", "needs '=' and a value"),
+    ],
+)
+def test_common_mistakes_get_plain_messages(snippet: str, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_litmus("AArch64 T\n{ 0:X1=x; }\n P0 ;\n" + snippet, "m.litmus")
+    assert message in info.value.message
+    assert info.value.position is not None and info.value.position.line >= 4
