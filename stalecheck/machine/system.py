@@ -408,7 +408,8 @@ class Machine:
         return guest_data_type(vm.s1_type(name), vm.s2_type(name), vm.s2_force, flags)
 
     def access_type(self, state: State, t: int, line: int) -> MemType:
-        """The type of thread ``t``'s next data access to ``line`` (D8 attribute rules)."""
+        """The type of thread ``t``'s next data access to ``line`` (D8.6 Memory region
+        attributes; D8.2.12.1 when stage 1 is off; D7.5.5 cacheability controls)."""
         th = state.threads[t]
         spec = self.threads[t]
         hcr = state.hcr[self._vm_index[spec.vm]] if spec.context == Context.GUEST else 0
@@ -421,7 +422,7 @@ class Machine:
         return mt
 
     def _fillable(self, state: State, inst: int, line: int) -> bool:
-        """D7.5.1 (speculative allocation): a line may be allocated into a cache when it
+        """D7.5.1 General behavior of the caches: a line may be allocated into a cache when it
         is Normal cacheable in the regime of an EL running on that PE, or of a higher
         EL: with the host's linear map of all RAM at EL2, every PE may fill any RAM line
         (DESIGN.md section 1, Hardware nondeterminism)."""
@@ -496,7 +497,7 @@ class Machine:
         """Values a load of one location with type ``mt`` may return."""
         th = state.threads[t]
         forwarded = buffer.forward(state.bufs[th.pe], line, offset)
-        if forwarded is not None:  # B2.3: a PE sees its own earlier store (internal visibility)
+        if forwarded is not None:  # B2.3.1 Coherence-before: a PE sees its own earlier store
             return (forwarded,)
         if mt.cacheable:
             return (caches.coherent_value(state.copies, state.mem, self.h, th.pe, line, self.nl)[offset],)
@@ -534,8 +535,8 @@ class Machine:
         return base
 
     def _traps(self, state: State, t: int, instr: Instr) -> TrapContext | None:
-        """The trap a guest instruction takes, if any (D13 HCR_EL2.TSW/TVM/TPC/TPU;
-        stage-2 translation fault on an unmapped page, D8.3)."""
+        """The trap a guest instruction takes, if any (D24.2.62 HCR_EL2.TSW/TVM/TPCP/TPU;
+        a stage 2 Translation fault on an unmapped page, D8.15.1.1 Translation fault)."""
         spec = self.threads[t]
         th = state.threads[t]
         if spec.context != Context.GUEST or th.hyp:
@@ -566,7 +567,8 @@ class Machine:
                 return trap("mmio", page=self.lines[self.line_of(instr.loc)].page, value=instr.value)
             line = self.line_of(instr.loc)
             access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
-            # D8.4 stage-2 permission fault: a fetch from a page mapped execute-never.
+            # Stage 2 Permission fault (D8.4 Memory access control; D8.15.1 MMU fault
+            # types): a fetch from a page mapped execute-never.
             xn = instr.op == "EXEC" and state.mapped[vi] & (self.line_page_bit[line] << len(self.pages))
             if self._guest_unmapped(state, t, line) or xn:
                 return trap("stage2-fault", page=self.lines[line].page, access=access)
@@ -600,9 +602,11 @@ class Machine:
 
     @staticmethod
     def _sync(th: Thread) -> Thread:
-        """Context synchronisation (ISB, exception entry or return, B2.6/D1.12): a
-        written system register is in effect from here on, and translations or
-        fetches made ahead of it are discarded (D8.2, B2.7)."""
+        """Context synchronisation (ISB, exception entry or return: D24.1.2.2
+        Synchronization requirements for AArch64 System registers; B2.6.1 Instruction
+        Synchronization Barrier): a written system register is in effect from here on,
+        and translations or fetches made ahead of it are discarded (B2.7.4.2
+        Synchronization and coherency issues between data and instruction accesses)."""
         if th.early:
             th = th._replace(early=())
         if th.pending < 0:
@@ -660,7 +664,7 @@ class Machine:
             line = self.line_of(instr.loc)
             dc_op, point = _DC_OPS[instr.kind]
             if dc_op == OP_INVAL and self._under_stage2(state, t):
-                dc_op = OP_CLEAN_INVAL  # D7.5.9: at EL1 with stage 2 on, DC IVAC cleans too
+                dc_op = OP_CLEAN_INVAL  # D7.5.9.2: at EL1 with HCR_EL2.VM=1, DC IVAC is DC CIVAC
             mt = self.access_type(state, t, line)
             scope_all = int(mt.share != mt.share.NSH)
             depth = (
@@ -673,7 +677,7 @@ class Machine:
         if op == "DCSW":
             sw_op = _SW_OPS[instr.kind]
             if sw_op == OP_INVAL and self._under_stage2(state, t):
-                sw_op = OP_CLEAN_INVAL  # D7.5.9: at EL1 with stage 2 on, DC ISW acts as DC CISW
+                sw_op = OP_CLEAN_INVAL  # D7.5.9.2: at EL1 with HCR_EL2.VM=1, DC ISW is DC CISW
             level = self.h.level_index(instr.level)
             inst = (
                 self.h.paths[pe][level]
