@@ -79,7 +79,10 @@ def completable(buf: tuple[Entry, ...]) -> list[int]:
     for i, entry in enumerate(buf):
         if entry[0] in _MARKS:
             continue
-        if not any(_blocks(buf[j], entry) for j in range(i)):
+        for j in range(i):  # a plain loop, not any(): called for every state with a buffer
+            if _blocks(buf[j], entry):
+                break
+        else:
             out.append(i)
     return out
 
