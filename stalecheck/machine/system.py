@@ -563,7 +563,8 @@ class Machine:
             mmio = self.vms[vi].mmio
             if mmio and self.lines[self.line_of(instr.loc)].page in mmio:
                 # An access to an emulated device page takes a stage-2 abort to the
-                # hypervisor, which emulates it and returns past it (D8.3; seed 000's doorbell).
+                # hypervisor, which emulates it and returns past it (a stage 2 Translation
+                # fault, D8.15.1.1; seed 000's doorbell).
                 return trap("mmio", page=self.lines[self.line_of(instr.loc)].page, value=instr.value)
             line = self.line_of(instr.loc)
             access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
