@@ -155,6 +155,20 @@ def run(case: str, sizes: list[tuple[int, ...]] | None) -> dict[str, Any]:
     }
 
 
+def profile(case: str, size: tuple[int, ...], top: int = 20) -> None:
+    """Where the time goes: one in-process run under cProfile, the costliest
+    functions by own time (the engine's hot path is ``Machine.actions``,
+    ``next_state`` and what they call in ``caches.py`` and ``buffer.py``)."""
+    import cProfile
+    import pstats
+
+    build, _ = CASES[case]
+    machine = Machine(build(*size))
+    profiler = cProfile.Profile()
+    profiler.runcall(check, machine, Budget())
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 def _size(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("x"))
 
@@ -164,8 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case", default="pes-x-lines", choices=sorted(CASES))
     parser.add_argument("--sizes", help="comma-separated sizes such as 1x2,2x2 (default: the case's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--profile", action="store_true", help="profile the last size instead of timing")
     args = parser.parse_args(argv)
     sizes = [_size(s) for s in args.sizes.split(",")] if args.sizes else None
+    if args.profile:
+        profile(args.case, (sizes or CASES[args.case][1])[-1])
+        return
     result = run(args.case, sizes)
     if args.json:
         print(json.dumps(result))
@@ -182,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
         f"largest size: {result['states_per_second']} states/s, "
         f"{result['mib_per_million_states']} MiB per million stored states (peak RSS growth)"
     )
+
 
 if __name__ == "__main__":
     main()

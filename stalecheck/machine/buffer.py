@@ -55,7 +55,7 @@ def _blocks(earlier: Entry, later: Entry) -> bool:
     ek, lk = earlier[0], later[0]
     if lk == SETWAY:  # set/way ops take effect in program order among themselves
         return ek == SETWAY
-    if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9.15, D8.14: ordered by nothing but a DSB
+    if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9.15, D8.17: ordered by nothing but a DSB
         return False
     if ek in _MARKS:
         return True
@@ -79,7 +79,10 @@ def completable(buf: tuple[Entry, ...]) -> list[int]:
     for i, entry in enumerate(buf):
         if entry[0] in _MARKS:
             continue
-        if not any(_blocks(buf[j], entry) for j in range(i)):
+        for j in range(i):  # a plain loop, not any(): called for every state with a buffer
+            if _blocks(buf[j], entry):
+                break
+        else:
             out.append(i)
     return out
 

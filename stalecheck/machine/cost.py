@@ -33,7 +33,16 @@ def measure_cost(machine: Machine, max_steps: int = 100_000) -> dict[str, int]:
             state = machine.next_state(state, step)
         else:
             state = machine.next_state(state, step)
-    for key in ("traps", "cmos", "lines_maintained", "dsbs", "pages_mapped", "el2_instructions"):
+    for key in (
+        "traps",
+        "cmos",
+        "lines_maintained",
+        "dsbs",
+        "isbs",
+        "tlbis",
+        "pages_mapped",
+        "el2_instructions",
+    ):
         counts.setdefault(key, 0)
     return dict(sorted(counts.items()))
 
@@ -49,3 +58,7 @@ def _count(counts: Counter[str], op: str, kind: str, at_el2: bool) -> None:
         counts["dsbs"] += 1
     elif op == "MAP":
         counts["pages_mapped"] += 1
+    elif op == "TLBI":
+        counts["tlbis"] += 1
+    elif op == "ISB":
+        counts["isbs"] += 1

@@ -114,8 +114,11 @@ def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State)
         mt = m.access_type(before, t, line)
         return f"{actor}: {instr} enters PE{bt.pe}'s buffer ({mt})"
     if instr.op in ("DC", "DCSW"):
-        return f"{actor}: {instr} enters PE{bt.pe}'s buffer (completes only at a DSB)"
+        when = "may complete at any time; complete for certain after a DSB"
+        return f"{actor}: {instr} enters PE{bt.pe}'s buffer ({when})"
     if instr.op == "DSB":
+        if instr.kind.endswith("LD"):
+            return f"{actor}: {instr} (earlier loads complete; loads already perform in order)"
         return f"{actor}: {instr} (earlier stores{'' if 'ST' in instr.kind else ' and maintenance'} complete)"
     if instr.op == "MSR":
         return f"{actor}: {instr} (in effect at the latest at the next context synchronisation)"
@@ -128,7 +131,7 @@ def _trap_reason(kind: str) -> str:
     return {
         "setway": "HCR_EL2.TSW: set/way maintenance",
         "sctlr": "HCR_EL2.TVM: write to SCTLR_EL1",
-        "cmo": "HCR_EL2.TPC/TPU: cache maintenance",
+        "cmo": "HCR_EL2.TPCP/TPU: cache maintenance",
         "stage2-fault": "stage-2 translation fault",
         "mmio": "stage-2 abort on an emulated MMIO page: an exit",
     }.get(kind, kind)
@@ -148,7 +151,7 @@ def _load_source(m: Machine, before: State, t: int, line: int, offset: int, valu
     for inst in m.h.paths[th.pe]:
         copy = before.copies[inst * m.nl + line]
         if copy and copy[1][offset] == value:
-            return f"({mt}: hits the copy in {m.h.label(inst)}, B2.16 mismatched attributes)"
+            return f"({mt}: hits the copy in {m.h.label(inst)}, B2.11 mismatched attributes)"
     return f"({mt})"
 
 

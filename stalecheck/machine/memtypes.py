@@ -124,8 +124,8 @@ def combine_stages(s1: MemType, s2: MemType, fwb: bool, force: S2Force, hcr_cd: 
     if fwb:
         if force == S2Force.FORCE_WB:
             return MemType(False, Cacheability.WB, Cacheability.WB, max(s1.share, Shareability.ISH))
-        if force == S2Force.FORCE_NC:
-            return MemType(False, Cacheability.NC, Cacheability.NC, Shareability.OSH)
+        if force == S2Force.FORCE_NC:  # MemAttr 0b101: a Device stage 1 stays Device
+            return s1 if s1.device else MemType(False, Cacheability.NC, Cacheability.NC, Shareability.OSH)
         return s1 if not s2.device else DEVICE
     if s1.device or s2.device:
         return DEVICE

@@ -43,7 +43,9 @@ def flush_vm(trap: TrapContext, touched_only: bool, op: str = "CIVAC") -> list[I
     """Clean+invalidate the VM's RAM by VA to the PoC (KVM ``stage2_flush_vm``):
     every RAM line, or only the lines of pages already mapped at stage 2.  The
     leading DSB makes the guest's own earlier stores complete first: a DC by VA is
-    not ordered with an earlier Non-cacheable store to the same line (D7.5.9)."""
+    not ordered with an earlier Non-cacheable store to the same line unless a DMB
+    or DSB comes between them (D7.5.9.15 Ordering and completion of data and
+    instruction cache instructions)."""
     pages = trap.mapped if touched_only else None
     lines = trap.ram_lines(pages)
     return [dsb("SY"), *(dc(op, line) for line in lines), dsb("SY")]

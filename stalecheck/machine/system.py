@@ -9,7 +9,7 @@ tuples, listed in a fixed order, so a witness is a list of indices.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine import buffer, caches, reduce
@@ -408,7 +408,8 @@ class Machine:
         return guest_data_type(vm.s1_type(name), vm.s2_type(name), vm.s2_force, flags)
 
     def access_type(self, state: State, t: int, line: int) -> MemType:
-        """The type of thread ``t``'s next data access to ``line`` (D8 attribute rules)."""
+        """The type of thread ``t``'s next data access to ``line`` (D8.6 Memory region
+        attributes; D8.2.12.1 when stage 1 is off; D7.5.5 cacheability controls)."""
         th = state.threads[t]
         spec = self.threads[t]
         hcr = state.hcr[self._vm_index[spec.vm]] if spec.context == Context.GUEST else 0
@@ -421,7 +422,7 @@ class Machine:
         return mt
 
     def _fillable(self, state: State, inst: int, line: int) -> bool:
-        """D7.5.1 (speculative allocation): a line may be allocated into a cache when it
+        """D7.5.1 General behavior of the caches: a line may be allocated into a cache when it
         is Normal cacheable in the regime of an EL running on that PE, or of a higher
         EL: with the host's linear map of all RAM at EL2, every PE may fill any RAM line
         (DESIGN.md section 1, Hardware nondeterminism)."""
@@ -496,7 +497,7 @@ class Machine:
         """Values a load of one location with type ``mt`` may return."""
         th = state.threads[t]
         forwarded = buffer.forward(state.bufs[th.pe], line, offset)
-        if forwarded is not None:  # B2.3: a PE sees its own earlier store (internal visibility)
+        if forwarded is not None:  # B2.3.1 Coherence-before: a PE sees its own earlier store
             return (forwarded,)
         if mt.cacheable:
             return (caches.coherent_value(state.copies, state.mem, self.h, th.pe, line, self.nl)[offset],)
@@ -534,8 +535,8 @@ class Machine:
         return base
 
     def _traps(self, state: State, t: int, instr: Instr) -> TrapContext | None:
-        """The trap a guest instruction takes, if any (D13 HCR_EL2.TSW/TVM/TPC/TPU;
-        stage-2 translation fault on an unmapped page, D8.3)."""
+        """The trap a guest instruction takes, if any (D24.2.62 HCR_EL2.TSW/TVM/TPCP/TPU;
+        a stage 2 Translation fault on an unmapped page, D8.15.1.1 Translation fault)."""
         spec = self.threads[t]
         th = state.threads[t]
         if spec.context != Context.GUEST or th.hyp:
@@ -562,11 +563,13 @@ class Machine:
             mmio = self.vms[vi].mmio
             if mmio and self.lines[self.line_of(instr.loc)].page in mmio:
                 # An access to an emulated device page takes a stage-2 abort to the
-                # hypervisor, which emulates it and returns past it (D8.3; seed 000's doorbell).
+                # hypervisor, which emulates it and returns past it (a stage 2 Translation
+                # fault, D8.15.1.1; seed 000's doorbell).
                 return trap("mmio", page=self.lines[self.line_of(instr.loc)].page, value=instr.value)
             line = self.line_of(instr.loc)
             access = {"LDR": "read", "STR": "write", "EXEC": "exec"}.get(instr.op, "read")
-            # D8.4 stage-2 permission fault: a fetch from a page mapped execute-never.
+            # Stage 2 Permission fault (D8.4 Memory access control; D8.15.1 MMU fault
+            # types): a fetch from a page mapped execute-never.
             xn = instr.op == "EXEC" and state.mapped[vi] & (self.line_page_bit[line] << len(self.pages))
             if self._guest_unmapped(state, t, line) or xn:
                 return trap("stage2-fault", page=self.lines[line].page, access=access)
@@ -600,9 +603,11 @@ class Machine:
 
     @staticmethod
     def _sync(th: Thread) -> Thread:
-        """Context synchronisation (ISB, exception entry or return, B2.6/D1.12): a
-        written system register is in effect from here on, and translations or
-        fetches made ahead of it are discarded (D8.2, B2.7)."""
+        """Context synchronisation (ISB, exception entry or return: D24.1.2.2
+        Synchronization requirements for AArch64 System registers; B2.6.1 Instruction
+        Synchronization Barrier): a written system register is in effect from here on,
+        and translations or fetches made ahead of it are discarded (B2.7.4.2
+        Synchronization and coherency issues between data and instruction accesses)."""
         if th.early:
             th = th._replace(early=())
         if th.pending < 0:
@@ -639,7 +644,7 @@ class Machine:
         op = instr.op
         pe = th.pe
         buf = state.bufs[pe]
-        ident = self._ids[instr]
+        ids = self._ids  # looked up only by the buffered instructions (hashing an Instr costs)
         if self.mmu is not None:
             if self.mmu.handles(t, instr):
                 return self.mmu.execute(state, t, th, instr, choice)
@@ -654,13 +659,13 @@ class Machine:
             line, offset = self.loc_index(instr.loc)
             value = th.regs[self._regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access_type(state, t, line)
-            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), ident)
+            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), ids[instr])
             return self._push(state, pe, entry), th
         if op == "DC":
             line = self.line_of(instr.loc)
             dc_op, point = _DC_OPS[instr.kind]
             if dc_op == OP_INVAL and self._under_stage2(state, t):
-                dc_op = OP_CLEAN_INVAL  # D7.5.9: at EL1 with stage 2 on, DC IVAC cleans too
+                dc_op = OP_CLEAN_INVAL  # D7.5.9.2: at EL1 with HCR_EL2.VM=1, DC IVAC is DC CIVAC
             mt = self.access_type(state, t, line)
             scope_all = int(mt.share != mt.share.NSH)
             depth = (
@@ -668,19 +673,19 @@ class Machine:
                 if point == "poc"
                 else (self.h.pouis_depth if scope_all else self.h.pou_depth)
             )
-            entry = (DCVA, dc_op, line, int(mt.cacheable), depth, scope_all, ident)
+            entry = (DCVA, dc_op, line, int(mt.cacheable), depth, scope_all, ids[instr])
             return self._push(state, pe, entry), th
         if op == "DCSW":
             sw_op = _SW_OPS[instr.kind]
             if sw_op == OP_INVAL and self._under_stage2(state, t):
-                sw_op = OP_CLEAN_INVAL  # D7.5.9: at EL1 with stage 2 on, DC ISW acts as DC CISW
+                sw_op = OP_CLEAN_INVAL  # D7.5.9.2: at EL1 with HCR_EL2.VM=1, DC ISW is DC CISW
             level = self.h.level_index(instr.level)
             inst = (
                 self.h.paths[pe][level]
                 if self.h.levels[level].private
                 else next(i for i in self.h.paths[pe] if self.h.instances[i].level == level)
             )
-            entry = (SETWAY, sw_op, inst, self._line_index[instr.loc], ident)
+            entry = (SETWAY, sw_op, inst, self._line_index[instr.loc], ids[instr])
             return self._push(state, pe, entry), th
         if op == "DMB":
             if instr.kind in _FULL_BARRIERS and buffer.has_ordered(buf):
@@ -783,7 +788,7 @@ class Machine:
         new_buf = buffer.remove(buf, index)
         return state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
 
-    @property
+    @cached_property
     def _all(self) -> frozenset[int]:
         return frozenset(range(self.h.n_pes))
 

@@ -69,6 +69,12 @@ def test_fwb_1_force_nc_makes_normal_non_cacheable(s1: MemType) -> None:
     assert not t.cacheable and not t.device
 
 
+def test_fwb_1_force_nc_keeps_a_device_stage_1_device() -> None:
+    """D8.6.6 (FWB, stage 2 MemAttr 0b101): Normal Non-cacheable, unless stage 1 is
+    Device, whose type is kept (QEMU's combined_attrs_fwb reads the same)."""
+    assert combine_stages(DEVICE, NORMAL_WB, fwb=True, force=S2Force.FORCE_NC, hcr_cd=False) == DEVICE
+
+
 @pytest.mark.parametrize("s1", TYPES)
 def test_fwb_1_pass_keeps_stage_1_unless_stage_2_is_device(s1: MemType) -> None:
     assert combine_stages(s1, NORMAL_WB, fwb=True, force=S2Force.PASS, hcr_cd=False) == s1

@@ -69,7 +69,7 @@ def test_a_bad_state_that_reads_memory_is_refused_not_answered() -> None:
         check(m)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(systems(), st.integers(0, 3), st.booleans())
 def test_random_systems_get_the_same_verdict(m: Machine, value: int, device: bool) -> None:
     """A random bad state over registers: some thread read ``value`` into r1."""
@@ -79,8 +79,8 @@ def test_random_systems_get_the_same_verdict(m: Machine, value: int, device: boo
     spec = dataclasses.replace(
         m.spec, bad=lambda v: v.done(who) and v.reg(who, "r1") == value, bad_text="reads value"
     )
-    full, _ = _explore(spec, prune=False, max_states=30_000)
-    reduced, _ = _explore(spec, prune=True, max_states=30_000)
+    full, _ = _explore(spec, prune=False, max_states=20_000)
+    reduced, _ = _explore(spec, prune=True, max_states=20_000)
     assume(Outcome.UNKNOWN not in (full.outcome, reduced.outcome))
     assert (reduced.outcome, len(reduced.witness)) == (full.outcome, len(full.witness))
     assert reduced.states <= full.states
