@@ -37,6 +37,7 @@ from stalecheck.machine.memtypes import DEVICE, NORMAL_NC, NORMAL_WB, MemType
 from stalecheck.machine.nested import NESTED_FCVM
 from stalecheck.machine.program import parse_program
 from stalecheck.machine.spec import HCR, TrapContext
+from stalecheck.machine.system import Machine
 from stalecheck.machine.virtio import ALL_PATCHES, RING_LINES, Patches, Virtqueue
 from stalecheck.scenarios.builder import Builder, Scenario
 
@@ -282,3 +283,26 @@ _variant(
     fwb=True,
     release=False,
 )
+
+
+# ---- stress mode: the seed's sizes, scaled ------------------------------------------
+# The seed sweeps cumulative transfer sizes; the model sends one framed request per
+# 256K of the seed's units, through a 2-slot ring (so 512K fills the ring once).
+SEED_SIZES = ("512K", "768K", "1M", "1280K", "1536K", "2M")
+MESSAGES_PER_SIZE = {"512K": 2, "768K": 3, "1M": 4, "1280K": 5, "1536K": 6, "2M": 8}
+STRESS_HYPOTHESES = {"data-nc": DATA_NC, "ring-nc": RING_NC, "baseline": _types()}
+
+
+def stress_model(size: str, hypothesis: str = "data-nc", fwb: bool = False) -> Machine:
+    """The model for one swept size (a module-level function, so worker processes can
+    build it): ``size`` is one of ``SEED_SIZES``."""
+    from stalecheck.machine.schedule import RareHardware
+
+    b = Builder()
+    build(
+        b,
+        Virtqueue(SLOTS, MESSAGES_PER_SIZE[size], paged=True),
+        fwb=fwb,
+        l1_stage1=STRESS_HYPOTHESES[hypothesis],
+    )
+    return RareHardware(b.build())
