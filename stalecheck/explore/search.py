@@ -60,8 +60,10 @@ def check(
     deadline = start + budget.timeout if budget.timeout is not None else None
     init = model.initial_state()
     seen: set[int] = {model.fingerprint(init)}
-    parent = array("q", [-1])
-    via = array("l", [-1])
+    # 4 bytes each per state: state ids stay below 2**31 (days of exploring) and
+    # a state never enables more than 2**31 actions.
+    parent = array("i", [-1])
+    via = array("i", [-1])
     transitions = 0
     depth = 0
     sane = sanity is None or sanity(init)
