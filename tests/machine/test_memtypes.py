@@ -1,5 +1,5 @@
 """The memory-type rules of ``memtypes.py``: stage 1 under SCTLR/HCR bits, then
-stage 1 x stage 2 with and without FEAT_S2FWB (D8.6.5, D8.6.6, D8.2.10)."""
+stage 1 x stage 2 with and without FEAT_S2FWB (D8.6.5, D8.6.6, D8.2.12.1)."""
 
 from __future__ import annotations
 
