@@ -32,7 +32,9 @@ def assumptions(spec: SystemSpec) -> list[str]:
         ),
         "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
         "set/way operations of one PE take effect in program order without a barrier "
-        "(stronger than the Arm ARM, D7.5.9.15: any order unless a DMB or DSB)",
+        "(the ARMv7 rule; stronger than the Arm ARM, D7.5.9.15: any order unless a DMB or DSB)"
+        if o.setway_program_order
+        else "set/way operations are ordered only by a full DMB or a DSB (D7.5.9.15)",
         "system-register writes take effect at the latest at the next ISB/exception",
         "visited states stored as 64-bit fingerprints (collision chance < 1e-6 at 10^6 states)",
     ]

@@ -6,36 +6,25 @@ The rules on what may complete before what, each with its place in the Arm ARM
   Coherence-before: a same-location write later in program order is never
   Coherence-before an earlier one);
 - a ``DC`` by VA is ordered with earlier and later stores to the same line only
-  when they have the same cacheability, and with other ``DC`` to that line
-  (D7.5.9.15 Ordering and completion of data and instruction cache
-  instructions: program order only for same-line accesses to Normal Inner
-  Write-Through or Write-Back memory with the same cacheability; "any order
-  relative to loads or stores that access any address with the Device memory
-  attribute, or with Normal memory with Inner Non-cacheable attribute unless a
-  DMB or DSB is executed between the instructions").  Model: a Non-cacheable
-  or Device store and a ``DC`` of the same line that is also Non-cacheable are
-  kept in order, which the manual does not require;
-- a ``DMB`` leaves a marker: no store or DC issued after it completes before
-  every store and DC issued before it (B2.3.7 Ordering relations,
-  Barrier-ordered-before; B2.6.2 Data Memory Barrier); a full ``DMB`` also holds
-  back later loads.  Model: a ``DMB ST`` also orders ``DC``, as if it were a
-  store; the manual orders cache maintenance only by a DMB "whose required
-  access type is both loads and stores" (D7.5.9.15), and Barrier-ordered-before
-  names DC (CVAU) effects only for a DMB FULL;
-- set/way operations are ordered with respect to stores and DC by VA only by a
-  ``DSB`` in the model; the manual also lets a full ``DMB`` order them
-  (D7.5.9.15: "Can execute in any order relative to loads or stores unless a
-  DMB or DSB is executed between the instructions"), so the model allows more
-  reordering than the architecture here;
-- among themselves set/way operations take effect in program order (assumption,
-  printed with verdicts).  The AArch64 manual does not give this: D7.5.9.15 says
-  data cache maintenance instructions that do not specify an address "can
-  execute in any order relative to data cache maintenance instructions that do
-  not specify an address unless a DMB or DSB is executed between the
-  instructions", and its example (D7.5.9.16.1) executes a ``DSB`` after each
-  level.  Program order is the ARMv7 (AArch32) rule that Linux's
-  v7_flush_dcache_all relies on (it adds a DSB between levels only for Cortex-A7
-  erratum 814220); TF-A's do_dcsw_op executes ``DSB SY`` before each level;
+  when both are to Normal Inner Write-Back or Write-Through memory, and with
+  other ``DC`` to that line (D7.5.9.15 Ordering and completion of data and
+  instruction cache instructions: DC "can execute in any order relative to
+  loads or stores that access any address with the Device memory attribute, or
+  with Normal memory with Inner Non-cacheable attribute unless a DMB or DSB is
+  executed between the instructions");
+- a ``DMB`` leaves a marker (B2.3.7 Ordering relations, Barrier-ordered-before;
+  B2.6.2 Data Memory Barrier): after a full ``DMB`` (loads and stores) no store,
+  DC or set/way operation completes before every store, DC and set/way
+  operation issued before it, and later loads wait for them; after a ``DMB ST``
+  only stores are ordered, with stores: cache maintenance is ordered only by a
+  DMB "whose required access type is both loads and stores" (D7.5.9.15);
+- set/way operations are ordered with each other, and with stores and DC by VA,
+  only by a full ``DMB`` or a ``DSB`` (D7.5.9.15: "can execute in any order
+  relative to data cache maintenance instructions that do not specify an
+  address unless a DMB or DSB is executed between the instructions").  The
+  option ``setway_program_order`` keeps them in program order among themselves
+  instead, the ARMv7 rule Linux's v7_flush_dcache_all relied on; it is printed
+  with every verdict that uses it;
 - only a ``DSB`` waits for completion, and only a ``DSB`` for both loads and
   stores completes cache maintenance (B2.6.9 Data Synchronization Barrier: "All
   cache maintenance instructions in program order before the DSB" are waited for
@@ -49,38 +38,42 @@ from __future__ import annotations
 from stalecheck.machine.state import DCVA, IC_ENTRY, MARK_FULL, MARK_ST, SETWAY, STORE, TLBI_ENTRY, Entry
 
 _MARKS = (MARK_FULL, MARK_ST)
+_MAINTENANCE = (DCVA, SETWAY)
 
 
-def _blocks(earlier: Entry, later: Entry) -> bool:
+def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
+    """Whether ``earlier`` (before in the buffer) must complete before ``later``."""
     ek, lk = earlier[0], later[0]
-    if lk == SETWAY:  # set/way ops take effect in program order among themselves
-        return ek == SETWAY
     if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9.15, D8.17: ordered by nothing but a DSB
         return False
-    if ek in _MARKS:
+    if ek == MARK_FULL:  # a full DMB orders stores, DC and set/way after it
         return True
+    if lk == SETWAY:
+        return setway_in_order and ek == SETWAY
+    if ek == MARK_ST:  # DMB ST: stores only (D7.5.9.15)
+        return lk == STORE
     if lk == STORE:
         if ek == STORE:
             return earlier[1] == later[1] and earlier[2] == later[2]
-        if ek == DCVA:
-            return earlier[2] == later[1] and earlier[3] == later[4]
+        if ek == DCVA:  # same line, both Normal Inner cacheable
+            return earlier[2] == later[1] and earlier[3] == 1 and later[4] == 1
         return False
-    # later is a DC by VA
-    if ek == STORE:
-        return earlier[1] == later[2] and earlier[4] == later[3]
-    if ek == DCVA:
-        return earlier[2] == later[2]
+    if lk == DCVA:
+        if ek == STORE:
+            return earlier[1] == later[2] and earlier[4] == 1 and later[3] == 1
+        if ek == DCVA:
+            return earlier[2] == later[2]
     return False
 
 
-def completable(buf: tuple[Entry, ...]) -> list[int]:
+def completable(buf: tuple[Entry, ...], setway_in_order: bool = False) -> list[int]:
     """Indices of entries that may complete now, in buffer order."""
     out: list[int] = []
     for i, entry in enumerate(buf):
         if entry[0] in _MARKS:
             continue
         for j in range(i):  # a plain loop, not any(): called for every state with a buffer
-            if _blocks(buf[j], entry):
+            if _blocks(buf[j], entry, setway_in_order):
                 break
         else:
             out.append(i)
@@ -91,13 +84,21 @@ def has_stores(buf: tuple[Entry, ...]) -> bool:
     return any(entry[0] == STORE for entry in buf)
 
 
-def has_ordered(buf: tuple[Entry, ...]) -> bool:
-    """Whether a DMB issued now has anything to order (a store or a DC by VA)."""
-    return any(entry[0] in (STORE, DCVA) for entry in buf)
+def _orders(marker: int, entry: Entry) -> bool:
+    """Whether a marker of this kind has ``entry`` (before it) to order."""
+    if marker == MARK_FULL:
+        return entry[0] == STORE or entry[0] in _MAINTENANCE
+    return entry[0] == STORE
+
+
+def dmb_marker(buf: tuple[Entry, ...], full: bool) -> Entry | None:
+    """The marker a DMB leaves, or None when nothing before it needs ordering."""
+    marker = MARK_FULL if full else MARK_ST
+    return (marker,) if any(_orders(marker, entry) for entry in buf) else None
 
 
 def loads_blocked(buf: tuple[Entry, ...]) -> bool:
-    """A load after a full DMB waits until the stores and DCs before it complete."""
+    """A load after a full DMB waits until the stores and maintenance before it complete."""
     return any(entry[0] == MARK_FULL for entry in buf)
 
 
@@ -113,20 +114,15 @@ def remove(buf: tuple[Entry, ...], index: int) -> tuple[Entry, ...]:
     """Drop a completed entry, then any marker with nothing left to order before it,
     so equal buffers have one representation."""
     out: list[Entry] = []
-    ordered_before = False
     for i, entry in enumerate(buf):
         if i == index:
             continue
         if entry[0] in _MARKS:
-            if not ordered_before:
+            if not any(_orders(entry[0], e) for e in out if e[0] not in _MARKS):
                 continue
-            if out and out[-1][0] in _MARKS:  # adjacent markers: keep the stronger
+            if out and out[-1][0] in _MARKS:  # adjacent markers: the full one subsumes
                 if entry[0] == MARK_FULL:
                     out[-1] = entry
                 continue
-            out.append(entry)
-            continue
-        if entry[0] in (STORE, DCVA):
-            ordered_before = True
         out.append(entry)
     return tuple(out)

@@ -6,12 +6,12 @@ is what the cache is indexed and tagged by beyond the physical line:
 - PIPT: nothing (tag 0): one entry per physical line, any VA hits it;
 - VIPT with aliasing: the VA's alias ("colour") bit, so one physical line may
   sit in the cache once per alias; ``IC IVAU`` reaches only the alias of the
-  VA it names, only ``IC IALLU(IS)`` removes every alias (D7.5.? "Instruction
+  VA it names, only ``IC IALLU(IS)`` removes every alias (B2.7.4.2 "Instruction
   cache maintenance" for VIPT; seed 004, DDI 0406C B3-1384);
 - VIVT tagged with the VMID (ARMv7 legacy, seed 004): VMID and alias, so a VM
   never hits another VM's or the host's entries.
 
-Where a fetch that misses reads (D7.5.? data and instruction coherence,
+Where a fetch that misses reads (B2.7.4.2 data and instruction coherency,
 CTR_EL0.IDC/DIC):
 - cacheable fetch, ``IDC``=0: the instruction side is coherent with data only
   at the PoU, so a fill reads the first copy at or beyond the PoU (CLIDR_EL1.LoUU);
@@ -22,7 +22,7 @@ CTR_EL0.IDC/DIC):
 - ``DIC``=1: the icache is coherent with data and needs no invalidation: the
   model keeps no icache entries at all;
 - Non-cacheable fetch (stage 1 off with SCTLR.I=0, or a NC mapping): reads the
-  PoC and does not allocate (D8.2.10).
+  PoC and does not allocate (D8.2.12.1).
 """
 
 from __future__ import annotations

@@ -93,14 +93,16 @@ def stage1_data_type(table_type: MemType, mmu: bool, dcache: bool, hcr_dc: bool)
 
     D8.2.12.1 Behavior when stage 1 address translation is disabled (rule RWFZPW):
     data accesses are Device-nGnRnE, unless HCR_EL2.DC=1, which makes them Normal
-    Inner/Outer Write-Back Non-shareable (D24.2.62 HCR_EL2.DC; D7.5.5).  The
-    manual applies HCR_EL2.DC whatever SCTLR_EL1.M says (RLBPTY: the Effective
-    value of SCTLR_EL1.M is 0); the model applies it only while M=0.
+    Inner/Outer Write-Back Non-shareable (D24.2.62 HCR_EL2.DC; D7.5.5), whatever
+    SCTLR_EL1.M says (RLBPTY: with HCR_EL2.DC=1 the Effective value of
+    SCTLR_EL1.M is 0).
     SCTLR_EL1.C=0 makes stage 1 Normal data accesses Non-cacheable (D7.5.5
     Enabling and disabling the caching of memory accesses).
     """
+    if hcr_dc:
+        return NORMAL_WB_NSH
     if not mmu:
-        return NORMAL_WB_NSH if hcr_dc else DEVICE
+        return DEVICE
     if not dcache and not table_type.device:
         return MemType(False, Cacheability.NC, Cacheability.NC, Shareability.OSH)
     return table_type
@@ -123,7 +125,8 @@ def combine_stages(s1: MemType, s2: MemType, fwb: bool, force: S2Force, hcr_cd: 
         s2 = MemType(s2.device, Cacheability.NC, Cacheability.NC, s2.share)
     if fwb:
         if force == S2Force.FORCE_WB:
-            return MemType(False, Cacheability.WB, Cacheability.WB, max(s1.share, Shareability.ISH))
+            # D8.6.7.1, Table D8-103: stage 1 and stage 2 shareability combine
+            return MemType(False, Cacheability.WB, Cacheability.WB, max(s1.share, s2.share))
         if force == S2Force.FORCE_NC:  # MemAttr 0b101: a Device stage 1 stays Device
             return s1 if s1.device else MemType(False, Cacheability.NC, Cacheability.NC, Shareability.OSH)
         return s1 if not s2.device else DEVICE

@@ -7,7 +7,7 @@ fetch reads); this module only decides which of them applies to which step:
 - a thread bound to a regime accesses VA names through it: TLB hit, else a walk
   through the walker's view of memory (never the PE's store buffer);
 - ``early``: a PE may translate (or fetch) an upcoming instruction at any time
-  after its last context synchronisation event (D8.2 / B2.? "translation table
+  after its last context synchronisation event (D8.2 and B2.7.4.2 "translation table
   walks may be performed speculatively", seed 003), and uses that result when the
   instruction executes; ``ISB``, exception entry and ERET discard it;
 - with FEAT_ETS2 a ``DSB`` discards early *faulting* translations of later
@@ -153,8 +153,8 @@ class Mmu:
         self, state: State, pe: int, walk_kind: str, line: int, offset: int
     ) -> tuple[int, ...]:
         """What the walker may read for one entry: it is an observer of its own and
-        never sees the PE's buffered stores (D8.2.? the walk is a separate observer,
-        seed 003); cacheable walks are coherent, NC walks may hit (B2.16), a
+        never sees the PE's buffered stores (D8.2 the walk is a separate observer,
+        seed 003); cacheable walks are coherent, NC walks may hit (B2.11), a
         non-coherent walker reads the PoC."""
         m = self.m
         if walk_kind == "wb":
@@ -205,7 +205,7 @@ class Mmu:
 
     def translate(self, state: State, pe: int, rid: int, key: int) -> tuple[int, ...]:
         """One stage's results: the TLB's if it holds any, else a walk.  Two different
-        entries for one input may give a TLB conflict abort (D8.16.?)."""
+        entries for one input may give a TLB conflict abort (D8.16 Translation Lookaside Buffers)."""
         cached = tlb.lookup(state.tlbs[pe], rid, key)
         if len(cached) == 1:
             return cached
@@ -265,7 +265,7 @@ class Mmu:
         vi = m._vm_index[spec.vm]
         vm = m.vms[vi]
         hcr = state.hcr[vi]
-        # D8.2.10: stage 1 off, fetches are Normal NC, or WT with SCTLR_EL1.I=1.
+        # D8.2.12.1: stage 1 off, fetches are Normal NC, or WT with SCTLR_EL1.I=1.
         if th.sctlr & SCTLR_M:
             s1 = vm.s1_type(m.lines[line].name)
         else:
@@ -408,7 +408,7 @@ class Mmu:
         """A fault the program takes: fatal, or (``on_fault="retry"``) an exception whose
         handler re-walks and retries when the walk now succeeds (Linux's
         is_spurious_el1_translation_fault()); exception entry is a context
-        synchronisation event (D1.? exception entry)."""
+        synchronisation event (D24.1.2.2 and B2.6.1: exception entry is a context synchronization event)."""
         m = self.m
         # A stage-1 fault is taken to the faulting EL; a stage-2 fault to EL2 (lower-EL class).
         syndrome = esr(result, instr.op == "EXEC", instr.op == "STR", not fault_stage2(result))
@@ -586,7 +586,7 @@ class Mmu:
 
     def _ic_candidates(self, state: State, pe: int) -> list[tuple[int, int]]:
         """Icache lines a PE may prefetch now: the fetch targets of the threads on it
-        whose translation currently succeeds and is cacheable (B2.? speculative
+        whose translation currently succeeds and is cacheable (D7.5.1 General behavior of caches: speculative
         instruction fetch)."""
         out: set[tuple[int, int]] = set()
         for t, th in enumerate(state.threads):

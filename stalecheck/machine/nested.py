@@ -5,7 +5,7 @@ access and what exits: the scenario reads these tables, the engine never does.
 The facts, from the Arm ARM (DDI 0487) and Linux's KVM NV implementation:
 
 - An L1 guest hypervisor runs at *virtual* EL2: the hardware runs it at EL1 with
-  ``HCR_EL2.NV=1`` (D8/D13 HCR_EL2.NV, FEAT_NV).  Its own data accesses are
+  ``HCR_EL2.NV=1`` (D24.2.62 HCR_EL2.NV, FEAT_NV).  Its own data accesses are
   translated by its own stage 1 (the EL2&0 regime it believes in, held in the
   hardware's EL1 registers under ``HCR_EL2.E2H``) and then by L0's stage 2 for the
   L1 VM: there is exactly one hardware stage 2, L0's (D8.1).

@@ -142,6 +142,7 @@ class Options:
     max_migrations: int = 1
     host_linear_map: bool = True  # EL2 maps all RAM Normal WB: fills may happen any time
     preemptible_policies: bool = False  # a vCPU may migrate while its trap handler runs
+    setway_program_order: bool = False  # ARMv7 rule; AArch64 needs a DMB/DSB (D7.5.9.15)
     prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
     quiet_coherent_lines: bool = False  # skip spontaneous steps on cacheable-only lines (reduce.py)
 

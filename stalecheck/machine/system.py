@@ -31,8 +31,6 @@ from stalecheck.machine.spec import (
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
-    MARK_FULL,
-    MARK_ST,
     OP_CLEAN,
     OP_CLEAN_INVAL,
     OP_INVAL,
@@ -144,6 +142,7 @@ class Machine:
         )
         self._is_l1 = tuple(inst.level == 0 for inst in self.h.instances)
         self._line_range = range(self.nl)
+        self._setway_in_order = spec.options.setway_program_order
         self._type = lru_cache(maxsize=None)(self._type_uncached)
         # Translation and instruction fetch (machine/mmu.py), only when the scenario uses them.
         self.mmu = Mmu(self, spec.xlate) if spec.xlate is not None else None
@@ -323,7 +322,7 @@ class Machine:
                 steps.extend((EXEC, t, c) for c in range(n))
         for pe, buf in enumerate(state.bufs):
             if buf:
-                steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf))
+                steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf, self._setway_in_order))
         copies = state.copies
         linear = self._linear_fill
         l1_dirty: list[bool] | None = None  # per line, computed at the first L1 fill check
@@ -688,10 +687,10 @@ class Machine:
             entry = (SETWAY, sw_op, inst, self._line_index[instr.loc], ids[instr])
             return self._push(state, pe, entry), th
         if op == "DMB":
-            if instr.kind in _FULL_BARRIERS and buffer.has_ordered(buf):
-                return self._push(state, pe, (MARK_FULL,)), th
-            if instr.kind in _STORE_BARRIERS and buffer.has_ordered(buf):
-                return self._push(state, pe, (MARK_ST,)), th
+            if instr.kind in _FULL_BARRIERS or instr.kind in _STORE_BARRIERS:
+                marker = buffer.dmb_marker(buf, full=instr.kind in _FULL_BARRIERS)
+                if marker is not None:
+                    return self._push(state, pe, marker), th
             return state, th  # DMB LD: loads already perform in order
         if op == "ISB":
             return state, self._sync(th)

@@ -4,17 +4,17 @@ A TLB is a sorted tuple of ``(regime, input, result)`` entries, one PE's worth,
 so equal contents hash equal.  The rules, each defined here once:
 
 - an entry holds a *non-faulting* walk result only: a walk that faults is never
-  cached (D8.14.? "The TLB never holds a translation that generates a
+  cached (D8.16 Translation Lookaside Buffers: "The TLB never holds a translation that generates a
   Translation fault, Address size fault or Access flag fault"), which is why
   making an invalid entry valid needs no TLBI (seed 003);
 - a PE may cache a walk result at any time and drop any entry at any time
-  (D8.14 speculative walks and TLB eviction);
+  (D8.16 Translation Lookaside Buffers: speculative walks and eviction);
 - a TLB may hold two different results for one input when the table changed
   between two fills without break-before-make; a lookup may then take a TLB
-  conflict abort (D8.16.? TLB conflict abort) or use either entry;
+  conflict abort (D8.16 Translation Lookaside Buffers, TLB conflict abort) or use either entry;
 - a TLBI removes the matching entries of every PE in its scope when it
   *completes*; it completes asynchronously and only a DSB waits for it
-  (D8.14.? R_YNJCP, R_PSMWS; DESIGN.md section 1: ``DSB ISHST`` completes none).
+  (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; DESIGN.md section 1: ``DSB ISHST`` completes none).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def drop(tlb: Tlb, index: int) -> Tlb:
 
 @dataclass(frozen=True)
 class TlbiOp:
-    """One TLBI operation: whether it is broadcast and what it matches (D8.14 / C5.5)."""
+    """One TLBI operation: whether it is broadcast and what it matches (D8.17 TLB maintenance / C5.5)."""
 
     broadcast: bool
     by_input: bool  # by VA (stage 1) or by IPA (stage 2)

@@ -24,7 +24,7 @@ from stalecheck.machine.memtypes import DEVICE, NORMAL_NC, NORMAL_WB, MemType
 
 VALID = 1  # D8.3: bit[0] of every descriptor; 0 = Invalid descriptor, faults
 TABLE = 2  # D8.3: bit[1]=1 at a non-last level is a Table descriptor (0 = Block)
-AF = 4  # D8.4.? Access flag: 0 makes the first access fault (no FEAT_HAFDBS modelled)
+AF = 4  # D8.15.1 MMU fault types, Access flag fault: 0 makes the first access fault (no FEAT_HAFDBS modelled)
 RO = 8  # AP[2]: read-only
 XN = 16  # execute-never
 ATTR_SHIFT = 5  # 2 bits: the memory type the leaf gives (MAIR index in real tables)
@@ -62,7 +62,7 @@ def desc_type(desc: int) -> MemType:
 FSC_TRANSLATION = 0b000100  # + level: Translation fault, level 0..3
 FSC_ACCESS_FLAG = 0b001000  # + level: Access flag fault
 FSC_PERMISSION = 0b001100  # + level: Permission fault
-FSC_TLB_CONFLICT = 0b110000  # TLB conflict abort (D8.16.? TLB conflict aborts)
+FSC_TLB_CONFLICT = 0b110000  # TLB conflict abort (D8.16 Translation Lookaside Buffers, TLB conflict abort)
 
 # D17 ESR_ELx.EC: exception classes of aborts.
 EC_IABT_LOWER = 0x20
@@ -161,7 +161,7 @@ class RegimeSpec:
     ``vas`` maps each input-address name to the entry index it uses at each level;
     ``walk`` is the walker's cacheability (``TCR_ELx.IRGN/ORGN``): ``"wb"`` walks
     look up the data caches coherently, ``"nc"`` walks are Non-cacheable (may hit a
-    cached copy, B2.16), ``"noncoherent"`` walks read the PoC only (a walker that
+    cached copy, B2.11), ``"noncoherent"`` walks read the PoC only (a walker that
     does not snoop: software must clean tables to the PoC).
     """
 

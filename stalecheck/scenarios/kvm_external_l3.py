@@ -1,7 +1,7 @@
 """Seed 002: KVM arm64 (2013) on a host with an external L3 (system cache).
 
 The VMM loads the guest image through the host's cacheable mapping; the guest
-starts with its MMU off, so its data accesses are Device-nGnRnE (D8.2.10) and go
+starts with its MMU off, so its data accesses are Device-nGnRnE (D8.2.12.1) and go
 to the PoC.  KVM cleaned the page only to the PoU (``flush_icache_range``), so
 the dirty line could sit in the L3 beyond the PoU and the guest read stale
 memory.  The thread tried: clean to the PoC at stage-2 fault, flush all RAM at

@@ -17,7 +17,7 @@ OSv runs as a single-stage regime here.
 
 The break-before-make pair changes a *live* mapping from page A to page B
 while a second PE reads through it: without the break, two PEs' TLBs may hold
-both translations and a lookup may take a TLB conflict abort (D8.16.?).
+both translations and a lookup may take a TLB conflict abort (D8.16 Translation Lookaside Buffers).
 """
 
 from __future__ import annotations

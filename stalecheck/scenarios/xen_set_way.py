@@ -28,13 +28,16 @@ SCENARIO = Scenario(
     seed="001",
 )
 
-# The guest: dirty two lines with caches on, clean by set/way (L1 then L2, the
-# v7_flush_dcache_all order), caches off; read X, write Y; caches on; read Y.
+# The guest: dirty two lines with caches on, clean by set/way level by level
+# with a DSB after each level (the Arm ARM's example sequence, D7.5.9.16.1),
+# caches off; read X, write Y; caches on; read Y.
 GUEST = """
 STR X, 1
 STR Y, 1
 DSB SY
-SETWAY CISW L1, L2
+SETWAY CISW L1
+DSB SY
+SETWAY CISW L2
 DSB SY
 MSR SCTLR_EL1.C, 0
 ISB

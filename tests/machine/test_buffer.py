@@ -63,9 +63,27 @@ def test_a_dmb_marker_holds_back_later_stores_and_dcs(mark: int) -> None:
     assert buffer.completable((store(X), (mark,), store(Y), dc(Y))) == [0]
 
 
-@pytest.mark.parametrize("mark", [MARK_FULL, MARK_ST])
-def test_set_way_is_ordered_by_no_dmb(mark: int) -> None:
-    assert buffer.completable((store(X), (mark,), SW)) == [0, 2]
+def test_set_way_is_ordered_by_a_full_dmb_only() -> None:
+    """D7.5.9.15: set/way "can execute in any order relative to loads or stores
+    unless a DMB or DSB is executed between" (a DMB for loads and stores)."""
+    assert buffer.completable((store(X), (MARK_FULL,), SW)) == [0]
+    assert buffer.completable((store(X), (MARK_ST,), SW)) == [0, 2]
+    assert buffer.completable((store(X), SW)) == [0, 1]
+
+
+def test_set_way_ops_are_unordered_among_themselves_unless_asked() -> None:
+    """D7.5.9.15: set/way ops may complete in any order without a barrier; the
+    ARMv7 program-order rule is an option."""
+    assert buffer.completable((SW, SW)) == [0, 1]
+    assert buffer.completable((SW, SW), setway_in_order=True) == [0]
+    assert buffer.completable((SW, (MARK_FULL,), SW)) == [0]
+
+
+def test_dmb_st_does_not_order_cache_maintenance() -> None:
+    """D7.5.9.15: only a DMB for loads and stores orders DC instructions."""
+    assert buffer.dmb_marker((dc(X),), full=False) is None
+    assert buffer.dmb_marker((dc(X),), full=True) == (MARK_FULL,)
+    assert buffer.completable((store(X), (MARK_ST,), dc(Y))) == [0, 2]
 
 
 def test_only_a_full_dmb_holds_back_loads() -> None:
@@ -143,3 +161,10 @@ def test_a_load_after_a_full_dmb_waits_but_forwarding_still_applies_before_it() 
     assert s.threads[0].regs[0] == 3, "a PE reads its own buffered store (B2.3)"
     s = exec_thread(m, s, "h")
     assert (EXEC, 0, 0) not in m.actions(s)
+
+
+def test_non_cacheable_store_and_dc_to_the_same_line_are_unordered() -> None:
+    """D7.5.9.15: program order only for Normal Inner cacheable accesses; a DC may
+    complete before an earlier Non-cacheable store to its line."""
+    assert buffer.completable((store(X, cacheable=0), dc(X, cacheable=0))) == [0, 1]
+    assert buffer.completable((store(X), dc(X))) == [0]

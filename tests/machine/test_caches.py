@@ -61,7 +61,7 @@ def test_coherent_device_write_reaches_the_poc_and_invalidates_every_copy() -> N
     assert out == copies() and mem == ((7,),)
 
 
-# ---- mismatched attributes (B2.16) -----------------------------------------------------
+# ---- mismatched attributes (B2.11) -----------------------------------------------------
 
 
 def test_non_cacheable_read_may_hit_a_cached_copy_or_go_to_the_poc() -> None:

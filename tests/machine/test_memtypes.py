@@ -1,5 +1,5 @@
 """The memory-type rules of ``memtypes.py``: stage 1 under SCTLR/HCR bits, then
-stage 1 x stage 2 with and without FEAT_S2FWB (D8.6.5, D8.6.6, D8.2.10)."""
+stage 1 x stage 2 with and without FEAT_S2FWB (D8.6.5, D8.6.6, D8.2.12.1)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ def test_sctlr_c_0_makes_normal_data_non_cacheable_but_leaves_device() -> None:
 def test_hcr_dc_makes_a_disabled_stage_1_normal_write_back() -> None:
     t = stage1_data_type(DEVICE, mmu=False, dcache=False, hcr_dc=True)
     assert t == NORMAL_WB_NSH and t.cacheable
+
+
+def test_hcr_dc_applies_whatever_sctlr_el1_m_says() -> None:
+    """D24.2.62 / D8.2.12.1 RLBPTY: with HCR_EL2.DC=1 the Effective SCTLR_EL1.M is 0,
+    and stage 1 data accesses are Normal WB whatever the guest's tables say."""
+    assert stage1_data_type(DEVICE, mmu=True, dcache=True, hcr_dc=True) == NORMAL_WB_NSH
+
+
+def test_fwb_force_wb_combines_shareability_of_both_stages() -> None:
+    """D8.6.7.1, Table D8-103: Non-shareable at both stages stays Non-shareable."""
+    t = combine_stages(NORMAL_WB_NSH, NORMAL_WB_NSH, fwb=True, force=S2Force.FORCE_WB, hcr_cd=False)
+    assert t.share == Shareability.NSH
 
 
 @pytest.mark.parametrize("s1", TYPES)

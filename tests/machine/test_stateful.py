@@ -8,7 +8,7 @@ then repeatedly takes one of the enabled steps.  After every step:
   (B2.11: the coherence protocol gives one writer per line);
 - a clean copy equals the first copy below it, unless the line was touched by
   an access that the architecture lets break this: a Non-cacheable/Device
-  store or non-coherent DMA write (B2.16 mismatched attributes), or an
+  store or non-coherent DMA write (B2.11 Mismatched memory attributes), or an
   invalidation that discards dirty data (DC IVAC / DC ISW at EL2);
 - the state holds only ints, so its fingerprint does not depend on the
   process's hash salt, and ``actions`` lists the same steps for an equal state.

@@ -1,4 +1,4 @@
-"""Traps to EL2 (D13 HCR_EL2.TSW/TVM/TPC/TPU, stage-2 faults) and vCPU migration.
+"""Traps to EL2 (D24.2.62 HCR_EL2.TSW/TVM/TPCP/TPU, stage-2 faults) and vCPU migration.
 
 A trap calls the VM's policy with a ``TrapContext`` and the policy's code runs
 on the trapping thread at EL2 before the guest resumes; ERET is a context
