@@ -62,6 +62,7 @@ class Patches:
     flush_linear: bool = False
     flush_frags: bool = False
     flush_ring: bool = False
+    ring_flush_dsb: bool = False  # DSB SY before and after the vring DC CIVACs
     dsb_isb_kick: bool = False
     dsb_rx: bool = False
     dsb_nested_exit: bool = False
@@ -71,7 +72,14 @@ class Patches:
         return tuple(name for name, on in self.__dict__.items() if on)
 
 
-ALL_PATCHES = Patches(True, True, False, True, True, True, True)
+ALL_PATCHES = Patches(
+    flush_linear=True,
+    flush_frags=True,
+    dsb_isb_kick=True,
+    dsb_rx=True,
+    dsb_nested_exit=True,
+    dsb_ioeventfd=True,
+)
 
 
 @dataclass(frozen=True)
@@ -161,7 +169,13 @@ class Virtqueue:
             if self.nv2:
                 lines += nested.vel2_activity(m, after_publish=True)
             if p.flush_ring:
+                # An NC store and a DC CIVAC of the same line are not ordered without a
+                # barrier (D7.5.9): without the DSB the clean may run before the store.
+                if p.ring_flush_dsb:
+                    lines.append("DSB SY  // the stores complete before the clean")
                 lines += ["DC CIVAC VQD  // vring flush", "DC CIVAC VQA", "DC CIVAC VQU"]
+                if p.ring_flush_dsb:
+                    lines.append("DSB SY")
             lines.append("DMB ISH  // virtio_mb in virtqueue_kick_prepare")
             if p.dsb_isb_kick:
                 lines += ["DSB SY  // nv2-virtio-kick-barrier", "ISB"]

@@ -241,9 +241,18 @@ _variant(
 )
 _variant(
     "ring-nc+all-patches+ring-flush",
-    "unreachable",
+    "reachable",
     "H2 with every posted patch and DC CIVAC of the vring after publishing (the seed's next idea).",
     vq=replace(HYP, patches=replace(ALL_PATCHES, flush_ring=True)),
+    fwb=False,
+    l1_stage1=RING_NC,
+)
+_variant(
+    "ring-nc+all-patches+ring-flush-dsb",
+    "unreachable",
+    "H2 with every posted patch and DC CIVAC of the vring after publishing, with"
+    " a DSB SY before and after (ordering the NC stores first).",
+    vq=replace(HYP, patches=replace(ALL_PATCHES, flush_ring=True, ring_flush_dsb=True)),
     fwb=False,
     l1_stage1=RING_NC,
 )
