@@ -153,6 +153,79 @@ def explain(
         out.print(f"{i:>3}. {line}")
 
 
+@app.command("stress")
+def stress_cmd(
+    scenario: Annotated[
+        str, typer.Argument(help="A scenario that defines a stress sweep (e.g. fcvm-vsock-nv2).")
+    ],
+    hypothesis: Annotated[
+        str | None, typer.Option("--hypothesis", help="Which root-cause model to sweep (default: the first).")
+    ] = None,
+    fwb: Annotated[bool, typer.Option("--fwb", help="L0 uses FEAT_S2FWB.")] = False,
+    sizes: Annotated[
+        str | None, typer.Option("--sizes", help="Comma-separated sizes to sweep (default: the seed's).")
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Random schedules per size.")] = 100,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the schedules (results are reproducible).")
+    ] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Seeded random schedules for configurations too large to explore: failure rate per
+    swept size with 95% Wilson intervals (a trend of the model, not hardware rates)."""
+    import functools
+    import json
+
+    from stalecheck.explore.stress import stress
+    from stalecheck.report.stress import render_stress
+
+    sc = load_scenario(scenario)
+    module = sys.modules.get(BUNDLED.get(scenario, ""), None)
+    model = getattr(module, "stress_model", None)
+    known = getattr(module, "STRESS_HYPOTHESES", None)
+    swept = getattr(module, "SEED_SIZES", None)
+    if model is None or not known or not swept:
+        raise UsageError(
+            f"scenario {sc.name!r} defines no stress sweep (stress_model, STRESS_HYPOTHESES, SEED_SIZES)"
+        )
+    chosen = hypothesis or next(iter(known))
+    if chosen not in known:
+        raise UsageError(f"--hypothesis {chosen!r}: choose one of {', '.join(known)}")
+    points = tuple(x.strip() for x in sizes.split(",")) if sizes else tuple(swept)
+    bad = [x for x in points if x not in swept]
+    if bad:
+        raise UsageError(f"--sizes: {', '.join(bad)} not in the sweep ({', '.join(swept)})")
+    factory = functools.partial(model, hypothesis=chosen, fwb=fwb)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]stress"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} runs"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("stress", total=len(points) * runs)
+        result = stress(
+            factory,
+            points,
+            runs=runs,
+            seed=seed,
+            jobs=jobs,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    if as_json:
+        out.print(
+            json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}),
+            soft_wrap=True,
+        )
+        return
+    title = f"{sc.name}: hypothesis {chosen}{', FWB' if fwb else ''}, {runs} random schedules per size"
+    out.print(render_stress(result, title=title), markup=False)
+
+
 _debug = "--debug" in sys.argv
 
 

@@ -141,3 +141,29 @@ def test_explain_dot_has_one_node_per_step() -> None:
     assert res.stdout.startswith("digraph witness {") and res.stdout.rstrip().endswith("}")
     for n in range(1, len(first["witness"]) + 1):
         assert f"  s{n} [label=" in res.stdout
+
+
+def test_stress_sweep_json_is_reproducible() -> None:
+    args = ("stress", "fcvm-vsock-nv2", "--sizes", "512K,1M", "--runs", "3", "--seed", "7", "--json")
+    first, again = run(*args), run(*args)
+    assert first.returncode == 0, first.stderr
+    obj = json.loads(first.stdout)
+    assert obj["sizes"] == ["512K", "1M"] and all(r["runs"] == 3 for r in obj["results"])
+    assert all(
+        0 <= r["failures"] <= 3 and r["ci_low"] <= r["pass_rate"] <= r["ci_high"] for r in obj["results"]
+    )
+    assert json.loads(again.stdout) == obj  # seeded schedules: same answer twice
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("stress", "fcvm-vsock-nv2", "--hypothesis", "nope"), "--hypothesis 'nope'"),
+        (("stress", "fcvm-vsock-nv2", "--sizes", "3G"), "--sizes: 3G"),
+        (("stress", "kvm-external-l3"), "defines no stress sweep"),
+        (("stress", "fcvm-vsock-nv2", "--runs", "0"), "--runs"),
+    ],
+)
+def test_stress_bad_options_are_clean_errors(args: tuple[str, ...], needle: str) -> None:
+    res = run(*args)
+    assert res.returncode == 2 and needle in res.stderr and "Traceback" not in res.stderr
