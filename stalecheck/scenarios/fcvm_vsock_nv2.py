@@ -24,6 +24,18 @@ distinction that size brings.  The verdict at 2 slots with ``messages = slots`` 
 wrap) and ``messages = 2 * slots`` (every slot reused) therefore covers "passes up
 to the ring's capacity, fails beyond it"; the rising failure rate with size is the
 stress mode's job (``stalecheck stress``).
+
+What exploring says (see the variants' ``expect`` and tests/virtio): with FWB at L0
+every L1 RAM access is Normal WB and nothing stale is reachable, with or without
+any patch, with or without the NV2 traffic or a relaxed kick: the cache theory
+is refuted there.  Without FWB it is still unreachable while L1 maps RAM Normal
+WB.  A stale read needs an L1 mapping that is Non-cacheable (H2 vring, H3 skb
+data); both are reachable even without a ring wrap (a speculative fill through
+L0's linear map suffices), so the size dependence is a matter of probability,
+which the stress curve shows.  DSBs alone never close them (a DSB completes
+L1's stores, it does not remove the VMM's stale copy); DC CIVAC on the linear
+and paged data closes H3; H2 needs the vring cleaned too, *after* a DSB, since a
+Non-cacheable store and a DC CIVAC of the same line are not ordered (D7.5.9).
 """
 
 from __future__ import annotations
