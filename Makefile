@@ -16,6 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/stalecheck run-all
+	$(BIN)/stalecheck stress fcvm-vsock-nv2 --runs 20 --jobs 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2

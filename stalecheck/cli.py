@@ -7,6 +7,7 @@ error); 2 for a user error (bad input, bad option); 3 for our own bug.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -170,6 +171,12 @@ def stress_cmd(
         int, typer.Option("--seed", help="Seed of the schedules (results are reproducible).")
     ] = 0,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Run on a dask.distributed cluster at this address.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also write pass rate against size as PNG or SVG.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Seeded random schedules for configurations too large to explore: failure rate per
@@ -197,6 +204,21 @@ def stress_cmd(
     if bad:
         raise UsageError(f"--sizes: {', '.join(bad)} not in the sweep ({', '.join(swept)})")
     factory = functools.partial(model, hypothesis=chosen, fwb=fwb)
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--plot {plot}: the file name must end in .png or .svg")
+    executor, client = None, None
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise UsageError(
+                "--scheduler needs dask.distributed: pip install 'stalecheck[cluster]'"
+            ) from None
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UsageError(f"--scheduler {scheduler}: cannot reach the cluster ({exc})") from None
+        executor = client.get_executor()
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]stress"),
@@ -208,14 +230,23 @@ def stress_cmd(
         disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("stress", total=len(points) * runs)
-        result = stress(
-            factory,
-            points,
-            runs=runs,
-            seed=seed,
-            jobs=jobs,
-            progress=lambda done, total: bar.update(task, completed=done),
-        )
+        try:
+            result = stress(
+                factory,
+                points,
+                runs=runs,
+                seed=seed,
+                jobs=jobs,
+                executor=executor,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+        finally:
+            if client is not None:
+                client.close()
+    if plot is not None:
+        from stalecheck.report.stress_plot import write_plot
+
+        write_plot(result, plot, f"{sc.name}: {chosen}{' + FWB' if fwb else ''}")
     if as_json:
         out.print(
             json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}),
