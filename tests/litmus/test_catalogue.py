@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.litmus.conftest import manifest_rows
-from tests.litmus.suite_runner import run_suite
+from tests.litmus.suite_runner import run_suite, suite_params
 
 SUITE = "herd-catalogue/aarch64"
 ROWS = manifest_rows(SUITE)
@@ -23,18 +23,7 @@ MIN_SUPPORTED = 73
 MIN_AGREEING = 72
 
 
-def _params() -> list[object]:
-    out = []
-    for r in ROWS:
-        rel = r["relative_path"]
-        marks = []
-        if rel in KNOWN_DIVERGENCES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_DIVERGENCES[rel], strict=True))
-        out.append(pytest.param(r, id=rel.rsplit("/", 1)[-1], marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("row", _params())
+@pytest.mark.parametrize("row", suite_params(ROWS, KNOWN_DIVERGENCES))
 def test_verdict_matches_kinds(row: dict[str, str]) -> None:
     outcome = run_suite(SUITE)[row["relative_path"]]
     if outcome.unsupported:

@@ -14,7 +14,7 @@ import pytest
 
 from stalecheck.report.herd import herd_text, normalise, parse_expected
 from tests.litmus.conftest import SHARED, manifest_rows
-from tests.litmus.suite_runner import run_suite
+from tests.litmus.suite_runner import run_suite, suite_params
 
 SUITE = "herd-instructions/AArch64"
 ROWS = manifest_rows(SUITE)
@@ -35,18 +35,7 @@ def _compare(relative: str) -> list[str]:
             if expected.get(k) != got.get(k)]
 
 
-def _params() -> list[object]:
-    out = []
-    for r in ROWS:
-        rel = r["relative_path"]
-        marks = []
-        if rel in KNOWN_DIVERGENCES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_DIVERGENCES[rel], strict=True))
-        out.append(pytest.param(r, id=rel.rsplit("/", 1)[-1], marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("row", _params())
+@pytest.mark.parametrize("row", suite_params(ROWS, KNOWN_DIVERGENCES))
 def test_states_and_observation_match_expected(row: dict[str, str]) -> None:
     rel = row["relative_path"]
     outcome = run_suite(SUITE)[rel]
