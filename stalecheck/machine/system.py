@@ -394,7 +394,7 @@ class Machine:
         spec = self.threads[t]
         if spec.context == Context.HOST or in_hyp:
             host = self.host_types[line]
-            return host if host is not None else _host_default()
+            return host if host is not None else NORMAL_WB
         vm = self.vms[self._vm_index[spec.vm]]
         name = self.lines[line].name
         flags = RegimeFlags(
@@ -694,11 +694,7 @@ class Machine:
             return state, th  # DMB LD: loads already perform in order
         if op == "ISB":
             return state, self._sync(th)
-        if op == "MSR":
-            base = th.pending if th.pending >= 0 else th.sctlr
-            bit = SCTLR_FIELDS[instr.kind]
-            return state, th._replace(pending=(base | bit) if instr.value else (base & ~bit))
-        if op == "EMSR":  # the hypervisor's emulation of a trapped write: in effect at ERET
+        if op in ("MSR", "EMSR"):  # EMSR: the hypervisor emulating a trapped write, in effect at ERET
             base = th.pending if th.pending >= 0 else th.sctlr
             bit = SCTLR_FIELDS[instr.kind]
             return state, th._replace(pending=(base | bit) if instr.value else (base & ~bit))
@@ -790,12 +786,6 @@ class Machine:
     @cached_property
     def _all(self) -> frozenset[int]:
         return frozenset(range(self.h.n_pes))
-
-
-def _host_default() -> MemType:
-    return NORMAL_WB
-
-
 __all__ = [
     "COMPLETE",
     "DROP",

@@ -75,24 +75,25 @@ def _clean_to_poc(b: Builder) -> None:
     _vmm_loads_guest_reads(b, on_stage2_fault=map_on_fault(clean="poc", invalidate=True))
 
 
-@SCENARIO.variant("flush-all-by-va-at-first-run", expect="unreachable")
-def _flush_all_va(b: Builder) -> None:
-    """Before the first vCPU run, KVM cleans all guest RAM by VA to the PoC."""
+def _kvm_flushes_before_first_run(b: Builder, flush: str) -> None:
+    """The VMM loads the image; KVM runs ``flush`` then a DSB before the first vCPU run."""
     _base(b)
     b.vm("vm", on_stage2_fault=map_on_fault())
     b.host("vmm", LOAD)
-    b.host("kvm", "WAIT loaded\nDC CIVAC X\nDC CIVAC Y\nDSB SY\nSIGNAL first_run")
+    b.host("kvm", f"WAIT loaded\n{flush}\nDSB SY\nSIGNAL first_run")
     _guest_reads_x(b, wait="first_run")
+
+
+@SCENARIO.variant("flush-all-by-va-at-first-run", expect="unreachable")
+def _flush_all_va(b: Builder) -> None:
+    """Before the first vCPU run, KVM cleans all guest RAM by VA to the PoC."""
+    _kvm_flushes_before_first_run(b, "DC CIVAC X\nDC CIVAC Y")
 
 
 @SCENARIO.variant("flush-all-set-way-at-first-run", expect="reachable")
 def _flush_all_sw(b: Builder) -> None:
     """Before the first run, KVM cleans the local caches by set/way (flush_cache_all)."""
-    _base(b)
-    b.vm("vm", on_stage2_fault=map_on_fault())
-    b.host("vmm", LOAD)
-    b.host("kvm", "WAIT loaded\nSETWAY CISW L1\nDSB SY\nSIGNAL first_run")
-    _guest_reads_x(b, wait="first_run")
+    _kvm_flushes_before_first_run(b, "SETWAY CISW L1")
 
 
 @SCENARIO.variant("vmm-cleans", expect="unreachable")
