@@ -26,7 +26,7 @@ from stalecheck.axiomatic.initial_state import (
     canonical_reg,
 )
 from stalecheck.axiomatic.local_order import LocalOrder, local_order
-from stalecheck.axiomatic.semantics import check_supported, thread_traces
+from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, herd_int, mask, show, signed
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
@@ -511,7 +511,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
-    layout = build_initial_state(test)
+    layout = build_initial_state(test, is_supported)
     _check_labels(test)
     evaluator = _Evaluator(test, layout)
     _, per_thread, cut = _value_domain(test, layout)
