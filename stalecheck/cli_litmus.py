@@ -19,11 +19,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stalecheck.axiomatic.batch import Outcome, check_path, run_batch, summary_counts
 from stalecheck.cli_options import LitmusTimeout
 from stalecheck.cli_text import labelled
 from stalecheck.errors import ExitCode, UsageError
 from stalecheck.litmus.discovery import discover
+from stalecheck.litmus_batch import Outcome, check_path, run_batch, summary_counts
 
 
 def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stalecheck.axiomatic import batch
+from stalecheck import litmus_batch as batch
 from stalecheck.errors import ExitCode
 from tests.badinput.cli_harness import SB, in_process, script
 
