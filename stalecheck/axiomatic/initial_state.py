@@ -198,6 +198,10 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
         if name in array_sizes:
             state.declare(name, ctype, array_sizes[name])
         elif isinstance(val, tuple):
+            if not val:
+                # herd7 gives an array at least one cell; an empty brace list has no size to take.
+                raise InputError(f"array {name} needs a size or at least one initial value",
+                                 Position(path, item.line, item.column))
             state.declare(name, ctype, len(val))
         else:
             state.declare(name, ctype)
