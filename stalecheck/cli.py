@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
 from stalecheck.cli_options import Timeout
 from stalecheck.cli_text import labelled
@@ -46,6 +47,22 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("litmus", epilog=EXIT_CODES)(litmus)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"stalecheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes."""
 
 # Piped output (make run, CI logs) is not wrapped at 80 columns: witnesses stay one line a step.
 # No emoji codes anywhere: ":warning:" in a user's string must print as typed.
