@@ -59,6 +59,7 @@ def check_path(
     dot: bool = False,
     keep_result: bool = False,
     raise_errors: bool = False,
+    cat: str | None = None,
 ) -> Outcome:
     """Parse and check one file.
 
@@ -73,7 +74,7 @@ def check_path(
             old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
         try:
-            out = _check(path, dot, keep_result, raise_errors)
+            out = _check(path, dot, keep_result, raise_errors, cat)
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -86,10 +87,15 @@ def check_path(
     return out
 
 
-def _check(path: str, dot: bool, keep_result: bool, raise_errors: bool) -> Outcome:
+def _check(path: str, dot: bool, keep_result: bool, raise_errors: bool, cat: str | None) -> Outcome:
     try:
         test = parse_file(path)
-        result = check_test(test, keep_witness=dot or keep_result)
+        model_for = None
+        if cat is not None:  # a user's cat file instead of the built-in model (loaded once per process)
+            from stalecheck.cat.engine_model import model_for_test
+
+            model_for = model_for_test(cat)
+        result = check_test(test, keep_witness=dot or keep_result, model_for=model_for)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),
@@ -125,25 +131,28 @@ def run_batch(
     timeout: float | None = None,
     dot: bool = False,
     on_done: Callable[[Outcome], None] | None = None,
+    cat: str | None = None,
 ) -> list[Outcome]:
     """Check every file; results come back in input order, ``on_done`` sees completion order."""
     names = [str(p) for p in paths]
     results: dict[str, Outcome] = {}
-    for outcome in _iterate(names, jobs, timeout, dot):
+    for outcome in _iterate(names, jobs, timeout, dot, cat):
         results[outcome.path] = outcome
         if on_done is not None:
             on_done(outcome)
     return [results[n] for n in names]
 
 
-def _iterate(names: list[str], jobs: int, timeout: float | None, dot: bool) -> Iterator[Outcome]:
+def _iterate(
+    names: list[str], jobs: int, timeout: float | None, dot: bool, cat: str | None
+) -> Iterator[Outcome]:
     if jobs <= 1 or len(names) <= 1:
         for n in names:
-            yield check_path(n, timeout, dot)
+            yield check_path(n, timeout, dot, cat=cat)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(check_path, n, timeout, dot): n for n in names}
+        futures = {pool.submit(check_path, n, timeout, dot, cat=cat): n for n in names}
         for fut in as_completed(futures):
             try:
                 yield fut.result()

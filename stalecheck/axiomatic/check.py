@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
@@ -185,10 +186,15 @@ def _forbidden_candidate(
     return None
 
 
-def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
+ModelFor = Callable[[ast.LitmusTest], MemoryModel]
+
+
+def check_test(
+    test: ast.LitmusTest, keep_witness: bool = True, model_for: ModelFor | None = None
+) -> CheckResult:
     """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
     try:
-        return _check(test, keep_witness)
+        return _check(test, keep_witness, model_for)
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -196,7 +202,7 @@ def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
         raise
 
 
-def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
+def _check(test: ast.LitmusTest, keep_witness: bool, model_for: ModelFor | None) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
@@ -205,7 +211,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     evaluator = Evaluator(test, layout)
     _, per_thread, cut = _value_domain(test, layout)
     per_thread = _justifiable(per_thread, layout)
-    model = Aarch64Model()
+    model = model_for(test) if model_for is not None else Aarch64Model()  # --cat FILE, or built in
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None

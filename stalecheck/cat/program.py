@@ -27,9 +27,22 @@ from stalecheck.cat.parser import parse_file, parse_text
 from stalecheck.cat.primitives import primitives
 from stalecheck.cat.structure import CO_NAMES, PROVIDED_NAMES, RF_NAMES, Choice, EventStructure
 from stalecheck.cat.values import Algebra, Value, VSet
-from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 
 STAGES = 3  # 0: thread paths, 1: rf, 2: co
+
+
+def with_cat_line(err: StalecheckError) -> StalecheckError:
+    """Attach the cat file's own line, so the caret points into the model, not the test."""
+    pos = err.position
+    if err.source_line is None and pos is not None and pos.line > 0:
+        try:
+            lines = Path(pos.path).read_text().splitlines()
+        except OSError:
+            return err
+        if pos.line <= len(lines):
+            err.source_line = lines[pos.line - 1]
+    return err
 
 
 def vendored_dir() -> Path:
@@ -227,7 +240,9 @@ class Instance:
         try:
             return self._exec(ins, scope, choice, flags)
         except CatFailure as e:
-            raise e.as_error() from None
+            raise with_cat_line(e.as_error()) from None
+        except StalecheckError as e:
+            raise with_cat_line(e) from None
 
     def _exec(self, ins: s.Ins, scope: Scope, choice: Choice, flags: list[str]) -> str:
         ev = self.ev

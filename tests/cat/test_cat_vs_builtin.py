@@ -1,0 +1,79 @@
+"""``--cat aarch64.cat`` (herd's model, interpreted) against the built-in model, test by test.
+
+On every test of herd's AArch64 catalogue and instruction suite that the
+built-in model decides, the interpreted cat model must give the same
+verdict, Observation line, witness counts and final states.  The whole of both
+suites runs here (about 10 s on one core), not a sample.  A second test
+shows the comparison is not vacuous: a different cat model (sequential
+consistency) changes verdicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stalecheck.axiomatic.check import CheckResult, check_test
+from stalecheck.cat.engine_model import model_for_test
+from stalecheck.cat.program import vendored_dir
+from stalecheck.errors import StalecheckError
+from stalecheck.litmus import parse_file
+from stalecheck.report.herd import herd_text
+from tests.litmus.conftest import HERD, manifest_rows
+
+VENDORED = str(vendored_dir() / "aarch64.cat")
+# Floors: how many tests the built-in model decides today (see docs/litmus.md).
+FLOORS = {"herd-catalogue/aarch64": 73, "herd-instructions/AArch64": 269}
+
+
+def _observable(r: CheckResult) -> tuple[object, ...]:
+    return (r.verdict, r.observation, r.positive, r.negative, r.p_true, r.p_false, r.states)
+
+
+def _observation_line(r: CheckResult, source: str) -> str:
+    return next(line for line in herd_text(r, source).splitlines() if line.startswith("Observation"))
+
+
+@pytest.mark.parametrize("suite", sorted(FLOORS))
+def test_herds_cat_model_agrees_with_the_builtin_model(suite: str) -> None:
+    cat = model_for_test(VENDORED)
+    compared = 0
+    mismatches = []
+    for row in manifest_rows(suite):
+        test = parse_file(HERD / row["relative_path"])
+        try:
+            builtin = check_test(test, keep_witness=False)
+        except StalecheckError:
+            continue  # not decided by the built-in model (unsupported or refused)
+        interpreted = check_test(test, keep_witness=False, model_for=cat)
+        compared += 1
+        if _observable(builtin) != _observable(interpreted):
+            mismatches.append(
+                f"{row['relative_path']}: built-in {_observation_line(builtin, test.source)!r}, "
+                f"cat {_observation_line(interpreted, test.source)!r}"
+            )
+    assert not mismatches, "\n".join(mismatches)
+    assert compared >= FLOORS[suite]
+
+
+SC_MODEL = """\
+(* Sequential consistency: a user's own model, much stronger than Arm's *)
+include "cos.cat"
+acyclic po | rf | co | fr as sc
+"""
+
+
+def test_a_users_model_changes_the_verdicts(tmp_path: Path) -> None:
+    """SB (store buffering) is Allowed on Arm and Forbidden under SC: the cat file decides."""
+    model = tmp_path / "sc.cat"
+    model.write_text(SC_MODEL)
+    sb = parse_file(HERD / "herd-catalogue/aarch64/tests/SB.litmus")
+    assert check_test(sb, keep_witness=False).verdict == "Allowed"
+    assert check_test(sb, keep_witness=False, model_for=model_for_test(str(model))).verdict == "Forbidden"
+    assert check_test(sb, keep_witness=False, model_for=model_for_test(VENDORED)).verdict == "Allowed"
+
+
+def test_vendored_models_are_herds_files_unchanged() -> None:
+    for path in sorted((HERD / "cat").glob("*.cat")):
+        assert (vendored_dir() / path.name).read_bytes() == path.read_bytes(), path.name
