@@ -56,6 +56,7 @@ class CatModel:
     path: str
     body: tuple[s.Ins, ...]
     includes: dict[str, tuple[s.Ins, ...]]  # resolved path -> body, keyed per Include node id
+    plans: dict[tuple[frozenset[str], frozenset[str]], Plan] = field(default_factory=dict, compare=False)
 
 
 class _Loader:
@@ -162,6 +163,38 @@ def _ins_names(ins: s.Ins) -> tuple[set[str], set[str]]:
     return set(), set()
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The flattened instructions for one set of variants, each with its stage and bound names."""
+
+    steps: tuple[s.Ins, ...]
+    levels: tuple[int, ...]
+    bound: tuple[frozenset[str], ...]
+
+
+def make_plan(model: CatModel, ev: Evaluator, provided: frozenset[str]) -> Plan:
+    key = (ev.variants, provided)
+    plan = model.plans.get(key)
+    if plan is not None:
+        return plan
+    steps = tuple(flatten(model, ev.variants, ev))
+    level: dict[str, int] = dict.fromkeys(RF_NAMES, 1)
+    level.update(dict.fromkeys(CO_NAMES | provided, 2))
+    levels = []
+    bound = []
+    for ins in steps:
+        read, names = _ins_names(ins)
+        lv = max((level.get(n, 0) for n in read), default=0)
+        if isinstance(ins, s.WithFrom) and ins.name in provided:
+            lv = 2
+        for n in names:
+            level[n] = lv
+        levels.append(lv)
+        bound.append(frozenset(names))
+    plan = model.plans[key] = Plan(steps, tuple(levels), tuple(bound))
+    return plan
+
+
 class Instance:
     """A model instantiated on one event structure: stage 0 done, ready for rf and co choices."""
 
@@ -174,26 +207,11 @@ class Instance:
         self.ev = Evaluator(self.alg, frozenset(v.lower() for v in variants))
         self.base: dict[str, Value] = primitives(self.alg, structure)
         self.base.update(structure.values())
-        self.steps = flatten(model, self.ev.variants, self.ev)
-        self.levels = self._levels()
-        self.bound = [_ins_names(ins)[1] for ins in self.steps]
+        plan = make_plan(model, self.ev, provided)
+        self.steps, self.levels, self.bound = plan.steps, plan.levels, plan.bound
         self.ev.memoise = True
         self.static = self.run(0, Choice(), None)
         self.ev.memoise = False
-
-    def _levels(self) -> list[int]:
-        level: dict[str, int] = dict.fromkeys(RF_NAMES, 1)
-        level.update(dict.fromkeys(CO_NAMES | self.provided, 2))
-        out = []
-        for ins in self.steps:
-            read, bound = _ins_names(ins)
-            lv = max((level.get(n, 0) for n in read), default=0)
-            if isinstance(ins, s.WithFrom) and ins.name in self.provided:
-                lv = 2
-            for n in bound:
-                level[n] = lv
-            out.append(lv)
-        return out
 
     def run(self, stage: int, choice: Choice, prev: Outcome | None) -> Outcome:
         """Evaluate the instructions of ``stage``, replaying earlier stages from ``prev``."""
