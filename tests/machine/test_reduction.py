@@ -19,6 +19,7 @@ from stalecheck.explore.verdict import Outcome, Verdict
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario
+from tests.conftest import Explored
 from tests.machine.test_stateful import systems
 from tests.machine.util import machine
 
@@ -38,21 +39,22 @@ CASES = [
 
 
 @pytest.mark.parametrize(("scenario", "variant"), CASES)
-def test_same_verdict_and_witness_length_never_more_states(scenario: str, variant: str) -> None:
-    spec = load_scenario(scenario).variants[variant].build()
-    full, _ = _explore(spec, prune=False)
-    reduced, m = _explore(spec, prune=True)
+def test_same_verdict_and_witness_length_never_more_states(
+    scenario: str, variant: str, explored: Explored
+) -> None:
+    full = explored(scenario, variant).verdict
+    reduced = explored(scenario, variant, prune_dead_lines=True).verdict
     assert reduced.outcome == full.outcome
     assert len(reduced.witness) == len(full.witness), "BFS keeps the shortest witness length"
     assert reduced.states <= full.states
-    if m.mmu is not None:  # translation walks lines: the reduction is off
-        assert m.dead_lines is None and reduced.states == full.states
+    if load_scenario(scenario).variants[variant].build().xlate is not None:
+        assert reduced.states == full.states, "translation walks lines: the reduction is off"
 
 
-def test_fewer_states_where_a_line_goes_dead_early() -> None:
-    sc = load_scenario("kvm-external-l3")
-    full = sum(_explore(v.build(), prune=False)[0].states for v in sc.variants.values())
-    reduced = sum(_explore(v.build(), prune=True)[0].states for v in sc.variants.values())
+def test_fewer_states_where_a_line_goes_dead_early(explored: Explored) -> None:
+    names = load_scenario("kvm-external-l3").variants
+    full = sum(explored("kvm-external-l3", v).verdict.states for v in names)
+    reduced = sum(explored("kvm-external-l3", v, prune_dead_lines=True).verdict.states for v in names)
     assert reduced < full
 
 
