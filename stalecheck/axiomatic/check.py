@@ -221,9 +221,6 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         available = init_pairs.union(*(writes_of[id(tr)] for tr in combo))
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
-        weight = 1
-        for tr in combo:
-            weight *= tr.weight
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
         for ex in executions(combo, model, layout.memory):
             if poisoned is not None:
@@ -234,14 +231,14 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             count += 1
             sat = evaluator.holds(evaluator.prop, final)
             if sat:
-                p_true += weight
+                p_true += 1
             else:
-                p_false += weight
+                p_false += 1
             cond_ok = (not sat) if evaluator.quantifier == "~exists" else sat
             if cond_ok:
-                positive += weight
+                positive += 1
             else:
-                negative += weight
+                negative += 1
             state = evaluator.state(final)
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):
