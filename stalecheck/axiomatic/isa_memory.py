@@ -273,10 +273,10 @@ def _compare_and_swap(
     * failure: *with* a write-back of the value read (an atomic read and write,
       ``rmw``, release for CASL/CASAL) or *without* any write (a plain read).
 
-    Arm ARM C6.2 (CAS): "If the comparison fails ... it is IMPLEMENTATION DEFINED
-    whether the write-back happens"; herd models both, so do we.  Only the first
-    success form avoids a dependency from the memory read to Rs, which is what makes
-    ``MP+rel+CAS-ok-MRs-addr`` Allowed.
+    (herd's ``do_cas_with`` offers the failing forms as alternatives; the model may
+    not be stronger than that.)  Only the first success form avoids a dependency
+    from the memory read to Rs, which is what makes ``MP+rel+CAS-ok-MRs-addr``
+    Allowed (kinds.txt).
     """
     bits = size * 8
     equal = all(
