@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
@@ -26,6 +27,7 @@ from stalecheck.axiomatic.initial_state import (
 from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
 from stalecheck.axiomatic.values import Val
+from stalecheck.axiomatic.variants import test_variants
 from stalecheck.errors import InputError, Position, StalecheckError
 from stalecheck.litmus import ast
 
@@ -85,15 +87,13 @@ class CheckResult:
 
 
 def _value_domain(
-    test: ast.LitmusTest, layout: InitialState
+    test: ast.LitmusTest, layout: InitialState, variants: frozenset[str]
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     stores = sum(
         1 for t in test.threads for line in t.code if line.instruction is not None
     )
     programs = {t.proc: t.code for t in test.threads}
-    variants = {v.strip() for k, val in test.info if k == "Variant" for v in val.split(",")}
-    nv2 = "NV2" in variants
     traces: list[list[ThreadTrace]] = [[] for _ in test.threads]
     cuts = [False] * len(test.threads)
     changed: set[Cell] | None = None  # None: run every thread
@@ -107,7 +107,7 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, nv2, "mixed" in variants
+                thread, layout, ordered, test.path, programs, variants
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -185,10 +185,16 @@ def _forbidden_candidate(
     return None
 
 
-def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
-    """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
+def check_test(
+    test: ast.LitmusTest, keep_witness: bool = True, variants: Iterable[str] = ()
+) -> CheckResult:
+    """Run the axiomatic engine on a parsed test; errors carry the offending source line.
+
+    ``variants`` are herd ``-variant`` tags given on the command line, on top of the
+    test's own ``Variant=`` line; one we do not model makes the test unsupported.
+    """
     try:
-        return _check(test, keep_witness)
+        return _check(test, keep_witness, test_variants(test, variants))
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -196,14 +202,14 @@ def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
         raise
 
 
-def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
+def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
     layout = build_initial_state(test, is_supported)
     _check_labels(test)
     evaluator = Evaluator(test, layout)
-    _, per_thread, cut = _value_domain(test, layout)
+    _, per_thread, cut = _value_domain(test, layout, variants)
     per_thread = _justifiable(per_thread, layout)
     model = Aarch64Model()
     positive = negative = p_true = p_false = 0

@@ -88,8 +88,17 @@ class Context:
     path: str
     decode: Decoder
     programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
-    nv2: bool = False  # herd's ``Variant=NV2``: EL1 system registers live in the VNCR page
-    mixed: bool = False  # herd's ``Variant=mixed``: wider accesses may cover several cells
+    variants: frozenset[str] = frozenset()  # lowercased herd variants (see variants.py)
+
+    @property
+    def nv2(self) -> bool:
+        """herd's ``NV2``: EL1 system registers live in the VNCR page."""
+        return "nv2" in self.variants
+
+    @property
+    def mixed(self) -> bool:
+        """herd's ``mixed``: wider accesses may cover several cells."""
+        return "mixed" in self.variants
 
 
 class ThreadMachine:
