@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
 from stalecheck.axiomatic.candidates import Execution, executions
 from stalecheck.axiomatic.conditions import Evaluator, FinalState
-from stalecheck.axiomatic.events import ThreadTrace
+from stalecheck.axiomatic.events import Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import (
     InitialState,
     build_initial_state,
@@ -28,7 +28,7 @@ from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
 from stalecheck.axiomatic.values import Val
 from stalecheck.axiomatic.variants import test_variants
-from stalecheck.errors import InputError, Position, StalecheckError
+from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
 Cell = tuple[str, int]
@@ -130,6 +130,33 @@ def _val_key(v: Val) -> tuple[int, int, str]:
     return (1, 0, str(v))
 
 
+def _one_width_per_location(
+    per_thread: list[list[ThreadTrace]], layout: InitialState, path: str
+) -> None:
+    """Refuse accesses of different widths to one untyped location (mixed size).
+
+    herd, outside ``-variant mixed``, rejects a test whose events on a location differ
+    in size (mem.ml ``check_sizes``: "Illegal mixed-size test"); with byte-granular
+    semantics they would overlap partially.  We model neither, so it is unsupported.
+    Typed locations are held to their declared width by ``ThreadMachine.cell``.
+    """
+    first: dict[Cell, Event] = {}
+    for traces in per_thread:
+        for tr in traces:
+            for ev in tr.events:
+                if not layout.cell_types[ev.cell].default:
+                    continue
+                seen = first.setdefault(ev.cell, ev)
+                if seen.size != ev.size:
+                    base, offset = ev.cell
+                    where = base if offset == 0 else f"{base}+{offset}"
+                    raise UnsupportedError(
+                        f"{ev.size}-byte access to {where}, which line {seen.line} accesses "
+                        f"with {seen.size} bytes: mixed-size; not supported",
+                        Position(path, ev.line),
+                    )
+
+
 def _justifiable(
     per_thread: list[list[ThreadTrace]], layout: InitialState
 ) -> list[list[ThreadTrace]]:
@@ -211,6 +238,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     evaluator = Evaluator(test, layout)
     _, per_thread, cut = _value_domain(test, layout, variants)
     per_thread = _justifiable(per_thread, layout)
+    _one_width_per_location(per_thread, layout, test.path)
     model = Aarch64Model()
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}

@@ -29,6 +29,7 @@ class Event:
     value: Val
     instance: int  # index of the executed instruction: same-instance
     pos: int  # program-order position among all events and barriers
+    size: int = 0  # bytes accessed (0 for the initial writes)
     text: str = ""
     line: int = 0
     acquire: bool = False  # A: LDAR, LDAXR, SWPA, ...
