@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
 from stalecheck.errors import StalecheckError, UsageError
 from stalecheck.explore.search import Budget, replay
@@ -32,6 +33,22 @@ app = typer.Typer(
     help="Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes.",
 )
 app.command("litmus")(litmus)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"stalecheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes."""
 
 # Piped output (make run, CI logs) is not wrapped at 80 columns: witnesses stay one line a step.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
