@@ -18,13 +18,13 @@ import typer
 
 from stalecheck.litmus_agreement import CLASSES, Tally, run_all, table
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "litmus"
+HERD = Path(__file__).resolve().parents[1] / "tests" / "data" / "herdtools7"  # vendored herd7 data
 
 
 def main(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     details: Annotated[bool, typer.Option("--details", help="List non-agreeing tests.")] = False,
-    root: Annotated[Path, typer.Option(help="The herd data (manifest.tsv).")] = SHARED,
+    root: Annotated[Path, typer.Option(help="The herd data (manifest.tsv).")] = HERD,
 ) -> None:
     """Run every catalogue and print the counts."""
     tallies: list[Tally] = list(run_all(root))

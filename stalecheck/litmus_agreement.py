@@ -1,7 +1,7 @@
 """Agreement with herd7, catalogue by catalogue: agree / disagree / unsupported / error.
 
 Each shared catalogue is run with the variants its herd7 CI flags give
-(``../shared/litmus/README.md``: ``-variant ifetch``, ``kvm,fatal``,
+(``tests/data/herdtools7/README.md``: ``-variant ifetch``, ``kvm,fatal``,
 ``mixed``; the others set theirs in each test's header), and every test with
 an expected verdict is classified:
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from stalecheck.litmus_agreement import CATALOGUES, Catalogue, Tally, run_catalogue
-from tests.litmus.conftest import SHARED, manifest_rows
+from tests.litmus.conftest import HERD, manifest_rows
 
 AGREE_FLOORS = {
     "aarch64": 73,
@@ -29,7 +29,7 @@ AGREE_FLOORS = {
 @pytest.fixture(scope="module", params=CATALOGUES, ids=lambda c: c.name)
 def tally(request: pytest.FixtureRequest) -> Tally:
     cat: Catalogue = request.param
-    return run_catalogue(SHARED, cat, timeout=120.0)
+    return run_catalogue(HERD, cat, timeout=120.0)
 
 
 def test_every_test_with_a_verdict_is_classified(tally: Tally) -> None:

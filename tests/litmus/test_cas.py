@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from stalecheck.axiomatic.check import check_test
 from stalecheck.litmus import parse_file, parse_litmus
-from tests.litmus.conftest import SHARED
+from tests.litmus.conftest import HERD
 
-CATALOGUE = SHARED / "herd-catalogue" / "aarch64" / "tests"
+CATALOGUE = HERD / "herd-catalogue" / "aarch64" / "tests"
 
 
 def _run(text: str) -> tuple[str, int, int]:
