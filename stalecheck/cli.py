@@ -167,6 +167,9 @@ def stress_cmd(
         str | None, typer.Option("--sizes", help="Comma-separated sizes to sweep (default: the seed's).")
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Random schedules per size.")] = 100,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", min=1, help="A run still going after this many steps is incomplete.")
+    ] = 100_000,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the schedules (results are reproducible).")
     ] = 0,
@@ -236,6 +239,7 @@ def stress_cmd(
                 points,
                 runs=runs,
                 seed=seed,
+                max_steps=max_steps,
                 jobs=jobs,
                 executor=executor,
                 progress=lambda done, total: bar.update(task, completed=done),
