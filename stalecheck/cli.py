@@ -17,7 +17,7 @@ from rich.table import Table
 
 from stalecheck.cli_litmus import litmus
 from stalecheck.errors import StalecheckError, UsageError
-from stalecheck.explore.search import Budget, replay
+from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.machine.system import Machine
 from stalecheck.report.verdicts import dumps, verdict_table, witness_text
@@ -43,9 +43,17 @@ MaxStates = Annotated[
 Timeout = Annotated[
     float | None, typer.Option("--timeout", min=0.001, help="Stop with 'unknown' after this many seconds.")
 ]
+StoreOption = Annotated[
+    Store,
+    typer.Option(
+        "--store",
+        help="Visited states: 'exact' (no collision possible) or 'digest' (64-bit digests, "
+        "half the memory, slower, a stated collision bound).",
+    ),
+]
 
 
-def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
+def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = Store.EXACT) -> Result:
     """One exhaustive check, with a rich progress bar on a terminal."""
     with Progress(
         SpinnerColumn(),
@@ -64,7 +72,7 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
             rate = p.states / p.seconds if p.seconds > 0 else 0.0
             bar.update(task, completed=p.states, states=f"{p.states:,}", rate=f"{rate:,.0f}")
 
-        return run_variant(scenario, variant, budget, tick)
+        return run_variant(scenario, variant, budget, tick, store)
 
 
 @app.command("scenarios")
@@ -91,13 +99,14 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
     max_states: MaxStates = None,
     timeout: Timeout = None,
+    store: StoreOption = Store.EXACT,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
     budget = Budget(max_states=max_states, timeout=timeout)
     results = []
     for v in select(sc, variant or []):
-        r = _run(sc, v, budget)
+        r = _run(sc, v, budget, store)
         results.append(r)
         if as_json:
             out.print(dumps(r), soft_wrap=True)
@@ -109,12 +118,12 @@ def check(
 
 
 @app.command("run-all")
-def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
+def run_all(max_states: MaxStates = None, timeout: Timeout = None, store: StoreOption = Store.EXACT) -> None:
     """The verdict table for every bundled scenario and variant (what `make run` shows)."""
     budget = Budget(max_states=max_states, timeout=timeout)
     for name in BUNDLED:
         sc = load_scenario(name)
-        results = [_run(sc, v, budget) for v in sc.variants.values()]
+        results = [_run(sc, v, budget, store) for v in sc.variants.values()]
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
         module = sys.modules.get(BUNDLED[name])
         tables = getattr(module, "cost_tables", None)
