@@ -16,6 +16,10 @@ The key is (scenario, variant, budget, options): keyword arguments are
 ``Options`` fields set on top of the variant's own (``Builder.options``), so a
 reduced or otherwise re-optioned exploration is cached apart from the plain one.
 A ``Result`` is frozen; treat its lists as read-only, since other tests share it.
+
+Under pytest-xdist with ``--dist loadgroup`` (``make test``), the tests whose
+parameters name a ``scenario`` and a ``variant`` are grouped by that pair, so
+they land on one worker and the variant is explored once in the whole run.
 """
 
 from __future__ import annotations
@@ -60,6 +64,14 @@ class ExplorationCache:
             self.explorations += 1
             self.results[key] = run_variant(sc, _with_options(v, options) if options else v, budget)
         return self.results[key]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if "explored" in getattr(item, "fixturenames", ()) and {"scenario", "variant"} <= params.keys():
+            item.add_marker(pytest.mark.xdist_group(f"{params['scenario']}/{params['variant']}"))
 
 
 @pytest.fixture(scope="session")
