@@ -59,12 +59,14 @@ def check_path(
     dot: bool = False,
     keep_result: bool = False,
     raise_errors: bool = False,
+    variants: tuple[str, ...] = (),
     cat: str | None = None,
 ) -> Outcome:
     """Parse and check one file.
 
     User errors become the outcome (status ``unsupported``/``error``) so a batch goes
     on; with ``raise_errors`` they propagate instead, for a single-file run.
+    ``variants`` are herd ``-variant`` tags added to each test's own.
     """
     start = time.perf_counter()
     use_alarm = timeout is not None and timeout > 0 and hasattr(signal, "setitimer")
@@ -74,7 +76,7 @@ def check_path(
             old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
         try:
-            out = _check(path, dot, keep_result, raise_errors, cat)
+            out = _check(path, dot, keep_result, raise_errors, variants, cat)
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -87,7 +89,10 @@ def check_path(
     return out
 
 
-def _check(path: str, dot: bool, keep_result: bool, raise_errors: bool, cat: str | None) -> Outcome:
+def _check(
+    path: str, dot: bool, keep_result: bool, raise_errors: bool, variants: tuple[str, ...],
+    cat: str | None,
+) -> Outcome:
     try:
         test = parse_file(path)
         model_for = None
@@ -95,7 +100,7 @@ def _check(path: str, dot: bool, keep_result: bool, raise_errors: bool, cat: str
             from stalecheck.cat.engine_model import model_for_test
 
             model_for = model_for_test(cat)
-        result = check_test(test, keep_witness=dot or keep_result, model_for=model_for)
+        result = check_test(test, keep_witness=dot, variants=variants, model_for=model_for)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),
@@ -131,12 +136,13 @@ def run_batch(
     timeout: float | None = None,
     dot: bool = False,
     on_done: Callable[[Outcome], None] | None = None,
+    variants: tuple[str, ...] = (),
     cat: str | None = None,
 ) -> list[Outcome]:
     """Check every file; results come back in input order, ``on_done`` sees completion order."""
     names = [str(p) for p in paths]
     results: dict[str, Outcome] = {}
-    for outcome in _iterate(names, jobs, timeout, dot, cat):
+    for outcome in _iterate(names, jobs, timeout, dot, variants, cat):
         results[outcome.path] = outcome
         if on_done is not None:
             on_done(outcome)
@@ -144,15 +150,18 @@ def run_batch(
 
 
 def _iterate(
-    names: list[str], jobs: int, timeout: float | None, dot: bool, cat: str | None
+    names: list[str], jobs: int, timeout: float | None, dot: bool, variants: tuple[str, ...],
+    cat: str | None = None,
 ) -> Iterator[Outcome]:
     if jobs <= 1 or len(names) <= 1:
         for n in names:
-            yield check_path(n, timeout, dot, cat=cat)
+            yield check_path(n, timeout, dot, variants=variants, cat=cat)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(check_path, n, timeout, dot, cat=cat): n for n in names}
+        futures = {
+            pool.submit(check_path, n, timeout, dot, False, False, variants, cat): n for n in names
+        }
         for fut in as_completed(futures):
             try:
                 yield fut.result()

@@ -55,11 +55,13 @@ BARRIER_SETS = {
 
 #: Variants the register skeleton represents faithfully; the others need events
 #: (instruction fetches, translation-table walks, tags) that the adapter does not build.
-SUPPORTED_VARIANTS = frozenset({"mixed", "dontcheckmixed", "nv2", "fatal", "telechat"})
+SUPPORTED_VARIANTS = frozenset({"mixed", "dontcheckmixed", "nv2", "fatal", "precise", "telechat"})
 #: Engine fields the adapter maps (or knows to be irrelevant); any other field with a
 #: non-default value is a new kind of fact, refused rather than silently dropped.
 _KNOWN_FIELDS = {
-    "Event": {"kind", "cell", "value", "instance", "pos", "text", "line", "acquire", "release",
+    # size: one width per location is all the engine accepts (check.py refuses a mix),
+    # so a cell is a location and the width changes no relation.
+    "Event": {"kind", "cell", "value", "instance", "pos", "size", "text", "line", "acquire", "release",
               "acquire_pc", "exclusive", "atomic", "noret", "addr_d", "addr_p", "data_d",
               "data_p", "ctrl_d", "ctrl_p", "intra_d", "intra_p", "lmrs_from"},
     "Barrier": {"kind", "pos", "ctrl_d", "ctrl_p", "addr_before_d", "addr_before_p"},
@@ -322,20 +324,12 @@ def _loaded(path: str) -> CatModel:
     return load_model(Path(path))
 
 
-def test_variants(test: LitmusTest) -> frozenset[str]:
-    """The herd variants a test asks for in its ``Variant`` header (herd reads them case-blind)."""
-    return frozenset(
-        v.strip().lower() for k, val in test.info if k.lower() == "variant" for v in val.split(",")
-        if v.strip()
-    )
-
-
-def model_for_test(path: str) -> Callable[[LitmusTest], CatMemoryModel]:
-    """A factory for ``check_test``: the cat file (parsed once per process) with the test's variants."""
+def model_for_test(path: str) -> Callable[[LitmusTest, frozenset[str]], CatMemoryModel]:
+    """A factory for ``check_test``: the cat file (parsed once per process), given the
+    variants the test runs under (its ``Variant`` line and ``--variant``)."""
     model = _loaded(path)
 
-    def make(test: LitmusTest) -> CatMemoryModel:
-        variants = test_variants(test)
+    def make(test: LitmusTest, variants: frozenset[str]) -> CatMemoryModel:
         extra = sorted(variants - SUPPORTED_VARIANTS)
         if extra:
             raise UnsupportedError(
