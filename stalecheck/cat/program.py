@@ -56,7 +56,8 @@ class CatModel:
     path: str
     body: tuple[s.Ins, ...]
     includes: dict[str, tuple[s.Ins, ...]]  # resolved path -> body, keyed per Include node id
-    plans: dict[tuple[frozenset[str], frozenset[str]], Plan] = field(default_factory=dict, compare=False)
+    plans: dict[tuple[frozenset[str], frozenset[str], bool], Plan] = field(
+        default_factory=dict, compare=False)
 
 
 class _Loader:
@@ -172,8 +173,8 @@ class Plan:
     bound: tuple[frozenset[str], ...]
 
 
-def make_plan(model: CatModel, ev: Evaluator, provided: frozenset[str]) -> Plan:
-    key = (ev.variants, provided)
+def make_plan(model: CatModel, ev: Evaluator, provided: frozenset[str], prune: bool = True) -> Plan:
+    key = (ev.variants, provided, prune)
     plan = model.plans.get(key)
     if plan is not None:
         return plan
@@ -191,8 +192,37 @@ def make_plan(model: CatModel, ev: Evaluator, provided: frozenset[str]) -> Plan:
             level[n] = lv
         levels.append(lv)
         bound.append(frozenset(names))
-    plan = model.plans[key] = Plan(steps, tuple(levels), tuple(bound))
+    live = _live_steps(steps) if prune else [True] * len(steps)
+    keep = [i for i in range(len(steps)) if live[i]]
+    plan = model.plans[key] = Plan(
+        tuple(steps[i] for i in keep), tuple(levels[i] for i in keep), tuple(bound[i] for i in keep)
+    )
     return plan
+
+
+def _live_steps(steps: tuple[s.Ins, ...]) -> list[bool]:
+    """Which instructions can affect a verdict: checks, ``with``, calls, and the bindings
+    they read (backwards liveness over the instruction list).  ``flag`` and ``show``
+    never change a verdict (stalecheck prints no flags), so neither they nor what only
+    they read is evaluated; herd, which evaluates bindings lazily, skips the same work."""
+    live = [False] * len(steps)
+    needed: set[str] = set()
+    for i in range(len(steps) - 1, -1, -1):
+        ins = steps[i]
+        read, bound = _ins_names(ins)
+        if isinstance(ins, s.Check):
+            keep = ins.kind != "flag"
+        elif isinstance(ins, (s.WithFrom, s.Call, s.Unsupported)):
+            keep = True
+        elif isinstance(ins, (s.Let, s.Procedure)):
+            keep = bool(bound & needed)
+        else:
+            keep = False
+        if keep:
+            live[i] = True
+            needed -= bound
+            needed |= read
+    return live
 
 
 class Instance:
@@ -200,14 +230,15 @@ class Instance:
 
     def __init__(
         self, model: CatModel, structure: EventStructure, variants: frozenset[str],
-        provided: frozenset[str] = PROVIDED_NAMES,
+        provided: frozenset[str] = PROVIDED_NAMES, prune: bool = True,
     ) -> None:
+        """``prune=False`` evaluates every binding, even those no check reads (for inspection)."""
         self.provided = provided
         self.alg = Algebra(structure.n)
         self.ev = Evaluator(self.alg, frozenset(v.lower() for v in variants))
         self.base: dict[str, Value] = primitives(self.alg, structure)
         self.base.update(structure.values())
-        plan = make_plan(model, self.ev, provided)
+        plan = make_plan(model, self.ev, provided, prune)
         self.steps, self.levels, self.bound = plan.steps, plan.levels, plan.bound
         self.ev.memoise = True
         self.static = self.run(0, Choice(), None)
