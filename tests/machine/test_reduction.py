@@ -73,7 +73,7 @@ def test_a_bad_state_that_reads_memory_is_refused_not_answered() -> None:
 @given(systems(), st.integers(0, 3), st.booleans())
 def test_random_systems_get_the_same_verdict(m: Machine, value: int, device: bool) -> None:
     """A random bad state over registers: some thread read ``value`` into r1."""
-    names = [t.name for t in m.threads if "r1" in m._regs[m.thread_index(t.name)]]
+    names = [t.name for t in m.threads if "r1" in m.layout.regs[m.thread_index(t.name)]]
     assume(names)
     who = names[-1] if device else names[0]
     spec = dataclasses.replace(
