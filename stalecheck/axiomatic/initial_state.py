@@ -9,6 +9,7 @@ mixed-size and is reported as unsupported rather than guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -84,6 +85,29 @@ class InitialState:
         return sorted({b for b, _ in self.cell_types})
 
 
+def system_symbol(name: str) -> str:
+    """What a herd *system* symbol names, or "" for a plain location.
+
+    herd reads ``pte_x`` as the page-table entry of ``x``, ``phy_x`` as its physical
+    address and ``x.atag`` as its MTE tag (lib/constant.ml ``do_mk_sym``); none of
+    them is ordinary memory, and we model none of them yet (VMSA, MTE).
+    """
+    if name.startswith("pte_"):
+        return "page-table entry (VMSA)"
+    if name.startswith("phy_"):
+        return "physical address (VMSA)"
+    if name.endswith(".atag"):
+        return "memory tag (MTE)"
+    return ""
+
+
+def refuse_system_symbol(name: str, pos: Position) -> None:
+    """Refuse a ``pte_``/``phy_``/``.atag`` symbol as unsupported (never plain memory)."""
+    what = system_symbol(name)
+    if what:
+        raise UnsupportedError(f"{name} names a {what}; not supported", pos)
+
+
 @cache
 def canonical_reg(name: str) -> str:
     """``W3``/``X3``/``x3`` -> ``X3``; ``SP``/``WSP`` -> ``SP``; ``WZR``/``XZR`` -> ``XZR``.
@@ -104,15 +128,18 @@ def canonical_reg(name: str) -> str:
 
 
 def _value(
-    state: InitialState, v: ast.Value, item: ast.InitItem, path: str, pending: list[str]
+    state: InitialState, v: ast.Value, item: ast.InitItem, path: str, pending: list[str],
+    is_mnemonic: Callable[[str], bool],
 ) -> Val:
     pos = Position(path, item.line, item.column)
     if isinstance(v, ast.IntValue):
         return v.value & MASK64
     if isinstance(v, ast.NameValue):
+        refuse_system_symbol(v.name, pos)
         if v.tag is not None:
             raise UnsupportedError("memory tags (MTE) are not supported", pos)
-        if _is_instruction_name(v.name):
+        if v.name.isupper() and is_mnemonic(v.name):
+            # ``0:X0=NOP`` means the encoding of NOP (herd's ifetch variant), not a location.
             raise UnsupportedError(
                 f"instruction value {v.name} (instruction fetch) is not supported", pos
             )
@@ -126,8 +153,14 @@ def _value(
     raise UnsupportedError(f"initial value {getattr(v, 'text', v)} is not supported", pos)
 
 
-def build_initial_state(test: ast.LitmusTest) -> InitialState:
-    """Evaluate the init block; unknown forms are unsupported, contradictions are input errors."""
+def build_initial_state(
+    test: ast.LitmusTest, is_mnemonic: Callable[[str], bool] = lambda _name: False
+) -> InitialState:
+    """Evaluate the init block; unknown forms are unsupported, contradictions are input errors.
+
+    ``is_mnemonic`` tells an instruction name used as a value (herd's ifetch
+    ``instr`` values) from a location name; the instruction table supplies it.
+    """
     state = InitialState()
     path = test.path
     pending: list[str] = []
@@ -149,7 +182,7 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
             else:
                 if isinstance(item.value, ast.ArrayValue):
                     raise InputError("a register cannot hold an array", pos)
-                val = _value(state, item.value, item, path, pending)
+                val = _value(state, item.value, item, path, pending, is_mnemonic)
                 if isinstance(item.value, ast.IndexValue) and isinstance(val, Addr):
                     index_fixups.append((loc.proc, reg, val))
                 regs[reg] = val
@@ -157,18 +190,19 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
                 state.register_types[(loc.proc, reg)] = ctype
             continue
         if isinstance(loc, ast.GlobalLoc):
+            refuse_system_symbol(loc.name, pos)
             is_decl = loc.index is not None and item.type_name is not None
             if loc.index is not None and not is_decl:
                 if item.value is None or isinstance(item.value, ast.ArrayValue):
                     raise InputError("an array element needs a scalar value", pos)
-                val = _value(state, item.value, item, path, pending)
+                val = _value(state, item.value, item, path, pending, is_mnemonic)
                 memory_inits.append((item, loc.name, loc.index, val))
                 continue
             init: Val | tuple[int, ...] | None = None
             if isinstance(item.value, ast.ArrayValue):
                 init = item.value.items
             elif item.value is not None:
-                init = _value(state, item.value, item, path, pending)
+                init = _value(state, item.value, item, path, pending, is_mnemonic)
             memory_inits.append((item, loc.name, None, init))
             continue
         if isinstance(loc, ast.SymRegLoc):
@@ -178,7 +212,7 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
                 raise InputError("a register cannot hold an array", pos)
             else:
                 state.symbolic_registers[canonical_reg(loc.name)] = _value(
-                    state, item.value, item, path, pending
+                    state, item.value, item, path, pending, is_mnemonic
                 )
             continue
         what = {
@@ -198,6 +232,10 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
         if name in array_sizes:
             state.declare(name, ctype, array_sizes[name])
         elif isinstance(val, tuple):
+            if not val:
+                # herd7 gives an array at least one cell; an empty brace list has no size to take.
+                raise InputError(f"array {name} needs a size or at least one initial value",
+                                 Position(path, item.line, item.column))
             state.declare(name, ctype, len(val))
         else:
             state.declare(name, ctype)
@@ -230,13 +268,6 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
             state.declare(val.base)
         del cell
     return state
-
-
-def _is_instruction_name(name: str) -> bool:
-    """``0:X0=NOP`` means the encoding of NOP (herd's ifetch variant), not a location."""
-    from stalecheck.axiomatic.semantics import is_supported  # deferred: semantics imports us
-
-    return name.isupper() and is_supported(name)
 
 
 def _fit(value: Val, size: int) -> Val:

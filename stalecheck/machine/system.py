@@ -22,6 +22,7 @@ is a list of indices.
 
 from __future__ import annotations
 
+from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
@@ -44,6 +45,8 @@ from stalecheck.machine.view import StateView
 
 _new_state = tuple.__new__
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
+
+_THREADS = State._fields.index("threads")
 
 
 class Machine:
@@ -160,9 +163,12 @@ class Machine:
         )
         return self.mmu.init(state) if self.mmu is not None else state
 
-    # A state is ints in nested tuples, so the built-in hash is stable across
-    # processes; bound as a static method the search calls it with no Python frame.
-    fingerprint = staticmethod(hash)
+    def fingerprint(self, state: State) -> int:
+        """A 64-bit digest for searches that store digests (``explore.fingerprint``).
+        ``State`` and ``Thread`` are NamedTuples, which marshal refuses: their plain
+        tuples are passed (the fallback would convert the whole state, slower)."""
+        threads = tuple(map(tuple, state.threads))
+        return digest64((*state[:_THREADS], threads, *state[_THREADS + 1 :]))
 
     def describe(self, before: State, step: Step, after: State) -> str:
         return describe(self, before, step, after)
