@@ -21,17 +21,20 @@ from rich.text import Text
 
 from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
-from stalecheck.cli_options import Timeout
-from stalecheck.cli_text import labelled
+from stalecheck.cli_options import MaxMemory, Timeout
+from stalecheck.cli_text import explain_interrupt, interrupt_explained, labelled
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, replay
 from stalecheck.explore.search import Progress as SearchProgress
+from stalecheck.explore.verdict import StopReason
+from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.system import Machine
 from stalecheck.report.verdicts import dumps, verdict_table, witness_text
 from stalecheck.report.witness_dot import witness_dot
 from stalecheck.runner import Result, load_scenario, run_variant, select
 from stalecheck.scenarios import BUNDLED
 from stalecheck.scenarios.builder import Scenario, Variant
+from stalecheck.workers import capped_note
 
 EXIT_CODES = (
     "Exit codes: 0 success, whatever the verdicts; 1 a batch had errors or timeouts; "
@@ -69,6 +72,9 @@ def _options(
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
+# How long a dask scheduler may take to connect and answer.
+SCHEDULER_SECONDS = 10
+
 MaxStates = Annotated[
     int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")
 ]
@@ -79,6 +85,23 @@ def _print_json(document: str) -> None:
     and ``:warning:`` as an emoji inside the user's strings."""
     sys.stdout.write(document + "\n")
     sys.stdout.flush()
+
+
+def _interrupted(r: Result) -> bool:
+    return r.verdict.reason == StopReason.INTERRUPTED
+
+
+def _exit_if_interrupted(results: list[Result], planned: int) -> None:
+    """After Ctrl-C: the results so far are printed; say what was not done, exit 130."""
+    if results and _interrupted(results[-1]):
+        last = results[-1]
+        explain_interrupt(
+            err,
+            f"{last.scenario}/{last.variant} stopped after {last.verdict.states:,} states "
+            f"(nothing bad within {last.verdict.depth} steps); {planned - len(results)} of {planned} "
+            "variants not started",
+        )
+        raise typer.Exit(ExitCode.INTERRUPTED)
 
 
 def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
@@ -130,12 +153,14 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
     max_states: MaxStates = None,
     timeout: Timeout = None,
+    max_memory: MaxMemory = None,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
-    budget = Budget(max_states=max_states, timeout=timeout)
+    budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
+    chosen = select(sc, variant or [])
     results = []
-    for v in select(sc, variant or []):
+    for v in chosen:
         r = _run(sc, v, budget)
         results.append(r)
         if as_json:
@@ -143,18 +168,26 @@ def check(
         else:
             out.print(witness_text(r), soft_wrap=not out.is_terminal)  # piped: never wrap
             out.print()
+        if _interrupted(r):
+            break
     if not as_json and len(results) > 1:
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+    _exit_if_interrupted(results, len(chosen))
 
 
 @app.command("run-all", epilog=EXIT_CODES)
-def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
+def run_all(max_states: MaxStates = None, timeout: Timeout = None, max_memory: MaxMemory = None) -> None:
     """The verdict table for every bundled scenario and variant (what `make run` shows)."""
-    budget = Budget(max_states=max_states, timeout=timeout)
+    budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
     for name in BUNDLED:
         sc = load_scenario(name)
-        results = [_run(sc, v, budget) for v in sc.variants.values()]
+        results = []
+        for v in sc.variants.values():
+            results.append(_run(sc, v, budget))
+            if _interrupted(results[-1]):
+                break
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
+        _exit_if_interrupted(results, len(sc.variants))
         module = sys.modules.get(BUNDLED[name])
         tables = getattr(module, "cost_tables", None)
         if tables is not None:
@@ -249,6 +282,11 @@ def stress_cmd(
     factory = functools.partial(model, hypothesis=chosen, fwb=fwb)
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--plot {plot}: the file name must end in .png or .svg")
+    if plot is not None and not plot.resolve().parent.is_dir():  # before the runs, not after
+        raise UsageError(f"--plot {plot}: the folder {plot.parent} does not exist")
+    note = capped_note(jobs) if scheduler is None else None
+    if note:
+        err.print(note, markup=False)
     executor, client = None, None
     if scheduler is not None:
         try:
@@ -258,9 +296,20 @@ def stress_cmd(
                 "--scheduler needs dask.distributed: pip install 'stalecheck[cluster]'"
             ) from None
         try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise UsageError(f"--scheduler {scheduler}: cannot reach the cluster ({exc})") from None
+            # dask's timeout covers connecting, not a peer that accepts and never answers
+            # (an HTTP server): the watchdog bounds the whole handshake.
+            with watchdog(timeout=SCHEDULER_SECONDS, interrupt=False):
+                client = Client(scheduler, timeout=f"{SCHEDULER_SECONDS}s")
+        except Stop:
+            raise UsageError(
+                f"--scheduler {scheduler}: nothing answered as a dask scheduler within "
+                f"{SCHEDULER_SECONDS} s"
+            ) from None
+        except Exception as exc:  # not a dask scheduler: OSError, garbage read as a length
+            # (MemoryError), a protocol error: all the user's address, none our bug
+            raise UsageError(
+                f"--scheduler {scheduler}: no dask scheduler answers there ({type(exc).__name__}: {exc})"
+            ) from None
         executor = client.get_executor()
     with Progress(
         SpinnerColumn(),
@@ -273,23 +322,31 @@ def stress_cmd(
         disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("stress", total=len(points) * runs)
+        finished = [0]
+
+        def advance(done: int, _total: int) -> None:
+            finished[0] = done
+            bar.update(task, completed=done)
+
         try:
             result = stress(
-                factory,
-                points,
-                runs=runs,
-                seed=seed,
-                jobs=jobs,
-                executor=executor,
-                progress=lambda done, total: bar.update(task, completed=done),
+                factory, points, runs=runs, seed=seed, jobs=jobs, executor=executor, progress=advance
             )
+        except KeyboardInterrupt:  # the workers are stopped; a partial sweep would bias the curve
+            explain_interrupt(
+                err, f"{finished[0]} of {len(points) * runs} runs done; no rates printed for a partial sweep"
+            )
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         finally:
             if client is not None:
                 client.close()
     if plot is not None:
         from stalecheck.report.stress_plot import write_plot
 
-        write_plot(result, plot, f"{sc.name}: {chosen}{' + FWB' if fwb else ''}")
+        try:
+            write_plot(result, plot, f"{sc.name}: {chosen}{' + FWB' if fwb else ''}")
+        except OSError as exc:
+            raise UsageError(f"--plot {plot}: cannot write it ({exc.strerror})") from None
     if as_json:
         _print_json(json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}))
         return
@@ -314,6 +371,7 @@ def run(argv: list[str]) -> int:
     click in that mode (ignoring it made failed batches exit 0), a user error is
     rendered once with its position, anything else is our bug.
     """
+    interrupt_explained(reset=True)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     try:
@@ -344,7 +402,7 @@ def run(argv: list[str]) -> int:
             raise
         _internal_error(exc)
         return ExitCode.INTERNAL
-    if rv == ExitCode.INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
+    if rv == ExitCode.INTERRUPTED and not interrupt_explained():  # typer: KeyboardInterrupt -> 130
         err.print("interrupted")
     return rv if isinstance(rv, int) else ExitCode.OK
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -22,6 +22,7 @@ from stalecheck.errors import InputError, StalecheckError, UnsupportedError
 from stalecheck.litmus.parser import parse_file, warm_up
 from stalecheck.report.herd import herd_text
 from stalecheck.report.litmus_witness import result_json, witness_dot, witness_text
+from stalecheck.workers import process_pool, worker_count
 
 STATUSES = ("allowed", "forbidden", "required", "unsupported", "error", "timeout")
 
@@ -142,7 +143,7 @@ def _iterate(names: list[str], jobs: int, timeout: float | None, dot: bool) -> I
             yield check_path(n, timeout, dot)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with process_pool(worker_count(jobs, len(names))) as pool:  # stopped at once on Ctrl-C
         futures = {pool.submit(check_path, n, timeout, dot): n for n in names}
         for fut in as_completed(futures):
             try:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, ProgressFn, check
-from stalecheck.explore.verdict import Outcome, Verdict
+from stalecheck.explore.verdict import Outcome, StopReason, Verdict
+from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
+from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios import BUNDLED
 from stalecheck.scenarios.builder import Scenario, Variant
@@ -92,23 +95,31 @@ def select(scenario: Scenario, names: Iterable[str]) -> list[Variant]:
     return out
 
 
+_WATCHDOG_STOPS = (StopReason.TIMEOUT, StopReason.MAX_MEMORY, StopReason.INTERRUPTED)
+
+
 def run_variant(
     scenario: Scenario,
     variant: Variant,
     budget: Budget = Budget(),
     progress: ProgressFn | None = None,
 ) -> Result:
-    try:
-        spec = variant.build()
-        machine = Machine(spec)
-    except StalecheckError:
-        raise
-    except Exception as exc:
-        source = variant.build_fn.__code__.co_filename
-        if Path(source).resolve().is_relative_to(_PACKAGE):
-            raise  # our own scenario: our bug, not the user's
-        raise _user_code_error(exc, source) from None
-    verdict = check(machine, budget, progress, sanity=machine.is_complete)
+    """Build and explore one variant within ``budget``.  The watchdog bounds the
+    building too (a 30,000-PE system takes long to build), and turns Ctrl-C into
+    ``unknown`` with what was covered."""
+    spec: SystemSpec | None = None
+    verdict: Verdict | None = None
+    cost: dict[str, int] = {}
+    start = time.monotonic()
+    with watchdog(budget.timeout, budget.max_memory):
+        try:
+            spec, machine = _build(variant)
+            verdict = _explore(variant, machine, budget, progress)
+            if verdict.reason not in _WATCHDOG_STOPS:  # else the budget is spent: no more work
+                cost = measure_cost(machine)
+        except Stop as stop:  # while building or costing (the search catches its own)
+            if verdict is None:
+                verdict = Verdict(Outcome.UNKNOWN, stop.reason, 0, 0, 0, time.monotonic() - start)
     if verdict.outcome == Outcome.UNREACHABLE and not verdict.sane:
         raise ScenarioError(
             f"{scenario.name}/{variant.name}: no run reaches the end of every program, so "
@@ -120,7 +131,42 @@ def run_variant(
         summary=variant.summary,
         expect=variant.expect,
         verdict=verdict,
-        cost=measure_cost(machine),
-        assumptions=tuple(assumptions(spec)),
-        bad=spec.bad_text,
+        cost=cost,
+        assumptions=tuple(assumptions(spec)) if spec is not None else (),
+        bad=spec.bad_text if spec is not None else "",
     )
+
+
+def _user_code(variant: Variant, exc: Exception) -> InputError | None:
+    """The user's error if ``exc`` came from a user's scenario file, else None (ours)."""
+    source = variant.build_fn.__code__.co_filename
+    if Path(source).resolve().is_relative_to(_PACKAGE):
+        return None  # our own scenario: our bug, not the user's
+    return _user_code_error(exc, source)
+
+
+def _build(variant: Variant) -> tuple[SystemSpec, Machine]:
+    try:
+        spec = variant.build()
+        return spec, Machine(spec)
+    except StalecheckError:
+        raise
+    except Exception as exc:
+        error = _user_code(variant, exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _explore(variant: Variant, machine: Machine, budget: Budget, progress: ProgressFn | None) -> Verdict:
+    """The search; an exception raised by the user's own code on the way (a
+    ``bad_when`` predicate, a policy) is the user's error, placed at its line."""
+    try:
+        return check(machine, budget, progress, sanity=machine.is_complete)
+    except StalecheckError:
+        raise
+    except Exception as exc:
+        error = _user_code(variant, exc)
+        if error is None:
+            raise
+        raise error from None

@@ -210,7 +210,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None
     witness_sat = False
-    count = 0
+    count = unfiltered = 0
     init_pairs = {(c, v) for c, v in layout.memory.items()}
     reads_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "R"}
                 for traces in per_thread for tr in traces}
@@ -229,6 +229,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             if poisoned is not None:
                 raise poisoned
             final = FinalState.of(combo, ex.memory)
+            unfiltered += 1
             if test.filter is not None and not evaluator.holds(test.filter, final):
                 continue
             count += 1
@@ -246,6 +247,12 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):
                 witness, witness_sat = ex, sat
+    if test.filter is not None and unfiltered and not count:
+        # Every verdict would be vacuous: almost certainly a typo in the filter.
+        raise InputError(
+            f"the filter removes all {unfiltered} executions, so the condition says nothing",
+            Position(test.path, test.filter_line),
+        )
     forbidden = None
     if keep_witness and not witness_sat:
         forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, model)

@@ -278,6 +278,8 @@ class LitmusTest:
     condition: Condition | None
     path: str = ""
     source: str = field(default="", repr=False, compare=False)
+    locations_line: int = 0  # where ``locations [...]`` starts, for its errors
+    filter_line: int = 0  # where ``filter`` starts
 
     def source_line(self, line: int) -> str | None:
         """The text of a 1-based source line, for error carets."""
