@@ -298,17 +298,17 @@ def stress_cmd(
         try:
             # dask's timeout covers connecting, not a peer that accepts and never answers
             # (an HTTP server): the watchdog bounds the whole handshake.
-            with watchdog(timeout=SCHEDULER_SECONDS, interrupt=False):
+            with watchdog(timeout=SCHEDULER_SECONDS + 2, interrupt=False):
                 client = Client(scheduler, timeout=f"{SCHEDULER_SECONDS}s")
         except Stop:
             raise UsageError(
-                f"--scheduler {scheduler}: nothing answered as a dask scheduler within "
-                f"{SCHEDULER_SECONDS} s"
+                f"--scheduler {scheduler}: cannot reach the cluster (something accepted the "
+                f"connection but did not answer as a dask scheduler within {SCHEDULER_SECONDS + 2} s)"
             ) from None
         except Exception as exc:  # not a dask scheduler: OSError, garbage read as a length
             # (MemoryError), a protocol error: all the user's address, none our bug
             raise UsageError(
-                f"--scheduler {scheduler}: no dask scheduler answers there ({type(exc).__name__}: {exc})"
+                f"--scheduler {scheduler}: cannot reach the cluster ({type(exc).__name__}: {exc})"
             ) from None
         executor = client.get_executor()
     with Progress(
