@@ -24,7 +24,7 @@ from stalecheck.cli_litmus import litmus
 from stalecheck.cli_options import MaxMemory, Timeout
 from stalecheck.cli_text import explain_interrupt, interrupt_explained, labelled
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
-from stalecheck.explore.search import Budget, replay
+from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.explore.verdict import StopReason
 from stalecheck.explore.watchdog import Stop, watchdog
@@ -78,6 +78,14 @@ SCHEDULER_SECONDS = 10
 MaxStates = Annotated[
     int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")
 ]
+StoreOption = Annotated[
+    Store,
+    typer.Option(
+        "--store",
+        help="Visited states: 'exact' (no collision possible) or 'digest' (64-bit digests, "
+        "half the memory, slower, a stated collision bound).",
+    ),
+]
 
 
 def _print_json(document: str) -> None:
@@ -104,7 +112,7 @@ def _exit_if_interrupted(results: list[Result], planned: int) -> None:
         raise typer.Exit(ExitCode.INTERRUPTED)
 
 
-def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
+def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = Store.EXACT) -> Result:
     """One exhaustive check, with a rich progress bar on a terminal."""
     with Progress(
         SpinnerColumn(),
@@ -125,7 +133,7 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
             rate = p.states / p.seconds if p.seconds > 0 else 0.0
             bar.update(task, completed=p.states, states=f"{p.states:,}", rate=f"{rate:,.0f}")
 
-        return run_variant(scenario, variant, budget, tick)
+        return run_variant(scenario, variant, budget, tick, store)
 
 
 @app.command("scenarios", epilog=EXIT_CODES)
@@ -154,6 +162,7 @@ def check(
     max_states: MaxStates = None,
     timeout: Timeout = None,
     max_memory: MaxMemory = None,
+    store: StoreOption = Store.EXACT,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
@@ -161,7 +170,7 @@ def check(
     chosen = select(sc, variant or [])
     results = []
     for v in chosen:
-        r = _run(sc, v, budget)
+        r = _run(sc, v, budget, store)
         results.append(r)
         if as_json:
             _print_json(dumps(r))
@@ -176,14 +185,19 @@ def check(
 
 
 @app.command("run-all", epilog=EXIT_CODES)
-def run_all(max_states: MaxStates = None, timeout: Timeout = None, max_memory: MaxMemory = None) -> None:
+def run_all(
+    max_states: MaxStates = None,
+    timeout: Timeout = None,
+    max_memory: MaxMemory = None,
+    store: StoreOption = Store.EXACT,
+) -> None:
     """The verdict table for every bundled scenario and variant (what `make run` shows)."""
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
     for name in BUNDLED:
         sc = load_scenario(name)
         results = []
         for v in sc.variants.values():
-            results.append(_run(sc, v, budget))
+            results.append(_run(sc, v, budget, store))
             if _interrupted(results[-1]):
                 break
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
@@ -243,6 +257,9 @@ def stress_cmd(
         str | None, typer.Option("--sizes", help="Comma-separated sizes to sweep (default: the seed's).")
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Random schedules per size.")] = 100,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", min=1, help="A run still going after this many steps is incomplete.")
+    ] = 100_000,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the schedules (results are reproducible).")
     ] = 0,
@@ -330,7 +347,14 @@ def stress_cmd(
 
         try:
             result = stress(
-                factory, points, runs=runs, seed=seed, jobs=jobs, executor=executor, progress=advance
+                factory,
+                points,
+                runs=runs,
+                seed=seed,
+                max_steps=max_steps,
+                jobs=jobs,
+                executor=executor,
+                progress=advance,
             )
         except KeyboardInterrupt:  # the workers are stopped; a partial sweep would bias the curve
             explain_interrupt(

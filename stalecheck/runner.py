@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
-from stalecheck.explore.search import Budget, ProgressFn, check
+from stalecheck.explore.search import Budget, ProgressFn, Store, check
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
@@ -103,18 +103,20 @@ def run_variant(
     variant: Variant,
     budget: Budget = Budget(),
     progress: ProgressFn | None = None,
+    store: Store = Store.EXACT,
 ) -> Result:
     """Build and explore one variant within ``budget``.  The watchdog bounds the
     building too (a 30,000-PE system takes long to build), and turns Ctrl-C into
     ``unknown`` with what was covered."""
     spec: SystemSpec | None = None
+    machine: Machine | None = None
     verdict: Verdict | None = None
     cost: dict[str, int] = {}
     start = time.monotonic()
     with watchdog(budget.timeout, budget.max_memory):
         try:
             spec, machine = _build(variant)
-            verdict = _explore(variant, machine, budget, progress)
+            verdict = _explore(variant, machine, budget, progress, store)
             if verdict.reason not in _WATCHDOG_STOPS:  # else the budget is spent: no more work
                 cost = measure_cost(machine)
         except Stop as stop:  # while building or costing (the search catches its own)
@@ -132,7 +134,7 @@ def run_variant(
         expect=variant.expect,
         verdict=verdict,
         cost=cost,
-        assumptions=tuple(assumptions(spec)) if spec is not None else (),
+        assumptions=(*assumptions(machine), verdict.visited_assumption) if machine is not None else (),
         bad=spec.bad_text if spec is not None else "",
     )
 
@@ -158,11 +160,13 @@ def _build(variant: Variant) -> tuple[SystemSpec, Machine]:
         raise error from None
 
 
-def _explore(variant: Variant, machine: Machine, budget: Budget, progress: ProgressFn | None) -> Verdict:
+def _explore(
+    variant: Variant, machine: Machine, budget: Budget, progress: ProgressFn | None, store: Store
+) -> Verdict:
     """The search; an exception raised by the user's own code on the way (a
     ``bad_when`` predicate, a policy) is the user's error, placed at its line."""
     try:
-        return check(machine, budget, progress, sanity=machine.is_complete)
+        return check(machine, budget, progress, sanity=machine.is_complete, store=store)
     except StalecheckError:
         raise
     except Exception as exc:
