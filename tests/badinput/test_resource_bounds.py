@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import stalecheck.cli as cli
+import stalecheck.cli_stress as cli_stress
 from stalecheck.errors import ExitCode
 from stalecheck.explore.verdict import StopReason
 from stalecheck.explore.watchdog import Stop, watchdog
@@ -241,7 +241,7 @@ def test_stress_scheduler_that_is_not_dask_is_a_user_error(
     monkeypatch: pytest.MonkeyPatch, reply: bytes | None
 ) -> None:
     pytest.importorskip("dask.distributed")
-    monkeypatch.setattr(cli, "SCHEDULER_SECONDS", 2)
+    monkeypatch.setattr(cli_stress, "SCHEDULER_SECONDS", 2)
     port, stop = _serve(reply)
     try:
         res = in_process("stress", "fcvm-vsock-nv2", "--runs", "1", "--scheduler", f"tcp://127.0.0.1:{port}")
