@@ -47,18 +47,23 @@ def litmus(
     dot: Annotated[
         bool, typer.Option("--dot", help="Also print a witness execution (text and DOT).")
     ] = False,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help="herd -variant words, e.g. ifetch (self), dic, idc."),
+    ] = None,
 ) -> None:
     """Check herd7 AArch64 litmus tests against the Arm model (herd-compatible output)."""
     if jobs < 1:
         raise UsageError(f"-j must be at least 1, got -j {jobs}")
     if timeout is not None and timeout <= 0:
         raise UsageError(f"--timeout must be positive, got --timeout {timeout}")
+    variants = frozenset(w.strip().lower() for v in variant or [] for w in v.split(",") if w.strip())
     files = discover(paths)
     err = Console(stderr=True, soft_wrap=True, highlight=False)  # never hard-wrap file:line:col
     start = time.perf_counter()
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
         # A single file: its user errors propagate so the CLI shows them with a caret.
-        outcomes = [check_path(str(files[0]), timeout, dot, raise_errors=True)]
+        outcomes = [check_path(str(files[0]), timeout, dot, raise_errors=True, variants=variants)]
         _emit(outcomes[0], as_json, dot, err)
     else:
         with Progress(
@@ -67,7 +72,8 @@ def litmus(
         ) as progress:
             task = progress.add_task("litmus", total=len(files))
             outcomes = run_batch(
-                files, jobs, timeout, dot, on_done=lambda _o: progress.advance(task)
+                files, jobs, timeout, dot, on_done=lambda _o: progress.advance(task),
+                variants=variants,
             )
         for o in outcomes:
             _emit(o, as_json, dot, err)

@@ -57,6 +57,7 @@ def check_path(
     dot: bool = False,
     keep_result: bool = False,
     raise_errors: bool = False,
+    variants: frozenset[str] = frozenset(),
 ) -> Outcome:
     """Parse and check one file.
 
@@ -71,7 +72,7 @@ def check_path(
         signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
     try:
         test = parse_file(path)
-        result = check_test(test, keep_witness=dot or keep_result)
+        result = check_test(test, keep_witness=dot or keep_result, variants=variants)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),
@@ -113,25 +114,31 @@ def run_batch(
     timeout: float | None = None,
     dot: bool = False,
     on_done: Callable[[Outcome], None] | None = None,
+    variants: frozenset[str] = frozenset(),
 ) -> list[Outcome]:
     """Check every file; results come back in input order, ``on_done`` sees completion order."""
     names = [str(p) for p in paths]
     results: dict[str, Outcome] = {}
-    for outcome in _iterate(names, jobs, timeout, dot):
+    for outcome in _iterate(names, jobs, timeout, dot, variants):
         results[outcome.path] = outcome
         if on_done is not None:
             on_done(outcome)
     return [results[n] for n in names]
 
 
-def _iterate(names: list[str], jobs: int, timeout: float | None, dot: bool) -> Iterator[Outcome]:
+def _iterate(
+    names: list[str], jobs: int, timeout: float | None, dot: bool,
+    variants: frozenset[str] = frozenset(),
+) -> Iterator[Outcome]:
     if jobs <= 1 or len(names) <= 1:
         for n in names:
-            yield check_path(n, timeout, dot)
+            yield check_path(n, timeout, dot, variants=variants)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(check_path, n, timeout, dot): n for n in names}
+        futures = {
+            pool.submit(check_path, n, timeout, dot, variants=variants): n for n in names
+        }
         for fut in as_completed(futures):
             try:
                 yield fut.result()

@@ -17,8 +17,16 @@ from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
 from stalecheck.axiomatic.candidates import Execution, executions
+from stalecheck.axiomatic.code_data import (
+    CodeLayout,
+    add_overwriting,
+    code_layout,
+    initial_values,
+    test_variants,
+)
 from stalecheck.axiomatic.conditions import Evaluator, FinalState
 from stalecheck.axiomatic.events import ThreadTrace
+from stalecheck.axiomatic.ifetch_model import IfetchModel
 from stalecheck.axiomatic.initial_state import (
     InitialState,
     build_initial_state,
@@ -85,7 +93,7 @@ class CheckResult:
 
 
 def _value_domain(
-    test: ast.LitmusTest, layout: InitialState
+    test: ast.LitmusTest, layout: InitialState, code: CodeLayout | None = None
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     stores = sum(
@@ -107,7 +115,7 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, nv2, "mixed" in variants
+                thread, layout, ordered, test.path, programs, nv2, "mixed" in variants, code
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -185,10 +193,16 @@ def _forbidden_candidate(
     return None
 
 
-def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
-    """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
+def check_test(
+    test: ast.LitmusTest, keep_witness: bool = True, variants: frozenset[str] = frozenset()
+) -> CheckResult:
+    """Run the axiomatic engine on a parsed test; errors carry the offending source line.
+
+    ``variants`` are herd's command-line ``-variant`` words (``ifetch``, ``dic``,
+    ``idc``); the test's own ``Variant`` line adds to them.
+    """
     try:
-        return _check(test, keep_witness)
+        return _check(test, keep_witness, variants)
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -196,16 +210,18 @@ def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
         raise
 
 
-def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
+def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
-    layout = build_initial_state(test, is_supported)
     _check_labels(test)
+    code = code_layout(test, test_variants(test) | {v.lower() for v in variants})
+    layout = build_initial_state(test, is_supported, code)
+    add_overwriting(code, initial_values(layout), test.path)
     evaluator = Evaluator(test, layout)
-    _, per_thread, cut = _value_domain(test, layout)
+    _, per_thread, cut = _value_domain(test, layout, code)
     per_thread = _justifiable(per_thread, layout)
-    model = Aarch64Model()
+    model: MemoryModel = IfetchModel(code) if code.fetching else Aarch64Model()
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None
