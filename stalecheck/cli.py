@@ -1,7 +1,10 @@
 """Command-line interface: the only place that prints errors and chooses exit codes.
 
-Exit codes: 0 whatever the verdict (a reachable bad state is an answer, not an
-error); 2 for a user error (bad input, bad option); 3 for our own bug.
+Exit codes (``errors.ExitCode``): 0 whatever the verdict (a reachable bad state is an
+answer, not an error); 1 when a batch ran but some of its inputs had errors or
+timed out; 2 for a user error (bad input, bad option); 3 for our own bug; 130
+when interrupted.  User text printed through rich is never read as markup, and JSON goes to
+stdout with ``json.dumps``, never through a console that reads markup.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
-from stalecheck.errors import StalecheckError, UsageError
-from stalecheck.explore.search import Budget, replay
+from stalecheck.cli_options import Timeout
+from stalecheck.cli_text import labelled
+from stalecheck.errors import ExitCode, StalecheckError, UsageError
+from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.machine.system import Machine
 from stalecheck.report.verdicts import dumps, verdict_table, witness_text
@@ -27,12 +33,20 @@ from stalecheck.runner import Result, load_scenario, run_variant, select
 from stalecheck.scenarios import BUNDLED
 from stalecheck.scenarios.builder import Scenario, Variant
 
+EXIT_CODES = (
+    "Exit codes: 0 success, whatever the verdicts; 1 a batch had errors or timeouts; "
+    "2 user error (bad input or option, with its position); 3 internal error (our bug); "
+    "130 interrupted."
+)
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes.",
+    epilog=EXIT_CODES,
+    rich_markup_mode=None,
 )
-app.command("litmus")(litmus)
+app.command("litmus", epilog=EXIT_CODES)(litmus)
 
 
 def _print_version(value: bool) -> None:
@@ -51,22 +65,35 @@ def _options(
     """Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes."""
 
 # Piped output (make run, CI logs) is not wrapped at 80 columns: witnesses stay one line a step.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes anywhere: ":warning:" in a user's string must print as typed.
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 MaxStates = Annotated[
     int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")
 ]
-Timeout = Annotated[
-    float | None, typer.Option("--timeout", min=0.001, help="Stop with 'unknown' after this many seconds.")
+StoreOption = Annotated[
+    Store,
+    typer.Option(
+        "--store",
+        help="Visited states: 'exact' (no collision possible) or 'digest' (64-bit digests, "
+        "half the memory, slower, a stated collision bound).",
+    ),
 ]
 
 
-def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
+def _print_json(document: str) -> None:
+    """A JSON document straight to stdout: a console would read ``[x]`` as markup
+    and ``:warning:`` as an emoji inside the user's strings."""
+    sys.stdout.write(document + "\n")
+    sys.stdout.flush()
+
+
+def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = Store.EXACT) -> Result:
     """One exhaustive check, with a rich progress bar on a terminal."""
     with Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # a user's names
         BarColumn() if budget.max_states else TextColumn(""),
         TextColumn("{task.fields[states]} states"),
         TextColumn("{task.fields[rate]} states/s"),
@@ -75,16 +102,18 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task(f"{scenario.name}/{variant.name}", total=budget.max_states, states="0", rate="-")
+        task = bar.add_task(
+            f"{scenario.name}/{variant.name}", total=budget.max_states, states="0", rate="-"
+        )
 
         def tick(p: SearchProgress) -> None:
             rate = p.states / p.seconds if p.seconds > 0 else 0.0
             bar.update(task, completed=p.states, states=f"{p.states:,}", rate=f"{rate:,.0f}")
 
-        return run_variant(scenario, variant, budget, tick)
+        return run_variant(scenario, variant, budget, tick, store)
 
 
-@app.command("scenarios")
+@app.command("scenarios", epilog=EXIT_CODES)
 def scenarios() -> None:
     """List the bundled scenarios and their variants."""
     table = Table(title="bundled scenarios", title_justify="left")
@@ -95,11 +124,12 @@ def scenarios() -> None:
     for name in BUNDLED:
         sc = load_scenario(name)
         for i, v in enumerate(sc.variants.values()):
-            table.add_row(name if i == 0 else "", sc.seed if i == 0 else "", v.name, v.summary)
+            cells = (name if i == 0 else "", sc.seed if i == 0 else "", v.name, v.summary)
+            table.add_row(*(Text(c) for c in cells))  # Text: never read as markup
     out.print(table)
 
 
-@app.command("check")
+@app.command("check", epilog=EXIT_CODES)
 def check(
     scenario: Annotated[str, typer.Argument(help="A bundled scenario name or a .py scenario file.")],
     variant: Annotated[
@@ -108,30 +138,31 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
     max_states: MaxStates = None,
     timeout: Timeout = None,
+    store: StoreOption = Store.EXACT,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
     budget = Budget(max_states=max_states, timeout=timeout)
     results = []
     for v in select(sc, variant or []):
-        r = _run(sc, v, budget)
+        r = _run(sc, v, budget, store)
         results.append(r)
         if as_json:
-            out.print(dumps(r), soft_wrap=True)
+            _print_json(dumps(r))
         else:
-            out.print(witness_text(r))
+            out.print(witness_text(r), soft_wrap=not out.is_terminal)  # piped: never wrap
             out.print()
     if not as_json and len(results) > 1:
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
 
 
-@app.command("run-all")
-def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
+@app.command("run-all", epilog=EXIT_CODES)
+def run_all(max_states: MaxStates = None, timeout: Timeout = None, store: StoreOption = Store.EXACT) -> None:
     """The verdict table for every bundled scenario and variant (what `make run` shows)."""
     budget = Budget(max_states=max_states, timeout=timeout)
     for name in BUNDLED:
         sc = load_scenario(name)
-        results = [_run(sc, v, budget) for v in sc.variants.values()]
+        results = [_run(sc, v, budget, store) for v in sc.variants.values()]
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
         module = sys.modules.get(BUNDLED[name])
         tables = getattr(module, "cost_tables", None)
@@ -145,7 +176,7 @@ def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
     )
 
 
-@app.command("explain")
+@app.command("explain", epilog=EXIT_CODES)
 def explain(
     scenario: Annotated[str, typer.Argument(help="Scenario name or .py path.")],
     variant: Annotated[str, typer.Argument(help="Variant name.")],
@@ -155,10 +186,14 @@ def explain(
     """Replay a witness from its token, step by step."""
     sc = load_scenario(scenario)
     (v,) = select(sc, [variant])
-    try:
-        path = tuple(int(part) for part in token.split("/") if part != "")
-    except ValueError:
-        raise UsageError(f"replay token {token!r} is not a '/'-separated list of step indices") from None
+    parts = [part for part in token.split("/") if part != ""]
+    # Digits only: int() would take "-1" (Python counts it from the end, inventing a
+    # witness), "+1", " 1" and "1_0".
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        raise UsageError(
+            f"replay token {token!r} is not a '/'-separated list of step indices (0, 1, 2, ...)"
+        )
+    path = tuple(int(part) for part in parts)
     machine = Machine(v.build())
     try:
         steps = replay(machine, path)
@@ -168,10 +203,10 @@ def explain(
         out.print(witness_dot(f"{sc.name}/{variant}", steps), end="", markup=False, soft_wrap=True)
         return
     for i, line in enumerate(steps, 1):
-        out.print(f"{i:>3}. {line}")
+        out.print(f"{i:>3}. {line}", markup=False, emoji=False)
 
 
-@app.command("stress")
+@app.command("stress", epilog=EXIT_CODES)
 def stress_cmd(
     scenario: Annotated[
         str, typer.Argument(help="A scenario that defines a stress sweep (e.g. fcvm-vsock-nv2).")
@@ -184,6 +219,9 @@ def stress_cmd(
         str | None, typer.Option("--sizes", help="Comma-separated sizes to sweep (default: the seed's).")
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Random schedules per size.")] = 100,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", min=1, help="A run still going after this many steps is incomplete.")
+    ] = 100_000,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the schedules (results are reproducible).")
     ] = 0,
@@ -253,6 +291,7 @@ def stress_cmd(
                 points,
                 runs=runs,
                 seed=seed,
+                max_steps=max_steps,
                 jobs=jobs,
                 executor=executor,
                 progress=lambda done, total: bar.update(task, completed=done),
@@ -265,38 +304,64 @@ def stress_cmd(
 
         write_plot(result, plot, f"{sc.name}: {chosen}{' + FWB' if fwb else ''}")
     if as_json:
-        out.print(
-            json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}),
-            soft_wrap=True,
-        )
+        _print_json(json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}))
         return
     title = f"{sc.name}: hypothesis {chosen}{', FWB' if fwb else ''}, {runs} random schedules per size"
-    out.print(render_stress(result, title=title), markup=False)
+    out.print(render_stress(result, title=title), markup=False, emoji=False)
 
 
-_debug = "--debug" in sys.argv
+def _internal_error(exc: BaseException) -> None:
+    err.print(
+        labelled(
+            "internal error", "bold red",
+            f"(not your fault, please report; --debug shows the traceback) {type(exc).__name__}: {exc}",
+        )
+    )
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line and return its exit code (see ``ExitCode``); never raises.
+
+    Typer runs without its standalone mode, so every outcome comes back here and
+    is mapped in one place: a command's ``typer.Exit(code)`` is *returned* by
+    click in that mode (ignoring it made failed batches exit 0), a user error is
+    rendered once with its position, anything else is our bug.
+    """
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        rv = app(args=argv, prog_name="stalecheck", standalone_mode=False)
+    except StalecheckError as exc:
+        if debug:
+            raise
+        err.print(labelled("error", "bold red", exc.render()))
+        return ExitCode.USER_ERROR
+    except typer.Abort:  # EOF at a prompt, or Ctrl-C outside a command
+        err.print("interrupted")
+        return ExitCode.INTERRUPTED
+    except typer.exceptions.TyperException as exc:  # bad options: typer's (click's) own message
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(labelled("error", "bold red", exc.format_message()))
+        return ExitCode.USER_ERROR
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return ExitCode.INTERRUPTED
+    except SystemExit as exc:  # e.g. a closed pipe (typer exits 1 quietly)
+        code = exc.code
+        return code if isinstance(code, int) else (ExitCode.OK if code is None else ExitCode.INTERNAL)
+    except Exception as exc:
+        if debug:
+            raise
+        _internal_error(exc)
+        return ExitCode.INTERNAL
+    if rv == ExitCode.INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
+        err.print("interrupted")
+    return rv if isinstance(rv, int) else ExitCode.OK
 
 
 def main() -> None:
-    """Entry point: run the app, render user errors once, exit non-zero on error."""
-    if _debug:
-        sys.argv.remove("--debug")
-    try:
-        app(standalone_mode=False)
-    except StalecheckError as exc:
-        if _debug:
-            raise
-        err.print(f"[bold red]error:[/] {exc.render()}", markup=True, highlight=False)
-        raise SystemExit(2) from None
-    except (typer.Exit, SystemExit) as exc:
-        raise SystemExit(getattr(exc, "exit_code", getattr(exc, "code", 0))) from None
-    except typer.exceptions.Abort:
-        raise SystemExit(130) from None
-    except typer.exceptions.TyperException as exc:  # bad options: typer's own message
-        exc.show()  # type: ignore[attr-defined]
-        raise SystemExit(getattr(exc, "exit_code", 2)) from None
-    except Exception as exc:  # our own bugs
-        if _debug:
-            raise
-        err.print(f"internal error (not your fault, please report): {type(exc).__name__}: {exc}")
-        raise SystemExit(3) from None
+    """The console script ``stalecheck``: exits with the code ``run`` chose."""
+    raise SystemExit(run(sys.argv[1:]))

@@ -41,10 +41,12 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     result: CheckResult | None = None
+    internal: bool = False  # an error of ours, not the file's: the run exits 3
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised by the alarm; not an ``Exception``, so no ``except Exception`` on the
+    way (ours or a library's) can swallow it and run on past the deadline."""
 
 
 def _alarm(_signum: int, _frame: FrameType | None) -> None:
@@ -57,22 +59,41 @@ def check_path(
     dot: bool = False,
     keep_result: bool = False,
     raise_errors: bool = False,
-    variants: frozenset[str] = frozenset(),
+    variants: tuple[str, ...] = (),
 ) -> Outcome:
     """Parse and check one file.
 
     User errors become the outcome (status ``unsupported``/``error``) so a batch goes
     on; with ``raise_errors`` they propagate instead, for a single-file run.
+    ``variants`` are herd ``-variant`` tags added to each test's own.
     """
     start = time.perf_counter()
     use_alarm = timeout is not None and timeout > 0 and hasattr(signal, "setitimer")
     old: Any = None
-    if use_alarm:
-        old = signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
+    try:
+        if use_alarm:
+            old = signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
+        try:
+            out = _check(path, dot, keep_result, raise_errors, variants)
+        finally:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Timeout:  # wherever the alarm struck, even while disarming it
+        out = Outcome(path, "timeout", message=f"{path}: timed out after {timeout} s")
+    finally:
+        if use_alarm:
+            signal.signal(signal.SIGALRM, old)
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _check(
+    path: str, dot: bool, keep_result: bool, raise_errors: bool, variants: tuple[str, ...]
+) -> Outcome:
     try:
         test = parse_file(path)
-        result = check_test(test, keep_witness=dot or keep_result, variants=variants)
+        result = check_test(test, keep_witness=dot, variants=variants)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),
@@ -81,8 +102,6 @@ def check_path(
         )
         if keep_result:
             out.result = result
-    except _Timeout:
-        out = Outcome(path, "timeout", message=f"{path}: timed out after {timeout} s")
     except UnsupportedError as exc:
         if raise_errors:
             raise
@@ -99,12 +118,8 @@ def check_path(
         out = Outcome(
             path, "error",
             message=f"{path}: internal error (please report): {type(exc).__name__}: {exc}",
+            internal=True,
         )
-    finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-    out.seconds = time.perf_counter() - start
     return out
 
 
@@ -114,7 +129,7 @@ def run_batch(
     timeout: float | None = None,
     dot: bool = False,
     on_done: Callable[[Outcome], None] | None = None,
-    variants: frozenset[str] = frozenset(),
+    variants: tuple[str, ...] = (),
 ) -> list[Outcome]:
     """Check every file; results come back in input order, ``on_done`` sees completion order."""
     names = [str(p) for p in paths]
@@ -127,8 +142,7 @@ def run_batch(
 
 
 def _iterate(
-    names: list[str], jobs: int, timeout: float | None, dot: bool,
-    variants: frozenset[str] = frozenset(),
+    names: list[str], jobs: int, timeout: float | None, dot: bool, variants: tuple[str, ...]
 ) -> Iterator[Outcome]:
     if jobs <= 1 or len(names) <= 1:
         for n in names:
@@ -137,14 +151,14 @@ def _iterate(
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(check_path, n, timeout, dot, variants=variants): n for n in names
+            pool.submit(check_path, n, timeout, dot, False, False, variants): n for n in names
         }
         for fut in as_completed(futures):
             try:
                 yield fut.result()
             except Exception as exc:  # a worker died: count it, keep going
                 name = futures[fut]
-                yield Outcome(name, "error", message=f"{name}: worker failed: {exc}")
+                yield Outcome(name, "error", message=f"{name}: worker failed: {exc}", internal=True)
 
 
 def summary_counts(outcomes: list[Outcome]) -> dict[str, int]:

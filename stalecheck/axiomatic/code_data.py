@@ -224,14 +224,6 @@ def add_overwriting(layout: CodeLayout, values: Sequence[object], path: str) -> 
                 raise UnsupportedError(exc.message, Position(path)) from None
 
 
-def test_variants(test: ast.LitmusTest) -> frozenset[str]:
-    """The words of the test's ``Variant`` lines, lower-cased (herd reads keys that way)."""
-    return frozenset(
-        v.strip().lower() for k, val in test.info if k.lower() == "variant"
-        for v in val.split(",") if v.strip()
-    )
-
-
 def initial_values(layout: object) -> list[object]:
     """Every value of an initial state (registers and memory), for :func:`add_overwriting`."""
     regs = getattr(layout, "registers", {})

@@ -25,7 +25,7 @@ ALL_LINES = ("*", 0)  # the cell of an invalidate-all: same cache line as everyt
 def _require_ifetch(m: ThreadMachine, ins: ast.Instruction) -> None:
     if m.ctx.code is None or not m.ctx.code.fetching:
         raise m.unsupported(
-            f"{ins.text}: cache maintenance is modelled only with herd's ifetch variant "
+            f"{ins.text}: cache maintenance is not supported without herd's ifetch variant "
             "(Variant=self, or --variant ifetch)"
         )
 
@@ -40,8 +40,12 @@ def _by_address(m: ThreadMachine, ins: ast.Instruction, name: str) -> None:
         # effect (it accesses nothing, so it is not an error), on no cache line we track.
         cell: tuple[str, int] = (f"#{v:#x}", 0)
     else:
-        cell = m.cell(m.add_offset(v, 0), 1)
-    m.new_event("C", cell, 0, d, p | d, cmo=name)
+        addr = m.add_offset(v, 0)
+        found = m.ctx.layout.cell_of(addr)  # a cache line: any location in it, whatever its size
+        if found is None:
+            raise m.unsupported(f"{ins.mnemonic} of {addr}, not a location of the test, is not supported")
+        cell = found
+    m.new_event("C", cell, 0, 0, d, p | d, cmo=name)
 
 
 def _dc(m: ThreadMachine, ins: ast.Instruction) -> None:
@@ -59,7 +63,7 @@ def _ic(m: ThreadMachine, ins: ast.Instruction) -> None:
         _by_address(m, ins, "IC.IVAU")
     elif op in ("IALLU", "IALLUIS"):
         expect_operands(m, ins, 1)
-        m.new_event("C", ALL_LINES, 0, 0, 0, cmo=f"IC.{op}")
+        m.new_event("C", ALL_LINES, 0, 0, 0, 0, cmo=f"IC.{op}")
     else:
         raise m.unsupported(f"instruction cache operation IC {op} is not supported")
 

@@ -26,7 +26,7 @@ MIN_AGREEING = 306
 # What we may refuse, and why (anything else refused fails the run).
 ALLOWED_REFUSALS = (
     "fault handler column",  # P0.F exception handlers (ERET, ELR_EL1): the faults part
-    "initial value (record)",  # pte_x=(oa:...) page-table entries: the VMSA part
+    "pte_x names a page-table entry",  # pte_x=(oa:...): the VMSA part
 )
 
 
