@@ -182,8 +182,8 @@ class SweepModel:
 
     Picklable because it names the scenario (``source_of``) instead of holding its
     functions, so worker processes and dask workers load a user's file or a
-    registered scenario the same way.  Spontaneous cache steps are made rare
-    (``RareHardware``), as for every stress sweep."""
+    registered scenario the same way.  Spontaneous cache steps get the sweep's
+    ``hardware`` weight (``RareHardware``)."""
 
     source: str
     hypothesis: str | None = None
@@ -203,7 +203,9 @@ class SweepModel:
         sweep = self.sweep()
         sweep.check(self.hypothesis, self.flags, [size])
         spec = _user_call(sweep.build, sweep.build_fn, size, self.hypothesis, self.flags)
-        return RareHardware(spec)
+        model = RareHardware(spec)
+        model.hardware = sweep.hardware
+        return model
 
 
 def sweep_sizes(sweep: StressSweep, tokens: Sequence[str] | None) -> tuple[Any, ...]:

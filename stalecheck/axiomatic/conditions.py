@@ -20,6 +20,7 @@ from stalecheck.axiomatic.initial_state import (
     InitialState,
     canonical_reg,
     refuse_system_symbol,
+    typed_string_value,
 )
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, herd_int, mask, show, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
@@ -94,9 +95,10 @@ def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val
         return Addr(v.name, v.index * size)
     if isinstance(v, ast.LabelValue):
         return CodeLabel(v.proc, v.label)
-    if isinstance(v, ast.OtherValue) and v.text.startswith('label:"'):
-        proc, _, label = v.text[len('label:"'):].rstrip('"').partition(":")
-        return CodeLabel(int(proc.lstrip("P")), label)
+    if isinstance(v, ast.OtherValue):
+        coded = typed_string_value(v.text)  # label:"P1:L0", instr:"NOP"
+        if coded is not None:
+            return coded
     raise UnsupportedError("this kind of value in the condition is not supported",
                            Position(path, line))
 
