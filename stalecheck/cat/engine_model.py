@@ -39,6 +39,7 @@ from stalecheck.axiomatic.candidates import Candidate, CandidateSpace
 from stalecheck.axiomatic.events import Event, ThreadTrace
 from stalecheck.axiomatic.model import Judgement
 from stalecheck.cat.build import StructureBuilder
+from stalecheck.cat.evaluator import BASE
 from stalecheck.cat.program import CatModel, Instance, Outcome, load_model
 from stalecheck.cat.structure import Choice, total_order_rows
 from stalecheck.cat.values import EvSet, Rel
@@ -306,7 +307,27 @@ class CatMemoryModel:
             fw |= 1 << o[-1]
         co = Rel(total_order_rows(prepared.n, orders))
         out = prepared.instance.run(2, Choice({"FW": EvSet(fw)}, {"co": co}), rf_state)
-        return Judgement(out.violation)
+        if not (explain and out.violation):
+            return Judgement(out.violation)
+        return Judgement(out.violation, _ob_rows(prepared, out))
+
+
+def _ob_rows(prepared: Prepared, out: Outcome) -> tuple[int, ...]:
+    """The model's ``ob`` between memory events, if it defines one, so that a forbidden
+    candidate is explained by its cycle (the witness shows edges between memory events;
+    an edge through a barrier or register event is already a direct edge in ``lob``)."""
+    try:  # the edges before closure when the model closes ob with `let rec ob = ... | ob; ob`
+        ob = prepared.instance.value(out, "ob" + BASE)
+    except KeyError:
+        try:
+            ob = prepared.instance.value(out, "ob")
+        except KeyError:
+            return ()
+    if not isinstance(ob, Rel):
+        return ()
+    size = prepared.space.size
+    keep = (1 << size) - 1
+    return tuple(row & keep for row in ob.rows[:size])
 
 
 def _different_values(space: CandidateSpace, n: int) -> tuple[int, ...]:

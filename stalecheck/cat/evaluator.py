@@ -75,6 +75,9 @@ class Scope:
 
 
 _MISSING = object()
+#: Suffix of the hidden name that keeps a closed ``let rec``'s edges before closure
+#: (``ob`` -> ``ob#base``); ``#`` cannot occur in a cat name.
+BASE = "#base"
 
 
 @dataclass(eq=False, slots=True)
@@ -276,7 +279,8 @@ class Evaluator:
 
     def closure_shortcut(self, b: s.Binding, scope: Scope) -> Value | None:
         """``let rec x = a | b | x; x`` (x not in a, b) is the least fixpoint ``(a | b)+``:
-        computed by one transitive closure instead of iterating (same value)."""
+        computed by one transitive closure instead of iterating (same value).  Returns
+        ``a | b``, or None when the binding has another shape."""
         name = b.pattern.names[0]
         e = b.exp
         if name is None or not isinstance(e, s.Op) or e.op != "union":
@@ -284,8 +288,7 @@ class Evaluator:
         rest = [a for a in e.args if not _self_seq(a, name)]
         if len(rest) != len(e.args) - 1 or any(name in free_exp(a) for a in rest):
             return None
-        base = self.alg.union([self.eval(a, scope) for a in rest])
-        return self.alg.plus(base)
+        return self.alg.union([self.eval(a, scope) for a in rest])
 
     def bind_rec(
         self, bindings: tuple[s.Binding, ...], scope: Scope, frame: dict[str, Value], pos: Position
@@ -304,11 +307,12 @@ class Evaluator:
                                           {} if self.memoise else None)
             return
         if len(bindings) == 1:
-            closure = self.closure_shortcut(bindings[0], scope)
-            if closure is not None:
+            shortcut = self.closure_shortcut(bindings[0], scope)
+            if shortcut is not None:
                 name = bindings[0].pattern.names[0]
                 if name is not None:
-                    frame[name] = closure
+                    frame[name] = self.alg.plus(shortcut)
+                    frame[name + BASE] = shortcut  # for explanations: the edges before closure
                 return
         names = [b.pattern.names[0] for b in bindings]
         for n in names:

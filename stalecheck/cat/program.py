@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from stalecheck.cat import syntax as s
-from stalecheck.cat.evaluator import CatFailure, Closure, Evaluator, Proc, Scope
+from stalecheck.cat.evaluator import BASE, CatFailure, Closure, Evaluator, Proc, Scope
 from stalecheck.cat.freevars import free_body, free_exp
 from stalecheck.cat.parser import parse_file, parse_text
 from stalecheck.cat.primitives import primitives
@@ -151,7 +151,9 @@ def _ins_names(ins: s.Ins) -> tuple[set[str], set[str]]:
     if isinstance(ins, s.Let):
         bound = {n for b in ins.bindings for n in b.pattern.names if n is not None}
         read = set().union(*(free_exp(b.exp) for b in ins.bindings))
-        return (read - bound if ins.recursive else read), bound
+        if ins.recursive:
+            return read - bound, bound | {n + BASE for n in bound}
+        return read, bound
     if isinstance(ins, s.Check):
         return free_exp(ins.exp), set()
     if isinstance(ins, s.Call):

@@ -56,3 +56,12 @@ def test_an_unsupported_construct_is_refused_never_judged(tmp_path: Path) -> Non
     assert out == ""
     assert err.count(f"{model}:2:1: unsupported cat construct: 'forall'") == 2
     assert "2 unsupported" in err
+
+
+def test_dot_explains_a_forbidden_outcome_with_the_models_ob_cycle() -> None:
+    code, out, err = _run("--dot", "--cat", AARCH64, str(CATALOGUE / "MP+dmb.sys.litmus"))
+    assert code == 0, err
+    assert "it breaks external" in out  # the cat file's own name for the failed check
+    cycle = out.split("ordered-before cycle:\n", 1)[1].split("digraph", 1)[0]
+    assert "-rfe->" in cycle and "-fre->" in cycle
+    assert len(cycle.strip().splitlines()) == 4  # W x; dmb; W y -rfe-> R y; dmb; R x -fre-> W x
