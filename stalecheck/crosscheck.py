@@ -141,7 +141,9 @@ def _program(
                 raise _unsupported(test, f"address not a fixed location in {ins.text}", ins.line)
             if m in ("LDR", "LDAR", "LDAPR"):
                 if (p, n) in loaded:
-                    raise _unsupported(test, f"register X{n} loaded twice (needs renaming) in {ins.text}", ins.line)
+                    raise _unsupported(
+                        test, f"register X{n} loaded twice (needs renaming) in {ins.text}", ins.line
+                    )
                 out.append(f"{m} r{n}, {loc}")
                 loaded.add((p, n))
             else:

@@ -38,7 +38,17 @@ The rules on what may complete before what, each with its place in the Arm ARM
 
 from __future__ import annotations
 
-from stalecheck.machine.state import DCVA, IC_ENTRY, MARK_FULL, MARK_ST, SETWAY, STORE, STORE_RELEASE, TLBI_ENTRY, Entry
+from stalecheck.machine.state import (
+    DCVA,
+    IC_ENTRY,
+    MARK_FULL,
+    MARK_ST,
+    SETWAY,
+    STORE,
+    STORE_RELEASE,
+    TLBI_ENTRY,
+    Entry,
+)
 
 _MARKS = (MARK_FULL, MARK_ST)
 _MAINTENANCE = (DCVA, SETWAY)

@@ -10,7 +10,17 @@ from __future__ import annotations
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.mmu import Mmu
-from stalecheck.machine.state import DCVA, IC_ENTRY, OP_CLEAN, OP_INVAL, SETWAY, STORE, STORE_WT, TLBI_ENTRY, State
+from stalecheck.machine.state import (
+    DCVA,
+    IC_ENTRY,
+    OP_CLEAN,
+    OP_INVAL,
+    SETWAY,
+    STORE,
+    STORE_WT,
+    TLBI_ENTRY,
+    State,
+)
 
 
 class Complete:

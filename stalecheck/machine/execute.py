@@ -15,9 +15,8 @@ from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
-from stalecheck.machine.spec import hcr_bit
 from stalecheck.machine.ordering import REORDERABLE, Window
-from stalecheck.machine.spec import Context
+from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import STORE, STORE_RELEASE, State, Thread, with_entry, with_thread
 from stalecheck.machine.sysregs import synchronise, write_sctlr
 from stalecheck.machine.traps import Traps

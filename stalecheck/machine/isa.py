@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 # Memory-order kinds of ``LDR``/``STR`` (B2.3.7): LDAR, LDAPR, STLR.
 ACQUIRE = "A"
 ACQUIRE_PC = "Q"
@@ -17,7 +16,7 @@ RELEASE = "L"
 _ORDERED_NAMES = {("LDR", ACQUIRE): "LDAR", ("LDR", ACQUIRE_PC): "LDAPR", ("STR", RELEASE): "STLR"}
 
 
-def mnemonic(instr: "Instr") -> str:
+def mnemonic(instr: Instr) -> str:
     """The mnemonic as written: LDAR/LDAPR/STLR are LDR/STR with a memory-order kind."""
     return _ORDERED_NAMES.get((instr.op, instr.kind), instr.op)
 
