@@ -128,3 +128,37 @@ def test_mkdocs_nav_lists_existing_pages() -> None:
     assert "notation.md" in pages and "scenarios.md" in pages
     for page in pages:
         assert (DOCS / page).is_file(), page
+
+
+REFERENCE_PAGES = ("index.md", "notation.md", "scenarios.md", "api.md")
+_SOURCE_PATH = re.compile(
+    r"(?<![\w/])((?:stalecheck/)?(?:machine|scenarios|explore|report|litmus)/\w+\.(?:py|lark))"
+)
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` is a module, or a module followed by attributes that exist."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(target, attr):
+                return False
+            target = getattr(target, attr)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("page", REFERENCE_PAGES)
+def test_reference_pages_name_only_modules_that_exist(page: str) -> None:
+    """Source paths (``machine/buffer.py``) and dotted names (``stalecheck.machine.isa``) in
+    the reference pages must still exist after code moves."""
+    text = (DOCS / page).read_text()
+    for path in _SOURCE_PATH.findall(text):
+        where = DOCS.parent / "stalecheck" / path.removeprefix("stalecheck/")
+        assert where.is_file(), f"docs/{page} names {path}, which does not exist"
+    for dotted in re.findall(r"\bstalecheck(?:\.\w+)+", text):
+        assert _resolves(dotted), f"docs/{page} names {dotted}, which does not import"
