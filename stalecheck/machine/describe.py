@@ -7,44 +7,45 @@ ends with every copy of the line it touched (``*`` marks a dirty copy).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from stalecheck.machine import buffer
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.memtypes import MemType
+from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.state import DCVA, OP_CLEAN, OP_CLEAN_INVAL, OP_INVAL, SETWAY, STORE, State
+from stalecheck.machine.steps import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
+from stalecheck.machine.text import Names, actor_name, snapshot
+from stalecheck.machine.traps import Traps
 
-if TYPE_CHECKING:
-    from stalecheck.machine.system import Machine, Step
+
+class Machine(Names, Protocol):
+    """What the witness reads of a machine (``system.Machine`` is one)."""
+
+    @property
+    def code(self) -> list[Instr]: ...
+
+    @property
+    def mmu_text(self) -> MmuText | None: ...
+
+    @property
+    def traps(self) -> Traps: ...
+
+    def current(self, state: State, t: int) -> Instr | None: ...
+
+    def loc_index(self, loc: str) -> tuple[int, int]: ...
+
+    def reg_index(self, thread: int, reg: str) -> int: ...
+
+    def access_type(self, state: State, t: int, line: int) -> MemType: ...
+
 
 _OP_WORDS = {OP_CLEAN: "cleans", OP_INVAL: "invalidates", OP_CLEAN_INVAL: "cleans and invalidates"}
 
 
-def snapshot(m: Machine, state: State, line: int) -> str:
-    """Every copy of ``line``: ``X: L1.PE0=1* SC=1* mem=0``."""
-    parts = []
-    for inst in range(len(m.h.instances)):
-        copy = state.copies[inst * m.nl + line]
-        if copy:
-            parts.append(f"{m.h.label(inst)}={_vals(copy[1])}{'*' if copy[0] else ''}")
-    parts.append(f"mem={_vals(state.mem[line])}")
-    return f"[{m.lines[line].name}: {' '.join(parts)}]"
-
-
-def _vals(values: tuple[int, ...]) -> str:
-    return "/".join(str(v) for v in values)
-
-
-def _actor(m: Machine, state: State, t: int) -> str:
-    th = state.threads[t]
-    where = f"PE{th.pe}" if th.pe >= 0 else "DMA"
-    mode = " [EL2 policy]" if th.hyp else ""
-    return f"{where} {m.threads[t].name}{mode}"
-
-
 def describe(m: Machine, before: State, step: Step, after: State) -> str:
-    from stalecheck.machine.system import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK
-
-    if m.mmu is not None:  # translation and instruction fetch describe their own steps
-        text = m.mmu.describe(before, step, after)
+    if m.mmu_text is not None:  # translation and instruction fetch describe their own steps
+        text = m.mmu_text.describe(before, step, after)
         if text is not None:
             return text
     kind = step[0]
@@ -71,7 +72,7 @@ def describe(m: Machine, before: State, step: Step, after: State) -> str:
     if kind == SYSREG:
         t = step[1]
         return (
-            f"{_actor(m, before, t)}: the SCTLR_EL1 write takes effect "
+            f"{actor_name(m, before, t)}: the SCTLR_EL1 write takes effect "
             f"(M={_bit(after, t, 1)}, C={_bit(after, t, 2)})"
         )
     if kind == MIGRATE:
@@ -90,10 +91,10 @@ def _bit(state: State, t: int, bit: int) -> int:
 def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State) -> str:
     instr = m.current(before, t)
     assert instr is not None
-    actor = _actor(m, before, t)
+    actor = actor_name(m, before, t)
     bt, at = before.threads[t], after.threads[t]
     if (not bt.hyp and at.hyp) or (not bt.hyp and at.retry and not bt.retry):
-        trap = m._traps(before, t, instr)
+        trap = m.traps.trap(before, t, instr)
         kind = trap.kind if trap else "trap"
         code = "; ".join(str(m.code[i]) for i in at.hyp) or "nothing"
         return f"{actor}: {instr} traps to EL2 ({_trap_reason(kind)}); policy runs: {code}"
