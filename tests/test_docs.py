@@ -1,8 +1,8 @@
 """The reference docs cannot drift from the grammar and the code.
 
 ``docs/notation.md`` must name every keyword and operand spelling of
-``program.lark``; ``docs/scenarios.md`` every public ``Builder`` method with its
-parameters in order, every ``Options`` field with its default, every ``HCR_EL2``
+``program.lark``; ``docs/scenarios.md`` every public ``Builder`` and ``Scenario``
+method with its parameters in order, every ``Options`` field with its default, every ``HCR_EL2``
 bit, the descriptor encoding and the I-cache kinds; ``docs/api.md`` may only
 name objects that exist, and ``mkdocs.yml`` only pages that exist.  Building the
 site itself (``make docs``) is not part of ``make test``.
@@ -22,7 +22,7 @@ from stalecheck.machine import ifetch, translation
 from stalecheck.machine.program import _parser
 from stalecheck.machine.spec import HCR, Options
 from stalecheck.machine.state import SCTLR_FIELDS
-from stalecheck.scenarios.builder import Builder
+from stalecheck.scenarios.builder import Builder, Scenario
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 NOTATION = (DOCS / "notation.md").read_text()
@@ -72,12 +72,19 @@ def _documented_signature(name: str) -> list[str]:
     return [p.split("=")[0].strip().lstrip("*") for p in params]
 
 
-PUBLIC_METHODS = [n for n, f in inspect.getmembers(Builder, inspect.isfunction) if not n.startswith("_")]
+PUBLIC_METHODS: list[tuple[type, str]] = [
+    (cls, name)
+    for cls in (Builder, Scenario)
+    for name, _ in inspect.getmembers(cls, inspect.isfunction)
+    if not name.startswith("_")
+]
 
 
-@pytest.mark.parametrize("name", PUBLIC_METHODS)
-def test_every_builder_method_is_documented_with_its_parameters(name: str) -> None:
-    params = [p for p in inspect.signature(getattr(Builder, name)).parameters if p != "self"]
+@pytest.mark.parametrize(
+    ("cls", "name"), PUBLIC_METHODS, ids=[f"{c.__name__}.{m}" for c, m in PUBLIC_METHODS]
+)
+def test_every_builder_and_scenario_method_is_documented_with_its_parameters(cls: type, name: str) -> None:
+    params = [p for p in inspect.signature(getattr(cls, name)).parameters if p != "self"]
     assert _documented_signature(name) == params
 
 
