@@ -1,0 +1,65 @@
+"""Golden files of the witness text: every bundled variant predicted reachable.
+
+The witness is what a reviewer checks line by line against the Arm ARM, and what
+users and the README quote, so any change to its words shows up here as a diff of
+one plain-text file per variant (``test_witness_golden/<scenario>__<variant>.txt``).
+When a change is intended, promote the new text and commit it with the reason:
+
+    .venv/bin/python -m pytest tests/report/test_witness_golden.py -n 0 --force-regen
+
+(``--force-regen`` rewrites the files that differ and fails those tests once; a
+second run passes.)  Verdicts themselves are checked in ``tests/scenarios``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from stalecheck.runner import Result, load_scenario, run_variant
+from stalecheck.scenarios import BUNDLED
+
+GOLDEN = Path(__file__).with_suffix("")
+CASES = [
+    (name, variant.name)
+    for name in BUNDLED
+    for variant in load_scenario(name).variants.values()
+    if variant.expect == "reachable"
+]
+
+
+@cache
+def explored(scenario: str, variant: str) -> Result:
+    """The exploration result of one bundled variant (once per process)."""
+    sc = load_scenario(scenario)
+    return run_variant(sc, sc.variants[variant])
+
+
+def golden_name(scenario: str, variant: str) -> str:
+    return f"{scenario}__{variant}"
+
+
+def witness_golden_text(result: Result) -> str:
+    v = result.verdict
+    lines = [f"{result.scenario}/{result.variant}: witness ({len(v.steps)} steps, replay token {v.token}):"]
+    lines.extend(f"{i:>3}. {line}" for i, line in enumerate(v.steps, 1))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("scenario", "variant"), CASES, ids=[f"{s}/{v}" for s, v in CASES])
+def test_witness_text_matches_golden(scenario: str, variant: str, file_regression: object) -> None:
+    result = explored(scenario, variant)
+    assert result.outcome == "reachable", f"{scenario}/{variant} is predicted reachable"
+    file_regression.check(  # type: ignore[attr-defined]
+        witness_golden_text(result), basename=golden_name(scenario, variant), extension=".txt"
+    )
+
+
+def test_no_orphan_golden_files() -> None:
+    """A golden file whose variant is gone or no longer reachable would hide nothing
+    and mislead a reader: each file belongs to a case above."""
+    expected = {golden_name(s, v) + ".txt" for s, v in CASES}
+    present = {p.name for p in GOLDEN.glob("*.txt")}
+    assert present <= expected, f"golden files without a reachable variant: {sorted(present - expected)}"
