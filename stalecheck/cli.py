@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,9 +20,12 @@ from stalecheck.cli_litmus import litmus
 from stalecheck.errors import StalecheckError, UsageError
 from stalecheck.explore.search import Budget, replay
 from stalecheck.explore.search import Progress as SearchProgress
+from stalecheck.machine.describe import every_line
 from stalecheck.machine.system import Machine
-from stalecheck.report.verdicts import dumps, verdict_table, witness_text
+from stalecheck.report.verdicts import dumps, html_section, verdict_table, witness_text
 from stalecheck.report.witness_dot import witness_dot
+from stalecheck.report.witness_html import Section, page
+from stalecheck.report.witness_text import witness_lines
 from stalecheck.runner import Result, load_scenario, run_variant, select
 from stalecheck.scenarios import BUNDLED
 from stalecheck.scenarios.builder import Scenario, Variant
@@ -89,6 +93,10 @@ def check(
         list[str] | None, typer.Option("--variant", "-v", help="Variant(s) to check (default: all).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML page (witnesses as sequence charts)."),
+    ] = None,
     max_states: MaxStates = None,
     timeout: Timeout = None,
 ) -> None:
@@ -100,12 +108,29 @@ def check(
         r = _run(sc, v, budget)
         results.append(r)
         if as_json:
-            out.print(dumps(r), soft_wrap=True)
+            _print_json(dumps(r))
         else:
             out.print(witness_text(r))
             out.print()
     if not as_json and len(results) > 1:
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+    if html is not None:
+        title = f"{sc.name} (seed {sc.seed}): {sc.title}" if sc.seed else sc.name
+        _write_html(html, page(title, [html_section(r) for r in results]))
+
+
+def _print_json(text: str) -> None:
+    """JSON goes to stdout as it is: never through rich, which would read markup in it."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _write_html(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--html {path}: cannot write the file ({exc.strerror or exc})") from None
+    err.print(f"wrote {escape(str(path))}")
 
 
 @app.command("run-all")
@@ -134,6 +159,9 @@ def explain(
     variant: Annotated[str, typer.Argument(help="Variant name.")],
     token: Annotated[str, typer.Argument(help="Replay token printed with a witness, e.g. 0/3/1.")],
     dot: Annotated[bool, typer.Option("--dot", help="Print the witness as Graphviz DOT.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the witness as a self-contained HTML page.")
+    ] = None,
 ) -> None:
     """Replay a witness from its token, step by step."""
     sc = load_scenario(scenario)
@@ -147,11 +175,19 @@ def explain(
         steps = replay(machine, path)
     except ValueError as exc:
         raise UsageError(f"token {token!r} does not replay on {sc.name}/{variant}: {exc}") from None
+    if html is not None:
+        section = Section(
+            heading=f"{sc.name}/{variant}: replay of {token}",
+            notes=(v.summary,),
+            steps=steps,
+            initial=every_line(machine, machine.initial_state()),
+        )
+        _write_html(html, page(f"{sc.name}/{variant}", [section]))
     if dot:
         out.print(witness_dot(f"{sc.name}/{variant}", steps), end="", markup=False, soft_wrap=True)
         return
-    for i, line in enumerate(steps, 1):
-        out.print(f"{i:>3}. {line}")
+    for line in witness_lines(steps):
+        out.print(line, markup=False)
 
 
 @app.command("stress")

@@ -14,6 +14,8 @@ from stalecheck.explore.search import Budget, ProgressFn, check
 from stalecheck.explore.verdict import Outcome, Verdict
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
+from stalecheck.machine.describe import every_line
+from stalecheck.machine.step_record import LineCopies, StepRecord
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios import BUNDLED
 from stalecheck.scenarios.builder import Scenario, Variant
@@ -29,6 +31,14 @@ class Result:
     cost: dict[str, int]
     assumptions: tuple[str, ...]
     bad: str
+    # Every copy of every line in the initial state: with each witness step's
+    # ``after`` copies, the copies of every line after every step (report/witness_html).
+    initial_copies: tuple[LineCopies, ...] = ()
+
+    @property
+    def steps(self) -> tuple[StepRecord, ...]:
+        """The witness, one record per step (empty unless reachable)."""
+        return self.verdict.steps
 
     @property
     def outcome(self) -> str:
@@ -123,4 +133,5 @@ def run_variant(
         cost=measure_cost(machine),
         assumptions=tuple(assumptions(spec)),
         bad=spec.bad_text,
+        initial_copies=every_line(machine, machine.initial_state()),
     )

@@ -37,6 +37,7 @@ class Model(Protocol[S, A]):
         """A stable 64-bit fingerprint (not salted per process) of ``state``."""
         ...
 
-    def describe(self, before: S, action: A, after: S) -> str:
-        """One human-readable line explaining ``action`` taken in ``before``."""
+    def describe(self, before: S, action: A, after: S) -> object:
+        """What ``action`` taken in ``before`` did, for a witness (the machine engine
+        returns a ``StepRecord``); the search only stores it."""
         ...

@@ -47,6 +47,7 @@ from stalecheck.machine.state import (
     sctlr_bits,
     sctlr_tuple,
 )
+from stalecheck.machine.step_record import StepRecord
 from stalecheck.machine.view import StateView
 
 # Step kinds: the first element of a step tuple.
@@ -287,7 +288,7 @@ class Machine:
     # processes; bound as a static method the search calls it with no Python frame.
     fingerprint = staticmethod(hash)
 
-    def describe(self, before: State, step: Step, after: State) -> str:
+    def describe(self, before: State, step: Step, after: State) -> StepRecord:
         return describe(self, before, step, after)
 
     def is_bad(self, state: State) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from stalecheck.report.witness_text import witness_lines
 from stalecheck.runner import Result, load_scenario, run_variant
 from stalecheck.scenarios import BUNDLED
 
@@ -44,7 +45,7 @@ def golden_name(scenario: str, variant: str) -> str:
 def witness_golden_text(result: Result) -> str:
     v = result.verdict
     lines = [f"{result.scenario}/{result.variant}: witness ({len(v.steps)} steps, replay token {v.token}):"]
-    lines.extend(f"{i:>3}. {line}" for i, line in enumerate(v.steps, 1))
+    lines.extend(witness_lines(v.steps))
     return "\n".join(lines) + "\n"
 
 
