@@ -8,6 +8,7 @@ import pytest
 from stalecheck.explore.search import check
 from stalecheck.machine import ifetch
 from stalecheck.machine.system import Machine
+from stalecheck.report.witness_text import step_text
 from stalecheck.runner import load_scenario, run_variant
 from stalecheck.scenarios.builder import Builder
 
@@ -63,7 +64,7 @@ def test_modern_policy_costs_follow_fwb_and_dic() -> None:
 
 
 def test_vipt_per_page_witness_shows_the_other_alias() -> None:
-    steps = run_variant(ICACHE, ICACHE.variants["vipt-inval-page"]).verdict.steps
+    steps = [step_text(s) for s in run_variant(ICACHE, ICACHE.variants["vipt-inval-page"]).steps]
     inval = next(s for s in steps if "IC IVAU C completes" in s)
     assert "(alias 1)" in inval and "C(alias 0)=9" in inval
     assert "executes code version 9" in steps[-1]
