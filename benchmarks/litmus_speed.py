@@ -19,10 +19,10 @@ from typing import Annotated, Any
 
 import typer
 
-from stalecheck.axiomatic.batch import check_path, run_batch
 from stalecheck.axiomatic.check import check_test
 from stalecheck.litmus import parse_litmus
 from stalecheck.litmus.generate import iriw, mp_chain
+from stalecheck.litmus_batch import check_path, run_batch
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "litmus"
 

@@ -19,9 +19,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stalecheck.axiomatic.batch import Outcome, check_path, run_batch, summary_counts
 from stalecheck.errors import UsageError
 from stalecheck.litmus.discovery import discover
+from stalecheck.litmus_batch import Outcome, check_path, run_batch, summary_counts
 
 
 def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:

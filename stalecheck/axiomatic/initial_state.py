@@ -9,6 +9,7 @@ mixed-size and is reported as unsupported rather than guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -104,7 +105,8 @@ def canonical_reg(name: str) -> str:
 
 
 def _value(
-    state: InitialState, v: ast.Value, item: ast.InitItem, path: str, pending: list[str]
+    state: InitialState, v: ast.Value, item: ast.InitItem, path: str, pending: list[str],
+    is_mnemonic: Callable[[str], bool],
 ) -> Val:
     pos = Position(path, item.line, item.column)
     if isinstance(v, ast.IntValue):
@@ -112,7 +114,8 @@ def _value(
     if isinstance(v, ast.NameValue):
         if v.tag is not None:
             raise UnsupportedError("memory tags (MTE) are not supported", pos)
-        if _is_instruction_name(v.name):
+        if v.name.isupper() and is_mnemonic(v.name):
+            # ``0:X0=NOP`` means the encoding of NOP (herd's ifetch variant), not a location.
             raise UnsupportedError(
                 f"instruction value {v.name} (instruction fetch) is not supported", pos
             )
@@ -126,8 +129,14 @@ def _value(
     raise UnsupportedError(f"initial value {getattr(v, 'text', v)} is not supported", pos)
 
 
-def build_initial_state(test: ast.LitmusTest) -> InitialState:
-    """Evaluate the init block; unknown forms are unsupported, contradictions are input errors."""
+def build_initial_state(
+    test: ast.LitmusTest, is_mnemonic: Callable[[str], bool] = lambda _name: False
+) -> InitialState:
+    """Evaluate the init block; unknown forms are unsupported, contradictions are input errors.
+
+    ``is_mnemonic`` tells an instruction name used as a value (herd's ifetch
+    ``instr`` values) from a location name; the instruction table supplies it.
+    """
     state = InitialState()
     path = test.path
     pending: list[str] = []
@@ -149,7 +158,7 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
             else:
                 if isinstance(item.value, ast.ArrayValue):
                     raise InputError("a register cannot hold an array", pos)
-                val = _value(state, item.value, item, path, pending)
+                val = _value(state, item.value, item, path, pending, is_mnemonic)
                 if isinstance(item.value, ast.IndexValue) and isinstance(val, Addr):
                     index_fixups.append((loc.proc, reg, val))
                 regs[reg] = val
@@ -161,14 +170,14 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
             if loc.index is not None and not is_decl:
                 if item.value is None or isinstance(item.value, ast.ArrayValue):
                     raise InputError("an array element needs a scalar value", pos)
-                val = _value(state, item.value, item, path, pending)
+                val = _value(state, item.value, item, path, pending, is_mnemonic)
                 memory_inits.append((item, loc.name, loc.index, val))
                 continue
             init: Val | tuple[int, ...] | None = None
             if isinstance(item.value, ast.ArrayValue):
                 init = item.value.items
             elif item.value is not None:
-                init = _value(state, item.value, item, path, pending)
+                init = _value(state, item.value, item, path, pending, is_mnemonic)
             memory_inits.append((item, loc.name, None, init))
             continue
         if isinstance(loc, ast.SymRegLoc):
@@ -178,7 +187,7 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
                 raise InputError("a register cannot hold an array", pos)
             else:
                 state.symbolic_registers[canonical_reg(loc.name)] = _value(
-                    state, item.value, item, path, pending
+                    state, item.value, item, path, pending, is_mnemonic
                 )
             continue
         what = {
@@ -198,6 +207,10 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
         if name in array_sizes:
             state.declare(name, ctype, array_sizes[name])
         elif isinstance(val, tuple):
+            if not val:
+                # herd7 gives an array at least one cell; an empty brace list has no size to take.
+                raise InputError(f"array {name} needs a size or at least one initial value",
+                                 Position(path, item.line, item.column))
             state.declare(name, ctype, len(val))
         else:
             state.declare(name, ctype)
@@ -230,13 +243,6 @@ def build_initial_state(test: ast.LitmusTest) -> InitialState:
             state.declare(val.base)
         del cell
     return state
-
-
-def _is_instruction_name(name: str) -> bool:
-    """``0:X0=NOP`` means the encoding of NOP (herd's ifetch variant), not a location."""
-    from stalecheck.axiomatic.semantics import is_supported  # deferred: semantics imports us
-
-    return name.isupper() and is_supported(name)
 
 
 def _fit(value: Val, size: int) -> Val:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import hashlib
 
 from stalecheck.axiomatic.check import CheckResult
+from stalecheck.axiomatic.conditions import fault_text
+from stalecheck.axiomatic.initial_state import canonical_reg
+from stalecheck.axiomatic.values import signed
+from stalecheck.litmus import ast
 
 _UNSTABLE_PREFIXES = ("Time ", "Hash=")
 
@@ -24,7 +28,7 @@ def herd_text(result: CheckResult, source: str = "") -> str:
     lines.append(("Loop " if result.loop else "") + ("Ok" if result.ok else "No"))
     lines.append("Witnesses")
     lines.append(f"Positive: {result.positive} Negative: {result.negative}")
-    lines.append(f"Condition {result.condition_text}")
+    lines.append(f"Condition {condition_text(result)}")
     lines.append(
         f"Observation {result.name} {result.observation} {result.p_true} {result.p_false}"
     )
@@ -32,6 +36,69 @@ def herd_text(result: CheckResult, source: str = "") -> str:
     digest = hashlib.md5(source.encode(), usedforsecurity=False).hexdigest()
     lines.append(f"Hash={digest}")
     return "\n".join(lines) + "\n"
+
+
+def condition_text(result: CheckResult) -> str:
+    """herd's ``Condition`` line after the keyword: quantifier and proposition."""
+    return f"{result.quantifier} {format_prop(result.condition, result.array_names)}"
+
+
+def format_prop(prop: ast.Prop, arrays: frozenset[str] = frozenset(), top: bool = True) -> str:
+    """herd's spelling of a proposition: ``[x]=1 /\\ 0:X1=2``, minimal parentheses."""
+
+    def loc_text(loc: ast.Location) -> str:
+        if isinstance(loc, ast.RegLoc):
+            return f"{loc.proc}:{canonical_reg(loc.reg)}"
+        if isinstance(loc, ast.GlobalLoc):
+            if loc.index is not None:
+                return f"{loc.name}[{loc.index}]"
+            if loc.name in arrays:
+                return loc.name
+            return f"[{loc.name}]"
+        return str(loc)
+
+    def val_text(v: ast.Value) -> str:
+        if isinstance(v, ast.IntValue):
+            return str(signed(v.value, 64))
+        if isinstance(v, ast.NameValue):
+            return v.name
+        if isinstance(v, ast.ArrayValue):
+            return "{" + ",".join(map(str, v.items)) + "}"
+        if isinstance(v, ast.IndexValue):
+            return f"{v.name}[{v.index}]"
+        if isinstance(v, ast.LabelValue):
+            return f"P{v.proc}:{v.label}"
+        text = getattr(v, "text", str(v))
+        if text.startswith('label:"') and not text.startswith('label:"P'):
+            text = 'label:"P' + text[len('label:"'):]
+        return text
+
+    def go(p: ast.Prop, ctx: int) -> str:
+        # ctx: 0 top/implication, 1 inside or, 2 inside and, 3 under not
+        if isinstance(p, ast.Eq):
+            return f"{loc_text(p.location)}={val_text(p.value)}"
+        if isinstance(p, ast.Const):
+            return "true" if p.value else "false"
+        if isinstance(p, ast.Not):
+            return f"not ({go(p.prop, 0)})"
+        if isinstance(p, ast.Or):
+            s = " \\/ ".join(go(q, 1) for q in p.props)
+            return f"({s})" if ctx >= 2 else s
+        if isinstance(p, ast.And):
+            s = " /\\ ".join(go(q, 2) for q in p.props)
+            return f"({s})" if ctx >= 3 else s
+        if isinstance(p, ast.Implies):
+            def side(q: ast.Prop) -> str:
+                text = go(q, 0)
+                return f"({text})" if isinstance(q, ast.And | ast.Or | ast.Implies) else text
+
+            s = f"{side(p.left)} => {side(p.right)}"
+            return f"({s})" if ctx >= 1 else s
+        if isinstance(p, ast.Call):
+            return fault_text(p, "fault")
+        return "?"
+
+    return f"({go(prop, 0)})" if top else go(prop, 0)
 
 
 def normalise(text: str) -> list[str]:

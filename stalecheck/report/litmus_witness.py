@@ -13,8 +13,10 @@ import itertools
 import json
 from typing import Any
 
+from stalecheck.axiomatic.candidates import INIT_PROC, Execution
 from stalecheck.axiomatic.check import CheckResult
-from stalecheck.axiomatic.executions import INIT_PROC, Execution, find_cycle
+from stalecheck.axiomatic.relations import find_cycle
+from stalecheck.report.herd import condition_text
 
 
 def _label(ex: Execution, g: int) -> str:
@@ -42,8 +44,8 @@ def _edges(ex: Execution) -> list[tuple[int, int, str]]:
             if w in order:
                 for later in order[order.index(w) + 1:]:
                     edges.append((r, later, "fr"))
-    for order, off in zip(ex.orders, ex.offsets, strict=True):
-        for i, j, name in order.named:
+    for named, off in zip(ex.named, ex.offsets, strict=True):
+        for i, j, name in named:
             edges.append((off + i, off + j, name))
     return edges
 
@@ -58,8 +60,8 @@ def _edge_name(ex: Execution, a: int, b: int) -> str:
             return "coe"
         if b in order and ex.rf.get(a) in order and order.index(ex.rf[a]) < order.index(b):
             return "fre"
-    for order, off in zip(ex.orders, ex.offsets, strict=True):
-        for i, j, name in order.named:
+    for named, off in zip(ex.named, ex.offsets, strict=True):
+        for i, j, name in named:
             if (off + i, off + j) == (a, b):
                 return name
     return "lob" if pa == pb else "ob"
@@ -147,7 +149,7 @@ def result_json(result: CheckResult) -> dict[str, Any]:
         "verdict": result.verdict,
         "ok": result.ok,
         "loop": result.loop,
-        "condition": result.condition_text,
+        "condition": condition_text(result),
         "observation": result.observation,
         "positive": result.positive,
         "negative": result.negative,

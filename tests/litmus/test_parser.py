@@ -169,3 +169,12 @@ def test_common_mistakes_get_plain_messages(snippet: str, message: str) -> None:
         parse_litmus("AArch64 T\n{ 0:X1=x; }\n P0 ;\n" + snippet, "m.litmus")
     assert message in info.value.message
     assert info.value.position is not None and info.value.position.line >= 4
+
+
+def test_empty_array_initialiser_is_refused_with_position() -> None:
+    # Found by test_fuzz_sentences_of_the_grammar: `{A={};}` used to crash with a KeyError.
+    test = parse_litmus("AArch64 T\n{A={};}\nP0;\n", "e.litmus")
+    with pytest.raises(InputError) as info:
+        check_test(test)
+    assert "array A" in info.value.message
+    assert info.value.position is not None and info.value.position.line == 2

@@ -1,0 +1,196 @@
+"""The built-in Arm memory model: herd's ``aarch64.cat``, one function per relation and axiom.
+
+A candidate is an execution when it satisfies the three axioms of the Arm
+memory model (Arm ARM B2.3.10-B2.3.12, herd's ``aarch64.cat``):
+
+* :func:`internal_visibility` -- ``acyclic po-loc | ca | rf`` (the coWR shape;
+  coRW1 and coWW are built into the candidate enumeration);
+* :func:`external_visibility` -- ``acyclic ob`` with
+  ``ob = (obs; sca-class?) | lob | Exp-haz-ob`` (:func:`ordered_before`);
+* :func:`atomicity` -- ``empty rmw & (fre; coe)``.
+
+The thread-local part (``lob`` and pick-lob) is in
+:mod:`stalecheck.axiomatic.aarch64_local` and computed once per thread path.
+Relations are bitmask rows (:mod:`stalecheck.axiomatic.relations`).
+
+Extension point: variants (ifetch, vmsa, ETS2) add relations here (e.g.
+ordering to translation-table walks and TLBIs into ``ob``) and clauses to
+``aarch64_local`` -- not to the enumeration in ``candidates``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stalecheck.axiomatic.aarch64_local import LocalOrder, local_order
+from stalecheck.axiomatic.candidates import Candidate, CandidateSpace
+from stalecheck.axiomatic.events import ThreadTrace
+from stalecheck.axiomatic.model import Judgement
+from stalecheck.axiomatic.relations import is_acyclic
+
+INTERNAL = "internal visibility (coWR)"
+EXTERNAL = "external visibility (ob is cyclic)"
+ATOMIC = "atomicity (a write between an rmw's read and write)"
+
+
+@dataclass
+class Prepared:
+    """Per combination of thread paths: the static part of ob and po-loc lookups."""
+
+    space: CandidateSpace
+    orders: list[LocalOrder]
+    static: list[int]  # (lob | pick-lob)+ of every thread, in global numbering
+    prior_write: dict[int, int]  # read -> po-latest same-cell write of its thread
+    prior_reads: dict[int, list[int]]  # read -> po-earlier same-cell reads of its thread
+
+
+def po_loc_lookups(space: CandidateSpace) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """For each read, its po-loc predecessors: the latest write, and all reads."""
+    proc_of, evs = space.proc_of, space.evs
+    prior_write: dict[int, int] = {}
+    prior_reads: dict[int, list[int]] = {}
+    for r in space.reads:
+        p, er = proc_of[r], evs[r]
+        pw = -1
+        prs = []
+        for g in range(r - 1, -1, -1):
+            if proc_of[g] != p:
+                break
+            eg = evs[g]
+            if eg.cell != er.cell:
+                continue
+            if eg.kind == "W" and pw < 0:
+                pw = g
+            elif eg.kind == "R":
+                prs.append(g)
+        if pw >= 0:
+            prior_write[r] = pw
+        prior_reads[r] = prs
+    return prior_write, prior_reads
+
+
+def rfe(p: Prepared, rf: dict[int, int], rows: list[int]) -> None:
+    """Add ``rfe; sca-class?`` (external read-from, to the whole single-copy-atomic access)."""
+    proc_of, sca = p.space.proc_of, p.space.sca
+    for r, w in rf.items():
+        if proc_of[w] != proc_of[r]:
+            rows[w] |= sca[r]
+
+
+def coe(p: Prepared, c: Candidate, rows: list[int]) -> None:
+    """Add ``coe; sca-class?`` (coherence between different threads)."""
+    proc_of, sca = p.space.proc_of, p.space.sca
+    for order in c.co.values():
+        for a_i, a in enumerate(order):
+            for b in order[a_i + 1:]:
+                if proc_of[a] != proc_of[b]:
+                    rows[a] |= sca[b]
+
+
+def fre_and_exp_haz_ob(p: Prepared, c: Candidate, rows: list[int]) -> None:
+    """Add ``fre; sca-class?`` and ``Exp-haz-ob`` = ``[R]; po-loc; [R]; fre; sca-class?``.
+
+    Both start from a read's from-reads successors, so they are built together.
+    """
+    proc_of, sca, evs = p.space.proc_of, p.space.sca, p.space.evs
+    for r, w in c.rf.items():
+        order = c.co.get(evs[r].cell)
+        if order is None:
+            continue
+        for w2 in order[order.index(w) + 1:]:
+            if proc_of[w2] != proc_of[r]:
+                rows[r] |= sca[w2]
+                for r1 in p.prior_reads[r]:
+                    rows[r1] |= sca[w2]
+
+
+def ordered_before(p: Prepared, with_rfe: list[int], c: Candidate) -> list[int]:
+    """``ob`` = ``obs; sca-class?`` | ``lob`` | pick-lob | ``Exp-haz-ob`` (before closure)."""
+    ob = list(with_rfe)
+    coe(p, c, ob)
+    fre_and_exp_haz_ob(p, c, ob)
+    return ob
+
+
+def internal_visibility(p: Prepared, c: Candidate) -> bool:
+    """coWR: a read after its own thread's write reads that write or a co-later one."""
+    rf, rank = c.rf, c.co_rank
+    return all(rank[rf[r]] >= rank[w] for r, w in p.prior_write.items())
+
+
+def external_visibility(ob: list[int]) -> bool:
+    """``acyclic ob``."""
+    return is_acyclic(ob)
+
+
+def atomicity(p: Prepared, c: Candidate) -> bool:
+    """No write of another thread co-between an rmw's read source and its write."""
+    proc_of, evs, rank = p.space.proc_of, p.space.evs, c.co_rank
+    for r, w in p.space.rmw:
+        lo, hi = rank[c.rf[r]], rank[w]
+        if hi <= lo:
+            return False
+        cell = evs[r].cell
+        for g, ev in enumerate(evs):
+            if ev.kind == "W" and ev.cell == cell and lo < rank[g] < hi and \
+                    proc_of[g] != proc_of[r]:
+                return False
+    return True
+
+
+class Aarch64Model:
+    """herd's ``aarch64.cat`` (user-level part), as a :class:`~.model.MemoryModel`."""
+
+    name = "aarch64"
+
+    def __init__(self) -> None:
+        # lob per thread path, computed once: keyed by id, holding the trace alive.
+        self._orders: dict[int, tuple[ThreadTrace, LocalOrder]] = {}
+
+    def thread_order(self, trace: ThreadTrace) -> LocalOrder:
+        hit = self._orders.get(id(trace))
+        if hit is None:
+            hit = self._orders[id(trace)] = (trace, local_order(trace))
+        return hit[1]
+
+    def prepare(self, space: CandidateSpace) -> Prepared:
+        orders = [self.thread_order(tr) for tr in space.traces]
+        static = [0] * space.size
+        for tr, order, off in zip(space.traces, orders, space.offsets, strict=True):
+            for k in range(len(tr.events)):
+                static[off + k] = order.hw[k] << off
+        prior_write, prior_reads = po_loc_lookups(space)
+        return Prepared(space, orders, static, prior_write, prior_reads)
+
+    def thread_edges(self, prepared: object) -> tuple[tuple[tuple[int, int, str], ...], ...]:
+        assert isinstance(prepared, Prepared)
+        return tuple(order.named for order in prepared.orders)
+
+    def admits_rf(self, prepared: object, rf: dict[int, int], explain: bool) -> list[int] | None:
+        """Static ob plus rfe; every co choice only adds edges, so a cycle here is final."""
+        assert isinstance(prepared, Prepared)
+        with_rfe = list(prepared.static)
+        rfe(prepared, rf, with_rfe)
+        if not explain and not is_acyclic(with_rfe):
+            return None
+        return with_rfe
+
+    def judge(
+        self, prepared: object, rf_state: object, candidate: Candidate, explain: bool
+    ) -> Judgement:
+        assert isinstance(prepared, Prepared) and isinstance(rf_state, list)
+        violation = ""
+        if not internal_visibility(prepared, candidate):
+            if not explain:
+                return Judgement(INTERNAL)
+            violation = INTERNAL
+        ob = ordered_before(prepared, rf_state, candidate)
+        if not external_visibility(ob):
+            if not explain:
+                return Judgement(EXTERNAL)
+            violation = violation or EXTERNAL
+        if not atomicity(prepared, candidate):
+            if not explain:
+                return Judgement(ATOMIC)
+            violation = violation or ATOMIC
+        return Judgement(violation, tuple(ob) if explain else ())

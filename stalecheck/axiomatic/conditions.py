@@ -1,0 +1,276 @@
+"""Litmus conditions evaluated on final states: locations, values, fault atoms.
+
+A condition (``exists``/``~exists``/``forall`` and an optional ``filter``)
+is read once per test into an :class:`Evaluator`: the observed columns in
+herd's order, each atom's location and value resolved against the initial
+state.  The evaluator then judges each final state and spells it as herd
+does (``0:X1=2``, ``[x]=1``, ``Fault(P0:L0,...)``), since that spelling is
+what identifies a state in herd's output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stalecheck.axiomatic.events import ThreadTrace
+from stalecheck.axiomatic.initial_state import DEFAULT_TYPE, CType, InitialState, canonical_reg
+from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, herd_int, mask, show, signed
+from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.litmus import ast
+
+Cell = tuple[str, int]
+REGISTER_DEFAULT = CType(8, True, True)
+_REG_ORDER = {"XZR": -1, "SP": 31}
+
+
+@dataclass(frozen=True)
+class ObservedLoc:
+    """A location whose final value is part of a state: a register or a memory cell."""
+
+    text: str  # herd's spelling: ``0:X1``, ``[x]``, ``v[1]``, ``x`` (whole array)
+    sort_key: tuple[int, int, str, int]
+    proc: int = -1
+    reg: str = ""
+    base: str = ""
+    index: int | None = None
+    whole_array: bool = False
+
+
+def _obs_loc(loc: ast.Location, layout: InitialState, path: str, line: int) -> ObservedLoc:
+    if isinstance(loc, ast.RegLoc):
+        reg = canonical_reg(loc.reg)
+        if reg != "SP" and not (reg[0] == "X" and (reg[1:].isdigit() or reg == "XZR")):
+            raise UnsupportedError(f"register {loc.reg} in the condition is not supported",
+                                   Position(path, line))
+        num = _REG_ORDER.get(reg, int(reg[1:]) if reg[1:].isdigit() else 99)
+        return ObservedLoc(f"{loc.proc}:{reg}", (0, loc.proc, "", num), proc=loc.proc, reg=reg)
+    if isinstance(loc, ast.GlobalLoc):
+        if loc.index is not None:
+            return ObservedLoc(f"{loc.name}[{loc.index}]", (1, 1, loc.name, loc.index),
+                               base=loc.name, index=loc.index)
+        if loc.name in layout.arrays:
+            return ObservedLoc(loc.name, (1, 0, loc.name, -1), base=loc.name, whole_array=True)
+        if not any(b == loc.name for b, _ in layout.cell_types):
+            raise InputError(
+                f"post-condition introduces new symbolic location(s): {{{loc.name}}}",
+                Position(path, line),
+            )
+        return ObservedLoc(f"[{loc.name}]", (1, 0, loc.name, -1), base=loc.name)
+    raise UnsupportedError("this kind of location in the condition is not supported",
+                           Position(path, line))
+
+
+def _atoms(prop: ast.Prop) -> list[ast.Eq]:
+    if isinstance(prop, ast.Eq):
+        return [prop]
+    if isinstance(prop, ast.Not):
+        return _atoms(prop.prop)
+    if isinstance(prop, ast.And | ast.Or):
+        return [a for p in prop.props for a in _atoms(p)]
+    if isinstance(prop, ast.Implies):
+        return _atoms(prop.left) + _atoms(prop.right)
+    return []
+
+
+def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val | tuple[int, ...]:
+    if isinstance(v, ast.IntValue):
+        return v.value & MASK64
+    if isinstance(v, ast.NameValue) and v.tag is None:
+        return Addr(v.name, 0)
+    if isinstance(v, ast.ArrayValue):
+        return tuple(x & MASK64 for x in v.items)
+    if isinstance(v, ast.IndexValue):
+        size = layout.cell_types.get((v.name, 0), DEFAULT_TYPE).size
+        return Addr(v.name, v.index * size)
+    if isinstance(v, ast.LabelValue):
+        return CodeLabel(v.proc, v.label)
+    if isinstance(v, ast.OtherValue) and v.text.startswith('label:"'):
+        proc, _, label = v.text[len('label:"'):].rstrip('"').partition(":")
+        return CodeLabel(int(proc.lstrip("P")), label)
+    raise UnsupportedError("this kind of value in the condition is not supported",
+                           Position(path, line))
+
+
+class Evaluator:
+    """Evaluates the condition and prints states for one test's final states."""
+
+    def __init__(self, test: ast.LitmusTest, layout: InitialState) -> None:
+        self.test = test
+        self.layout = layout
+        cond = test.condition
+        self.line = cond.line if cond else 0
+        self.prop: ast.Prop = cond.prop if cond else ast.Const(True)
+        self.quantifier = cond.quantifier if cond else "forall"
+        self.faults: list[tuple[ast.Call, tuple[int, str, str]]] = []
+        for call in _calls(self.prop) + (_calls(test.filter) if test.filter else []):
+            self.faults.append((call, _fault_pattern(call, test.path, self.line)))
+        seen: dict[str, ObservedLoc] = {}
+        for loc in test.locations:
+            o = _obs_loc(loc, layout, test.path, self.line)
+            seen.setdefault(o.text, o)
+        self.atom_locs: dict[int, ObservedLoc] = {}
+        self.atom_vals: dict[int, Val | tuple[int, ...]] = {}
+        for atom in _atoms(self.prop) + (_atoms(test.filter) if test.filter else []):
+            o = _obs_loc(atom.location, layout, test.path, self.line)
+            self.atom_locs[id(atom)] = o
+            self.atom_vals[id(atom)] = _cond_value(atom.value, layout, test.path, self.line)
+            if atom in _atoms(self.prop):
+                seen.setdefault(o.text, o)
+        self.columns = sorted(seen.values(), key=lambda o: o.sort_key)
+        labels = {(t.proc, lab) for t in test.threads for line in t.code for lab in line.labels}
+        bases = {b for b, _ in layout.cell_types}
+        for _call, (proc, label, _kind) in self.faults:
+            if (proc, label) not in labels:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{P{proc}:{label}}}",
+                    Position(test.path, self.line),
+                )
+        for v in self.atom_vals.values():
+            if isinstance(v, Addr) and v.base not in bases:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{{v.base}}}",
+                    Position(test.path, self.line),
+                )
+            if isinstance(v, CodeLabel) and (v.proc, v.label) not in labels:
+                raise InputError(
+                    f"post-condition introduces new symbolic location(s): {{P{v.proc}:{v.label}}}",
+                    Position(test.path, self.line),
+                )
+
+    def _cell_type(self, base: str, offset: int) -> CType:
+        return self.layout.cell_types.get((base, offset), DEFAULT_TYPE)
+
+    def value(
+        self, o: ObservedLoc, final: FinalState
+    ) -> Val | tuple[int, ...]:
+        regs, memory = final.registers, final.memory
+        if o.proc >= 0:
+            if o.reg == "XZR":
+                return 0
+            r = regs[o.proc] if o.proc < len(regs) else {}
+            return r.get(o.reg, 0)
+        if o.whole_array:
+            size = self._cell_type(o.base, 0).size
+            count = self.layout.arrays[o.base]
+            return tuple(
+                v if isinstance(v := memory[(o.base, i * size)], int) else 0
+                for i in range(count)
+            )
+        size = self._cell_type(o.base, 0).size
+        offset = (o.index or 0) * size
+        return memory.get((o.base, offset), 0)
+
+    def type_of(self, o: ObservedLoc) -> CType:
+        """Declared type of a register or cell; untyped ones use herd's implicit int."""
+        if o.proc >= 0:
+            return self.layout.register_types.get((o.proc, o.reg), REGISTER_DEFAULT)
+        return self._cell_type(o.base, 0)
+
+    def show(self, o: ObservedLoc, v: Val | tuple[int, ...]) -> str:
+        t = self.type_of(o)
+        if isinstance(v, tuple):
+            return "{" + ",".join(show(x, t.bits, t.signed, t.default) for x in v) + "}"
+        return show(v, t.bits, t.signed, t.default)
+
+    @staticmethod
+    def _norm(v: int, t: CType) -> int:
+        if t.default:
+            return herd_int(v)
+        return signed(v, t.bits) if t.signed else mask(v, t.bits)
+
+    def state(self, final: FinalState) -> tuple[str, ...]:
+        """The final state as herd prints it: one ``loc=value`` per column, then faults."""
+        return tuple(
+            f"{o.text}={self.show(o, self.value(o, final))}" for o in self.columns
+        ) + tuple(
+            ("" if any(fault_matches(pat, f) for f in final.faults) else "~") + fault_text(call)
+            for call, pat in self.faults
+        )
+
+    def holds(self, prop: ast.Prop, final: FinalState) -> bool:
+        if isinstance(prop, ast.Eq):
+            o = self.atom_locs[id(prop)]
+            want = self.atom_vals[id(prop)]
+            got = self.value(o, final)
+            t = self.type_of(o)
+            if isinstance(got, int) and isinstance(want, int):
+                return self._norm(got, t) == self._norm(want, t)
+            if isinstance(got, tuple) and isinstance(want, tuple):
+                return tuple(self._norm(x, t) for x in got) == tuple(
+                    self._norm(x, t) for x in want
+                )
+            return got == want
+        if isinstance(prop, ast.Not):
+            return not self.holds(prop.prop, final)
+        if isinstance(prop, ast.And):
+            return all(self.holds(p, final) for p in prop.props)
+        if isinstance(prop, ast.Or):
+            return any(self.holds(p, final) for p in prop.props)
+        if isinstance(prop, ast.Implies):
+            return (not self.holds(prop.left, final)) or self.holds(prop.right, final)
+        if isinstance(prop, ast.Const):
+            return prop.value
+        if isinstance(prop, ast.Call):
+            pattern = next(p for c, p in self.faults if c is prop)
+            return any(fault_matches(pattern, f) for f in final.faults)
+        return False
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """What a condition is evaluated on: final registers, memory and faults taken."""
+
+    registers: list[dict[str, Val]]
+    memory: dict[Cell, Val]
+    faults: tuple[tuple[int, str, str], ...]
+
+    @staticmethod
+    def of(traces: Sequence[ThreadTrace], memory: dict[Cell, Val]) -> FinalState:
+        faults = tuple(f for tr in traces for f in tr.faults)
+        return FinalState([tr.registers for tr in traces], memory, faults)
+
+
+def _fault_pattern(call: ast.Call, path: str, line: int) -> tuple[int, str, str]:
+    """``Fault(P0:L0,Kind)`` / ``Fault(P0:L0)`` as (proc, label, kind-or-empty)."""
+    if call.name.lower() != "fault" or not call.args or not isinstance(
+        call.args[0], ast.LabelValue
+    ):
+        raise UnsupportedError(f"predicate {call.name}(...) is not supported",
+                               Position(path, line))
+    kind = ""
+    if len(call.args) > 1:
+        arg = call.args[1]
+        if not isinstance(arg, ast.NameValue) or arg.name[0].islower():
+            raise UnsupportedError("faults on memory locations (VMSA/MTE) are not supported",
+                                   Position(path, line))
+        kind = arg.name
+    return (call.args[0].proc, call.args[0].label, kind)
+
+
+def fault_text(call: ast.Call, name: str = "Fault") -> str:
+    args = []
+    for a in call.args:
+        if isinstance(a, ast.LabelValue):
+            args.append(f"P{a.proc}:{a.label}")
+        else:
+            args.append(getattr(a, "name", str(a)))
+    return f"{name}({','.join(args)})"
+
+
+def fault_matches(pattern: tuple[int, str, str], fault: tuple[int, str, str]) -> bool:
+    return pattern[:2] == fault[:2] and (not pattern[2] or pattern[2] == fault[2])
+
+
+def _calls(prop: ast.Prop | None) -> list[ast.Call]:
+    if prop is None:
+        return []
+    if isinstance(prop, ast.Call):
+        return [prop]
+    if isinstance(prop, ast.Not):
+        return _calls(prop.prop)
+    if isinstance(prop, ast.And | ast.Or):
+        return [c for p in prop.props for c in _calls(p)]
+    if isinstance(prop, ast.Implies):
+        return _calls(prop.left) + _calls(prop.right)
+    return []

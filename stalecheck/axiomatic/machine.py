@@ -1,0 +1,516 @@
+"""One thread's architectural state while it runs, and the memory-access primitives.
+
+Instruction semantics (the ``isa_*`` modules) call these primitives; each
+memory access becomes an :class:`~stalecheck.axiomatic.events.Event` in the
+thread's trace.  Every read takes its value from a *choice list* replayed by
+:func:`stalecheck.axiomatic.semantics.thread_traces`, which keeps the
+instruction code free of any search logic.
+
+Registers carry, besides their value, the two dependency sets described in
+:mod:`stalecheck.axiomatic.events`, so address, data and control
+dependencies fall out of ordinary execution.
+
+Extension points (see docs/litmus.md, "Extending the engine"): an instruction
+fetch, a translation-table walk or a TLBI is one more kind of effect recorded
+here by a primitive next to :meth:`ThreadMachine.load`; a synchronous
+exception is :class:`Fault`, recorded in ``ThreadTrace.faults``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
+from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
+from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, mask, signed
+from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.litmus import ast
+
+Cell = tuple[str, int]
+Tainted = tuple[Val, int, int]  # value, dtrm sources, pick-dtrm sources
+
+# A pseudo-source bit for values decided by a nondeterministic choice that is not a
+# read (store-exclusive success).  It never names an event, so relations ignore it,
+# but it makes a branch on such a value count as symbolic for loop unrolling.
+CHOICE = 1 << 62
+
+# herd7 reports every CAS execution twice in its witness counts (both of its
+# semantic alternatives survive, with identical final states): observed on every
+# CAS/CASP test of herd-instructions (L007: 4, A242: 16 for four CASPs).  Verdicts and
+
+# An instruction's effect on the machine; a returned label or code address is a jump.
+Handler = Callable[["ThreadMachine", ast.Instruction], "str | CodeLabel | None"]
+# The instruction table: a mnemonic's handler and operand-count bounds (None: unknown).
+Decoder = Callable[[str], "tuple[Handler | None, tuple[int, int] | None]"]
+
+UNROLL = 2  # herd7's default -unroll: a backward branch is taken at most this often
+
+
+class NeedRead(Exception):
+    """Raised by a read the current choice list does not cover yet."""
+
+    def __init__(self, cell: Cell) -> None:
+        super().__init__(cell)
+        self.cell = cell
+
+
+class Poison(Exception):
+    """The path does something herd rejects (e.g. a numeric address).
+
+    herd only complains if an execution allowed by the model takes that path, so
+    we end the path here and let the checker decide once consistency is known.
+    """
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class Fault(Exception):
+    """The instruction takes a synchronous exception; with no handler the thread stops."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class PathCut(Exception):
+    """A loop exceeded the unrolling bound: herd drops such paths and prints ``Loop``."""
+
+
+@dataclass
+class Context:
+    """What every replay of one thread shares: its layout, the code, the variants."""
+
+    proc: int
+    layout: InitialState
+    path: str
+    decode: Decoder
+    programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
+    nv2: bool = False  # herd's ``Variant=NV2``: EL1 system registers live in the VNCR page
+    mixed: bool = False  # herd's ``Variant=mixed``: wider accesses may cover several cells
+
+
+class ThreadMachine:
+    """Architectural state of one thread during one replay."""
+
+    def __init__(
+        self, ctx: Context, code: Sequence[ast.CodeLine], choices: Sequence[Val]
+    ) -> None:
+        self.ctx = ctx
+        self.code = code
+        self.choices = choices
+        self.reads_done = 0
+        regs = dict(ctx.layout.symbolic_registers)
+        regs.update(ctx.layout.registers.get(ctx.proc, {}))
+        self.regs: dict[str, Tainted] = {r: (v, 0, 0) for r, v in regs.items()}
+        self.flags: tuple[int, int, int, int, int, int] | None = None  # N Z C V d p
+        self.trace = ThreadTrace(ctx.proc)
+        self.ctrl_d = 0
+        self.ctrl_p = 0
+        self.addr_seen_d = 0  # reads with an address dependency to some access so far
+        self.addr_seen_p = 0
+        self.pos = 0
+        self.instance = 0
+        self.last_write: dict[Cell, int] = {}
+        self.monitor: tuple[Cell, int] | None = None  # open LDXR: cell, event index
+        self.pair_monitor: list[tuple[Cell, int]] | None = None  # open LDXP
+        self.labels = _labels_of(code)
+        self.code_proc = ctx.proc
+        self.pc = 0
+        self.back_taken: dict[tuple[int, int], int] = {}
+        # herd unrolls loops on concrete values completely; only an unconditional
+        # backward branch or one whose condition depends on a read is bounded.
+        self.branch_counts = True
+        self.current: ast.Instruction | None = None
+
+    # ------------------------------------------------------------ errors
+    def unsupported(self, message: str) -> UnsupportedError:
+        ins = self.current
+        pos = Position(self.ctx.path, ins.line, ins.column) if ins else Position(self.ctx.path)
+        return UnsupportedError(message, pos)
+
+    def bad_input(self, message: str) -> InputError:
+        ins = self.current
+        pos = Position(self.ctx.path, ins.line, ins.column) if ins else Position(self.ctx.path)
+        return InputError(message, pos)
+
+    # ------------------------------------------------------------ registers
+    def reg_width(self, name: str) -> int:
+        n = name.upper()
+        if n.startswith("%"):
+            return 64
+        if n.startswith("W"):
+            return 32
+        if n.startswith("X") or n in ("SP", "XZR"):
+            return 64
+        if n[:1] == "C" and n[1:].isdigit():
+            raise self.unsupported(f"Morello capability register {name} is not supported")
+        raise self.unsupported(f"register {name} is not supported")
+
+    def get(self, op: ast.Operand) -> Tainted:
+        if isinstance(op, ast.Imm):
+            return (op.value & MASK64, 0, 0)
+        if not isinstance(op, ast.Reg):
+            raise self.unsupported(f"operand form {op} is not supported")
+        reg = canonical_reg(op.name)
+        width = self.reg_width(op.name)
+        if reg == "XZR":
+            return (0, 0, 0)
+        if not (reg == "SP" or reg[0] == "%" or (reg[0] == "X" and reg[1:].isdigit())):
+            raise self.unsupported(f"register {op.name} is not supported")
+        if reg[0] == "%" and reg not in self.regs:
+            raise self.bad_input(f"unexpected {op.name!r}: symbolic register without a value")
+        value, d, p = self.regs.get(reg, (0, 0, 0))
+        if width == 32 and isinstance(value, int):
+            value = mask(value, 32)
+        elif width == 32:
+            raise Poison(self.bad_input(f"illegal operation mask32 on {value}"))
+        return (value, d, p)
+
+    def set(self, op: ast.Operand, value: Val, d: int, p: int) -> None:
+        if not isinstance(op, ast.Reg):
+            raise self.bad_input("destination must be a register")
+        reg = canonical_reg(op.name)
+        width = self.reg_width(op.name)
+        if reg == "XZR":
+            return
+        if isinstance(value, int):
+            value = mask(value, width)
+        elif width == 32:
+            raise Poison(self.bad_input(f"illegal operation mask32 on {value}"))
+        self.regs[reg] = (value, d, p | d)
+
+    # ------------------------------------------------------------ memory
+    def address(self, ops: Sequence[ast.Operand], at: int) -> tuple[Addr, int, int, int]:
+        """Decode the memory operand at ``at``; return address, deps and operands used.
+
+        Handles ``[Xn]``, ``[Xn,#i]``, ``[Xn,Xm{,ext|shift}]``, pre-index ``[..]!`` and
+        post-index ``[Xn],#i`` (the write-back happens here too).
+        """
+        if at >= len(ops) or not isinstance(ops[at], ast.Mem):
+            raise self.bad_input("expected a memory operand [Xn, ...]")
+        mem = ops[at]
+        assert isinstance(mem, ast.Mem)
+        parts = mem.parts
+        if not parts:
+            raise self.bad_input("empty memory operand")
+        base_v, d, p = self.get(parts[0])
+        offset = 0
+        rest = list(parts[1:])
+        if rest:
+            first = rest.pop(0)
+            if isinstance(first, ast.Imm):
+                offset = first.value
+            elif isinstance(first, ast.Reg):
+                ov, od, op_ = self.get(first)
+                if not isinstance(ov, int):
+                    raise self.unsupported("register offset holding an address")
+                ov = self.extend_shift(ov, first, rest)
+                offset = ov
+                d |= od
+                p |= op_
+                rest = []
+            else:
+                raise self.unsupported("memory operand form is not supported")
+        if rest:
+            raise self.unsupported("memory operand form is not supported")
+        post = 0
+        if at + 1 < len(ops) and isinstance(ops[at + 1], ast.Imm):
+            imm = ops[at + 1]
+            assert isinstance(imm, ast.Imm)
+            post = imm.value
+        addr = self.add_offset(base_v, offset)
+        if mem.writeback:
+            self.set(parts[0], addr, d, p)
+        elif post:
+            self.set(parts[0], self.add_offset(base_v, post), d, p)
+        return addr, d, p, at + (2 if post else 1)
+
+    def extend_shift(self, value: int, reg: ast.Reg, rest: list[ast.Operand]) -> int:
+        width = self.reg_width(reg.name)
+        if width == 32:
+            value = mask(value, 32)
+        amount = 0
+        kind = ""
+        if rest:
+            mod = rest.pop(0)
+            if isinstance(mod, ast.Shift):
+                kind, amount = mod.kind, mod.amount
+            elif isinstance(mod, ast.Reg):
+                kind = mod.name.upper()
+            else:
+                raise self.unsupported("memory operand form is not supported")
+        if kind in ("SXTW",):
+            value = signed(value, 32) & MASK64
+        elif kind in ("UXTW",):
+            value = mask(value, 32)
+        elif kind in ("SXTX", "UXTX", "LSL", ""):
+            pass
+        else:
+            raise self.unsupported(f"extend {kind} is not supported")
+        return (value << amount) & MASK64
+
+    def add_offset(self, base: Val, offset: int) -> Addr:
+        if isinstance(base, Addr):
+            return Addr(base.base, signed(base.offset + offset, 64))
+        if isinstance(base, int):
+            raise Poison(self.bad_input(f"non symbolic address: [{signed(base, 64)}]"))
+        raise self.unsupported("reading or writing code as data (instruction fetch) is not supported")
+
+    def cell(self, addr: Addr, size: int) -> Cell:
+        layout = self.ctx.layout
+        cell = layout.cell_of(addr)
+        if cell is None:
+            if addr.base in layout.arrays:
+                raise self.bad_input(f"out of bounds access on array {addr.base}")
+            raise self.unsupported(
+                f"access to {addr} is mixed-size (not a whole location); not supported"
+            )
+        ctype = layout.cell_types[cell]
+        if size > ctype.size and not ctype.default and not isinstance(
+            layout.memory.get(cell), Addr | CodeLabel
+        ):
+            raise self.unsupported(
+                f"{size}-byte access to {layout.cell_types[cell].size}-byte location "
+                f"{addr.base} is mixed-size; not supported"
+            )
+        return cell
+
+    def read_value(self, cell: Cell) -> Val:
+        if self.reads_done < len(self.choices):
+            v = self.choices[self.reads_done]
+            self.reads_done += 1
+            return v
+        raise NeedRead(cell)
+
+    def read_choice_bool(self) -> bool:
+        """A boolean choice (store-exclusive success), enumerated like a read value."""
+        if self.reads_done < len(self.choices):
+            v = self.choices[self.reads_done]
+            self.reads_done += 1
+            return bool(v)
+        raise NeedRead(("<stxr>", 0))
+
+    def new_event(self, kind: str, cell: Cell, value: Val, d: int, p: int, **kw: object) -> int:
+        ins = self.current
+        ev = Event(
+            kind, cell, value, self.instance, self.pos,
+            text=ins.text if ins else "", line=ins.line if ins else 0,
+            addr_d=d, addr_p=p, ctrl_d=self.ctrl_d, ctrl_p=self.ctrl_p,
+        )
+        for k, v in kw.items():
+            setattr(ev, k, v)
+        self.pos += 1
+        idx = len(self.trace.events)
+        self.trace.events.append(ev)
+        if d or p:
+            self.addr_seen_d |= d
+            self.addr_seen_p |= p
+        if kind == "R":
+            ev.lmrs_from = self.last_write.get(cell, -1)
+        else:
+            self.last_write[cell] = idx
+        return idx
+
+    def _split(self, addr: Addr, size: int, plain: bool) -> list[Cell] | None:
+        """Under herd's ``Variant=mixed``, the cells a wider plain access covers.
+
+        Only a whole number of equal, declared cells (``uint8_t t[4]`` read or written
+        as a word) is split; the parts form one single-copy-atomic group.
+        """
+        layout = self.ctx.layout
+        first = layout.cell_of(addr)
+        if not (self.ctx.mixed and plain and first is not None):
+            return None
+        ctype = layout.cell_types[first]
+        if ctype.default or size <= ctype.size or size % ctype.size:
+            return None
+        cells = []
+        for k in range(size // ctype.size):
+            c = layout.cell_of(Addr(addr.base, addr.offset + k * ctype.size))
+            if c is None or layout.cell_types[c].size != ctype.size:
+                return None
+            cells.append(c)
+        return cells
+
+    def load(
+        self, addr: Addr, size: int, d: int, p: int, **kw: object
+    ) -> tuple[Val, int, int, int]:
+        """Read memory; return value and the (d, p) sources of the destination register."""
+        parts = self._split(addr, size, not any(kw.values()))
+        if parts is not None:
+            part_bits = size * 8 // len(parts)
+            value_int = 0
+            out_d, out_p, first = d, p, -1
+            group = []
+            for k, c in enumerate(parts):
+                v = self.read_value(c)
+                if not isinstance(v, int):
+                    raise self.unsupported("mixed-size access to an address value")
+                idx = self.new_event("R", c, mask(v, part_bits), d, p)
+                group.append(idx)
+                first = idx if first < 0 else first
+                value_int |= mask(v, part_bits) << (k * part_bits)
+                out_d |= 1 << idx
+                out_p |= 1 << idx
+            self.trace.sca_groups.append(tuple(group))
+            return value_int, out_d, out_p, first
+        cell = self.cell(addr, size)
+        value = self.read_value(cell)
+        if isinstance(value, int):
+            value = mask(value, size * 8)
+        idx = self.new_event("R", cell, value, d, p, **kw)
+        ev = self.trace.events[idx]
+        out_d = (1 << idx) | d
+        out_p = (1 << idx) | p
+        if ev.lmrs_from >= 0:
+            w = self.trace.events[ev.lmrs_from]
+            out_d |= w.src_d()
+            out_p |= w.src_p() | w.src_d()
+        return value, out_d, out_p, idx
+
+    def store(
+        self, addr: Addr, size: int, value: Val, ad: int, ap: int, dd: int, dp: int,
+        **kw: object,
+    ) -> int:
+        parts = self._split(addr, size, not any(kw.values()))
+        if parts is not None:
+            if not isinstance(value, int):
+                raise self.unsupported("mixed-size store of an address value")
+            part_bits = size * 8 // len(parts)
+            group = [
+                self.new_event(
+                    "W", c, mask(value >> (k * part_bits), part_bits), ad, ap,
+                    data_d=dd, data_p=dp | dd,
+                )
+                for k, c in enumerate(parts)
+            ]
+            self.trace.sca_groups.append(tuple(group))
+            return group[0]
+        cell = self.cell(addr, size)
+        if isinstance(value, int):
+            value = mask(value, size * 8)
+        idx = self.new_event("W", cell, value, ad, ap, data_d=dd, data_p=dp | dd, **kw)
+        return idx
+
+    def barrier(self, kind: str) -> None:
+        self.trace.barriers.append(
+            Barrier(kind, self.pos, self.ctrl_d, self.ctrl_p, self.addr_seen_d, self.addr_seen_p)
+        )
+        self.pos += 1
+
+    def _enter(self, target: CodeLabel) -> int:
+        """Continue at a code address, possibly in another thread's code (herd allows it)."""
+        if target.proc != self.code_proc:
+            code = self.ctx.programs.get(target.proc) if self.ctx.programs else None
+            if code is None:
+                raise self.bad_input(f"no thread P{target.proc}")
+            self.code = code
+            self.code_proc = target.proc
+            self.labels = _labels_of(code)
+        if target.label.startswith("#"):
+            return int(target.label[1:])
+        dest = self.labels.get(target.label)
+        if dest is None:
+            raise self.bad_input(f"label {target.label} not found on P{target.proc}")
+        return dest
+
+    def _label_before(self, pc: int) -> str:
+        """The label naming the instruction at ``pc`` (labels sit on lines before it)."""
+        for line in reversed(self.code[:pc]):
+            if line.instruction is not None:
+                break
+            if line.labels:
+                return line.labels[0]
+        return f"#{pc}"
+
+    def code_label(self, name: str) -> CodeLabel:
+        """The address of a label of the code being executed (for ADR)."""
+        if name not in self.labels:
+            raise self.bad_input(f"label {name} not found on P{self.code_proc}")
+        return CodeLabel(self.code_proc, name)
+
+    def return_address(self, pc: int) -> CodeLabel:
+        """The address after the instruction at ``pc``: its label if it has one."""
+        for line in self.code[pc + 1:]:
+            if line.labels:
+                return CodeLabel(self.code_proc, line.labels[0])
+            if line.instruction is not None:
+                break
+        return CodeLabel(self.code_proc, f"#{pc + 1}")
+
+    def _relative(self, pc: int, instructions: int) -> int | None:
+        """Code index of the instruction ``instructions`` away from the one at ``pc``."""
+        order = [i for i, line in enumerate(self.code) if line.instruction is not None]
+        k = order.index(pc) + instructions
+        if k == len(order):
+            return len(self.code)
+        return order[k] if 0 <= k < len(order) else None
+
+    # ------------------------------------------------------------ run
+    def run(self) -> ThreadTrace:
+        pc = 0
+        steps = 0
+        while pc < len(self.code):
+            steps += 1
+            if steps > 10_000:
+                raise PathCut()
+            line = self.code[pc]
+            ins = line.instruction
+            if ins is None:
+                pc += 1
+                continue
+            self.current = ins
+            handler, arity = self.ctx.decode(ins.mnemonic)
+            if handler is None:
+                raise self.unsupported(f"instruction {ins.mnemonic} is not supported")
+            self.branch_counts = True
+            self.pc = pc
+            if arity is not None and not arity[0] <= len(ins.operands) <= arity[1]:
+                raise self.bad_input(
+                    f"{ins.mnemonic} takes {arity[0]}"
+                    + (f" to {arity[1]}" if arity[1] != arity[0] else "")
+                    + f" operands, not {len(ins.operands)}"
+                )
+            try:
+                target = handler(self, ins)
+            except Poison as poison:
+                self.trace.poison = poison.error
+                break
+            except Fault as fault:
+                label = line.labels[0] if line.labels else self._label_before(pc)
+                self.trace.faults.append((self.code_proc, label, fault.kind))
+                break
+            self.instance += 1
+            if target is None:
+                pc += 1
+                continue
+            if isinstance(target, CodeLabel):
+                dest = self._enter(target)
+            else:
+                dest = self.labels.get(target)
+                if dest is None and target.startswith((".+", ".-")):
+                    dest = self._relative(pc, int(target[1:]) // 4)
+                if dest is None:
+                    raise self.bad_input(f"label {target} not found on P{self.code_proc}")
+            if dest <= pc and self.branch_counts:
+                key = (self.code_proc, pc)
+                taken = self.back_taken.get(key, 0) + 1
+                if taken > UNROLL:
+                    raise PathCut()
+                self.back_taken[key] = taken
+            pc = dest
+        self.trace.registers = {r: v for r, (v, _, _) in self.regs.items()}
+        return self.trace
+
+
+
+def _labels_of(code: Sequence[ast.CodeLine]) -> dict[str, int]:
+    labels: dict[str, int] = {}
+    for i, line in enumerate(code):
+        for label in line.labels:
+            labels[label] = i
+    return labels
+
