@@ -5,22 +5,23 @@ users and the README quote, so any change to its words shows up here as a diff o
 one plain-text file per variant (``test_witness_golden/<scenario>__<variant>.txt``).
 When a change is intended, promote the new text and commit it with the reason:
 
-    .venv/bin/python -m pytest tests/report/test_witness_golden.py -n 0 --force-regen
+    .venv/bin/python -m pytest tests/report/test_witness_golden.py --regen-all
 
-(``--force-regen`` rewrites the files that differ and fails those tests once; a
-second run passes.)  Verdicts themselves are checked in ``tests/scenarios``.
+(``--regen-all`` rewrites every file and passes; ``--force-regen`` rewrites only
+the files that differ and fails those tests once.)  Review ``git diff`` of the
+files before committing them.  Verdicts themselves are checked in ``tests/scenarios``.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 from stalecheck.report.witness_text import witness_lines
-from stalecheck.runner import Result, load_scenario, run_variant
+from stalecheck.runner import Result, load_scenario
 from stalecheck.scenarios import BUNDLED
+from tests.report.util import explored
 
 GOLDEN = Path(__file__).with_suffix("")
 CASES = [
@@ -29,13 +30,6 @@ CASES = [
     for variant in load_scenario(name).variants.values()
     if variant.expect == "reachable"
 ]
-
-
-@cache
-def explored(scenario: str, variant: str) -> Result:
-    """The exploration result of one bundled variant (once per process)."""
-    sc = load_scenario(scenario)
-    return run_variant(sc, sc.variants[variant])
 
 
 def golden_name(scenario: str, variant: str) -> str:
