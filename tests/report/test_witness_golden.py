@@ -14,6 +14,7 @@ files before committing them.  Verdicts themselves are checked in ``tests/scenar
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,20 @@ def test_no_orphan_golden_files() -> None:
     expected = {golden_name(s, v) + ".txt" for s, v in CASES}
     present = {p.name for p in GOLDEN.glob("*.txt")}
     assert present <= expected, f"golden files without a reachable variant: {sorted(present - expected)}"
+
+
+def test_readme_witness_is_real_output() -> None:
+    """The README's abridged witness quotes the real one: every step it shows is the
+    golden line of that number (and the golden file is the program's output)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    intro = "A witness (`stalecheck check kvm-external-l3 -v clean-to-pou`):"
+    assert intro in readme
+    block = readme.split(intro, 1)[1].split("```", 2)[1]
+    golden = (GOLDEN / f"{golden_name('kvm-external-l3', 'clean-to-pou')}.txt").read_text().splitlines()
+    shown = [line.strip() for line in block.splitlines() if re.match(r"\s+\d+\. ", line)]
+    assert len(shown) >= 5, "the README shows a witness"
+    for line in shown:
+        number = int(line.split(".", 1)[0])
+        assert golden[number].strip() == line, f"README step {number}"
+    header = next(line.strip() for line in block.splitlines() if line.strip().startswith("witness ("))
+    assert golden[0].endswith(header)
