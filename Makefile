@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean sync-herd
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/explore_speed.py
 	$(BIN)/python benchmarks/litmus_speed.py
+
+# Re-copy the vendored herd7 data from the team's ../shared/litmus (see tests/data/README.md).
+sync-herd:
+	$(PYTHON) tests/data/sync_herdtools7.py
 
 clean:
 	rm -rf $(VENV)

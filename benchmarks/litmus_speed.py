@@ -24,13 +24,13 @@ from stalecheck.litmus import parse_litmus
 from stalecheck.litmus.generate import iriw, mp_chain
 from stalecheck.litmus_batch import check_path, run_batch
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "litmus"
+HERD = Path(__file__).resolve().parents[1] / "tests" / "data" / "herdtools7"  # vendored herd7 data
 
 
 def _suite_files(suite: str) -> list[Path]:
-    with (SHARED / "manifest.tsv").open(newline="") as fh:
+    with (HERD / "manifest.tsv").open(newline="") as fh:
         rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["suite"] == suite]
-    return [SHARED / r["relative_path"] for r in rows]
+    return [HERD / r["relative_path"] for r in rows]
 
 
 def _measure_suite(files: list[Path]) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """Command-line interface: the only place that prints errors and chooses exit codes.
 
-Exit codes: 0 whatever the verdict (a reachable bad state is an answer, not an
-error); 2 for a user error (bad input, bad option); 3 for our own bug.
+Exit codes (``errors.ExitCode``): 0 whatever the verdict (a reachable bad state is an
+answer, not an error); 1 when a batch ran but some of its inputs had errors or
+timed out; 2 for a user error (bad input, bad option); 3 for our own bug; 130
+when interrupted.  User text printed through rich is never read as markup, and JSON goes to
+stdout with ``json.dumps``, never through a console that reads markup.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
-from stalecheck.errors import StalecheckError, UsageError
+from stalecheck.cli_options import Timeout
+from stalecheck.cli_text import labelled
+from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.machine.describe import every_line
@@ -30,30 +37,59 @@ from stalecheck.runner import Result, load_scenario, run_variant, select
 from stalecheck.scenarios import BUNDLED
 from stalecheck.scenarios.builder import Scenario, Variant
 
+EXIT_CODES = (
+    "Exit codes: 0 success, whatever the verdicts; 1 a batch had errors or timeouts; "
+    "2 user error (bad input or option, with its position); 3 internal error (our bug); "
+    "130 interrupted."
+)
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes.",
+    epilog=EXIT_CODES,
+    rich_markup_mode=None,
 )
-app.command("litmus")(litmus)
+app.command("litmus", epilog=EXIT_CODES)(litmus)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"stalecheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Find where Arm CPUs, devices, walkers and VMs can read stale data; prove fixes."""
 
 # Piped output (make run, CI logs) is not wrapped at 80 columns: witnesses stay one line a step.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes anywhere: ":warning:" in a user's string must print as typed.
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 MaxStates = Annotated[
     int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")
 ]
-Timeout = Annotated[
-    float | None, typer.Option("--timeout", min=0.001, help="Stop with 'unknown' after this many seconds.")
-]
+
+
+def _print_json(document: str) -> None:
+    """A JSON document straight to stdout: a console would read ``[x]`` as markup
+    and ``:warning:`` as an emoji inside the user's strings."""
+    sys.stdout.write(document + "\n")
+    sys.stdout.flush()
 
 
 def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
     """One exhaustive check, with a rich progress bar on a terminal."""
     with Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # a user's names
         BarColumn() if budget.max_states else TextColumn(""),
         TextColumn("{task.fields[states]} states"),
         TextColumn("{task.fields[rate]} states/s"),
@@ -62,7 +98,9 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task(f"{scenario.name}/{variant.name}", total=budget.max_states, states="0", rate="-")
+        task = bar.add_task(
+            f"{scenario.name}/{variant.name}", total=budget.max_states, states="0", rate="-"
+        )
 
         def tick(p: SearchProgress) -> None:
             rate = p.states / p.seconds if p.seconds > 0 else 0.0
@@ -71,7 +109,7 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
         return run_variant(scenario, variant, budget, tick)
 
 
-@app.command("scenarios")
+@app.command("scenarios", epilog=EXIT_CODES)
 def scenarios() -> None:
     """List the bundled scenarios and their variants."""
     table = Table(title="bundled scenarios", title_justify="left")
@@ -82,11 +120,12 @@ def scenarios() -> None:
     for name in BUNDLED:
         sc = load_scenario(name)
         for i, v in enumerate(sc.variants.values()):
-            table.add_row(name if i == 0 else "", sc.seed if i == 0 else "", v.name, v.summary)
+            cells = (name if i == 0 else "", sc.seed if i == 0 else "", v.name, v.summary)
+            table.add_row(*(Text(c) for c in cells))  # Text: never read as markup
     out.print(table)
 
 
-@app.command("check")
+@app.command("check", epilog=EXIT_CODES)
 def check(
     scenario: Annotated[str, typer.Argument(help="A bundled scenario name or a .py scenario file.")],
     variant: Annotated[
@@ -110,19 +149,13 @@ def check(
         if as_json:
             _print_json(dumps(r))
         else:
-            out.print(witness_text(r))
+            out.print(witness_text(r), soft_wrap=not out.is_terminal)  # piped: never wrap
             out.print()
     if not as_json and len(results) > 1:
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
     if html is not None:
         title = f"{sc.name} (seed {sc.seed}): {sc.title}" if sc.seed else sc.name
         _write_html(html, page(title, [html_section(r) for r in results]))
-
-
-def _print_json(text: str) -> None:
-    """JSON goes to stdout as it is: never through rich, which would read markup in it."""
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def _write_html(path: Path, text: str) -> None:
@@ -133,7 +166,7 @@ def _write_html(path: Path, text: str) -> None:
     err.print(f"wrote {escape(str(path))}")
 
 
-@app.command("run-all")
+@app.command("run-all", epilog=EXIT_CODES)
 def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
     """The verdict table for every bundled scenario and variant (what `make run` shows)."""
     budget = Budget(max_states=max_states, timeout=timeout)
@@ -153,7 +186,7 @@ def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
     )
 
 
-@app.command("explain")
+@app.command("explain", epilog=EXIT_CODES)
 def explain(
     scenario: Annotated[str, typer.Argument(help="Scenario name or .py path.")],
     variant: Annotated[str, typer.Argument(help="Variant name.")],
@@ -166,10 +199,14 @@ def explain(
     """Replay a witness from its token, step by step."""
     sc = load_scenario(scenario)
     (v,) = select(sc, [variant])
-    try:
-        path = tuple(int(part) for part in token.split("/") if part != "")
-    except ValueError:
-        raise UsageError(f"replay token {token!r} is not a '/'-separated list of step indices") from None
+    parts = [part for part in token.split("/") if part != ""]
+    # Digits only: int() would take "-1" (Python counts it from the end, inventing a
+    # witness), "+1", " 1" and "1_0".
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        raise UsageError(
+            f"replay token {token!r} is not a '/'-separated list of step indices (0, 1, 2, ...)"
+        )
+    path = tuple(int(part) for part in parts)
     machine = Machine(v.build())
     try:
         steps = replay(machine, path)
@@ -187,10 +224,10 @@ def explain(
         out.print(witness_dot(f"{sc.name}/{variant}", steps), end="", markup=False, soft_wrap=True)
         return
     for line in witness_lines(steps):
-        out.print(line, markup=False)
+        out.print(line, markup=False, emoji=False)
 
 
-@app.command("stress")
+@app.command("stress", epilog=EXIT_CODES)
 def stress_cmd(
     scenario: Annotated[
         str, typer.Argument(help="A scenario that defines a stress sweep (e.g. fcvm-vsock-nv2).")
@@ -284,38 +321,64 @@ def stress_cmd(
 
         write_plot(result, plot, f"{sc.name}: {chosen}{' + FWB' if fwb else ''}")
     if as_json:
-        out.print(
-            json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}),
-            soft_wrap=True,
-        )
+        _print_json(json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}))
         return
     title = f"{sc.name}: hypothesis {chosen}{', FWB' if fwb else ''}, {runs} random schedules per size"
-    out.print(render_stress(result, title=title), markup=False)
+    out.print(render_stress(result, title=title), markup=False, emoji=False)
 
 
-_debug = "--debug" in sys.argv
+def _internal_error(exc: BaseException) -> None:
+    err.print(
+        labelled(
+            "internal error", "bold red",
+            f"(not your fault, please report; --debug shows the traceback) {type(exc).__name__}: {exc}",
+        )
+    )
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line and return its exit code (see ``ExitCode``); never raises.
+
+    Typer runs without its standalone mode, so every outcome comes back here and
+    is mapped in one place: a command's ``typer.Exit(code)`` is *returned* by
+    click in that mode (ignoring it made failed batches exit 0), a user error is
+    rendered once with its position, anything else is our bug.
+    """
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        rv = app(args=argv, prog_name="stalecheck", standalone_mode=False)
+    except StalecheckError as exc:
+        if debug:
+            raise
+        err.print(labelled("error", "bold red", exc.render()))
+        return ExitCode.USER_ERROR
+    except typer.Abort:  # EOF at a prompt, or Ctrl-C outside a command
+        err.print("interrupted")
+        return ExitCode.INTERRUPTED
+    except typer.exceptions.TyperException as exc:  # bad options: typer's (click's) own message
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(labelled("error", "bold red", exc.format_message()))
+        return ExitCode.USER_ERROR
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return ExitCode.INTERRUPTED
+    except SystemExit as exc:  # e.g. a closed pipe (typer exits 1 quietly)
+        code = exc.code
+        return code if isinstance(code, int) else (ExitCode.OK if code is None else ExitCode.INTERNAL)
+    except Exception as exc:
+        if debug:
+            raise
+        _internal_error(exc)
+        return ExitCode.INTERNAL
+    if rv == ExitCode.INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
+        err.print("interrupted")
+    return rv if isinstance(rv, int) else ExitCode.OK
 
 
 def main() -> None:
-    """Entry point: run the app, render user errors once, exit non-zero on error."""
-    if _debug:
-        sys.argv.remove("--debug")
-    try:
-        app(standalone_mode=False)
-    except StalecheckError as exc:
-        if _debug:
-            raise
-        err.print(f"[bold red]error:[/] {exc.render()}", markup=True, highlight=False)
-        raise SystemExit(2) from None
-    except (typer.Exit, SystemExit) as exc:
-        raise SystemExit(getattr(exc, "exit_code", getattr(exc, "code", 0))) from None
-    except typer.exceptions.Abort:
-        raise SystemExit(130) from None
-    except typer.exceptions.TyperException as exc:  # bad options: typer's own message
-        exc.show()  # type: ignore[attr-defined]
-        raise SystemExit(getattr(exc, "exit_code", 2)) from None
-    except Exception as exc:  # our own bugs
-        if _debug:
-            raise
-        err.print(f"internal error (not your fault, please report): {type(exc).__name__}: {exc}")
-        raise SystemExit(3) from None
+    """The console script ``stalecheck``: exits with the code ``run`` chose."""
+    raise SystemExit(run(sys.argv[1:]))

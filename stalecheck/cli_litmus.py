@@ -19,14 +19,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stalecheck.errors import UsageError
+from stalecheck.cli_options import LitmusTimeout
+from stalecheck.cli_text import labelled
+from stalecheck.errors import ExitCode, UsageError
 from stalecheck.litmus.discovery import discover
 from stalecheck.litmus_batch import Outcome, check_path, run_batch, summary_counts
 
 
 def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:
     if outcome.status in ("unsupported", "error", "timeout"):
-        err.print(f"[yellow]{outcome.status}[/]: {outcome.message}", highlight=False, markup=True)
+        err.print(labelled(outcome.status, "yellow", outcome.message))
         return
     if as_json:
         return
@@ -40,9 +42,7 @@ def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:
 def litmus(
     paths: Annotated[list[Path], typer.Argument(help="Litmus files, folders or index files.")],
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes.")] = 1,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds allowed per test.")
-    ] = None,
+    timeout: LitmusTimeout = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     dot: Annotated[
         bool, typer.Option("--dot", help="Also print a witness execution (text and DOT).")
@@ -51,10 +51,9 @@ def litmus(
     """Check herd7 AArch64 litmus tests against the Arm model (herd-compatible output)."""
     if jobs < 1:
         raise UsageError(f"-j must be at least 1, got -j {jobs}")
-    if timeout is not None and timeout <= 0:
-        raise UsageError(f"--timeout must be positive, got --timeout {timeout}")
     files = discover(paths)
-    err = Console(stderr=True, soft_wrap=True, highlight=False)  # never hard-wrap file:line:col
+    # Never hard-wrap file:line:col; never turn ":name:" in a user's line into an emoji.
+    err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
     start = time.perf_counter()
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
         # A single file: its user errors propagate so the CLI shows them with a caret.
@@ -88,6 +87,8 @@ def litmus(
             f"{counts['error']} errors, {counts['timeout']} timeouts in {elapsed:.2f} s",
             highlight=False,
         )
+    sys.stdout.flush()
+    if any(o.internal for o in outcomes):
+        raise typer.Exit(ExitCode.INTERNAL)
     if counts["error"] or counts["timeout"]:
-        sys.stdout.flush()
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.BATCH_FAILED)

@@ -9,6 +9,21 @@ and is reported as such (with the traceback only under ``--debug``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The process exit status, one meaning each, so scripts and CI can branch on it.
+
+    A verdict is an answer, never a failure: ``reachable`` and ``unreachable``
+    both exit 0.  130 is the shell's convention for SIGINT (128 + 2).
+    """
+
+    OK = 0
+    BATCH_FAILED = 1  # a batch ran to its end, but some inputs had errors or timed out
+    USER_ERROR = 2  # bad input or a bad option: the message says where
+    INTERNAL = 3  # our bug, not the user's
+    INTERRUPTED = 130  # Ctrl-C
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,12 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     result: CheckResult | None = None
+    internal: bool = False  # an error of ours, not the file's: the run exits 3
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised by the alarm; not an ``Exception``, so no ``except Exception`` on the
+    way (ours or a library's) can swallow it and run on past the deadline."""
 
 
 def _alarm(_signum: int, _frame: FrameType | None) -> None:
@@ -66,9 +68,25 @@ def check_path(
     start = time.perf_counter()
     use_alarm = timeout is not None and timeout > 0 and hasattr(signal, "setitimer")
     old: Any = None
-    if use_alarm:
-        old = signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
+    try:
+        if use_alarm:
+            old = signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
+        try:
+            out = _check(path, dot, keep_result, raise_errors)
+        finally:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Timeout:  # wherever the alarm struck, even while disarming it
+        out = Outcome(path, "timeout", message=f"{path}: timed out after {timeout} s")
+    finally:
+        if use_alarm:
+            signal.signal(signal.SIGALRM, old)
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _check(path: str, dot: bool, keep_result: bool, raise_errors: bool) -> Outcome:
     try:
         test = parse_file(path)
         result = check_test(test, keep_witness=dot or keep_result)
@@ -80,8 +98,6 @@ def check_path(
         )
         if keep_result:
             out.result = result
-    except _Timeout:
-        out = Outcome(path, "timeout", message=f"{path}: timed out after {timeout} s")
     except UnsupportedError as exc:
         if raise_errors:
             raise
@@ -98,12 +114,8 @@ def check_path(
         out = Outcome(
             path, "error",
             message=f"{path}: internal error (please report): {type(exc).__name__}: {exc}",
+            internal=True,
         )
-    finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-    out.seconds = time.perf_counter() - start
     return out
 
 
@@ -137,7 +149,7 @@ def _iterate(names: list[str], jobs: int, timeout: float | None, dot: bool) -> I
                 yield fut.result()
             except Exception as exc:  # a worker died: count it, keep going
                 name = futures[fut]
-                yield Outcome(name, "error", message=f"{name}: worker failed: {exc}")
+                yield Outcome(name, "error", message=f"{name}: worker failed: {exc}", internal=True)
 
 
 def summary_counts(outcomes: list[Outcome]) -> dict[str, int]:

@@ -22,7 +22,8 @@ _COST_KEYS = ("cmos", "lines_maintained", "dsbs", "traps", "pages_mapped")
 def verdict_table(results: Sequence[Result], title: str) -> Table:
     """One row per variant: verdict, states, witness length, cost, and whether it
     matches what the seed analysis predicted."""
-    table = Table(title=title, title_justify="left", show_lines=False)
+    # User text (names, titles) goes in as Text, which rich never reads as markup.
+    table = Table(title=Text(title), title_justify="left", show_lines=False)
     table.add_column("variant", style="bold")
     table.add_column("verdict")
     table.add_column("states", justify="right")
@@ -34,12 +35,12 @@ def verdict_table(results: Sequence[Result], title: str) -> Table:
         v = r.verdict
         match = "" if not r.expect else ("= " if r.expect == r.outcome else "≠ ") + r.expect
         table.add_row(
-            r.variant,
+            Text(r.variant),
             Text(r.outcome, style=_STYLE[r.outcome]),
             f"{v.states:,}",
             str(len(v.witness)) if v.outcome == Outcome.REACHABLE else "-",
             *(str(r.cost.get(k, 0)) for k in _COST_KEYS),
-            match,
+            Text(match),
         )
     return table
 

@@ -1,24 +1,19 @@
-"""Shared fixtures: the herd test data lives beside the repository, in ``../shared/litmus``."""
+"""Shared fixtures: the herd7 test data vendored in ``tests/data/herdtools7``."""
 
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
-import pytest
+from tests.data import HERDTOOLS7
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "litmus"
+HERD = HERDTOOLS7
+SHARED = HERD  # the former name (the data used to sit in ../shared/litmus); branches in flight import it
 
 
 def manifest_rows(suite: str) -> list[dict[str, str]]:
     """Rows of ``manifest.tsv`` for one suite (the data must exist: missing data fails)."""
-    manifest = SHARED / "manifest.tsv"
+    manifest = HERD / "manifest.tsv"
     assert manifest.is_file(), f"litmus data not found at {manifest}"
     with manifest.open(newline="") as fh:
         return [r for r in csv.DictReader(fh, delimiter="\t") if r["suite"] == suite]
 
-
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    assert SHARED.is_dir(), f"litmus data not found at {SHARED}"
-    return SHARED

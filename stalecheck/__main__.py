@@ -1,0 +1,5 @@
+"""``python -m stalecheck``: the same entry point as the ``stalecheck`` console script."""
+
+from stalecheck.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""Command-line options shared by several commands, validated where they are parsed.
+
+A bad value is a ``typer.BadParameter``: click names the option in its message
+and the entry point exits 2, before any work starts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import typer
+
+# Below a millisecond a deadline is noise (the clock and signal granularity), so
+# such a value is far more likely a typo than a wish.
+MIN_SECONDS = 0.001
+
+
+def _seconds(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds; leave the option out for no limit")
+    if value < MIN_SECONDS:
+        raise typer.BadParameter(f"{value} is below the minimum of {MIN_SECONDS} s")
+    return value
+
+
+def timeout_option(help_text: str) -> typer.models.OptionInfo:
+    return typer.Option("--timeout", help=help_text, callback=_seconds, metavar="SECONDS")
+
+
+Timeout = Annotated[float | None, timeout_option("Stop with 'unknown' after this many seconds.")]
+LitmusTimeout = Annotated[
+    float | None, timeout_option("Seconds allowed per test (a test past it counts as a timeout).")
+]

@@ -1,0 +1,16 @@
+"""User text through rich, exactly as typed.
+
+``rich.markup.escape`` is not enough: it leaves ``\\[`` alone, which markup then
+reads as an escaped ``[`` and drops the backslash.  So user text never goes
+through markup at all: it is wrapped in ``Text`` (which rich never parses) and
+the consoles are made with ``emoji=False`` (``:warning:`` stays as typed).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+
+def labelled(label: str, style: str, message: str) -> Text:
+    """``label: message`` with the label styled and the message verbatim."""
+    return Text.assemble((f"{label}:", style), " ", message)
