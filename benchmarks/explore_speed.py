@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/explore_speed.py            # table
     .venv/bin/python benchmarks/explore_speed.py --json     # one JSON object
+    .venv/bin/python benchmarks/explore_speed.py --store digest  # visited set of 64-bit digests
 
 Each case is a function that builds a ``SystemSpec`` with the scenario Builder
 API; ``CASES`` lists them.  For every size the script explores the whole state
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from stalecheck.explore.search import Budget, check
+from stalecheck.explore.search import Budget, Store, check
 from stalecheck.machine.memtypes import DEVICE
 from stalecheck.machine.policies import map_on_fault
 from stalecheck.machine.spec import SystemSpec
@@ -99,7 +100,7 @@ def translation_case(pes: int, levels: int, vas: int) -> SystemSpec:
 CASES["translation"] = (translation_case, [(1, 2, 1), (1, 3, 1), (1, 2, 2), (2, 2, 1), (2, 2, 2), (2, 3, 2)])
 
 
-def explore(case: str, size: tuple[int, ...]) -> dict[str, Any]:
+def explore(case: str, size: tuple[int, ...], store: str = "exact") -> dict[str, Any]:
     """One timed exhaustive exploration, with the peak memory it added.
 
     Runs in a fresh interpreter (see ``run``), so the growth of the peak
@@ -113,7 +114,7 @@ def explore(case: str, size: tuple[int, ...]) -> dict[str, Any]:
     gc.collect()
     rss_before = _peak_rss()
     start = time.process_time()
-    verdict = check(machine, Budget())
+    verdict = check(machine, Budget(), store=Store(store))
     seconds = time.process_time() - start
     grown = max(_peak_rss() - rss_before, 0)
     return {
@@ -134,7 +135,7 @@ def _peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def run(case: str, sizes: list[tuple[int, ...]] | None) -> dict[str, Any]:
+def run(case: str, sizes: list[tuple[int, ...]] | None, store: str = "exact") -> dict[str, Any]:
     """Every size, each in a fresh process; the last size gives the headline figures."""
     _, default_sizes = CASES[case]
     sizes = sizes or default_sizes
@@ -142,10 +143,11 @@ def run(case: str, sizes: list[tuple[int, ...]] | None) -> dict[str, Any]:
     rows = []
     for size in sizes:
         with spawn.Pool(1) as pool:
-            rows.append(pool.apply(explore, (case, size)))
+            rows.append(pool.apply(explore, (case, size, store)))
     last = rows[-1]
     return {
         "case": case,
+        "store": store,
         "python": sys.version.split()[0],
         "sizes": rows,
         "states": last["states"],
@@ -178,17 +180,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--case", default="pes-x-lines", choices=sorted(CASES))
     parser.add_argument("--sizes", help="comma-separated sizes such as 1x2,2x2 (default: the case's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--store", default="exact", choices=[s.value for s in Store], help="visited set")
     parser.add_argument("--profile", action="store_true", help="profile the last size instead of timing")
     args = parser.parse_args(argv)
     sizes = [_size(s) for s in args.sizes.split(",")] if args.sizes else None
     if args.profile:
         profile(args.case, (sizes or CASES[args.case][1])[-1])
         return
-    result = run(args.case, sizes)
+    result = run(args.case, sizes, args.store)
     if args.json:
         print(json.dumps(result))
         return
-    print(f"case {result['case']} (Python {result['python']})")
+    print(f"case {result['case']}, visited states stored {result['store']} (Python {result['python']})")
     header = ("size", 6), ("states", 10), ("transitions", 12), ("seconds", 8), ("states/s", 9)
     print(" ".join(f"{name:>{width}}" for name, width in header), f"{'bytes/state':>11}")
     for row in result["sizes"]:

@@ -25,7 +25,7 @@ from stalecheck.cli_litmus import litmus
 from stalecheck.cli_options import Timeout
 from stalecheck.cli_text import labelled
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
-from stalecheck.explore.search import Budget, replay
+from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.machine.describe import every_line
 from stalecheck.machine.system import Machine
@@ -76,6 +76,14 @@ err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 MaxStates = Annotated[
     int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")
 ]
+StoreOption = Annotated[
+    Store,
+    typer.Option(
+        "--store",
+        help="Visited states: 'exact' (no collision possible) or 'digest' (64-bit digests, "
+        "half the memory, slower, a stated collision bound).",
+    ),
+]
 
 
 def _print_json(document: str) -> None:
@@ -85,7 +93,7 @@ def _print_json(document: str) -> None:
     sys.stdout.flush()
 
 
-def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
+def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = Store.EXACT) -> Result:
     """One exhaustive check, with a rich progress bar on a terminal."""
     with Progress(
         SpinnerColumn(),
@@ -106,7 +114,7 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget) -> Result:
             rate = p.states / p.seconds if p.seconds > 0 else 0.0
             bar.update(task, completed=p.states, states=f"{p.states:,}", rate=f"{rate:,.0f}")
 
-        return run_variant(scenario, variant, budget, tick)
+        return run_variant(scenario, variant, budget, tick, store)
 
 
 @app.command("scenarios", epilog=EXIT_CODES)
@@ -138,13 +146,14 @@ def check(
     ] = None,
     max_states: MaxStates = None,
     timeout: Timeout = None,
+    store: StoreOption = Store.EXACT,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
     budget = Budget(max_states=max_states, timeout=timeout)
     results = []
     for v in select(sc, variant or []):
-        r = _run(sc, v, budget)
+        r = _run(sc, v, budget, store)
         results.append(r)
         if as_json:
             _print_json(dumps(r))
@@ -167,12 +176,12 @@ def _write_html(path: Path, text: str) -> None:
 
 
 @app.command("run-all", epilog=EXIT_CODES)
-def run_all(max_states: MaxStates = None, timeout: Timeout = None) -> None:
+def run_all(max_states: MaxStates = None, timeout: Timeout = None, store: StoreOption = Store.EXACT) -> None:
     """The verdict table for every bundled scenario and variant (what `make run` shows)."""
     budget = Budget(max_states=max_states, timeout=timeout)
     for name in BUNDLED:
         sc = load_scenario(name)
-        results = [_run(sc, v, budget) for v in sc.variants.values()]
+        results = [_run(sc, v, budget, store) for v in sc.variants.values()]
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
         module = sys.modules.get(BUNDLED[name])
         tables = getattr(module, "cost_tables", None)
@@ -240,6 +249,9 @@ def stress_cmd(
         str | None, typer.Option("--sizes", help="Comma-separated sizes to sweep (default: the seed's).")
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="Random schedules per size.")] = 100,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", min=1, help="A run still going after this many steps is incomplete.")
+    ] = 100_000,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the schedules (results are reproducible).")
     ] = 0,
@@ -309,6 +321,7 @@ def stress_cmd(
                 points,
                 runs=runs,
                 seed=seed,
+                max_steps=max_steps,
                 jobs=jobs,
                 executor=executor,
                 progress=lambda done, total: bar.update(task, completed=done),

@@ -47,17 +47,24 @@ def litmus(
     dot: Annotated[
         bool, typer.Option("--dot", help="Also print a witness execution (text and DOT).")
     ] = False,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help="herd -variant tags (comma-separated), as herd7's."),
+    ] = None,
 ) -> None:
     """Check herd7 AArch64 litmus tests against the Arm model (herd-compatible output)."""
     if jobs < 1:
         raise UsageError(f"-j must be at least 1, got -j {jobs}")
+    variants = tuple(variant or ())
     files = discover(paths)
     # Never hard-wrap file:line:col; never turn ":name:" in a user's line into an emoji.
     err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
     start = time.perf_counter()
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
         # A single file: its user errors propagate so the CLI shows them with a caret.
-        outcomes = [check_path(str(files[0]), timeout, dot, raise_errors=True)]
+        outcomes = [
+            check_path(str(files[0]), timeout, dot, raise_errors=True, variants=variants)
+        ]
         _emit(outcomes[0], as_json, dot, err)
     else:
         with Progress(
@@ -66,7 +73,8 @@ def litmus(
         ) as progress:
             task = progress.add_task("litmus", total=len(files))
             outcomes = run_batch(
-                files, jobs, timeout, dot, on_done=lambda _o: progress.advance(task)
+                files, jobs, timeout, dot, on_done=lambda _o: progress.advance(task),
+                variants=variants,
             )
         for o in outcomes:
             _emit(o, as_json, dot, err)

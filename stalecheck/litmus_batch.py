@@ -59,11 +59,13 @@ def check_path(
     dot: bool = False,
     keep_result: bool = False,
     raise_errors: bool = False,
+    variants: tuple[str, ...] = (),
 ) -> Outcome:
     """Parse and check one file.
 
     User errors become the outcome (status ``unsupported``/``error``) so a batch goes
     on; with ``raise_errors`` they propagate instead, for a single-file run.
+    ``variants`` are herd ``-variant`` tags added to each test's own.
     """
     start = time.perf_counter()
     use_alarm = timeout is not None and timeout > 0 and hasattr(signal, "setitimer")
@@ -73,7 +75,7 @@ def check_path(
             old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
         try:
-            out = _check(path, dot, keep_result, raise_errors)
+            out = _check(path, dot, keep_result, raise_errors, variants)
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -86,10 +88,12 @@ def check_path(
     return out
 
 
-def _check(path: str, dot: bool, keep_result: bool, raise_errors: bool) -> Outcome:
+def _check(
+    path: str, dot: bool, keep_result: bool, raise_errors: bool, variants: tuple[str, ...]
+) -> Outcome:
     try:
         test = parse_file(path)
-        result = check_test(test, keep_witness=dot or keep_result)
+        result = check_test(test, keep_witness=dot, variants=variants)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),
@@ -125,25 +129,30 @@ def run_batch(
     timeout: float | None = None,
     dot: bool = False,
     on_done: Callable[[Outcome], None] | None = None,
+    variants: tuple[str, ...] = (),
 ) -> list[Outcome]:
     """Check every file; results come back in input order, ``on_done`` sees completion order."""
     names = [str(p) for p in paths]
     results: dict[str, Outcome] = {}
-    for outcome in _iterate(names, jobs, timeout, dot):
+    for outcome in _iterate(names, jobs, timeout, dot, variants):
         results[outcome.path] = outcome
         if on_done is not None:
             on_done(outcome)
     return [results[n] for n in names]
 
 
-def _iterate(names: list[str], jobs: int, timeout: float | None, dot: bool) -> Iterator[Outcome]:
+def _iterate(
+    names: list[str], jobs: int, timeout: float | None, dot: bool, variants: tuple[str, ...]
+) -> Iterator[Outcome]:
     if jobs <= 1 or len(names) <= 1:
         for n in names:
-            yield check_path(n, timeout, dot)
+            yield check_path(n, timeout, dot, variants=variants)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(check_path, n, timeout, dot): n for n in names}
+        futures = {
+            pool.submit(check_path, n, timeout, dot, False, False, variants): n for n in names
+        }
         for fut in as_completed(futures):
             try:
                 yield fut.result()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
-from stalecheck.explore.search import Budget, ProgressFn, check
+from stalecheck.explore.search import Budget, ProgressFn, Store, check
 from stalecheck.explore.verdict import Outcome, Verdict
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
@@ -107,6 +107,7 @@ def run_variant(
     variant: Variant,
     budget: Budget = Budget(),
     progress: ProgressFn | None = None,
+    store: Store = Store.EXACT,
 ) -> Result:
     try:
         spec = variant.build()
@@ -118,7 +119,7 @@ def run_variant(
         if Path(source).resolve().is_relative_to(_PACKAGE):
             raise  # our own scenario: our bug, not the user's
         raise _user_code_error(exc, source) from None
-    verdict = check(machine, budget, progress, sanity=machine.is_complete)
+    verdict = check(machine, budget, progress, sanity=machine.is_complete, store=store)
     if verdict.outcome == Outcome.UNREACHABLE and not verdict.sane:
         raise ScenarioError(
             f"{scenario.name}/{variant.name}: no run reaches the end of every program, so "
@@ -131,7 +132,7 @@ def run_variant(
         expect=variant.expect,
         verdict=verdict,
         cost=measure_cost(machine),
-        assumptions=tuple(assumptions(spec)),
+        assumptions=(*assumptions(machine), verdict.visited_assumption),
         bad=spec.bad_text,
         initial_copies=every_line(machine, machine.initial_state()),
     )

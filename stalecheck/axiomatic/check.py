@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
 from stalecheck.axiomatic.candidates import Execution, executions
 from stalecheck.axiomatic.conditions import Evaluator, FinalState
-from stalecheck.axiomatic.events import ThreadTrace
+from stalecheck.axiomatic.events import Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import (
     InitialState,
     build_initial_state,
@@ -26,7 +27,8 @@ from stalecheck.axiomatic.initial_state import (
 from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
 from stalecheck.axiomatic.values import Val
-from stalecheck.errors import InputError, Position, StalecheckError
+from stalecheck.axiomatic.variants import test_variants
+from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
 Cell = tuple[str, int]
@@ -85,15 +87,13 @@ class CheckResult:
 
 
 def _value_domain(
-    test: ast.LitmusTest, layout: InitialState
+    test: ast.LitmusTest, layout: InitialState, variants: frozenset[str]
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     stores = sum(
         1 for t in test.threads for line in t.code if line.instruction is not None
     )
     programs = {t.proc: t.code for t in test.threads}
-    variants = {v.strip() for k, val in test.info if k == "Variant" for v in val.split(",")}
-    nv2 = "NV2" in variants
     traces: list[list[ThreadTrace]] = [[] for _ in test.threads]
     cuts = [False] * len(test.threads)
     changed: set[Cell] | None = None  # None: run every thread
@@ -107,7 +107,7 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, nv2, "mixed" in variants
+                thread, layout, ordered, test.path, programs, variants
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -128,6 +128,33 @@ def _val_key(v: Val) -> tuple[int, int, str]:
     if isinstance(v, int):
         return (0, v, "")
     return (1, 0, str(v))
+
+
+def _one_width_per_location(
+    per_thread: list[list[ThreadTrace]], layout: InitialState, path: str
+) -> None:
+    """Refuse accesses of different widths to one untyped location (mixed size).
+
+    herd, outside ``-variant mixed``, rejects a test whose events on a location differ
+    in size (mem.ml ``check_sizes``: "Illegal mixed-size test"); with byte-granular
+    semantics they would overlap partially.  We model neither, so it is unsupported.
+    Typed locations are held to their declared width by ``ThreadMachine.cell``.
+    """
+    first: dict[Cell, Event] = {}
+    for traces in per_thread:
+        for tr in traces:
+            for ev in tr.events:
+                if not layout.cell_types[ev.cell].default:
+                    continue
+                seen = first.setdefault(ev.cell, ev)
+                if seen.size != ev.size:
+                    base, offset = ev.cell
+                    where = base if offset == 0 else f"{base}+{offset}"
+                    raise UnsupportedError(
+                        f"{ev.size}-byte access to {where}, which line {seen.line} accesses "
+                        f"with {seen.size} bytes: mixed-size; not supported",
+                        Position(path, ev.line),
+                    )
 
 
 def _justifiable(
@@ -185,10 +212,16 @@ def _forbidden_candidate(
     return None
 
 
-def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
-    """Run the axiomatic engine on a parsed test; errors carry the offending source line."""
+def check_test(
+    test: ast.LitmusTest, keep_witness: bool = True, variants: Iterable[str] = ()
+) -> CheckResult:
+    """Run the axiomatic engine on a parsed test; errors carry the offending source line.
+
+    ``variants`` are herd ``-variant`` tags given on the command line, on top of the
+    test's own ``Variant=`` line; one we do not model makes the test unsupported.
+    """
     try:
-        return _check(test, keep_witness)
+        return _check(test, keep_witness, test_variants(test, variants))
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -196,15 +229,16 @@ def check_test(test: ast.LitmusTest, keep_witness: bool = True) -> CheckResult:
         raise
 
 
-def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
+def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
     layout = build_initial_state(test, is_supported)
     _check_labels(test)
     evaluator = Evaluator(test, layout)
-    _, per_thread, cut = _value_domain(test, layout)
+    _, per_thread, cut = _value_domain(test, layout, variants)
     per_thread = _justifiable(per_thread, layout)
+    _one_width_per_location(per_thread, layout, test.path)
     model = Aarch64Model()
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
@@ -221,9 +255,6 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
         available = init_pairs.union(*(writes_of[id(tr)] for tr in combo))
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
-        weight = 1
-        for tr in combo:
-            weight *= tr.weight
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
         for ex in executions(combo, model, layout.memory):
             if poisoned is not None:
@@ -234,14 +265,14 @@ def _check(test: ast.LitmusTest, keep_witness: bool) -> CheckResult:
             count += 1
             sat = evaluator.holds(evaluator.prop, final)
             if sat:
-                p_true += weight
+                p_true += 1
             else:
-                p_false += weight
+                p_false += 1
             cond_ok = (not sat) if evaluator.quantifier == "~exists" else sat
             if cond_ok:
-                positive += weight
+                positive += 1
             else:
-                negative += weight
+                negative += 1
             state = evaluator.state(final)
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):

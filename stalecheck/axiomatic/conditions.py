@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stalecheck.axiomatic.events import ThreadTrace
-from stalecheck.axiomatic.initial_state import DEFAULT_TYPE, CType, InitialState, canonical_reg
+from stalecheck.axiomatic.initial_state import (
+    DEFAULT_TYPE,
+    CType,
+    InitialState,
+    canonical_reg,
+    refuse_system_symbol,
+)
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, herd_int, mask, show, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -46,6 +52,7 @@ def _obs_loc(loc: ast.Location, layout: InitialState, path: str, line: int) -> O
         num = _REG_ORDER.get(reg, int(reg[1:]) if reg[1:].isdigit() else 99)
         return ObservedLoc(f"{loc.proc}:{reg}", (0, loc.proc, "", num), proc=loc.proc, reg=reg)
     if isinstance(loc, ast.GlobalLoc):
+        refuse_system_symbol(loc.name, Position(path, line))
         if loc.index is not None:
             return ObservedLoc(f"{loc.name}[{loc.index}]", (1, 1, loc.name, loc.index),
                                base=loc.name, index=loc.index)
@@ -76,6 +83,8 @@ def _atoms(prop: ast.Prop) -> list[ast.Eq]:
 def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val | tuple[int, ...]:
     if isinstance(v, ast.IntValue):
         return v.value & MASK64
+    if isinstance(v, ast.NameValue):
+        refuse_system_symbol(v.name, Position(path, line))
     if isinstance(v, ast.NameValue) and v.tag is None:
         return Addr(v.name, 0)
     if isinstance(v, ast.ArrayValue):
@@ -231,19 +240,36 @@ class FinalState:
         return FinalState([tr.registers for tr in traces], memory, faults)
 
 
+# The fault kinds the engine raises (isa_control: UDF, SVC); herd has more
+# (MMU:Translation, TagCheck, ...) that come with VMSA/MTE.
+MODELLED_FAULTS = ("UndefinedInstruction", "SupervisorCall")
+
+
 def _fault_pattern(call: ast.Call, path: str, line: int) -> tuple[int, str, str]:
-    """``Fault(P0:L0,Kind)`` / ``Fault(P0:L0)`` as (proc, label, kind-or-empty)."""
-    if call.name.lower() != "fault" or not call.args or not isinstance(
-        call.args[0], ast.LabelValue
-    ):
-        raise UnsupportedError(f"predicate {call.name}(...) is not supported",
-                               Position(path, line))
+    """``Fault(P0:L0,Kind)`` / ``Fault(P0:L0)`` as (proc, label, kind-or-empty).
+
+    Other forms herd accepts (a bare thread ``fault(P0,...)``, a location
+    ``fault(P0:L0,x)``, an MMU or tag fault kind) are refused as unsupported.
+    """
+    pos = Position(path, line)
+    if call.name.lower() != "fault":
+        raise UnsupportedError(f"predicate {call.name}(...) is not supported", pos)
+    if not call.args or not isinstance(call.args[0], ast.LabelValue):
+        raise UnsupportedError(
+            f"{fault_text(call, call.name)}: a fault atom without an instruction label "
+            "is not supported", pos,
+        )
     kind = ""
-    if len(call.args) > 1:
+    if len(call.args) > 2:
+        raise UnsupportedError(f"{fault_text(call, call.name)} is not supported", pos)
+    if len(call.args) == 2:
         arg = call.args[1]
-        if not isinstance(arg, ast.NameValue) or arg.name[0].islower():
-            raise UnsupportedError("faults on memory locations (VMSA/MTE) are not supported",
-                                   Position(path, line))
+        if not isinstance(arg, ast.NameValue) or arg.tag is not None or \
+                arg.name not in MODELLED_FAULTS:
+            raise UnsupportedError(
+                f"{fault_text(call, call.name)}: only {' and '.join(MODELLED_FAULTS)} "
+                "faults are modelled (memory faults need VMSA/MTE)", pos,
+            )
         kind = arg.name
     return (call.args[0].proc, call.args[0].label, kind)
 
@@ -254,7 +280,7 @@ def fault_text(call: ast.Call, name: str = "Fault") -> str:
         if isinstance(a, ast.LabelValue):
             args.append(f"P{a.proc}:{a.label}")
         else:
-            args.append(getattr(a, "name", str(a)))
+            args.append(getattr(a, "name", getattr(a, "text", str(a))))
     return f"{name}({','.join(args)})"
 
 

@@ -29,6 +29,7 @@ class Event:
     value: Val
     instance: int  # index of the executed instruction: same-instance
     pos: int  # program-order position among all events and barriers
+    size: int = 0  # bytes accessed (0 for the initial writes)
     text: str = ""
     line: int = 0
     acquire: bool = False  # A: LDAR, LDAXR, SWPA, ...
@@ -87,6 +88,5 @@ class ThreadTrace:
     sca_groups: list[tuple[int, ...]] = field(default_factory=list)  # single-copy-atomic pairs
     registers: dict[str, Val] = field(default_factory=dict)
     faults: list[tuple[int, str, str]] = field(default_factory=list)  # proc, label, kind
-    weight: int = 1  # how many executions herd counts for each one of ours (see CAS)
     cut: bool = False  # a loop hit the unrolling bound on this path
     poison: InputError | None = None  # path ended on an error herd reports if reachable

@@ -85,6 +85,29 @@ class InitialState:
         return sorted({b for b, _ in self.cell_types})
 
 
+def system_symbol(name: str) -> str:
+    """What a herd *system* symbol names, or "" for a plain location.
+
+    herd reads ``pte_x`` as the page-table entry of ``x``, ``phy_x`` as its physical
+    address and ``x.atag`` as its MTE tag (lib/constant.ml ``do_mk_sym``); none of
+    them is ordinary memory, and we model none of them yet (VMSA, MTE).
+    """
+    if name.startswith("pte_"):
+        return "page-table entry (VMSA)"
+    if name.startswith("phy_"):
+        return "physical address (VMSA)"
+    if name.endswith(".atag"):
+        return "memory tag (MTE)"
+    return ""
+
+
+def refuse_system_symbol(name: str, pos: Position) -> None:
+    """Refuse a ``pte_``/``phy_``/``.atag`` symbol as unsupported (never plain memory)."""
+    what = system_symbol(name)
+    if what:
+        raise UnsupportedError(f"{name} names a {what}; not supported", pos)
+
+
 @cache
 def canonical_reg(name: str) -> str:
     """``W3``/``X3``/``x3`` -> ``X3``; ``SP``/``WSP`` -> ``SP``; ``WZR``/``XZR`` -> ``XZR``.
@@ -112,6 +135,7 @@ def _value(
     if isinstance(v, ast.IntValue):
         return v.value & MASK64
     if isinstance(v, ast.NameValue):
+        refuse_system_symbol(v.name, pos)
         if v.tag is not None:
             raise UnsupportedError("memory tags (MTE) are not supported", pos)
         if v.name.isupper() and is_mnemonic(v.name):
@@ -166,6 +190,7 @@ def build_initial_state(
                 state.register_types[(loc.proc, reg)] = ctype
             continue
         if isinstance(loc, ast.GlobalLoc):
+            refuse_system_symbol(loc.name, pos)
             is_decl = loc.index is not None and item.type_name is not None
             if loc.index is not None and not is_decl:
                 if item.value is None or isinstance(item.value, ast.ArrayValue):

@@ -84,7 +84,8 @@ def _indirect(m: ThreadMachine, ins: ast.Instruction) -> CodeLabel:
     ops = ins.operands
     reg = ops[0] if ops else ast.Reg("X30")
     v, d, p = m.get(reg)
-    if ins.mnemonic == "RET" and v == 0 and not ops:
+    if ins.mnemonic == "RET" and not ops and (v == 0 or "telechat" in m.ctx.variants):
+        # herd's telechat variant: a RET without operand leaves the test (AArch64Sem.ml).
         return CodeLabel(m.code_proc, f"#{len(m.code)}")  # return from the test: thread ends
     if not isinstance(v, CodeLabel):
         # Only an error if a consistent execution really branches there (cf. numeric addresses).

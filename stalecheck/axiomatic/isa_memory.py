@@ -13,16 +13,9 @@ from dataclasses import dataclass
 
 from stalecheck.axiomatic.initial_state import canonical_reg
 from stalecheck.axiomatic.isa_common import expect_operands, width_of
-from stalecheck.axiomatic.machine import CHOICE, Handler, PathCut, ThreadMachine
-from stalecheck.axiomatic.values import MASK64, Addr, mask, signed
+from stalecheck.axiomatic.machine import CHOICE, Handler, PathCut, Tainted, ThreadMachine
+from stalecheck.axiomatic.values import MASK64, Addr, Val, mask, signed
 from stalecheck.litmus import ast
-
-# herd7 reports every CAS execution twice in its witness counts (both of its
-# semantic alternatives survive, with identical final states): observed on every
-# CAS/CASP test of herd-instructions (L007: 4, A242: 16 for four CASPs).  Verdicts and
-# states do not depend on it; only the Positive/Negative counts do.
-HERD_CAS_MULTIPLICITY = 2
-
 
 
 @dataclass(frozen=True)
@@ -212,12 +205,11 @@ def _atomic(kind: str, op: str | None, suffix: str) -> Callable[[ThreadMachine, 
             widx = m.store(addr, size, s_val, ad, ap, sd, sp, **w_kw)
             m.trace.rmw.append((ridx, widx))
         elif kind == "CAS":
-            m.trace.weight *= HERD_CAS_MULTIPLICITY
-            expected = mask(s_val, bits) if isinstance(s_val, int) else s_val
-            if old == expected:
-                widx = m.store(addr, size, t_val, ad, ap, td, tp | sp | sd, **w_kw)
-                m.trace.events[widx].intra_p = bit | sd | sp
-                m.trace.rmw.append((ridx, widx))
+            _compare_and_swap(
+                m, [addr], size, ad, ap, [(s_val, sd, sp)], [(t_val, td, tp)], [dest],
+                [(old, od, op_, ridx)], rel,
+            )
+            return
         else:
             assert op is not None
             if not isinstance(old, int) or not isinstance(s_val, int):
@@ -240,9 +232,7 @@ def _casp(suffix: str) -> Callable[[ThreadMachine, ast.Instruction], None]:
             raise m.unsupported(f"instruction {ins.mnemonic} is not supported")
         ops = expect_operands(m, ins, 5)
         size = width_of(m, ops[0]) // 8
-        bits = size * 8
         addr, ad, ap, _ = m.address(ops, 4)
-        m.trace.weight *= HERD_CAS_MULTIPLICITY
         s_vals = [m.get(ops[0]), m.get(ops[1])]
         t_vals = [m.get(ops[2]), m.get(ops[3])]
         reads = []
@@ -251,24 +241,77 @@ def _casp(suffix: str) -> Callable[[ThreadMachine, ast.Instruction], None]:
             if acq:
                 kw["acquire"] = True
             reads.append(m.load(Addr(addr.base, addr.offset + k * size), size, ad, ap, **kw))
-        equal = all(
-            old == (mask(sv, bits) if isinstance(sv, int) else sv)
-            for (old, _, _, _), (sv, _, _) in zip(reads, s_vals, strict=True)
-        )
-        if equal:
-            sd = s_vals[0][1] | s_vals[1][1]
-            sp = s_vals[0][2] | s_vals[1][2]
-            for k in range(2):
-                tv, td, tp = t_vals[k]
-                ridx = reads[k][3]
-                widx = m.store(Addr(addr.base, addr.offset + k * size), size, tv, ad, ap, td,
-                               tp | sp | sd, atomic=True, release=rel)
-                m.trace.events[widx].intra_p = (1 << reads[0][3]) | (1 << reads[1][3]) | sd | sp
-                m.trace.rmw.append((ridx, widx))
-        for reg, (old, od, op_, _) in zip(ops[:2], reads, strict=True):
-            m.set(reg, old, od, op_)
+        cells = [Addr(addr.base, addr.offset + k * size) for k in range(2)]
+        _compare_and_swap(m, cells, size, ad, ap, s_vals, t_vals, list(ops[:2]), reads, rel)
 
     return handler
+
+
+Loaded = tuple[Val, int, int, int]  # value, dtrm and pick sources of its register, event
+
+
+def _compare_and_swap(
+    m: ThreadMachine,
+    addrs: list[Addr],
+    size: int,
+    ad: int,
+    ap: int,
+    compare: list[Tainted],
+    new: list[Tainted],
+    dests: list[ast.Operand],
+    reads: list[Loaded],
+    release: bool,
+) -> None:
+    """The effects of CAS/CASP after the memory read(s), as herd's event structures have them.
+
+    herd (AArch64Sem.ml ``cas``/``casp``, eventsMonad.ml ``aarch64_cas_ok``) builds
+    two alternatives for each outcome, and both are executions of their own:
+
+    * success: the comparison register is rewritten with the value it already
+      holds, either *from the register* (data from Rs, and a control edge from the
+      comparison, which reads memory) or *from the memory read* (data from it);
+    * failure: *with* a write-back of the value read (an atomic read and write,
+      ``rmw``, release for CASL/CASAL) or *without* any write (a plain read).
+
+    (herd's ``do_cas_with`` offers the failing forms as alternatives; the model may
+    not be stronger than that.)  Only the first success form avoids a dependency
+    from the memory read to Rs, which is what makes ``MP+rel+CAS-ok-MRs-addr``
+    Allowed (kinds.txt).
+    """
+    bits = size * 8
+    equal = all(
+        old == (mask(sv, bits) if isinstance(sv, int) else sv)
+        for (old, _, _, _), (sv, _, _) in zip(reads, compare, strict=True)
+    )
+    second_form = m.read_choice_bool()  # success: Rs from the register; failure: write-back
+    sd = sp = rd = rp = read_bits = 0
+    for _, cd, cp in compare:
+        sd, sp = sd | cd, sp | cp
+    for _, od, op_, ridx in reads:
+        rd, rp, read_bits = rd | od, rp | op_, read_bits | (1 << ridx)
+    events = m.trace.events
+    if equal or second_form:
+        for k, (old, _, _, ridx) in enumerate(reads):
+            if equal:
+                value, td, tp = new[k]
+                widx = m.store(addrs[k], size, value, ad, ap, td, tp | sp | sd, atomic=True,
+                               release=release)
+                events[widx].intra_p = read_bits | sd | sp
+            else:  # the failing form that writes back what it read
+                widx = m.store(addrs[k], size, old, ad, ap, 0, sp | sd, atomic=True,
+                               release=release)
+                events[widx].intra_d = read_bits
+                events[widx].intra_p = read_bits | sd | sp
+            m.trace.rmw.append((ridx, widx))
+    else:  # a failing CAS without write-back makes a plain read (herd: rmw_to_read)
+        for _, _, _, ridx in reads:
+            events[ridx].atomic = events[ridx].noret  # NoRet is herd's atomic annotation
+    for k, reg in enumerate(dests):
+        old = reads[k][0]
+        if equal and second_form:
+            m.set(reg, old, sd, sp | sd | rd | rp)
+        else:
+            m.set(reg, old, rd, rp)
 
 
 def _load_exclusive_pair(acquire: bool) -> Callable[[ThreadMachine, ast.Instruction], None]:

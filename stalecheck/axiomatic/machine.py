@@ -88,8 +88,17 @@ class Context:
     path: str
     decode: Decoder
     programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
-    nv2: bool = False  # herd's ``Variant=NV2``: EL1 system registers live in the VNCR page
-    mixed: bool = False  # herd's ``Variant=mixed``: wider accesses may cover several cells
+    variants: frozenset[str] = frozenset()  # lowercased herd variants (see variants.py)
+
+    @property
+    def nv2(self) -> bool:
+        """herd's ``NV2``: EL1 system registers live in the VNCR page."""
+        return "nv2" in self.variants
+
+    @property
+    def mixed(self) -> bool:
+        """herd's ``mixed``: wider accesses may cover several cells."""
+        return "mixed" in self.variants
 
 
 class ThreadMachine:
@@ -260,23 +269,39 @@ class ThreadMachine:
         raise self.unsupported("reading or writing code as data (instruction fetch) is not supported")
 
     def cell(self, addr: Addr, size: int) -> Cell:
+        """The one cell a ``size``-byte access at ``addr`` reads or writes.
+
+        Every access must cover exactly one whole cell of the declared type: a
+        narrower, wider, unaligned or straddling access is mixed-size (herd's
+        ``-variant mixed``, byte-granular), which we do not model, so it is refused
+        as unsupported rather than given a verdict.  Only an access outside an
+        array is the user's error (herd: "out-of-bound access").  Untyped
+        locations take whatever width is used, one width per location (checked
+        over the whole test by ``check``).
+        """
         layout = self.ctx.layout
         cell = layout.cell_of(addr)
         if cell is None:
             if addr.base in layout.arrays:
-                raise self.bad_input(f"out of bounds access on array {addr.base}")
+                elem = layout.cell_types[(addr.base, 0)].size
+                if not 0 <= addr.offset < elem * layout.arrays[addr.base]:
+                    raise self.bad_input(f"out of bounds access on array {addr.base}")
+                raise self.unsupported(
+                    f"{size}-byte access to {addr} is unaligned or mixed-size (elements of "
+                    f"{addr.base} are {elem} bytes); not supported"
+                )
             raise self.unsupported(
                 f"access to {addr} is mixed-size (not a whole location); not supported"
             )
         ctype = layout.cell_types[cell]
-        if size > ctype.size and not ctype.default and not isinstance(
-            layout.memory.get(cell), Addr | CodeLabel
-        ):
-            raise self.unsupported(
-                f"{size}-byte access to {layout.cell_types[cell].size}-byte location "
-                f"{addr.base} is mixed-size; not supported"
-            )
-        return cell
+        if ctype.default or size == ctype.size:
+            return cell
+        if size > ctype.size and isinstance(layout.memory.get(cell), Addr | CodeLabel):
+            return cell  # a location holding an address is a 64-bit pointer to herd
+        raise self.unsupported(
+            f"{size}-byte access to {ctype.size}-byte location {addr.base} is mixed-size; "
+            "not supported"
+        )
 
     def read_value(self, cell: Cell) -> Val:
         if self.reads_done < len(self.choices):
@@ -293,10 +318,12 @@ class ThreadMachine:
             return bool(v)
         raise NeedRead(("<stxr>", 0))
 
-    def new_event(self, kind: str, cell: Cell, value: Val, d: int, p: int, **kw: object) -> int:
+    def new_event(
+        self, kind: str, cell: Cell, value: Val, size: int, d: int, p: int, **kw: object
+    ) -> int:
         ins = self.current
         ev = Event(
-            kind, cell, value, self.instance, self.pos,
+            kind, cell, value, self.instance, self.pos, size,
             text=ins.text if ins else "", line=ins.line if ins else 0,
             addr_d=d, addr_p=p, ctrl_d=self.ctrl_d, ctrl_p=self.ctrl_p,
         )
@@ -349,7 +376,7 @@ class ThreadMachine:
                 v = self.read_value(c)
                 if not isinstance(v, int):
                     raise self.unsupported("mixed-size access to an address value")
-                idx = self.new_event("R", c, mask(v, part_bits), d, p)
+                idx = self.new_event("R", c, mask(v, part_bits), part_bits // 8, d, p)
                 group.append(idx)
                 first = idx if first < 0 else first
                 value_int |= mask(v, part_bits) << (k * part_bits)
@@ -361,7 +388,7 @@ class ThreadMachine:
         value = self.read_value(cell)
         if isinstance(value, int):
             value = mask(value, size * 8)
-        idx = self.new_event("R", cell, value, d, p, **kw)
+        idx = self.new_event("R", cell, value, size, d, p, **kw)
         ev = self.trace.events[idx]
         out_d = (1 << idx) | d
         out_p = (1 << idx) | p
@@ -382,7 +409,7 @@ class ThreadMachine:
             part_bits = size * 8 // len(parts)
             group = [
                 self.new_event(
-                    "W", c, mask(value >> (k * part_bits), part_bits), ad, ap,
+                    "W", c, mask(value >> (k * part_bits), part_bits), part_bits // 8, ad, ap,
                     data_d=dd, data_p=dp | dd,
                 )
                 for k, c in enumerate(parts)
@@ -392,7 +419,7 @@ class ThreadMachine:
         cell = self.cell(addr, size)
         if isinstance(value, int):
             value = mask(value, size * 8)
-        idx = self.new_event("W", cell, value, ad, ap, data_d=dd, data_p=dp | dd, **kw)
+        idx = self.new_event("W", cell, value, size, ad, ap, data_d=dd, data_p=dp | dd, **kw)
         return idx
 
     def barrier(self, kind: str) -> None:

@@ -90,12 +90,11 @@ def thread_traces(
     domain: Mapping[Cell, Sequence[Val]],
     path: str,
     programs: Mapping[int, Sequence[ast.CodeLine]] | None = None,
-    nv2: bool = False,
-    mixed: bool = False,
+    variants: frozenset[str] = frozenset(),
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
-        thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, nv2, mixed
+        thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants
     )
     out: list[ThreadTrace] = []
     cut = False

@@ -7,6 +7,13 @@ about caches: a model may offer ``stress_weight(state, action) -> float`` to mak
 some actions rarer (the machine makes spontaneous cache steps rare, as they are
 on hardware); otherwise every enabled action is equally likely.
 
+Each run has one of three outcomes (``Run``): it reached a bad state; it finished
+cleanly (no step left and, if the model offers ``is_complete(state)``, every
+program at its end); or it is incomplete: a deadlock (no step left while some
+program has not finished, e.g. a WAIT never signalled) or the step limit.  An
+incomplete run proved nothing either way, so it is never counted as a pass: the
+pass rate is clean runs over all runs, and incomplete runs are reported beside it.
+
 Determinism: run ``r`` of parameter ``i`` draws from ``random.Random`` seeded with
 the string ``"{seed}:{i}:{r}"`` (string seeds are hashed with SHA-512, not with the
 salted ``hash``), so the same seed gives the same numbers with any number of
@@ -21,6 +28,7 @@ import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from stalecheck.errors import UsageError
@@ -29,22 +37,42 @@ from stalecheck.explore.protocol import Model
 ModelFactory = Callable[[Any], Model[Any, Any]]
 
 
+class Run(IntEnum):
+    """The outcome of one random schedule."""
+
+    BAD = 1  # reached a bad state
+    CLEAN = 0  # no step left and every program finished
+    DEADLOCK = -2  # no step left, but some program has not finished
+    STEP_LIMIT = -1  # still running after ``max_steps`` steps
+
+
 @dataclass(frozen=True)
 class Point:
-    """One swept value: how many runs, how many reached a bad state."""
+    """One swept value: how many runs ended in each outcome."""
 
     size: Any
     runs: int
-    failures: int
-    stuck: int  # runs that hit the step limit without finishing (counted as passes)
+    failures: int  # reached a bad state
+    deadlocks: int = 0  # stopped with a program unfinished (incomplete)
+    step_limits: int = 0  # hit the step limit (incomplete)
+
+    @property
+    def incomplete(self) -> int:
+        return self.deadlocks + self.step_limits
+
+    @property
+    def clean(self) -> int:
+        return self.runs - self.failures - self.incomplete
 
     @property
     def pass_rate(self) -> float:
-        return (self.runs - self.failures) / self.runs if self.runs else 0.0
+        """Clean runs over all runs: an incomplete run is not a pass."""
+        return self.clean / self.runs if self.runs else 0.0
 
     @property
     def interval(self) -> tuple[float, float]:
-        return wilson(self.runs - self.failures, self.runs)
+        """95% Wilson interval of the pass rate."""
+        return wilson(self.clean, self.runs)
 
     def as_dict(self) -> dict[str, Any]:
         low, high = self.interval
@@ -52,6 +80,10 @@ class Point:
             "size": self.size,
             "runs": self.runs,
             "failures": self.failures,
+            "clean": self.clean,
+            "incomplete": self.incomplete,
+            "deadlocks": self.deadlocks,
+            "step_limits": self.step_limits,
             "pass_rate": self.pass_rate,
             "ci_low": low,
             "ci_high": high,
@@ -62,10 +94,16 @@ class Point:
 class StressResult:
     seed: int
     points: tuple[Point, ...]
+    max_steps: int = 100_000
+
+    @property
+    def incomplete(self) -> int:
+        return sum(p.incomplete for p in self.points)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
+            "max_steps": self.max_steps,
             "sizes": [p.size for p in self.points],
             "results": [p.as_dict() for p in self.points],
         }
@@ -83,28 +121,32 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def run_once(model: Model[Any, Any], rng: random.Random, max_steps: int) -> int:
-    """One random schedule: 1 if it reaches a bad state, 0 if it ends cleanly, -1 if
-    it hits ``max_steps`` first."""
+def run_once(model: Model[Any, Any], rng: random.Random, max_steps: int) -> Run:
+    """One random schedule of at most ``max_steps`` steps, and how it ended."""
     weight = getattr(model, "stress_weight", None)
+    complete = getattr(model, "is_complete", None)
     state = model.initial_state()
     for _ in range(max_steps):
         if model.is_bad(state):
-            return 1
+            return Run.BAD
         actions = model.actions(state)
         if not actions:
-            return 0
+            return Run.CLEAN if complete is None or complete(state) else Run.DEADLOCK
         if weight is None:
             action = actions[rng.randrange(len(actions))]
         else:
             action = rng.choices(actions, weights=[weight(state, a) for a in actions])[0]
         state = model.next_state(state, action)
-    return 1 if model.is_bad(state) else -1
+    if model.is_bad(state):
+        return Run.BAD
+    if not model.actions(state):  # the last allowed step ended the run
+        return Run.CLEAN if complete is None or complete(state) else Run.DEADLOCK
+    return Run.STEP_LIMIT
 
 
 def _batch(
     factory: ModelFactory, size: Any, index: int, seed: int, first: int, count: int, max_steps: int
-) -> list[int]:
+) -> list[Run]:
     model = factory(size)
     return [
         run_once(model, random.Random(f"{seed}:{index}:{r}"), max_steps) for r in range(first, first + count)
@@ -138,7 +180,9 @@ def stress(
         (i, first, min(chunk, runs - first)) for i in range(len(sizes)) for first in range(0, runs, chunk)
     ]
     total = len(sizes) * runs
-    outcomes: dict[int, list[int]] = {i: [] for i in range(len(sizes))}
+    if max_steps < 1:
+        raise UsageError(f"max_steps={max_steps}: a run needs at least one step")
+    outcomes: dict[int, list[Run]] = {i: [] for i in range(len(sizes))}
     done = 0
     own = None
     if executor is None and jobs > 1:
@@ -165,7 +209,13 @@ def stress(
         if own is not None:
             own.shutdown()
     points = tuple(
-        Point(size, runs, sum(1 for o in outcomes[i] if o == 1), sum(1 for o in outcomes[i] if o == -1))
+        Point(
+            size,
+            runs,
+            outcomes[i].count(Run.BAD),
+            outcomes[i].count(Run.DEADLOCK),
+            outcomes[i].count(Run.STEP_LIMIT),
+        )
         for i, size in enumerate(sizes)
     )
-    return StressResult(seed, points)
+    return StressResult(seed, points, max_steps)

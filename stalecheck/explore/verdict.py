@@ -42,8 +42,25 @@ class Verdict:
     witness: tuple[int, ...] = ()
     steps: tuple[Any, ...] = field(default_factory=tuple)
     sane: bool = True  # some explored state met the sanity property
+    store: str = "exact"  # how visited states were stored (``search.Store``)
 
     @property
     def token(self) -> str:
         """The witness as a ``0/2/1`` path token that ``stalecheck explain`` replays."""
         return "/".join(str(i) for i in self.witness)
+
+    @property
+    def visited_assumption(self) -> str:
+        """What the visited set adds to the verdict's assumptions, from the search that ran.
+
+        Digests: a collision between two of the ``n`` stored 64-bit digests is what
+        could hide a state; with BLAKE2b taken as a random function the chance is at
+        most n(n-1)/2 pairs times 2**-64 (the birthday bound)."""
+        if self.store == "exact":
+            return "visited states stored exactly (compared by equality): no state hidden by a hash collision"
+        n = self.states
+        bound = min(1.0, n * (n - 1) / 2**65)
+        return (
+            f"visited states stored as 64-bit BLAKE2b digests: chance that a collision hid a state "
+            f"<= n(n-1)/2^65 = {bound:.1e} for the n = {n:,} states explored"
+        )

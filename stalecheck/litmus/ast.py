@@ -278,6 +278,15 @@ class LitmusTest:
     condition: Condition | None
     path: str = ""
     source: str = field(default="", repr=False, compare=False)
+    info_lines: tuple[int, ...] = ()  # source line of each ``info`` entry
+
+    def info_value(self, key: str) -> tuple[str, int] | None:
+        """The first ``key=value`` header line, key matched case-insensitively as herd
+        does (``MiscParser.key_match``), with its line number (0 if unknown)."""
+        for k, (name, value) in enumerate(self.info):
+            if name.upper() == key.upper():
+                return value, self.info_lines[k] if k < len(self.info_lines) else 0
+        return None
 
     def source_line(self, line: int) -> str | None:
         """The text of a 1-based source line, for error carets."""

@@ -127,6 +127,10 @@ class _ToAst(Transformer[Token, Any]):
     def v_index(self, name: Token, index: Token) -> ast.Value:
         return ast.IndexValue(str(name), _int(str(index)))
 
+    @v_args(inline=True)
+    def v_proc(self, proc: Token) -> ast.Value:
+        return ast.OtherValue(str(proc))
+
     def v_call(self, children: list[Any]) -> ast.Value:
         return ast.OtherValue(f"{children[0]}(...)")
 
@@ -315,19 +319,22 @@ class _ToAst(Transformer[Token, Any]):
     # ---- whole file
     @v_args(inline=True)
     def header(self, arch: Token, name: Token) -> tuple[str, str]:
-        return (str(arch), str(name))
+        # herd7 drops a ``.litmus`` suffix from the name (``Test X``, ``Observation X``).
+        return (str(arch), str(name).removesuffix(".litmus"))
 
     @v_args(inline=True)
-    def info(self, token: Token) -> tuple[str, str, str]:
+    def info(self, token: Token) -> tuple[str, str, str, int]:
         text = str(token)
         key, eq, value = text.partition("=")
+        line = token.line or 0
         if eq and not text.startswith('"') and key.strip().isidentifier():
-            return ("info", key.strip(), value.strip())
-        return ("info", "doc", text.strip('"'))
+            return ("info", key.strip(), value.strip(), line)
+        return ("info", "doc", text.strip('"'), line)
 
     def start(self, children: list[Any]) -> dict[str, Any]:
         header, *rest = children
-        infos = [(c[1], c[2]) for c in rest if isinstance(c, tuple) and c and c[0] == "info"]
+        info_rows = [c for c in rest if isinstance(c, tuple) and c and c[0] == "info"]
+        infos = [(c[1], c[2]) for c in info_rows]
         tuples = [c for c in rest if isinstance(c, tuple)]
         init = next(c for c in tuples if not c or isinstance(c[0], ast.InitItem))
         threads = next(c for c in tuples if c and isinstance(c[0], ast.Thread))
@@ -342,7 +349,8 @@ class _ToAst(Transformer[Token, Any]):
             elif isinstance(c, tuple) and c and c[0] == "filter":
                 filt = c[1]
         return {
-            "arch": header[0], "name": header[1], "info": tuple(infos), "init": init,
+            "arch": header[0], "name": header[1], "info": tuple(infos),
+            "info_lines": tuple(c[3] for c in info_rows), "init": init,
             "threads": threads, "locations": locations, "filter": filt, "condition": cond,
         }
 

@@ -1,21 +1,55 @@
 """The knobs a verdict rests on, printed with every verdict.
 
 "Unreachable" is only as strong as these: a reader must see them next to it.
+Each line is read from the ``Machine`` that was explored (its resolved cache
+hierarchy, the HCR_EL2 bits of its initial state, the reductions it actually
+applies), never from the builder's defaults, so that the printed configuration
+cannot drift from the explored one.  How the search stored visited states is the
+search's to say (``Verdict.visited_assumption``); the runner appends it.
 """
 
 from __future__ import annotations
 
-from stalecheck.machine.spec import SystemSpec
+from typing import TYPE_CHECKING
+
+from stalecheck.machine.hierarchy import Hierarchy
+from stalecheck.machine.mmu import xlate_assumptions
+from stalecheck.machine.spec import HCR
+
+if TYPE_CHECKING:
+    from stalecheck.machine.system import Machine
 
 
-def assumptions(spec: SystemSpec) -> list[str]:
-    c = spec.caches
-    o = spec.options
-    levels = (
-        "L1" + (" + shared L2" if c.l2 else "") + (" + system cache before the PoC" if c.system_cache else "")
+def _after(h: Hierarchy, depth: int) -> str:
+    """Where a point sits: after the ``depth`` first levels of a PE's path."""
+    return "at L1 (no cache before it)" if depth == 0 else f"after {h.levels[depth - 1].name}"
+
+
+def cache_assumption(h: Hierarchy) -> str:
+    """The hierarchy and CLIDR_EL1's fields as the engine resolved them (D24.2.33
+    CLIDR_EL1: LoUU, LoUIS, LoC), with where each point falls."""
+    names = [
+        f"{level.name} ({'per PE' if level.private else 'shared'}"
+        f"{'' if level.architected else ' system cache, not in CLIDR'})"
+        for level in h.levels
+    ]
+    return (
+        f"caches: {' + '.join(names)}; CLIDR_EL1 LoUU={h.louu} LoUIS={h.louis} LoC={h.loc}: "
+        f"PoU {_after(h, h.pou_depth)}, inner-shareable PoU {_after(h, h.pouis_depth)}, "
+        f"PoC {_after(h, h.poc_depth)}"
     )
+
+
+def hcr_names(bits: int) -> list[str]:
+    """The ``HCR.BITS`` set in ``bits`` (the state's encoding of HCR_EL2)."""
+    return [name for i, name in enumerate(HCR.BITS) if bits & (1 << i)]
+
+
+def assumptions(machine: Machine) -> list[str]:
+    spec = machine.spec
+    o = spec.options
     out = [
-        f"caches: {levels}; CLIDR LoUU={c.louu or 1} LoC={c.loc or (2 if c.l2 else 1)}",
+        cache_assumption(machine.h),
         "loads performed in order (load reordering is the axiomatic engine's job)",
         "Non-cacheable/Device reads may hit a cached copy (B2.11 mismatched attributes)"
         if o.nc_reads_may_hit
@@ -24,29 +58,29 @@ def assumptions(spec: SystemSpec) -> list[str]:
         "EL2 linear map of all RAM: any line may be filled speculatively at any time"
         if o.host_linear_map
         else "no hypervisor linear map: fills only where the running code maps the line cacheable",
-        *(
-            ["reduction: no spontaneous fill/drop/write-back explored on lines every observer "
-             "accesses cacheably (they cannot change a coherent read; re-checked during the search)"]
-            if o.quiet_coherent_lines
-            else []
-        ),
+    ]
+    if machine.quiet:
+        quiet = ", ".join(machine.lines[line].name for line in sorted(machine.quiet))
+        out.append(
+            f"reduction: no spontaneous fill/drop/write-back explored on {quiet}, which every observer "
+            "accesses cacheably (they cannot change a coherent read; re-checked during the search)"
+        )
+    out += [
         "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
         "set/way operations of one PE take effect in program order without a barrier "
         "(the ARMv7 rule; stronger than the Arm ARM, D7.5.9.15: any order unless a DMB or DSB)"
         if o.setway_program_order
         else "set/way operations are ordered only by a full DMB or a DSB (D7.5.9.15)",
         "system-register writes take effect at the latest at the next ISB/exception",
-        "visited states stored as 64-bit fingerprints (collision chance < 1e-6 at 10^6 states)",
     ]
-    if o.prune_dead_lines and spec.xlate is None:
+    if machine.dead_lines is not None:
         out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
-    if spec.xlate is not None:
-        from stalecheck.machine.mmu import xlate_assumptions
-
+    if machine.mmu is not None and spec.xlate is not None:
         out.extend(xlate_assumptions(spec.xlate))
-    for vm in spec.vms:
-        bits = [name for name in vm.hcr.BITS if getattr(vm.hcr, name)]
-        out.append(f"VM {vm.name}: HCR_EL2 {'+'.join(bits) or 'none of TSW/TVM/TPC/TPU/DC/CD/FWB'}")
-        if vm.hcr.FWB:
+    start = machine.initial_state().hcr
+    for vm, bits in zip(machine.vms, start, strict=True):
+        names = hcr_names(bits)
+        out.append(f"VM {vm.name}: HCR_EL2 at start {'+'.join(names) or 'none of ' + '/'.join(HCR.BITS)}")
+        if "FWB" in names:
             out.append(f"VM {vm.name}: FEAT_S2FWB, stage 2 {vm.s2_force.name}")
     return out

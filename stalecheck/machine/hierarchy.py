@@ -73,6 +73,7 @@ class Hierarchy:
             raise ScenarioError(f"LoC={loc} leaves architected levels beyond the PoC; not modelled")
         self.louu = louu
         self.louis = louis
+        self.loc = loc
         # Depths: how many levels lie before each point.  The modelled system cache
         # is before the PoC (DESIGN.md section 1; class 2 of D7.5.12 System level
         # caches; caches beyond the PoC, class 3, are invisible and not modelled).

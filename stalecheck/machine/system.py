@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import cached_property, lru_cache
 
 from stalecheck.errors import Position, ScenarioError
+from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import buffer, caches, reduce
 from stalecheck.machine.describe import describe
 from stalecheck.machine.hierarchy import Hierarchy
@@ -75,6 +76,7 @@ _SW_OPS = {"CSW": OP_CLEAN, "CISW": OP_CLEAN_INVAL, "ISW": OP_INVAL}
 _FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
 _STORE_BARRIERS = ("ST", "ISHST", "OSHST", "NSHST")
 _DEVICE_OPS = ("STR", "LDR", "AWAIT", "SIGNAL", "WAIT", "NOP")
+_THREADS = State._fields.index("threads")
 
 
 class Machine:
@@ -284,9 +286,12 @@ class Machine:
         )
         return self.mmu.init(state) if self.mmu is not None else state
 
-    # A state is ints in nested tuples, so the built-in hash is stable across
-    # processes; bound as a static method the search calls it with no Python frame.
-    fingerprint = staticmethod(hash)
+    def fingerprint(self, state: State) -> int:
+        """A 64-bit digest for searches that store digests (``explore.fingerprint``).
+        ``State`` and ``Thread`` are NamedTuples, which marshal refuses: their plain
+        tuples are passed (the fallback would convert the whole state, slower)."""
+        threads = tuple(map(tuple, state.threads))
+        return digest64((*state[:_THREADS], threads, *state[_THREADS + 1 :]))
 
     def describe(self, before: State, step: Step, after: State) -> StepRecord:
         return describe(self, before, step, after)

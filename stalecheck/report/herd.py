@@ -24,7 +24,7 @@ def herd_text(result: CheckResult, source: str = "") -> str:
     """Render one result the way ``herd7`` prints it."""
     lines = [f"Test {result.name} {result.kind}", f"States {len(result.states)}"]
     for state in result.states:
-        lines.append(" ".join(f"{cell};" for cell in state))
+        lines.append(state_line(state))
     lines.append(("Loop " if result.loop else "") + ("Ok" if result.ok else "No"))
     lines.append("Witnesses")
     lines.append(f"Positive: {result.positive} Negative: {result.negative}")
@@ -36,6 +36,25 @@ def herd_text(result: CheckResult, source: str = "") -> str:
     digest = hashlib.md5(source.encode(), usedforsecurity=False).hexdigest()
     lines.append(f"Hash={digest}")
     return "\n".join(lines) + "\n"
+
+
+def state_line(state: tuple[str, ...]) -> str:
+    """One final state as herd prints it (herd/archExtra_herd.ml): the cells, then,
+    when the condition has fault atoms, a space, the faults that happened, and each
+    fault that did not as `` ~Fault(...);``.  So a state of faults only starts with
+    a space, as in herd."""
+    cells = [c for c in state if not _is_fault(c)]
+    faults = [c for c in state if _is_fault(c)]
+    text = " ".join(f"{c};" for c in cells)
+    if not faults:
+        return text
+    present = [f for f in faults if not f.startswith("~")]
+    absent = [f for f in faults if f.startswith("~")]
+    return text + " " + " ".join(f"{f};" for f in present) + "".join(f" {f};" for f in absent)
+
+
+def _is_fault(cell: str) -> bool:
+    return cell.lstrip("~").startswith("Fault(")
 
 
 def condition_text(result: CheckResult) -> str:

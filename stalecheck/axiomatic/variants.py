@@ -1,0 +1,85 @@
+"""herd variants and header keys: which ones the engine models, and refusing the rest.
+
+herd reads a test's ``Variant=`` header line (key matched case-insensitively,
+tags split on spaces and commas, each lowercased: ``lib/testVariant.ml``,
+``herd/variant.ml``) and adds the command line's ``-variant`` tags.  A variant
+changes event generation or the model (``if "vmsa"`` in ``aarch64.cat``), so a
+test run under one we do not model would get a verdict for a different
+question: such a test is refused as *unsupported*, never guessed.  A tag herd
+does not know is a user error in herd, and an input error here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.litmus import ast
+
+# Tag spellings herd's ``Variant.parse`` accepts (after lowercasing), with
+# ``Fault.Handling`` and ``Precision`` tags (lib/fault.ml, lib/precision.ml).
+HERD_VARIANTS = frozenset({
+    "success", "instr", "specialx0", "amox0", "x0", "normw", "acqrelasfence", "backcompat",
+    "back", "fullscdepend", "scdepend", "splittedrmw", "switchdepscwrite",
+    "switchdepscresult", "lrscdiffok", "mixed", "unaligned", "dontcheckmixed",
+    "notweakpredicated", "notweakpred", "lkmmv1", "lkmmv2", "tagmem", "memtag", "mte",
+    "store-only", "cutoff", "morello", "neon", "sve", "sme", "deps", "instances", "instance",
+    "kvm", "vmsa", "ets", "ets2", "ets3", "exs", "eis", "eos", "noptebranch", "nobranch",
+    "pte2", "pte-squared", "optrfrmw", "constrainedunpredictable", "cu", "exp", "ifetch",
+    "self", "dic", "idc", "shadowstack", "cos-opt", "test", "asl", "asl_aarch64",
+    "aslaarch64", "asl+aarch64", "aslv0", "asl0", "asl_0", "aslv1", "asl1", "asl_1",
+    "asltype+warn", "asltype+silence", "asltype+check", "asl+aarch64+udf", "s128", "strict",
+    "warn", "telechat", "nv2", "oldsolver", "oota", "pauth1", "pauth2", "no-key-da",
+    "no-key-db", "no-key-ia", "no-key-ib", "const-pac-field", "fpac", "d128",
+    "imprecise", "handled", "precise", "fatal", "faulttonext", "skip",
+    "synchronous", "sync", "asynchronous", "async", "asymmetric", "asym",
+})
+_HERD_PATTERNS = re.compile(r"^(t\d\d|sve:\d+|sme:\d+)$")
+
+# What we model.  ``fatal``/``precise`` is herd's default fault handling (a fault
+# with no handler ends its thread), which is how UDF and SVC behave here.
+# ``mixed`` covers only the accesses ``ThreadMachine.cell`` accepts; anything
+# else mixed-size is refused there.
+SUPPORTED = frozenset({"nv2", "mixed", "fatal", "precise", "telechat", "dontcheckmixed"})
+
+# Header keys that change the semantics of a test (lib/miscParser.ml keys): we
+# model none of them yet.  Other keys (Hash, Stable, Orig, Com, Cycle, ...) are
+# documentation to herd's model.
+_SEMANTIC_KEYS = ("TTHM", "CacheType", "MemoryType", "MT", "Unroll", "user", "el0", "Align")
+
+
+def _tags(text: str) -> list[str]:
+    return [t.lower() for t in re.split(r"[\s,]+", text.strip()) if t]
+
+
+def test_variants(test: ast.LitmusTest, extra: Iterable[str] = ()) -> frozenset[str]:
+    """The variants a test runs under (header plus ``extra``), or why we cannot run it."""
+    found = test.info_value("Variant")
+    line = found[1] if found else 0
+    tags = _tags(found[0]) if found else []
+    pos = Position(test.path, line)
+    for tag in tags:
+        if tag not in HERD_VARIANTS and not _HERD_PATTERNS.match(tag):
+            raise InputError(f"unknown variant {tag!r}", pos)
+    extras = [t.lower() for e in extra for t in _tags(e)]
+    for tag in extras:
+        if tag not in HERD_VARIANTS and not _HERD_PATTERNS.match(tag):
+            raise InputError(f"unknown variant {tag!r} (given with --variant)", Position(test.path))
+    for tag in tags:
+        if tag not in SUPPORTED:
+            raise UnsupportedError(f"herd variant {tag!r} is not supported", pos)
+    for tag in extras:
+        if tag not in SUPPORTED:
+            raise UnsupportedError(
+                f"herd variant {tag!r} (given with --variant) is not supported",
+                Position(test.path),
+            )
+    for key in _SEMANTIC_KEYS:
+        hit = test.info_value(key)
+        if hit is not None:
+            raise UnsupportedError(
+                f"header key {key} (it changes herd's semantics) is not supported",
+                Position(test.path, hit[1]),
+            )
+    return frozenset(tags) | frozenset(extras)
