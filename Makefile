@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean sync-herd
+.PHONY: run test lint bench clean sync-herd docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/stalecheck stress fcvm-vsock-nv2 --runs 20 --jobs 2
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check stalecheck tests benchmarks
@@ -27,6 +27,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/explore_speed.py
 	$(BIN)/python benchmarks/litmus_speed.py
+
+# The reference manual (mkdocs + mkdocstrings) in build/site; tests/test_docs.py, run by
+# `make test`, already checks the pages against the grammar and the code.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/mkdocs build --strict
 
 # Re-copy the vendored herd7 data from the team's ../shared/litmus (see tests/data/README.md).
 sync-herd:

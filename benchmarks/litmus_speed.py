@@ -3,7 +3,9 @@
 Prints, for the AArch64 catalogue and the per-instruction suite: tests per
 second, median and worst time per test, in one process and with ``-j 2``;
 then how the time per test grows with the number of threads for generated
-message-passing chains (ISA2-like) and IRIW-like tests.  ``--json`` prints
+message-passing chains (ISA2-like) and IRIW-like tests; the time of each
+shared catalogue (with herd7's CI variants); and the start-up time of one
+``stalecheck litmus ONE.litmus`` process.  ``--json`` prints
 the same figures as one JSON object.  Reference point: herd7 checks the 73
 catalogue tests in well under a second.
 """
@@ -12,7 +14,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +28,7 @@ import typer
 from stalecheck.axiomatic.check import check_test
 from stalecheck.litmus import parse_litmus
 from stalecheck.litmus.generate import iriw, mp_chain
+from stalecheck.litmus_agreement import CATALOGUES, run_catalogue
 from stalecheck.litmus_batch import check_path, run_batch
 
 HERD = Path(__file__).resolve().parents[1] / "tests" / "data" / "herdtools7"  # vendored herd7 data
@@ -61,6 +68,56 @@ def _measure_suite(files: list[Path]) -> dict[str, Any]:
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _startup(runs: int) -> dict[str, Any]:
+    """Wall time of whole ``stalecheck litmus ONE.litmus`` processes, as a script running
+    one process per test sees it (hyperfine-style: repeated, min and median), next to
+    a bare interpreter start, for the fast path and for the full CLI (``--json``)."""
+    one = str(HERD / "herd-catalogue" / "aarch64" / "tests" / "MP+dmb.sys.litmus")
+    commands = {
+        "python_bare": [sys.executable, "-c", "pass"],
+        "litmus_one_file": [sys.executable, "-m", "stalecheck", "litmus", one],
+        "litmus_one_file_full_cli": [sys.executable, "-m", "stalecheck", "litmus", "--json", one],
+    }
+    # As installed by pip: with byte-code caches (the dev shell may set
+    # PYTHONDONTWRITEBYTECODE, which makes every start compile every module).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    package = Path(__file__).resolve().parents[1] / "stalecheck"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], env=env,
+                   stdout=subprocess.DEVNULL, check=True)
+    out: dict[str, Any] = {"file": "MP+dmb.sys.litmus", "runs": runs}
+    for name, cmd in commands.items():
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env, check=True)  # warm caches
+        times, cpus = [], []
+        for _ in range(runs):
+            c0, t0 = _children_cpu(), time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, env=env, check=True)
+            times.append(time.perf_counter() - t0)
+            cpus.append(_children_cpu() - c0)
+        out[name] = {
+            "min_s": round(min(times), 4), "median_s": round(statistics.median(times), 4),
+            "cpu_min_s": round(min(cpus), 4),  # less sensitive to a busy machine than wall time
+        }
+    return out
+
+
+def _catalogues() -> dict[str, Any]:
+    """Each shared catalogue in one process, with herd7's CI variants (sum of per-test times)."""
+    out = {}
+    for cat in CATALOGUES:
+        tally = run_catalogue(HERD, cat)
+        out[cat.name] = {
+            "tests": len(tally.rows),
+            "decided": len(tally.rows) - tally.count("unsupported"),
+            "seconds": round(tally.seconds, 3),
+        }
+    return out
+
+
 def _growth(make: Any, sizes: range) -> list[dict[str, Any]]:
     out = []
     for n in sizes:
@@ -79,9 +136,12 @@ def _growth(make: Any, sizes: range) -> list[dict[str, Any]]:
 def main(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     max_threads: Annotated[int, typer.Option(help="Largest generated test.")] = 6,
+    startup_runs: Annotated[int, typer.Option(help="Processes per start-up figure.")] = 20,
 ) -> None:
     """Run the benchmark and print the figures."""
     figures: dict[str, Any] = {
+        "startup": _startup(startup_runs),
+        "catalogues": _catalogues(),
         "catalogue": _measure_suite(_suite_files("herd-catalogue/aarch64")),
         "instructions": _measure_suite(_suite_files("herd-instructions/AArch64")),
         "growth": {
@@ -101,6 +161,20 @@ def main(
             f"median {f['median_ms']} ms, worst {f['worst_ms']} ms\n"
             f"  -j 2:      {f['j2_seconds']:.3f} s, {f['j2_tests_per_second']} tests/s"
         )
+    s = figures["startup"]
+    typer.echo(
+        f"start-up ({s['runs']} runs, min/median): bare python "
+        f"{s['python_bare']['min_s']:.3f}/{s['python_bare']['median_s']:.3f} s, "
+        f"litmus {s['file']} {s['litmus_one_file']['min_s']:.3f}/"
+        f"{s['litmus_one_file']['median_s']:.3f} s (CPU {s['litmus_one_file']['cpu_min_s']:.3f} s), "
+        f"full CLI (--json) "
+        f"{s['litmus_one_file_full_cli']['min_s']:.3f}/"
+        f"{s['litmus_one_file_full_cli']['median_s']:.3f} s"
+    )
+    typer.echo("catalogues (1 process): " + ", ".join(
+        f"{name} {c['seconds']:.2f} s ({c['decided']}/{c['tests']} decided)"
+        for name, c in figures["catalogues"].items()
+    ))
     for shape, rows in figures["growth"].items():
         typer.echo(f"{shape}: " + ", ".join(
             f"{r['threads']} threads {r['seconds'] * 1000:.1f} ms ({r['executions']} execs)"

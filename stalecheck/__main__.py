@@ -1,5 +1,5 @@
 """``python -m stalecheck``: the same entry point as the ``stalecheck`` console script."""
 
-from stalecheck.cli import main
+from stalecheck.launch import main
 
 main()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from rich.text import Text
 from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
 from stalecheck.cli_options import Timeout
+from stalecheck.cli_stress import stress_cmd
 from stalecheck.cli_text import labelled
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, Store, replay
@@ -33,8 +34,8 @@ from stalecheck.report.verdicts import dumps, html_section, verdict_table, witne
 from stalecheck.report.witness_dot import witness_dot
 from stalecheck.report.witness_html import Section, page
 from stalecheck.report.witness_text import witness_lines
-from stalecheck.runner import Result, load_scenario, run_variant, select
-from stalecheck.scenarios import BUNDLED
+from stalecheck.runner import Result, load_scenario, run_variant, select, table_rows
+from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, Variant
 
 EXIT_CODES = (
@@ -118,19 +119,52 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = St
 
 
 @app.command("scenarios", epilog=EXIT_CODES)
-def scenarios() -> None:
-    """List the bundled scenarios and their variants."""
-    table = Table(title="bundled scenarios", title_justify="left")
+def scenarios(
+    only: Annotated[
+        list[str] | None,
+        typer.Argument(help="Registered names or .py files to list (default: every registered scenario)."),
+    ] = None,
+) -> None:
+    """List scenarios: bundled ones, those other installed packages register (entry
+    points in the group stalecheck.scenarios), or the given files."""
+    registered = registry.registered()
+    table = Table(title="scenarios", title_justify="left")
     table.add_column("scenario", style="bold")
+    table.add_column("from")
     table.add_column("seed")
     table.add_column("variant")
     table.add_column("what it models")
-    for name in BUNDLED:
-        sc = load_scenario(name)
-        for i, v in enumerate(sc.variants.values()):
-            cells = (name if i == 0 else "", sc.seed if i == 0 else "", v.name, v.summary)
+    for name in only or registry.names():
+        regs = registered.get(name, [])
+        origin = ", ".join("bundled" if r.bundled else r.dist for r in regs) or "file"
+        try:
+            sc = load_scenario(name)
+        except StalecheckError as exc:
+            if any(r.bundled for r in regs) or not regs:
+                raise
+            table.add_row(*(Text(c) for c in (name, origin, "", "", f"cannot be loaded: {exc.render()}")))
+            continue
+        extras = _extras(sc)
+        rows = [(v.name, v.summary) for v in sc.variants.values()] + ([("", extras)] if extras else [])
+        for i, (variant, summary) in enumerate(rows):
+            head = (sc.name, origin, sc.seed) if i == 0 else ("", "", "")
+            cells = (*head, variant, summary)
             table.add_row(*(Text(c) for c in cells))  # Text: never read as markup
     out.print(table)
+
+
+def _extras(sc: Scenario) -> str:
+    """What besides variants a scenario declares (its stress sweep, its tables)."""
+    parts = []
+    if sc.stress is not None:
+        sweep = sc.stress
+        parts.append(
+            f"stress sweep over {sweep.label}: {', '.join(map(str, sweep.sizes))}"
+            + (f"; hypotheses {', '.join(sweep.hypotheses)}" if sweep.hypotheses else "")
+            + (f"; flags {', '.join(sweep.flags)}" if sweep.flags else "")
+        )
+    parts.extend(f"table: {t.title}" for t in sc.tables)
+    return "\n".join(parts)
 
 
 @app.command("check", epilog=EXIT_CODES)
@@ -176,23 +210,40 @@ def _write_html(path: Path, text: str) -> None:
 
 
 @app.command("run-all", epilog=EXIT_CODES)
-def run_all(max_states: MaxStates = None, timeout: Timeout = None, store: StoreOption = Store.EXACT) -> None:
-    """The verdict table for every bundled scenario and variant (what `make run` shows)."""
+def run_all(
+    only: Annotated[
+        list[str] | None,
+        typer.Argument(help="Registered names or .py files (default: every registered scenario)."),
+    ] = None,
+    max_states: MaxStates = None,
+    timeout: Timeout = None,
+    store: StoreOption = Store.EXACT,
+) -> None:
+    """The verdict table of every variant, and each scenario's extra tables (what
+    `make run` shows for the bundled scenarios)."""
     budget = Budget(max_states=max_states, timeout=timeout)
-    for name in BUNDLED:
+    for name in only or registry.names():
         sc = load_scenario(name)
         results = [_run(sc, v, budget, store) for v in sc.variants.values()]
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
-        module = sys.modules.get(BUNDLED[name])
-        tables = getattr(module, "cost_tables", None)
-        if tables is not None:
-            for table in tables():
-                out.print(table)
+        for title, rows in table_rows(sc):
+            out.print(Text(title))  # above the table, not wrapped to its width
+            out.print(_table(rows))
         out.print()
     out.print(
         "Verdicts come from exhaustive exploration; 'predicted' is the seed analysis. "
         "`stalecheck check SCENARIO -v VARIANT` prints a witness and the assumptions."
     )
+
+
+def _table(rows: list[dict[str, Any]]) -> Table:
+    """A scenario's extra table: the first row's keys name the columns."""
+    table = Table()
+    for key in rows[0] if rows else ():
+        table.add_column(Text(str(key)), justify="right")
+    for row in rows:
+        table.add_row(*(Text(str(v)) for v in row.values()))
+    return table
 
 
 @app.command("explain", epilog=EXIT_CODES)
@@ -236,108 +287,7 @@ def explain(
         out.print(line, markup=False, emoji=False)
 
 
-@app.command("stress", epilog=EXIT_CODES)
-def stress_cmd(
-    scenario: Annotated[
-        str, typer.Argument(help="A scenario that defines a stress sweep (e.g. fcvm-vsock-nv2).")
-    ],
-    hypothesis: Annotated[
-        str | None, typer.Option("--hypothesis", help="Which root-cause model to sweep (default: the first).")
-    ] = None,
-    fwb: Annotated[bool, typer.Option("--fwb", help="L0 uses FEAT_S2FWB.")] = False,
-    sizes: Annotated[
-        str | None, typer.Option("--sizes", help="Comma-separated sizes to sweep (default: the seed's).")
-    ] = None,
-    runs: Annotated[int, typer.Option("--runs", min=1, help="Random schedules per size.")] = 100,
-    max_steps: Annotated[
-        int, typer.Option("--max-steps", min=1, help="A run still going after this many steps is incomplete.")
-    ] = 100_000,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the schedules (results are reproducible).")
-    ] = 0,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Run on a dask.distributed cluster at this address.")
-    ] = None,
-    plot: Annotated[
-        Path | None, typer.Option("--plot", help="Also write pass rate against size as PNG or SVG.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-) -> None:
-    """Seeded random schedules for configurations too large to explore: failure rate per
-    swept size with 95% Wilson intervals (a trend of the model, not hardware rates)."""
-    import functools
-    import json
-
-    from stalecheck.explore.stress import stress
-    from stalecheck.report.stress import render_stress
-
-    sc = load_scenario(scenario)
-    module = sys.modules.get(BUNDLED.get(scenario, ""), None)
-    model = getattr(module, "stress_model", None)
-    known = getattr(module, "STRESS_HYPOTHESES", None)
-    swept = getattr(module, "SEED_SIZES", None)
-    if model is None or not known or not swept:
-        raise UsageError(
-            f"scenario {sc.name!r} defines no stress sweep (stress_model, STRESS_HYPOTHESES, SEED_SIZES)"
-        )
-    chosen = hypothesis or next(iter(known))
-    if chosen not in known:
-        raise UsageError(f"--hypothesis {chosen!r}: choose one of {', '.join(known)}")
-    points = tuple(x.strip() for x in sizes.split(",")) if sizes else tuple(swept)
-    bad = [x for x in points if x not in swept]
-    if bad:
-        raise UsageError(f"--sizes: {', '.join(bad)} not in the sweep ({', '.join(swept)})")
-    factory = functools.partial(model, hypothesis=chosen, fwb=fwb)
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"--plot {plot}: the file name must end in .png or .svg")
-    executor, client = None, None
-    if scheduler is not None:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise UsageError(
-                "--scheduler needs dask.distributed: pip install 'stalecheck[cluster]'"
-            ) from None
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise UsageError(f"--scheduler {scheduler}: cannot reach the cluster ({exc})") from None
-        executor = client.get_executor()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]stress"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} runs"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("stress", total=len(points) * runs)
-        try:
-            result = stress(
-                factory,
-                points,
-                runs=runs,
-                seed=seed,
-                max_steps=max_steps,
-                jobs=jobs,
-                executor=executor,
-                progress=lambda done, total: bar.update(task, completed=done),
-            )
-        finally:
-            if client is not None:
-                client.close()
-    if plot is not None:
-        from stalecheck.report.stress_plot import write_plot
-
-        write_plot(result, plot, f"{sc.name}: {chosen}{' + FWB' if fwb else ''}")
-    if as_json:
-        _print_json(json.dumps({"scenario": sc.name, "hypothesis": chosen, "fwb": fwb, **result.as_dict()}))
-        return
-    title = f"{sc.name}: hypothesis {chosen}{', FWB' if fwb else ''}, {runs} random schedules per size"
-    out.print(render_stress(result, title=title), markup=False, emoji=False)
+app.command("stress", epilog=EXIT_CODES)(stress_cmd)
 
 
 def _internal_error(exc: BaseException) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -149,6 +148,9 @@ def _iterate(
             yield check_path(n, timeout, dot, variants=variants)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
+    # Imported here: a single-file run must not pay for multiprocessing at start-up.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(check_path, n, timeout, dot, False, False, variants): n for n in names

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, ProgressFn, Store, check
@@ -15,10 +15,11 @@ from stalecheck.explore.verdict import Outcome, Verdict
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
 from stalecheck.machine.describe import every_line
+from stalecheck.machine.schedule import RareHardware
 from stalecheck.machine.step_record import LineCopies, StepRecord
 from stalecheck.machine.system import Machine
-from stalecheck.scenarios import BUNDLED
-from stalecheck.scenarios.builder import Scenario, Variant
+from stalecheck.scenarios import registry
+from stalecheck.scenarios.builder import Scenario, StressSweep, Variant
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,24 @@ def _user_code_error(exc: BaseException, path: str) -> InputError:
 
 
 def load_scenario(name_or_path: str) -> Scenario:
-    """A bundled scenario by name, or a user's Python file defining ``SCENARIO``."""
-    if name_or_path in BUNDLED:
-        module = importlib.import_module(BUNDLED[name_or_path])
-        return module.SCENARIO  # type: ignore[no-any-return]
+    """A registered scenario by name (bundled or from an installed package's entry
+    point), or a user's Python file defining ``SCENARIO``."""
+    try:
+        return registry.load(name_or_path)
+    except KeyError:
+        pass
     path = Path(name_or_path)
     if path.suffix != ".py" or not path.exists():
-        known = ", ".join(sorted(BUNDLED))
-        raise UsageError(f"no bundled scenario {name_or_path!r} and no such .py file (bundled: {known})")
-    spec = importlib.util.spec_from_file_location(f"stalecheck_user_{path.stem}", path)
+        known = ", ".join(registry.names())
+        raise UsageError(
+            f"no registered scenario {name_or_path!r} and no such .py file (registered: {known})"
+        )
+    return _load_file(path)
+
+
+def _load_file(path: Path) -> Scenario:
+    name = f"stalecheck_user_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise UsageError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
@@ -87,6 +97,14 @@ def load_scenario(name_or_path: str) -> Scenario:
     if not isinstance(scenario, Scenario):
         raise ScenarioError(f"{path} defines no SCENARIO = Scenario(...)")
     return scenario
+
+
+def source_of(name_or_path: str) -> str:
+    """How another process finds the same scenario: its registered name, or the
+    file's absolute path (worker processes may run in another directory)."""
+    if name_or_path in registry.registered():
+        return name_or_path
+    return str(Path(name_or_path).resolve())
 
 
 def select(scenario: Scenario, names: Iterable[str]) -> list[Variant]:
@@ -136,3 +154,67 @@ def run_variant(
         bad=spec.bad_text,
         initial_copies=every_line(machine, machine.initial_state()),
     )
+
+
+def _user_call(fn: Any, owner: Any, *args: Any) -> Any:
+    """``fn(*args)`` where ``owner`` is the scenario's function doing the work: an
+    exception from a user's file is an input error at its line, one from our own
+    package is our bug."""
+    try:
+        return fn(*args)
+    except StalecheckError:
+        raise
+    except Exception as exc:
+        source = owner.__code__.co_filename
+        if Path(source).resolve().is_relative_to(_PACKAGE):
+            raise
+        raise _user_code_error(exc, source) from None
+
+
+_SWEEPS: dict[str, StressSweep] = {}  # per process: a worker loads each scenario once
+
+
+@dataclass(frozen=True)
+class SweepModel:
+    """Builds the model of one swept size in any process (``stress``'s factory).
+
+    Picklable because it names the scenario (``source_of``) instead of holding its
+    functions, so worker processes and dask workers load a user's file or a
+    registered scenario the same way.  Spontaneous cache steps are made rare
+    (``RareHardware``), as for every stress sweep."""
+
+    source: str
+    hypothesis: str | None = None
+    flags: tuple[str, ...] = ()
+
+    def sweep(self) -> StressSweep:
+        if self.source not in _SWEEPS:
+            scenario = load_scenario(self.source)
+            if scenario.stress is None:
+                raise UsageError(
+                    f"scenario {scenario.name!r} defines no stress sweep (see Scenario.stress_sweep)"
+                )
+            _SWEEPS[self.source] = scenario.stress
+        return _SWEEPS[self.source]
+
+    def __call__(self, size: Any) -> Machine:
+        sweep = self.sweep()
+        sweep.check(self.hypothesis, self.flags, [size])
+        spec = _user_call(sweep.build, sweep.build_fn, size, self.hypothesis, self.flags)
+        return RareHardware(spec)
+
+
+def sweep_sizes(sweep: StressSweep, tokens: Sequence[str] | None) -> tuple[Any, ...]:
+    """The swept values named on the command line (as they print), or all of them."""
+    if not tokens:
+        return sweep.sizes
+    by_text = {str(size): size for size in sweep.sizes}
+    missing = [t for t in tokens if t not in by_text]
+    if missing:
+        raise UsageError(f"--sizes: {', '.join(missing)} not in the sweep ({', '.join(by_text)})")
+    return tuple(by_text[t] for t in tokens)
+
+
+def table_rows(scenario: Scenario) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Each extra table's title and rows, computed now (user errors placed)."""
+    return [(table.title, _user_call(table.rows, table.rows)) for table in scenario.tables]

@@ -51,7 +51,7 @@ def test_explain_replays_token() -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (("check", "no-such-scenario"), "no bundled scenario"),
+        (("check", "no-such-scenario"), "no registered scenario"),
         (("check", "kvm-external-l3", "-v", "nope"), "has no variant 'nope'"),
         (("check", "kvm-external-l3", "--max-states", "0"), "--max-states"),
         (("check", "kvm-external-l3", "--timeout", "-1"), "--timeout"),

@@ -8,9 +8,9 @@ some actions rarer (the machine makes spontaneous cache steps rare, as they are
 on hardware); otherwise every enabled action is equally likely.
 
 Each run has one of three outcomes (``Run``): it reached a bad state; it finished
-cleanly (no step left and, if the model offers ``is_complete(state)``, every
-program at its end); or it is incomplete: a deadlock (no step left while some
-program has not finished, e.g. a WAIT never signalled) or the step limit.  An
+cleanly (every program at its end, by the model's optional ``is_complete(state)``;
+without it, no step left); or it is incomplete: a deadlock (no step left while
+some program has not finished, e.g. a WAIT never signalled) or the step limit.  An
 incomplete run proved nothing either way, so it is never counted as a pass: the
 pass rate is clean runs over all runs, and incomplete runs are reported beside it.
 
@@ -122,25 +122,31 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
 
 
 def run_once(model: Model[Any, Any], rng: random.Random, max_steps: int) -> Run:
-    """One random schedule of at most ``max_steps`` steps, and how it ended."""
+    """One random schedule of at most ``max_steps`` steps, and how it ended.
+
+    A run finishes when the model says every program is at its end
+    (``is_complete``), checked after the bad state: spontaneous steps (a cache
+    filling and dropping a line) may stay enabled forever after the programs end,
+    and they cannot change what the programs read.  A model without
+    ``is_complete`` finishes when no step is left."""
     weight = getattr(model, "stress_weight", None)
     complete = getattr(model, "is_complete", None)
     state = model.initial_state()
-    for _ in range(max_steps):
+    for step in range(max_steps + 1):
         if model.is_bad(state):
             return Run.BAD
+        if complete is not None and complete(state):
+            return Run.CLEAN
         actions = model.actions(state)
         if not actions:
-            return Run.CLEAN if complete is None or complete(state) else Run.DEADLOCK
+            return Run.CLEAN if complete is None else Run.DEADLOCK
+        if step == max_steps:
+            break
         if weight is None:
             action = actions[rng.randrange(len(actions))]
         else:
             action = rng.choices(actions, weights=[weight(state, a) for a in actions])[0]
         state = model.next_state(state, action)
-    if model.is_bad(state):
-        return Run.BAD
-    if not model.actions(state):  # the last allowed step ended the run
-        return Run.CLEAN if complete is None or complete(state) else Run.DEADLOCK
     return Run.STEP_LIMIT
 
 

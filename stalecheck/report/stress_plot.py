@@ -8,7 +8,7 @@ from stalecheck.errors import UsageError
 from stalecheck.explore.stress import StressResult
 
 
-def write_plot(result: StressResult, path: Path, title: str) -> None:
+def write_plot(result: StressResult, path: Path, title: str, label: str = "size") -> None:
     """PNG or SVG by the file's suffix; error bars are the 95% Wilson intervals of the
     pass rate (clean runs over all runs).  Incomplete runs (deadlock or step limit)
     are drawn as their own series, so a low pass rate caused by runs that never
@@ -29,7 +29,7 @@ def write_plot(result: StressResult, path: Path, title: str) -> None:
     ax.errorbar(labels, rates, yerr=[low, high], marker="o", capsize=4, label="pass (clean runs)")
     ax.plot(labels, incomplete, marker="x", linestyle="--", color="grey", label="incomplete runs")
     ax.set_ylim(0, 100)
-    ax.set_xlabel("transfer size (seed's units, scaled to the model)")
+    ax.set_xlabel(label)
     ax.set_ylabel("share of runs (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

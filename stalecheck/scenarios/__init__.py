@@ -1,10 +1,18 @@
-"""Bundled scenarios: one module per real case, each defining ``SCENARIO``."""
+"""Bundled scenarios: one module per real case, each defining ``SCENARIO``.
 
-BUNDLED: dict[str, str] = {
-    "fcvm-vsock-nv2": "stalecheck.scenarios.fcvm_vsock_nv2",
-    "kvm-external-l3": "stalecheck.scenarios.kvm_external_l3",
-    "xen-set-way": "stalecheck.scenarios.xen_set_way",
-    "osv-pte-barriers": "stalecheck.scenarios.osv_pte_barriers",
-    "kvm-guest-faults-icache": "stalecheck.scenarios.kvm_guest_faults_icache",
-    "kvm-stage2-map-modern": "stalecheck.scenarios.kvm_stage2_map_modern",
-}
+They are registered as entry points in the group ``stalecheck.scenarios``
+(``pyproject.toml``), like any third-party scenario; ``registry`` reads them.
+``BUNDLED`` (name -> module) is computed from those entry points on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BUNDLED":
+        from stalecheck.scenarios.registry import bundled
+
+        return {key: value.partition(":")[0] for key, value in bundled().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

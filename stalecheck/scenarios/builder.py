@@ -16,11 +16,11 @@ bad state; each fix is a named variant built by its own small function.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stalecheck.errors import ScenarioError
+from stalecheck.errors import ScenarioError, UsageError
 from stalecheck.machine.hierarchy import CacheConfig
 from stalecheck.machine.memtypes import MemType, S2Force
 from stalecheck.machine.program import parse_program
@@ -285,15 +285,79 @@ class Variant:
         return builder.build()
 
 
+@dataclass(frozen=True)
+class StressSweep:
+    """Configurations too large to explore, swept by ``stalecheck stress``.
+
+    ``build_fn(b, size, hypothesis=..., **flags)`` declares the system for one
+    swept size, as a variant's function does; ``hypothesis`` is passed only when
+    ``hypotheses`` are declared, and each name in ``flags`` is passed as a bool
+    (``--flag NAME`` on the command line).  The runner wraps the result in a machine
+    whose spontaneous cache steps are rare (``machine/schedule.py``)."""
+
+    build_fn: Callable[..., None]
+    sizes: tuple[Any, ...]
+    hypotheses: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    label: str = "size"
+
+    def check(self, hypothesis: str | None, flags: Sequence[str], sizes: Sequence[Any]) -> str | None:
+        """The hypothesis to use (the first when none is given); a clear error for
+        anything the sweep does not declare."""
+        if self.hypotheses:
+            chosen = hypothesis or self.hypotheses[0]
+            if chosen not in self.hypotheses:
+                raise UsageError(f"--hypothesis {chosen!r}: choose one of {', '.join(self.hypotheses)}")
+        elif hypothesis is not None:
+            raise UsageError(f"--hypothesis {hypothesis!r}: this sweep declares no hypotheses")
+        else:
+            chosen = None
+        unknown = [f for f in flags if f not in self.flags]
+        if unknown:
+            known = ", ".join(self.flags) or "none"
+            raise UsageError(f"--flag {', '.join(unknown)}: not a flag of this sweep (flags: {known})")
+        missing = [size for size in sizes if size not in self.sizes]
+        if missing:
+            swept = ", ".join(map(str, self.sizes))
+            raise UsageError(f"--sizes: {', '.join(map(str, missing))} not in the sweep ({swept})")
+        return chosen
+
+    def build(self, size: Any, hypothesis: str | None = None, flags: Sequence[str] = ()) -> SystemSpec:
+        chosen = self.check(hypothesis, flags, [size])
+        kw: dict[str, Any] = {name: name in flags for name in self.flags}
+        if chosen is not None:
+            kw["hypothesis"] = chosen
+        builder = Builder()
+        self.build_fn(builder, size, **kw)
+        return builder.build()
+
+
+Rows = Callable[[], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ExtraTable:
+    """A table printed after the scenario's verdicts by ``run-all`` (e.g. the cost of
+    each cleaning strategy): ``rows()`` returns one dict per row, the keys of the
+    first row naming the columns."""
+
+    title: str
+    rows: Rows
+
+
 @dataclass
 class Scenario:
-    """A real case with its variants (the buggy code and each fix)."""
+    """A real case: its variants (the buggy code and each fix), and optionally a
+    stress sweep and extra tables.  Everything the commands need is declared here,
+    so a user's file and a bundled or third-party scenario are run the same way."""
 
     name: str
     title: str
     seed: str = ""
     notes: str = ""
     variants: dict[str, Variant] = field(default_factory=dict)
+    stress: StressSweep | None = None
+    tables: list[ExtraTable] = field(default_factory=list)
 
     def variant(
         self, name: str, expect: str = "", summary: str = ""
@@ -305,6 +369,36 @@ class Scenario:
             if name in self.variants:
                 raise ScenarioError(f"scenario {self.name!r} declares variant {name!r} twice")
             self.variants[name] = Variant(name, summary or " ".join((fn.__doc__ or "").split()), expect, fn)
+            return fn
+
+        return register
+
+    def stress_sweep(
+        self,
+        sizes: Sequence[Any],
+        hypotheses: Sequence[str] = (),
+        flags: Sequence[str] = (),
+        label: str = "size",
+    ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        """Declare the stress sweep: decorates ``fn(b, size, [hypothesis=], **flags)``."""
+        if not sizes:
+            raise ScenarioError(f"scenario {self.name!r}: a stress sweep needs at least one size")
+        if len(set(map(str, sizes))) != len(sizes):
+            raise ScenarioError(f"scenario {self.name!r}: stress sizes must print differently")
+
+        def register(fn: Callable[..., None]) -> Callable[..., None]:
+            if self.stress is not None:
+                raise ScenarioError(f"scenario {self.name!r} declares two stress sweeps")
+            self.stress = StressSweep(fn, tuple(sizes), tuple(hypotheses), tuple(flags), label)
+            return fn
+
+        return register
+
+    def table(self, title: str) -> Callable[[Rows], Rows]:
+        """Declare an extra table: decorates a function returning its rows."""
+
+        def register(fn: Rows) -> Rows:
+            self.tables.append(ExtraTable(title, fn))
             return fn
 
         return register

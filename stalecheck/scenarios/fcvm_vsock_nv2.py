@@ -314,16 +314,28 @@ MESSAGES_PER_SIZE = {"512K": 2, "768K": 3, "1M": 4, "1280K": 5, "1536K": 6, "2M"
 STRESS_HYPOTHESES = {"data-nc": DATA_NC, "ring-nc": RING_NC, "baseline": _types()}
 
 
-def stress_model(size: str, hypothesis: str = "data-nc", fwb: bool = False) -> Machine:
-    """The model for one swept size (a module-level function, so worker processes can
-    build it): ``size`` is one of ``SEED_SIZES``."""
-    from stalecheck.machine.schedule import RareHardware
-
-    b = Builder()
+@SCENARIO.stress_sweep(
+    sizes=SEED_SIZES,
+    hypotheses=tuple(STRESS_HYPOTHESES),
+    flags=("fwb",),
+    label="transfer size (seed's units, scaled to the model)",
+)
+def stress_build(b: Builder, size: str, hypothesis: str = "data-nc", fwb: bool = False) -> None:
+    """One swept size: ``hypothesis`` names L1's stage-1 types, ``fwb`` whether L0 runs
+    L1 with HCR_EL2.FWB."""
     build(
         b,
         Virtqueue(SLOTS, MESSAGES_PER_SIZE[size], paged=True),
         fwb=fwb,
         l1_stage1=STRESS_HYPOTHESES[hypothesis],
     )
-    return RareHardware(b.build())
+
+
+def stress_model(size: str, hypothesis: str = "data-nc", fwb: bool = False) -> Machine:
+    """The model ``stalecheck stress`` runs for one size (a module-level function, so
+    worker processes can build it)."""
+    from stalecheck.machine.schedule import RareHardware
+
+    sweep = SCENARIO.stress
+    assert sweep is not None
+    return RareHardware(sweep.build(size, hypothesis, ("fwb",) if fwb else ()))

@@ -63,6 +63,15 @@ def test_each_ending_is_classified() -> None:
     outcome = {e: run_once(Forced(e), random.Random(0), max_steps=50) for e in ENDINGS}
     assert outcome == {"bad": Run.BAD, "done": Run.CLEAN, "stuck": Run.DEADLOCK, "loop": Run.STEP_LIMIT}
 
+    class Spinning(Forced):
+        """Every program finished, yet a spontaneous step stays enabled forever (a
+        cache filling and dropping a line): the run is finished, not at a limit."""
+
+        def is_complete(self, state: str) -> bool:
+            return state == "loop"
+
+    assert run_once(Spinning("loop"), random.Random(0), max_steps=50) == Run.CLEAN
+
 
 def test_incomplete_runs_are_counted_and_never_passes(tmp_path: Path) -> None:
     result = stress(Endings, [1, 2], runs=200, seed=3, max_steps=20)

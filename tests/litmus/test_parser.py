@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +10,7 @@ from stalecheck.axiomatic.check import check_test
 from stalecheck.errors import InputError, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast, parse_litmus
 from tests.litmus.conftest import SHARED
+from tests.tally import Tally
 
 MP = """AArch64 MP
 "message passing"
@@ -75,15 +74,19 @@ def test_every_shipped_test_parses_or_is_refused_cleanly() -> None:
     assert parsed == len(ALL_TESTS)
 
 
-def _rejects_cleanly(text: str) -> None:
-    """Parse and check; only our typed errors may escape (and they must render)."""
+def _rejects_cleanly(text: str) -> bool:
+    """Parse and check; only our typed errors may escape (and they must render).
+    True if the text parsed."""
+    parsed = False
     try:
         test = parse_litmus(text, "fuzz.litmus")
+        parsed = True
         size = sum(len(t.code) for t in test.threads)
         if len(test.threads) <= 4 and size <= 24:  # keep random programs cheap to check
             check_test(test)
     except StalecheckError as err:
         err.render()
+    return parsed
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,17 +121,12 @@ def test_fuzz_mutated_real_tests(text: str) -> None:
     _rejects_cleanly(text)
 
 
-def test_grammar_file_is_package_data() -> None:
-    import stalecheck.litmus as pkg
-
-    assert (Path(pkg.__file__).parent / "litmus.lark").is_file()
-
-
 def _grammar_strategy() -> st.SearchStrategy[str]:
     """Sentences of our own grammar (hypothesis' ``from_lark``), lightly constrained.
 
     Terminals that lark would glue to their neighbours get fixed spellings, so that
-    a good share of the generated files get past the header.
+    a good share of the generated files get past the header; every thread is ``P0``, so
+    one-column programs are well formed.
     """
     from importlib import resources
 
@@ -145,14 +143,23 @@ def _grammar_strategy() -> st.SearchStrategy[str]:
             "ARCH": st.just("AArch64 "),
             "TEST_NAME": st.just("T\n"),
             "INFO_LINE": st.just("Variant=x\n"),
+            "PROC": st.just("P0"),
         },
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(_grammar_strategy())
-def test_fuzz_sentences_of_the_grammar(text: str) -> None:
-    _rejects_cleanly(text)
+def test_fuzz_sentences_of_the_grammar() -> None:
+    """Sentences of the grammar reach the checker: a fixed share must parse (about 40% do;
+    the rest break rules the grammar cannot state, such as threads numbered in order)."""
+    tally = Tally()
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_grammar_strategy())
+    def run(text: str) -> None:
+        tally.saw(_rejects_cleanly(text))
+
+    run()
+    tally.require(0.15, "parsed")
 
 
 @pytest.mark.parametrize(

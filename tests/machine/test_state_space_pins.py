@@ -23,6 +23,7 @@ import pytest
 from stalecheck.explore.search import Budget, check
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario, run_variant
+from tests.conftest import Explored
 
 # variant -> (outcome, distinct states, transitions, witness token)
 KVM_EXTERNAL_L3 = {
@@ -55,9 +56,8 @@ def _benchmark() -> ModuleType:
 
 
 @pytest.mark.parametrize("variant", sorted(KVM_EXTERNAL_L3))
-def test_kvm_external_l3_state_space_is_pinned(variant: str) -> None:
-    scenario = load_scenario("kvm-external-l3")
-    result = run_variant(scenario, scenario.variants[variant])
+def test_kvm_external_l3_state_space_is_pinned(variant: str, explored: Explored) -> None:
+    result = explored("kvm-external-l3", variant)
     v = result.verdict
     assert (result.outcome, v.states, v.transitions, v.token) == KVM_EXTERNAL_L3[variant]
 

@@ -9,71 +9,39 @@ from stalecheck.explore.search import check
 from stalecheck.machine import ifetch
 from stalecheck.machine.system import Machine
 from stalecheck.report.witness_text import step_text
-from stalecheck.runner import load_scenario, run_variant
+from stalecheck.runner import load_scenario
 from stalecheck.scenarios.builder import Builder
+from tests.conftest import Explored
 
 ICACHE = load_scenario("kvm-guest-faults-icache")
 MODERN = load_scenario("kvm-stage2-map-modern")
 
-ICACHE_EXPECTED = {
-    "pipt-no-inval": "reachable",
-    "pipt-inval-page": "unreachable",
-    "pipt-inval-no-clean": "reachable",
-    "pipt-inval-no-clean-idc": "unreachable",
-    "pipt-no-inval-dic": "unreachable",
-    "pipt-idc-dic-no-cmo": "unreachable",
-    "vipt-no-inval": "reachable",
-    "vipt-inval-page": "reachable",
-    "vipt-inval-all": "unreachable",
-    "by-type-vipt": "unreachable",
-    "vivt-vmid-no-inval": "unreachable",
-    "vivt-vmid-same-vm-no-inval": "reachable",
-    "vivt-vmid-same-vm-inval-all": "unreachable",
-    "exec-fault-only": "reachable",
-    "exec-fault-only-xn": "unreachable",
-    "swap-in-no-clean": "reachable",
-    "swap-in-clean-poc": "unreachable",
-    "swap-in-mark-dirty": "reachable",
-}
-
-
-def test_every_icache_variant_is_covered() -> None:
-    assert set(ICACHE.variants) == set(ICACHE_EXPECTED)
-
-
-@pytest.mark.parametrize("name", sorted(ICACHE_EXPECTED))
-def test_icache_variant_verdict(name: str) -> None:
-    result = run_variant(ICACHE, ICACHE.variants[name])
-    assert result.outcome == ICACHE_EXPECTED[name]
-    assert result.expect == ICACHE_EXPECTED[name]
-
-
 @pytest.mark.parametrize("name", sorted(MODERN.variants))
-def test_modern_policy_closes_every_configuration(name: str) -> None:
-    result = run_variant(MODERN, MODERN.variants[name])
+def test_modern_policy_closes_every_configuration(name: str, explored: Explored) -> None:
+    result = explored(MODERN.name, name)
     assert result.outcome == "unreachable"
     assert result.cost["traps"] >= 1
 
 
-def test_modern_policy_costs_follow_fwb_and_dic() -> None:
+def test_modern_policy_costs_follow_fwb_and_dic(explored: Explored) -> None:
     """No D-cache maintenance under FWB, no I-cache maintenance under DIC."""
-    cost = {n: run_variant(MODERN, v).cost for n, v in MODERN.variants.items()}
+    cost = {n: explored(MODERN.name, n).cost for n in MODERN.variants}
     assert cost["fwb-dic"]["cmos"] == 0
     assert cost["pipt-dic"]["cmos"] < cost["pipt"]["cmos"]
     assert cost["fwb"]["cmos"] < cost["swap-in"]["cmos"]
 
 
-def test_vipt_per_page_witness_shows_the_other_alias() -> None:
-    steps = [step_text(s) for s in run_variant(ICACHE, ICACHE.variants["vipt-inval-page"]).steps]
+def test_vipt_per_page_witness_shows_the_other_alias(explored: Explored) -> None:
+    steps = [step_text(s) for s in explored(ICACHE.name, "vipt-inval-page").steps]
     inval = next(s for s in steps if "IC IVAU C completes" in s)
     assert "(alias 1)" in inval and "C(alias 0)=9" in inval
     assert "executes code version 9" in steps[-1]
 
 
-def test_mark_dirty_has_the_same_maintenance_as_no_clean() -> None:
+def test_mark_dirty_has_the_same_maintenance_as_no_clean(explored: Explored) -> None:
     """The 2012 workaround issues no CMO: its cost equals the buggy policy's."""
-    dirty = run_variant(ICACHE, ICACHE.variants["swap-in-mark-dirty"])
-    plain = run_variant(ICACHE, ICACHE.variants["swap-in-no-clean"])
+    dirty = explored(ICACHE.name, "swap-in-mark-dirty")
+    plain = explored(ICACHE.name, "swap-in-no-clean")
     assert dirty.cost == plain.cost
     assert dirty.verdict.steps == plain.verdict.steps
 

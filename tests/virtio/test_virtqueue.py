@@ -1,7 +1,5 @@
-"""Virtqueue programs, the AWAIT step, ring wrap and the quiet-line reduction."""
+"""Virtqueue programs, the AWAIT step and ring wrap (quiet lines: tests/machine/test_reduction.py)."""
 
-from stalecheck.explore.search import check
-from stalecheck.explore.verdict import Outcome
 from stalecheck.machine.program import parse_program
 from stalecheck.machine.system import Machine
 from stalecheck.machine.virtio import Virtqueue
@@ -40,11 +38,3 @@ def test_canonical_run_delivers_every_frame_intact() -> None:
         state = m.next_state(state, steps[0])
     assert m.is_complete(state)
     assert not m.is_bad(state)
-
-
-def test_quiet_lines_reduce_without_changing_the_verdict() -> None:
-    vq = Virtqueue(slots=1, messages=1)
-    full = check(_machine(vq, fwb=True, quiet=False))
-    reduced = check(_machine(vq, fwb=True, quiet=True))
-    assert full.outcome == reduced.outcome == Outcome.UNREACHABLE
-    assert reduced.states < full.states

@@ -1,0 +1,1 @@
+"""The architecture: the machine engine's state, its steps and the hardware rules they follow."""
