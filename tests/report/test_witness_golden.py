@@ -22,7 +22,7 @@ import pytest
 from stalecheck.report.witness_text import witness_lines
 from stalecheck.runner import Result, load_scenario
 from stalecheck.scenarios import BUNDLED
-from tests.report.util import explored
+from tests.conftest import Explored
 
 GOLDEN = Path(__file__).with_suffix("")
 CASES = [
@@ -45,7 +45,9 @@ def witness_golden_text(result: Result) -> str:
 
 
 @pytest.mark.parametrize(("scenario", "variant"), CASES, ids=[f"{s}/{v}" for s, v in CASES])
-def test_witness_text_matches_golden(scenario: str, variant: str, file_regression: object) -> None:
+def test_witness_text_matches_golden(
+    scenario: str, variant: str, file_regression: object, explored: Explored
+) -> None:
     result = explored(scenario, variant)
     assert result.outcome == "reachable", f"{scenario}/{variant} is predicted reachable"
     file_regression.check(  # type: ignore[attr-defined]

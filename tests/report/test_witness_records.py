@@ -23,7 +23,7 @@ from stalecheck.report.witness_html import copy_rows, page
 from stalecheck.report.witness_text import step_text
 from stalecheck.runner import load_scenario
 from stalecheck.scenarios.builder import Builder
-from tests.report.util import explored
+from tests.conftest import Explored
 
 # Small, fast variants covering every kind of actor: PE, EL2 policy, buffer, data
 # caches, TLB and walker, I-cache, hypervisor migration, DMA.
@@ -39,7 +39,7 @@ VARIANTS = [
 ]
 
 
-def _states(scenario: str, variant: str) -> list[object]:
+def _states(explored: Explored, scenario: str, variant: str) -> list[object]:
     """The machine's states along the witness (initial state first)."""
     machine = Machine(load_scenario(scenario).variants[variant].build())
     state = machine.initial_state()
@@ -51,20 +51,24 @@ def _states(scenario: str, variant: str) -> list[object]:
 
 
 @pytest.mark.parametrize(("scenario", "variant"), VARIANTS)
-def test_records_rebuild_every_copy_of_every_line_after_every_step(scenario: str, variant: str) -> None:
+def test_records_rebuild_every_copy_of_every_line_after_every_step(
+    scenario: str, variant: str, explored: Explored
+) -> None:
     result = explored(scenario, variant)
     assert result.steps, "a reachable variant"
     rows = copy_rows(result.steps, result.initial_copies)
-    truth = _states(scenario, variant)
+    truth = _states(explored, scenario, variant)
     assert len(rows) == len(truth)
     for n, (row, lines) in enumerate(zip(rows, truth, strict=True)):
         assert row == {x.line: x for x in lines}, f"after step {n}"
 
 
 @pytest.mark.parametrize(("scenario", "variant"), VARIANTS)
-def test_before_and_after_are_the_lines_copies_around_the_step(scenario: str, variant: str) -> None:
+def test_before_and_after_are_the_lines_copies_around_the_step(
+    scenario: str, variant: str, explored: Explored
+) -> None:
     result = explored(scenario, variant)
-    truth = _states(scenario, variant)
+    truth = _states(explored, scenario, variant)
     for n, rec in enumerate(result.steps):
         before = {x.line: x for x in truth[n]}
         after = {x.line: x for x in truth[n + 1]}
@@ -74,7 +78,7 @@ def test_before_and_after_are_the_lines_copies_around_the_step(scenario: str, va
         assert changed <= {x.line for x in rec.after}, f"step {n + 1} changed lines it does not list"
 
 
-def test_the_stale_read_as_data() -> None:
+def test_the_stale_read_as_data(explored: Explored) -> None:
     """Seed 002's last step, field by field: the vCPU (EL1, guest) reads X=0 with
     its MMU off (Device-nGnRnE), from the PoC, while the system cache holds 1 dirty."""
     last = explored("kvm-external-l3", "clean-to-pou").steps[-1]
@@ -92,7 +96,7 @@ def test_the_stale_read_as_data() -> None:
     assert x.memory == (0,)
 
 
-def test_a_trap_names_its_reason_and_the_policy() -> None:
+def test_a_trap_names_its_reason_and_the_policy(explored: Explored) -> None:
     steps = explored("kvm-external-l3", "clean-to-pou").steps
     trap = next(s for s in steps if s.effect.trap)
     assert trap.effect.trap == "stage-2 translation fault"
@@ -102,7 +106,7 @@ def test_a_trap_names_its_reason_and_the_policy() -> None:
     assert {(s.actor.role, s.actor.el) for s in policy} == {("EL2 policy", "EL2")}
 
 
-def test_hardware_actors_have_their_own_lanes() -> None:
+def test_hardware_actors_have_their_own_lanes(explored: Explored) -> None:
     kinds = {
         s.actor.kind: s.actor for scenario, variant in VARIANTS for s in explored(scenario, variant).steps
     }
@@ -119,7 +123,7 @@ def test_hardware_actors_have_their_own_lanes() -> None:
             assert kinds[kind].label == "hardware" and kinds[kind].name != "hardware"
 
 
-def test_text_line_is_actor_colon_effect_then_copies() -> None:
+def test_text_line_is_actor_colon_effect_then_copies(explored: Explored) -> None:
     for scenario, variant in VARIANTS:
         for rec in explored(scenario, variant).steps:
             text = step_text(rec)
@@ -128,7 +132,7 @@ def test_text_line_is_actor_colon_effect_then_copies() -> None:
                 assert text.endswith(" ".join(str(x) for x in rec.after))
 
 
-def test_json_steps_are_objects_with_copies() -> None:
+def test_json_steps_are_objects_with_copies(explored: Explored) -> None:
     result = explored("kvm-external-l3", "clean-to-pou")
     obj = json.loads(json.dumps(result_json(result)))
     steps = obj["witness"]
@@ -153,7 +157,7 @@ def test_json_steps_are_objects_with_copies() -> None:
     assert [x["line"] for x in obj["initial_copies"]] == ["X", "Y"]
 
 
-def test_dot_puts_each_step_in_its_actors_column() -> None:
+def test_dot_puts_each_step_in_its_actors_column(explored: Explored) -> None:
     steps = explored("kvm-external-l3", "flush-all-set-way-at-first-run").steps
     dot = witness_dot("t", steps)
     lanes = dict(re.findall(r'  (a\d+) \[label="([^"]*)", shape=plaintext', dot))
@@ -202,7 +206,7 @@ def _check_page(html: str) -> _Checker:
     return checker
 
 
-def test_html_page_has_a_row_per_step_and_a_column_per_copy() -> None:
+def test_html_page_has_a_row_per_step_and_a_column_per_copy(explored: Explored) -> None:
     result = explored("kvm-external-l3", "clean-to-pou")
     html = page("kvm-external-l3", [html_section(result)])
     checker = _check_page(html)
@@ -243,7 +247,7 @@ def test_html_escapes_user_text() -> None:
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; stale" in html
 
 
-def test_replay_returns_records() -> None:
+def test_replay_returns_records(explored: Explored) -> None:
     result = explored("kvm-external-l3", "clean-to-pou")
     machine = Machine(load_scenario("kvm-external-l3").variants["clean-to-pou"].build())
     again = replay(machine, result.verdict.witness)
