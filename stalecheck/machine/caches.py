@@ -168,14 +168,29 @@ def fill(copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: in
     return _set(copies, inst * nl + line, (0, values))
 
 
-def may_fill(copies: Copies, h: Hierarchy, inst: int, line: int, nl: int) -> bool:
+def dirty_l1_lines(copies: Copies, h: Hierarchy, nl: int) -> int:
+    """Bitmask of the lines some L1 holds dirty (``dirty_l1`` for every line at once)."""
+    mask = 0
+    for inst in h.l1:
+        base = inst * nl
+        for line in range(nl):
+            copy = copies[base + line]
+            if copy and copy[0]:
+                mask |= 1 << line
+    return mask
+
+
+def may_fill(copies: Copies, h: Hierarchy, inst: int, line: int, nl: int, dirty: int | None = None) -> bool:
     """A fill is possible when there is no copy yet; an L1 fill waits while another
     L1 holds the line dirty (the protocol would snoop it; the write-back is a step
-    of its own, so the same outcome stays reachable)."""
+    of its own, so the same outcome stays reachable).  ``dirty`` is
+    ``dirty_l1_lines`` of ``copies``, when the caller already has it."""
     if copies[inst * nl + line]:
         return False
     if h.instances[inst].level == 0:
-        return dirty_l1(copies, h, line, nl) < 0
+        if dirty is None:
+            dirty = dirty_l1_lines(copies, h, nl)
+        return not dirty >> line & 1
     return True
 
 

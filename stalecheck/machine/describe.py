@@ -4,113 +4,54 @@ A reader checks these against the Arm ARM, so each record names the actor, the
 instruction or hardware action, the memory type that decided its path, and every
 copy of the lines it touched before and after it.  ``report/`` turns the records
 into text (one sentence per step, ``*`` marking a dirty copy), JSON, DOT and HTML.
+Translation and instruction-fetch steps are described by ``mmu_text.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import buffer
-from stalecheck.machine.spec import Context
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.memtypes import MemType
+from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.state import DCVA, OP_CLEAN, OP_CLEAN_INVAL, OP_INVAL, SETWAY, STORE, State
-from stalecheck.machine.step_record import Action, Actor, ActorKind, Copy, Effect, LineCopies, StepRecord
+from stalecheck.machine.step_record import Action, Actor, ActorKind, Effect, StepRecord
+from stalecheck.machine.steps import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
+from stalecheck.machine.text import Names, buffer_actor, every_line, hardware, record, thread_actor
+from stalecheck.machine.traps import Traps
 
-if TYPE_CHECKING:
-    from stalecheck.machine.system import Machine, Step
+
+class Machine(Names, Protocol):
+    """What the witness reads of a machine (``system.Machine`` is one)."""
+
+    @property
+    def code(self) -> list[Instr]: ...
+
+    @property
+    def mmu_text(self) -> MmuText | None: ...
+
+    @property
+    def traps(self) -> Traps: ...
+
+    def current(self, state: State, t: int) -> Instr | None: ...
+
+    def loc_index(self, loc: str) -> tuple[int, int]: ...
+
+    def line_of(self, name: str) -> int: ...
+
+    def reg_index(self, thread: int, reg: str) -> int: ...
+
+    def access_type(self, state: State, t: int, line: int) -> MemType: ...
+
 
 _OP_WORDS = {OP_CLEAN: "cleans", OP_INVAL: "invalidates", OP_CLEAN_INVAL: "cleans and invalidates"}
 
 
-def line_copies(m: Machine, state: State, line: int) -> LineCopies:
-    """Every copy of ``line`` in ``state``, innermost cache first, and memory."""
-    copies = []
-    for inst in range(len(m.h.instances)):
-        copy = state.copies[inst * m.nl + line]
-        if copy:
-            copies.append(Copy(m.h.label(inst), tuple(copy[1]), bool(copy[0])))
-    spec = m.lines[line]
-    return LineCopies(spec.name, tuple(spec.locations), tuple(copies), tuple(state.mem[line]))
-
-
-def every_line(m: Machine, state: State) -> tuple[LineCopies, ...]:
-    """Every copy of every line (the first row of a witness's table of copies)."""
-    return tuple(line_copies(m, state, line) for line in range(m.nl))
-
-
-def snapshot(m: Machine, state: State, line: int) -> str:
-    """Every copy of ``line`` in words: ``[X: L1.PE0=1* SC=1* mem=0]``."""
-    return str(line_copies(m, state, line))
-
-
-def _changed(m: Machine, before: State, after: State) -> list[int]:
-    if before.copies is after.copies and before.mem is after.mem:
-        return []
-    n = len(m.h.instances)
-    return [
-        line
-        for line in range(m.nl)
-        if before.mem[line] != after.mem[line]
-        or any(before.copies[i * m.nl + line] != after.copies[i * m.nl + line] for i in range(n))
-    ]
-
-
-def record(
-    m: Machine,
-    before: State,
-    after: State,
-    actor: Actor,
-    operation: str,
-    effect: Effect,
-    *,
-    instruction: str = "",
-    target: str = "",
-    lines: Iterable[int] = (),
-    shows_copies: bool = False,
-) -> StepRecord:
-    """A step's record, with the copies of the lines it names and of any line whose
-    copies it changed (so the records alone rebuild every line after every step)."""
-    affected = list(dict.fromkeys([*lines, *_changed(m, before, after)]))
-    return StepRecord(
-        actor,
-        str(operation),
-        instruction,
-        target,
-        effect,
-        tuple(line_copies(m, before, line) for line in affected),
-        tuple(line_copies(m, after, line) for line in affected),
-        shows_copies,
-    )
-
-
-def thread_actor(m: Machine, state: State, t: int, kind: ActorKind | None = None) -> Actor:
-    """The thread ``t`` as the actor of a step: on its PE (or a DMA master), or the
-    EL2 policy running for it after a trap."""
-    th = state.threads[t]
-    spec = m.threads[t]
-    name = f"{'PE' + str(th.pe) if th.pe >= 0 else 'DMA'} {spec.name}"
-    if th.hyp:
-        return Actor(
-            kind or ActorKind.POLICY, name, f"{name} [EL2 policy]", th.pe, spec.name, "EL2 policy", "EL2"
-        )
-    if th.pe < 0:
-        return Actor(kind or ActorKind.DEVICE, name, name, -1, spec.name, "device")
-    # Host code (VMM, host kernel, hypervisor) runs in the EL2&0 regime (spec.Context).
-    el = "EL1" if spec.context == Context.GUEST else "EL2&0"
-    return Actor(kind or ActorKind.PE, name, name, th.pe, spec.name, str(spec.context), el)
-
-
-def hardware(kind: ActorKind, name: str, pe: int = -1) -> Actor:
-    """A cache, TLB or I-cache acting on its own: the text calls every one "hardware"."""
-    return Actor(kind, name, "hardware", pe)
-
-
 def describe(m: Machine, before: State, step: Step, after: State) -> StepRecord:
-    from stalecheck.machine.system import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK
-
-    if m.mmu is not None:  # translation and instruction fetch describe their own steps
-        rec = m.mmu.describe(before, step, after)
+    if m.mmu_text is not None:  # translation and instruction fetch describe their own steps
+        rec = m.mmu_text.describe(before, step, after)
         if rec is not None:
             return rec
     kind = step[0]
@@ -187,7 +128,7 @@ def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State)
     text = str(instr)
     common = {"instruction": text, "target": instr.loc}
     if (not bt.hyp and at.hyp) or (not bt.hyp and at.retry and not bt.retry):
-        trap = m._traps(before, t, instr)
+        trap = m.traps.trap(before, t, instr)
         effect = trap_words(m, before, after, t, _trap_reason(trap.kind if trap else "trap"), instr)
         return record(m, before, after, actor, instr.op, effect, **common)
     if instr.op in ("LDR", "AWAIT", "STR"):
@@ -261,10 +202,6 @@ def _load_source(m: Machine, before: State, t: int, line: int, offset: int, valu
     return f"({mt})", str(mt)
 
 
-def buffer_actor(pe: int) -> Actor:
-    return Actor(ActorKind.BUFFER, f"PE{pe} buffer", f"PE{pe} buffer", pe)
-
-
 def _describe_complete(m: Machine, before: State, pe: int, index: int, after: State) -> StepRecord:
     entry = before.bufs[pe][index]
     instr = m.code[entry[-1]]
@@ -292,3 +229,6 @@ def _describe_complete(m: Machine, before: State, pe: int, index: int, after: St
             m, before, after, actor, Action.COMPLETE, effect, lines=(line,), shows_copies=True, **common
         )
     return record(m, before, after, actor, Action.COMPLETE, Effect(f"entry {entry} completes"), **common)
+
+
+__all__ = ["describe", "every_line"]

@@ -1,4 +1,6 @@
-"""A sound state-space reduction: no hardware steps on lines nobody touches again.
+"""Sound reductions of the explored state space, each stated with the verdict.
+
+*Dead lines.*  No hardware steps on lines nobody touches again.
 
 Write-back, drop and fill of a line only matter to a later step that reads or
 maintains that line: loads and stores, buffered stores and CMOs completing, a
@@ -23,19 +25,63 @@ page cannot fault again).  Translation (``machine/mmu.py``) walks page tables
 held in lines, so the reduction is off when the scenario uses it.  A bad state
 that reads memory (``v.mem``) would see the skipped hardware steps, so
 ``StateView.mem`` refuses to run under the reduction instead of answering wrongly.
+
+*Quiet lines.*  A line that every observer only ever accesses with a cacheable
+type (and no non-coherent device touches) is read through hardware coherence
+alone: ``caches.coherent_value`` returns the newest value whatever copies exist
+(B2.11; the invariant in ``caches.py``).  Where its clean copies sit, whether a
+dirty copy was written back, whether it was speculatively filled or dropped,
+changes no value any observer can read, so the spontaneous steps on such a line
+(FILL, DROP, WRITE_BACK) are not explored.  The set is computed from the programs
+and the types at start; ``Machine`` re-checks every type it computes during the
+search and refuses (ScenarioError) if a quiet line is ever accessed
+non-cacheably (a policy or an SCTLR/HCR change that the static pass could not
+see), so the reduction can never hide a stale read silently.  Tests compare
+verdicts with and without it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from stalecheck.machine.access import Access
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.layout import Layout
+from stalecheck.machine.spec import Context, VMSpec
+from stalecheck.machine.state import DCVA, SETWAY, STORE, State, sctlr_bits
 
-from stalecheck.machine.spec import Context
-from stalecheck.machine.state import DCVA, SETWAY, STORE, State
+_ACCESSES = ("LDR", "STR", "AWAIT", "DC")
 
-if TYPE_CHECKING:
-    from stalecheck.machine.isa import Instr
-    from stalecheck.machine.spec import VMSpec
-    from stalecheck.machine.system import Machine
+
+def quiet_lines(m: Layout, access: Access) -> frozenset[int]:
+    """Lines whose every access in the programs is cacheable, at start (see module doc)."""
+    if not m.spec.options.quiet_coherent_lines or m.spec.xlate is not None:
+        return frozenset()  # with translation, types come from page tables in memory
+    loud: set[int] = set()
+    for t, prog in enumerate(m.programs):
+        spec = m.threads[t]
+        for ident in prog:
+            instr = m.code[ident]
+            if instr.op not in _ACCESSES or not instr.loc:
+                continue
+            line = m.line_of(instr.loc)
+            if spec.context == Context.DEVICE:
+                if not spec.coherent:
+                    loud.add(line)
+                continue
+            if spec.context == Context.GUEST:
+                vm = m.vms[m.vm_index[spec.vm]]
+                if m.lines[line].page in vm.mmio:
+                    continue  # never performed: the access exits to the hypervisor
+                hcr = vm.hcr.to_int()
+            else:
+                hcr = 0
+            sctlr = sctlr_bits(*spec.sctlr)  # at start
+            if not access.memory_type(t, False, sctlr, hcr, line).cacheable:
+                loud.add(line)
+    for line, host in enumerate(m.host_types):
+        if host is not None and not host.cacheable:
+            loud.add(line)
+    return frozenset(range(m.nl)) - loud
+
 
 # Instructions a guest can trap on (stage-2 fault, HCR_EL2.TSW/TVM/TPC/TPU).
 _MAY_TRAP = ("LDR", "STR", "AWAIT", "DC", "DCSW", "MSR", "EXEC", "IC", "TLBI")
@@ -45,7 +91,7 @@ _NAMES_A_LINE = ("LDR", "STR", "AWAIT", "DC", "DCSW", "IC")
 class DeadLines:
     """Which lines may still be touched, as a bitmask per state (``live``)."""
 
-    def __init__(self, m: Machine) -> None:
+    def __init__(self, m: Layout) -> None:
         self._m = m
         self.all = (1 << m.nl) - 1
         self._code_bits: list[int] = []
@@ -53,8 +99,8 @@ class DeadLines:
         self._faults: list[tuple[tuple[int, int], ...]] = []  # per thread: (index, page bit) that may fault
         self._vm: list[int] = []
         for t, spec in enumerate(m.threads):
-            vm = m.vms[m._vm_index[spec.vm]] if spec.context == Context.GUEST else None
-            self._vm.append(m._vm_index[spec.vm] if vm is not None else -1)
+            vm = m.vms[m.vm_index[spec.vm]] if spec.context == Context.GUEST else None
+            self._vm.append(m.vm_index[spec.vm] if vm is not None else -1)
             suffix = [0]
             faults: list[tuple[int, int]] = []
             program = m.programs[t]
@@ -91,7 +137,7 @@ class DeadLines:
         if instr.op not in _NAMES_A_LINE or not instr.loc:
             return 0
         m = self._m
-        if instr.loc in m._line_index or instr.loc in m._loc:
+        if m.names_a_line(instr.loc):
             return 1 << m.line_of(instr.loc)
         return self.all  # a name we cannot place: assume it may be any line
 

@@ -71,6 +71,18 @@ IC_ENTRY = 6  # (IC_ENTRY, op, line, tag, instr_id); op: IC_IVAU / IC_IALLU / IC
 IC_IVAU, IC_IALLU, IC_IALLUIS = 1, 2, 3
 
 
+def with_thread(state: State, t: int, th: Thread) -> State:
+    """``state`` with thread ``t`` replaced."""
+    threads = state.threads
+    return state._replace(threads=(*threads[:t], th, *threads[t + 1 :]))
+
+
+def with_entry(state: State, pe: int, entry: Entry) -> State:
+    """``state`` with ``entry`` appended to PE ``pe``'s buffer."""
+    bufs = state.bufs
+    return state._replace(bufs=(*bufs[:pe], (*bufs[pe], entry), *bufs[pe + 1 :]))
+
+
 def _fast_replace(cls: type) -> None:
     """Give a NamedTuple a faster ``_replace`` (speed only, same result).
 

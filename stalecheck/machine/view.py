@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.state import State
 
-if TYPE_CHECKING:
-    from stalecheck.machine.system import Machine
+
+class Machine(Protocol):
+    """What a view reads of a machine (``system.Machine`` is one)."""
+
+    @property
+    def pruned(self) -> bool:
+        """Whether the dead-lines reduction skips hardware steps (memory is then not exact)."""
+        ...
+
+    def thread_index(self, name: str) -> int: ...
+
+    def reg_index(self, thread: int, reg: str) -> int: ...
+
+    def loc_index(self, loc: str) -> tuple[int, int]: ...
+
+    def finished(self, state: State, t: int) -> bool: ...
+
+    def is_complete(self, state: State) -> bool: ...
 
 
 class StateView:
@@ -35,7 +51,7 @@ class StateView:
         return self._s.threads[self._m.thread_index(thread)].fault
 
     def mem(self, loc: str) -> int:
-        if self._m.dead_lines is not None:
+        if self._m.pruned:
             raise ScenarioError(
                 f"the bad state reads memory (v.mem({loc!r})), which the prune_dead_lines "
                 "reduction does not preserve; turn the option off for this scenario"

@@ -1,5 +1,5 @@
 """One test per ordering rule of the per-PE buffer (``buffer.py``) and of the
-barriers that wait on it (``Machine._choices``).
+barriers that wait on it (``Execute.choices``).
 
 Entries are written out as the engine stores them (see ``state.py``) so each
 test shows the buffer it reasons about.

@@ -137,6 +137,17 @@ def test_l1_fill_waits_while_another_l1_holds_the_line_dirty() -> None:
     assert caches.may_fill(copies(l1_1=(1, (5,))), H, SC, 0, 1), "a shared level may still fill"
 
 
+def test_the_engine_offers_an_l1_fill_exactly_where_may_fill_allows_it() -> None:
+    """The engine's FILL steps come from ``caches.may_fill`` (through ``Hardware.fillable``):
+    PE0's L1 gets no fill while PE1's L1 holds the line dirty, the system cache does."""
+    m = machine(_two_pe_system)
+    s = m.initial_state()._replace(copies=copies(l1_1=(1, (5,))))
+    fills = {step[1] for step in m.actions(s) if step[0] == FILL}
+    assert L1_0 not in fills and SC in fills
+    s = m.initial_state()._replace(copies=copies(l1_1=(0, (5,))))
+    assert L1_0 in {step[1] for step in m.actions(s) if step[0] == FILL}
+
+
 def _two_pe_system(b: Builder) -> None:
     b.system(pes=2, system_cache=True, louu=1, loc=1)
     b.page("P", "X")

@@ -75,7 +75,7 @@ def test_a_bad_state_that_reads_memory_is_refused_not_answered() -> None:
 
 def _random_bad_state(m: Machine, value: int, device: bool) -> SystemSpec:
     """``m``'s system with a random bad state over registers: some thread read ``value`` into r1."""
-    names = [t.name for t in m.threads if "r1" in m._regs[m.thread_index(t.name)]]
+    names = [t.name for t in m.threads if "r1" in m.layout.regs[m.thread_index(t.name)]]
     assume(names)
     who = names[-1] if device else names[0]
     return dataclasses.replace(

@@ -1,0 +1,98 @@
+"""Memory types of accesses, and the values a load may return.
+
+The type of an access decides its path through the caches: cacheable accesses
+are coherent (``caches.coherent_value``); Non-cacheable and Device accesses
+may hit a cached copy or go to the PoC (B2.11 Mismatched memory attributes).
+The type comes from the regime the thread runs in (``memtypes.py`` combines
+the stages), from the system registers in the state, and from the host's types
+for EL2 code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from stalecheck.errors import ScenarioError
+from stalecheck.machine import buffer, caches
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.layout import Layout
+from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
+from stalecheck.machine.spec import Context, hcr_bit
+from stalecheck.machine.state import SCTLR_C, SCTLR_M, State
+
+
+class Access:
+    """Types and load values of one variant's accesses."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.quiet = frozenset[int]()  # lines reduced as coherent-only (reduction.quiet_lines)
+        self.cached_type = lru_cache(maxsize=None)(self.memory_type)
+        self._nc_may_hit = layout.spec.options.nc_reads_may_hit
+
+    def memory_type(self, t: int, in_hyp: bool, sctlr: int, hcr: int, line: int) -> MemType:
+        """The type of thread ``t``'s data access to ``line`` for these register values."""
+        lay = self.layout
+        spec = lay.threads[t]
+        if spec.context == Context.HOST or in_hyp:
+            host = lay.host_types[line]
+            return host if host is not None else NORMAL_WB
+        vm = lay.vms[lay.vm_index[spec.vm]]
+        name = lay.lines[line].name
+        flags = RegimeFlags(
+            mmu=bool(sctlr & SCTLR_M),
+            dcache=bool(sctlr & SCTLR_C),
+            hcr_dc=bool(hcr & hcr_bit("DC")),
+            hcr_cd=bool(hcr & hcr_bit("CD")),
+            fwb=bool(hcr & hcr_bit("FWB")),
+        )
+        return guest_data_type(vm.s1_type(name), vm.s2_type(name), vm.s2_force, flags)
+
+    def access_type(self, state: State, t: int, line: int) -> MemType:
+        """The type of thread ``t``'s next data access to ``line`` (D8.6 Memory region
+        attributes; D8.2.12.1 when stage 1 is off; D7.5.5 cacheability controls)."""
+        th = state.threads[t]
+        vi = self.layout.thread_vm[t]
+        hcr = state.hcr[vi] if vi >= 0 else 0
+        mt: MemType = self.cached_type(t, bool(th.hyp), th.sctlr, hcr, line)
+        if not mt.cacheable and line in self.quiet:
+            raise ScenarioError(
+                f"line {self.layout.lines[line].name} was reduced as coherent-only but thread "
+                f"{self.layout.threads[t].name!r} accesses it as {mt}: run without quiet_coherent_lines"
+            )
+        return mt
+
+    def guest_unmapped(self, state: State, t: int, line: int) -> bool:
+        """Whether guest thread ``t`` (not at EL2) would take a stage-2 fault on ``line``."""
+        vi = self.layout.thread_vm[t]
+        if vi < 0 or state.threads[t].hyp:
+            return False
+        return not state.mapped[vi] & self.layout.line_page_bit[line]
+
+    def under_stage2(self, state: State, t: int) -> bool:
+        """Whether thread ``t`` runs at EL1 under a stage 2 (HCR_EL2.VM=1)."""
+        return self.layout.threads[t].context == Context.GUEST and not state.threads[t].hyp
+
+    def load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
+        line, offset = self.layout.loc_index(instr.loc)
+        return self.values_at(state, t, line, offset, self.access_type(state, t, line))
+
+    def values_at(self, state: State, t: int, line: int, offset: int, mt: MemType) -> tuple[int, ...]:
+        """Values a load of one location with type ``mt`` may return."""
+        th = state.threads[t]
+        forwarded = buffer.forward(state.bufs[th.pe], line, offset)
+        if forwarded is not None:  # B2.3.1 Coherence-before: a PE sees its own earlier store
+            return (forwarded,)
+        lay = self.layout
+        if mt.cacheable:
+            return (caches.coherent_value(state.copies, state.mem, lay.h, th.pe, line, lay.nl)[offset],)
+        return caches.bypass_read_options(
+            state.copies, state.mem, lay.h, th.pe, line, offset, self._nc_may_hit, lay.nl
+        )
+
+    def device_load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
+        lay = self.layout
+        line, offset = lay.loc_index(instr.loc)
+        if lay.threads[t].coherent:  # I/O coherent: snoops the CPU caches
+            return (caches.coherent_value(state.copies, state.mem, lay.h, -1, line, lay.nl)[offset],)
+        return (state.mem[line][offset],)  # non-coherent: reads at the PoC

@@ -1,0 +1,56 @@
+"""Completion of buffered operations: a store or a cache maintenance op takes effect.
+
+When an entry may complete is ``buffer.completable`` (the ordering rules); what
+it does is defined once in ``caches.py`` (clean, invalidate, set/way, coherent
+and non-cacheable writes) and, for ``TLBI`` and ``IC``, in ``mmu.py``.
+"""
+
+from __future__ import annotations
+
+from stalecheck.machine import buffer, caches
+from stalecheck.machine.layout import Layout
+from stalecheck.machine.mmu import Mmu
+from stalecheck.machine.state import DCVA, IC_ENTRY, OP_CLEAN, OP_INVAL, SETWAY, STORE, TLBI_ENTRY, State
+
+
+class Complete:
+    """The buffer-completion steps of one variant."""
+
+    def __init__(self, layout: Layout, mmu: Mmu | None) -> None:
+        self.layout = layout
+        self.mmu = mmu
+
+    def complete(self, state: State, pe: int, index: int) -> State:
+        """A buffered store or CMO takes effect in the memory system."""
+        lay = self.layout
+        h, nl = lay.h, lay.nl
+        buf = state.bufs[pe]
+        entry = buf[index]
+        copies, mem = state.copies, state.mem
+        kind = entry[0]
+        if kind in (TLBI_ENTRY, IC_ENTRY) and self.mmu is not None:
+            state = self.mmu.complete(state, pe, entry)
+            copies, mem = state.copies, state.mem
+        elif kind == STORE:
+            _, line, offset, value, cacheable, wt, _ = entry
+            if cacheable:
+                copies = caches.coherent_write(copies, mem, h, pe, line, offset, value, nl)
+                if wt:  # write-through: the write also reaches the PoC
+                    copies, mem, _ = caches.clean_to(copies, mem, h, line, h.poc_depth, lay.all_pes, nl)
+            else:
+                mem = caches.bypass_write(mem, line, offset, value)
+        elif kind == DCVA:
+            _, op, line, _, depth, scope_all, _ = entry
+            pes = lay.all_pes if scope_all else frozenset((pe,))
+            if op & OP_CLEAN:
+                copies, mem, _ = caches.clean_to(copies, mem, h, line, depth, pes, nl)
+            if op & OP_INVAL:
+                copies = caches.invalidate_to(copies, h, line, depth, pes, nl)
+        elif kind == SETWAY:
+            _, op, inst, line, _ = entry
+            copies, mem, _ = caches.setway(
+                copies, mem, h, inst, line, bool(op & OP_CLEAN), bool(op & OP_INVAL), nl
+            )
+        bufs = state.bufs
+        new_buf = buffer.remove(buf, index)
+        return state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))

@@ -1,0 +1,178 @@
+"""The static tables of one variant: names to indices, interned code, registers.
+
+Everything here is fixed before exploration starts and shared by every concern
+of the engine (memory types, traps, execution, translation, witnesses); what
+changes during exploration lives in ``state.py``.  Instructions are interned as
+small ints so that a state holds ints only (stable hashes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stalecheck.errors import Position, ScenarioError
+from stalecheck.machine.hierarchy import Hierarchy
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.maintenance import expand_setway_loops
+from stalecheck.machine.memtypes import MemType
+from stalecheck.machine.spec import Context, LineSpec, SystemSpec, ThreadSpec, VMSpec
+from stalecheck.machine.state import State
+
+_DEVICE_OPS = ("STR", "LDR", "AWAIT", "SIGNAL", "WAIT", "NOP")
+
+
+class Layout:
+    """Names and static facts of one ``SystemSpec`` (see module doc)."""
+
+    def __init__(self, spec: SystemSpec) -> None:
+        self.spec = spec
+        self.h = Hierarchy(spec.caches, spec.n_pes)
+        self.nl = len(spec.lines)
+        if self.nl == 0:
+            raise ScenarioError("a scenario needs at least one line")
+        self.lines: tuple[LineSpec, ...] = spec.lines
+        self.line_index = {line.name: i for i, line in enumerate(spec.lines)}
+        self.locations: dict[str, tuple[int, int]] = {}
+        for i, line in enumerate(spec.lines):
+            for offset, loc in enumerate(line.locations):
+                if loc in self.locations:
+                    raise ScenarioError(f"location {loc!r} declared twice")
+                self.locations[loc] = (i, offset)
+        self.pages: tuple[str, ...] = tuple(dict.fromkeys(line.page for line in spec.lines))
+        self.page_bit = {page: 1 << i for i, page in enumerate(self.pages)}
+        self.line_page_bit = tuple(self.page_bit[line.page] for line in spec.lines)
+        self.vms: tuple[VMSpec, ...] = spec.vms
+        self.vm_index = {vm.name: i for i, vm in enumerate(spec.vms)}
+        self.threads: tuple[ThreadSpec, ...] = spec.threads
+        self.thread_indices = {t.name: i for i, t in enumerate(spec.threads)}
+        # The VM index of each guest thread, -1 for host threads and devices.
+        self.thread_vm = tuple(
+            self.vm_index.get(t.vm, -1) if t.context == Context.GUEST else -1 for t in spec.threads
+        )
+        self.code: list[Instr] = []
+        self.ids: dict[Instr, int] = {}
+        self.programs: tuple[tuple[int, ...], ...] = tuple(
+            tuple(self.intern(i) for i in expand_setway_loops(self.lines, t.program)) for t in spec.threads
+        )
+        self.regs: list[dict[str, int]] = []
+        for prog in self.programs:
+            regs: dict[str, int] = {}
+            for ident in prog:
+                instr = self.code[ident]
+                if instr.op in ("LDR", "EXEC") and instr.reg not in regs:  # a STR only reads one
+                    regs[instr.reg] = len(regs)
+            self.regs.append(regs)
+        self.events = {
+            name: 1 << i
+            for i, name in enumerate(
+                dict.fromkeys(
+                    self.code[i].loc
+                    for prog in self.programs
+                    for i in prog
+                    if self.code[i].op in ("SIGNAL", "WAIT")
+                )
+            )
+        }
+        self.vm_pages = tuple(
+            tuple(
+                (page, tuple(ln.name for ln in self.lines if ln.page == page and ln.ram_of == vm.name))
+                for page in self.pages
+                if any(ln.page == page and ln.ram_of == vm.name for ln in self.lines)
+            )
+            for vm in self.vms
+        )
+        self.host_types: tuple[MemType | None, ...] = tuple(
+            spec.host_types.get(line.name) for line in spec.lines
+        )
+        self.all_pes = frozenset(range(self.h.n_pes))
+
+    def intern(self, instr: Instr) -> int:
+        """Instructions are stored in states as small ints (stable hashes)."""
+        ident = self.ids.get(instr)
+        if ident is None:
+            ident = len(self.code)
+            self.code.append(instr)
+            self.ids[instr] = ident
+        return ident
+
+    # ---- names ---------------------------------------------------------------------
+
+    def thread_index(self, name: str) -> int:
+        try:
+            return self.thread_indices[name]
+        except KeyError:
+            raise ScenarioError(f"no thread named {name!r}") from None
+
+    def reg_index(self, thread: int, reg: str) -> int:
+        try:
+            return self.regs[thread][reg]
+        except KeyError:
+            name = self.threads[thread].name
+            raise ScenarioError(f"thread {name!r} never loads into register {reg!r}") from None
+
+    def loc_index(self, loc: str) -> tuple[int, int]:
+        try:
+            return self.locations[loc]
+        except KeyError:
+            raise ScenarioError(f"no location named {loc!r}") from None
+
+    def line_of(self, name: str) -> int:
+        if name in self.line_index:
+            return self.line_index[name]
+        return self.loc_index(name)[0]
+
+    def names_a_line(self, name: str) -> bool:
+        return name in self.line_index or name in self.locations
+
+    # ---- where a thread is -----------------------------------------------------------
+
+    def finished(self, state: State, t: int) -> bool:
+        th = state.threads[t]
+        return th.pc >= len(self.programs[t]) and not th.hyp
+
+    def current(self, state: State, t: int) -> Instr | None:
+        th = state.threads[t]
+        if th.hyp:
+            return self.code[th.hyp[0]]
+        prog = self.programs[t]
+        return self.code[prog[th.pc]] if th.pc < len(prog) else None
+
+    # ---- checking programs --------------------------------------------------------------
+
+    def check_thread(self, t: ThreadSpec, is_va: Callable[[int, str], bool] | None) -> None:
+        """Refuse a program that names what does not exist, placed where the user wrote it.
+        ``is_va`` says whether a name is a virtual address of the thread's regime (None:
+        no translation model)."""
+        index = self.thread_indices[t.name]
+        if t.context == Context.GUEST and t.vm not in self.vm_index:
+            raise ScenarioError(f"thread {t.name!r} is a guest of unknown VM {t.vm!r}")
+        if t.context != Context.DEVICE and not 0 <= t.pe < self.h.n_pes:
+            raise ScenarioError(f"thread {t.name!r} starts on PE{t.pe}, but there are {self.h.n_pes} PEs")
+        for ident in self.programs[index]:
+            instr = self.code[ident]
+            where = f"thread {t.name!r}, {str(instr)!r}"
+            if (
+                instr.op in ("STR", "LDR", "AWAIT", "DC", "IC")
+                and instr.loc
+                and not self.names_a_line(instr.loc)
+                and not (is_va is not None and is_va(index, instr.loc))
+            ):
+                raise _bad(f"unknown location {instr.loc!r} in {where}", instr)
+            if instr.op == "DCSW":
+                level = self.h.level_index(instr.level)
+                if not self.h.levels[level].architected:
+                    raise _bad(f"set/way cannot name a system cache: {where}", instr)
+                if instr.loc not in self.line_index:
+                    raise _bad(f"unknown line {instr.loc!r} in {where}", instr)
+            if instr.op in ("EXEC", "TLBI") and is_va is None:
+                raise _bad(f"{instr.op} needs the translation model: {where}", instr)
+            if t.context == Context.DEVICE and instr.op not in _DEVICE_OPS:
+                raise _bad(f"a device only loads, stores and waits: {where}", instr)
+            if instr.op == "STR" and instr.reg and instr.reg not in self.regs[index]:
+                raise _bad(f"register {instr.reg} is stored before any load: {where}", instr)
+
+
+def _bad(message: str, instr: Instr) -> ScenarioError:
+    """A program error placed where the user wrote the instruction."""
+    pos = Position(instr.source or "<program>", instr.line, instr.column) if instr.line else None
+    return ScenarioError(message, pos)

@@ -1,0 +1,111 @@
+"""The static tables of the translation model: regimes, their inputs, who uses which.
+
+A thread bound to a regime accesses VA names through it; every other name is a
+physical line or location.  The rules themselves live in ``translation.py``
+(descriptors, walks, syndromes), ``tlb.py`` and ``ifetch.py``.
+"""
+
+from __future__ import annotations
+
+from stalecheck.errors import ScenarioError
+from stalecheck.machine import ifetch
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.layout import Layout
+from stalecheck.machine.state import State
+from stalecheck.machine.translation import RegimeSpec, XlateSpec
+
+DATA_OPS = ("LDR", "STR")
+
+
+class Regimes:
+    """Regime and input indices of one variant's translation model."""
+
+    def __init__(self, layout: Layout, spec: XlateSpec) -> None:
+        self.layout = layout
+        self.spec = spec
+        self.regimes: tuple[RegimeSpec, ...] = tuple(spec.regimes)
+        self.rid = {r.name: i for i, r in enumerate(self.regimes)}
+        self.keys = tuple({va: k for k, va in enumerate(r.vas)} for r in self.regimes)
+        self.key_names = tuple(tuple(r.vas) for r in self.regimes)
+        for r in self.regimes:
+            if r.root not in layout.line_index:
+                raise ScenarioError(f"regime {r.name!r}: root table {r.root!r} is not a declared line")
+            if r.s2 and r.s2 not in self.rid:
+                raise ScenarioError(f"regime {r.name!r}: unknown stage-2 regime {r.s2!r}")
+            for va, idx in r.vas.items():
+                if len(idx) != len(r.levels):
+                    raise ScenarioError(f"regime {r.name!r}: {va!r} needs one entry index per level")
+        self.thread_rid: tuple[int, ...] = tuple(
+            self._regime_of(t.name, spec.thread_regime.get(t.name, "")) for t in layout.threads
+        )
+        if spec.icache not in ifetch.KINDS:
+            raise ScenarioError(f"unknown icache type {spec.icache!r} (known: {', '.join(ifetch.KINDS)})")
+        self.icache = "none" if spec.dic else spec.icache
+        self.page_lines = tuple(
+            tuple(i for i, ln in enumerate(layout.lines) if ln.page == page) for page in layout.pages
+        )
+        self.page_index = {page: i for i, page in enumerate(layout.pages)}
+        # The fetch targets of every thread (for speculative icache fills).
+        code = layout.code
+        self.fetches = tuple(
+            tuple(dict.fromkeys(code[i].loc for i in prog if code[i].op == "EXEC"))
+            for prog in layout.programs
+        )
+
+    def _regime_of(self, thread: str, name: str) -> int:
+        if not name:
+            return -1
+        if name not in self.rid:
+            raise ScenarioError(f"thread {thread!r} uses unknown regime {name!r}")
+        return self.rid[name]
+
+    # ---- names --------------------------------------------------------------------------
+
+    def is_va(self, t: int, name: str) -> bool:
+        rid = self.thread_rid[t]
+        return rid >= 0 and name in self.keys[rid]
+
+    def handles(self, t: int, instr: Instr) -> bool:
+        """Whether the translation model executes ``instr`` (a translated access, a
+        fetch, TLB or I-cache maintenance, the spurious-fault check)."""
+        op = instr.op
+        if op in DATA_OPS:
+            return self.is_va(t, instr.loc)
+        return op in ("EXEC", "TLBI", "IC", "ATCHECK")
+
+    def key(self, rid: int, instr: Instr) -> int:
+        key = self.keys[rid].get(instr.loc)
+        if key is None:
+            raise ScenarioError(
+                f"{instr}: {instr.loc!r} is not an input address of regime {self.regimes[rid].name!r}"
+            )
+        return key
+
+    def s2_of_thread(self, t: int) -> int:
+        rid = self.thread_rid[t]
+        if rid >= 0 and self.regimes[rid].stage == 2:
+            return rid
+        if rid >= 0 and self.regimes[rid].s2:
+            return self.rid[self.regimes[rid].s2]
+        return -1
+
+    def same_line_in(self, line: int, page: int) -> int:
+        """The line at the same position of another page (a stage-2 output)."""
+        lay = self.layout
+        own = self.page_lines[self.page_index[lay.lines[line].page]]
+        return self.page_lines[page][own.index(line)]
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def init(self, state: State) -> State:
+        """Empty TLBs, and I-caches holding what the scenario says they hold at start."""
+        lay = self.layout
+        n = lay.h.n_pes
+        ics: list[ifetch.ICache] = [() for _ in range(n)]
+        if self.icache != "none":
+            for item in self.spec.icache_init:
+                line = lay.line_of(item.line)
+                tag = ifetch.tag_for(self.icache, item.colour, item.vmid)
+                values = (item.value, *state.mem[line][1:])
+                ics[item.pe] = ifetch.fill(ics[item.pe], tag, line, values)
+        return state._replace(tlbs=((),) * n, icaches=tuple(ics))

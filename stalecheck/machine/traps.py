@@ -1,0 +1,111 @@
+"""Traps of guest instructions to EL2, and the hypervisor policy that handles them.
+
+Which guest instruction traps (D24.2.62 HCR_EL2.TSW/TVM/TPCP/TPU; a stage 2
+Translation fault on an unmapped page, D8.15.1.1; a stage-2 Permission fault
+on an execute-never page, D8.4) is decided here; what the hypervisor then runs
+is the VM's policy, code in the machine's own vocabulary (``spec.Policy``),
+interned so that it sits in the state as ints.
+"""
+
+from __future__ import annotations
+
+from stalecheck.errors import ScenarioError
+from stalecheck.machine.access import Access
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.layout import Layout
+from stalecheck.machine.maintenance import to_poc
+from stalecheck.machine.regimes import Regimes
+from stalecheck.machine.spec import Context, TrapContext, hcr_bit
+from stalecheck.machine.state import State, sctlr_tuple
+
+ACCESS_KIND = {"LDR": "read", "STR": "write", "EXEC": "exec"}  # what a stage-2 fault tells the policy
+
+
+class Traps:
+    """The traps of one variant's guests."""
+
+    def __init__(self, layout: Layout, access: Access, regimes: Regimes | None) -> None:
+        self.layout = layout
+        self.access = access
+        self.regimes = regimes
+
+    def context(self, kind: str, state: State, t: int, instr: Instr, **extra: object) -> TrapContext:
+        """What the hypervisor policy sees when guest thread ``t`` traps on ``instr``.
+
+        Built only when a trap is taken: ``trap`` runs for every enabled guest
+        instruction, and the context costs more than the check."""
+        lay = self.layout
+        spec = lay.threads[t]
+        vi = lay.vm_index[spec.vm]
+        base: dict[str, object] = {
+            "thread": spec.name,
+            "vm": lay.vms[vi],
+            "instr": instr,
+            "sctlr": sctlr_tuple(state.threads[t].sctlr),
+            "mapped": tuple(p for p in lay.pages if state.mapped[vi] & lay.page_bit[p]),
+            "pages": lay.vm_pages[vi],
+        }
+        if self.regimes is not None:
+            base.update(icache=self.regimes.icache, idc=self.regimes.spec.idc, dic=self.regimes.spec.dic)
+        return TrapContext(kind, **extra, **base)  # type: ignore[arg-type]
+
+    def trap(self, state: State, t: int, instr: Instr) -> TrapContext | None:
+        """The trap a guest instruction takes, if any (D24.2.62 HCR_EL2.TSW/TVM/TPC/TPU;
+        a stage 2 Translation fault on an unmapped page, D8.15.1.1 Translation fault)."""
+        lay = self.layout
+        spec = lay.threads[t]
+        th = state.threads[t]
+        if spec.context != Context.GUEST or th.hyp:
+            return None
+        vi = lay.vm_index[spec.vm]
+        hcr = state.hcr[vi]
+        op = instr.op
+        if op == "DCSW" and hcr & hcr_bit("TSW"):
+            return self.context("setway", state, t, instr)
+        if op == "MSR" and hcr & hcr_bit("TVM"):
+            return self.context("sctlr", state, t, instr, field=instr.kind, value=instr.value)
+        if op == "DC":
+            poc = to_poc(instr.kind)
+            if (poc and hcr & hcr_bit("TPC")) or (not poc and hcr & hcr_bit("TPU")):
+                return self.context("cmo", state, t, instr)
+        if op in ("LDR", "STR", "AWAIT", "DC", "EXEC"):
+            if self.regimes is not None and self.regimes.is_va(t, instr.loc):
+                return None
+            line = lay.line_of(instr.loc)
+            page = lay.lines[line].page
+            mmio = lay.vms[vi].mmio
+            if mmio and page in mmio:
+                # An access to an emulated device page takes a stage-2 abort to the
+                # hypervisor, which emulates it and returns past it (a stage 2 Translation
+                # fault, D8.15.1.1; seed 000's doorbell).
+                return self.context("mmio", state, t, instr, page=page, value=instr.value)
+            access = ACCESS_KIND.get(op, "read")
+            # Stage 2 Permission fault (D8.4 Memory access control; D8.15.1 MMU fault
+            # types): a fetch from a page mapped execute-never.
+            xn = op == "EXEC" and state.mapped[vi] & (lay.line_page_bit[line] << len(lay.pages))
+            if self.access.guest_unmapped(state, t, line) or xn:
+                return self.context("stage2-fault", state, t, instr, page=page, access=access)
+        return None
+
+    def trap_for(self, state: State, t: int) -> TrapContext | None:
+        """The trap thread ``t``'s next instruction would take, if any."""
+        instr = self.layout.current(state, t)
+        if instr is None or state.threads[t].pe < 0:
+            return None
+        return self.trap(state, t, instr)
+
+    def policy_code(self, trap: TrapContext) -> tuple[int, ...]:
+        """The code the VM's policy for this trap runs at EL2, interned."""
+        vm = trap.vm
+        policy = {
+            "setway": vm.on_setway,
+            "sctlr": vm.on_sctlr,
+            "cmo": vm.on_cmo,
+            "stage2-fault": vm.on_stage2_fault,
+            "mmio": vm.on_mmio,
+        }[trap.kind]
+        if policy is None:
+            raise ScenarioError(
+                f"VM {vm.name!r} traps ({trap.kind}) on {str(trap.instr)!r} but has no policy for it"
+            )
+        return tuple(self.layout.intern(i) for i in policy(trap))

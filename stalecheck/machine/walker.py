@@ -1,0 +1,161 @@
+"""Translation of one access: the TLB if it holds the input, else a walk of tables in memory.
+
+The walker is an observer of its own (D8.2; seed 003): it never sees the PE's
+buffered stores, cacheable walks are coherent, Non-cacheable walks may hit a
+cached copy (B2.11), and a non-coherent walker reads the PoC.
+"""
+
+from __future__ import annotations
+
+from stalecheck.errors import ScenarioError
+from stalecheck.machine import caches, tlb
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.layout import Layout
+from stalecheck.machine.regimes import Regimes
+from stalecheck.machine.state import State
+from stalecheck.machine.translation import (
+    ATTR_SHIFT,
+    FSC_TLB_CONFLICT,
+    OA_SHIFT,
+    RO,
+    XN,
+    check_permission,
+    desc_oa,
+    fault,
+    is_fault,
+    walk,
+    with_ipa,
+)
+
+
+class Walker:
+    """Walks and TLB lookups of one variant's regimes."""
+
+    def __init__(self, layout: Layout, regimes: Regimes) -> None:
+        self.layout = layout
+        self.regimes = regimes
+        self._nc_may_hit = layout.spec.options.nc_reads_may_hit
+
+    def walker_values(self, state: State, pe: int, walk_kind: str, line: int, offset: int) -> tuple[int, ...]:
+        """What the walker may read for one entry: it is an observer of its own and
+        never sees the PE's buffered stores (D8.2 the walk is a separate observer,
+        seed 003); cacheable walks are coherent, NC walks may hit (B2.11), a
+        non-coherent walker reads the PoC."""
+        lay = self.layout
+        if walk_kind == "wb":
+            return (caches.coherent_value(state.copies, state.mem, lay.h, pe, line, lay.nl)[offset],)
+        if walk_kind == "noncoherent":
+            return (state.mem[line][offset],)
+        return caches.bypass_read_options(
+            state.copies, state.mem, lay.h, pe, line, offset, self._nc_may_hit, lay.nl
+        )
+
+    def walk_results(self, state: State, pe: int, rid: int, key: int) -> tuple[int, ...]:
+        """Fresh walk of one input (no TLB for this stage; stage 2 of a table access
+        may use the TLB)."""
+        rg = self.regimes
+        regime = rg.regimes[rid]
+        s2 = rg.rid[regime.s2] if regime.s2 else -1
+
+        def line_offset(table_line: int, index: int) -> tuple[int, int]:
+            return table_line, index
+
+        def read(line: int, offset: int) -> tuple[int, ...]:
+            if s2 < 0:
+                return self.walker_values(state, pe, regime.walk, line, offset)
+            page = self.layout.lines[line].page
+            ipa_key = rg.keys[s2].get(page)
+            if ipa_key is None:
+                raise ScenarioError(f"stage-2 regime {regime.s2!r} does not translate table page {page!r}")
+            out: list[int] = []
+            for r2 in self.translate(state, pe, s2, ipa_key):
+                if is_fault(r2):
+                    out.append(r2)
+                    continue
+                pa_line = rg.same_line_in(line, desc_oa(r2))
+                out.extend(self.walker_values(state, pe, regime.walk, pa_line, offset))
+            return tuple(sorted(set(out)))
+
+        root = self.layout.line_index[regime.root]
+        results = walk(regime, rg.key_names[rid][key], root, read, line_offset)
+        if regime.stage == 2:  # remember which IPA page faulted, for the hypervisor (HPFAR_EL2)
+            ipa = rg.page_index.get(rg.key_names[rid][key], -1)
+            results = tuple(with_ipa(r, ipa) for r in results)
+        return results
+
+    def translate(self, state: State, pe: int, rid: int, key: int) -> tuple[int, ...]:
+        """One stage's results: the TLB's if it holds any, else a walk.  Two different
+        entries for one input may give a TLB conflict abort (D8.16 Translation Lookaside Buffers)."""
+        cached = tlb.lookup(state.tlbs[pe], rid, key)
+        if len(cached) == 1:
+            return cached
+        if cached:
+            return (*cached, fault(FSC_TLB_CONFLICT))
+        return self.walk_results(state, pe, rid, key)
+
+    def full(self, state: State, pe: int, rid: int, key: int, write: bool, fetch: bool) -> tuple[int, ...]:
+        """Both stages: a stage-1 leaf's output (an IPA page) goes through stage 2; the
+        result's attributes are the more restrictive of the two (D8.6.5, FWB=0),
+        permissions the intersection."""
+        rg = self.regimes
+        regime = rg.regimes[rid]
+        out: set[int] = set()
+        for r1 in self.translate(state, pe, rid, key):
+            r1 = check_permission(r1, regime, write, fetch)
+            if is_fault(r1) or not regime.s2:
+                out.add(r1)
+                continue
+            s2 = rg.rid[regime.s2]
+            ipa = self.layout.pages[desc_oa(r1)]
+            ipa_key = rg.keys[s2].get(ipa)
+            if ipa_key is None:
+                raise ScenarioError(f"stage-2 regime {regime.s2!r} does not translate IPA page {ipa!r}")
+            for r2 in self.translate(state, pe, s2, ipa_key):
+                r2 = check_permission(r2, rg.regimes[s2], write, fetch)
+                if is_fault(r2):
+                    out.add(r2)
+                    continue
+                attr = max((r1 >> ATTR_SHIFT) & 3, (r2 >> ATTR_SHIFT) & 3)
+                bits = ((r1 | r2) & (RO | XN)) | (r1 & 7)
+                out.add(bits | (attr << ATTR_SHIFT) | (desc_oa(r2) << OA_SHIFT))
+        return tuple(sorted(out))
+
+    def access(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
+        """Results of thread ``t``'s access ``instr`` at its pc: the translation made
+        ahead of time if there is one, else a translation now."""
+        th = state.threads[t]
+        for pc, result in th.early:
+            if pc == th.pc and not th.hyp:
+                return (result,)
+        rid = self.regimes.thread_rid[t]
+        key = self.regimes.keys[rid][instr.loc]
+        return self.full(state, th.pe, rid, key, instr.op == "STR", instr.op == "EXEC")
+
+    def access_at(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
+        """Results of translating ``instr`` now (for a translation made ahead of time)."""
+        rid = self.regimes.thread_rid[t]
+        return self.full(
+            state, state.threads[t].pe, rid, self.regimes.keys[rid][instr.loc], instr.op == "STR", False
+        )
+
+    def tlb_candidates(self, state: State, pe: int) -> list[tuple[int, int, int]]:
+        """Non-faulting walk results a PE may cache now: for the regimes of the threads
+        running on it (and their stage 2), each input, each result not yet held."""
+        rg = self.regimes
+        rids: list[int] = []
+        for t, th in enumerate(state.threads):
+            if th.pe != pe or self.layout.finished(state, t):
+                continue
+            rid = rg.thread_rid[t]
+            if rid >= 0:
+                rids.append(rid)
+                if rg.regimes[rid].s2:
+                    rids.append(rg.rid[rg.regimes[rid].s2])
+        out: list[tuple[int, int, int]] = []
+        held = set(state.tlbs[pe])
+        for rid in sorted(set(rids)):
+            for key in range(len(rg.key_names[rid])):
+                for result in self.walk_results(state, pe, rid, key):
+                    if result >= 0 and (rid, key, result) not in held:
+                        out.append((rid, key, result))
+        return out
