@@ -18,7 +18,7 @@ from stalecheck.machine.memtypes import MemType
 from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.state import DCVA, OP_CLEAN, OP_CLEAN_INVAL, OP_INVAL, SETWAY, STORE, State
 from stalecheck.machine.step_record import Action, Actor, ActorKind, Effect, StepRecord
-from stalecheck.machine.steps import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
+from stalecheck.machine.steps import COMPLETE, DROP, EARLY, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
 from stalecheck.machine.text import Names, buffer_actor, every_line, hardware, record, thread_actor
 from stalecheck.machine.traps import Traps
 
@@ -57,6 +57,13 @@ def describe(m: Machine, before: State, step: Step, after: State) -> StepRecord:
     kind = step[0]
     if kind == EXEC:
         return _describe_exec(m, before, step[1], step[2], after)
+    if kind == EARLY:
+        t, index = step[1], step[2]
+        instr = m.code[m.programs[t][index]]
+        rec = _describe_exec(m, before, t, step[3], after, instr)
+        ahead = f"(out of program order, ahead of {m.current(before, t)}: machine/ordering.py)"
+        text = f"{rec.effect.text} {ahead}"
+        return rec._replace(effect=rec.effect._replace(text=text))
     if kind == COMPLETE:
         return _describe_complete(m, before, step[1], step[2], after)
     if kind in (WRITE_BACK, DROP, FILL):
@@ -120,14 +127,16 @@ def trap_words(m: Machine, before: State, after: State, t: int, reason: str, ins
     return Effect(f"{instr} traps to EL2 ({reason}); policy runs: {code}", trap=reason, policy=policy)
 
 
-def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State) -> StepRecord:
-    instr = m.current(before, t)
+def _describe_exec(
+    m: Machine, before: State, t: int, choice: int, after: State, early: Instr | None = None
+) -> StepRecord:
+    instr = early if early is not None else m.current(before, t)
     assert instr is not None
     actor = thread_actor(m, before, t)
     bt, at = before.threads[t], after.threads[t]
     text = str(instr)
     common = {"instruction": text, "target": instr.loc}
-    if (not bt.hyp and at.hyp) or (not bt.hyp and at.retry and not bt.retry):
+    if early is None and ((not bt.hyp and at.hyp) or (not bt.hyp and at.retry and not bt.retry)):
         trap = m.traps.trap(before, t, instr)
         effect = trap_words(m, before, after, t, _trap_reason(trap.kind if trap else "trap"), instr)
         return record(m, before, after, actor, instr.op, effect, **common)
@@ -157,7 +166,7 @@ def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State)
         return record(m, before, after, actor, instr.op, effect, lines=_named_line(m, instr.loc), **common)
     if instr.op == "DSB":
         if instr.kind.endswith("LD"):
-            words = f"{instr} (earlier loads complete; loads already perform in order)"
+            words = f"{instr} (every earlier load has been satisfied)"
         else:
             words = f"{instr} (earlier stores{'' if 'ST' in instr.kind else ' and maintenance'} complete)"
         return record(m, before, after, actor, instr.op, Effect(words), **common)
