@@ -36,6 +36,7 @@ class Store(StrEnum):
 
     EXACT = "exact"  # the states themselves: no collision possible
     DIGEST = "digest"  # 64-bit digests from ``model.fingerprint``: about half the memory
+    COMPACT = "compact"  # the same digests in a sorted NumPy array: 13 bytes a state (``compact``)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ def check(
     the verdict records whether any explored state met it, so that a scenario
     whose programs can never finish is not reported as a proof.
     """
+    if store == Store.COMPACT:
+        from stalecheck.explore.compact import check_compact  # NumPy only when asked for
+
+        return check_compact(model, budget, progress, progress_every, sanity, replay, Progress)
     start = time.monotonic()
     deadline = start + budget.timeout if budget.timeout is not None else None
     init = model.initial_state()
