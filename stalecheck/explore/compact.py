@@ -48,15 +48,16 @@ class Fingerprints:
     def __len__(self) -> int:
         return len(self.known) + len(self.pending)
 
-    def old(self, fps: list[int]) -> np.ndarray[Any, np.dtype[np.bool_]]:
-        """For each fingerprint, whether the array (earlier levels) already holds it."""
+    def fresh(self, fps: list[int]) -> list[int]:
+        """The positions, in order, of the fingerprints the array (earlier levels) lacks:
+        most transitions lead back to known states, so only these need Python's attention."""
         if not len(self.known):
-            return np.zeros(len(fps), dtype=np.bool_)
+            return list(range(len(fps)))
         keys = np.fromiter(fps, dtype=np.uint64, count=len(fps))
         pos = np.searchsorted(self.known, keys)
         np.minimum(pos, len(self.known) - 1, out=pos)
-        found: np.ndarray[Any, np.dtype[np.bool_]] = self.known[pos] == keys
-        return found
+        positions: list[int] = np.flatnonzero(self.known[pos] != keys).tolist()
+        return positions
 
     def merge(self) -> None:
         """Move this level's fingerprints into the sorted array."""
@@ -131,44 +132,35 @@ def check_compact(
         nxt: list[tuple[Any, int]] = []
         pending = seen.pending
         for lo in range(0, len(frontier), CHUNK):
-            # Expand a chunk: every successor, in the plain search's order.
+            # Expand a chunk: every successor, in the plain search's order.  Entry k
+            # is one transition, so k + 1 transitions of the chunk precede entry k's
+            # end: the count the plain search reports when it stops there.
             succs: list[Any] = []
             fps: list[int] = []
-            origin: list[tuple[int, int, int]] = []  # (parent id, action index, enabled count)
+            sids: list[int] = []
+            indices: list[int] = []
             for state, sid in frontier[lo : lo + CHUNK]:
-                enabled = actions(state)
-                count = len(enabled)
-                for index, action in enumerate(enabled):
+                for index, action in enumerate(actions(state)):
                     succ = next_state(state, action)
                     succs.append(succ)
                     fps.append(fingerprint(succ) & MASK)
-                    origin.append((sid, index, count))
-                if not count:  # a deadlock still counts as expanded (no transitions)
-                    origin.append((sid, -1, 0))
-                    succs.append(None)
-                    fps.append(0)
-            old = seen.old(fps).tolist()
-            for k, (sid, index, count) in enumerate(origin):
-                if index == count - 1 or count == 0:
-                    transitions += count
-                if index < 0 or old[k]:
-                    continue
+                    sids.append(sid)
+                    indices.append(index)
+            for k in seen.fresh(fps):
                 fp = fps[k]
                 if fp in pending:
                     continue
                 pending.add(fp)
                 succ = succs[k]
+                index = indices[k]
                 if index > 255 and via.typecode == "B":
                     via = array("i", via)
-                parent.append(sid)
+                parent.append(sids[k])
                 via.append(index)
                 new_id = len(parent) - 1
-                # The plain search counts a state's transitions when it is fully
-                # expanded, and up to the current one when it stops part-way.
-                partial = 0 if index == count - 1 else index + 1
                 if is_bad(succ):
                     depth += 1
-                    transitions += partial
+                    transitions += k + 1
                     return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
                 if not sane and sanity is not None and sanity(succ):
                     sane = True
@@ -178,13 +170,14 @@ def check_compact(
                     next_tick += progress_every
                     now = time.monotonic()
                     if progress is not None:
-                        progress(progress_type(stored, transitions + partial, depth, len(nxt), now - start))
+                        progress(progress_type(stored, transitions + k + 1, depth, len(nxt), now - start))
                     if deadline is not None and now > deadline:
-                        transitions += partial
+                        transitions += k + 1
                         return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
                 if max_states is not None and stored >= max_states:
-                    transitions += partial
+                    transitions += k + 1
                     return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
+            transitions += len(fps)
         seen.merge()
         frontier = nxt
         if frontier:
