@@ -254,7 +254,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None
     witness_sat = False
-    count = 0
+    count = unfiltered = 0
     init_pairs = {(c, v) for c, v in layout.memory.items()}
     reads_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "R"}
                 for traces in per_thread for tr in traces}
@@ -270,6 +270,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
             if poisoned is not None:
                 raise poisoned
             final = FinalState.of(combo, ex.memory)
+            unfiltered += 1
             if test.filter is not None and not evaluator.holds(test.filter, final):
                 continue
             count += 1
@@ -287,6 +288,12 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):
                 witness, witness_sat = ex, sat
+    if test.filter is not None and unfiltered and not count:
+        # Every verdict would be vacuous: almost certainly a typo in the filter.
+        raise InputError(
+            f"the filter removes all {unfiltered} executions, so the condition says nothing",
+            Position(test.path, test.filter_line),
+        )
     forbidden = None
     if keep_witness and not witness_sat:
         forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, model)
