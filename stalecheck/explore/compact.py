@@ -24,15 +24,12 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from stalecheck.explore.protocol import Model
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
-
-if TYPE_CHECKING:
-    from stalecheck.explore.search import Budget, ProgressFn
 
 CHUNK = 2048  # frontier states expanded between two look-ups in the sorted array
 MASK = 2**64 - 1  # a fingerprint the model gives signed is taken modulo 2**64 (injective on 64 bits)
@@ -75,16 +72,18 @@ class Fingerprints:
 
 def check_compact(
     model: Model[Any, Any],
-    budget: Budget,
-    progress: ProgressFn | None,
+    max_states: int | None,
+    timeout: float | None,
+    progress: Callable[[Any], None] | None,
     progress_every: int,
     sanity: Callable[[Any], bool] | None,
     replay: Callable[[Model[Any, Any], tuple[int, ...]], tuple[str, ...]],
     progress_type: Callable[..., Any],
 ) -> Verdict:
-    """``search.check`` with ``Store.COMPACT`` (same arguments, same verdict)."""
+    """``search.check`` with ``Store.COMPACT`` (its arguments, the budget unpacked, and
+    ``replay`` and ``Progress`` passed in so that this module does not import ``search``)."""
     start = time.monotonic()
-    deadline = start + budget.timeout if budget.timeout is not None else None
+    deadline = start + timeout if timeout is not None else None
     init = model.initial_state()
     fingerprint, actions, next_state, is_bad = (
         model.fingerprint,
@@ -100,7 +99,6 @@ def check_compact(
     transitions = 0
     depth = 0
     sane = sanity is None or sanity(init)
-    max_states = budget.max_states
     next_tick = progress_every
 
     def done(outcome: Outcome, reason: StopReason, found: int = -1) -> Verdict:

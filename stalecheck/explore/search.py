@@ -92,7 +92,9 @@ def check(
     if store == Store.COMPACT:
         from stalecheck.explore.compact import check_compact  # NumPy only when asked for
 
-        return check_compact(model, budget, progress, progress_every, sanity, replay, Progress)
+        return check_compact(
+            model, budget.max_states, budget.timeout, progress, progress_every, sanity, replay, Progress
+        )
     start = time.monotonic()
     deadline = start + budget.timeout if budget.timeout is not None else None
     init = model.initial_state()
@@ -187,6 +189,7 @@ def check(
 
     except Stop as stop:
         return done(Outcome.UNKNOWN, stop.reason)
+
 
 def _path(parent: array[int], via: array[int], node: int) -> tuple[int, ...]:
     steps: list[int] = []
