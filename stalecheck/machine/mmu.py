@@ -253,8 +253,8 @@ class Mmu:
                 steps.append((TLB_FILL, pe, rid, key, result))
             steps.extend((TLB_DROP, pe, i) for i in range(len(state.tlbs[pe])))
             if self.icache != "none":
-                for tag, line in self.fetcher.prefetch_candidates(state, pe):
-                    steps.append((IC_FILL, pe, tag, line))
+                for tag, line, cacheable in self.fetcher.prefetch_candidates(state, pe):
+                    steps.append((IC_FILL, pe, tag, line, cacheable))
                 steps.extend((IC_DROP, pe, i) for i in range(len(state.icaches[pe])))
         return steps
 
@@ -282,8 +282,8 @@ class Mmu:
             tlbs = state.tlbs
             return state._replace(tlbs=(*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :]))
         if kind == IC_FILL:
-            _, pe, tag, line = step
-            return self.fetcher.prefetch(state, pe, tag, line)
+            _, pe, tag, line, cacheable = step
+            return self.fetcher.prefetch(state, pe, tag, line, bool(cacheable))
         if kind == IC_DROP:
             _, pe, index = step
             ics = state.icaches

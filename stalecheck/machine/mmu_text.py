@@ -95,10 +95,15 @@ class MmuText:
             _, pe, index = step
             return f"hardware: PE{pe}'s TLB drops {self.entry_text(*before.tlbs[pe][index])}"
         if kind == IC_FILL:
-            _, pe, tag, line = step
+            _, pe, tag, line, cacheable = step
+            if not cacheable:
+                source = "the PoC (Non-cacheable fetch, D7.5.7)"
+            elif self.mmu.spec.idc:
+                source = "the coherent data side (IDC=1)"
+            else:
+                source = "the PoU (below L1D)"
             return (
-                f"hardware: PE{pe} prefetches {m.lines[line].name} into its I-cache from "
-                f"{'the coherent data side (IDC=1)' if self.mmu.spec.idc else 'the PoU (below L1D)'} "
+                f"hardware: PE{pe} prefetches {m.lines[line].name} into its I-cache from {source} "
                 f"{self.ic_text(after, pe)} {snapshot(m, after, line)}"
             )
         if kind == IC_DROP:

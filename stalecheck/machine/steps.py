@@ -22,7 +22,7 @@ class StepKind(IntEnum):
     XLATE = 10  # (XLATE, thread, pc, choice): translate or fetch an upcoming instruction early
     TLB_FILL = 11  # (TLB_FILL, pe, regime, key, result)
     TLB_DROP = 12  # (TLB_DROP, pe, index)
-    IC_FILL = 13  # (IC_FILL, pe, tag, line)
+    IC_FILL = 13  # (IC_FILL, pe, tag, line, cacheable)
     IC_DROP = 14  # (IC_DROP, pe, index)
 
 
