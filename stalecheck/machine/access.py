@@ -93,6 +93,7 @@ class Access:
     def device_load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         lay = self.layout
         line, offset = lay.loc_index(instr.loc)
-        if lay.threads[t].coherent:  # I/O coherent: snoops the CPU caches
-            return (caches.coherent_value(state.copies, state.mem, lay.h, -1, line, lay.nl)[offset],)
+        if lay.threads[t].coherent:  # I/O coherent: snoops the CPU caches (clean copies too, B2.11)
+            options = caches.snoop_read_options(state.copies, state.mem, lay.h, line, lay.nl)
+            return tuple(sorted({values[offset] for values in options}))
         return (state.mem[line][offset],)  # non-coherent: reads at the PoC

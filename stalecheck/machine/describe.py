@@ -63,6 +63,11 @@ def describe(m: Machine, before: State, step: Step, after: State) -> str:
             what = f"hardware: {label} writes back dirty {name} to {target} (eviction, D7.5.1)"
         elif kind == DROP:
             what = f"hardware: {label} drops its clean copy of {name}"
+        elif len(step) > 3:
+            what = (
+                f"hardware: {label} speculatively fills {name} from another PE's stale clean copy "
+                "(snoop hit after a mismatched-attribute write, B2.11)"
+            )
         else:
             what = (
                 f"hardware: {label} speculatively fills {name} from the level below "

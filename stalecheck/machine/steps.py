@@ -15,7 +15,7 @@ class StepKind(IntEnum):
     COMPLETE = 1  # (COMPLETE, pe, entry index): a buffered store or maintenance takes effect
     WRITE_BACK = 2  # (WRITE_BACK, instance, line): a dirty copy is written one level down
     DROP = 3  # (DROP, instance, line): a clean copy is evicted
-    FILL = 4  # (FILL, instance, line): a clean copy is allocated speculatively
+    FILL = 4  # (FILL, instance, line[, source]): a clean copy is allocated speculatively
     SYSREG = 5  # (SYSREG, thread): a written SCTLR_EL1 value takes effect
     MIGRATE = 6  # (MIGRATE, thread, pe): the hypervisor moves a vCPU to another PE
     # Translation and instruction fetch (machine/mmu.py).

@@ -227,7 +227,8 @@ class Machine:
             copies = caches.drop_clean(state.copies, step[1], step[2], self.nl)
             return _new_state(State, (state[0], copies, *state[2:]))
         if kind == FILL:
-            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl)
+            source = step[3] if len(step) > 3 else 0
+            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl, source)
             return _new_state(State, (state[0], copies, *state[2:]))
         if kind == WRITE_BACK:
             copies, mem = caches.write_back(state.copies, state.mem, self.h, step[1], step[2], self.nl)
