@@ -86,9 +86,13 @@ class Access:
         lay = self.layout
         if mt.cacheable:
             return (caches.coherent_value(state.copies, state.mem, lay.h, th.pe, line, lay.nl)[offset],)
-        return caches.bypass_read_options(
+        options = caches.bypass_read_options(
             state.copies, state.mem, lay.h, th.pe, line, offset, self._nc_may_hit, lay.nl
         )
+        if mt.mixed:  # inner/outer mixes: cached in some levels (memtypes.MemType.mixed)
+            coherent = caches.coherent_value(state.copies, state.mem, lay.h, th.pe, line, lay.nl)[offset]
+            return tuple(sorted({*options, coherent}))
+        return options
 
     def device_load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         lay = self.layout

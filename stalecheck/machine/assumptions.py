@@ -66,7 +66,8 @@ def assumptions(machine: Machine) -> list[str]:
             "accesses cacheably (they cannot change a coherent read; re-checked during the search)"
         )
     out += [
-        "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
+        "inner/outer cacheability mixes (e.g. inner WB, outer NC) may behave as cacheable "
+        "or as Non-cacheable",
         "set/way operations of one PE take effect in program order without a barrier "
         "(the ARMv7 rule; stronger than the Arm ARM, D7.5.9.15: any order unless a DMB or DSB)"
         if o.setway_program_order

@@ -52,7 +52,7 @@ def describe(m: Machine, before: State, step: Step, after: State) -> str:
     if kind == EXEC:
         return _describe_exec(m, before, step[1], step[2], after)
     if kind == COMPLETE:
-        return _describe_complete(m, before, step[1], step[2], after)
+        return _describe_complete(m, before, step[1], step[2], after, len(step) > 3)
     if kind in (WRITE_BACK, DROP, FILL):
         inst, line = step[1], step[2]
         name = m.lines[line].name
@@ -161,13 +161,17 @@ def _load_source(m: Machine, before: State, t: int, line: int, offset: int, valu
     return f"({mt})"
 
 
-def _describe_complete(m: Machine, before: State, pe: int, index: int, after: State) -> str:
+def _describe_complete(
+    m: Machine, before: State, pe: int, index: int, after: State, bypass: bool = False
+) -> str:
     entry = before.bufs[pe][index]
     ident = entry[-1]
     instr = m.code[ident]
     if entry[0] == STORE:
         line = entry[1]
-        how = "cacheable write into L1" if entry[4] else "non-cacheable write at the PoC"
+        how = "cacheable write into L1" if entry[4] and not bypass else "non-cacheable write at the PoC"
+        if entry[4] > 1:
+            how += ", an inner/outer cacheability mix"
         return f"PE{pe} buffer: {instr} completes ({how}) {snapshot(m, after, line)}"
     if entry[0] == DCVA:
         line, depth = entry[2], entry[4]

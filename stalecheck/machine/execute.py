@@ -116,7 +116,7 @@ class Execute:
             line, offset = lay.loc_index(instr.loc)
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
-            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), lay.ids[instr])
+            entry = (STORE, line, offset, value, mt.path, int(mt.write_through), lay.ids[instr])
             return with_entry(state, pe, entry), th
         if op == "DC":
             line = lay.line_of(instr.loc)

@@ -50,7 +50,7 @@ class Hardware:
                 continue
             if self.access.guest_unmapped(state, t, line):
                 continue
-            if self.access.access_type(state, t, line).cacheable:
+            if self.access.access_type(state, t, line).allocates:
                 return True
         return False
 

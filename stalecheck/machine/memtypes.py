@@ -24,6 +24,10 @@ class Shareability(IntEnum):
     OSH = 2
 
 
+PATH_NC, PATH_CACHEABLE, PATH_MIX_INNER, PATH_MIX_OUTER = 0, 1, 2, 3
+INNER_CACHEABLE_PATHS = (PATH_CACHEABLE, PATH_MIX_INNER)
+
+
 @dataclass(frozen=True)
 class MemType:
     """One access's effective type: Device, or Normal with inner/outer cacheability."""
@@ -35,12 +39,34 @@ class MemType:
 
     @property
     def cacheable(self) -> bool:
-        """Whether the access allocates in and looks up the data caches.
-
-        Simplification (stated with verdicts): a Normal access is cached only if
-        both inner and outer are cacheable; inner-only caching is treated as NC.
-        """
+        """Whether the access is cacheable at every level: it allocates in and looks up
+        the data caches and is coherent with other cacheable accesses (D7.5.1)."""
         return not self.device and self.inner != Cacheability.NC and self.outer != Cacheability.NC
+
+    @property
+    def mixed(self) -> bool:
+        """Inner and outer disagree on caching at all (Inner WB / Outer NC, Inner NC / Outer
+        WB, ...).  Such an access is cached in some levels and not in others; which
+        modelled level is inner or outer is IMPLEMENTATION DEFINED, so the model lets it
+        behave either as a cacheable or as a Non-cacheable access, whichever can be stale
+        (D8.6.5.2 keeps inner and outer cacheability separate; B2.11)."""
+        return not self.device and (self.inner == Cacheability.NC) != (self.outer == Cacheability.NC)
+
+    @property
+    def path(self) -> int:
+        """How buffered entries record the type (state.py STORE/DCVA fields): 0 Non-cacheable
+        or Device, 1 cacheable, 2 an inner/outer mix with the inner side cacheable, 3 a mix
+        with the inner side Non-cacheable."""
+        if self.cacheable:
+            return PATH_CACHEABLE
+        if self.mixed:
+            return PATH_MIX_INNER if self.inner != Cacheability.NC else PATH_MIX_OUTER
+        return PATH_NC
+
+    @property
+    def allocates(self) -> bool:
+        """Whether the type lets a cache allocate the line (D7.5.1): any cacheable level."""
+        return self.cacheable or self.mixed
 
     @property
     def write_through(self) -> bool:

@@ -31,13 +31,13 @@ from stalecheck.machine.execute import Execute
 from stalecheck.machine.hardware import Hardware
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
-from stalecheck.machine.memtypes import MemType
+from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
-from stalecheck.machine.state import SCTLR_C, SCTLR_I, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, State, Thread, sctlr_bits, with_thread
 from stalecheck.machine.steps import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step, StepKind
 from stalecheck.machine.sysregs import synchronise
 from stalecheck.machine.traps import Traps
@@ -195,7 +195,10 @@ class Machine:
                 steps.extend((EXEC, t, c) for c in range(n))
         for pe, buf in enumerate(state.bufs):
             if buf:
-                steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf, self._setway_in_order))
+                for i in buffer.completable(buf, self._setway_in_order):
+                    append((COMPLETE, pe, i))
+                    if buf[i][0] == STORE and buf[i][4] > PATH_CACHEABLE:  # a mix may also bypass
+                        append((COMPLETE, pe, i, 1))
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):
@@ -220,7 +223,7 @@ class Machine:
         if kind == EXEC:
             return self._execute(state, step[1], step[2])
         if kind == COMPLETE:
-            return self._complete(state, step[1], step[2])
+            return self._complete(state, step[1], step[2], step[3] if len(step) > 3 else 0)
         # Hardware steps build the new State directly (mem and copies are its first
         # two fields): they are most of the transitions, and _replace costs more.
         if kind == DROP:
