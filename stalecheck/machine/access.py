@@ -18,7 +18,7 @@ from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
 from stalecheck.machine.spec import Context, hcr_bit
-from stalecheck.machine.state import SCTLR_C, SCTLR_M, State
+from stalecheck.machine.state import OP_INVAL, SCTLR_C, SCTLR_M, State
 
 
 class Access:
@@ -61,6 +61,17 @@ class Access:
                 f"{self.layout.threads[t].name!r} accesses it as {mt}: run without quiet_coherent_lines"
             )
         return mt
+
+    def check_invalidate(self, t: int, line: int, op: int) -> None:
+        """A pure invalidate discards dirty data (D7.5.8.1.2), so whether a write-back came
+        first changes what later reads see: the spontaneous steps that
+        ``quiet_coherent_lines`` skips would matter.  Refuse rather than answer wrongly."""
+        if op == OP_INVAL and line in self.quiet:
+            raise ScenarioError(
+                f"line {self.layout.lines[line].name} was reduced as coherent-only but thread "
+                f"{self.layout.threads[t].name!r} invalidates it without cleaning: "
+                "run without quiet_coherent_lines"
+            )
 
     def guest_unmapped(self, state: State, t: int, line: int) -> bool:
         """Whether guest thread ``t`` (not at EL2) would take a stage-2 fault on ``line``."""

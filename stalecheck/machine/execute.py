@@ -122,13 +122,14 @@ class Execute:
             line = lay.line_of(instr.loc)
             under_stage2 = self.access.under_stage2(state, t)
             mt = self.access.access_type(state, t, line)
-            return with_entry(
-                state, pe, dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
-            ), th
+            entry = dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, entry[1])
+            return with_entry(state, pe, entry), th
         if op == "DCSW":
             line = lay.line_index[instr.loc]
             under_stage2 = self.access.under_stage2(state, t)
             entry = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, entry[1])
             return with_entry(state, pe, entry), th
         if op == "DMB":
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
