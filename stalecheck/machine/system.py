@@ -112,6 +112,22 @@ class Machine:
     def line_of(self, name: str) -> int:
         return self.layout.line_of(name)
 
+    def cache_labels(self) -> tuple[str, ...]:
+        return tuple(self.h.label(i) for i in range(len(self.h.instances)))
+
+    def reduced_lines(self) -> frozenset[int]:
+        return self.quiet
+
+    def tlb_entries(self, state: State, pe: int) -> list[str]:
+        if self.mmu_text is None:
+            return []
+        return [self.mmu_text.entry_text(*entry) for entry in state.tlbs[pe]]
+
+    def icache_entries(self, state: State, pe: int) -> list[tuple[str, int]]:
+        if not state.icaches:
+            return []
+        return [(self.lines[line].name, values[0]) for _, line, values in state.icaches[pe]]
+
     @property
     def pruned(self) -> bool:
         """Whether the dead-lines reduction skips hardware steps (memory is then not exact)."""
