@@ -212,8 +212,37 @@ class Mmu:
                 tlb.invalidate(x, regimes, key) if (broadcast or p == pe) else x
                 for p, x in enumerate(state.tlbs)
             )
-            return state._replace(tlbs=tlbs)
+            state = state._replace(tlbs=tlbs)
+            if broadcast:
+                state = self._forget_remote_translations(state, pe, regimes, key)
+            return state
         return self.fetcher.complete_ic(state, pe, entry)
+
+    def _forget_remote_translations(self, state: State, pe: int, regimes: frozenset[int], key: int) -> State:
+        """D8.17 (R_LXHLD): once a TLB maintenance instruction is complete, "no new memory
+        accesses using the in-scope old translation information are architecturally
+        performed by any observer that is affected" -- so a data translation another PE made
+        ahead of time (``early``) for an access it has not performed yet is discarded and
+        will be redone.  The issuing PE keeps its own until a context synchronisation event
+        (R_BLDZX), and fetched instructions are not translations."""
+        lay, rg = self.layout, self.regimes
+        threads = list(state.threads)
+        for t, th in enumerate(threads):
+            rid = rg.thread_rid[t]
+            if th.pe in (pe, -1) or not th.early or rid not in regimes:
+                continue
+            prog = lay.programs[t]
+            kept = tuple(
+                (at, result)
+                for at, result in th.early
+                if not (
+                    lay.code[prog[at]].op in DATA_OPS
+                    and (key < 0 or rg.keys[rid].get(lay.code[prog[at]].loc) == key)
+                )
+            )
+            if kept != th.early:
+                threads[t] = th._replace(early=kept)
+        return state._replace(threads=tuple(threads))
 
     # ---- hardware steps ------------------------------------------------------------------------
 
