@@ -5,16 +5,16 @@ instructions memory: a code label whose address the test exports (a label used
 as a value in the initial state, or the target of an ``ADR``) becomes a
 location holding its instruction, which stores may overwrite, and every
 execution of an instruction at such a label starts with a *fetch*, a read of
-that location whose value is the instruction then executed (Arm ARM B2.7.2,
-"Concurrent modification and execution of instructions").  Instructions at
+that location whose value is the instruction then executed (Arm ARM B2.3.1
+"Implicit Instruction Memory Read Effects"; B2.2.5 CMODX).  Instructions at
 labels no value names are executed as written, with no fetch event, as herd does.
 
 Instruction values are compared in one canonical spelling (herd's: operands
 joined by ``,``, branch targets to labels turned into ``.+N`` offsets), so
 ``instr:"B .+4"`` in a test equals the ``B L1`` written at the label before
 ``L1``.  The CTR_EL0 configuration (``CacheType=IDC`` / ``DIC``; DIC implies
-IDC, as in herd's ``CacheType`` reading and Arm ARM D23.2 CTR_EL0) selects
-which cache maintenance the model requires.
+IDC, as in herd's ``lib/cacheType.mll``; CTR_EL0.IDC/DIC in the Arm ARM) selects
+which cache maintenance the model requires (B2.3.8 "IC-Coherence-before").
 """
 
 from __future__ import annotations

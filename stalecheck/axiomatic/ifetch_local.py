@@ -6,16 +6,16 @@ targets are fetches (``Imp & Instr & R``) or cache-maintenance effects
 (``DC.CVAU``, ``IC``), each citing the clause it implements:
 
 * ``f-ib``/``f-ob``: a fetch is before every effect of its instruction and every
-  later non-fetch effect of its thread (Arm ARM B2.7.2: an instruction's effects
-  follow its fetch);
+  later non-fetch effect of its thread (Arm ARM B2.3.5 "Fetch-intrinsically-before",
+  B2.3.7 "Fetch-ordered-before");
 * ``dob``/``pob``: ``addr``, ``ctrl`` and their pick forms reach ``DC.CVAU`` and ``IC``;
 * ``bob``: ``DMB`` (full) orders ``DC.CVAU`` with explicit accesses and other ``DC.CVAU``;
-* ``po-scl-ob``: ``DC.CVAU`` is ordered with po-earlier/later accesses of the same line;
+* ``po-scl-ob``: ``DC.CVAU`` is ordered with po-earlier/later accesses of the same
+  line (B2.3.7 "Same-Cache-Line-ordered-before");
 * ``DSB-ob``: a full ``DSB`` orders every memory or maintenance effect before it
-  with every later effect but fetches (B2.3.7, D7.5.9: a DSB completes cache
-  maintenance);
+  with every later effect but fetches (B2.3.7 "DSB-ordered-before");
 * ``IFB-ob``: ``DSB-ob; [ISB]; po`` and ``ctrl``/``addr`` into an ``ISB`` also
-  order later *fetches* (B2.3.7: the ISB refetches what follows).
+  order later *fetches* (B2.3.7 "Instruction-fetch-barrier-ordered-before").
 
 Besides ``lob`` it returns, for each complete ``IC``, the effects it is
 ``DSB-ob | IFB-ob`` before: the model's ``IC-ob`` needs them.

@@ -1,9 +1,10 @@
 """The Arm model with instruction fetch: herd's ``aarch64.cat`` under ``-variant ifetch``.
 
 Fetches (``Imp & Instr & R``) read code locations like any read, so rf and co
-cover them unchanged; what differs is how they enter ``ob`` (Arm ARM B2.7.2
-"Concurrent modification and execution of instructions", B2.7.4 and D7.5.9
-"Instruction cache maintenance"; herd's ``aarch64.cat``):
+cover them unchanged; what differs is how they enter ``ob`` (Arm ARM B2.3,
+the formal concurrency model: B2.3.1 "DC-before, DC-after" and "IC-before,
+IC-after", B2.3.7 "Instruction-read-ordered-before" and "IC-ordered-before",
+B2.3.8 "IC-Coherence-before" and "Instruction-Observed-by"; herd's ``aarch64.cat``):
 
 * :func:`explicit_fr_and_haz` -- ``Exp-obs`` and ``Exp-haz-ob`` hold for explicit
   reads only: a fetch that reads a stale instruction is *not* ordered before
@@ -76,7 +77,7 @@ def _orientations(hw: list[int], proc_of: list[int], a: int, b: int) -> tuple[in
 
 
 def explicit_fr_and_haz(p: FetchPrepared, c: Candidate, rows: list[int]) -> None:
-    """``fre; sca-class?`` and ``Exp-haz-ob`` for explicit reads (``[Exp & R]`` in aarch64.cat)."""
+    """``fre; sca-class?`` and ``Exp-haz-ob`` for explicit reads only (B2.3.8 Explicit-Observed-by)."""
     proc_of, sca, evs = p.space.proc_of, p.space.sca, p.space.evs
     for r, w in c.rf.items():
         if evs[r].fetch:
@@ -92,7 +93,7 @@ def explicit_fr_and_haz(p: FetchPrepared, c: Candidate, rows: list[int]) -> None
 
 
 def instr_obs_rf(p: FetchPrepared, rf: dict[int, int], rows: list[int]) -> None:
-    """``Instr-obs``: ``rf; [Imp & Instr & R]`` (internal read-from too)."""
+    """``Instr-obs``: ``rf; [Imp & Instr & R]``, internal too (B2.3.8 Instruction-Observed-by)."""
     for f in p.fetches:
         rows[rf[f]] |= 1 << f
 
@@ -108,14 +109,14 @@ def fetch_fr(p: FetchPrepared, c: Candidate) -> dict[int, list[int]]:
 
 
 def ic_ca_dic(p: FetchPrepared, fr: dict[int, list[int]], rows: list[int]) -> None:
-    """``IC-ca`` with DIC (and so IDC): ``[Imp & Instr & R]; ca; [W]``."""
+    """``IC-ca`` with DIC (and so IDC): ``[Imp & Instr & R]; ca; [W]`` (B2.3.8 IC-Coherence-before)."""
     for f, ws in fr.items():
         for w in ws:
             rows[f] |= 1 << w
 
 
 def ic_ob_dic(p: FetchPrepared, fr: dict[int, list[int]], rows: list[int]) -> None:
-    """``IC-ob`` with DIC: ``[Instr & R]; po; [Instr & R]; ca`` (fetches in order with writes)."""
+    """``IC-ob`` with DIC: ``[Instr & R]; po; [Instr & R]; ca`` (B2.3.7 Instruction-read-ordered-before)."""
     for f2, ws in fr.items():
         for f1 in p.earlier_fetches[f2]:
             for w in ws:
@@ -179,6 +180,17 @@ def some_choice_acyclic(
         return False
 
     return search(0, ob)
+
+
+def first_choice(p: FetchPrepared, code: CodeLayout, fr: dict[int, list[int]], ob: list[int]) -> list[int]:
+    """``ob`` under the first orientation of every pair: a cyclic witness for explanations."""
+    pairs = [o for _, _, o in p.ic_pairs] + [o for _, _, o in p.dc_pairs]
+    choice = [o[0] for o in pairs]
+    rows = list(ob)
+    for k in range(len(pairs)):
+        for a, b in choice_edges(p, code, fr, choice, k):
+            rows[a] |= 1 << b
+    return rows
 
 
 class IfetchModel:
@@ -267,6 +279,7 @@ class IfetchModel:
             if not explain:
                 return Judgement(EXTERNAL)
             violation = violation or EXTERNAL
+            ob = first_choice(p, self.code, fr, ob)  # every choice is cyclic: show one
         if not atomicity(p, c):
             if not explain:
                 return Judgement(ATOMIC)

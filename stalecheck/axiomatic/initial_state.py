@@ -158,13 +158,17 @@ def _value(
 
 
 def typed_string_value(text: str) -> Val | None:
-    """``instr:"NOP"`` -> an instruction value; ``label:"P1:L0"`` -> a code address."""
+    """``instr:"NOP"`` -> an instruction value; ``label:"P1:L0"`` -> a code address.
+
+    herd also reads ``label:"0:L0"`` (thread number without ``P``).
+    """
     if text.startswith('instr:"'):
         return instr_value(text[len('instr:"'):].rstrip('"'))
     if text.startswith('label:"'):
         proc, _, label = text[len('label:"'):].rstrip('"').partition(":")
-        if proc.startswith("P") and proc[1:].isdigit() and label:
-            return CodeLabel(int(proc[1:]), label)
+        proc = proc[1:] if proc.startswith("P") else proc
+        if proc.isdigit() and label:
+            return CodeLabel(int(proc), label)
     return None
 
 

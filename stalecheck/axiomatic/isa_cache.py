@@ -3,9 +3,9 @@
 Each is one effect in the thread's trace (an :class:`~stalecheck.axiomatic.events.Event`
 of kind ``"C"``), not a read or a write: it takes part in no read-from or
 coherence choice, and the model relates it to writes and fetches of the same
-cache line (Arm ARM B2.7.4 "Cache maintenance", D7.5.9 "Instruction cache
-maintenance"; herd's ``DC.CVAU``/``IC`` events).  ``DC CVAU`` and ``IC IVAU``
-take their address from a register, so they carry address dependencies
+cache line (Arm ARM B2.3.1 "DCCVAU Effects", "IC Effects, Completed IC Effects",
+"Same Cache Line"; D7.5.9 for the instructions; herd's ``DC.CVAU``/``IC`` events).
+``DC CVAU`` and ``IC IVAU`` take their address from a register, so they carry address dependencies
 (herd's ``addr`` reaches ``DC.CVAU | IC.IVAU``); ``IC IALLU`` has no address
 and concerns every location (herd's ``scl`` pairs it with everything).
 
