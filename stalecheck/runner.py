@@ -181,7 +181,9 @@ def _user_call(fn: Any, owner: Any, *args: Any) -> Any:
         # Raised by our code on the user's behalf (``v.reg('cpu', 'r9')`` in a bad_when):
         # placed at the user's line that made the call.
         placed = _user_code_error(exc, source).position
-        raise type(exc)(exc.message, placed if placed and placed.line else None) from None
+        if placed is None or not placed.line:  # found after the user's code returned: its def line
+            placed = Position(source, owner.__code__.co_firstlineno)
+        raise type(exc)(exc.message, placed) from None
     except Exception as exc:
         source = owner.__code__.co_filename
         if Path(source).resolve().is_relative_to(_PACKAGE):
