@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/stalecheck stress fcvm-vsock-nv2 --runs 20 --jobs 2
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 # The fuzz tests of the suite with many more (and fresh) inputs: for before a release.
 fuzz: $(STAMP)
