@@ -17,7 +17,7 @@ OK = (
     "    b.host('cpu', 'STR X, 1')\n"
     "    b.bad_when(lambda v: v.done('cpu'), 'done')\n"
 )
-FIRST = 5  # the body starts on line FIRST + 1 (with the one-line HEADER)
+FIRST = 6  # the body starts on line FIRST + 1 (with the two-line HEADER)
 
 
 def _body(*lines: str, bad: bool = True) -> str:
@@ -50,13 +50,15 @@ REFUSED = [
      "'Xx' is not a declared location", 2),
     (_body("b.page('P0', 'X')", "b.host('cpu', 'STR X, 1')", "b.init(X=2**64)"), "0 to 2**64-1", 2),
     (_body("b.page('P0', 'X')", "b.host('cpu', 'STR X, 1')", "b.host('cpu', 'LDR r1, X')"),
-     "thread 'cpu' is declared twice (first at line 7)", 2),
+     "thread 'cpu' is declared twice (first at line 8)", 2),
     (_body("b.page('P0', 'X')", "b.page('P1', 'X')", "b.host('cpu', 'STR X, 1')"),
      "line 'X' is declared twice", 1),
     (_body("b.page('P0', 'X')", "b.vm('vm')", "b.guest('cpu', 'STR X, 1', vm='vm', sctlr=(7, 9, 2))"),
      "sctlr=(7, 9, 2)", 2),
     (_body("b.page('P0', 'X')", "b.host('cpu', 'STR X, 1', pe=3)"),
      "starts on PE3, but the system has PE0 to PE0", 1),
+    (_body("b.page('P0', 'X')", "b.vm('vm', on_stage2_fault=map_on_fault(clean='pou2'))",
+           "b.guest('cpu', 'LDR r1, X', vm='vm')"), "map_on_fault(clean='pou2')", 1),
     (_body("b.page('P0', 'X')", "b.host('cpu', 'STR X, 1')", "b.options(max_migration=2)"),
      "unknown option 'max_migration'", 2),
     (_body("b.page('P0', 'X')", "b.host('cpu', 'STR X, 1')", "b.options(nc_reads_may_hit=1)"),
@@ -73,7 +75,10 @@ REFUSED = [
      "never loads into register 'r9'", 2),
 ]
 
-HEADER = "from stalecheck.machine.memtypes import DEVICE, NORMAL_WB\n"
+HEADER = (
+    "from stalecheck.machine.memtypes import DEVICE, NORMAL_WB\n"
+    "from stalecheck.machine.policies import map_on_fault\n"
+)
 
 
 @pytest.mark.parametrize(("body", "needle", "offset"), REFUSED, ids=[r[1][:32] for r in REFUSED])
