@@ -76,6 +76,8 @@ def assumptions(machine: Machine) -> list[str]:
         if o.setway_program_order
         else "set/way operations are ordered only by a full DMB or a DSB (D7.5.9.15)",
         "system-register writes take effect at the latest at the next ISB/exception",
+        "one shareability domain: NSH/ISH/OSH barriers and maintenance reach every PE and "
+        "device (stronger than the Arm ARM for NSH, and for ISH across clusters: B2.6.10, B2.10.1.1.1)",
     ]
     if machine.dead_lines is not None:
         out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
