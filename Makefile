@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/stalecheck stress fcvm-vsock-nv2 --runs 20 --jobs 2
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check stalecheck tests benchmarks

@@ -80,8 +80,9 @@ StoreOption = Annotated[
     Store,
     typer.Option(
         "--store",
-        help="Visited states: 'exact' (no collision possible) or 'digest' (64-bit digests, "
-        "half the memory, slower, a stated collision bound).",
+        help="Visited states: 'exact' (no collision possible), 'digest' (64-bit digests in a "
+        "set, half the memory, slower, a stated collision bound) or 'compact' (the same digests "
+        "in a sorted array: 13 bytes a state, the same stated bound).",
     ),
 ]
 

@@ -60,7 +60,8 @@ class Verdict:
             return "visited states stored exactly (compared by equality): no state hidden by a hash collision"
         n = self.states
         bound = min(1.0, n * (n - 1) / 2**65)
+        where = " in a sorted array" if self.store == "compact" else ""
         return (
-            f"visited states stored as 64-bit BLAKE2b digests: chance that a collision hid a state "
+            f"visited states stored as 64-bit BLAKE2b digests{where}: chance that a collision hid a state "
             f"<= n(n-1)/2^65 = {bound:.1e} for the n = {n:,} states explored"
         )

@@ -50,7 +50,10 @@ def assumptions(machine: Machine) -> list[str]:
     o = spec.options
     out = [
         cache_assumption(machine.h),
-        "loads performed in order (load reordering is the axiomatic engine's job)",
+        "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md); "
+        "DC, IC, TLBI, MSR, SIGNAL, WAIT, AWAIT and MAP stay in program order (stronger than the Arm ARM)"
+        if o.weak_ordering
+        else "loads performed in order (load reordering is the axiomatic engine's job)",
         "Non-cacheable/Device reads may hit a cached copy (B2.11 mismatched attributes)"
         if o.nc_reads_may_hit
         else "strict bypass: Non-cacheable/Device reads never hit a cache (not architectural)",

@@ -25,6 +25,9 @@ The rules on what may complete before what, each with its place in the Arm ARM
   option ``setway_program_order`` keeps them in program order among themselves
   instead, the ARMv7 rule Linux's v7_flush_dcache_all relied on; it is printed
   with every verdict that uses it;
+- a release store (``STLR``) completes after every store issued before it
+  (B2.3.7 Ordering relations: a Release is Barrier-ordered-after every earlier
+  access; earlier loads have executed before it issues, ``ordering.py``);
 - only a ``DSB`` waits for completion, and only a ``DSB`` for both loads and
   stores completes cache maintenance (B2.6.9 Data Synchronization Barrier: "All
   cache maintenance instructions in program order before the DSB" are waited for
@@ -35,7 +38,17 @@ The rules on what may complete before what, each with its place in the Arm ARM
 
 from __future__ import annotations
 
-from stalecheck.machine.state import DCVA, IC_ENTRY, MARK_FULL, MARK_ST, SETWAY, STORE, TLBI_ENTRY, Entry
+from stalecheck.machine.state import (
+    DCVA,
+    IC_ENTRY,
+    MARK_FULL,
+    MARK_ST,
+    SETWAY,
+    STORE,
+    STORE_RELEASE,
+    TLBI_ENTRY,
+    Entry,
+)
 
 _MARKS = (MARK_FULL, MARK_ST)
 _MAINTENANCE = (DCVA, SETWAY)
@@ -53,6 +66,8 @@ def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
     if ek == MARK_ST:  # DMB ST: stores only (D7.5.9.15)
         return lk == STORE
     if lk == STORE:
+        if later[5] & STORE_RELEASE and ek == STORE:  # B2.3.7: a release after every earlier store
+            return True
         if ek == STORE:
             return earlier[1] == later[1] and earlier[2] == later[2]
         if ek == DCVA:  # same line, both Normal Inner cacheable
@@ -82,6 +97,12 @@ def completable(buf: tuple[Entry, ...], setway_in_order: bool = False) -> list[i
 
 def has_stores(buf: tuple[Entry, ...]) -> bool:
     return any(entry[0] == STORE for entry in buf)
+
+
+def has_release(buf: tuple[Entry, ...]) -> bool:
+    """Whether a release store (STLR) has not propagated yet: a later LDAR waits for it
+    (B2.3.7 Barrier-ordered-before: release then acquire, RCsc)."""
+    return any(entry[0] == STORE and entry[5] & STORE_RELEASE for entry in buf)
 
 
 def _orders(marker: int, entry: Entry) -> bool:

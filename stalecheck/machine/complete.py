@@ -10,7 +10,17 @@ from __future__ import annotations
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.mmu import Mmu
-from stalecheck.machine.state import DCVA, IC_ENTRY, OP_CLEAN, OP_INVAL, SETWAY, STORE, TLBI_ENTRY, State
+from stalecheck.machine.state import (
+    DCVA,
+    IC_ENTRY,
+    OP_CLEAN,
+    OP_INVAL,
+    SETWAY,
+    STORE,
+    STORE_WT,
+    TLBI_ENTRY,
+    State,
+)
 
 
 class Complete:
@@ -35,7 +45,7 @@ class Complete:
             _, line, offset, value, cacheable, wt, _ = entry
             if cacheable:
                 copies = caches.coherent_write(copies, mem, h, pe, line, offset, value, nl)
-                if wt:  # write-through: the write also reaches the PoC
+                if wt & STORE_WT:  # write-through: the write also reaches the PoC
                     copies, mem, _ = caches.clean_to(copies, mem, h, line, h.poc_depth, lay.all_pes, nl)
             else:
                 mem = caches.bypass_write(mem, line, offset, value)

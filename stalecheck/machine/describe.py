@@ -14,7 +14,7 @@ from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import MemType
 from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.state import DCVA, OP_CLEAN, OP_CLEAN_INVAL, OP_INVAL, SETWAY, STORE, State
-from stalecheck.machine.steps import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
+from stalecheck.machine.steps import COMPLETE, DROP, EARLY, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
 from stalecheck.machine.text import Names, actor_name, snapshot
 from stalecheck.machine.traps import Traps
 
@@ -24,6 +24,9 @@ class Machine(Names, Protocol):
 
     @property
     def code(self) -> list[Instr]: ...
+
+    @property
+    def programs(self) -> tuple[tuple[int, ...], ...]: ...
 
     @property
     def mmu_text(self) -> MmuText | None: ...
@@ -51,6 +54,11 @@ def describe(m: Machine, before: State, step: Step, after: State) -> str:
     kind = step[0]
     if kind == EXEC:
         return _describe_exec(m, before, step[1], step[2], after)
+    if kind == EARLY:
+        t, index = step[1], step[2]
+        instr = m.code[m.programs[t][index]]
+        text = _describe_exec(m, before, t, step[3], after, instr)
+        return f"{text} (out of program order, ahead of {m.current(before, t)}: machine/ordering.py)"
     if kind == COMPLETE:
         return _describe_complete(m, before, step[1], step[2], after)
     if kind in (WRITE_BACK, DROP, FILL):
@@ -88,12 +96,14 @@ def _bit(state: State, t: int, bit: int) -> int:
     return int(bool(state.threads[t].sctlr & bit))
 
 
-def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State) -> str:
-    instr = m.current(before, t)
+def _describe_exec(
+    m: Machine, before: State, t: int, choice: int, after: State, early: Instr | None = None
+) -> str:
+    instr = early if early is not None else m.current(before, t)
     assert instr is not None
     actor = actor_name(m, before, t)
     bt, at = before.threads[t], after.threads[t]
-    if (not bt.hyp and at.hyp) or (not bt.hyp and at.retry and not bt.retry):
+    if early is None and ((not bt.hyp and at.hyp) or (not bt.hyp and at.retry and not bt.retry)):
         trap = m.traps.trap(before, t, instr)
         kind = trap.kind if trap else "trap"
         code = "; ".join(str(m.code[i]) for i in at.hyp) or "nothing"
@@ -119,7 +129,7 @@ def _describe_exec(m: Machine, before: State, t: int, choice: int, after: State)
         return f"{actor}: {instr} enters PE{bt.pe}'s buffer ({when})"
     if instr.op == "DSB":
         if instr.kind.endswith("LD"):
-            return f"{actor}: {instr} (earlier loads complete; loads already perform in order)"
+            return f"{actor}: {instr} (every earlier load has been satisfied)"
         return f"{actor}: {instr} (earlier stores{'' if 'ST' in instr.kind else ' and maintenance'} complete)"
     if instr.op == "MSR":
         return f"{actor}: {instr} (in effect at the latest at the next context synchronisation)"

@@ -13,7 +13,9 @@ from typing import NamedTuple
 from stalecheck.machine.caches import Copies, Memory
 
 # Buffer entry kinds (first element of each entry tuple).
-STORE = 0  # (STORE, line, offset, value, cacheable, write_through, instr_id)
+STORE = 0  # (STORE, line, offset, value, cacheable, flags, instr_id); flags: STORE_WT | STORE_RELEASE
+STORE_WT = 1  # write-through: the write also reaches the PoC
+STORE_RELEASE = 2  # STLR: propagates only after every earlier buffered store (B2.3.7)
 DCVA = 1  # (DCVA, op, line, cacheable, depth, scope_all, instr_id)
 SETWAY = 2  # (SETWAY, op, inst, line, instr_id)
 MARK_FULL = 3  # (MARK_FULL,) a DMB ordering loads and stores
@@ -37,6 +39,7 @@ class Thread(NamedTuple):
     retry: int  # 1 when the trapped instruction is re-executed after ERET
     early: tuple[tuple[int, int], ...] = ()  # (pc, result) translated/fetched ahead since the last CSE
     fault: int = 0  # ESR of the fatal abort that stopped the thread, 0 if none
+    ahead: int = 0  # bit k: instruction k (> pc) already executed out of order (machine/ordering.py)
 
 
 class State(NamedTuple):

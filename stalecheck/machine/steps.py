@@ -18,6 +18,7 @@ class StepKind(IntEnum):
     FILL = 4  # (FILL, instance, line): a clean copy is allocated speculatively
     SYSREG = 5  # (SYSREG, thread): a written SCTLR_EL1 value takes effect
     MIGRATE = 6  # (MIGRATE, thread, pe): the hypervisor moves a vCPU to another PE
+    EARLY = 7  # (EARLY, thread, index, choice): a later instruction executes out of order
     # Translation and instruction fetch (machine/mmu.py).
     XLATE = 10  # (XLATE, thread, pc, choice): translate or fetch an upcoming instruction early
     TLB_FILL = 11  # (TLB_FILL, pe, regime, key, result)
@@ -33,6 +34,7 @@ DROP = StepKind.DROP
 FILL = StepKind.FILL
 SYSREG = StepKind.SYSREG
 MIGRATE = StepKind.MIGRATE
+EARLY = StepKind.EARLY
 XLATE = StepKind.XLATE
 TLB_FILL = StepKind.TLB_FILL
 TLB_DROP = StepKind.TLB_DROP

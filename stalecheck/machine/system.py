@@ -22,6 +22,7 @@ is a list of indices.
 
 from __future__ import annotations
 
+from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.access import Access
@@ -38,7 +39,18 @@ from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
 from stalecheck.machine.state import SCTLR_C, SCTLR_I, State, Thread, sctlr_bits, with_thread
-from stalecheck.machine.steps import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step, StepKind
+from stalecheck.machine.steps import (
+    COMPLETE,
+    DROP,
+    EARLY,
+    EXEC,
+    FILL,
+    MIGRATE,
+    SYSREG,
+    WRITE_BACK,
+    Step,
+    StepKind,
+)
 from stalecheck.machine.sysregs import synchronise
 from stalecheck.machine.traps import Traps
 from stalecheck.machine.view import StateView
@@ -76,7 +88,10 @@ class Machine:
             for t in spec.threads:
                 lay.check_thread(t, regimes.is_va)
         self.mmu_text = MmuText(lay, self.mmu) if self.mmu is not None else None
+        if spec.options.weak_ordering and spec.xlate is not None:
+            raise ScenarioError("weak_ordering is not modelled together with the translation model yet")
         self.execute = Execute(lay, self.access, self.traps, self.mmu)
+        self._weak = spec.options.weak_ordering
         self.completion = Complete(lay, self.mmu)
         self.cache_steps = Hardware(lay, self.access)
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
@@ -193,6 +208,9 @@ class Machine:
                 append((EXEC, t, 0))
             elif n:
                 steps.extend((EXEC, t, c) for c in range(n))
+            if self._weak:
+                for j, ways in self.execute.early(state, t):
+                    steps.extend((EARLY, t, j, c) for c in range(ways))
         for pe, buf in enumerate(state.bufs):
             if buf:
                 steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf, self._setway_in_order))
@@ -221,6 +239,8 @@ class Machine:
             return self._execute(state, step[1], step[2])
         if kind == COMPLETE:
             return self._complete(state, step[1], step[2])
+        if kind == EARLY:
+            return self.execute.execute_early(state, step[1], step[2], step[3])
         # Hardware steps build the new State directly (mem and copies are its first
         # two fields): they are most of the transitions, and _replace costs more.
         if kind == DROP:
