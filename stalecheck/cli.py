@@ -10,10 +10,12 @@ stdout with ``json.dumps``, never through a console that reads markup.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -27,9 +29,12 @@ from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.explore.verdict import StopReason
+from stalecheck.machine.describe import every_line
 from stalecheck.machine.system import Machine
-from stalecheck.report.verdicts import dumps, verdict_table, witness_text
+from stalecheck.report.verdicts import dumps, html_section, verdict_table, witness_text
 from stalecheck.report.witness_dot import witness_dot
+from stalecheck.report.witness_html import Section, page
+from stalecheck.report.witness_text import witness_lines
 from stalecheck.runner import Result, load_scenario, run_variant, select, table_rows
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, Variant
@@ -191,6 +196,10 @@ def check(
         list[str] | None, typer.Option("--variant", "-v", help="Variant(s) to check (default: all).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML page (witnesses as sequence charts)."),
+    ] = None,
     max_states: MaxStates = None,
     timeout: Timeout = None,
     max_memory: MaxMemory = None,
@@ -213,7 +222,18 @@ def check(
             break
     if not as_json and len(results) > 1:
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+    if html is not None:
+        title = f"{sc.name} (seed {sc.seed}): {sc.title}" if sc.seed else sc.name
+        _write_html(html, page(title, [html_section(r) for r in results]))
     _exit_if_interrupted(results, len(chosen))
+
+
+def _write_html(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--html {path}: cannot write the file ({exc.strerror or exc})") from None
+    err.print(f"wrote {escape(str(path))}")
 
 
 @app.command("run-all", epilog=EXIT_CODES)
@@ -265,6 +285,9 @@ def explain(
     variant: Annotated[str, typer.Argument(help="Variant name.")],
     token: Annotated[str, typer.Argument(help="Replay token printed with a witness, e.g. 0/3/1.")],
     dot: Annotated[bool, typer.Option("--dot", help="Print the witness as Graphviz DOT.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the witness as a self-contained HTML page.")
+    ] = None,
 ) -> None:
     """Replay a witness from its token, step by step."""
     sc = load_scenario(scenario)
@@ -282,11 +305,19 @@ def explain(
         steps = replay(machine, path)
     except ValueError as exc:
         raise UsageError(f"token {token!r} does not replay on {sc.name}/{variant}: {exc}") from None
+    if html is not None:
+        section = Section(
+            heading=f"{sc.name}/{variant}: replay of {token}",
+            notes=(v.summary,),
+            steps=steps,
+            initial=every_line(machine, machine.initial_state()),
+        )
+        _write_html(html, page(f"{sc.name}/{variant}", [section]))
     if dot:
         out.print(witness_dot(f"{sc.name}/{variant}", steps), end="", markup=False, soft_wrap=True)
         return
-    for i, line in enumerate(steps, 1):
-        out.print(f"{i:>3}. {line}", markup=False, emoji=False)
+    for line in witness_lines(steps):
+        out.print(line, markup=False, emoji=False)
 
 
 app.command("stress", epilog=EXIT_CODES)(stress_cmd)

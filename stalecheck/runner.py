@@ -17,8 +17,10 @@ from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
+from stalecheck.machine.describe import every_line
 from stalecheck.machine.schedule import RareHardware
 from stalecheck.machine.spec import SystemSpec
+from stalecheck.machine.step_record import LineCopies, StepRecord
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, StressSweep, Variant
@@ -34,6 +36,14 @@ class Result:
     cost: dict[str, int]
     assumptions: tuple[str, ...]
     bad: str
+    # Every copy of every line in the initial state: with each witness step's
+    # ``after`` copies, the copies of every line after every step (report/witness_html).
+    initial_copies: tuple[LineCopies, ...] = ()
+
+    @property
+    def steps(self) -> tuple[StepRecord, ...]:
+        """The witness, one record per step (empty unless reachable)."""
+        return self.verdict.steps
 
     @property
     def outcome(self) -> str:
@@ -155,6 +165,7 @@ def run_variant(
         cost=cost,
         assumptions=(*assumptions(machine), verdict.visited_assumption) if machine is not None else (),
         bad=spec.bad_text if spec is not None else "",
+        initial_copies=every_line(machine, machine.initial_state()) if machine and verdict.steps else (),
     )
 
 

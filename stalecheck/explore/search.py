@@ -199,14 +199,14 @@ def _path(parent: array[int], via: array[int], node: int) -> tuple[int, ...]:
     return tuple(reversed(steps))
 
 
-def replay(model: Model[Any, Any], witness: tuple[int, ...]) -> tuple[str, ...]:
-    """Rebuild the human-readable steps of a witness by re-running the model.
+def replay(model: Model[Any, Any], witness: tuple[int, ...]) -> tuple[Any, ...]:
+    """Rebuild the described steps of a witness by re-running the model.
 
     A mismatch (an index past the enabled actions) means the model's action
     order is not deterministic, which would make every stored witness wrong.
     """
     state = model.initial_state()
-    lines: list[str] = []
+    lines: list[Any] = []
     for number, index in enumerate(witness, 1):
         actions = model.actions(state)
         if index >= len(actions):

@@ -14,7 +14,7 @@ The rules themselves live in those modules, each defined once:
 - ``hardware.py``: spontaneous write-backs, drops and fills;
 - ``mmu.py``: translation (``walker.py``) and instruction fetch (``fetch.py``);
 - ``reduction.py``: sound reductions of the explored space;
-- ``describe.py`` and ``mmu_text.py``: one witness line per step.
+- ``describe.py`` and ``mmu_text.py``: one witness record per step (``step_record.py``).
 
 Steps are plain int tuples (``steps.py``), listed in a fixed order, so a witness
 is a list of indices.
@@ -39,6 +39,7 @@ from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
 from stalecheck.machine.state import SCTLR_C, SCTLR_I, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.step_record import StepRecord
 from stalecheck.machine.steps import (
     COMPLETE,
     DROP,
@@ -185,7 +186,7 @@ class Machine:
         threads = tuple(map(tuple, state.threads))
         return digest64((*state[:_THREADS], threads, *state[_THREADS + 1 :]))
 
-    def describe(self, before: State, step: Step, after: State) -> str:
+    def describe(self, before: State, step: Step, after: State) -> StepRecord:
         return describe(self, before, step, after)
 
     def is_bad(self, state: State) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from stalecheck.explore.search import check
 from stalecheck.machine import ifetch
 from stalecheck.machine.system import Machine
+from stalecheck.report.witness_text import step_text
 from stalecheck.runner import load_scenario
 from stalecheck.scenarios.builder import Builder
 from tests.conftest import Explored
@@ -31,7 +32,7 @@ def test_modern_policy_costs_follow_fwb_and_dic(explored: Explored) -> None:
 
 
 def test_vipt_per_page_witness_shows_the_other_alias(explored: Explored) -> None:
-    steps = explored(ICACHE.name, "vipt-inval-page").verdict.steps
+    steps = [step_text(s) for s in explored(ICACHE.name, "vipt-inval-page").steps]
     inval = next(s for s in steps if "IC IVAU C completes" in s)
     assert "(alias 1)" in inval and "C(alias 0)=9" in inval
     assert "executes code version 9" in steps[-1]
