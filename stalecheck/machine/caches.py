@@ -175,10 +175,17 @@ def fill_sources(
     first = first_below(copies, mem, h, inst, line, nl)
     if h.instances[inst].level != 0:
         return (first,)
+    return _and_clean_l1_copies(first, copies, h, line, nl, skip=inst)
+
+
+def _and_clean_l1_copies(
+    first: Values, copies: Copies, h: Hierarchy, line: int, nl: int, skip: int = -1
+) -> tuple[Values, ...]:
+    """``first``, then each different value an L1 other than ``skip`` holds clean."""
     out = [first]
-    for other in h.l1:
-        copy = copies[other * nl + line]
-        if other != inst and copy and not copy[0] and copy[1] not in out:
+    for inst in h.l1:
+        copy = copies[inst * nl + line]
+        if inst != skip and copy and not copy[0] and copy[1] not in out:
             out.append(copy[1])
     return tuple(out)
 
@@ -198,12 +205,7 @@ def snoop_read_options(copies: Copies, mem: Memory, h: Hierarchy, line: int, nl:
     """What an I/O-coherent device read may return: the coherent value, or a clean copy
     any PE's L1 holds (the snoop hits it; B2.11 when that copy is stale against
     memory after a mismatched-attribute write)."""
-    out = [coherent_value(copies, mem, h, -1, line, nl)]
-    for inst in h.l1:
-        copy = copies[inst * nl + line]
-        if copy and not copy[0] and copy[1] not in out:
-            out.append(copy[1])
-    return tuple(out)
+    return _and_clean_l1_copies(coherent_value(copies, mem, h, -1, line, nl), copies, h, line, nl)
 
 
 def dirty_l1_lines(copies: Copies, h: Hierarchy, nl: int) -> int:
