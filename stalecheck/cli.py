@@ -253,7 +253,7 @@ def run_all(
     for name in only or registry.names():
         sc = load_scenario(name)
         results = []
-        for v in sc.variants.values():
+        for v in select(sc, []):
             results.append(_run(sc, v, budget, store))
             if _interrupted(results[-1]):
                 break
@@ -332,6 +332,22 @@ def _internal_error(exc: BaseException) -> None:
     )
 
 
+def _with_source_line(exc: StalecheckError) -> StalecheckError:
+    """Add the user's line under an error placed at a column, for the caret, when
+    the code that raised it had no text at hand (a check of a scenario's program)."""
+    pos = exc.position
+    if exc.source_line is None and pos is not None and pos.line > 0 and pos.column > 0:
+        try:
+            with open(pos.path, encoding="utf-8") as fh:
+                for number, text in enumerate(fh, 1):
+                    if number == pos.line:
+                        exc.source_line = text.rstrip("\n")
+                        break
+        except (OSError, UnicodeDecodeError):
+            pass
+    return exc
+
+
 def run(argv: list[str]) -> int:
     """Run one command line and return its exit code (see ``ExitCode``); never raises.
 
@@ -348,7 +364,7 @@ def run(argv: list[str]) -> int:
     except StalecheckError as exc:
         if debug:
             raise
-        err.print(labelled("error", "bold red", exc.render()))
+        err.print(labelled("error", "bold red", _with_source_line(exc).render()))
         return ExitCode.USER_ERROR
     except typer.Abort:  # EOF at a prompt, or Ctrl-C outside a command
         err.print("interrupted")

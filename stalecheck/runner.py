@@ -73,6 +73,8 @@ def load_scenario(name_or_path: str) -> Scenario:
     except KeyError:
         pass
     path = Path(name_or_path)
+    if path.suffix == ".py" and path.exists() and not path.is_file():  # a FIFO would block
+        raise UsageError(f"{path} is not a regular file")
     if path.suffix != ".py" or not path.exists():
         known = ", ".join(registry.names())
         raise UsageError(
@@ -89,8 +91,11 @@ def _load_file(path: Path) -> Scenario:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except StalecheckError:
-        raise
+    except StalecheckError as exc:
+        if exc.position is not None:
+            raise
+        placed = _user_code_error(exc, str(path)).position  # e.g. a bad @SCENARIO.variant(...)
+        raise type(exc)(exc.message, placed) from None
     except SyntaxError as err:
         raise InputError(
             f"Python syntax error: {err.msg}", Position(str(path), err.lineno or 0, err.offset or 0), err.text
@@ -113,6 +118,11 @@ def source_of(name_or_path: str) -> str:
 
 def select(scenario: Scenario, names: Iterable[str]) -> list[Variant]:
     names = list(names)
+    if not scenario.variants:
+        raise ScenarioError(
+            f"scenario {scenario.name!r} declares no variants (decorate a build function with "
+            "@SCENARIO.variant(...))"
+        )
     if not names:
         return list(scenario.variants.values())
     out = []
@@ -175,8 +185,16 @@ def _user_call(fn: Any, owner: Any, *args: Any) -> Any:
     package is our bug."""
     try:
         return fn(*args)
-    except StalecheckError:
-        raise
+    except StalecheckError as exc:
+        source = owner.__code__.co_filename
+        if exc.position is not None or Path(source).resolve().is_relative_to(_PACKAGE):
+            raise
+        # Raised by our code on the user's behalf (``v.reg('cpu', 'r9')`` in a bad_when):
+        # placed at the user's line that made the call.
+        placed = _user_code_error(exc, source).position
+        if placed is None or not placed.line:  # found after the user's code returned: its def line
+            placed = Position(source, owner.__code__.co_firstlineno)
+        raise type(exc)(exc.message, placed) from None
     except Exception as exc:
         source = owner.__code__.co_filename
         if Path(source).resolve().is_relative_to(_PACKAGE):

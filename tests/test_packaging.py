@@ -74,6 +74,7 @@ def _run(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.wheel
+@pytest.mark.xdist_group("wheel")  # one worker builds and installs the wheel once
 def test_wheel_carries_every_file_of_the_package_and_the_licence(wheel_install: tuple[Path, Path]) -> None:
     """Every module and data file under ``stalecheck/`` (grammars, cat models) ships."""
     wheel, _ = wheel_install
@@ -92,6 +93,7 @@ def test_wheel_carries_every_file_of_the_package_and_the_licence(wheel_install: 
 
 
 @pytest.mark.wheel
+@pytest.mark.xdist_group("wheel")  # one worker builds and installs the wheel once
 def test_installed_script_checks_a_bundled_variant(wheel_install: tuple[Path, Path], tmp_path: Path) -> None:
     _, bin_dir = wheel_install
     res = _run(bin_dir, "check", "kvm-external-l3", "-v", "hcr-dc-dma", "--json", cwd=tmp_path)
@@ -104,6 +106,7 @@ def test_installed_script_checks_a_bundled_variant(wheel_install: tuple[Path, Pa
 
 
 @pytest.mark.wheel
+@pytest.mark.xdist_group("wheel")  # one worker builds and installs the wheel once
 def test_installed_script_checks_a_litmus_file(wheel_install: tuple[Path, Path], tmp_path: Path) -> None:
     _, bin_dir = wheel_install
     shutil.copy2(SB, tmp_path / "SB.litmus")

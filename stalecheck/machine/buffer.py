@@ -38,6 +38,7 @@ The rules on what may complete before what, each with its place in the Arm ARM
 
 from __future__ import annotations
 
+from stalecheck.machine.memtypes import INNER_CACHEABLE_PATHS
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
@@ -70,12 +71,12 @@ def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
             return True
         if ek == STORE:
             return earlier[1] == later[1] and earlier[2] == later[2]
-        if ek == DCVA:  # same line, both Normal Inner cacheable
-            return earlier[2] == later[1] and earlier[3] == 1 and later[4] == 1
+        if ek == DCVA:  # D7.5.9.15: same line, Normal Inner cacheable, same cacheability
+            return earlier[2] == later[1] and earlier[3] == later[4] and later[4] in INNER_CACHEABLE_PATHS
         return False
     if lk == DCVA:
         if ek == STORE:
-            return earlier[1] == later[2] and earlier[4] == 1 and later[3] == 1
+            return earlier[1] == later[2] and earlier[4] == later[3] and later[3] in INNER_CACHEABLE_PATHS
         if ek == DCVA:
             return earlier[2] == later[2]
     return False

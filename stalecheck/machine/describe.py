@@ -65,7 +65,7 @@ def describe(m: Machine, before: State, step: Step, after: State) -> StepRecord:
         text = f"{rec.effect.text} {ahead}"
         return rec._replace(effect=rec.effect._replace(text=text))
     if kind == COMPLETE:
-        return _describe_complete(m, before, step[1], step[2], after)
+        return _describe_complete(m, before, step[1], step[2], after, len(step) > 3)
     if kind in (WRITE_BACK, DROP, FILL):
         inst, line = step[1], step[2]
         name = m.lines[line].name
@@ -79,6 +79,12 @@ def describe(m: Machine, before: State, step: Step, after: State) -> StepRecord:
             )
         elif kind == DROP:
             action, what = Action.DROP, f"{label} drops its clean copy of {name}"
+        elif len(step) > 3:
+            action = Action.FILL
+            what = (
+                f"{label} speculatively fills {name} from another PE's stale clean copy "
+                "(snoop hit after a mismatched-attribute write, B2.11)"
+            )
         else:
             action = Action.FILL
             what = (
@@ -211,14 +217,18 @@ def _load_source(m: Machine, before: State, t: int, line: int, offset: int, valu
     return f"({mt})", str(mt)
 
 
-def _describe_complete(m: Machine, before: State, pe: int, index: int, after: State) -> StepRecord:
+def _describe_complete(
+    m: Machine, before: State, pe: int, index: int, after: State, bypass: bool = False
+) -> StepRecord:
     entry = before.bufs[pe][index]
     instr = m.code[entry[-1]]
     actor = buffer_actor(pe)
     common = {"instruction": str(instr), "target": instr.loc}
     if entry[0] == STORE:
         line = entry[1]
-        how = "cacheable write into L1" if entry[4] else "non-cacheable write at the PoC"
+        how = "cacheable write into L1" if entry[4] and not bypass else "non-cacheable write at the PoC"
+        if entry[4] > 1:
+            how += ", an inner/outer cacheability mix"
         effect = Effect(f"{instr} completes ({how})")
         return record(
             m, before, after, actor, Action.COMPLETE, effect, lines=(line,), shows_copies=True, **common

@@ -191,19 +191,20 @@ class Execute:
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
             flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
-            entry = (STORE, line, offset, value, int(mt.cacheable), flags, lay.ids[instr])
+            entry = (STORE, line, offset, value, mt.path, flags, lay.ids[instr])
             return with_entry(state, pe, entry), th
         if op == "DC":
             line = lay.line_of(instr.loc)
             under_stage2 = self.access.under_stage2(state, t)
             mt = self.access.access_type(state, t, line)
-            return with_entry(
-                state, pe, dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
-            ), th
+            entry = dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, entry[1])
+            return with_entry(state, pe, entry), th
         if op == "DCSW":
             line = lay.line_index[instr.loc]
             under_stage2 = self.access.under_stage2(state, t)
             entry = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, entry[1])
             return with_entry(state, pe, entry), th
         if op == "DMB":
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:

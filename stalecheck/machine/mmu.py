@@ -113,7 +113,7 @@ class Mmu:
                 line = self.regimes.page_lines[desc_oa(result)][0]
                 mt = desc_type(result)
                 val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
-                entry = (STORE, line, 0, val, int(mt.cacheable), int(mt.write_through), lay.ids[instr])
+                entry = (STORE, line, 0, val, mt.path, int(mt.write_through), lay.ids[instr])
                 return with_entry(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
         if op == "EXEC":
@@ -212,8 +212,37 @@ class Mmu:
                 tlb.invalidate(x, regimes, key) if (broadcast or p == pe) else x
                 for p, x in enumerate(state.tlbs)
             )
-            return state._replace(tlbs=tlbs)
+            state = state._replace(tlbs=tlbs)
+            if broadcast:
+                state = self._forget_remote_translations(state, pe, regimes, key)
+            return state
         return self.fetcher.complete_ic(state, pe, entry)
+
+    def _forget_remote_translations(self, state: State, pe: int, regimes: frozenset[int], key: int) -> State:
+        """D8.17 (R_LXHLD): once a TLB maintenance instruction is complete, "no new memory
+        accesses using the in-scope old translation information are architecturally
+        performed by any observer that is affected" -- so a data translation another PE made
+        ahead of time (``early``) for an access it has not performed yet is discarded and
+        will be redone.  The issuing PE keeps its own until a context synchronisation event
+        (R_BLDZX), and fetched instructions are not translations."""
+        lay, rg = self.layout, self.regimes
+        threads = list(state.threads)
+        for t, th in enumerate(threads):
+            rid = rg.thread_rid[t]
+            if th.pe in (pe, -1) or not th.early or rid not in regimes:
+                continue
+            prog = lay.programs[t]
+            kept = tuple(
+                (at, result)
+                for at, result in th.early
+                if not (
+                    lay.code[prog[at]].op in DATA_OPS
+                    and (key < 0 or rg.keys[rid].get(lay.code[prog[at]].loc) == key)
+                )
+            )
+            if kept != th.early:
+                threads[t] = th._replace(early=kept)
+        return state._replace(threads=tuple(threads))
 
     # ---- hardware steps ------------------------------------------------------------------------
 
@@ -253,8 +282,8 @@ class Mmu:
                 steps.append((TLB_FILL, pe, rid, key, result))
             steps.extend((TLB_DROP, pe, i) for i in range(len(state.tlbs[pe])))
             if self.icache != "none":
-                for tag, line in self.fetcher.prefetch_candidates(state, pe):
-                    steps.append((IC_FILL, pe, tag, line))
+                for tag, line, cacheable in self.fetcher.prefetch_candidates(state, pe):
+                    steps.append((IC_FILL, pe, tag, line, cacheable))
                 steps.extend((IC_DROP, pe, i) for i in range(len(state.icaches[pe])))
         return steps
 
@@ -282,8 +311,8 @@ class Mmu:
             tlbs = state.tlbs
             return state._replace(tlbs=(*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :]))
         if kind == IC_FILL:
-            _, pe, tag, line = step
-            return self.fetcher.prefetch(state, pe, tag, line)
+            _, pe, tag, line, cacheable = step
+            return self.fetcher.prefetch(state, pe, tag, line, bool(cacheable))
         if kind == IC_DROP:
             _, pe, index = step
             ics = state.icaches

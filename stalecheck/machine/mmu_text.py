@@ -108,11 +108,14 @@ class MmuText:
             target = self.regimes.key_names[rid][key]
             return record(m, before, after, actor, Action.TLB_DROP, effect, target=target)
         if kind == IC_FILL:
-            _, pe, tag, line = step
-            text = (
-                f"PE{pe} prefetches {m.lines[line].name} into its I-cache from "
-                f"{'the coherent data side (IDC=1)' if self.mmu.spec.idc else 'the PoU (below L1D)'}"
-            )
+            _, pe, tag, line, cacheable = step
+            if not cacheable:
+                source = "the PoC (Non-cacheable fetch, D7.5.7)"
+            elif self.mmu.spec.idc:
+                source = "the coherent data side (IDC=1)"
+            else:
+                source = "the PoU (below L1D)"
+            text = f"PE{pe} prefetches {m.lines[line].name} into its I-cache from {source}"
             effect = Effect(text, views=(self.ic_text(after, pe),))
             actor = hardware(ActorKind.ICACHE, f"PE{pe} I-cache", pe)
             name = m.lines[line].name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from stalecheck.errors import ScenarioError
 from stalecheck.machine.isa import Instr, dc, dsb, emulate_sctlr, map_page
 from stalecheck.machine.spec import Policy, TrapContext
 
@@ -25,6 +26,8 @@ def map_on_fault(clean: str = "", invalidate: bool = False) -> Policy:
     ``flush_icache_range`` cleans to the PoU only); ``"poc"`` is the fix that landed
     (``__flush_dcache_area``: DC CIVAC to the PoC, then DSB).
     """
+    if clean not in ("", "pou", "poc"):
+        raise ScenarioError(f"map_on_fault(clean={clean!r}): expected '', 'pou' or 'poc'")
 
     def policy(trap: TrapContext) -> Sequence[Instr]:
         code: list[Instr] = []

@@ -32,13 +32,13 @@ from stalecheck.machine.execute import Execute
 from stalecheck.machine.hardware import Hardware
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
-from stalecheck.machine.memtypes import MemType
+from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
-from stalecheck.machine.state import SCTLR_C, SCTLR_I, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, State, Thread, sctlr_bits, with_thread
 from stalecheck.machine.step_record import StepRecord
 from stalecheck.machine.steps import (
     COMPLETE,
@@ -128,6 +128,22 @@ class Machine:
     def line_of(self, name: str) -> int:
         return self.layout.line_of(name)
 
+    def cache_labels(self) -> tuple[str, ...]:
+        return tuple(self.h.label(i) for i in range(len(self.h.instances)))
+
+    def reduced_lines(self) -> frozenset[int]:
+        return self.quiet
+
+    def tlb_entries(self, state: State, pe: int) -> list[str]:
+        if self.mmu_text is None:
+            return []
+        return [self.mmu_text.entry_text(*entry) for entry in state.tlbs[pe]]
+
+    def icache_entries(self, state: State, pe: int) -> list[tuple[str, int]]:
+        if not state.icaches:
+            return []
+        return [(self.lines[line].name, values[0]) for _, line, values in state.icaches[pe]]
+
     @property
     def pruned(self) -> bool:
         """Whether the dead-lines reduction skips hardware steps (memory is then not exact)."""
@@ -214,7 +230,10 @@ class Machine:
                     steps.extend((EARLY, t, j, c) for c in range(ways))
         for pe, buf in enumerate(state.bufs):
             if buf:
-                steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf, self._setway_in_order))
+                for i in buffer.completable(buf, self._setway_in_order):
+                    append((COMPLETE, pe, i))
+                    if buf[i][0] == STORE and buf[i][4] > PATH_CACHEABLE:  # a mix may also bypass
+                        append((COMPLETE, pe, i, 1))
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):
@@ -239,7 +258,7 @@ class Machine:
         if kind == EXEC:
             return self._execute(state, step[1], step[2])
         if kind == COMPLETE:
-            return self._complete(state, step[1], step[2])
+            return self._complete(state, step[1], step[2], step[3] if len(step) > 3 else 0)
         if kind == EARLY:
             return self.execute.execute_early(state, step[1], step[2], step[3])
         # Hardware steps build the new State directly (mem and copies are its first
@@ -248,7 +267,8 @@ class Machine:
             copies = caches.drop_clean(state.copies, step[1], step[2], self.nl)
             return _new_state(State, (state[0], copies, *state[2:]))
         if kind == FILL:
-            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl)
+            source = step[3] if len(step) > 3 else 0
+            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl, source)
             return _new_state(State, (state[0], copies, *state[2:]))
         if kind == WRITE_BACK:
             copies, mem = caches.write_back(state.copies, state.mem, self.h, step[1], step[2], self.nl)

@@ -76,7 +76,8 @@ def _modify(code: str, icache: str = "pipt", idc: bool = False, dic: bool = Fals
         # IDC=1 drops the clean but not the DSB that orders the store before the IC
         (FULL.replace("DC CVAU C\n", ""), {"idc": True}, "unreachable"),
         (FULL.replace("DC CVAU C\nDSB ISH\n", ""), {"idc": True}, "reachable"),
-        (FULL.replace("IC IVAU C\nDSB ISH\n", ""), {"dic": True}, "unreachable"),
+        # DIC=1 requires IDC=1 (D24.2.42 CTR_EL0): neither clean nor invalidate is needed
+        (FULL.replace("IC IVAU C\nDSB ISH\n", ""), {"idc": True, "dic": True}, "unreachable"),
     ],
 )
 def test_code_modification_sequence(code: str, kw: dict[str, object], expect: str) -> None:
