@@ -68,23 +68,31 @@ def sentences(
     count: int,
     seed: int,
     max_depth: int = 12,
+    short: float = 0.0,
     explicit: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[str]:
     """``count`` sentences derived from ``start``, tokens separated by one space (which the
     grammars ignore), the same ones for the same grammar and seed.  ``explicit`` gives some
-    terminals fixed spellings to choose from instead of their regular expression."""
+    terminals fixed spellings to choose from instead of their regular expression; with
+    probability ``short`` a rule takes one of its shortest alternatives (fewer repeats)."""
     if explicit:
         fixed = {name: tuple(texts) for name, texts in explicit.items()}
         grammar = replace(grammar, spellings={**grammar.spellings, **fixed})
     rnd = random.Random(seed)
     for _ in range(count):
         tokens: list[str] = []
-        _derive(grammar, start, rnd, tokens, 0, max_depth)
+        _derive(grammar, start, rnd, tokens, 0, max_depth, short)
         yield " ".join(tokens)
 
 
 def _derive(
-    grammar: Grammar, symbol: str, rnd: random.Random, out: list[str], depth: int, max_depth: int
+    grammar: Grammar,
+    symbol: str,
+    rnd: random.Random,
+    out: list[str],
+    depth: int,
+    max_depth: int,
+    short: float,
 ) -> None:
     if symbol in grammar.spellings:
         out.append(rnd.choice(grammar.spellings[symbol]))
@@ -93,11 +101,12 @@ def _derive(
         out.append(terminal_text(grammar.terminals[symbol], rnd))
         return
     alts: Sequence[tuple[str, ...]] = grammar.rules[symbol]
-    if depth >= max_depth:  # end the walk: only the alternatives of least height
+    # past max_depth (to end the walk), or by the ``short`` draw: a least-height alternative
+    if depth >= max_depth or (short and rnd.random() < short):
         least = min(_alt_height(grammar, alt) for alt in alts)
         alts = [alt for alt in alts if _alt_height(grammar, alt) == least]
     for sym in rnd.choice(alts):
-        _derive(grammar, sym, rnd, out, depth + 1, max_depth)
+        _derive(grammar, sym, rnd, out, depth + 1, max_depth, short)
 
 
 def _alt_height(grammar: Grammar, alt: tuple[str, ...]) -> int:
