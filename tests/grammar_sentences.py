@@ -15,13 +15,10 @@ import re
 import string
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from re import _parser as sre_parse  # the regex parser (private; Python 3.11+)
+from typing import Any
 
 from lark import Lark
-
-try:  # Python 3.11+ keeps the regex parser private under this name
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_parse  # type: ignore[no-redef]
 
 _PRINTABLE = string.ascii_letters + string.digits + "_.,-"
 _MAX_REPEAT_EXTRA = 3
@@ -153,7 +150,7 @@ def _draw(items: object, rnd: random.Random, ignore_case: bool) -> Iterator[str]
             raise AssertionError(f"regular-expression construct {name} not drawn by this walk")
 
 
-def _from_set(items: list[tuple[object, object]], rnd: random.Random) -> str:
+def _from_set(items: list[tuple[object, Any]], rnd: random.Random) -> str:
     chars: set[str] = set()
     negate = False
     for op, arg in items:
@@ -161,9 +158,9 @@ def _from_set(items: list[tuple[object, object]], rnd: random.Random) -> str:
         if name == "NEGATE":
             negate = True
         elif name == "LITERAL":
-            chars.add(chr(arg))  # type: ignore[arg-type]
+            chars.add(chr(arg))
         elif name == "RANGE":
-            low, high = arg  # type: ignore[misc]
+            low, high = arg
             chars.update(chr(c) for c in range(low, high + 1))
         elif name == "CATEGORY":
             chars.update(c for c in _PRINTABLE + " \t\n" if re.fullmatch(f"[{_CATEGORY[str(arg)]}]", c))

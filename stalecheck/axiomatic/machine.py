@@ -279,10 +279,11 @@ class ThreadMachine:
         """The one cell a ``size``-byte access at ``addr`` reads or writes.
 
         Every access must cover exactly one whole cell of the declared type: a
-        narrower, wider, unaligned or straddling access is mixed-size (herd's
-        ``-variant mixed``, byte-granular), which we do not model, so it is refused
-        as unsupported rather than given a verdict.  Only an access outside an
-        array is the user's error (herd: "out-of-bound access").  Untyped
+        narrower, wider, unaligned or straddling access is mixed-size, which herd
+        models only under ``-variant mixed`` (then :meth:`access_cells` splits it in
+        granules instead), so here it is refused as unsupported, never given a
+        verdict.  Only an access outside an array is the user's error (herd:
+        "out-of-bound access").  Untyped
         locations take whatever width is used, one width per location (checked
         over the whole test by ``check``).
         """

@@ -47,7 +47,7 @@ Cell = tuple[str, int]
 # access per memory operand, with the size herd's ``mem_access_size`` gives it:
 # a fixed size, "reg" (the width of the data register), or None (no contribution).
 _FIXED = {"B": 1, "H": 2}
-_PLAIN = {
+_PLAIN: dict[str, str | int | None] = {
     "LDR": "reg", "LDRB": 1, "LDRH": 2, "LDRSB": 1, "LDRSH": 2, "LDRSW": 4, "LDUR": "reg",
     "STR": "reg", "STRB": 1, "STRH": 2,
     "LDAR": None, "LDARB": 1, "LDARH": 2, "LDAPR": None, "LDAPRB": 1, "LDAPRH": 2,

@@ -60,8 +60,8 @@ SUPPORTED_VARIANTS = frozenset({"mixed", "dontcheckmixed", "nv2", "fatal", "prec
 #: Engine fields the adapter maps (or knows to be irrelevant); any other field with a
 #: non-default value is a new kind of fact, refused rather than silently dropped.
 _KNOWN_FIELDS = {
-    # size: one width per location is all the engine accepts (check.py refuses a mix),
-    # so a cell is a location and the width changes no relation.
+    # size: one width per location outside -variant mixed (check.py refuses a mix), and
+    # under it one granule per event (mixed_size.py): either way a cell is herd's loc.
     "Event": {"kind", "cell", "value", "instance", "pos", "size", "text", "line", "acquire", "release",
               "acquire_pc", "exclusive", "atomic", "noret", "addr_d", "addr_p", "data_d",
               "data_p", "ctrl_d", "ctrl_p", "intra_d", "intra_p", "lmrs_from"},
