@@ -35,7 +35,17 @@ The rules on what may complete before what, each with its place in the Arm ARM
 
 from __future__ import annotations
 
-from stalecheck.machine.state import DCVA, IC_ENTRY, MARK_FULL, MARK_ST, SETWAY, STORE, TLBI_ENTRY, Entry
+from stalecheck.machine.state import (
+    DCVA,
+    IC_ENTRY,
+    MARK_FULL,
+    MARK_ST,
+    SETWAY,
+    STORE,
+    TLBI_ENTRY,
+    Entry,
+    MarkEntry,
+)
 
 _MARKS = (MARK_FULL, MARK_ST)
 _MAINTENANCE = (DCVA, SETWAY)
@@ -94,7 +104,7 @@ def _orders(marker: int, entry: Entry) -> bool:
 def dmb_marker(buf: tuple[Entry, ...], full: bool) -> Entry | None:
     """The marker a DMB leaves, or None when nothing before it needs ordering."""
     marker = MARK_FULL if full else MARK_ST
-    return (marker,) if any(_orders(marker, entry) for entry in buf) else None
+    return MarkEntry(marker) if any(_orders(marker, entry) for entry in buf) else None
 
 
 def loads_blocked(buf: tuple[Entry, ...]) -> bool:

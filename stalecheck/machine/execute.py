@@ -11,14 +11,33 @@ from __future__ import annotations
 
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.access import Access
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
-from stalecheck.machine.spec import hcr_bit
-from stalecheck.machine.state import STORE, State, Thread, with_entry, with_thread
+from stalecheck.machine.spec import TrapKind, hcr_bit
+from stalecheck.machine.state import STORE, State, StoreEntry, Thread, with_entry, with_thread
 from stalecheck.machine.sysregs import synchronise, write_sctlr
 from stalecheck.machine.traps import Traps
+
+# Opcodes bound to module globals once: in Python 3.11 reading a member off its enum
+# class costs about ten global reads, and ``choices`` runs for every thread of every state.
+_AWAIT, _DC, _DCSW, _DMB, _DSB, _EMSR, _HCR, _ISB, _LDR, _MAP, _MSR, _SIGNAL, _STR, _WAIT = (
+    Op.AWAIT,
+    Op.DC,
+    Op.DCSW,
+    Op.DMB,
+    Op.DSB,
+    Op.EMSR,
+    Op.HCR,
+    Op.ISB,
+    Op.LDR,
+    Op.MAP,
+    Op.MSR,
+    Op.SIGNAL,
+    Op.STR,
+    Op.WAIT,
+)
 
 FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
 STORE_BARRIERS = ("ST", "ISHST", "OSHST", "NSHST")
@@ -40,30 +59,30 @@ class Execute:
             return 0
         th = state.threads[t]
         op = instr.op
-        if op == "WAIT":
+        if op == _WAIT:
             return 1 if state.events & self.layout.events[instr.loc] else 0
         if th.pe < 0:
-            if op == "AWAIT":  # a polling loop: it leaves only once it reads the value
+            if op == _AWAIT:  # a polling loop: it leaves only once it reads the value
                 return int(instr.value in self.access.device_load_values(state, t, instr))
-            return len(self.access.device_load_values(state, t, instr)) if op == "LDR" else 1
+            return len(self.access.device_load_values(state, t, instr)) if op == _LDR else 1
         buf = state.bufs[th.pe]
-        if op == "DSB":
+        if op == _DSB:
             if instr.kind in STORE_BARRIERS:
                 return 0 if buffer.has_stores(buf) else 1
             if instr.kind in FULL_BARRIERS:
                 return 0 if buf else 1
             return 1  # DSB LD: loads are performed in order already
-        if op == "SIGNAL":
+        if op == _SIGNAL:
             return 0 if buffer.has_stores(buf) else 1
         if self.mmu is not None and self.mmu.handles(t, instr):
             return 1 if self.traps.trap(state, t, instr) is not None else self.mmu.choices(state, t, instr)
-        if op == "LDR":
+        if op == _LDR:
             if buffer.loads_blocked(buf):
                 return 0
             if self.traps.trap(state, t, instr) is not None:
                 return 1
             return len(self.access.load_values(state, t, instr))
-        if op == "AWAIT":  # each failed poll is a load with no effect, so only the exit is a step
+        if op == _AWAIT:  # each failed poll is a load with no effect, so only the exit is a step
             if buffer.loads_blocked(buf):
                 return 0
             if self.traps.trap(state, t, instr) is not None:
@@ -81,7 +100,7 @@ class Execute:
         trap = self.traps.trap(state, t, instr)
         if trap is not None:
             emitted = self.traps.policy_code(trap)
-            retry = trap.kind == "stage2-fault"
+            retry = trap.kind == TrapKind.STAGE2_FAULT
             th = synchronise(th)._replace(hyp=emitted, pc=th.pc if retry else th.pc + 1, retry=int(retry))
             if not emitted:  # nothing to run at EL2: immediate return (still a CSE)
                 th = th._replace(retry=0)
@@ -105,51 +124,53 @@ class Execute:
         if self.mmu is not None:
             if self.mmu.handles(t, instr):
                 return self.mmu.execute(state, t, th, instr, choice)
-            if op == "DSB":
+            if op == _DSB:
                 th = self.mmu.after_dsb(th)
-        if op == "LDR":
+        if op == _LDR:
             value = self.access.load_values(state, t, instr)[choice]
             regs = th.regs
             r = lay.regs[t][instr.reg]
             return state, th._replace(regs=(*regs[:r], value, *regs[r + 1 :]))
-        if op == "STR":
+        if op == _STR:
             line, offset = lay.loc_index(instr.loc)
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
-            entry = (STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), lay.ids[instr])
+            entry = StoreEntry(
+                STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), lay.ids[instr]
+            )
             return with_entry(state, pe, entry), th
-        if op == "DC":
+        if op == _DC:
             line = lay.line_of(instr.loc)
             under_stage2 = self.access.under_stage2(state, t)
             mt = self.access.access_type(state, t, line)
             return with_entry(
                 state, pe, dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
             ), th
-        if op == "DCSW":
+        if op == _DCSW:
             line = lay.line_index[instr.loc]
             under_stage2 = self.access.under_stage2(state, t)
-            entry = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
-            return with_entry(state, pe, entry), th
-        if op == "DMB":
+            setway = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
+            return with_entry(state, pe, setway), th
+        if op == _DMB:
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
                 marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)
                 if marker is not None:
                     return with_entry(state, pe, marker), th
             return state, th  # DMB LD: loads already perform in order
-        if op == "ISB":
+        if op == _ISB:
             return state, synchronise(th)
-        if op in ("MSR", "EMSR"):  # EMSR: the hypervisor emulating a trapped write, in effect at ERET
+        if op in (_MSR, _EMSR):  # EMSR: the hypervisor emulating a trapped write, in effect at ERET
             return state, write_sctlr(th, instr.kind, instr.value)
-        if op == "SIGNAL":
+        if op == _SIGNAL:
             return state._replace(events=state.events | lay.events[instr.loc]), th
-        if op == "MAP":
+        if op == _MAP:
             vi = lay.vm_index[lay.threads[t].vm]
             mapped = state.mapped
             bit = lay.page_bit[instr.loc]
             xn = bit << len(lay.pages)  # "mapped execute-never" bit of the page (MAP <page> XN)
             new = (mapped[vi] | bit | xn) if instr.kind == "XN" else ((mapped[vi] | bit) & ~xn)
             return state._replace(mapped=(*mapped[:vi], new, *mapped[vi + 1 :])), th
-        if op == "HCR":
+        if op == _HCR:
             vi = lay.vm_index[lay.threads[t].vm]
             hcr = state.hcr
             bit = hcr_bit(instr.kind)
@@ -163,11 +184,11 @@ class Execute:
         """DMA masters have no buffer: each access is performed when issued."""
         lay = self.layout
         th = state.threads[t]
-        if instr.op == "LDR":
+        if instr.op == _LDR:
             value = self.access.device_load_values(state, t, instr)[choice]
             r = lay.regs[t][instr.reg]
             th = th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
-        elif instr.op == "STR":
+        elif instr.op == _STR:
             line, offset = lay.loc_index(instr.loc)
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             if lay.threads[t].coherent:
@@ -177,6 +198,6 @@ class Execute:
                 state = state._replace(copies=copies, mem=mem)
             else:
                 state = state._replace(mem=caches.bypass_write(state.mem, line, offset, value))
-        elif instr.op == "SIGNAL":
+        elif instr.op == _SIGNAL:
             state = state._replace(events=state.events | lay.events[instr.loc])
         return with_thread(state, t, th._replace(pc=th.pc + 1))

@@ -25,11 +25,21 @@ from stalecheck.errors import ScenarioError
 from stalecheck.machine import buffer, ifetch, tlb
 from stalecheck.machine.access import Access
 from stalecheck.machine.fetch import Fetch
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.regimes import DATA_OPS, Regimes
-from stalecheck.machine.spec import Context
-from stalecheck.machine.state import STORE, TLBI_ENTRY, Entry, State, Thread, with_entry, with_thread
+from stalecheck.machine.spec import Context, TrapKind
+from stalecheck.machine.state import (
+    STORE,
+    TLBI_ENTRY,
+    Entry,
+    State,
+    StoreEntry,
+    Thread,
+    TlbiEntry,
+    with_entry,
+    with_thread,
+)
 from stalecheck.machine.steps import IC_DROP, IC_FILL, TLB_DROP, TLB_FILL, XLATE, Step
 from stalecheck.machine.sysregs import synchronise
 from stalecheck.machine.translation import (
@@ -69,8 +79,8 @@ class Mmu:
 
     def choices(self, state: State, t: int, instr: Instr) -> int:
         op = instr.op
-        if op in DATA_OPS or op == "ATCHECK":
-            if op == "LDR" and buffer.loads_blocked(state.bufs[state.threads[t].pe]):
+        if op in DATA_OPS or op == Op.ATCHECK:
+            if op == Op.LDR and buffer.loads_blocked(state.bufs[state.threads[t].pe]):
                 return 0
             return len(self.data_outcomes(state, t, instr))
         return 1
@@ -78,7 +88,7 @@ class Mmu:
     def data_outcomes(self, state: State, t: int, instr: Instr) -> list[tuple[int, int]]:
         """(translation result, value) pairs a translated data access may produce."""
         rg = self.regimes
-        if instr.op == "ATCHECK":
+        if instr.op == Op.ATCHECK:
             rid = rg.thread_rid[t]
             th = state.threads[t]
             return [
@@ -86,7 +96,7 @@ class Mmu:
             ]
         out: list[tuple[int, int]] = []
         for r in self.walker.access(state, t, instr):
-            if is_fault(r) or instr.op == "STR":
+            if is_fault(r) or instr.op == Op.STR:
                 out.append((r, 0))
                 continue
             line = rg.page_lines[desc_oa(r)][0]
@@ -98,7 +108,7 @@ class Mmu:
         lay = self.layout
         op = instr.op
         pe = th.pe
-        if op in DATA_OPS or op == "ATCHECK":
+        if op in DATA_OPS or op == Op.ATCHECK:
             result, value = self.data_outcomes(state, t, instr)[choice]
             th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
             if is_fault(result):
@@ -106,17 +116,19 @@ class Mmu:
                 if trapped is not None:
                     return state, trapped
                 return state, self._abort(t, th, instr, result)
-            if op == "LDR":
+            if op == Op.LDR:
                 r = lay.regs[t][instr.reg]
                 return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
-            if op == "STR":
+            if op == Op.STR:
                 line = self.regimes.page_lines[desc_oa(result)][0]
                 mt = desc_type(result)
                 val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
-                entry = (STORE, line, 0, val, int(mt.cacheable), int(mt.write_through), lay.ids[instr])
+                entry = StoreEntry(
+                    STORE, line, 0, val, int(mt.cacheable), int(mt.write_through), lay.ids[instr]
+                )
                 return with_entry(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
-        if op == "EXEC":
+        if op == Op.EXEC:
             early = [v for pc, v in th.early if pc == th.pc and not th.hyp]
             th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
             if early:
@@ -130,9 +142,9 @@ class Mmu:
                 state, value = got
             r = lay.regs[t][instr.reg]
             return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
-        if op == "TLBI":
+        if op == Op.TLBI:
             return with_entry(state, pe, self._tlbi_entry(t, instr)), th
-        if op == "IC":
+        if op == Op.IC:
             return with_entry(state, pe, self.fetcher.ic_entry(state, t, instr, lay.ids[instr])), th
         raise AssertionError(op)
 
@@ -149,7 +161,7 @@ class Mmu:
         if vm.on_stage2_fault is None or ipa < 0:
             return None
         access = ACCESS_KIND.get(instr.op, "read")
-        trap = self.traps.context("stage2-fault", state, t, instr, page=lay.pages[ipa], access=access)
+        trap = self.traps.context(TrapKind.STAGE2_FAULT, state, t, instr, page=lay.pages[ipa], access=access)
         emitted = self.traps.policy_code(trap)
         if not emitted:
             return None  # a policy that does nothing would retry forever: report the fault
@@ -163,9 +175,9 @@ class Mmu:
         synchronisation event (D24.1.2.2 and B2.6.1: exception entry is a context synchronization event)."""
         lay = self.layout
         # A stage-1 fault is taken to the faulting EL; a stage-2 fault to EL2 (lower-EL class).
-        syndrome = esr(result, instr.op == "EXEC", instr.op == "STR", not fault_stage2(result))
-        if self.spec.on_fault.get(lay.threads[t].name, "fatal") == "retry" and instr.op != "ATCHECK":
-            check = lay.intern(Instr("ATCHECK", loc=instr.loc))
+        syndrome = esr(result, instr.op == Op.EXEC, instr.op == Op.STR, not fault_stage2(result))
+        if self.spec.on_fault.get(lay.threads[t].name, "fatal") == "retry" and instr.op != Op.ATCHECK:
+            check = lay.intern(Instr(Op.ATCHECK, loc=instr.loc))
             th = synchronise(th)
             return th._replace(hyp=(check, *th.hyp), retry=1)
         return th._replace(fault=syndrome, pc=len(lay.programs[t]), hyp=th.hyp[:1], early=())
@@ -201,7 +213,7 @@ class Mmu:
             mask = 1 << rid
             if op.by_input:
                 key = rg.key(rid, instr)
-        return (TLBI_ENTRY, int(op.broadcast), mask, key, self.layout.ids[instr])
+        return TlbiEntry(TLBI_ENTRY, int(op.broadcast), mask, key, self.layout.ids[instr])
 
     def complete(self, state: State, pe: int, entry: Entry) -> State:
         """A TLBI or IC takes effect (on every PE when broadcast)."""
@@ -228,11 +240,11 @@ class Mmu:
         done = {pc for pc, _ in th.early}
         for pc in range(th.pc, len(prog)):
             instr = self.layout.code[prog[pc]]
-            if instr.op == "ISB":
+            if instr.op == Op.ISB:
                 break
             if pc in done:
                 continue
-            if (instr.op in DATA_OPS and self.regimes.is_va(t, instr.loc)) or instr.op == "EXEC":
+            if (instr.op in DATA_OPS and self.regimes.is_va(t, instr.loc)) or instr.op == Op.EXEC:
                 out.append(pc)
         return out
 
@@ -242,7 +254,7 @@ class Mmu:
         for t in range(len(lay.threads)):
             for pc in self._window(state, t):
                 instr = lay.code[lay.programs[t][pc]]
-                if instr.op == "EXEC":
+                if instr.op == Op.EXEC:
                     if self.fetcher.early_fetch(state, t, pc, instr) is not None:
                         steps.append((XLATE, t, pc, 0))
                     continue
@@ -264,7 +276,7 @@ class Mmu:
         if kind == XLATE:
             _, t, pc, choice = step
             instr = lay.code[lay.programs[t][pc]]
-            if instr.op == "EXEC":
+            if instr.op == Op.EXEC:
                 got = self.fetcher.early_fetch(state, t, pc, instr)
                 assert got is not None
                 state, result = got

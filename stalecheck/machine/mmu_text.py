@@ -8,6 +8,7 @@ their lines (a walk never sees the PE's buffered stores).
 from __future__ import annotations
 
 from stalecheck.machine import ifetch
+from stalecheck.machine.isa import Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.state import IC_ENTRY, IC_IALLU, IC_IVAU, STORE, TLBI_ENTRY, State
@@ -74,7 +75,7 @@ class MmuText:
             instr = m.code[m.programs[t][pc]]
             result = next(r for p, r in after.threads[t].early if p == pc)
             who = actor_name(m, before, t)
-            if instr.op == "EXEC":
+            if instr.op == Op.EXEC:
                 return (
                     f"{who}: fetches ahead for {instr} (no context synchronisation since): "
                     f"gets {instr.loc}={result} {self.ic_text(after, before.threads[t].pe)}"
@@ -151,9 +152,9 @@ class MmuText:
                 f"using {used}: fatal "
                 f"{self.tlb_text(before, bt.pe)}"
             )
-        if instr.op == "ATCHECK":
+        if instr.op == Op.ATCHECK:
             return f"{who}: {instr}: the walk now succeeds, ERET (context synchronisation) retries"
-        if at.hyp and not bt.hyp and m.code[at.hyp[0]].op != "ATCHECK":
+        if at.hyp and not bt.hyp and m.code[at.hyp[0]].op != Op.ATCHECK:
             code = "; ".join(str(m.code[i]) for i in at.hyp)
             return f"{who}: {instr} takes a stage-2 fault to EL2 (exception entry); policy runs: {code}"
         if at.hyp and not bt.hyp:
@@ -161,20 +162,20 @@ class MmuText:
                 f"{who}: {instr} takes a translation fault; exception entry (context synchronisation), "
                 f"the handler checks whether it is spurious"
             )
-        if instr.op == "LDR":
+        if instr.op == Op.LDR:
             value = at.regs[m.reg_index(t, instr.reg)]
             return f"{who}: {instr} reads {value} through {instr.loc} {self.tlb_text(before, bt.pe)}"
-        if instr.op == "EXEC":
+        if instr.op == Op.EXEC:
             value = at.regs[m.reg_index(t, instr.reg)]
             early = any(p == bt.pc for p, _ in bt.early) and not bt.hyp
             how = "the instruction fetched ahead of time" if early else "a fetch now"
             return f"{who}: {instr} executes code version {value} ({how}) {self.ic_text(after, bt.pe)}"
-        if instr.op in ("TLBI", "IC"):
+        if instr.op in (Op.TLBI, Op.IC):
             return (
                 f"{who}: {instr} enters PE{bt.pe}'s buffer "
                 "(ordered with nothing; completes at the latest at a DSB)"
             )
-        if instr.op == "STR":
+        if instr.op == Op.STR:
             return f"{who}: {instr} enters PE{bt.pe}'s buffer (translated through {instr.loc})"
         return None
 

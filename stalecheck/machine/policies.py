@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from stalecheck.machine.isa import Instr, dc, dsb, emulate_sctlr, map_page
+from stalecheck.machine.isa import Instr, Op, dc, dsb, emulate_sctlr, map_page
 from stalecheck.machine.spec import Policy, TrapContext
 
 
 def set_hcr(name: str, value: int) -> Instr:
-    return Instr("HCR", kind=name, value=value)
+    return Instr(Op.HCR, kind=name, value=value)
 
 
 def map_on_fault(clean: str = "", invalidate: bool = False) -> Policy:

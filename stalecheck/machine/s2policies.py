@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.ifetch import PIPT, VIPT, VIVT
-from stalecheck.machine.isa import Instr, dc, dsb, ic, store
+from stalecheck.machine.isa import Instr, Op, dc, dsb, ic, store
 from stalecheck.machine.spec import Policy, TrapContext
 
 _CLEAN = ("", "pou", "poc")
@@ -70,7 +70,7 @@ def kvm_stage2_map(
             loc, desc = table[trap.page]
             code.extend([store(loc, desc), dsb("ISH")])
         else:
-            code.append(Instr("MAP", loc=trap.page, kind="XN" if xn else ""))
+            code.append(Instr(Op.MAP, loc=trap.page, kind="XN" if xn else ""))
         return code
 
     policy.__name__ = f"kvm_stage2_map(clean={clean or 'none'}, icache={icache}, exec_only={exec_only})"

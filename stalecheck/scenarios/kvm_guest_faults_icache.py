@@ -71,8 +71,10 @@ def base(
         )
 
 
-def _policy(clean: str = "pou", icache: str = "none", **kw: bool) -> Policy:
-    return kvm_stage2_map(clean=clean, icache=icache, **kw)
+def _policy(
+    clean: str = "pou", icache: str = "none", exec_only: bool = False, map_xn: bool = False
+) -> Policy:
+    return kvm_stage2_map(clean=clean, icache=icache, exec_only=exec_only, map_xn=map_xn)
 
 
 # ---- PIPT ----------------------------------------------------------------------------------
