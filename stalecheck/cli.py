@@ -20,12 +20,13 @@ from rich.text import Text
 
 from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
-from stalecheck.cli_options import Timeout
+from stalecheck.cli_options import MaxMemory, Timeout
 from stalecheck.cli_stress import stress_cmd
-from stalecheck.cli_text import labelled
+from stalecheck.cli_text import explain_interrupt, interrupt_explained, labelled
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
+from stalecheck.explore.verdict import StopReason
 from stalecheck.machine.system import Machine
 from stalecheck.report.verdicts import dumps, verdict_table, witness_text
 from stalecheck.report.witness_dot import witness_dot
@@ -69,6 +70,9 @@ def _options(
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
+# How long a dask scheduler may take to connect and answer.
+SCHEDULER_SECONDS = 10
+
 MaxStates = Annotated[
     int | None, typer.Option("--max-states", min=1, help="Stop with 'unknown' after this many states.")
 ]
@@ -87,6 +91,23 @@ def _print_json(document: str) -> None:
     and ``:warning:`` as an emoji inside the user's strings."""
     sys.stdout.write(document + "\n")
     sys.stdout.flush()
+
+
+def _interrupted(r: Result) -> bool:
+    return r.verdict.reason == StopReason.INTERRUPTED
+
+
+def _exit_if_interrupted(results: list[Result], planned: int) -> None:
+    """After Ctrl-C: the results so far are printed; say what was not done, exit 130."""
+    if results and _interrupted(results[-1]):
+        last = results[-1]
+        explain_interrupt(
+            err,
+            f"{last.scenario}/{last.variant} stopped after {last.verdict.states:,} states "
+            f"(nothing bad within {last.verdict.depth} steps); {planned - len(results)} of {planned} "
+            "variants not started",
+        )
+        raise typer.Exit(ExitCode.INTERRUPTED)
 
 
 def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = Store.EXACT) -> Result:
@@ -171,13 +192,15 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
     max_states: MaxStates = None,
     timeout: Timeout = None,
+    max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
-    budget = Budget(max_states=max_states, timeout=timeout)
+    budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
+    chosen = select(sc, variant or [])
     results = []
-    for v in select(sc, variant or []):
+    for v in chosen:
         r = _run(sc, v, budget, store)
         results.append(r)
         if as_json:
@@ -185,8 +208,11 @@ def check(
         else:
             out.print(witness_text(r), soft_wrap=not out.is_terminal)  # piped: never wrap
             out.print()
+        if _interrupted(r):
+            break
     if not as_json and len(results) > 1:
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+    _exit_if_interrupted(results, len(chosen))
 
 
 @app.command("run-all", epilog=EXIT_CODES)
@@ -197,15 +223,21 @@ def run_all(
     ] = None,
     max_states: MaxStates = None,
     timeout: Timeout = None,
+    max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
 ) -> None:
     """The verdict table of every variant, and each scenario's extra tables (what
     `make run` shows for the bundled scenarios)."""
-    budget = Budget(max_states=max_states, timeout=timeout)
+    budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
     for name in only or registry.names():
         sc = load_scenario(name)
-        results = [_run(sc, v, budget, store) for v in sc.variants.values()]
+        results = []
+        for v in sc.variants.values():
+            results.append(_run(sc, v, budget, store))
+            if _interrupted(results[-1]):
+                break
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
+        _exit_if_interrupted(results, len(sc.variants))
         for title, rows in table_rows(sc):
             out.print(Text(title))  # above the table, not wrapped to its width
             out.print(_table(rows))
@@ -276,6 +308,7 @@ def run(argv: list[str]) -> int:
     click in that mode (ignoring it made failed batches exit 0), a user error is
     rendered once with its position, anything else is our bug.
     """
+    interrupt_explained(reset=True)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     try:
@@ -306,7 +339,7 @@ def run(argv: list[str]) -> int:
             raise
         _internal_error(exc)
         return ExitCode.INTERNAL
-    if rv == ExitCode.INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
+    if rv == ExitCode.INTERRUPTED and not interrupt_explained():  # typer: KeyboardInterrupt -> 130
         err.print("interrupted")
     return rv if isinstance(rv, int) else ExitCode.OK
 

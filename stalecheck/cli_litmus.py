@@ -20,10 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stalecheck.cli_options import LitmusTimeout
-from stalecheck.cli_text import labelled
+from stalecheck.cli_text import explain_interrupt, labelled
 from stalecheck.errors import ExitCode, UsageError
 from stalecheck.litmus.discovery import discover
 from stalecheck.litmus_batch import Outcome, check_path, run_batch, summary_counts
+from stalecheck.workers import capped_note
 
 
 def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:
@@ -59,7 +60,11 @@ def litmus(
     files = discover(paths)
     # Never hard-wrap file:line:col; never turn ":name:" in a user's line into an emoji.
     err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
+    note = capped_note(jobs) if len(files) > 1 else None
+    if note:
+        err.print(note, markup=False)
     start = time.perf_counter()
+    done: dict[str, Outcome] = {}
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
         # A single file: its user errors propagate so the CLI shows them with a caret.
         outcomes = [
@@ -72,13 +77,19 @@ def litmus(
             console=err, transient=True, disable=not err.is_terminal,
         ) as progress:
             task = progress.add_task("litmus", total=len(files))
-            outcomes = run_batch(
-                files, jobs, timeout, dot, on_done=lambda _o: progress.advance(task),
-                variants=variants,
-            )
+
+            def finished(o: Outcome) -> None:
+                done[o.path] = o
+                progress.advance(task)
+
+            try:
+                outcomes = run_batch(files, jobs, timeout, dot, on_done=finished, variants=variants)
+            except KeyboardInterrupt:  # the workers are stopped; report what was checked
+                outcomes = [done[str(f)] for f in files if str(f) in done]
         for o in outcomes:
             _emit(o, as_json, dot, err)
     elapsed = time.perf_counter() - start
+    interrupted = len(outcomes) < len(files)
     counts = summary_counts(outcomes)
     if as_json:
         doc = {
@@ -87,8 +98,10 @@ def litmus(
                       for o in outcomes],
             "summary": counts | {"total": len(outcomes), "seconds": round(elapsed, 3)},
         }
+        if interrupted:
+            doc["summary"] |= {"interrupted": True, "not_checked": len(files) - len(outcomes)}
         typer.echo(json.dumps(doc, indent=2))
-    if len(outcomes) > 1:
+    if len(outcomes) > 1 or interrupted:
         err.print(
             f"{len(outcomes)} tests: {counts['allowed']} allowed, {counts['forbidden']} forbidden, "
             f"{counts['required']} required, {counts['unsupported']} unsupported, "
@@ -96,6 +109,9 @@ def litmus(
             highlight=False,
         )
     sys.stdout.flush()
+    if interrupted:
+        explain_interrupt(err, f"{len(files) - len(outcomes)} of {len(files)} tests not checked")
+        raise typer.Exit(ExitCode.INTERRUPTED)
     if any(o.internal for o in outcomes):
         raise typer.Exit(ExitCode.INTERNAL)
     if counts["error"] or counts["timeout"]:

@@ -16,13 +16,19 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from stalecheck.errors import UsageError
+from stalecheck.cli_text import explain_interrupt
+from stalecheck.errors import ExitCode, UsageError
 from stalecheck.explore.stress import stress
+from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.report.stress import render_stress
 from stalecheck.runner import SweepModel, load_scenario, source_of, sweep_sizes
+from stalecheck.workers import capped_note
 
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+# How long a dask scheduler may take to connect and answer.
+SCHEDULER_SECONDS = 10
 
 
 def _executor(scheduler: str | None) -> tuple[Any, Any]:
@@ -34,9 +40,20 @@ def _executor(scheduler: str | None) -> tuple[Any, Any]:
     except ImportError:
         raise UsageError("--scheduler needs dask.distributed: pip install 'stalecheck[cluster]'") from None
     try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError(f"--scheduler {scheduler}: cannot reach the cluster ({exc})") from None
+        # dask's timeout covers connecting, not a peer that accepts and never answers
+        # (an HTTP server): the watchdog bounds the whole handshake.
+        with watchdog(timeout=SCHEDULER_SECONDS + 2, interrupt=False):
+            client = Client(scheduler, timeout=f"{SCHEDULER_SECONDS}s")
+    except Stop:
+        raise UsageError(
+            f"--scheduler {scheduler}: cannot reach the cluster (something accepted the "
+            f"connection but did not answer as a dask scheduler within {SCHEDULER_SECONDS + 2} s)"
+        ) from None
+    except Exception as exc:  # not a dask scheduler: OSError, garbage read as a length
+        # (MemoryError: "3.07 EiB"), a protocol error: all the user's address, none our bug
+        raise UsageError(
+            f"--scheduler {scheduler}: cannot reach the cluster ({type(exc).__name__}: {exc})"
+        ) from None
     return client.get_executor(), client
 
 
@@ -81,6 +98,11 @@ def stress_cmd(
     chosen = sweep.check(hypothesis, flags, points)
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--plot {plot}: the file name must end in .png or .svg")
+    if plot is not None and not plot.resolve().parent.is_dir():  # before the runs, not after
+        raise UsageError(f"--plot {plot}: the folder {plot.parent} does not exist")
+    note = capped_note(jobs) if scheduler is None else None
+    if note:
+        err.print(note, markup=False)
     factory = SweepModel(source_of(scenario), chosen, flags)
     for size in points:  # build each size here first: a user's mistake is placed, not lost in a worker
         factory(size)
@@ -96,6 +118,12 @@ def stress_cmd(
         disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("stress", total=len(points) * runs)
+        finished = [0]
+
+        def advance(done: int, _total: int) -> None:
+            finished[0] = done
+            bar.update(task, completed=done)
+
         try:
             result = stress(
                 factory,
@@ -105,8 +133,13 @@ def stress_cmd(
                 max_steps=max_steps,
                 jobs=jobs,
                 executor=executor,
-                progress=lambda done, total: bar.update(task, completed=done),
+                progress=advance,
             )
+        except KeyboardInterrupt:  # the workers are stopped; a partial sweep would bias the curve
+            explain_interrupt(
+                err, f"{finished[0]} of {len(points) * runs} runs done; no rates printed for a partial sweep"
+            )
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         finally:
             if client is not None:
                 client.close()
@@ -114,7 +147,10 @@ def stress_cmd(
     if plot is not None:
         from stalecheck.report.stress_plot import write_plot
 
-        write_plot(result, plot, f"{sc.name}: {what}" if what else sc.name, sweep.label)
+        try:
+            write_plot(result, plot, f"{sc.name}: {what}" if what else sc.name, sweep.label)
+        except OSError as exc:
+            raise UsageError(f"--plot {plot}: cannot write it ({exc.strerror})") from None
     if as_json:
         document = {"scenario": sc.name, "hypothesis": chosen, "flags": list(flags), **result.as_dict()}
         sys.stdout.write(json.dumps(document) + "\n")

@@ -21,6 +21,7 @@ from stalecheck.errors import InputError, StalecheckError, UnsupportedError
 from stalecheck.litmus.parser import parse_file, warm_up
 from stalecheck.report.herd import herd_text
 from stalecheck.report.litmus_witness import result_json, witness_dot, witness_text
+from stalecheck.workers import process_pool, worker_count
 
 STATUSES = ("allowed", "forbidden", "required", "unsupported", "error", "timeout")
 
@@ -149,9 +150,10 @@ def _iterate(
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     # Imported here: a single-file run must not pay for multiprocessing at start-up.
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+
+    with process_pool(worker_count(jobs, len(names))) as pool:  # stopped at once on Ctrl-C
         futures = {
             pool.submit(check_path, n, timeout, dot, False, False, variants): n for n in names
         }

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +13,12 @@ from typing import Any
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, ProgressFn, Store, check
-from stalecheck.explore.verdict import Outcome, Verdict
+from stalecheck.explore.verdict import Outcome, StopReason, Verdict
+from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
 from stalecheck.machine.schedule import RareHardware
+from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, StressSweep, Variant
@@ -110,6 +114,9 @@ def select(scenario: Scenario, names: Iterable[str]) -> list[Variant]:
     return out
 
 
+_WATCHDOG_STOPS = (StopReason.TIMEOUT, StopReason.MAX_MEMORY, StopReason.INTERRUPTED)
+
+
 def run_variant(
     scenario: Scenario,
     variant: Variant,
@@ -117,17 +124,23 @@ def run_variant(
     progress: ProgressFn | None = None,
     store: Store = Store.EXACT,
 ) -> Result:
-    try:
-        spec = variant.build()
-        machine = Machine(spec)
-    except StalecheckError:
-        raise
-    except Exception as exc:
-        source = variant.build_fn.__code__.co_filename
-        if Path(source).resolve().is_relative_to(_PACKAGE):
-            raise  # our own scenario: our bug, not the user's
-        raise _user_code_error(exc, source) from None
-    verdict = check(machine, budget, progress, sanity=machine.is_complete, store=store)
+    """Build and explore one variant within ``budget``.  The watchdog bounds the
+    building too (a 30,000-PE system takes long to build), and turns Ctrl-C into
+    ``unknown`` with what was covered."""
+    spec: SystemSpec | None = None
+    machine: Machine | None = None
+    verdict: Verdict | None = None
+    cost: dict[str, int] = {}
+    start = time.monotonic()
+    with watchdog(budget.timeout, budget.max_memory):
+        try:
+            spec, machine = _build(variant)
+            verdict = _explore(variant, machine, budget, progress, store)
+            if verdict.reason not in _WATCHDOG_STOPS:  # else the budget is spent: no more work
+                cost = measure_cost(machine)
+        except Stop as stop:  # while building or costing (the search catches its own)
+            if verdict is None:
+                verdict = Verdict(Outcome.UNKNOWN, stop.reason, 0, 0, 0, time.monotonic() - start)
     if verdict.outcome == Outcome.UNREACHABLE and not verdict.sane:
         raise ScenarioError(
             f"{scenario.name}/{variant.name}: no run reaches the end of every program, so "
@@ -139,9 +152,9 @@ def run_variant(
         summary=variant.summary,
         expect=variant.expect,
         verdict=verdict,
-        cost=measure_cost(machine),
-        assumptions=(*assumptions(machine), verdict.visited_assumption),
-        bad=spec.bad_text,
+        cost=cost,
+        assumptions=(*assumptions(machine), verdict.visited_assumption) if machine is not None else (),
+        bad=spec.bad_text if spec is not None else "",
     )
 
 
@@ -169,8 +182,8 @@ class SweepModel:
 
     Picklable because it names the scenario (``source_of``) instead of holding its
     functions, so worker processes and dask workers load a user's file or a
-    registered scenario the same way.  Spontaneous cache steps are made rare
-    (``RareHardware``), as for every stress sweep."""
+    registered scenario the same way.  Spontaneous cache steps get the sweep's
+    ``hardware`` weight (``RareHardware``)."""
 
     source: str
     hypothesis: str | None = None
@@ -190,7 +203,9 @@ class SweepModel:
         sweep = self.sweep()
         sweep.check(self.hypothesis, self.flags, [size])
         spec = _user_call(sweep.build, sweep.build_fn, size, self.hypothesis, self.flags)
-        return RareHardware(spec)
+        model = RareHardware(spec)
+        model.hardware = sweep.hardware
+        return model
 
 
 def sweep_sizes(sweep: StressSweep, tokens: Sequence[str] | None) -> tuple[Any, ...]:
@@ -207,3 +222,18 @@ def sweep_sizes(sweep: StressSweep, tokens: Sequence[str] | None) -> tuple[Any, 
 def table_rows(scenario: Scenario) -> list[tuple[str, list[dict[str, Any]]]]:
     """Each extra table's title and rows, computed now (user errors placed)."""
     return [(table.title, _user_call(table.rows, table.rows)) for table in scenario.tables]
+
+
+def _build(variant: Variant) -> tuple[SystemSpec, Machine]:
+    spec = _user_call(variant.build, variant.build_fn)
+    return spec, _user_call(Machine, variant.build_fn, spec)
+
+
+def _explore(
+    variant: Variant, machine: Machine, budget: Budget, progress: ProgressFn | None, store: Store
+) -> Verdict:
+    """The search; an exception raised by the user's own code on the way (a
+    ``bad_when`` predicate, a policy) is the user's error, placed at its line."""
+    search = functools.partial(check, sanity=machine.is_complete, store=store)
+    verdict: Verdict = _user_call(search, variant.build_fn, machine, budget, progress)
+    return verdict

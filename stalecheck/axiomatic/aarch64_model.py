@@ -1,13 +1,15 @@
 """The built-in Arm memory model: herd's ``aarch64.cat``, one function per relation and axiom.
 
-A candidate is an execution when it satisfies the three axioms of the Arm
-memory model (Arm ARM B2.3.10-B2.3.12, herd's ``aarch64.cat``):
+A candidate is an execution when it satisfies the axioms of the Arm memory
+model (Arm ARM B2.3, herd's ``aarch64.cat`` at the vendored commit):
 
-* :func:`internal_visibility` -- ``acyclic po-loc | ca | rf`` (the coWR shape;
-  coRW1 and coWW are built into the candidate enumeration);
+* :func:`internal_visibility` -- ``coWR-Exp`` (``irreflexive [W]; po-loc; [R];
+  (ca & int); [W]``); the other two, ``coRW1-Exp`` and ``coWW-Exp``, are built
+  into the candidate enumeration;
 * :func:`external_visibility` -- ``acyclic ob`` with
   ``ob = (obs; sca-class?) | lob | Exp-haz-ob`` (:func:`ordered_before`);
-* :func:`atomicity` -- ``empty rmw & (fre; coe)``.
+* :func:`atomicity` -- ``atomic``: no other thread's write between an rmw's
+  read source and its write in co.
 
 The thread-local part (``lob`` and pick-lob) is in
 :mod:`stalecheck.axiomatic.aarch64_local` and computed once per thread path.

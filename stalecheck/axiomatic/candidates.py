@@ -7,11 +7,11 @@ write first (``co``).  Which candidates are executions is the model's call
 (:mod:`stalecheck.axiomatic.model`); this module only enumerates, asking the
 model after each rf choice whether any co choice can still be allowed.
 
-Two consequences of the Arm model's internal visibility requirement
-(Arm ARM B2.3.10: ``acyclic po-loc | ca | rf``) are built into the
-enumeration, because every model we serve has that axiom and the saving is
-large: a read never reads a po-later write of its own thread (coRW1), and co
-keeps each thread's writes to a cell in program order (coWW).
+Two of the internal visibility requirements of herd's ``aarch64.cat``
+(``coRW1-Exp``, ``coWW-Exp``; Arm ARM B2.3, internal visibility) are built
+into the enumeration, because every model we serve has them and the saving
+is large: a read never reads a po-later write of its own thread (coRW1), and
+co keeps each thread's writes to a cell in program order (coWW).
 
 Extension point: new kinds of effect (instruction fetches, translation-table
 walks) become events with a cell and a value and get rf/co like any other;

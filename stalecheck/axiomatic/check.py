@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
 from stalecheck.axiomatic.candidates import Execution, executions
+from stalecheck.axiomatic.code_data import (
+    CodeLayout,
+    add_overwriting,
+    code_layout,
+    initial_values,
+)
 from stalecheck.axiomatic.conditions import Evaluator, FinalState
 from stalecheck.axiomatic.events import Event, ThreadTrace
+from stalecheck.axiomatic.ifetch_model import IfetchModel
 from stalecheck.axiomatic.initial_state import (
     InitialState,
     build_initial_state,
@@ -87,7 +94,8 @@ class CheckResult:
 
 
 def _value_domain(
-    test: ast.LitmusTest, layout: InitialState, variants: frozenset[str]
+    test: ast.LitmusTest, layout: InitialState, variants: frozenset[str],
+    code: CodeLayout | None = None,
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     stores = sum(
@@ -107,7 +115,7 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, variants
+                thread, layout, ordered, test.path, programs, variants, code
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -144,8 +152,8 @@ def _one_width_per_location(
     for traces in per_thread:
         for tr in traces:
             for ev in tr.events:
-                if not layout.cell_types[ev.cell].default:
-                    continue
+                if ev.kind == "C" or not layout.cell_types[ev.cell].default:
+                    continue  # cache maintenance accesses no bytes
                 seen = first.setdefault(ev.cell, ev)
                 if seen.size != ev.size:
                     base, offset = ev.cell
@@ -233,18 +241,20 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
-    layout = build_initial_state(test, is_supported)
     _check_labels(test)
+    code = code_layout(test, variants)
+    layout = build_initial_state(test, is_supported, code)
+    add_overwriting(code, initial_values(layout), test.path)
     evaluator = Evaluator(test, layout)
-    _, per_thread, cut = _value_domain(test, layout, variants)
+    _, per_thread, cut = _value_domain(test, layout, variants, code)
     per_thread = _justifiable(per_thread, layout)
     _one_width_per_location(per_thread, layout, test.path)
-    model = Aarch64Model()
+    model: MemoryModel = IfetchModel(code) if code.fetching else Aarch64Model()
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None
     witness_sat = False
-    count = 0
+    count = unfiltered = 0
     init_pairs = {(c, v) for c, v in layout.memory.items()}
     reads_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "R"}
                 for traces in per_thread for tr in traces}
@@ -260,6 +270,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
             if poisoned is not None:
                 raise poisoned
             final = FinalState.of(combo, ex.memory)
+            unfiltered += 1
             if test.filter is not None and not evaluator.holds(test.filter, final):
                 continue
             count += 1
@@ -277,6 +288,12 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
             state_counts[state] = state_counts.get(state, 0) + 1
             if keep_witness and (witness is None or (sat and not witness_sat)):
                 witness, witness_sat = ex, sat
+    if test.filter is not None and unfiltered and not count:
+        # Every verdict would be vacuous: almost certainly a typo in the filter.
+        raise InputError(
+            f"the filter removes all {unfiltered} executions, so the condition says nothing",
+            Position(test.path, test.filter_line),
+        )
     forbidden = None
     if keep_witness and not witness_sat:
         forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, model)

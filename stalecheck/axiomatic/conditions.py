@@ -20,6 +20,7 @@ from stalecheck.axiomatic.initial_state import (
     InitialState,
     canonical_reg,
     refuse_system_symbol,
+    typed_string_value,
 )
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, herd_int, mask, show, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
@@ -94,9 +95,10 @@ def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val
         return Addr(v.name, v.index * size)
     if isinstance(v, ast.LabelValue):
         return CodeLabel(v.proc, v.label)
-    if isinstance(v, ast.OtherValue) and v.text.startswith('label:"'):
-        proc, _, label = v.text[len('label:"'):].rstrip('"').partition(":")
-        return CodeLabel(int(proc.lstrip("P")), label)
+    if isinstance(v, ast.OtherValue):
+        coded = typed_string_value(v.text)  # label:"P1:L0", instr:"NOP"
+        if coded is not None:
+            return coded
     raise UnsupportedError("this kind of value in the condition is not supported",
                            Position(path, line))
 
@@ -120,11 +122,13 @@ class Evaluator:
             seen.setdefault(o.text, o)
         self.atom_locs: dict[int, ObservedLoc] = {}
         self.atom_vals: dict[int, Val | tuple[int, ...]] = {}
-        for atom in _atoms(self.prop) + (_atoms(test.filter) if test.filter else []):
+        prop_atoms = _atoms(self.prop)
+        in_prop = {id(a) for a in prop_atoms}  # a set: 16,000 atoms must not cost 16,000² steps
+        for atom in prop_atoms + (_atoms(test.filter) if test.filter else []):
             o = _obs_loc(atom.location, layout, test.path, self.line)
             self.atom_locs[id(atom)] = o
             self.atom_vals[id(atom)] = _cond_value(atom.value, layout, test.path, self.line)
-            if atom in _atoms(self.prop):
+            if id(atom) in in_prop:
                 seen.setdefault(o.text, o)
         self.columns = sorted(seen.values(), key=lambda o: o.sort_key)
         labels = {(t.proc, lab) for t in test.threads for line in t.code for lab in line.labels}

@@ -22,9 +22,10 @@ Cell = tuple[str, int]
 
 @dataclass(slots=True)
 class Event:
-    """One explicit memory access (Arm ARM: an *Explicit* read or write effect)."""
+    """One memory effect: an explicit access (Arm ARM: an *Explicit* read or write effect),
+    or, under the ifetch variant, an instruction fetch or a cache-maintenance effect."""
 
-    kind: str  # "R" or "W"
+    kind: str  # "R" or "W"; "C" for a cache-maintenance effect (``cmo`` says which)
     cell: Cell
     value: Val
     instance: int  # index of the executed instruction: same-instance
@@ -47,6 +48,8 @@ class Event:
     intra_d: int = 0  # reads flowing into this event inside its own instruction
     intra_p: int = 0
     lmrs_from: int = -1  # po-latest earlier write to the same cell (local index)
+    fetch: bool = False  # an instruction fetch (herd's Imp & Instr & R), not an explicit read
+    cmo: str = ""  # "DC.CVAU", "IC.IVAU", "IC.IALLU", "IC.IALLUIS" for kind "C"
 
     @property
     def is_read(self) -> bool:

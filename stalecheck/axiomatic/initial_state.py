@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
+from stalecheck.axiomatic.code_data import CodeLayout, instr_value
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -40,6 +41,7 @@ class CType:
 
 DEFAULT_TYPE = CType(4, True, True)
 POINTER_TYPE = CType(8, False)
+INSTR_TYPE = CType(4, False)  # herd's ins_t: one instruction encoding
 
 
 def parse_type(name: str, item: ast.InitItem | None, path: str) -> CType:
@@ -139,10 +141,8 @@ def _value(
         if v.tag is not None:
             raise UnsupportedError("memory tags (MTE) are not supported", pos)
         if v.name.isupper() and is_mnemonic(v.name):
-            # ``0:X0=NOP`` means the encoding of NOP (herd's ifetch variant), not a location.
-            raise UnsupportedError(
-                f"instruction value {v.name} (instruction fetch) is not supported", pos
-            )
+            # ``0:X0=NOP`` means the encoding of NOP (code as data), not a location.
+            return instr_value(v.name)
         pending.append(v.name)
         return Addr(v.name, 0)
     if isinstance(v, ast.IndexValue):
@@ -150,16 +150,38 @@ def _value(
         return Addr(v.name, v.index)  # scaled once the element type is known
     if isinstance(v, ast.LabelValue):
         return CodeLabel(v.proc, v.label)
+    if isinstance(v, ast.OtherValue):
+        coded = typed_string_value(v.text)
+        if coded is not None:
+            return coded
     raise UnsupportedError(f"initial value {getattr(v, 'text', v)} is not supported", pos)
 
 
+def typed_string_value(text: str) -> Val | None:
+    """``instr:"NOP"`` -> an instruction value; ``label:"P1:L0"`` -> a code address.
+
+    herd also reads ``label:"0:L0"`` (thread number without ``P``).
+    """
+    if text.startswith('instr:"'):
+        return instr_value(text[len('instr:"'):].rstrip('"'))
+    if text.startswith('label:"'):
+        proc, _, label = text[len('label:"'):].rstrip('"').partition(":")
+        proc = proc[1:] if proc.startswith("P") else proc
+        if proc.isdigit() and label:
+            return CodeLabel(int(proc), label)
+    return None
+
+
 def build_initial_state(
-    test: ast.LitmusTest, is_mnemonic: Callable[[str], bool] = lambda _name: False
+    test: ast.LitmusTest,
+    is_mnemonic: Callable[[str], bool] = lambda _name: False,
+    code: CodeLayout | None = None,
 ) -> InitialState:
     """Evaluate the init block; unknown forms are unsupported, contradictions are input errors.
 
-    ``is_mnemonic`` tells an instruction name used as a value (herd's ifetch
-    ``instr`` values) from a location name; the instruction table supplies it.
+    ``is_mnemonic`` tells an instruction name used as a value (herd's ``instr``
+    values) from a location name; the instruction table supplies it.  ``code``
+    adds the code locations (exported labels, holding their instructions).
     """
     state = InitialState()
     path = test.path
@@ -267,6 +289,10 @@ def build_initial_state(
         if isinstance(val, Addr) and (val.base, 0) not in state.cell_types:
             state.declare(val.base)
         del cell
+    if code is not None:
+        for cell, instr in code.initial.items():
+            state.cell_types[cell] = INSTR_TYPE
+            state.memory[cell] = instr
     return state
 
 

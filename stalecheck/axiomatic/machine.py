@@ -21,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
-from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, mask, signed
+from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Instr, Val, mask, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -89,6 +90,7 @@ class Context:
     decode: Decoder
     programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
     variants: frozenset[str] = frozenset()  # lowercased herd variants (see variants.py)
+    code: CodeLayout | None = None  # code locations; with ``fetching``, the ifetch variant
 
     @property
     def nv2(self) -> bool:
@@ -174,7 +176,7 @@ class ThreadMachine:
         value, d, p = self.regs.get(reg, (0, 0, 0))
         if width == 32 and isinstance(value, int):
             value = mask(value, 32)
-        elif width == 32:
+        elif width == 32 and not isinstance(value, Instr):  # an encoding fits a W register
             raise Poison(self.bad_input(f"illegal operation mask32 on {value}"))
         return (value, d, p)
 
@@ -187,7 +189,7 @@ class ThreadMachine:
             return
         if isinstance(value, int):
             value = mask(value, width)
-        elif width == 32:
+        elif width == 32 and not isinstance(value, Instr):
             raise Poison(self.bad_input(f"illegal operation mask32 on {value}"))
         self.regs[reg] = (value, d, p | d)
 
@@ -266,6 +268,10 @@ class ThreadMachine:
             return Addr(base.base, signed(base.offset + offset, 64))
         if isinstance(base, int):
             raise Poison(self.bad_input(f"non symbolic address: [{signed(base, 64)}]"))
+        code = self.ctx.code
+        cell = code.cell_of(base) if code is not None and isinstance(base, CodeLabel) else None
+        if cell is not None:  # an exported label: its instruction is a location (code as data)
+            return Addr(cell[0], cell[1] + offset)
         raise self.unsupported("reading or writing code as data (instruction fetch) is not supported")
 
     def cell(self, addr: Addr, size: int) -> Cell:
@@ -332,6 +338,8 @@ class ThreadMachine:
         self.pos += 1
         idx = len(self.trace.events)
         self.trace.events.append(ev)
+        if kind == "C":  # cache maintenance: no access, so no addr;po edges and no lmrs
+            return idx
         if d or p:
             self.addr_seen_d |= d
             self.addr_seen_p |= p
@@ -417,6 +425,13 @@ class ThreadMachine:
             self.trace.sca_groups.append(tuple(group))
             return group[0]
         cell = self.cell(addr, size)
+        code = self.ctx.code
+        if code is not None and not code.fetching and cell in code.initial:
+            # herd: "Store to P1:L0 requires instruction fetch functionality".
+            raise self.unsupported(
+                f"store to code location {cell[0]} is not supported without herd's ifetch "
+                "variant (Variant=self, or --variant ifetch)"
+            )
         if isinstance(value, int):
             value = mask(value, size * 8)
         idx = self.new_event("W", cell, value, size, ad, ap, data_d=dd, data_p=dp | dd, **kw)
@@ -427,6 +442,26 @@ class ThreadMachine:
             Barrier(kind, self.pos, self.ctrl_d, self.ctrl_p, self.addr_seen_d, self.addr_seen_p)
         )
         self.pos += 1
+
+    def fetch(self, pc: int, ins: ast.Instruction) -> ast.Instruction:
+        """Fetch the instruction at an exported label: a read of its code location.
+
+        The value read is the instruction executed (Arm ARM B2.7.2); a value that
+        is neither the original instruction nor one the test could have stored
+        there decodes as an undefined instruction (herd's ``mk_mop_fetch``).
+        """
+        code = self.ctx.code
+        assert code is not None
+        cell = code.fetch_at[(self.code_proc, pc)]
+        value = self.read_value(cell)
+        idx = self.new_event("R", cell, value, 4, 0, 0, fetch=True)
+        self.trace.events[idx].lmrs_from = -1  # lmrs relates explicit reads only
+        if value == code.original[(self.code_proc, pc)]:
+            return ins
+        decoded = code.overwriting.get(value) if isinstance(value, Instr) else None
+        if decoded is None:
+            raise Fault("UndefinedInstruction")
+        return ast.Instruction(decoded.mnemonic, decoded.operands, decoded.text, ins.line, ins.column)
 
     def _enter(self, target: CodeLabel) -> int:
         """Continue at a code address, possibly in another thread's code (herd allows it)."""
@@ -490,6 +525,13 @@ class ThreadMachine:
                 pc += 1
                 continue
             self.current = ins
+            if self.ctx.code is not None and (self.code_proc, pc) in self.ctx.code.fetch_at:
+                try:
+                    ins = self.fetch(pc, ins)
+                except Fault as fault:
+                    label = line.labels[0] if line.labels else self._label_before(pc)
+                    self.trace.faults.append((self.code_proc, label, fault.kind))
+                    break
             handler, arity = self.ctx.decode(ins.mnemonic)
             if handler is None:
                 raise self.unsupported(f"instruction {ins.mnemonic} is not supported")

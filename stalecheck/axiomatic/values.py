@@ -34,7 +34,21 @@ class CodeLabel:
         return f'label:"P{self.proc}:{self.label}"'
 
 
-Val = int | Addr | CodeLabel
+@dataclass(frozen=True, order=True)
+class Instr:
+    """An instruction encoding held as data (herd's ``instr:"NOP"``), in canonical spelling.
+
+    Under herd's ifetch variant code is data: registers and code locations hold
+    instructions, and a fetch decodes whatever its location holds.
+    """
+
+    text: str
+
+    def __str__(self) -> str:
+        return f'instr:"{self.text}"'
+
+
+Val = int | Addr | CodeLabel | Instr
 
 
 def mask(value: int, bits: int) -> int:

@@ -41,12 +41,17 @@ _HERD_PATTERNS = re.compile(r"^(t\d\d|sve:\d+|sme:\d+)$")
 # with no handler ends its thread), which is how UDF and SVC behave here.
 # ``mixed`` covers only the accesses ``ThreadMachine.cell`` accepts; anything
 # else mixed-size is refused there.
-SUPPORTED = frozenset({"nv2", "mixed", "fatal", "precise", "telechat", "dontcheckmixed"})
+# ``ifetch``/``self`` is instruction fetch (code_data.py, ifetch_model.py), with the
+# CTR_EL0 configurations ``dic``/``idc`` (also given by the ``CacheType`` key).
+SUPPORTED = frozenset({
+    "nv2", "mixed", "fatal", "precise", "telechat", "dontcheckmixed", "ifetch", "self", "dic",
+    "idc",
+})
 
 # Header keys that change the semantics of a test (lib/miscParser.ml keys): we
-# model none of them yet.  Other keys (Hash, Stable, Orig, Com, Cycle, ...) are
-# documentation to herd's model.
-_SEMANTIC_KEYS = ("TTHM", "CacheType", "MemoryType", "MT", "Unroll", "user", "el0", "Align")
+# model none of them yet but ``CacheType`` (read in code_data.py).  Other keys
+# (Hash, Stable, Orig, Com, Cycle, ...) are documentation to herd's model.
+_SEMANTIC_KEYS = ("TTHM", "MemoryType", "MT", "Unroll", "user", "el0", "Align")
 
 
 def _tags(text: str) -> list[str]:

@@ -34,7 +34,10 @@ class Model(Protocol[S, A]):
         ...
 
     def fingerprint(self, state: S) -> int:
-        """A stable 64-bit fingerprint (not salted per process) of ``state``."""
+        """A 64-bit digest of a canonical encoding of ``state`` (``explore.fingerprint``),
+        equal in every process.  Used only when the search stores digests
+        (``Store.DIGEST``); never the built-in ``hash()``, which merges distinct
+        states by construction (``hash(-1) == hash(-2)``)."""
         ...
 
     def describe(self, before: S, action: A, after: S) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 from stalecheck.explore.protocol import Model
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
+from stalecheck.explore.watchdog import Stop
 
 
 class Store(StrEnum):
@@ -44,6 +45,7 @@ class Budget:
 
     max_states: int | None = None
     timeout: float | None = None
+    max_memory: int | None = None  # bytes of resident memory (enforced by explore.watchdog)
 
 
 @dataclass(frozen=True)
@@ -103,66 +105,71 @@ def check(
             store.value,
         )
 
-    if model.is_bad(init):
-        return done(Outcome.REACHABLE, StopReason.FOUND, 0)
-    frontier: list[tuple[Hashable, int]] = [(init, 0)]
-    next_tick = progress_every
-    max_states = budget.max_states
-    # The loop below runs once per transition: bound methods and the next
-    # "slow path" threshold live in locals, and ``transitions`` is counted per
-    # state (the counts, the order and therefore the witnesses are unchanged).
-    actions, next_state = model.actions, model.next_state
-    fingerprint, is_bad = model.fingerprint, model.is_bad
-    seen_add, parent_append, via_append = seen.add, parent.append, via.append
-    seen_len = seen.__len__
-    slow_at = next_tick if max_states is None else min(next_tick, max_states)
-    while frontier:
-        nxt: list[tuple[Hashable, int]] = []
-        nxt_append = nxt.append
-        for state, sid in frontier:
-            enabled = actions(state)
-            for index, action in enumerate(enabled):
-                succ = next_state(state, action)
-                # Add, then see whether the set grew: one hash of ``succ``, not two.
-                before = seen_len()
-                seen_add(succ if exact else fingerprint(succ))
-                if seen_len() == before:
-                    continue
-                parent_append(sid)
-                via_append(index)
-                new_id = len(parent) - 1
-                if is_bad(succ):
-                    depth += 1
-                    transitions += index + 1
-                    return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
-                if not sane and sanity is not None and sanity(succ):
-                    sane = True
-                nxt_append((succ, new_id))
-                if len(seen) >= slow_at:
-                    if len(seen) >= next_tick:
-                        next_tick += progress_every
-                        now = time.monotonic()
-                        if progress is not None:
-                            progress(
-                                Progress(len(seen), transitions + index + 1, depth, len(nxt), now - start)
-                            )
-                        if deadline is not None and now > deadline:
-                            transitions += index + 1
-                            return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
-                    if max_states is not None and len(seen) >= max_states:
+    # explore.watchdog may raise Stop anywhere below (deadline, memory, Ctrl-C):
+    # the answer is then 'unknown' with what was covered so far.
+    try:
+        if model.is_bad(init):
+            return done(Outcome.REACHABLE, StopReason.FOUND, 0)
+        frontier: list[tuple[Hashable, int]] = [(init, 0)]
+        next_tick = progress_every
+        max_states = budget.max_states
+        # The loop below runs once per transition: bound methods and the next
+        # "slow path" threshold live in locals, and ``transitions`` is counted per
+        # state (the counts, the order and therefore the witnesses are unchanged).
+        actions, next_state = model.actions, model.next_state
+        fingerprint, is_bad = model.fingerprint, model.is_bad
+        seen_add, parent_append, via_append = seen.add, parent.append, via.append
+        seen_len = seen.__len__
+        slow_at = next_tick if max_states is None else min(next_tick, max_states)
+        while frontier:
+            nxt: list[tuple[Hashable, int]] = []
+            nxt_append = nxt.append
+            for state, sid in frontier:
+                enabled = actions(state)
+                for index, action in enumerate(enabled):
+                    succ = next_state(state, action)
+                    # Add, then see whether the set grew: one hash of ``succ``, not two.
+                    before = seen_len()
+                    seen_add(succ if exact else fingerprint(succ))
+                    if seen_len() == before:
+                        continue
+                    parent_append(sid)
+                    via_append(index)
+                    new_id = len(parent) - 1
+                    if is_bad(succ):
+                        depth += 1
                         transitions += index + 1
-                        return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
-                    slow_at = next_tick if max_states is None else min(next_tick, max_states)
-            transitions += len(enabled)
-        frontier = nxt
-        if frontier:
-            depth += 1
-        if deadline is not None and time.monotonic() > deadline and frontier:
-            return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
-    if progress is not None:
-        progress(Progress(len(seen), transitions, depth, 0, time.monotonic() - start))
-    return done(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
+                        return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
+                    if not sane and sanity is not None and sanity(succ):
+                        sane = True
+                    nxt_append((succ, new_id))
+                    if len(seen) >= slow_at:
+                        if len(seen) >= next_tick:
+                            next_tick += progress_every
+                            now = time.monotonic()
+                            if progress is not None:
+                                progress(
+                                    Progress(len(seen), transitions + index + 1, depth, len(nxt), now - start)
+                                )
+                            if deadline is not None and now > deadline:
+                                transitions += index + 1
+                                return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
+                        if max_states is not None and len(seen) >= max_states:
+                            transitions += index + 1
+                            return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
+                        slow_at = next_tick if max_states is None else min(next_tick, max_states)
+                transitions += len(enabled)
+            frontier = nxt
+            if frontier:
+                depth += 1
+            if deadline is not None and time.monotonic() > deadline and frontier:
+                return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
+        if progress is not None:
+            progress(Progress(len(seen), transitions, depth, 0, time.monotonic() - start))
+        return done(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
 
+    except Stop as stop:
+        return done(Outcome.UNKNOWN, stop.reason)
 
 def _path(parent: array[int], via: array[int], node: int) -> tuple[int, ...]:
     steps: list[int] = []

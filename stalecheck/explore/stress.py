@@ -33,6 +33,7 @@ from typing import Any
 
 from stalecheck.errors import UsageError
 from stalecheck.explore.protocol import Model
+from stalecheck.workers import ignore_sigint, stop_pool, worker_count
 
 ModelFactory = Callable[[Any], Model[Any, Any]]
 
@@ -192,7 +193,10 @@ def stress(
     done = 0
     own = None
     if executor is None and jobs > 1:
-        executor = own = ProcessPoolExecutor(max_workers=jobs)
+        # At most the CPUs available; workers ignore Ctrl-C (the parent stops them).
+        executor = own = ProcessPoolExecutor(
+            max_workers=worker_count(jobs, len(tasks)), initializer=ignore_sigint
+        )
     try:
         if executor is None:
             for i, first, count in tasks:
@@ -211,6 +215,11 @@ def stress(
                 done += len(batch)
                 if progress is not None:
                     progress(done, total)
+    except BaseException:  # Ctrl-C or an error: cancel the queue, end the workers now
+        if own is not None:
+            stop_pool(own)
+            own = None
+        raise
     finally:
         if own is not None:
             own.shutdown()

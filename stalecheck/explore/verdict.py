@@ -19,6 +19,8 @@ class StopReason(StrEnum):
     EXHAUSTED = "exhausted"
     MAX_STATES = "max-states"
     TIMEOUT = "timeout"
+    MAX_MEMORY = "max-memory"
+    INTERRUPTED = "interrupted"  # Ctrl-C
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,8 @@ class LitmusTest:
     path: str = ""
     source: str = field(default="", repr=False, compare=False)
     info_lines: tuple[int, ...] = ()  # source line of each ``info`` entry
+    locations_line: int = 0  # where ``locations [...]`` starts, for its errors
+    filter_line: int = 0  # where ``filter`` starts
 
     def info_value(self, key: str) -> tuple[str, int] | None:
         """The first ``key=value`` header line, key matched case-insensitively as herd

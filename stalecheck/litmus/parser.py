@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
+from stalecheck.litmus.validate import validate
 
 
 @lru_cache(maxsize=1)
@@ -228,8 +229,9 @@ class _ToAst(Transformer[Token, Any]):
         line = instrs[0].line if instrs else getattr(meta, "line", 0)
         return ast.CodeLine(labels, instrs[0] if instrs else None, line)
 
-    def code_row(self, cells: list[ast.CodeLine]) -> list[ast.CodeLine]:
-        return cells
+    @v_args(meta=True)
+    def code_row(self, meta: Any, cells: list[ast.CodeLine]) -> tuple[int, list[ast.CodeLine]]:
+        return (getattr(meta, "line", 0), cells)
 
     def proc_row(self, procs: list[Token]) -> list[tuple[int, Token]]:
         for p in procs:
@@ -242,7 +244,7 @@ class _ToAst(Transformer[Token, Any]):
 
     def program(self, children: list[Any]) -> tuple[ast.Thread, ...]:
         procs = children[0]
-        rows: list[list[ast.CodeLine]] = children[1:]
+        rows: list[tuple[int, list[ast.CodeLine]]] = children[1:]
         for index, (proc, token) in enumerate(procs):
             if proc != index:
                 raise InputError(
@@ -250,11 +252,11 @@ class _ToAst(Transformer[Token, Any]):
                     Position("", token.line or 0, token.column or 0),
                 )
         code: list[list[ast.CodeLine]] = [[] for _ in procs]
-        for row in rows:
+        for row_line, row in rows:
             if len(row) > len(procs):
                 raise InputError(
                     f"code row has {len(row)} columns but there are {len(procs)} threads",
-                    Position("", row[-1].line, 0),
+                    Position("", row_line or row[-1].line, 0),
                 )
             for index, cell in enumerate(row):
                 if cell.labels or cell.instruction is not None:
@@ -309,12 +311,13 @@ class _ToAst(Transformer[Token, Any]):
     def location_entry(self, children: list[Any]) -> ast.Location:
         return children[0]
 
-    def locations(self, children: list[ast.Location]) -> tuple[str, tuple[ast.Location, ...]]:
-        return ("locations", tuple(children))
+    @v_args(meta=True)
+    def locations(self, meta: Any, children: list[ast.Location]) -> tuple[str, tuple[ast.Location, ...], int]:
+        return ("locations", tuple(children), getattr(meta, "line", 0))
 
-    @v_args(inline=True)
-    def filter(self, prop: ast.Prop) -> tuple[str, ast.Prop]:
-        return ("filter", prop)
+    @v_args(meta=True)
+    def filter(self, meta: Any, children: list[ast.Prop]) -> tuple[str, ast.Prop, int]:
+        return ("filter", children[0], getattr(meta, "line", 0))
 
     # ---- whole file
     @v_args(inline=True)
@@ -341,17 +344,29 @@ class _ToAst(Transformer[Token, Any]):
         locations: tuple[ast.Location, ...] = ()
         filt: ast.Prop | None = None
         cond: ast.Condition | None = None
+        locations_line = filter_line = 0
         for c in rest:
             if isinstance(c, ast.Condition):
+                if cond is not None:  # herd keeps one; silently taking the last hid a typo
+                    raise InputError(
+                        f"a second final condition (the first is on line {cond.line})",
+                        Position("", c.line, 0),
+                    )
                 cond = c
             elif isinstance(c, tuple) and c and c[0] == "locations":
                 locations = locations + c[1]
+                locations_line = locations_line or c[2]
             elif isinstance(c, tuple) and c and c[0] == "filter":
-                filt = c[1]
+                if filt is not None:
+                    raise InputError(
+                        f"a second filter (the first is on line {filter_line})", Position("", c[2], 0)
+                    )
+                filt, filter_line = c[1], c[2]
         return {
             "arch": header[0], "name": header[1], "info": tuple(infos),
             "info_lines": tuple(c[3] for c in info_rows), "init": init,
             "threads": threads, "locations": locations, "filter": filt, "condition": cond,
+            "locations_line": locations_line, "filter_line": filter_line,
         }
 
 
@@ -427,6 +442,7 @@ def parse_litmus(text: str, path: str = "<string>") -> ast.LitmusTest:
             Position(path, exc.line, exc.column),
             line_of(exc.line),
         ) from None
+    _check_nesting(tree, path, line_of)
     try:
         parts = _ToAst(text).transform(tree)
     except VisitError as exc:
@@ -452,16 +468,55 @@ def parse_litmus(text: str, path: str = "<string>") -> ast.LitmusTest:
         raise UnsupportedError(
             f"architecture {parts['arch']} is not supported (only AArch64)", Position(path, 1, 1)
         )
-    return ast.LitmusTest(path=path, source=text, **parts)
+    test = ast.LitmusTest(path=path, source=text, **parts)
+    validate(test)
+    return test
+
+
+# Deeper than this is no hand-written test; the tree is transformed recursively,
+# so a limit here keeps a 1,000-deep ``((((`` an input error, not a RecursionError.
+MAX_NESTING = 100
+
+
+def _check_nesting(tree: Tree[Token], path: str, line_of: Any) -> None:
+    """Refuse a parse tree deeper than ``MAX_NESTING``, at the first node too deep
+    (walked with an explicit stack: recursion is what the limit guards against)."""
+    stack: list[tuple[Tree[Token], int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            line, column = _span(node.meta) if not node.meta.empty else (0, 0)
+            raise InputError(
+                f"nested more than {MAX_NESTING} levels deep", Position(path, line, column), line_of(line)
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
+# herd's largest tests are a few kilobytes; a megabyte is a generated file at most.
+MAX_FILE_BYTES = 1 << 20
+
+
+def read_text_file(p: Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
+    """A small regular UTF-8 file's text.  A FIFO would block and ``/dev/zero``
+    never ends, so anything but a regular file is refused before it is opened,
+    and at most ``limit`` bytes are read."""
+    try:
+        if not p.is_file():
+            raise InputError(f"not a regular file, so not a {what}", Position(str(p)))
+        with p.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", Position(str(p))) from None
+    if len(data) > limit:
+        raise InputError(f"larger than {limit:,} bytes, too large for a {what}", Position(str(p)))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", Position(str(p))) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
 
 
 def parse_file(path: Path | str) -> ast.LitmusTest:
     """Read and parse a ``.litmus`` file (UTF-8, undecodable bytes are an input error)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", Position(str(p))) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", Position(str(p))) from None
-    return parse_litmus(text, str(p))
+    return parse_litmus(read_text_file(p, "litmus file"), str(p))

@@ -30,7 +30,10 @@ def _label(ex: Execution, g: int) -> str:
         m for m, on in (("A", ev.acquire), ("Q", ev.acquire_pc), ("L", ev.release),
                         ("X", ev.exclusive)) if on
     )
-    return f"P{ge.proc}: {ev.kind}{marks} {cell}={ev.value}  ({ev.text}, line {ev.line})"
+    if ev.kind == "C":  # cache maintenance: the operation and its line, no value
+        return f"P{ge.proc}: {ev.cmo} {cell}  ({ev.text}, line {ev.line})"
+    kind = "IF" if ev.fetch else ev.kind  # an instruction fetch (herd's Imp & Instr & R)
+    return f"P{ge.proc}: {kind}{marks} {cell}={ev.value}  ({ev.text}, line {ev.line})"
 
 
 def _edges(ex: Execution) -> list[tuple[int, int, str]]:

@@ -293,13 +293,15 @@ class StressSweep:
     swept size, as a variant's function does; ``hypothesis`` is passed only when
     ``hypotheses`` are declared, and each name in ``flags`` is passed as a bool
     (``--flag NAME`` on the command line).  The runner wraps the result in a machine
-    whose spontaneous cache steps are rare (``machine/schedule.py``)."""
+    whose spontaneous cache steps (fill, drop, write-back) are ``hardware`` times as
+    likely as a program or buffer step (``machine/schedule.py``)."""
 
     build_fn: Callable[..., None]
     sizes: tuple[Any, ...]
     hypotheses: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     label: str = "size"
+    hardware: float = 0.05
 
     def check(self, hypothesis: str | None, flags: Sequence[str], sizes: Sequence[Any]) -> str | None:
         """The hypothesis to use (the first when none is given); a clear error for
@@ -379,17 +381,20 @@ class Scenario:
         hypotheses: Sequence[str] = (),
         flags: Sequence[str] = (),
         label: str = "size",
+        hardware: float = 0.05,
     ) -> Callable[[Callable[..., None]], Callable[..., None]]:
         """Declare the stress sweep: decorates ``fn(b, size, [hypothesis=], **flags)``."""
         if not sizes:
             raise ScenarioError(f"scenario {self.name!r}: a stress sweep needs at least one size")
+        if not hardware > 0:
+            raise ScenarioError(f"scenario {self.name!r}: hardware={hardware} must be a positive weight")
         if len(set(map(str, sizes))) != len(sizes):
             raise ScenarioError(f"scenario {self.name!r}: stress sizes must print differently")
 
         def register(fn: Callable[..., None]) -> Callable[..., None]:
             if self.stress is not None:
                 raise ScenarioError(f"scenario {self.name!r} declares two stress sweeps")
-            self.stress = StressSweep(fn, tuple(sizes), tuple(hypotheses), tuple(flags), label)
+            self.stress = StressSweep(fn, tuple(sizes), tuple(hypotheses), tuple(flags), label, hardware)
             return fn
 
         return register

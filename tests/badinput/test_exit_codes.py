@@ -17,16 +17,16 @@ from tests.badinput.cli_harness import SB, in_process, script
 BROKEN = "AArch64 broken\n{ 0:X1=x; }\n P0 ;\n LDR W0,[X1 ;\n"
 
 
-def _big_litmus(threads: int = 4, stores: int = 4) -> str:
-    """Enough candidate executions that parsing and checking take well over 1 ms."""
-    init = " ".join(f"{t}:X1=x;" for t in range(threads))
+def _big_litmus(threads: int = 5, stores: int = 1) -> str:
+    """Enough candidate executions that checking takes seconds (5 threads: about 4 s)."""
+    init = " ".join(f"{t}:X0={t + 1}; {t}:X1=x;" for t in range(threads))
     head = " | ".join(f"P{t}" for t in range(threads))
     rows = [
-        " | ".join(f"STR W{t},[X1]" if r % 2 == 0 else f"LDR W{r},[X1]" for t in range(threads))
+        " | ".join("STR W0,[X1]" if r % 2 == 0 else f"LDR W{2 + r},[X1]" for _ in range(threads))
         for r in range(stores * 2)
     ]
     body = "".join(f" {row} ;\n" for row in rows)
-    return f"AArch64 big\n{{ {init} }}\n {head} ;\n{body}exists (0:X1=0)\n"
+    return f"AArch64 big\n{{ {init} }}\n {head} ;\n{body}exists (0:X3=0)\n"
 
 
 def test_help_documents_every_exit_code() -> None:

@@ -1,0 +1,94 @@
+"""Stop a long computation on time, on memory or on Ctrl-C, wherever it is.
+
+A search polls its budget between states, but one state of a large system (or
+building that system) can take seconds, so polling alone overshoots
+``--timeout`` by as much.  Here a timer signal fires every ``TICK`` seconds of
+wall-clock time and, once the deadline or the memory limit is passed, raises
+``Stop`` in whatever Python code is running; Ctrl-C raises ``Stop`` the same
+way.  The search catches it and answers ``unknown`` with what it covered.
+
+``Stop`` derives from ``BaseException`` so that no ``except Exception`` on the
+way (a model's, a library's) swallows it.  Signals exist only in the main
+thread: elsewhere (a dask worker thread) the watchdog does nothing and the
+search's own polling is the only bound.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from stalecheck.explore.verdict import StopReason
+
+TICK = 0.05  # seconds between checks: the issue's bound is 0.1 s
+
+
+class Stop(BaseException):
+    """The budget ran out (or Ctrl-C): carries why, for the ``unknown`` verdict."""
+
+    def __init__(self, reason: StopReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux ``/proc``), else its peak."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@contextmanager
+def watchdog(
+    timeout: float | None = None, max_memory: int | None = None, interrupt: bool = True
+) -> Iterator[None]:
+    """Raise ``Stop`` inside the ``with`` body when ``timeout`` seconds have passed,
+    when resident memory exceeds ``max_memory`` bytes, or (if ``interrupt``) on Ctrl-C.
+    Nothing is raised once the body has ended."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+    deadline = None if timeout is None else time.monotonic() + timeout
+    armed = True
+
+    def tick(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal armed
+        if not armed:
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            armed = False
+            raise Stop(StopReason.TIMEOUT)
+        if max_memory is not None and resident_bytes() > max_memory:
+            armed = False
+            raise Stop(StopReason.MAX_MEMORY)
+
+    def ctrl_c(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal armed
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C is plain
+        if armed:
+            armed = False
+            raise Stop(StopReason.INTERRUPTED)
+        raise KeyboardInterrupt
+
+    timed = deadline is not None or max_memory is not None
+    old_alarm = signal.signal(signal.SIGALRM, tick) if timed else None
+    old_int = signal.signal(signal.SIGINT, ctrl_c) if interrupt else None
+    if timed:
+        signal.setitimer(signal.ITIMER_REAL, TICK, TICK)
+    try:
+        yield
+    finally:
+        armed = False
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_alarm)
+        if interrupt:
+            signal.signal(signal.SIGINT, old_int)
