@@ -10,10 +10,12 @@ stdout with ``json.dumps``, never through a console that reads markup.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -27,9 +29,12 @@ from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.explore.verdict import StopReason
+from stalecheck.machine.describe import every_line
 from stalecheck.machine.system import Machine
-from stalecheck.report.verdicts import dumps, verdict_table, witness_text
+from stalecheck.report.verdicts import dumps, html_section, verdict_table, witness_text
 from stalecheck.report.witness_dot import witness_dot
+from stalecheck.report.witness_html import Section, page
+from stalecheck.report.witness_text import witness_lines
 from stalecheck.runner import Result, load_scenario, run_variant, select, table_rows
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, Variant
@@ -80,8 +85,9 @@ StoreOption = Annotated[
     Store,
     typer.Option(
         "--store",
-        help="Visited states: 'exact' (no collision possible) or 'digest' (64-bit digests, "
-        "half the memory, slower, a stated collision bound).",
+        help="Visited states: 'exact' (no collision possible), 'digest' (64-bit digests in a "
+        "set, half the memory, slower, a stated collision bound) or 'compact' (the same digests "
+        "in a sorted array: 13 bytes a state, the same stated bound).",
     ),
 ]
 
@@ -190,6 +196,10 @@ def check(
         list[str] | None, typer.Option("--variant", "-v", help="Variant(s) to check (default: all).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per variant.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML page (witnesses as sequence charts)."),
+    ] = None,
     max_states: MaxStates = None,
     timeout: Timeout = None,
     max_memory: MaxMemory = None,
@@ -212,7 +222,18 @@ def check(
             break
     if not as_json and len(results) > 1:
         out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+    if html is not None:
+        title = f"{sc.name} (seed {sc.seed}): {sc.title}" if sc.seed else sc.name
+        _write_html(html, page(title, [html_section(r) for r in results]))
     _exit_if_interrupted(results, len(chosen))
+
+
+def _write_html(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--html {path}: cannot write the file ({exc.strerror or exc})") from None
+    err.print(f"wrote {escape(str(path))}")
 
 
 @app.command("run-all", epilog=EXIT_CODES)
@@ -232,7 +253,7 @@ def run_all(
     for name in only or registry.names():
         sc = load_scenario(name)
         results = []
-        for v in sc.variants.values():
+        for v in select(sc, []):
             results.append(_run(sc, v, budget, store))
             if _interrupted(results[-1]):
                 break
@@ -264,6 +285,9 @@ def explain(
     variant: Annotated[str, typer.Argument(help="Variant name.")],
     token: Annotated[str, typer.Argument(help="Replay token printed with a witness, e.g. 0/3/1.")],
     dot: Annotated[bool, typer.Option("--dot", help="Print the witness as Graphviz DOT.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the witness as a self-contained HTML page.")
+    ] = None,
 ) -> None:
     """Replay a witness from its token, step by step."""
     sc = load_scenario(scenario)
@@ -281,11 +305,19 @@ def explain(
         steps = replay(machine, path)
     except ValueError as exc:
         raise UsageError(f"token {token!r} does not replay on {sc.name}/{variant}: {exc}") from None
+    if html is not None:
+        section = Section(
+            heading=f"{sc.name}/{variant}: replay of {token}",
+            notes=(v.summary,),
+            steps=steps,
+            initial=every_line(machine, machine.initial_state()),
+        )
+        _write_html(html, page(f"{sc.name}/{variant}", [section]))
     if dot:
         out.print(witness_dot(f"{sc.name}/{variant}", steps), end="", markup=False, soft_wrap=True)
         return
-    for i, line in enumerate(steps, 1):
-        out.print(f"{i:>3}. {line}", markup=False, emoji=False)
+    for line in witness_lines(steps):
+        out.print(line, markup=False, emoji=False)
 
 
 app.command("stress", epilog=EXIT_CODES)(stress_cmd)
@@ -298,6 +330,22 @@ def _internal_error(exc: BaseException) -> None:
             f"(not your fault, please report; --debug shows the traceback) {type(exc).__name__}: {exc}",
         )
     )
+
+
+def _with_source_line(exc: StalecheckError) -> StalecheckError:
+    """Add the user's line under an error placed at a column, for the caret, when
+    the code that raised it had no text at hand (a check of a scenario's program)."""
+    pos = exc.position
+    if exc.source_line is None and pos is not None and pos.line > 0 and pos.column > 0:
+        try:
+            with open(pos.path, encoding="utf-8") as fh:
+                for number, text in enumerate(fh, 1):
+                    if number == pos.line:
+                        exc.source_line = text.rstrip("\n")
+                        break
+        except (OSError, UnicodeDecodeError):
+            pass
+    return exc
 
 
 def run(argv: list[str]) -> int:
@@ -316,7 +364,7 @@ def run(argv: list[str]) -> int:
     except StalecheckError as exc:
         if debug:
             raise
-        err.print(labelled("error", "bold red", exc.render()))
+        err.print(labelled("error", "bold red", _with_source_line(exc).render()))
         return ExitCode.USER_ERROR
     except typer.Abort:  # EOF at a prompt, or Ctrl-C outside a command
         err.print("interrupted")

@@ -17,8 +17,10 @@ from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
+from stalecheck.machine.describe import every_line
 from stalecheck.machine.schedule import RareHardware
 from stalecheck.machine.spec import SystemSpec
+from stalecheck.machine.step_record import LineCopies, StepRecord
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, StressSweep, Variant
@@ -34,6 +36,14 @@ class Result:
     cost: dict[str, int]
     assumptions: tuple[str, ...]
     bad: str
+    # Every copy of every line in the initial state: with each witness step's
+    # ``after`` copies, the copies of every line after every step (report/witness_html).
+    initial_copies: tuple[LineCopies, ...] = ()
+
+    @property
+    def steps(self) -> tuple[StepRecord, ...]:
+        """The witness, one record per step (empty unless reachable)."""
+        return self.verdict.steps
 
     @property
     def outcome(self) -> str:
@@ -63,6 +73,8 @@ def load_scenario(name_or_path: str) -> Scenario:
     except KeyError:
         pass
     path = Path(name_or_path)
+    if path.suffix == ".py" and path.exists() and not path.is_file():  # a FIFO would block
+        raise UsageError(f"{path} is not a regular file")
     if path.suffix != ".py" or not path.exists():
         known = ", ".join(registry.names())
         raise UsageError(
@@ -79,8 +91,11 @@ def _load_file(path: Path) -> Scenario:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except StalecheckError:
-        raise
+    except StalecheckError as exc:
+        if exc.position is not None:
+            raise
+        placed = _user_code_error(exc, str(path)).position  # e.g. a bad @SCENARIO.variant(...)
+        raise type(exc)(exc.message, placed) from None
     except SyntaxError as err:
         raise InputError(
             f"Python syntax error: {err.msg}", Position(str(path), err.lineno or 0, err.offset or 0), err.text
@@ -103,6 +118,11 @@ def source_of(name_or_path: str) -> str:
 
 def select(scenario: Scenario, names: Iterable[str]) -> list[Variant]:
     names = list(names)
+    if not scenario.variants:
+        raise ScenarioError(
+            f"scenario {scenario.name!r} declares no variants (decorate a build function with "
+            "@SCENARIO.variant(...))"
+        )
     if not names:
         return list(scenario.variants.values())
     out = []
@@ -155,6 +175,7 @@ def run_variant(
         cost=cost,
         assumptions=(*assumptions(machine), verdict.visited_assumption) if machine is not None else (),
         bad=spec.bad_text if spec is not None else "",
+        initial_copies=every_line(machine, machine.initial_state()) if machine and verdict.steps else (),
     )
 
 
@@ -164,8 +185,16 @@ def _user_call(fn: Any, owner: Any, *args: Any) -> Any:
     package is our bug."""
     try:
         return fn(*args)
-    except StalecheckError:
-        raise
+    except StalecheckError as exc:
+        source = owner.__code__.co_filename
+        if exc.position is not None or Path(source).resolve().is_relative_to(_PACKAGE):
+            raise
+        # Raised by our code on the user's behalf (``v.reg('cpu', 'r9')`` in a bad_when):
+        # placed at the user's line that made the call.
+        placed = _user_code_error(exc, source).position
+        if placed is None or not placed.line:  # found after the user's code returned: its def line
+            placed = Position(source, owner.__code__.co_firstlineno)
+        raise type(exc)(exc.message, placed) from None
     except Exception as exc:
         source = owner.__code__.co_filename
         if Path(source).resolve().is_relative_to(_PACKAGE):

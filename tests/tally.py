@@ -20,8 +20,8 @@ class Tally:
         self.tried += 1
         self.accepted += accepted
 
-    def require(self, share: float, what: str) -> None:
-        assert self.tried, "the property never ran"
+    def require(self, share: float, what: str, at_least: int = 1) -> None:
+        assert self.accepted >= at_least, f"only {self.accepted} inputs {what} (at least {at_least} must)"
         assert self.accepted >= share * self.tried, (
             f"only {self.accepted} of {self.tried} inputs {what} (at least {share:.0%} must)"
         )

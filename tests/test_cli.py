@@ -79,7 +79,7 @@ def test_user_scenario_file_with_program_error_names_line_and_column(tmp_path: P
     )
     res = run("check", str(src))
     assert res.returncode == 2
-    assert f"{src}:6:7" in res.stderr
+    assert f"{src}:6:26" in res.stderr  # the file's column of the "1", under a caret
     assert "Traceback" not in res.stderr
 
 

@@ -1,8 +1,8 @@
 """The reference docs cannot drift from the grammar and the code.
 
 ``docs/notation.md`` must name every keyword and operand spelling of
-``program.lark``; ``docs/scenarios.md`` every public ``Builder`` method with its
-parameters in order, every ``Options`` field with its default, every ``HCR_EL2``
+``program.lark``; ``docs/scenarios.md`` every public ``Builder`` and ``Scenario``
+method with its parameters in order, every ``Options`` field with its default, every ``HCR_EL2``
 bit, the descriptor encoding and the I-cache kinds; ``docs/api.md`` may only
 name objects that exist, and ``mkdocs.yml`` only pages that exist.  Building the
 site itself (``make docs``) is not part of ``make test``.
@@ -22,7 +22,7 @@ from stalecheck.machine import ifetch, translation
 from stalecheck.machine.program import _parser
 from stalecheck.machine.spec import HCR, Options
 from stalecheck.machine.state import SCTLR_FIELDS
-from stalecheck.scenarios.builder import Builder
+from stalecheck.scenarios.builder import Builder, Scenario
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 NOTATION = (DOCS / "notation.md").read_text()
@@ -72,12 +72,19 @@ def _documented_signature(name: str) -> list[str]:
     return [p.split("=")[0].strip().lstrip("*") for p in params]
 
 
-PUBLIC_METHODS = [n for n, f in inspect.getmembers(Builder, inspect.isfunction) if not n.startswith("_")]
+PUBLIC_METHODS: list[tuple[type, str]] = [
+    (cls, name)
+    for cls in (Builder, Scenario)
+    for name, _ in inspect.getmembers(cls, inspect.isfunction)
+    if not name.startswith("_")
+]
 
 
-@pytest.mark.parametrize("name", PUBLIC_METHODS)
-def test_every_builder_method_is_documented_with_its_parameters(name: str) -> None:
-    params = [p for p in inspect.signature(getattr(Builder, name)).parameters if p != "self"]
+@pytest.mark.parametrize(
+    ("cls", "name"), PUBLIC_METHODS, ids=[f"{c.__name__}.{m}" for c, m in PUBLIC_METHODS]
+)
+def test_every_builder_and_scenario_method_is_documented_with_its_parameters(cls: type, name: str) -> None:
+    params = [p for p in inspect.signature(getattr(cls, name)).parameters if p != "self"]
     assert _documented_signature(name) == params
 
 
@@ -128,3 +135,37 @@ def test_mkdocs_nav_lists_existing_pages() -> None:
     assert "notation.md" in pages and "scenarios.md" in pages
     for page in pages:
         assert (DOCS / page).is_file(), page
+
+
+REFERENCE_PAGES = ("index.md", "notation.md", "scenarios.md", "api.md")
+_SOURCE_PATH = re.compile(
+    r"(?<![\w/])((?:stalecheck/)?(?:machine|scenarios|explore|report|litmus)/\w+\.(?:py|lark))"
+)
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` is a module, or a module followed by attributes that exist."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(target, attr):
+                return False
+            target = getattr(target, attr)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("page", REFERENCE_PAGES)
+def test_reference_pages_name_only_modules_that_exist(page: str) -> None:
+    """Source paths (``machine/buffer.py``) and dotted names (``stalecheck.machine.isa``) in
+    the reference pages must still exist after code moves."""
+    text = (DOCS / page).read_text()
+    for path in _SOURCE_PATH.findall(text):
+        where = DOCS.parent / "stalecheck" / path.removeprefix("stalecheck/")
+        assert where.is_file(), f"docs/{page} names {path}, which does not exist"
+    for dotted in re.findall(r"\bstalecheck(?:\.\w+)+", text):
+        assert _resolves(dotted), f"docs/{page} names {dotted}, which does not import"

@@ -74,16 +74,26 @@ def _run(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.wheel
-def test_wheel_carries_the_grammars_and_the_licence(wheel_install: tuple[Path, Path]) -> None:
+@pytest.mark.xdist_group("wheel")  # one worker builds and installs the wheel once
+def test_wheel_carries_every_file_of_the_package_and_the_licence(wheel_install: tuple[Path, Path]) -> None:
+    """Every module and data file under ``stalecheck/`` (grammars, cat models) ships."""
     wheel, _ = wheel_install
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "stalecheck/machine/program.lark" in names
-    assert "stalecheck/litmus/litmus.lark" in names
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = ROOT / "stalecheck"
+    files = [
+        p.relative_to(ROOT).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    ]
+    assert "stalecheck/machine/program.lark" in files and "stalecheck/litmus/litmus.lark" in files
+    missing = sorted(set(files) - names)
+    assert not missing, f"not in the wheel: {missing[:10]}"
     assert f"stalecheck-{__version__}.dist-info/licenses/LICENSE" in names
     assert not [n for n in names if n.startswith("tests/")]
 
 
 @pytest.mark.wheel
+@pytest.mark.xdist_group("wheel")  # one worker builds and installs the wheel once
 def test_installed_script_checks_a_bundled_variant(wheel_install: tuple[Path, Path], tmp_path: Path) -> None:
     _, bin_dir = wheel_install
     res = _run(bin_dir, "check", "kvm-external-l3", "-v", "hcr-dc-dma", "--json", cwd=tmp_path)
@@ -96,6 +106,7 @@ def test_installed_script_checks_a_bundled_variant(wheel_install: tuple[Path, Pa
 
 
 @pytest.mark.wheel
+@pytest.mark.xdist_group("wheel")  # one worker builds and installs the wheel once
 def test_installed_script_checks_a_litmus_file(wheel_install: tuple[Path, Path], tmp_path: Path) -> None:
     _, bin_dir = wheel_install
     shutil.copy2(SB, tmp_path / "SB.litmus")

@@ -118,7 +118,7 @@ class Evaluator:
             self.faults.append((call, _fault_pattern(call, test.path, self.line)))
         seen: dict[str, ObservedLoc] = {}
         for loc in test.locations:
-            o = _obs_loc(loc, layout, test.path, self.line)
+            o = _obs_loc(loc, layout, test.path, test.locations_line or self.line)
             seen.setdefault(o.text, o)
         self.atom_locs: dict[int, ObservedLoc] = {}
         self.atom_vals: dict[int, Val | tuple[int, ...]] = {}

@@ -40,6 +40,7 @@ class Model(Protocol[S, A]):
         states by construction (``hash(-1) == hash(-2)``)."""
         ...
 
-    def describe(self, before: S, action: A, after: S) -> str:
-        """One human-readable line explaining ``action`` taken in ``before``."""
+    def describe(self, before: S, action: A, after: S) -> object:
+        """What ``action`` taken in ``before`` did, for a witness (the machine engine
+        returns a ``StepRecord``); the search only stores it."""
         ...

@@ -119,7 +119,9 @@ def wilson(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float,
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The interval contains p exactly; rounding can put a bound a hair on the wrong side
+    # (0.0 successes gave a lower bound of 5.6e-17), so clamp to p as well as to [0, 1].
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def run_once(model: Model[Any, Any], rng: random.Random, max_steps: int) -> Run:

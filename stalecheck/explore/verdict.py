@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Outcome(StrEnum):
@@ -28,7 +29,8 @@ class Verdict:
     """Result of one search.
 
     ``witness`` holds the action indices from the initial state (the replay
-    token); ``steps`` the human-readable lines rebuilt by replaying them.
+    token); ``steps`` what the model's ``describe`` says of each, rebuilt by
+    replaying them (the machine engine: one ``StepRecord`` per step).
     ``depth`` is how many BFS levels were completed: an ``unknown`` verdict
     still proves that nothing bad happens within ``depth`` steps.
     """
@@ -40,7 +42,7 @@ class Verdict:
     depth: int
     seconds: float
     witness: tuple[int, ...] = ()
-    steps: tuple[str, ...] = field(default_factory=tuple)
+    steps: tuple[Any, ...] = field(default_factory=tuple)
     sane: bool = True  # some explored state met the sanity property
     store: str = "exact"  # how visited states were stored (``search.Store``)
 
@@ -60,7 +62,8 @@ class Verdict:
             return "visited states stored exactly (compared by equality): no state hidden by a hash collision"
         n = self.states
         bound = min(1.0, n * (n - 1) / 2**65)
+        where = " in a sorted array" if self.store == "compact" else ""
         return (
-            f"visited states stored as 64-bit BLAKE2b digests: chance that a collision hid a state "
+            f"visited states stored as 64-bit BLAKE2b digests{where}: chance that a collision hid a state "
             f"<= n(n-1)/2^65 = {bound:.1e} for the n = {n:,} states explored"
         )

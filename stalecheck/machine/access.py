@@ -18,7 +18,7 @@ from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
 from stalecheck.machine.spec import Context, hcr_bit
-from stalecheck.machine.state import SCTLR_C, SCTLR_M, State
+from stalecheck.machine.state import OP_INVAL, SCTLR_C, SCTLR_M, State
 
 
 class Access:
@@ -62,6 +62,17 @@ class Access:
             )
         return mt
 
+    def check_invalidate(self, t: int, line: int, op: int) -> None:
+        """A pure invalidate discards dirty data (D7.5.8.1.2), so whether a write-back came
+        first changes what later reads see: the spontaneous steps that
+        ``quiet_coherent_lines`` skips would matter.  Refuse rather than answer wrongly."""
+        if op == OP_INVAL and line in self.quiet:
+            raise ScenarioError(
+                f"line {self.layout.lines[line].name} was reduced as coherent-only but thread "
+                f"{self.layout.threads[t].name!r} invalidates it without cleaning: "
+                "run without quiet_coherent_lines"
+            )
+
     def guest_unmapped(self, state: State, t: int, line: int) -> bool:
         """Whether guest thread ``t`` (not at EL2) would take a stage-2 fault on ``line``."""
         vi = self.layout.thread_vm[t]
@@ -86,13 +97,18 @@ class Access:
         lay = self.layout
         if mt.cacheable:
             return (caches.coherent_value(state.copies, state.mem, lay.h, th.pe, line, lay.nl)[offset],)
-        return caches.bypass_read_options(
+        options = caches.bypass_read_options(
             state.copies, state.mem, lay.h, th.pe, line, offset, self._nc_may_hit, lay.nl
         )
+        if mt.mixed:  # inner/outer mixes: cached in some levels (memtypes.MemType.mixed)
+            coherent = caches.coherent_value(state.copies, state.mem, lay.h, th.pe, line, lay.nl)[offset]
+            return tuple(sorted({*options, coherent}))
+        return options
 
     def device_load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         lay = self.layout
         line, offset = lay.loc_index(instr.loc)
-        if lay.threads[t].coherent:  # I/O coherent: snoops the CPU caches
-            return (caches.coherent_value(state.copies, state.mem, lay.h, -1, line, lay.nl)[offset],)
+        if lay.threads[t].coherent:  # I/O coherent: snoops the CPU caches (clean copies too, B2.11)
+            options = caches.snoop_read_options(state.copies, state.mem, lay.h, line, lay.nl)
+            return tuple(sorted({values[offset] for values in options}))
         return (state.mem[line][offset],)  # non-coherent: reads at the PoC

@@ -50,7 +50,10 @@ def assumptions(machine: Machine) -> list[str]:
     o = spec.options
     out = [
         cache_assumption(machine.h),
-        "loads performed in order (load reordering is the axiomatic engine's job)",
+        "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md); "
+        "DC, IC, TLBI, MSR, SIGNAL, WAIT, AWAIT and MAP stay in program order (stronger than the Arm ARM)"
+        if o.weak_ordering
+        else "loads performed in order (load reordering is the axiomatic engine's job)",
         "Non-cacheable/Device reads may hit a cached copy (B2.11 mismatched attributes)"
         if o.nc_reads_may_hit
         else "strict bypass: Non-cacheable/Device reads never hit a cache (not architectural)",
@@ -66,12 +69,15 @@ def assumptions(machine: Machine) -> list[str]:
             "accesses cacheably (they cannot change a coherent read; re-checked during the search)"
         )
     out += [
-        "inner-only cacheable (inner WB, outer NC) treated as Non-cacheable",
+        "inner/outer cacheability mixes (e.g. inner WB, outer NC) may behave as cacheable "
+        "or as Non-cacheable",
         "set/way operations of one PE take effect in program order without a barrier "
         "(the ARMv7 rule; stronger than the Arm ARM, D7.5.9.15: any order unless a DMB or DSB)"
         if o.setway_program_order
         else "set/way operations are ordered only by a full DMB or a DSB (D7.5.9.15)",
         "system-register writes take effect at the latest at the next ISB/exception",
+        "one shareability domain: NSH/ISH/OSH barriers and maintenance reach every PE and "
+        "device (stronger than the Arm ARM for NSH, and for ISH across clusters: B2.6.10, B2.10.1.1.1)",
     ]
     if machine.dead_lines is not None:
         out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")

@@ -25,6 +25,9 @@ The rules on what may complete before what, each with its place in the Arm ARM
   option ``setway_program_order`` keeps them in program order among themselves
   instead, the ARMv7 rule Linux's v7_flush_dcache_all relied on; it is printed
   with every verdict that uses it;
+- a release store (``STLR``) completes after every store issued before it
+  (B2.3.7 Ordering relations: a Release is Barrier-ordered-after every earlier
+  access; earlier loads have executed before it issues, ``ordering.py``);
 - only a ``DSB`` waits for completion, and only a ``DSB`` for both loads and
   stores completes cache maintenance (B2.6.9 Data Synchronization Barrier: "All
   cache maintenance instructions in program order before the DSB" are waited for
@@ -35,6 +38,7 @@ The rules on what may complete before what, each with its place in the Arm ARM
 
 from __future__ import annotations
 
+from stalecheck.machine.memtypes import INNER_CACHEABLE_PATHS
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
@@ -42,6 +46,7 @@ from stalecheck.machine.state import (
     MARK_ST,
     SETWAY,
     STORE,
+    STORE_RELEASE,
     TLBI_ENTRY,
     Entry,
     MarkEntry,
@@ -63,14 +68,16 @@ def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
     if ek == MARK_ST:  # DMB ST: stores only (D7.5.9.15)
         return lk == STORE
     if lk == STORE:
+        if later[5] & STORE_RELEASE and ek == STORE:  # B2.3.7: a release after every earlier store
+            return True
         if ek == STORE:
             return earlier[1] == later[1] and earlier[2] == later[2]
-        if ek == DCVA:  # same line, both Normal Inner cacheable
-            return earlier[2] == later[1] and earlier[3] == 1 and later[4] == 1
+        if ek == DCVA:  # D7.5.9.15: same line, Normal Inner cacheable, same cacheability
+            return earlier[2] == later[1] and earlier[3] == later[4] and later[4] in INNER_CACHEABLE_PATHS
         return False
     if lk == DCVA:
         if ek == STORE:
-            return earlier[1] == later[2] and earlier[4] == 1 and later[3] == 1
+            return earlier[1] == later[2] and earlier[4] == later[3] and later[3] in INNER_CACHEABLE_PATHS
         if ek == DCVA:
             return earlier[2] == later[2]
     return False
@@ -92,6 +99,12 @@ def completable(buf: tuple[Entry, ...], setway_in_order: bool = False) -> list[i
 
 def has_stores(buf: tuple[Entry, ...]) -> bool:
     return any(entry[0] == STORE for entry in buf)
+
+
+def has_release(buf: tuple[Entry, ...]) -> bool:
+    """Whether a release store (STLR) has not propagated yet: a later LDAR waits for it
+    (B2.3.7 Barrier-ordered-before: release then acquire, RCsc)."""
+    return any(entry[0] == STORE and entry[5] & STORE_RELEASE for entry in buf)
 
 
 def _orders(marker: int, entry: Entry) -> bool:

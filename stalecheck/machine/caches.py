@@ -162,12 +162,52 @@ def drop_clean(copies: Copies, inst: int, line: int, nl: int) -> Copies:
     return _set(copies, inst * nl + line, NO_COPY)
 
 
-def fill(copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int) -> Copies:
-    """Speculative allocation of a clean copy from the level below (D7.5.1: a location
-    that is Normal Cacheable at the current or a higher Exception level "can be
-    allocated to a cache at any time")."""
-    values = first_below(copies, mem, h, inst, line, nl)
+def fill_sources(
+    copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int
+) -> tuple[Values, ...]:
+    """Where a fill of ``inst`` may take the line from: the nearest copy below it, then,
+    for an L1, each different value a peer L1 holds clean (a snoop hit on a clean line).
+
+    While the coherence invariant holds the peers' clean copies equal the copy below, so
+    only the first source exists.  After a mismatched-attribute write (a Non-cacheable
+    or non-coherent store under a clean cached copy) they may differ, and B2.11
+    (Mismatched memory attributes: "a read of the memory Location by one agent might not
+    return the value most recently written") lets a coherent reader be served the stale
+    clean copy; D7.5.1 lets any cacheable alias fill it."""
+    first = first_below(copies, mem, h, inst, line, nl)
+    if h.instances[inst].level != 0:
+        return (first,)
+    return _and_clean_l1_copies(first, copies, h, line, nl, skip=inst)
+
+
+def _and_clean_l1_copies(
+    first: Values, copies: Copies, h: Hierarchy, line: int, nl: int, skip: int = -1
+) -> tuple[Values, ...]:
+    """``first``, then each different value an L1 other than ``skip`` holds clean."""
+    out = [first]
+    for inst in h.l1:
+        copy = copies[inst * nl + line]
+        if inst != skip and copy and not copy[0] and copy[1] not in out:
+            out.append(copy[1])
+    return tuple(out)
+
+
+def fill(copies: Copies, mem: Memory, h: Hierarchy, inst: int, line: int, nl: int, source: int = 0) -> Copies:
+    """Speculative allocation of a clean copy (D7.5.1: a location that is Normal Cacheable
+    at the current or a higher Exception level "can be allocated to a cache at any
+    time"), from ``fill_sources``' entry ``source`` (0: the level below)."""
+    if source == 0:
+        values = first_below(copies, mem, h, inst, line, nl)
+    else:
+        values = fill_sources(copies, mem, h, inst, line, nl)[source]
     return _set(copies, inst * nl + line, (0, values))
+
+
+def snoop_read_options(copies: Copies, mem: Memory, h: Hierarchy, line: int, nl: int) -> tuple[Values, ...]:
+    """What an I/O-coherent device read may return: the coherent value, or a clean copy
+    any PE's L1 holds (the snoop hits it; B2.11 when that copy is stale against
+    memory after a mismatched-attribute write)."""
+    return _and_clean_l1_copies(coherent_value(copies, mem, h, -1, line, nl), copies, h, line, nl)
 
 
 def dirty_l1_lines(copies: Copies, h: Hierarchy, nl: int) -> int:

@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.layout import Layout
+from stalecheck.machine.memtypes import PATH_CACHEABLE, PATH_NC
 from stalecheck.machine.mmu import Mmu
-from stalecheck.machine.state import DCVA, IC_ENTRY, OP_CLEAN, OP_INVAL, SETWAY, STORE, TLBI_ENTRY, State
+from stalecheck.machine.state import (
+    DCVA,
+    IC_ENTRY,
+    OP_CLEAN,
+    OP_INVAL,
+    SETWAY,
+    STORE,
+    STORE_WT,
+    TLBI_ENTRY,
+    State,
+)
 
 
 class Complete:
@@ -20,8 +31,9 @@ class Complete:
         self.layout = layout
         self.mmu = mmu
 
-    def complete(self, state: State, pe: int, index: int) -> State:
-        """A buffered store or CMO takes effect in the memory system."""
+    def complete(self, state: State, pe: int, index: int, bypass: int = 0) -> State:
+        """A buffered store or CMO takes effect in the memory system.  ``bypass`` picks the
+        Non-cacheable behaviour of a store whose type is an inner/outer mix (MemType.mixed)."""
         lay = self.layout
         h, nl = lay.h, lay.nl
         buf = state.bufs[pe]
@@ -33,9 +45,9 @@ class Complete:
             copies, mem = state.copies, state.mem
         elif kind == STORE:
             _, line, offset, value, cacheable, wt, _ = entry
-            if cacheable:
+            if cacheable == PATH_CACHEABLE or (cacheable != PATH_NC and not bypass):
                 copies = caches.coherent_write(copies, mem, h, pe, line, offset, value, nl)
-                if wt:  # write-through: the write also reaches the PoC
+                if wt & STORE_WT:  # write-through: the write also reaches the PoC
                     copies, mem, _ = caches.clean_to(copies, mem, h, line, h.poc_depth, lay.all_pes, nl)
             else:
                 mem = caches.bypass_write(mem, line, offset, value)

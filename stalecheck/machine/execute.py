@@ -11,33 +11,15 @@ from __future__ import annotations
 
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.access import Access
-from stalecheck.machine.isa import Instr, Op
+from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
-from stalecheck.machine.spec import TrapKind, hcr_bit
-from stalecheck.machine.state import STORE, State, StoreEntry, Thread, with_entry, with_thread
+from stalecheck.machine.ordering import REORDERABLE, Window
+from stalecheck.machine.spec import Context, hcr_bit
+from stalecheck.machine.state import STORE, STORE_RELEASE, State, StoreEntry, Thread, with_entry, with_thread
 from stalecheck.machine.sysregs import synchronise, write_sctlr
 from stalecheck.machine.traps import Traps
-
-# Opcodes bound to module globals once: in Python 3.11 reading a member off its enum
-# class costs about ten global reads, and ``choices`` runs for every thread of every state.
-_AWAIT, _DC, _DCSW, _DMB, _DSB, _EMSR, _HCR, _ISB, _LDR, _MAP, _MSR, _SIGNAL, _STR, _WAIT = (
-    Op.AWAIT,
-    Op.DC,
-    Op.DCSW,
-    Op.DMB,
-    Op.DSB,
-    Op.EMSR,
-    Op.HCR,
-    Op.ISB,
-    Op.LDR,
-    Op.MAP,
-    Op.MSR,
-    Op.SIGNAL,
-    Op.STR,
-    Op.WAIT,
-)
 
 FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
 STORE_BARRIERS = ("ST", "ISHST", "OSHST", "NSHST")
@@ -51,6 +33,18 @@ class Execute:
         self.access = access
         self.traps = traps
         self.mmu = mmu
+        # Out-of-order execution inside a PE (machine/ordering.py), per CPU thread.
+        self.windows: tuple[Window | None, ...] = tuple(
+            Window(layout.code, prog, spec.name)
+            if layout.spec.options.weak_ordering and spec.context != Context.DEVICE
+            else None
+            for spec, prog in zip(layout.threads, layout.programs, strict=True)
+        )
+        # The register slot each load of each program writes (read-read coherence check).
+        self._dest = tuple(
+            tuple(layout.regs[t].get(layout.code[i].reg, -1) for i in prog)
+            for t, prog in enumerate(layout.programs)
+        )
 
     def choices(self, state: State, t: int) -> int:
         """How many ways thread ``t`` can execute its next instruction now (0: blocked)."""
@@ -59,36 +53,92 @@ class Execute:
             return 0
         th = state.threads[t]
         op = instr.op
-        if op == _WAIT:
+        if op == "WAIT":
             return 1 if state.events & self.layout.events[instr.loc] else 0
         if th.pe < 0:
-            if op == _AWAIT:  # a polling loop: it leaves only once it reads the value
+            if op == "AWAIT":  # a polling loop: it leaves only once it reads the value
                 return int(instr.value in self.access.device_load_values(state, t, instr))
-            return len(self.access.device_load_values(state, t, instr)) if op == _LDR else 1
+            return len(self.access.device_load_values(state, t, instr)) if op == "LDR" else 1
         buf = state.bufs[th.pe]
-        if op == _DSB:
+        if op == "DSB":
             if instr.kind in STORE_BARRIERS:
                 return 0 if buffer.has_stores(buf) else 1
             if instr.kind in FULL_BARRIERS:
                 return 0 if buf else 1
-            return 1  # DSB LD: loads are performed in order already
-        if op == _SIGNAL:
+            return 1  # DSB LD: every earlier load has been satisfied (it is the oldest)
+        if op == "SIGNAL":
             return 0 if buffer.has_stores(buf) else 1
         if self.mmu is not None and self.mmu.handles(t, instr):
             return 1 if self.traps.trap(state, t, instr) is not None else self.mmu.choices(state, t, instr)
-        if op == _LDR:
-            if buffer.loads_blocked(buf):
+        if op == "LDR":
+            if buffer.loads_blocked(buf) or (instr.kind == ACQUIRE and buffer.has_release(buf)):
                 return 0
             if self.traps.trap(state, t, instr) is not None:
                 return 1
-            return len(self.access.load_values(state, t, instr))
-        if op == _AWAIT:  # each failed poll is a load with no effect, so only the exit is a step
+            return len(self.load_values(state, t, instr, -1 if th.hyp else th.pc))
+        if op == "AWAIT":  # each failed poll is a load with no effect, so only the exit is a step
             if buffer.loads_blocked(buf):
                 return 0
             if self.traps.trap(state, t, instr) is not None:
                 return 1
             return int(instr.value in self.access.load_values(state, t, instr))
         return 1
+
+    def load_values(self, state: State, t: int, instr: Instr, index: int) -> tuple[int, ...]:
+        """Values the load at program index ``index`` (-1: policy code) may return.  With
+        out-of-order execution, a po-later load of the same location already satisfied
+        fixes the value: B2.3.1 Coherence order, read-read coherence (CoRR) - Flat would
+        restart the later load; here the earlier one may only read what it read, and the
+        schedule where the later load is satisfied afterwards covers the rest."""
+        values = self.access.load_values(state, t, instr)
+        window = self.windows[t]
+        if window is None or index < 0:
+            return values
+        th = state.threads[t]
+        for k in window.later_same_loads[index]:
+            if th.ahead >> k & 1:
+                need = th.regs[self._dest[t][k]]
+                values = tuple(v for v in values if v == need)
+        return values
+
+    def early(self, state: State, t: int) -> list[tuple[int, int]]:
+        """Instructions after thread ``t``'s oldest unexecuted one that may execute now,
+        each with its number of ways (machine/ordering.py)."""
+        window = self.windows[t]
+        th = state.threads[t]
+        if window is None or th.hyp or th.fault or th.pe < 0:
+            return []
+        out: list[tuple[int, int]] = []
+        code = self.layout.code
+        prog = self.layout.programs[t]
+        buf = state.bufs[th.pe]
+        for j in range(th.pc + 1, window.n):
+            if th.ahead >> j & 1:
+                continue
+            instr = code[prog[j]]
+            if instr.op not in REORDERABLE:
+                break  # a sequence point: nothing after it passes it
+            if not window.ready(th.pc, th.ahead, j):
+                continue
+            if self.traps.trap(state, t, instr) is not None:
+                continue  # a trapping instruction waits until it is the oldest
+            op = instr.op
+            if op == "LDR":
+                if buffer.loads_blocked(buf) or (instr.kind == ACQUIRE and buffer.has_release(buf)):
+                    continue
+                n = len(self.load_values(state, t, instr, j))
+                if n:
+                    out.append((j, n))
+            elif op != "DSB":  # a DSB waits for every earlier instruction (ordering.py)
+                out.append((j, 1))
+        return out
+
+    def execute_early(self, state: State, t: int, j: int, choice: int) -> State:
+        """Thread ``t`` executes instruction ``j`` ahead of its oldest unexecuted one."""
+        th = state.threads[t]
+        instr = self.layout.code[self.layout.programs[t][j]]
+        state, new = self._issue(state, t, th, instr, choice, j)
+        return with_thread(state, t, new._replace(ahead=new.ahead | 1 << j))
 
     def execute(self, state: State, t: int, choice: int) -> State:
         """Thread ``t`` executes its next instruction, the ``choice``-th way."""
@@ -100,77 +150,84 @@ class Execute:
         trap = self.traps.trap(state, t, instr)
         if trap is not None:
             emitted = self.traps.policy_code(trap)
-            retry = trap.kind == TrapKind.STAGE2_FAULT
-            th = synchronise(th)._replace(hyp=emitted, pc=th.pc if retry else th.pc + 1, retry=int(retry))
+            retry = trap.kind == "stage2-fault"
+            th = synchronise(th)._replace(hyp=emitted, retry=int(retry))
+            if not retry:
+                th = _advance(th)
             if not emitted:  # nothing to run at EL2: immediate return (still a CSE)
                 th = th._replace(retry=0)
             return with_thread(state, t, th)
         in_hyp = bool(th.hyp)
-        state, th = self._issue(state, t, th, instr, choice)
+        state, th = self._issue(state, t, th, instr, choice, -1 if in_hyp else th.pc)
         if in_hyp:
             th = th._replace(hyp=th.hyp[1:])
             if not th.hyp:  # ERET: context synchronisation
                 th = synchronise(th)._replace(retry=0)
         elif not (th.hyp or th.fault):  # an abort entered its handler or stopped the thread
-            th = th._replace(pc=th.pc + 1)
+            th = _advance(th)
         return with_thread(state, t, th)
 
-    def _issue(self, state: State, t: int, th: Thread, instr: Instr, choice: int) -> tuple[State, Thread]:
-        """Issue one instruction: the buffered ones enter the PE's buffer here and take
-        effect when they complete (``complete.py``)."""
+    def _issue(
+        self, state: State, t: int, th: Thread, instr: Instr, choice: int, index: int
+    ) -> tuple[State, Thread]:
+        """Issue one instruction (program index ``index``, -1 for policy code): the
+        buffered ones enter the PE's buffer here and take effect when they complete
+        (``complete.py``)."""
         lay = self.layout
         op = instr.op
         pe = th.pe
         if self.mmu is not None:
             if self.mmu.handles(t, instr):
                 return self.mmu.execute(state, t, th, instr, choice)
-            if op == _DSB:
+            if op == "DSB":
                 th = self.mmu.after_dsb(th)
-        if op == _LDR:
-            value = self.access.load_values(state, t, instr)[choice]
+        if op == "LDR":
+            value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs
             r = lay.regs[t][instr.reg]
             return state, th._replace(regs=(*regs[:r], value, *regs[r + 1 :]))
-        if op == _STR:
+        if op == "STR":
             line, offset = lay.loc_index(instr.loc)
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
-            entry = StoreEntry(
-                STORE, line, offset, value, int(mt.cacheable), int(mt.write_through), lay.ids[instr]
-            )
+            flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
+            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, lay.ids[instr])
             return with_entry(state, pe, entry), th
-        if op == _DC:
+        if op == "DC":
             line = lay.line_of(instr.loc)
             under_stage2 = self.access.under_stage2(state, t)
             mt = self.access.access_type(state, t, line)
-            return with_entry(
-                state, pe, dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
-            ), th
-        if op == _DCSW:
+            dc = dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, dc[1])
+            return with_entry(state, pe, dc), th
+        if op == "DCSW":
             line = lay.line_index[instr.loc]
             under_stage2 = self.access.under_stage2(state, t)
             setway = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, setway[1])
             return with_entry(state, pe, setway), th
-        if op == _DMB:
+        if op == "DMB":
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
                 marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)
                 if marker is not None:
                     return with_entry(state, pe, marker), th
-            return state, th  # DMB LD: loads already perform in order
-        if op == _ISB:
+            # DMB LD leaves no marker: it orders loads, which wait for it in the
+            # window (ordering.py) and, executing in order, have already been satisfied.
+            return state, th
+        if op == "ISB":
             return state, synchronise(th)
-        if op in (_MSR, _EMSR):  # EMSR: the hypervisor emulating a trapped write, in effect at ERET
+        if op in ("MSR", "EMSR"):  # EMSR: the hypervisor emulating a trapped write, in effect at ERET
             return state, write_sctlr(th, instr.kind, instr.value)
-        if op == _SIGNAL:
+        if op == "SIGNAL":
             return state._replace(events=state.events | lay.events[instr.loc]), th
-        if op == _MAP:
+        if op == "MAP":
             vi = lay.vm_index[lay.threads[t].vm]
             mapped = state.mapped
             bit = lay.page_bit[instr.loc]
             xn = bit << len(lay.pages)  # "mapped execute-never" bit of the page (MAP <page> XN)
             new = (mapped[vi] | bit | xn) if instr.kind == "XN" else ((mapped[vi] | bit) & ~xn)
             return state._replace(mapped=(*mapped[:vi], new, *mapped[vi + 1 :])), th
-        if op == _HCR:
+        if op == "HCR":
             vi = lay.vm_index[lay.threads[t].vm]
             hcr = state.hcr
             bit = hcr_bit(instr.kind)
@@ -184,11 +241,11 @@ class Execute:
         """DMA masters have no buffer: each access is performed when issued."""
         lay = self.layout
         th = state.threads[t]
-        if instr.op == _LDR:
+        if instr.op == "LDR":
             value = self.access.device_load_values(state, t, instr)[choice]
             r = lay.regs[t][instr.reg]
             th = th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
-        elif instr.op == _STR:
+        elif instr.op == "STR":
             line, offset = lay.loc_index(instr.loc)
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             if lay.threads[t].coherent:
@@ -198,6 +255,17 @@ class Execute:
                 state = state._replace(copies=copies, mem=mem)
             else:
                 state = state._replace(mem=caches.bypass_write(state.mem, line, offset, value))
-        elif instr.op == _SIGNAL:
+        elif instr.op == "SIGNAL":
             state = state._replace(events=state.events | lay.events[instr.loc])
         return with_thread(state, t, th._replace(pc=th.pc + 1))
+
+
+def _advance(th: Thread) -> Thread:
+    """The oldest instruction has executed: move ``pc`` past it and past every later
+    instruction already executed out of order (``Thread.ahead``)."""
+    pc = th.pc + 1
+    ahead = th.ahead
+    while ahead >> pc & 1:
+        ahead ^= 1 << pc
+        pc += 1
+    return th._replace(pc=pc, ahead=ahead)

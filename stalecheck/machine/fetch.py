@@ -14,7 +14,7 @@ from stalecheck.machine import ifetch
 from stalecheck.machine.access import Access
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
-from stalecheck.machine.memtypes import NORMAL_NC, NORMAL_WT, combine_stages
+from stalecheck.machine.memtypes import combine_stages, stage1_fetch_type
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
@@ -61,17 +61,19 @@ class Fetch:
         vi = lay.vm_index[spec.vm]
         vm = lay.vms[vi]
         hcr = state.hcr[vi]
-        # D8.2.12.1: stage 1 off, fetches are Normal NC, or WT with SCTLR_EL1.I=1.
-        if th.sctlr & SCTLR_M:
-            s1 = vm.s1_type(lay.lines[line].name)
-        else:
-            s1 = NORMAL_WT if th.sctlr & SCTLR_I else NORMAL_NC
+        s1 = stage1_fetch_type(
+            vm.s1_type(lay.lines[line].name),
+            bool(th.sctlr & SCTLR_M),
+            bool(th.sctlr & SCTLR_I),
+            bool(hcr & hcr_bit("DC")),
+        )
         mt = combine_stages(
             s1,
             vm.s2_type(lay.lines[line].name),
             bool(hcr & hcr_bit("FWB")),
             vm.s2_force,
             bool(hcr & hcr_bit("ID")),
+            fetch=True,
         )
         tag = ifetch.tag_for(self.icache, self.regimes.spec.guest_colour, vi + 1)
         return line, tag, mt.cacheable
@@ -79,7 +81,9 @@ class Fetch:
     def fetch(self, state: State, pe: int, line: int, tag: int, cacheable: bool) -> tuple[State, int]:
         """One fetch: an icache hit, else a fill from where the type says (ifetch.py)."""
         lay = self.layout
-        use_ic = self.icache != "none" and cacheable
+        # D7.5.7: instruction accesses to Non-cacheable Normal memory can be held in
+        # instruction caches, including when SCTLR/HCR controls force them Non-cacheable.
+        use_ic = self.icache != "none"
         if use_ic:
             hit = ifetch.lookup(state.icaches[pe], tag, line)
             if hit is not None:
@@ -123,11 +127,11 @@ class Fetch:
         new, value = got
         return new._replace(threads=state.threads), value
 
-    def prefetch_candidates(self, state: State, pe: int) -> list[tuple[int, int]]:
-        """Icache lines a PE may prefetch now: the fetch targets of the threads on it
-        whose translation currently succeeds and is cacheable (D7.5.1 General behavior of caches: speculative
-        instruction fetch)."""
-        out: set[tuple[int, int]] = set()
+    def prefetch_candidates(self, state: State, pe: int) -> list[tuple[int, int, int]]:
+        """Icache lines a PE may prefetch now, as (tag, line, cacheable): the fetch targets
+        of the threads on it whose translation currently succeeds (D7.5.1 General behavior
+        of caches: speculative instruction fetch), Non-cacheable ones included (D7.5.7)."""
+        out: set[tuple[int, int, int]] = set()
         for t, th in enumerate(state.threads):
             if th.pe != pe or self.layout.finished(state, t) or th.hyp:
                 continue
@@ -136,8 +140,8 @@ class Fetch:
                 if target is None:
                     continue
                 line, tag, cacheable = target
-                if cacheable and ifetch.lookup(state.icaches[pe], tag, line) is None:
-                    out.add((tag, line))
+                if ifetch.lookup(state.icaches[pe], tag, line) is None:
+                    out.add((tag, line, int(cacheable)))
         return sorted(out)
 
     def _prefetch_target(self, state: State, t: int, loc: str) -> tuple[int, int, bool] | None:
@@ -157,10 +161,11 @@ class Fetch:
         tag = ifetch.tag_for(self.icache, regime.colour.get(loc, 0), regime.vmid)
         return rg.page_lines[desc_oa(ok[0])][0], tag, desc_type(ok[0]).cacheable
 
-    def prefetch(self, state: State, pe: int, tag: int, line: int) -> State:
-        """The I-cache of ``pe`` allocates ``line`` speculatively (an ``IC_FILL`` step)."""
+    def prefetch(self, state: State, pe: int, tag: int, line: int, cacheable: bool) -> State:
+        """The I-cache of ``pe`` allocates ``line`` speculatively (an ``IC_FILL`` step); a
+        Non-cacheable fetch reads the PoC (ifetch.miss_value)."""
         lay = self.layout
-        values = ifetch.miss_value(state.copies, state.mem, lay.h, pe, line, lay.nl, self.idc, True)
+        values = ifetch.miss_value(state.copies, state.mem, lay.h, pe, line, lay.nl, self.idc, cacheable)
         ics = state.icaches
         return state._replace(icaches=(*ics[:pe], ifetch.fill(ics[pe], tag, line, values), *ics[pe + 1 :]))
 

@@ -50,7 +50,7 @@ class Hardware:
                 continue
             if self.access.guest_unmapped(state, t, line):
                 continue
-            if self.access.access_type(state, t, line).cacheable:
+            if self.access.access_type(state, t, line).allocates:
                 return True
         return False
 
@@ -76,3 +76,7 @@ class Hardware:
                     dirty = caches.dirty_l1_lines(copies, self.layout.h, nl)
                 if fillable(state, inst, line, dirty):
                     append((FILL, inst, line))
+                    # more sources only after a mismatched-attribute write (caches.fill_sources)
+                    n = len(caches.fill_sources(copies, state.mem, self.layout.h, inst, line, nl))
+                    for source in range(1, n):
+                        append((FILL, inst, line, source))

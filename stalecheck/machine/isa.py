@@ -36,13 +36,25 @@ class Op(StrEnum):
     ATCHECK = "ATCHECK"  # the spurious-fault check of an abort handler (AT, ISB, read PAR_EL1)
 
 
+# Memory-order kinds of ``LDR``/``STR`` (B2.3.7): LDAR, LDAPR, STLR.
+ACQUIRE = "A"
+ACQUIRE_PC = "Q"
+RELEASE = "L"
+_ORDERED_NAMES = {("LDR", ACQUIRE): "LDAR", ("LDR", ACQUIRE_PC): "LDAPR", ("STR", RELEASE): "STLR"}
+
+
+def mnemonic(instr: Instr) -> str:
+    """The mnemonic as written: LDAR/LDAPR/STLR are LDR/STR with a memory-order kind."""
+    return _ORDERED_NAMES.get((instr.op, instr.kind), instr.op)
+
+
 @dataclass(frozen=True)
 class Instr:
     """One instruction.  ``text`` is how the user wrote it (for witnesses); ``line``
     and ``column`` locate it in the source, 0 for code emitted by a policy."""
 
     op: Op
-    kind: str = ""  # DC/IC operation, barrier option, or system-register field
+    kind: str = ""  # DC/IC operation, barrier option, system-register field, or LDR/STR order
     loc: str = ""  # location, line, page or event name
     reg: str = ""  # destination register (LDR) or source register (STR)
     value: int = 0  # immediate
@@ -64,9 +76,9 @@ def render(instr: Instr) -> str:
     """Canonical text of an instruction (used for policy-emitted code)."""
     op = instr.op
     if op == "STR":
-        return f"STR {instr.loc}, {instr.reg or instr.value}"
+        return f"{mnemonic(instr)} {instr.loc}, {instr.reg or instr.value}"
     if op == "LDR":
-        return f"LDR {instr.reg}, {instr.loc}"
+        return f"{mnemonic(instr)} {instr.reg}, {instr.loc}"
     if op == "AWAIT":
         return f"AWAIT {instr.loc}, {instr.value}"
     if op == "DC":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stalecheck.errors import Position, ScenarioError
+from stalecheck.machine.feature_rules import check_features
 from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.maintenance import expand_setway_loops
@@ -27,6 +28,7 @@ class Layout:
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
         self.h = Hierarchy(spec.caches, spec.n_pes)
+        check_features(spec, self.h)
         self.nl = len(spec.lines)
         if self.nl == 0:
             raise ScenarioError("a scenario needs at least one line")

@@ -24,6 +24,10 @@ class Shareability(IntEnum):
     OSH = 2
 
 
+PATH_NC, PATH_CACHEABLE, PATH_MIX_INNER, PATH_MIX_OUTER = 0, 1, 2, 3
+INNER_CACHEABLE_PATHS = (PATH_CACHEABLE, PATH_MIX_INNER)
+
+
 @dataclass(frozen=True)
 class MemType:
     """One access's effective type: Device, or Normal with inner/outer cacheability."""
@@ -35,12 +39,34 @@ class MemType:
 
     @property
     def cacheable(self) -> bool:
-        """Whether the access allocates in and looks up the data caches.
-
-        Simplification (stated with verdicts): a Normal access is cached only if
-        both inner and outer are cacheable; inner-only caching is treated as NC.
-        """
+        """Whether the access is cacheable at every level: it allocates in and looks up
+        the data caches and is coherent with other cacheable accesses (D7.5.1)."""
         return not self.device and self.inner != Cacheability.NC and self.outer != Cacheability.NC
+
+    @property
+    def mixed(self) -> bool:
+        """Inner and outer disagree on caching at all (Inner WB / Outer NC, Inner NC / Outer
+        WB, ...).  Such an access is cached in some levels and not in others; which
+        modelled level is inner or outer is IMPLEMENTATION DEFINED, so the model lets it
+        behave either as a cacheable or as a Non-cacheable access, whichever can be stale
+        (D8.6.5.2 keeps inner and outer cacheability separate; B2.11)."""
+        return not self.device and (self.inner == Cacheability.NC) != (self.outer == Cacheability.NC)
+
+    @property
+    def path(self) -> int:
+        """How buffered entries record the type (state.py STORE/DCVA fields): 0 Non-cacheable
+        or Device, 1 cacheable, 2 an inner/outer mix with the inner side cacheable, 3 a mix
+        with the inner side Non-cacheable."""
+        if self.cacheable:
+            return PATH_CACHEABLE
+        if self.mixed:
+            return PATH_MIX_INNER if self.inner != Cacheability.NC else PATH_MIX_OUTER
+        return PATH_NC
+
+    @property
+    def allocates(self) -> bool:
+        """Whether the type lets a cache allocate the line (D7.5.1): any cacheable level."""
+        return self.cacheable or self.mixed
 
     @property
     def write_through(self) -> bool:
@@ -72,9 +98,7 @@ class S2Force(IntEnum):
 
     PASS = 0  # MemAttr[2:0]=0b111: the stage 1 type passes through
     FORCE_WB = 1  # MemAttr[2:0]=0b110: Normal Write-Back, whatever stage 1 said
-    # MemAttr[2:0]=0b101: Normal Non-cacheable for a Normal stage 1; the manual keeps
-    # a Device stage 1 Device (Table D8-101), the model makes it Normal NC too.
-    FORCE_NC = 2
+    FORCE_NC = 2  # MemAttr[2:0]=0b101: Normal NC; a Device stage 1 stays Device (Table D8-101)
 
 
 @dataclass(frozen=True)
@@ -108,36 +132,76 @@ def stage1_data_type(table_type: MemType, mmu: bool, dcache: bool, hcr_dc: bool)
     return table_type
 
 
-def combine_stages(s1: MemType, s2: MemType, fwb: bool, force: S2Force, hcr_cd: bool) -> MemType:
-    """Combined stage 1 x stage 2 type.
+def _stage2_walk_type(s1: MemType, s2: MemType, fwb: bool, force: S2Force) -> MemType:
+    """What the stage 2 walk hands on before HCR_EL2.{CD,ID}: stage 2's own type with
+    FWB=0, or stage 1 with FWB applied (J1.1 AArch64.S2ApplyFWBMemAttrs; D8.6.6,
+    Table D8-101): FORCE_WB gives Normal WB whatever stage 1 said, with the stage 1 and
+    stage 2 shareability combined (D8.6.7.1, Table D8-103); FORCE_NC gives Normal NC,
+    but a Device stage 1 stays Device; PASS keeps stage 1's type."""
+    if not fwb:
+        return s2
+    if force == S2Force.FORCE_WB:
+        return MemType(False, Cacheability.WB, Cacheability.WB, max(s1.share, s2.share))
+    if force == S2Force.FORCE_NC:
+        return s1 if s1.device else NORMAL_NC
+    return s1 if not s2.device else DEVICE
 
+
+def stage2_treat_as_nc(walk: MemType, force_nc: bool, fetch: bool) -> bool:
+    """J1.1.4.58 AArch64.S2TreatAsNormalNC: an instruction fetch is Normal NC when the
+    stage 2 walk gave Device or HCR_EL2.ID=1; a data access is Normal NC when the walk
+    gave Normal and HCR_EL2.CD=1 (D7.5.5).  The walk's type is taken after FWB, so CD and
+    ID also apply with FWB=1."""
+    if fetch:
+        return walk.device or force_nc
+    return force_nc and not walk.device
+
+
+def combine_stages(
+    s1: MemType, s2: MemType, fwb: bool, force: S2Force, hcr_cd: bool, fetch: bool = False
+) -> MemType:
+    """Combined stage 1 x stage 2 type (J1.1 AArch64.S2Translate).
+
+    ``hcr_cd`` is HCR_EL2.CD for a data access and HCR_EL2.ID for a fetch
+    (``fetch=True``); it applies to the stage 2 walk's type, after FWB
+    (``stage2_treat_as_nc``).
     FWB=0 (D8.6.5.1 Combining stage 1 and stage 2 memory type attributes; D8.6.5.2
     Combining stage 1 and stage 2 Cacheability attributes for Normal memory):
     Device wins over Normal, and for Normal the more restrictive of NC < WT < WB,
     separately for inner and outer; shareability is the larger domain (D8.6.7.1
     Combining the stage 1 and stage 2 Shareability attributes for Normal memory).
-    HCR_EL2.CD forces stage 2 data to NC (D7.5.5).
-    FWB=1 (D8.6.6, Table D8-101): stage 2 overrides; FORCE_WB gives Normal WB
-    whatever stage 1 said, FORCE_NC gives Normal NC (the manual keeps a Device
-    stage 1 Device), PASS keeps stage 1's type.
+    FWB=1: the walk's type is the result (``_stage2_walk_type``).
     """
-    if hcr_cd:
-        s2 = MemType(s2.device, Cacheability.NC, Cacheability.NC, s2.share)
+    walk = _stage2_walk_type(s1, s2, fwb, force)
+    if stage2_treat_as_nc(walk, hcr_cd, fetch):
+        walk = NORMAL_NC
     if fwb:
-        if force == S2Force.FORCE_WB:
-            # D8.6.7.1, Table D8-103: stage 1 and stage 2 shareability combine
-            return MemType(False, Cacheability.WB, Cacheability.WB, max(s1.share, s2.share))
-        if force == S2Force.FORCE_NC:  # MemAttr 0b101: a Device stage 1 stays Device
-            return s1 if s1.device else MemType(False, Cacheability.NC, Cacheability.NC, Shareability.OSH)
-        return s1 if not s2.device else DEVICE
-    if s1.device or s2.device:
+        return walk
+    if s1.device or walk.device:
         return DEVICE
-    inner = min(s1.inner, s2.inner)
-    outer = min(s1.outer, s2.outer)
-    share = max(s1.share, s2.share)
+    inner = min(s1.inner, walk.inner)
+    outer = min(s1.outer, walk.outer)
+    share = max(s1.share, walk.share)
     if inner == Cacheability.NC and outer == Cacheability.NC:
         share = Shareability.OSH  # D8.6.7.1, B2.10.1.1.1: Normal NC is Outer Shareable
     return MemType(False, inner, outer, share)
+
+
+def stage1_fetch_type(table_type: MemType, mmu: bool, icache: bool, hcr_dc: bool) -> MemType:
+    """Stage-1 output type of an instruction fetch of the EL1&0 regime.
+
+    HCR_EL2.DC=1 makes stage 1 Normal Inner/Outer WB Non-shareable for instruction
+    accesses too, whatever SCTLR_EL1.{M,I} say (D7.5.5 Enabling and disabling the
+    caching of memory accesses).  Stage 1 off: Normal NC, or Write-Through with
+    SCTLR_EL1.I=1 (D8.2.12.1).  SCTLR_EL1.I=0 makes stage 1 Normal fetches NC (D7.5.5).
+    """
+    if hcr_dc:
+        return NORMAL_WB_NSH
+    if not mmu:
+        return NORMAL_WT if icache else NORMAL_NC
+    if not icache and not table_type.device:
+        return NORMAL_NC
+    return table_type
 
 
 def guest_data_type(s1_table: MemType, s2: MemType, force: S2Force, flags: RegimeFlags) -> MemType:

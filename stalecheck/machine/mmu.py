@@ -79,8 +79,8 @@ class Mmu:
 
     def choices(self, state: State, t: int, instr: Instr) -> int:
         op = instr.op
-        if op in DATA_OPS or op == Op.ATCHECK:
-            if op == Op.LDR and buffer.loads_blocked(state.bufs[state.threads[t].pe]):
+        if op in DATA_OPS or op == "ATCHECK":
+            if op == "LDR" and buffer.loads_blocked(state.bufs[state.threads[t].pe]):
                 return 0
             return len(self.data_outcomes(state, t, instr))
         return 1
@@ -88,7 +88,7 @@ class Mmu:
     def data_outcomes(self, state: State, t: int, instr: Instr) -> list[tuple[int, int]]:
         """(translation result, value) pairs a translated data access may produce."""
         rg = self.regimes
-        if instr.op == Op.ATCHECK:
+        if instr.op == "ATCHECK":
             rid = rg.thread_rid[t]
             th = state.threads[t]
             return [
@@ -96,7 +96,7 @@ class Mmu:
             ]
         out: list[tuple[int, int]] = []
         for r in self.walker.access(state, t, instr):
-            if is_fault(r) or instr.op == Op.STR:
+            if is_fault(r) or instr.op == "STR":
                 out.append((r, 0))
                 continue
             line = rg.page_lines[desc_oa(r)][0]
@@ -108,7 +108,7 @@ class Mmu:
         lay = self.layout
         op = instr.op
         pe = th.pe
-        if op in DATA_OPS or op == Op.ATCHECK:
+        if op in DATA_OPS or op == "ATCHECK":
             result, value = self.data_outcomes(state, t, instr)[choice]
             th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
             if is_fault(result):
@@ -116,19 +116,17 @@ class Mmu:
                 if trapped is not None:
                     return state, trapped
                 return state, self._abort(t, th, instr, result)
-            if op == Op.LDR:
+            if op == "LDR":
                 r = lay.regs[t][instr.reg]
                 return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
-            if op == Op.STR:
+            if op == "STR":
                 line = self.regimes.page_lines[desc_oa(result)][0]
                 mt = desc_type(result)
                 val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
-                entry = StoreEntry(
-                    STORE, line, 0, val, int(mt.cacheable), int(mt.write_through), lay.ids[instr]
-                )
+                entry = StoreEntry(STORE, line, 0, val, mt.path, int(mt.write_through), lay.ids[instr])
                 return with_entry(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
-        if op == Op.EXEC:
+        if op == "EXEC":
             early = [v for pc, v in th.early if pc == th.pc and not th.hyp]
             th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
             if early:
@@ -142,9 +140,9 @@ class Mmu:
                 state, value = got
             r = lay.regs[t][instr.reg]
             return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
-        if op == Op.TLBI:
+        if op == "TLBI":
             return with_entry(state, pe, self._tlbi_entry(t, instr)), th
-        if op == Op.IC:
+        if op == "IC":
             return with_entry(state, pe, self.fetcher.ic_entry(state, t, instr, lay.ids[instr])), th
         raise AssertionError(op)
 
@@ -175,8 +173,8 @@ class Mmu:
         synchronisation event (D24.1.2.2 and B2.6.1: exception entry is a context synchronization event)."""
         lay = self.layout
         # A stage-1 fault is taken to the faulting EL; a stage-2 fault to EL2 (lower-EL class).
-        syndrome = esr(result, instr.op == Op.EXEC, instr.op == Op.STR, not fault_stage2(result))
-        if self.spec.on_fault.get(lay.threads[t].name, "fatal") == "retry" and instr.op != Op.ATCHECK:
+        syndrome = esr(result, instr.op == "EXEC", instr.op == "STR", not fault_stage2(result))
+        if self.spec.on_fault.get(lay.threads[t].name, "fatal") == "retry" and instr.op != "ATCHECK":
             check = lay.intern(Instr(Op.ATCHECK, loc=instr.loc))
             th = synchronise(th)
             return th._replace(hyp=(check, *th.hyp), retry=1)
@@ -224,8 +222,37 @@ class Mmu:
                 tlb.invalidate(x, regimes, key) if (broadcast or p == pe) else x
                 for p, x in enumerate(state.tlbs)
             )
-            return state._replace(tlbs=tlbs)
+            state = state._replace(tlbs=tlbs)
+            if broadcast:
+                state = self._forget_remote_translations(state, pe, regimes, key)
+            return state
         return self.fetcher.complete_ic(state, pe, entry)
+
+    def _forget_remote_translations(self, state: State, pe: int, regimes: frozenset[int], key: int) -> State:
+        """D8.17 (R_LXHLD): once a TLB maintenance instruction is complete, "no new memory
+        accesses using the in-scope old translation information are architecturally
+        performed by any observer that is affected" -- so a data translation another PE made
+        ahead of time (``early``) for an access it has not performed yet is discarded and
+        will be redone.  The issuing PE keeps its own until a context synchronisation event
+        (R_BLDZX), and fetched instructions are not translations."""
+        lay, rg = self.layout, self.regimes
+        threads = list(state.threads)
+        for t, th in enumerate(threads):
+            rid = rg.thread_rid[t]
+            if th.pe in (pe, -1) or not th.early or rid not in regimes:
+                continue
+            prog = lay.programs[t]
+            kept = tuple(
+                (at, result)
+                for at, result in th.early
+                if not (
+                    lay.code[prog[at]].op in DATA_OPS
+                    and (key < 0 or rg.keys[rid].get(lay.code[prog[at]].loc) == key)
+                )
+            )
+            if kept != th.early:
+                threads[t] = th._replace(early=kept)
+        return state._replace(threads=tuple(threads))
 
     # ---- hardware steps ------------------------------------------------------------------------
 
@@ -240,11 +267,11 @@ class Mmu:
         done = {pc for pc, _ in th.early}
         for pc in range(th.pc, len(prog)):
             instr = self.layout.code[prog[pc]]
-            if instr.op == Op.ISB:
+            if instr.op == "ISB":
                 break
             if pc in done:
                 continue
-            if (instr.op in DATA_OPS and self.regimes.is_va(t, instr.loc)) or instr.op == Op.EXEC:
+            if (instr.op in DATA_OPS and self.regimes.is_va(t, instr.loc)) or instr.op == "EXEC":
                 out.append(pc)
         return out
 
@@ -254,7 +281,7 @@ class Mmu:
         for t in range(len(lay.threads)):
             for pc in self._window(state, t):
                 instr = lay.code[lay.programs[t][pc]]
-                if instr.op == Op.EXEC:
+                if instr.op == "EXEC":
                     if self.fetcher.early_fetch(state, t, pc, instr) is not None:
                         steps.append((XLATE, t, pc, 0))
                     continue
@@ -265,8 +292,8 @@ class Mmu:
                 steps.append((TLB_FILL, pe, rid, key, result))
             steps.extend((TLB_DROP, pe, i) for i in range(len(state.tlbs[pe])))
             if self.icache != "none":
-                for tag, line in self.fetcher.prefetch_candidates(state, pe):
-                    steps.append((IC_FILL, pe, tag, line))
+                for tag, line, cacheable in self.fetcher.prefetch_candidates(state, pe):
+                    steps.append((IC_FILL, pe, tag, line, cacheable))
                 steps.extend((IC_DROP, pe, i) for i in range(len(state.icaches[pe])))
         return steps
 
@@ -276,7 +303,7 @@ class Mmu:
         if kind == XLATE:
             _, t, pc, choice = step
             instr = lay.code[lay.programs[t][pc]]
-            if instr.op == Op.EXEC:
+            if instr.op == "EXEC":
                 got = self.fetcher.early_fetch(state, t, pc, instr)
                 assert got is not None
                 state, result = got
@@ -294,8 +321,8 @@ class Mmu:
             tlbs = state.tlbs
             return state._replace(tlbs=(*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :]))
         if kind == IC_FILL:
-            _, pe, tag, line = step
-            return self.fetcher.prefetch(state, pe, tag, line)
+            _, pe, tag, line, cacheable = step
+            return self.fetcher.prefetch(state, pe, tag, line, bool(cacheable))
         if kind == IC_DROP:
             _, pe, index = step
             ics = state.icaches

@@ -1,19 +1,19 @@
-"""Witness lines of the translation and instruction-fetch model's steps (``mmu.py``).
+"""Witness records of the translation and instruction-fetch model's steps (``mmu.py``).
 
 Same contract as ``describe.py``: who did what, with the TLB or I-cache contents
-after the step, and for a walk the table entries it read with every copy of
-their lines (a walk never sees the PE's buffered stores).
+after the step (``Effect.views``), and for a walk the table entries it read with
+every copy of their lines (a walk never sees the PE's buffered stores).
 """
 
 from __future__ import annotations
 
 from stalecheck.machine import ifetch
-from stalecheck.machine.isa import Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.state import IC_ENTRY, IC_IALLU, IC_IVAU, STORE, TLBI_ENTRY, State
+from stalecheck.machine.step_record import Action, ActorKind, Effect, StepRecord
 from stalecheck.machine.steps import COMPLETE, EXEC, IC_DROP, IC_FILL, TLB_DROP, TLB_FILL, XLATE, Step
-from stalecheck.machine.text import actor_name, snapshot
+from stalecheck.machine.text import Where, buffer_actor, hardware, record, snapshot, thread_actor
 from stalecheck.machine.translation import (
     RO,
     TABLE,
@@ -66,61 +66,85 @@ class MmuText:
         ]
         return f"[I-cache.PE{pe} {self.icache}: {', '.join(parts) or 'empty'}]"
 
-    def describe(self, before: State, step: Step, after: State) -> str | None:
-        """Witness lines for this model's steps and instructions (None: not ours)."""
+    def describe(self, before: State, step: Step, after: State) -> StepRecord | None:
+        """Witness records for this model's steps and instructions (None: not ours)."""
         m = self.layout
         kind = step[0]
         if kind == XLATE:
             _, t, pc, _ = step
             instr = m.code[m.programs[t][pc]]
             result = next(r for p, r in after.threads[t].early if p == pc)
-            who = actor_name(m, before, t)
-            if instr.op == Op.EXEC:
-                return (
-                    f"{who}: fetches ahead for {instr} (no context synchronisation since): "
-                    f"gets {instr.loc}={result} {self.ic_text(after, before.threads[t].pe)}"
+            actor = thread_actor(m, before, t, ActorKind.WALKER)
+            actor = actor._replace(name=f"PE{actor.pe} walker")
+            common: Where = {"instruction": str(instr), "target": instr.loc}
+            if instr.op == "EXEC":
+                text = (
+                    f"fetches ahead for {instr} (no context synchronisation since): gets {instr.loc}={result}"
                 )
+                effect = Effect(text, value=result, views=(self.ic_text(after, before.threads[t].pe),))
+                return record(m, before, after, actor, Action.FETCH_AHEAD, effect, **common)
             rid = self.regimes.thread_rid[t]
             key = self.regimes.keys[rid][instr.loc]
-            table = self._table_snapshot(before, before.threads[t].pe, rid, key)
-            return (
-                f"{who}: the walker translates {instr} ahead of time (any time after the last "
+            table, walked = self._table_snapshot(before, before.threads[t].pe, rid, key)
+            text = (
+                f"the walker translates {instr} ahead of time (any time after the last "
                 f"context synchronisation event): {self.result_text(result)}; it reads {table} "
                 "(a walk never sees the PE's buffered stores)"
             )
+            effect = Effect(text, fault=describe_fault(result) if is_fault(result) else "")
+            return record(m, before, after, actor, Action.TRANSLATE_AHEAD, effect, lines=walked, **common)
         if kind == TLB_FILL:
             _, pe, rid, key, result = step
             entry = self.entry_text(rid, key, result)
-            return f"hardware: PE{pe}'s walker caches {entry} {self.tlb_text(after, pe)}"
+            effect = Effect(f"PE{pe}'s walker caches {entry}", views=(self.tlb_text(after, pe),))
+            actor = hardware(ActorKind.TLB, f"PE{pe} TLB", pe)
+            target = self.regimes.key_names[rid][key]
+            return record(m, before, after, actor, Action.TLB_FILL, effect, target=target)
         if kind == TLB_DROP:
             _, pe, index = step
-            return f"hardware: PE{pe}'s TLB drops {self.entry_text(*before.tlbs[pe][index])}"
+            rid, key, _ = before.tlbs[pe][index]
+            effect = Effect(f"PE{pe}'s TLB drops {self.entry_text(*before.tlbs[pe][index])}")
+            actor = hardware(ActorKind.TLB, f"PE{pe} TLB", pe)
+            target = self.regimes.key_names[rid][key]
+            return record(m, before, after, actor, Action.TLB_DROP, effect, target=target)
         if kind == IC_FILL:
-            _, pe, tag, line = step
-            return (
-                f"hardware: PE{pe} prefetches {m.lines[line].name} into its I-cache from "
-                f"{'the coherent data side (IDC=1)' if self.mmu.spec.idc else 'the PoU (below L1D)'} "
-                f"{self.ic_text(after, pe)} {snapshot(m, after, line)}"
+            _, pe, tag, line, cacheable = step
+            if not cacheable:
+                source = "the PoC (Non-cacheable fetch, D7.5.7)"
+            elif self.mmu.spec.idc:
+                source = "the coherent data side (IDC=1)"
+            else:
+                source = "the PoU (below L1D)"
+            text = f"PE{pe} prefetches {m.lines[line].name} into its I-cache from {source}"
+            effect = Effect(text, views=(self.ic_text(after, pe),))
+            actor = hardware(ActorKind.ICACHE, f"PE{pe} I-cache", pe)
+            name = m.lines[line].name
+            return record(
+                m, before, after, actor, Action.IC_FILL, effect, target=name, lines=(line,), shows_copies=True
             )
         if kind == IC_DROP:
             _, pe, index = step
             tag, line, _ = before.icaches[pe][index]
-            return f"hardware: PE{pe}'s I-cache drops {m.lines[line].name}@{tag}"
+            effect = Effect(f"PE{pe}'s I-cache drops {m.lines[line].name}@{tag}")
+            actor = hardware(ActorKind.ICACHE, f"PE{pe} I-cache", pe)
+            return record(m, before, after, actor, Action.IC_DROP, effect, target=m.lines[line].name)
         if kind == COMPLETE:
             return self._describe_complete(before, step, after)
         if kind != EXEC:
             return None
         return self._describe_exec(before, step[1], after)
 
-    def _describe_complete(self, before: State, step: Step, after: State) -> str | None:
+    def _describe_complete(self, before: State, step: Step, after: State) -> StepRecord | None:
         m = self.layout
         entry = before.bufs[step[1]][step[2]]
         pe = step[1]
+        instr = m.code[entry[-1]]
+        common: Where = {"instruction": str(instr), "target": instr.loc}
         if entry[0] == TLBI_ENTRY:
             scope = "every PE" if entry[1] else f"PE{pe} only"
-            return f"PE{pe} buffer: {m.code[entry[-1]]} completes on {scope} " + " ".join(
-                self.tlb_text(after, p) for p in range(m.h.n_pes)
-            )
+            views = tuple(self.tlb_text(after, p) for p in range(m.h.n_pes))
+            effect = Effect(f"{instr} completes on {scope}", views=views)
+            return record(m, before, after, buffer_actor(pe), Action.COMPLETE, effect, **common)
         if entry[0] == IC_ENTRY:
             if entry[1] == IC_IVAU:
                 where = self.tag_text(entry[3])
@@ -129,54 +153,67 @@ class MmuText:
                 reach = f"invalidates all of PE{pe}'s I-cache"
             else:
                 reach = "invalidates every PE's I-cache"
-            return f"PE{pe} buffer: {m.code[entry[-1]]} completes: {reach} " + " ".join(
-                self.ic_text(after, p) for p in range(m.h.n_pes)
-            )
+            views = tuple(self.ic_text(after, p) for p in range(m.h.n_pes))
+            effect = Effect(f"{instr} completes: {reach}", views=views)
+            return record(m, before, after, buffer_actor(pe), Action.COMPLETE, effect, **common)
         return None
 
-    def _describe_exec(self, before: State, t: int, after: State) -> str | None:
+    def _describe_exec(self, before: State, t: int, after: State) -> StepRecord | None:
         m = self.layout
         instr = m.current(before, t)
         if instr is None or not self.mmu.handles(t, instr):
             return None
-        who = actor_name(m, before, t)
+        actor = thread_actor(m, before, t)
         bt, at = before.threads[t], after.threads[t]
         if not bt.hyp and self.mmu.traps.trap(before, t, instr) is not None:
             return None  # a trap to EL2: describe.py says which and what the policy runs
+        common: Where = {"instruction": str(instr), "target": instr.loc}
+        op = instr.op
         if at.fault and not bt.fault:
             used = (
                 "a translation made ahead of time" if any(p == bt.pc for p, _ in bt.early) else "a walk now"
             )
-            return (
-                f"{who}: {instr} aborts, ESR=0x{at.fault:08X} ({describe_esr(at.fault)}), "
-                f"using {used}: fatal "
-                f"{self.tlb_text(before, bt.pe)}"
+            fault = f"ESR=0x{at.fault:08X} ({describe_esr(at.fault)})"
+            effect = Effect(
+                f"{instr} aborts, {fault}, using {used}: fatal",
+                fault=fault,
+                views=(self.tlb_text(before, bt.pe),),
             )
-        if instr.op == Op.ATCHECK:
-            return f"{who}: {instr}: the walk now succeeds, ERET (context synchronisation) retries"
-        if at.hyp and not bt.hyp and m.code[at.hyp[0]].op != Op.ATCHECK:
-            code = "; ".join(str(m.code[i]) for i in at.hyp)
-            return f"{who}: {instr} takes a stage-2 fault to EL2 (exception entry); policy runs: {code}"
+            return record(m, before, after, actor, op, effect, **common)
+        if op == "ATCHECK":
+            text = f"{instr}: the walk now succeeds, ERET (context synchronisation) retries"
+            return record(m, before, after, actor, op, Effect(text), **common)
+        if at.hyp and not bt.hyp and m.code[at.hyp[0]].op != "ATCHECK":
+            policy = tuple(str(m.code[i]) for i in at.hyp)
+            reason = "stage-2 fault"
+            text = f"{instr} takes a {reason} to EL2 (exception entry); policy runs: {'; '.join(policy)}"
+            return record(m, before, after, actor, op, Effect(text, trap=reason, policy=policy), **common)
         if at.hyp and not bt.hyp:
-            return (
-                f"{who}: {instr} takes a translation fault; exception entry (context synchronisation), "
-                f"the handler checks whether it is spurious"
+            text = (
+                f"{instr} takes a translation fault; exception entry (context synchronisation), "
+                "the handler checks whether it is spurious"
             )
-        if instr.op == Op.LDR:
+            return record(m, before, after, actor, op, Effect(text, trap="translation fault"), **common)
+        if op == "LDR":
             value = at.regs[m.reg_index(t, instr.reg)]
-            return f"{who}: {instr} reads {value} through {instr.loc} {self.tlb_text(before, bt.pe)}"
-        if instr.op == Op.EXEC:
+            text = f"{instr} reads {value} through {instr.loc}"
+            effect = Effect(text, value=value, views=(self.tlb_text(before, bt.pe),))
+            return record(m, before, after, actor, op, effect, **common)
+        if op == "EXEC":
             value = at.regs[m.reg_index(t, instr.reg)]
             early = any(p == bt.pc for p, _ in bt.early) and not bt.hyp
             how = "the instruction fetched ahead of time" if early else "a fetch now"
-            return f"{who}: {instr} executes code version {value} ({how}) {self.ic_text(after, bt.pe)}"
-        if instr.op in (Op.TLBI, Op.IC):
-            return (
-                f"{who}: {instr} enters PE{bt.pe}'s buffer "
-                "(ordered with nothing; completes at the latest at a DSB)"
+            text = f"{instr} executes code version {value} ({how})"
+            effect = Effect(text, value=value, views=(self.ic_text(after, bt.pe),))
+            return record(m, before, after, actor, op, effect, **common)
+        if op in ("TLBI", "IC"):
+            text = (
+                f"{instr} enters PE{bt.pe}'s buffer (ordered with nothing; completes at the latest at a DSB)"
             )
-        if instr.op == Op.STR:
-            return f"{who}: {instr} enters PE{bt.pe}'s buffer (translated through {instr.loc})"
+            return record(m, before, after, actor, op, Effect(text), **common)
+        if op == "STR":
+            text = f"{instr} enters PE{bt.pe}'s buffer (translated through {instr.loc})"
+            return record(m, before, after, actor, op, Effect(text), **common)
         return None
 
     def desc_text(self, desc: int, last: bool) -> str:
@@ -189,13 +226,14 @@ class MmuText:
             return f"descriptor {desc}"
         return f"page->{self.result_text(desc)[3:]}"
 
-    def _table_snapshot(self, state: State, pe: int, rid: int, key: int) -> str:
+    def _table_snapshot(self, state: State, pe: int, rid: int, key: int) -> tuple[str, tuple[int, ...]]:
         """The entries a walk of ``key`` reads, decoded, with every copy of their lines,
-        and the stores still buffered (which the walker cannot see)."""
+        and the stores still buffered (which the walker cannot see); and those lines."""
         m = self.layout
         rg = self.regimes
         regime = rg.regimes[rid]
         parts: list[str] = []
+        walked: list[int] = []
         table = m.line_index[regime.root]
         for pos, index in enumerate(regime.vas[rg.key_names[rid][key]]):
             if table >= m.nl or regime.s2:
@@ -205,6 +243,7 @@ class MmuText:
             name = m.lines[table].locations[index]
             seen = " or ".join(self.desc_text(v, last) for v in values)
             parts.append(f"{name}={seen} {snapshot(m, state, table)}")
+            walked.append(table)
             desc = values[0]
             if last or not desc & VALID or not desc & TABLE:
                 break
@@ -215,4 +254,4 @@ class MmuText:
                     line, offset, value = entry[1], entry[2], entry[3]
                     loc = m.lines[line].locations[offset]
                     parts.append(f"[PE{pe} buffer: {loc}={self.desc_text(value, True)}]")
-        return "; ".join(parts)
+        return "; ".join(parts), tuple(walked)

@@ -15,7 +15,7 @@ from importlib import resources
 from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 
 from stalecheck.errors import InputError, Position
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr
 
 # Terminal names as a user would write them, for "expected one of" hints.
 _TERMINALS = {
@@ -79,11 +79,13 @@ class _ToInstr(Transformer[Token, list[Instr]]):
     def regval(self, meta: object, tok: Token) -> tuple[str, int]:
         return (str(tok), 0)
 
-    def store(self, meta: object, loc: Token, operand: tuple[str, int]) -> Instr:
-        return self._instr(meta, "STR", loc=str(loc), reg=operand[0], value=operand[1])
+    def store(self, meta: object, op: Token, loc: Token, operand: tuple[str, int]) -> Instr:
+        kind = RELEASE if str(op).upper() == "STLR" else ""
+        return self._instr(meta, "STR", kind=kind, loc=str(loc), reg=operand[0], value=operand[1])
 
-    def load(self, meta: object, reg: Token, loc: Token) -> Instr:
-        return self._instr(meta, "LDR", reg=str(reg), loc=str(loc))
+    def load(self, meta: object, op: Token, reg: Token, loc: Token) -> Instr:
+        kind = {"LDAR": ACQUIRE, "LDAPR": ACQUIRE_PC}.get(str(op).upper(), "")
+        return self._instr(meta, "LDR", kind=kind, reg=str(reg), loc=str(loc))
 
     def dc_va(self, meta: object, kind: Token, loc: Token) -> Instr:
         return self._instr(meta, "DC", kind=str(kind).upper(), loc=str(loc))

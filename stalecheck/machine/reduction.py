@@ -60,6 +60,9 @@ def quiet_lines(m: Layout, access: Access) -> frozenset[int]:
         spec = m.threads[t]
         for ident in prog:
             instr = m.code[ident]
+            if _pure_invalidate(instr, spec.context) and instr.loc:
+                loud.add(m.line_of(instr.loc))  # discards dirty data: write-backs matter
+                continue
             if instr.op not in _ACCESSES or not instr.loc:
                 continue
             line = m.line_of(instr.loc)
@@ -81,6 +84,15 @@ def quiet_lines(m: Layout, access: Access) -> frozenset[int]:
         if host is not None and not host.cacheable:
             loud.add(line)
     return frozenset(range(m.nl)) - loud
+
+
+def _pure_invalidate(instr: Instr, context: Context) -> bool:
+    """``DC IVAC`` or ``DC ISW`` outside a guest: at EL1 under stage 2 they are upgraded
+    to clean-and-invalidate (D7.5.9.2), elsewhere they discard dirty data.  Hypervisor
+    policies are not visible here; ``Access.check_invalidate`` refuses at run time."""
+    if context == Context.GUEST:
+        return False
+    return (instr.op == "DC" and instr.kind == "IVAC") or (instr.op == "DCSW" and instr.kind == "ISW")
 
 
 # Instructions a guest can trap on (stage-2 fault, HCR_EL2.TSW/TVM/TPC/TPU).

@@ -155,6 +155,7 @@ class Options:
     setway_program_order: bool = False  # ARMv7 rule; AArch64 needs a DMB/DSB (D7.5.9.15)
     prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
     quiet_coherent_lines: bool = False  # skip spontaneous steps on cacheable-only lines (reduce.py)
+    weak_ordering: bool = False  # out-of-order execution inside a PE (machine/ordering.py)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,12 @@ from stalecheck.machine.tlb import Tlb
 # entries sit in the state, and ``explore.fingerprint`` encodes states with marshal,
 # which refuses int subclasses.
 STORE = 0
+STORE_WT = 1  # StoreEntry.flags: write-through, the write also reaches the PoC
+STORE_RELEASE = 2  # StoreEntry.flags: STLR, propagates only after every earlier buffered store (B2.3.7)
 DCVA = 1
 SETWAY = 2
 MARK_FULL = 3  # a DMB ordering loads and stores
-MARK_ST = 4  # a DMB ST/ISHST: orders stores only
+MARK_ST = 4  # a DMB ST/ISHST: orders stores and DCs only
 TLBI_ENTRY = 5  # translation model (machine/mmu.py)
 IC_ENTRY = 6  # instruction fetch model (machine/fetch.py)
 
@@ -41,8 +43,8 @@ class StoreEntry(NamedTuple):
     line: int
     offset: int
     value: int
-    cacheable: int  # 1: a coherent write into L1; 0: a write at the PoC
-    write_through: int
+    cacheable: int  # ``MemType.path``: 0 a write at the PoC, 1 coherent into L1, 2/3 a mismatched mix
+    flags: int  # STORE_WT | STORE_RELEASE
     instr: int  # interned instruction id (for witnesses)
 
 
@@ -52,7 +54,7 @@ class DcEntry(NamedTuple):
     kind: int
     op: int  # OP_CLEAN, OP_INVAL or OP_CLEAN_INVAL
     line: int
-    cacheable: int  # the access type was Normal Inner cacheable (orders it with stores, buffer.py)
+    cacheable: int  # ``MemType.path`` of the access (orders it with stores, buffer.py)
     depth: int  # levels before the point of the operation (PoU or PoC)
     scope_all: int  # 1: every PE (shareable), 0: the issuing PE only
     instr: int
@@ -109,6 +111,7 @@ class Thread(NamedTuple):
     retry: int  # 1 when the trapped instruction is re-executed after ERET
     early: tuple[tuple[int, int], ...] = ()  # (pc, result) translated/fetched ahead since the last CSE
     fault: int = 0  # ESR of the fatal abort that stopped the thread, 0 if none
+    ahead: int = 0  # bit k: instruction k (> pc) already executed out of order (machine/ordering.py)
 
 
 class State(NamedTuple):

@@ -14,7 +14,7 @@ The rules themselves live in those modules, each defined once:
 - ``hardware.py``: spontaneous write-backs, drops and fills;
 - ``mmu.py``: translation (``walker.py``) and instruction fetch (``fetch.py``);
 - ``reduction.py``: sound reductions of the explored space;
-- ``describe.py`` and ``mmu_text.py``: one witness line per step.
+- ``describe.py`` and ``mmu_text.py``: one witness record per step (``step_record.py``).
 
 Steps are plain int tuples (``steps.py``), listed in a fixed order, so a witness
 is a list of indices.
@@ -22,6 +22,7 @@ is a list of indices.
 
 from __future__ import annotations
 
+from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import buffer, caches
 from stalecheck.machine.access import Access
@@ -31,14 +32,26 @@ from stalecheck.machine.execute import Execute
 from stalecheck.machine.hardware import Hardware
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
-from stalecheck.machine.memtypes import MemType
+from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
-from stalecheck.machine.state import SCTLR_C, SCTLR_I, State, Thread, sctlr_bits, with_thread
-from stalecheck.machine.steps import COMPLETE, DROP, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step, StepKind
+from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.step_record import StepRecord
+from stalecheck.machine.steps import (
+    COMPLETE,
+    DROP,
+    EARLY,
+    EXEC,
+    FILL,
+    MIGRATE,
+    SYSREG,
+    WRITE_BACK,
+    Step,
+    StepKind,
+)
 from stalecheck.machine.sysregs import synchronise
 from stalecheck.machine.traps import Traps
 from stalecheck.machine.view import StateView
@@ -74,7 +87,10 @@ class Machine:
             for t in spec.threads:
                 lay.check_thread(t, regimes.is_va)
         self.mmu_text = MmuText(lay, self.mmu) if self.mmu is not None else None
+        if spec.options.weak_ordering and spec.xlate is not None:
+            raise ScenarioError("weak_ordering is not modelled together with the translation model yet")
         self.execute = Execute(lay, self.access, self.traps, self.mmu)
+        self._weak = spec.options.weak_ordering
         self.completion = Complete(lay, self.mmu)
         self.cache_steps = Hardware(lay, self.access)
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
@@ -109,6 +125,22 @@ class Machine:
 
     def line_of(self, name: str) -> int:
         return self.layout.line_of(name)
+
+    def cache_labels(self) -> tuple[str, ...]:
+        return tuple(self.h.label(i) for i in range(len(self.h.instances)))
+
+    def reduced_lines(self) -> frozenset[int]:
+        return self.quiet
+
+    def tlb_entries(self, state: State, pe: int) -> list[str]:
+        if self.mmu_text is None:
+            return []
+        return [self.mmu_text.entry_text(*entry) for entry in state.tlbs[pe]]
+
+    def icache_entries(self, state: State, pe: int) -> list[tuple[str, int]]:
+        if not state.icaches:
+            return []
+        return [(self.lines[line].name, values[0]) for _, line, values in state.icaches[pe]]
 
     @property
     def pruned(self) -> bool:
@@ -182,7 +214,7 @@ class Machine:
             )
         )
 
-    def describe(self, before: State, step: Step, after: State) -> str:
+    def describe(self, before: State, step: Step, after: State) -> StepRecord:
         return describe(self, before, step, after)
 
     def is_bad(self, state: State) -> bool:
@@ -205,9 +237,15 @@ class Machine:
                 append((EXEC, t, 0))
             elif n:
                 steps.extend((EXEC, t, c) for c in range(n))
+            if self._weak:
+                for j, ways in self.execute.early(state, t):
+                    steps.extend((EARLY, t, j, c) for c in range(ways))
         for pe, buf in enumerate(state.bufs):
             if buf:
-                steps.extend((COMPLETE, pe, i) for i in buffer.completable(buf, self._setway_in_order))
+                for i in buffer.completable(buf, self._setway_in_order):
+                    append((COMPLETE, pe, i))
+                    if buf[i][0] == STORE and buf[i][4] > PATH_CACHEABLE:  # a mix may also bypass
+                        append((COMPLETE, pe, i, 1))
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):
@@ -232,14 +270,17 @@ class Machine:
         if kind == EXEC:
             return self._execute(state, step[1], step[2])
         if kind == COMPLETE:
-            return self._complete(state, step[1], step[2])
+            return self._complete(state, step[1], step[2], step[3] if len(step) > 3 else 0)
+        if kind == EARLY:
+            return self.execute.execute_early(state, step[1], step[2], step[3])
         # Hardware steps build the new State directly (mem and copies are its first
         # two fields): they are most of the transitions, and _replace costs more.
         if kind == DROP:
             copies = caches.drop_clean(state.copies, step[1], step[2], self.nl)
             return _new_state(State, (state[0], copies, *state[2:]))
         if kind == FILL:
-            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl)
+            source = step[3] if len(step) > 3 else 0
+            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl, source)
             return _new_state(State, (state[0], copies, *state[2:]))
         if kind == WRITE_BACK:
             copies, mem = caches.write_back(state.copies, state.mem, self.h, step[1], step[2], self.nl)

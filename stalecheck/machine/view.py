@@ -26,6 +26,21 @@ class Machine(Protocol):
 
     def is_complete(self, state: State) -> bool: ...
 
+    def line_of(self, name: str) -> int: ...
+
+    def cache_labels(self) -> tuple[str, ...]:
+        """The name of each cache instance, in ``State.copies`` order."""
+        ...
+
+    def reduced_lines(self) -> frozenset[int]:
+        """Lines whose spontaneous cache steps a reduction skips (their copies and memory
+        are then not exact)."""
+        ...
+
+    def tlb_entries(self, state: State, pe: int) -> list[str]: ...
+
+    def icache_entries(self, state: State, pe: int) -> list[tuple[str, int]]: ...
+
 
 class StateView:
     """Names in, values out: ``v.reg("guest", "r1")``, ``v.done("guest")``, ``v.mem("X")``."""
@@ -50,11 +65,42 @@ class StateView:
         """ESR of the fatal abort that stopped ``thread`` (0 if none)."""
         return self._s.threads[self._m.thread_index(thread)].fault
 
-    def mem(self, loc: str) -> int:
-        if self._m.pruned:
+    def _exact(self, what: str, line: int | None) -> None:
+        """Reductions skip fills, drops and write-backs: what they change is not exact."""
+        if self._m.pruned or (line is not None and line in self._m.reduced_lines()) or (
+            line is None and self._m.reduced_lines()
+        ):
             raise ScenarioError(
-                f"the bad state reads memory (v.mem({loc!r})), which the prune_dead_lines "
-                "reduction does not preserve; turn the option off for this scenario"
+                f"the bad state reads {what}, which the prune_dead_lines / quiet_coherent_lines "
+                "reductions do not preserve; turn them off for this scenario"
             )
+
+    def mem(self, loc: str) -> int:
+        """The value at the PoC."""
         line, offset = self._m.loc_index(loc)
+        self._exact(f"memory (v.mem({loc!r}))", line)
         return self._s.mem[line][offset]
+
+    def cached(self, loc: str) -> dict[str, tuple[int, bool]]:
+        """Every cached copy of ``loc``: cache name (``L1.PE0``, ``L2``, ``SC``) -> (value,
+        dirty).  Lets a bad state say "a stale dirty copy survives", not only what was read."""
+        line, offset = self._m.loc_index(loc)
+        self._exact(f"cache contents (v.cached({loc!r}))", line)
+        labels = self._m.cache_labels()
+        nl = len(self._s.mem)
+        out: dict[str, tuple[int, bool]] = {}
+        for inst, label in enumerate(labels):
+            copy = self._s.copies[inst * nl + line]
+            if copy:
+                out[label] = (copy[1][offset], bool(copy[0]))
+        return out
+
+    def tlb(self, pe: int) -> list[str]:
+        """PE ``pe``'s TLB entries as ``regime:VA -> page (type)`` or ``-> fault`` text."""
+        self._exact(f"a TLB (v.tlb({pe}))", None)
+        return self._m.tlb_entries(self._s, pe)
+
+    def icache(self, pe: int) -> list[tuple[str, int]]:
+        """PE ``pe``'s instruction-cache entries as (line, code version)."""
+        self._exact(f"an instruction cache (v.icache({pe}))", None)
+        return self._m.icache_entries(self._s, pe)

@@ -11,6 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from stalecheck.explore.verdict import Outcome
+from stalecheck.report.witness_html import Section
+from stalecheck.report.witness_text import copies_json, step_json, witness_lines
 from stalecheck.runner import Result
 
 _STYLE = {"reachable": "bold red", "unreachable": "bold green", "unknown": "bold yellow"}
@@ -49,19 +51,20 @@ def witness_text(r: Result) -> Group:
     head = Text.assemble(
         (f"{r.scenario}/{r.variant}: ", "bold"),
         (r.outcome, _STYLE[r.outcome]),
-        f" — {_because(r)}",
+        f" — {because(r)}",
     )
     parts: list[Any] = [head, Text(f"  {r.summary}", style="dim")]
     parts.append(Text(f"  bad state: {r.bad}"))
     if v.outcome == Outcome.REACHABLE:
         parts.append(Text(f"  witness ({len(v.steps)} steps, replay token {v.token or '(initial state)'}):"))
-        parts.extend(Text(f"  {i:>3}. {line}") for i, line in enumerate(v.steps, 1))
+        parts.extend(Text(f"  {line}") for line in witness_lines(r.steps))
     parts.append(Text("  assumptions:", style="dim"))
     parts.extend(Text(f"    - {a}", style="dim") for a in r.assumptions)
     return Group(*parts)
 
 
-def _because(r: Result) -> str:
+def because(r: Result) -> str:
+    """Why the verdict holds, in one clause (how far the search went)."""
     v = r.verdict
     if v.outcome == Outcome.REACHABLE:
         return f"shortest witness {len(v.witness)} steps, found after {v.states:,} states"
@@ -84,13 +87,31 @@ def result_json(r: Result) -> dict[str, Any]:
         "transitions": v.transitions,
         "depth": v.depth,
         "seconds": round(v.seconds, 3),
-        "witness": list(v.steps),
+        "witness": [step_json(rec) for rec in r.steps],
         "replay": v.token,
         "cost": r.cost,
         "assumptions": list(r.assumptions),
         "bad_state": r.bad,
         "predicted": r.expect or None,
+        # With each step's "after", every copy of every line after every step.
+        "initial_copies": [copies_json(lines) for lines in r.initial_copies] if r.steps else [],
     }
+
+
+def html_section(r: Result) -> Section:
+    """One variant on the ``--html`` page: verdict, why, and the witness if any."""
+    v = r.verdict
+    notes = [because(r), r.summary, f"bad state: {r.bad}"]
+    if v.outcome == Outcome.REACHABLE:
+        notes.append(f"witness: {len(v.steps)} steps, replay token {v.token or '(initial state)'}")
+    return Section(
+        heading=f"{r.scenario}/{r.variant}: {r.outcome}",
+        verdict=r.outcome,
+        notes=tuple(notes),
+        steps=r.steps,
+        initial=r.initial_copies,
+        assumptions=r.assumptions,
+    )
 
 
 def dumps(r: Result) -> str:

@@ -109,7 +109,8 @@ def build(
     release: bool = True,
 ) -> None:
     """The whole system for one variant: two PEs, L1's vCPU on PE0, the VMM on PE1."""
-    b.system(pes=2)
+    # FEAT_S2FWB hardware has CLIDR_EL1.LoUU=LoUIS=0 (Arm ARM D8.6, IRRDBK).
+    b.system(pes=2, louu=0 if fwb else None)
     b.options(quiet_coherent_lines=True, prune_dead_lines=True)
     ram = []
     declared = {"QN"}  # the lines this build declares (L1's stage-1 types cover only those)

@@ -39,10 +39,11 @@ MMU_OFF = (0, 0, 0)
 LOAD = "STR X, 1\nSTR Y, 1\nDSB SY\nSIGNAL loaded"  # the VMM writes the image, then KVM_RUN
 
 
-def _base(b: Builder) -> None:
+def _base(b: Builder, louu: int = 1) -> None:
     # L1 per PE, then the external L3 as a system cache beyond the PoU and before the
-    # PoC (CLIDR LoUU=LoC=1: the L3 is not an architected level, seed 002).
-    b.system(pes=1, system_cache=True, louu=1, loc=1)
+    # PoC (CLIDR LoUU=LoC=1: the L3 is not an architected level, seed 002).  FEAT_S2FWB
+    # hardware has LoUU=LoUIS=0 (Arm ARM D8.6, IRRDBK).
+    b.system(pes=1, system_cache=True, louu=louu, loc=1)
     b.page("P0", "X", vm="vm")
     b.page("P1", "Y", vm="vm")
 
@@ -57,7 +58,7 @@ def _guest_reads_x(b: Builder, wait: str = "loaded") -> None:
 
 def _vmm_loads_guest_reads(b: Builder, **vm: Any) -> None:
     """The common shape: the VMM loads the image, KVM_RUN, the guest reads X."""
-    _base(b)
+    _base(b, louu=0 if "hcr" in vm and vm["hcr"].FWB else 1)
     b.vm("vm", **vm)
     b.host("vmm", LOAD)
     _guest_reads_x(b)

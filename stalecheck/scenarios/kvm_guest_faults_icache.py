@@ -107,8 +107,9 @@ def _pipt_inval_no_clean_idc(b: Builder) -> None:
 
 @SCENARIO.variant("pipt-no-inval-dic", expect="unreachable")
 def _pipt_no_inval_dic(b: Builder) -> None:
-    """Clean to the PoU, no invalidation, with CTR_EL0.DIC=1: the I-cache is coherent."""
-    base(b, PIPT, _policy(), dic=True)
+    """Clean to the PoU, no invalidation, with CTR_EL0.DIC=1: the I-cache is coherent.
+    DIC=1 requires IDC=1 (Arm ARM D24.2.42 CTR_EL0), so the clean is not needed either."""
+    base(b, PIPT, _policy(), idc=True, dic=True)
 
 
 @SCENARIO.variant("pipt-idc-dic-no-cmo", expect="unreachable")

@@ -49,8 +49,8 @@ def _pipt_idc(b: Builder) -> None:
 
 @SCENARIO.variant("pipt-dic", expect="unreachable")
 def _pipt_dic(b: Builder) -> None:
-    """CTR_EL0.DIC=1: no I-cache invalidation is issued."""
-    base(b, PIPT, modern_kvm(), dic=True)
+    """CTR_EL0.DIC=1 (with IDC=1, which DIC=1 requires: D24.2.42): no I-cache invalidation."""
+    base(b, PIPT, modern_kvm(), idc=True, dic=True)
 
 
 @SCENARIO.variant("read-then-exec", expect="unreachable")
@@ -74,4 +74,4 @@ def _fwb(b: Builder) -> None:
 @SCENARIO.variant("fwb-dic", expect="unreachable")
 def _fwb_dic(b: Builder) -> None:
     """FWB and DIC: no maintenance at all, only the map."""
-    base(b, PIPT, modern_kvm(), guest=SWAP_GUEST, fwb=True, dic=True)
+    base(b, PIPT, modern_kvm(), guest=SWAP_GUEST, fwb=True, idc=True, dic=True)

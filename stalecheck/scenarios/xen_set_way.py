@@ -51,7 +51,9 @@ LDR r2, Y
 
 
 def _base(b: Builder, caches_off_only: bool = False, **vm: object) -> None:
-    b.system(pes=2, l2=True, louu=1, loc=2)
+    hcr = vm.get("hcr")
+    # FEAT_S2FWB hardware has CLIDR_EL1.LoUU=LoUIS=0 (Arm ARM D8.6, IRRDBK).
+    b.system(pes=2, l2=True, louu=0 if isinstance(hcr, HCR) and hcr.FWB else 1, loc=2)
     b.page("P0", "X", vm="vm")
     b.page("P1", "Y", vm="vm")
     b.page("P2", "Z", vm="vm")

@@ -90,7 +90,7 @@ def test_witness_copies_survive_in_explain_and_json() -> None:
     """``[X: L1.PE0=1* mem=0]`` used to be eaten as a markup tag."""
     first = script("check", "kvm-external-l3", "-v", "clean-to-pou", "--json")
     doc = json.loads(first.stdout)
-    assert any("[X: L1.PE0=1* mem=0]" in step for step in doc["witness"])
+    assert any("[X: L1.PE0=1* mem=0]" in step["text"] for step in doc["witness"])
     res = script("explain", "kvm-external-l3", "clean-to-pou", doc["replay"])
     assert res.code == ExitCode.OK
     assert "[X: L1.PE0=1* mem=0]" in res.stdout

@@ -107,3 +107,15 @@ def test_max_steps_must_be_positive() -> None:
 
     with pytest.raises(UsageError):
         stress(Endings, [1], runs=1, max_steps=0)
+
+
+def test_wilson_interval_contains_the_observed_rate_exactly() -> None:
+    """At 0 of n the lower bound is 0 exactly, at n of n the upper bound 1 (rounding once
+    gave 5.6e-17 > 0.0, which broke the JSON check and the plot's error bars)."""
+    from stalecheck.explore.stress import wilson
+
+    for n in range(1, 60):
+        for k in range(n + 1):
+            low, high = wilson(k, n)
+            assert 0.0 <= low <= k / n <= high <= 1.0
+    assert wilson(0, 3)[0] == 0.0 and wilson(3, 3)[1] == 1.0

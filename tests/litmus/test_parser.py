@@ -151,17 +151,18 @@ def _grammar_strategy() -> st.SearchStrategy[str]:
 
 
 def test_fuzz_sentences_of_the_grammar() -> None:
-    """Sentences of the grammar reach the checker: a fixed share must parse (about 40% do;
+    """Sentences of the grammar reach the checker: a fixed share must parse (33 of the 60 do;
     the rest break rules the grammar cannot state, such as threads numbered in order)."""
     tally = Tally()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    # derandomize: the same 60 sentences every run, so the share below is a fixed fact
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(_grammar_strategy())
     def run(text: str) -> None:
         tally.saw(_rejects_cleanly(text))
 
     run()
-    tally.require(0.15, "parsed")
+    tally.require(0.25, "parsed")
 
 
 @pytest.mark.parametrize(

@@ -68,12 +68,13 @@ def test_a_program_error_in_a_builder_call_points_at_the_scenario_file() -> None
 
 
 def test_every_sentence_of_the_grammar_parses_or_fails_cleanly() -> None:
-    """Most sentences parse (about 70%); the rest are refused with an InputError (e.g. an
+    """Most sentences parse (all 60 today); the rest are refused with an InputError (e.g. an
     SCTLR field the model does not know).  A fixed share must parse, so that a grammar and
     transformer drifting apart cannot pass as "everything refused cleanly"."""
     tally = Tally()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # derandomize: the same 60 sentences every run, so the share below is a fixed fact
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
     @given(from_lark(_parser(), start="start"))
     def run(text: str) -> None:
         try:
@@ -83,7 +84,7 @@ def test_every_sentence_of_the_grammar_parses_or_fails_cleanly() -> None:
             tally.saw(False)
 
     run()
-    tally.require(0.3, "parsed")
+    tally.require(0.5, "parsed")
 
 
 @settings(max_examples=150, deadline=None)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from stalecheck.explore.verdict import Outcome
 from stalecheck.machine.system import Machine
+from stalecheck.report.witness_text import witness_lines
 from stalecheck.scenarios.builder import Builder
 from tests.machine.util import explore
 
@@ -85,7 +86,7 @@ def test_clean_to_poc_and_a_full_dsb_make_the_write_visible_to_non_cacheable_rea
     case: Case, cmo: str, dsb: str
 ) -> None:
     verdict = explore(_machine(case, f"{cmo}; {dsb}"))
-    assert verdict.outcome == Outcome.UNREACHABLE, "\n".join(verdict.steps)
+    assert verdict.outcome == Outcome.UNREACHABLE, "\n".join(witness_lines(verdict.steps))
     assert verdict.sane
 
 
@@ -101,7 +102,7 @@ def test_without_a_dsb_that_completes_the_cmo_a_non_cacheable_reader_may_see_sta
     assume(not (same_pe and barrier == "DMB SY"))
     verdict = explore(_machine(case, f"{cmo}; {barrier}"))
     assert verdict.outcome == Outcome.REACHABLE
-    assert any("reads X=" in line for line in verdict.steps[-1:])
+    assert verdict.steps[-1].operation == "LDR" and verdict.steps[-1].target == "X"
 
 
 @SETTINGS
@@ -109,7 +110,8 @@ def test_without_a_dsb_that_completes_the_cmo_a_non_cacheable_reader_may_see_sta
 def test_clean_to_the_pou_is_not_enough_with_a_system_cache_or_l2_beyond_it(case: Case, dsb: str) -> None:
     verdict = explore(_machine(case, f"DC CVAU X; {dsb}"))
     beyond_pou = case.system_cache or case.l2
-    assert (verdict.outcome == Outcome.REACHABLE) == (beyond_pou or not dsb), "\n".join(verdict.steps)
+    witness = "\n".join(witness_lines(verdict.steps))
+    assert (verdict.outcome == Outcome.REACHABLE) == (beyond_pou or not dsb), witness
 
 
 @SETTINGS
@@ -118,4 +120,4 @@ def test_cacheable_readers_need_no_maintenance(case: Case, barrier: str) -> None
     """B2.11: matching attributes are coherent; the SIGNAL only waits for stores, so
     any barrier that completes the store (or none beyond SIGNAL itself) suffices."""
     verdict = explore(_machine(case, barrier))
-    assert verdict.outcome == Outcome.UNREACHABLE, "\n".join(verdict.steps)
+    assert verdict.outcome == Outcome.UNREACHABLE, "\n".join(witness_lines(verdict.steps))

@@ -106,24 +106,23 @@ def _quiet(spec: SystemSpec, on: bool) -> Verdict:
 
 
 def test_quiet_lines_keep_every_verdict_of_random_systems() -> None:
-    """``quiet_coherent_lines`` (machine/reduce.py): the same outcome and shortest witness
-    length as the full search.  A system that turns out to access a quiet line
-    non-cacheably is refused (ScenarioError) rather than answered; a fixed share of the
-    random systems must be answered, so the comparison really runs."""
+    """``quiet_coherent_lines`` (the quiet-line reduction): the same outcome and shortest
+    witness length as the full search.  Systems too big for the full search are drawn
+    again; a system that turns out to access a quiet line non-cacheably is refused
+    (ScenarioError) rather than answered, and most must be answered, so the comparison
+    really runs."""
     tally = Tally()
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(systems(), st.integers(0, 3), st.booleans())
     def run(m: Machine, value: int, device: bool) -> None:
         spec = _random_bad_state(m, value, device)
         full = _quiet(spec, False)
+        assume(full.outcome != Outcome.UNKNOWN)
         try:
             reduced = _quiet(spec, True)
         except ScenarioError as err:
             assert "quiet_coherent_lines" in str(err)
-            tally.saw(False)
-            return
-        if Outcome.UNKNOWN in (full.outcome, reduced.outcome):
             tally.saw(False)
             return
         tally.saw(True)
@@ -131,7 +130,7 @@ def test_quiet_lines_keep_every_verdict_of_random_systems() -> None:
         assert reduced.states <= full.states
 
     run()
-    tally.require(0.3, "were answered with and without the reduction")
+    tally.require(0.5, "were answered with and without the reduction", at_least=10)
 
 
 def test_quiet_lines_skip_the_spontaneous_steps_of_a_cacheable_only_line() -> None:

@@ -65,10 +65,11 @@ def systems(draw: st.DrawFn) -> Machine:
     l2 = draw(st.booleans())
     levels = ("L1", "L2") if l2 else ("L1",)
     b = Builder()
-    b.system(pes=pes, l2=l2, system_cache=draw(st.booleans()))
+    bits = draw(st.sets(st.sampled_from(["TSW", "TVM", "TPC", "TPU", "DC", "CD", "FWB"])))
+    # FEAT_S2FWB implies CLIDR_EL1.LoUU=LoUIS=0 (D8.6, IRRDBK); the default is 1.
+    b.system(pes=pes, l2=l2, system_cache=draw(st.booleans()), louu=0 if "FWB" in bits else None)
     b.page("P0", "X", vm="vm")
     b.page("P1", "Y", vm="vm")
-    bits = draw(st.sets(st.sampled_from(["TSW", "TVM", "TPC", "TPU", "DC", "CD", "FWB"])))
     b.vm(
         "vm",
         hcr=HCR(**{bit: True for bit in bits}),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from stalecheck.explore.verdict import Outcome, StopReason
+from stalecheck.machine.step_record import Copy
+from stalecheck.report.witness_text import witness_lines
 from stalecheck.runner import load_scenario
 from stalecheck.scenarios import BUNDLED
 from tests.conftest import Explored
@@ -21,7 +23,7 @@ def test_variant_verdict_matches_prediction(scenario: str, variant: str, explore
     v = load_scenario(scenario).variants[variant]
     assert v.expect, f"{scenario}/{variant} declares no prediction"
     result = explored(scenario, variant)
-    assert result.outcome == v.expect, "\n".join(result.verdict.steps)
+    assert result.outcome == v.expect, "\n".join(witness_lines(result.steps))
     if result.verdict.outcome == Outcome.UNREACHABLE:
         assert result.verdict.reason == StopReason.EXHAUSTED
         assert result.verdict.sane, "unreachable only because no run completes"
@@ -33,20 +35,22 @@ def test_variant_verdict_matches_prediction(scenario: str, variant: str, explore
 def test_clean_to_pou_witness_shows_dirty_line_beyond_pou(explored: Explored) -> None:
     """Seed 002: the stale read happens while the system cache holds the line dirty."""
     result = explored("kvm-external-l3", "clean-to-pou")
-    last = result.verdict.steps[-1]
-    assert "reads X=0" in last and "SC=1*" in last and "mem=0" in last
+    last = result.steps[-1]
+    assert (last.operation, last.target, last.effect.value) == ("LDR", "X", 0)
+    (x,) = last.after
+    assert Copy("SC", (1,), True) in x.copies and x.memory == (0,)
 
 
 def test_set_way_witness_never_cleans_system_cache(explored: Explored) -> None:
     result = explored("kvm-external-l3", "flush-all-set-way-at-first-run")
-    assert any("DC CISW" in s for s in result.verdict.steps)
-    assert "SC=1*" in result.verdict.steps[-1]
+    assert any(s.instruction.startswith("DC CISW") for s in result.steps)
+    assert any(c.holder == "SC" and c.dirty for c in result.steps[-1].after[0].copies)
 
 
 def test_xen_untrapped_witness_migrates_mid_loop(explored: Explored) -> None:
-    steps = explored("xen-set-way", "untrapped-caches-off-read").verdict.steps
-    migrate = next(i for i, s in enumerate(steps) if "migrates" in s)
-    loop = [i for i, s in enumerate(steps) if "DC CISW L1" in s]
+    steps = explored("xen-set-way", "untrapped-caches-off-read").steps
+    migrate = next(i for i, s in enumerate(steps) if s.operation == "migrate")
+    loop = [i for i, s in enumerate(steps) if s.instruction.startswith("DC CISW L1")]
     assert loop and migrate < max(loop), "the migration falls inside the set/way loop"
 
 

@@ -8,16 +8,17 @@ from __future__ import annotations
 from stalecheck.explore.search import check
 from stalecheck.explore.verdict import Outcome
 from stalecheck.machine.system import Machine
+from stalecheck.report.witness_text import step_text
 from stalecheck.scenarios.builder import Builder
 
 
-def _explore(build) -> tuple[Outcome, tuple[str, ...]]:  # type: ignore[no-untyped-def]
+def _explore(build) -> tuple[Outcome, list[str]]:  # type: ignore[no-untyped-def]
     b = Builder()
     build(b)
     machine = Machine(b.build())
     verdict = check(machine, sanity=machine.is_complete)
     assert verdict.sane or verdict.outcome != Outcome.UNREACHABLE
-    return verdict.outcome, verdict.steps
+    return verdict.outcome, [step_text(s) for s in verdict.steps]
 
 
 def _cpu_writes_then_dma_reads(coherent: bool, clean: bool):  # type: ignore[no-untyped-def]

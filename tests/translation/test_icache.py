@@ -8,6 +8,7 @@ import pytest
 from stalecheck.explore.search import check
 from stalecheck.machine import ifetch
 from stalecheck.machine.system import Machine
+from stalecheck.report.witness_text import step_text
 from stalecheck.runner import load_scenario
 from stalecheck.scenarios.builder import Builder
 from tests.conftest import Explored
@@ -31,7 +32,7 @@ def test_modern_policy_costs_follow_fwb_and_dic(explored: Explored) -> None:
 
 
 def test_vipt_per_page_witness_shows_the_other_alias(explored: Explored) -> None:
-    steps = explored(ICACHE.name, "vipt-inval-page").verdict.steps
+    steps = [step_text(s) for s in explored(ICACHE.name, "vipt-inval-page").steps]
     inval = next(s for s in steps if "IC IVAU C completes" in s)
     assert "(alias 1)" in inval and "C(alias 0)=9" in inval
     assert "executes code version 9" in steps[-1]
@@ -75,7 +76,8 @@ def _modify(code: str, icache: str = "pipt", idc: bool = False, dic: bool = Fals
         # IDC=1 drops the clean but not the DSB that orders the store before the IC
         (FULL.replace("DC CVAU C\n", ""), {"idc": True}, "unreachable"),
         (FULL.replace("DC CVAU C\nDSB ISH\n", ""), {"idc": True}, "reachable"),
-        (FULL.replace("IC IVAU C\nDSB ISH\n", ""), {"dic": True}, "unreachable"),
+        # DIC=1 requires IDC=1 (D24.2.42 CTR_EL0): neither clean nor invalidate is needed
+        (FULL.replace("IC IVAU C\nDSB ISH\n", ""), {"idc": True, "dic": True}, "unreachable"),
     ],
 )
 def test_code_modification_sequence(code: str, kw: dict[str, object], expect: str) -> None:

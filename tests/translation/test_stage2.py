@@ -43,12 +43,13 @@ def test_both_stages_mapped_reads_through() -> None:
 def test_stage2_fault_on_the_data_page_is_reported_to_el2() -> None:
     verdict, _ = _two_stage(True, False, policy=False)
     assert verdict.outcome.value == "reachable"
-    assert "ESR=0x92000007" in verdict.steps[-1]  # data abort from a lower EL, level-3 translation
+    # data abort from a lower EL, level-3 translation
+    assert verdict.steps[-1].effect.fault.startswith("ESR=0x92000007")
 
 
 def test_stage2_fault_on_the_stage1_walk_sets_s1ptw() -> None:
     verdict, _ = _two_stage(False, True, policy=False)
-    assert "ESR=0x92000087" in verdict.steps[-1]  # S1PTW: the table's own IPA faulted
+    assert verdict.steps[-1].effect.fault.startswith("ESR=0x92000087")  # S1PTW: the table's own IPA faulted
 
 
 def test_the_hypervisor_maps_on_demand_and_the_access_retries() -> None:

@@ -67,7 +67,8 @@ def map_on_fault(clean: str = "", invalidate: bool = False) -> Policy:
     (``__flush_dcache_area``: DC CIVAC to the PoC, then DSB).
     """
     if clean not in _CLEAN:
-        raise ScenarioError(f"clean={clean!r} (expected one of {', '.join(map(repr, _CLEAN))})")
+        expected = ", ".join(map(repr, _CLEAN))
+        raise ScenarioError(f"map_on_fault(clean={clean!r}): expected one of {expected}")
 
     def policy(trap: TrapContext) -> Sequence[Instr]:
         code = clean_page(trap.lines_of(trap.page), clean, invalidate) if clean else []
