@@ -176,11 +176,8 @@ class Execute:
         lay = self.layout
         op = instr.op
         pe = th.pe
-        if self.mmu is not None:
-            if self.mmu.handles(t, instr):
-                return self.mmu.execute(state, t, th, instr, choice)
-            if op == "DSB":
-                th = self.mmu.after_dsb(th)
+        if self.mmu is not None and self.mmu.handles(t, instr):
+            return self.mmu.execute(state, t, th, instr, choice)
         if op == "LDR":
             value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs
