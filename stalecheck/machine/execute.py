@@ -16,6 +16,7 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
+from stalecheck.machine.shareability import dmb_orders
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import STORE, STORE_RELEASE, State, Thread, with_entry, with_thread
 from stalecheck.machine.sysregs import synchronise, write_sctlr
@@ -204,6 +205,8 @@ class Execute:
             self.access.check_invalidate(t, line, entry[1])
             return with_entry(state, pe, entry), th
         if op == "DMB":
+            if not dmb_orders(instr.kind):  # a Non-shareable DMB orders nothing for others (shareability.py)
+                return state, th
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
                 marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)
                 if marker is not None:
