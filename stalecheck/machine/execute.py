@@ -189,7 +189,8 @@ class Execute:
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
             flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
-            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, lay.ids[instr])
+            attrs = mt.cacheability_key
+            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, attrs, lay.ids[instr])
             return with_entry(state, pe, entry), th
         if op == "DC":
             line = lay.line_of(instr.loc)

@@ -128,7 +128,8 @@ class Mmu:
                 line = self.regimes.page_lines[desc_oa(result)][0]
                 mt = desc_type(result)
                 val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
-                entry = StoreEntry(STORE, line, 0, val, mt.path, int(mt.write_through), lay.ids[instr])
+                flags = int(mt.write_through)
+                entry = StoreEntry(STORE, line, 0, val, mt.path, flags, mt.cacheability_key, lay.ids[instr])
                 return with_entry(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
         if op == "EXEC":
