@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
+from stalecheck.machine.shareability import dmb_orders
 
 # ``LDAR``/``LDAPR`` are ``LDR`` with kind ``ACQUIRE``/``ACQUIRE_PC`` and ``STLR`` is
 # ``STR`` with kind ``RELEASE`` (isa.py), so every other concern treats them as
@@ -46,6 +47,8 @@ def _must_precede(earlier: Instr, later: Instr) -> bool:
         return True  # sequence points
     if e == "NOP" or lt == "NOP":
         return False
+    if (e == "DMB" and not dmb_orders(earlier.kind)) or (lt == "DMB" and not dmb_orders(later.kind)):
+        return False  # a Non-shareable DMB orders nothing for other observers (shareability.py)
     if e == "DSB" or lt == "DSB":
         # B2.6.9 Data Synchronization Barrier: no instruction after a DSB executes
         # until it completes, and it completes after every earlier access (of the
