@@ -166,8 +166,11 @@ class Window:
     ) -> None:
         instrs = [code[i] for i in program]
         self.n = len(instrs)
-        lines = [
-            line_of(i.loc) if line_of is not None and i.loc and i.op in (*LOADS, *STORES, "DC") else i.loc
+        named = (*LOADS, *STORES, "DC")
+        # The cache line each access or DC names (None: names none); by location name
+        # when no layout is given (each location its own line).
+        lines: list[object] = [
+            (line_of(i.loc) if line_of is not None else i.loc) if i.loc and i.op in named else None
             for i in instrs
         ]
         defs: dict[str, int] = {}
@@ -176,7 +179,7 @@ class Window:
         for j, later in enumerate(instrs):
             mask = 0
             for i in range(j):
-                same_line = bool(lines[i]) and lines[i] == lines[j]
+                same_line = lines[i] is not None and lines[i] == lines[j]
                 if i in precise or _must_precede(instrs[i], later, same_line, setway_in_order):
                     mask |= 1 << i
             # B2.3.6 Dependency definitions: a register read after a load that writes it

@@ -195,3 +195,24 @@ def test_nothing_runs_ahead_of_an_instruction_that_may_trap() -> None:
         b.guest("vcpu", "STR Q, 1\nLDR r1, X", vm="vm")
 
     assert _outcome(setup, lambda v: v.done("vcpu") and v.reg("vcpu", "r1") != 5) == Outcome.UNREACHABLE
+
+
+def test_a_dc_keeps_program_order_with_a_store_to_its_line() -> None:
+    """D7.5.9.15: data cache instructions "Execute in program order relative to loads or
+    stores that ... Access an address in Normal memory with either Inner Write Through or
+    Inner Write Back attributes within the same cache line".  The clean after the store
+    pushes the store's data to the PoC, where a non-coherent DMA master reads it; a clean
+    of another line does not (the store may still be dirty in L1)."""
+
+    def setup(clean: str) -> Callable[[Builder], None]:
+        def build(b: Builder) -> None:
+            b.system(pes=1)
+            b.page("P", "X:x Y:y")  # X is the first line: line index 0
+            b.host("cpu", f"STR x, 1\nSTR y, 1\nDC CVAC {clean}\nDSB SY\nSIGNAL done", pe=0)
+            b.device("dma", "WAIT done\nLDR r1, x", coherent=False)
+
+        return build
+
+    stale = lambda v: v.done("dma") and v.reg("dma", "r1") == 0  # noqa: E731
+    assert _outcome(setup("X"), stale) == Outcome.UNREACHABLE
+    assert _outcome(setup("Y"), stale) == Outcome.REACHABLE
