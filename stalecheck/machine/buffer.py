@@ -33,7 +33,7 @@ The rules on what may complete before what, each with its place in the Arm ARM
   cache maintenance instructions in program order before the DSB" are waited for
   only when the required access types are reads and writes; D7.5.9.15: a CMO "is
   only guaranteed to be complete ... following a DSB"), so a ``DSB ST`` completes
-  no CMO (DESIGN.md section 1).
+  no CMO (docs/design.md section 1).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from stalecheck.machine.state import (
     STORE_RELEASE,
     TLBI_ENTRY,
     Entry,
+    MarkEntry,
 )
 
 _MARKS = (MARK_FULL, MARK_ST)
@@ -116,7 +117,7 @@ def _orders(marker: int, entry: Entry) -> bool:
 def dmb_marker(buf: tuple[Entry, ...], full: bool) -> Entry | None:
     """The marker a DMB leaves, or None when nothing before it needs ordering."""
     marker = MARK_FULL if full else MARK_ST
-    return (marker,) if any(_orders(marker, entry) for entry in buf) else None
+    return MarkEntry(marker) if any(_orders(marker, entry) for entry in buf) else None
 
 
 def loads_blocked(buf: tuple[Entry, ...]) -> bool:

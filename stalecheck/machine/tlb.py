@@ -14,28 +14,37 @@ so equal contents hash equal.  The rules, each defined here once:
   conflict abort (D8.16 Translation Lookaside Buffers, TLB conflict abort) or use either entry;
 - a TLBI removes the matching entries of every PE in its scope when it
   *completes*; it completes asynchronously and only a DSB waits for it
-  (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; DESIGN.md section 1: ``DSB ISHST`` completes none).
+  (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; docs/design.md section 1: ``DSB ISHST`` completes none).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from stalecheck.errors import ScenarioError
 
-TlbEntry = tuple[int, int, int]
+
+class TlbEntry(NamedTuple):
+    """One cached translation of one stage."""
+
+    regime: int
+    key: int  # the input (VA or IPA page) index in the regime
+    result: int  # a non-faulting walk result (translation.py's encoding)
+
+
 Tlb = tuple[TlbEntry, ...]
 
 
 def lookup(tlb: Tlb, regime: int, key: int) -> tuple[int, ...]:
     """The cached results for one input (usually none or one)."""
-    return tuple(entry[2] for entry in tlb if entry[0] == regime and entry[1] == key)
+    return tuple(entry.result for entry in tlb if entry.regime == regime and entry.key == key)
 
 
 def fill(tlb: Tlb, regime: int, key: int, result: int) -> Tlb:
     """Cache a non-faulting walk result (a faulting one is never cached)."""
     assert result >= 0, "a faulting walk result is never cached in a TLB"
-    return tuple(sorted({*tlb, (regime, key, result)}))
+    return tuple(sorted({*tlb, TlbEntry(regime, key, result)}))
 
 
 def drop(tlb: Tlb, index: int) -> Tlb:
