@@ -58,6 +58,23 @@ class Verdict:
         return "/".join(str(i) for i in self.witness)
 
     @property
+    def search_assumptions(self) -> tuple[str, ...]:
+        """What the search order and reduction add to the verdict's assumptions."""
+        out: list[str] = []
+        if self.reduction == "partial-order":
+            out.append(
+                "partial-order reduction (stubborn sets over threads, buffers and lines, machine/por.py): "
+                "every reachable valuation of what the bad state reads is reached; "
+                + ("the witness may not be the shortest (--shortest finds it)" if self.witness else
+                   f"{self.reduced_states:,} states expanded in part")
+            )
+        elif self.reduction.startswith("off: "):
+            out.append(f"partial-order reduction turned off: {self.reduction[5:]}")
+        if self.order == "dfs":
+            out.append("depth-first search: a witness is a run, not the shortest one")
+        return tuple(out)
+
+    @property
     def visited_assumption(self) -> str:
         """What the visited set adds to the verdict's assumptions, from the search that ran.
 

@@ -62,7 +62,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from stalecheck.errors import ScenarioError
 from stalecheck.explore.reduced import RestartSearch
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.spec import Context, VMSpec
@@ -90,6 +89,7 @@ class Instruction(NamedTuple):
     own_reads: bool
     own_writes: bool
     may_trap: bool
+    fault_pages: int = 0  # pages (``Layout.page_bit``) whose stage-2 fault would trap: only while unmapped
 
 
 Observed = tuple[int, str]
@@ -157,7 +157,8 @@ class PartialOrder:
 
     def __init__(self, machine: Machine, observed: frozenset[Observed] = frozenset()) -> None:
         if machine.mmu is not None:
-            raise ScenarioError("partial-order reduction does not cover the translation model yet")
+            why = "the translation model (TLBs, instruction caches, walks) is not analysed"
+            raise RestartSearch(None, why)
         self.m = machine
         self.observed = observed
         # Per thread: the registers the predicate reads, whether it reads done / fault.
@@ -196,7 +197,8 @@ class PartialOrder:
             if not linear[line]:
                 reads |= context_reads
             if self._dead:
-                reads |= sum(1 << self._live(t, line) for t in range(nt)) | (((1 << len(lay.vms)) - 1) << self._vm0)
+                reads |= sum(1 << self._live(t, line) for t in range(nt))
+                reads |= ((1 << len(lay.vms)) - 1) << self._vm0
             self._hw.append(Footprint(reads, 1 << line))
         # Suffix unions of each program's static footprints: fut of a thread at pc.
         self._suffix: list[list[Instruction]] = []
@@ -212,8 +214,6 @@ class PartialOrder:
                 instr = lay.code[prog[index]]
                 if instr.op in _BUFFERED:
                     lines |= self._line_bits(instr)
-                if fp.may_trap:
-                    lines = self.all_lines
                 suffix.append(acc)
                 blines.append(lines)
             self._suffix.append(list(reversed(suffix)))
@@ -271,29 +271,33 @@ class PartialOrder:
             return 1 << lay.line_of(instr.loc)
         return self.all_lines
 
-    def _may_trap(self, t: int, instr: Instr, in_hyp: bool) -> bool:
-        """Whether a guest instruction may ever trap to a policy (trap bits and mappings
-        change during the search, so only the presence of a policy counts)."""
+    def _may_trap(self, t: int, instr: Instr, in_hyp: bool) -> tuple[bool, int]:
+        """Whether a guest instruction may ever trap to a policy (trap bits change during
+        the search, so only the presence of a policy counts), and the page whose stage-2
+        fault would trap: pages are only ever added to a stage 2 (``MAP``), so once mapped
+        it never faults again."""
         lay = self.m.layout
         spec = lay.threads[t]
         if spec.context != Context.GUEST or in_hyp:
-            return False
+            return False, 0
         vm: VMSpec = lay.vms[lay.vm_index[spec.vm]]
         op = instr.op
         if op == "DCSW":
-            return vm.on_setway is not None
+            return vm.on_setway is not None, 0
         if op == "MSR":
-            return vm.on_sctlr is not None
+            return vm.on_sctlr is not None, 0
         if op in ("LDR", "STR", "AWAIT", "DC"):
             if op == "DC" and vm.on_cmo is not None:
-                return True
+                return True, 0
             if not instr.loc:
-                return False
+                return False, 0
             line = lay.line_of(instr.loc)
             if lay.lines[line].page in vm.mmio:
-                return True
-            return vm.on_stage2_fault is not None  # an unmapped page faults (mapped now or not)
-        return op in ("EXEC", "TLBI", "IC")
+                return True, 0
+            if vm.on_stage2_fault is None:
+                return False, 0
+            return False, lay.line_page_bit[line]
+        return op in ("EXEC", "TLBI", "IC"), 0
 
     def _instruction(self, t: int, ident: int, last: bool, in_hyp: bool) -> Instruction:
         """The footprint of thread ``t`` executing interned instruction ``ident``
@@ -323,9 +327,7 @@ class PartialOrder:
                 writes = lines
             else:
                 own_r = own_w = True
-        elif op in ("DC", "DCSW"):
-            own_r = own_w = True
-        elif op == "DMB":
+        elif op in ("DC", "DCSW") or op == "DMB":
             own_r = own_w = True
         elif op == "DSB":
             own_r = True
@@ -356,10 +358,22 @@ class PartialOrder:
             if op in ("MAP", "HCR") or (vm >= 0 and lay.vms[vm].on_stage2_fault is not None):
                 named = self.all_lines  # a fault may still be possible: every line is live
             writes |= sum(1 << self._live(t, line) for line in range(self.nl) if named >> line & 1)
-        may_trap = self._may_trap(t, instr, in_hyp)
-        out = Instruction(reads, writes, own_r, own_w, may_trap)
+        may_trap, fault_pages = self._may_trap(t, instr, in_hyp)
+        out = Instruction(reads, writes, own_r, own_w, may_trap, fault_pages)
         self._instr_cache[key] = out
         return out
+
+    def _traps_now(self, state: State, t: int) -> bool:
+        """Whether thread ``t``'s oldest instruction would trap to EL2 now."""
+        th = state.threads[t]
+        prog = self.m.layout.programs[t]
+        if th.hyp or th.pc >= len(prog):
+            return False
+        ident = prog[th.pc]
+        fp = self._instruction(t, ident, th.pc == len(prog) - 1, False)
+        if not (fp.may_trap or fp.fault_pages):
+            return False
+        return self.m.traps.trap(state, t, self.m.layout.code[ident]) is not None
 
     # ---- the footprints of the components in a state --------------------------------------
 
@@ -387,7 +401,9 @@ class PartialOrder:
         if migrates:
             extra_r |= self._migr | own
             extra_w |= self._migr | (1 << (self._ctx0 + t))
-        fut_fp = Footprint(fr | extra_r, fw | extra_w) if not fut.may_trap else _ALL(self)
+        vm = lay.thread_vm[t]
+        traps = fut.may_trap or (vm >= 0 and fut.fault_pages & ~state.mapped[vm] != 0)
+        fut_fp = Footprint(fr | extra_r, fw | extra_w) if not traps else _ALL(self)
         if self._weak and th.pe >= 0:
             return fut_fp, fut_fp  # out-of-order steps: anything still to run may be next
         # cur: the oldest instruction, trapping or not.
@@ -395,10 +411,9 @@ class PartialOrder:
             cur = self._instruction(t, th.hyp[0], False, True)
         else:
             cur = self._instruction(t, prog[th.pc], th.pc == len(prog) - 1, False)
-            if cur.may_trap and m.traps.trap(state, t, lay.code[prog[th.pc]]) is not None:
+            if self._traps_now(state, t):
                 # Taking the trap: the policy sees the VM's registers and mappings and the
                 # thread's own state (TrapContext); the thread enters EL2 with its code.
-                vm = lay.thread_vm[t]
                 vm_bit = 1 << (self._vm0 + vm) if vm >= 0 else 0
                 ctx = 1 << (self._ctx0 + t)
                 live = sum(1 << self._live(t, line) for line in range(self.nl)) if self._dead else 0
@@ -428,6 +443,10 @@ class PartialOrder:
         for t, th in enumerate(state.threads):
             if th.pe == pe or (self._migratable[t] and th.pe >= 0):
                 more |= self._buffered_lines[t][th.pc]
+                rest = self._suffix[t][th.pc]
+                vm = self.m.layout.thread_vm[t]
+                if rest.may_trap or (vm >= 0 and rest.fault_pages & ~state.mapped[vm]):
+                    more |= self.all_lines  # a policy's code may put anything in the buffer
                 for ident in th.hyp:  # policy code at EL2 (it cannot trap again)
                     more |= self._line_bits(self.m.layout.code[ident])
         return cur, Footprint(bit | more, bit | more)
@@ -441,17 +460,21 @@ class PartialOrder:
         nt, n_pes = self.nt, self.n_pes
         # Components: 0..nt-1 threads, nt..nt+n_pes-1 buffers, then lines.
         steps: dict[int, list[int]] = {}
-        visible: set[int] = set()  # components with an enabled visible step
+        # Components with an enabled visible or sticky step: such a step is never left
+        # out, so a set holding one is no reduction.
+        barred: set[int] = set()
         for i, step in enumerate(enabled):
             kind = step[0]
             if kind in (EXEC, EARLY, SYSREG, MIGRATE):
                 c = step[1]
-                if c not in visible and self._visible(state, step):
-                    visible.add(c)
+                if c not in barred and self._visible(state, step):
+                    barred.add(c)
             elif kind == COMPLETE:
                 c = nt + step[1]
             elif kind in (FILL, DROP, WRITE_BACK):
                 c = nt + n_pes + step[2]
+                if kind == FILL:
+                    barred.add(c)
             else:
                 return None
             steps.setdefault(c, []).append(i)
@@ -460,13 +483,15 @@ class PartialOrder:
         cur: list[Footprint] = []
         fut: list[Footprint] = []
         for t in range(nt):
-            c, f = self._thread_fps(state, t)
-            cur.append(c)
-            fut.append(f)
+            tc, tf = self._thread_fps(state, t)
+            if t in steps and self._traps_now(state, t):
+                barred.add(t)  # taking a trap is sticky (module doc)
+            cur.append(tc)
+            fut.append(tf)
         for pe in range(n_pes):
-            c, f = self._buffer_fps(state, pe)
-            cur.append(c)
-            fut.append(f)
+            bc, bf = self._buffer_fps(state, pe)
+            cur.append(bc)
+            fut.append(bf)
         # A line with no spontaneous steps now never has any: quiet lines never do,
         # and a dead line stays dead (reduction.DeadLines).
         dl = self.m.dead_lines
@@ -481,7 +506,7 @@ class PartialOrder:
         best_size = len(enabled)
         # Seeds: enabled invisible components, fewest enabled steps first.
         for seed in sorted(steps, key=lambda c: len(steps[c])):
-            if seed in visible:
+            if seed in barred:
                 continue
             if len(steps[seed]) >= best_size:
                 break
@@ -503,7 +528,7 @@ class PartialOrder:
                         got = steps.get(d)
                         if got:
                             size += len(got)
-                            if size >= best_size or d in visible:
+                            if size >= best_size or d in barred:
                                 ok = False
                                 break
             if ok:
@@ -519,11 +544,12 @@ def _union(a: Instruction, b: Instruction) -> Instruction:
         a.own_reads or b.own_reads,
         a.own_writes or b.own_writes,
         a.may_trap or b.may_trap,
+        a.fault_pages | b.fault_pages,
     )
 
 
 _NONE = Footprint(0, 0)
 
 
-def _ALL(po: PartialOrder) -> Footprint:  # noqa: N802 - reads as a constant
+def _ALL(po: PartialOrder) -> Footprint:
     return Footprint(po.everything, po.everything)
