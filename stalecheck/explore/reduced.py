@@ -31,7 +31,6 @@ coverage printed.
 
 from __future__ import annotations
 
-import math
 import time
 from array import array
 from collections.abc import Callable, Hashable, Sequence
@@ -276,14 +275,6 @@ class _Bits:
 
     def __len__(self) -> int:
         return self.n
-
-
-def bitstate_coverage(states: int, log2: int) -> float:
-    """The expected fraction of states that were new when met but taken as visited,
-    complemented: with ``n`` states set in ``m`` bits, two bits each, a new state
-    collides with probability about (1 - e^(-2n/m))^2 (Holzmann's estimate)."""
-    m = float(1 << log2)
-    return 1.0 - (1.0 - math.exp(-2.0 * states / m)) ** 2
 
 
 def _dfs(

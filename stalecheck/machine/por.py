@@ -190,7 +190,7 @@ class PartialOrder:
         # registers (``Hardware.fillable``) unless the host's linear map lets any PE fill it.
         cpu = [t for t, spec in enumerate(lay.threads) if spec.context != Context.DEVICE]
         context_reads = sum(1 << (self._ctx0 + t) for t in cpu) | (((1 << len(lay.vms)) - 1) << self._vm0)
-        linear = machine.cache_steps._linear_fill
+        linear = machine.cache_steps.linear_fill
         self._hw: list[Footprint] = []
         for line in range(nl):
             reads = 1 << line
@@ -353,7 +353,7 @@ class PartialOrder:
             dl = self.m.dead_lines
             assert dl is not None
             named = lines
-            if dl._may_run_policy(instr, lay.vms[vm]) if vm >= 0 else False:
+            if dl.may_run_policy(instr, lay.vms[vm]) if vm >= 0 else False:
                 named = self.all_lines
             if op in ("MAP", "HCR") or (vm >= 0 and lay.vms[vm].on_stage2_fault is not None):
                 named = self.all_lines  # a fault may still be possible: every line is live
