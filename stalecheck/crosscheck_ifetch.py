@@ -95,7 +95,9 @@ class _Translator:
         add_overwriting(code, initial_values(layout), test.path)
         self.code: CodeLayout = code
         self.layout = layout
-        values = sorted({v for v in initial_values(layout) if isinstance(v, Instr)})
+        # the instruction values a store may write: those the registers start with
+        values = sorted({v for regs in layout.registers.values() for v in regs.values()
+                         if isinstance(v, Instr)})
         self.version: dict[Instr, int] = {v: k + 2 for k, v in enumerate(values)}
         self.decoded: dict[int, ast.Instruction] = {}
         for v, k in self.version.items():
@@ -260,7 +262,7 @@ def translate_ifetch(test: ast.LitmusTest, columns: tuple[str, ...]) -> IfetchTr
         if isinstance(item.location, ast.GlobalLoc) and item.location.index is not None:
             raise _unsupported(test, "arrays", item.line)
     b = Builder()
-    b.system(pes=max(1, len(test.threads)), l2=True, louu=1, loc=2)
+    b.system(pes=max(1, len(test.threads)))
     code_lines = sorted({_line_name(c) for c in t.code.cells.values()})
     data = sorted(t.layout_locations())
     for name in data + code_lines:
