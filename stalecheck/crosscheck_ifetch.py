@@ -30,7 +30,7 @@ The translation (what is not covered is refused with the reason):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.code_data import CodeLayout, add_overwriting, code_layout, initial_values
@@ -342,8 +342,33 @@ def machine_states(
     return frozenset(result.values), result.complete  # type: ignore[arg-type]
 
 
-def iter_versions(t: IfetchTranslation) -> Iterator[tuple[int, tuple[int, ...]]]:
-    """Every (thread, versions) choice the translation computed registers for."""
-    for proc, table in t.derived.items():
-        for versions in table:
-            yield proc, versions
+@dataclass(frozen=True)
+class Comparison:
+    """One test on both engines: the axiomatic states, the machine's, and whether the
+    machine's search finished (``machine_only`` non-empty is a bug in one engine)."""
+
+    axiomatic: frozenset[tuple[str, ...]]
+    machine: frozenset[tuple[str, ...]]
+    complete: bool
+
+    @property
+    def machine_only(self) -> frozenset[tuple[str, ...]]:
+        return self.machine - self.axiomatic
+
+    @property
+    def kind(self) -> str:
+        """``machine-only`` (a bug), ``equal``, or ``subset`` (the machine reaches fewer)."""
+        if self.machine_only:
+            return "machine-only"
+        return "equal" if self.machine == self.axiomatic else "subset"
+
+
+def compare(test: ast.LitmusTest, budget: Budget = Budget()) -> Comparison:
+    """Run ``test`` on both engines (herd's ``-variant ifetch``); not expressible: refused."""
+    from stalecheck.axiomatic.check import check_test
+
+    result = check_test(test, keep_witness=False, variants=("ifetch",))
+    translation = translate_ifetch(test, tuple(result.columns))
+    states, complete = machine_states(translation, budget)
+    return Comparison(frozenset(result.states), states, complete)
+
