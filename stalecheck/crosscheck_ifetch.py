@@ -272,7 +272,7 @@ def translate_ifetch(test: ast.LitmusTest, columns: tuple[str, ...]) -> IfetchTr
         if ":" in base:
             continue
         if not isinstance(v, int):
-            raise _unsupported(test, f"location {base} holds {v}")
+            raise _unsupported(test, f"a code address stored as data ({base} holds {v})")
         init[base] = v
     init.update(dict.fromkeys(code_lines, 1))
     b.init(**init)

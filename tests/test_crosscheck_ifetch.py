@@ -110,4 +110,4 @@ def test_code_versions_reach_the_registers_the_fetched_code_sets() -> None:
 def test_what_the_machine_cannot_express_is_refused_with_the_reason() -> None:
     """A code address held in memory, say: machine locations hold integers only."""
     reason = _translation(CATALOGUE / "MP+rel+blr.litmus")
-    assert reason == PREFIX + 'location y holds label:"P1:L0"'
+    assert reason == PREFIX + 'a code address stored as data (y holds label:"P1:L0")'
