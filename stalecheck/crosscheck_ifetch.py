@@ -21,9 +21,11 @@ The translation (what is not covered is refused with the reason):
   the memory operations must be the same whichever versions run;
 * data locations, ``LDR``/``STR`` of constants and loaded registers, barriers,
   ``DC CVAU``/``IC IVAU``/``IC IALLU[IS]`` on a named line, as in
-  :mod:`stalecheck.crosscheck`;
-* the system: one PE per thread, an L2 with the PoU at L1 and the PoC at L2, a
-  PIPT I-cache already holding each code line's original version on every PE
+  :mod:`stalecheck.crosscheck`; a ``CBZ``/``CBNZ`` to the next instruction is only
+  a control dependency, which the machine (in program order here) keeps anyway;
+* the system: one PE per thread, threads in program order (the machine does not
+  model ``weak_ordering`` with instruction fetch yet), one cache level (PoU and PoC at
+  memory), a PIPT I-cache already holding each code line's original version on every PE
   (code that ran before: the machine may then fetch stale code, as herd may),
   and CTR_EL0.IDC/DIC from the test's ``CacheType`` (DIC implies IDC).
 """
@@ -144,6 +146,9 @@ class _Translator:
                 run.fetches += 1
                 if v != 1:
                     ins = self.decoded[v]
+            if self._to_next(thread, ins, pc, labels):
+                pc += 1  # a branch to the next instruction orders, and the machine is in order
+                continue
             target = self.step(thread, ins, run)
             if target is None:
                 pc += 1
@@ -156,6 +161,18 @@ class _Translator:
                 raise _unsupported(test, f"branch {ins.text} (only forward branches)", ins.line)
             pc = dest
         return run
+
+    @staticmethod
+    def _to_next(thread: ast.Thread, ins: ast.Instruction, pc: int, labels: Mapping[str, int]) -> bool:
+        """``CBZ``/``CBNZ`` to the instruction after it: taken or not, the same code runs
+        next (only a control dependency remains, and the machine runs in program order)."""
+        if ins.mnemonic.upper() not in ("CBZ", "CBNZ") or len(ins.operands) != 2:
+            return False
+        target = ins.operands[1]
+        dest = labels.get(target.name) if isinstance(target, ast.Reg) else None
+        if dest is None or dest <= pc:
+            return False
+        return all(line.instruction is None for line in thread.code[pc + 1:dest])
 
     def step(self, thread: ast.Thread, ins: ast.Instruction, run: _Run) -> str | int | None:
         test = self.test
