@@ -39,6 +39,13 @@ class Regimes:
             for va, idx in r.vas.items():
                 if len(idx) != len(r.levels):
                     raise ScenarioError(f"regime {r.name!r}: {va!r} needs one entry index per level")
+        self.n = len(self.regimes)
+        # Walk-cache inputs (tlb.py table entries): each input's prefix index at each
+        # non-last level position, numbered per regime; names for witnesses.
+        self.prefixes: tuple[tuple[tuple[int, ...], ...], ...] = tuple(
+            tuple(self._prefix_ids(r)[va] for va in r.vas) for r in self.regimes
+        )
+        self.prefix_names = tuple(self._prefix_names(r) for r in self.regimes)
         self.thread_rid: tuple[int, ...] = tuple(
             self._regime_of(t.name, spec.thread_regime.get(t.name, "")) for t in layout.threads
         )
@@ -54,6 +61,27 @@ class Regimes:
         self.fetches = tuple(
             tuple(dict.fromkeys(code[i].loc for i in prog if code[i].op == _EXEC)) for prog in layout.programs
         )
+
+    @staticmethod
+    def _prefix_table(r: RegimeSpec) -> dict[tuple[int, ...], int]:
+        table: dict[tuple[int, ...], int] = {}
+        for idx in r.vas.values():
+            for p in range(len(r.levels) - 1):
+                table.setdefault(idx[: p + 1], len(table))
+        return table
+
+    def _prefix_ids(self, r: RegimeSpec) -> dict[str, tuple[int, ...]]:
+        table = self._prefix_table(r)
+        return {va: tuple(table[idx[: p + 1]] for p in range(len(r.levels) - 1)) for va, idx in r.vas.items()}
+
+    def _prefix_names(self, r: RegimeSpec) -> dict[int, str]:
+        """A name per prefix: the inputs that share it (``V1/V2``)."""
+        table = self._prefix_table(r)
+        names: dict[int, list[str]] = {}
+        for va, idx in r.vas.items():
+            for p in range(len(r.levels) - 1):
+                names.setdefault(table[idx[: p + 1]], []).append(va)
+        return {pid: "/".join(vas) for pid, vas in names.items()}
 
     def _regime_of(self, thread: str, name: str) -> int:
         if not name:

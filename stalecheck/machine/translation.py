@@ -185,6 +185,8 @@ def walk(
     root_line: int,
     read: Reader,
     line_offset: Callable[[int, int], tuple[int, int]],
+    cached: Callable[[int], tuple[int, ...]] | None = None,
+    seen: set[tuple[int, int]] | None = None,
 ) -> tuple[int, ...]:
     """Every result a walk of ``va`` may produce (D8.2 translation table walk).
 
@@ -195,6 +197,12 @@ def walk(
     the location read.  Results are leaf descriptors (>= 0) or faults (< 0); a
     Table descriptor at the last level is treated as a Page descriptor, a Block
     (TABLE=0) before it as a leaf.
+
+    ``cached(p)`` gives the Table descriptors a walk cache holds for this input at
+    level position p: the walk may start there instead of at the root, without
+    reading the levels above (D8.16 R_SQBCS: entries may be held in "intermediate TLB
+    caching structures"; tlb.py).  ``seen`` collects the (level position, Table
+    descriptor) pairs the walk went through, which a walk cache may hold.
     """
     results: set[int] = set()
     indices = regime.vas[va]
@@ -210,6 +218,8 @@ def walk(
             elif not desc & VALID:
                 results.add(fault(FSC_TRANSLATION + level, stage2))
             elif not last and desc & TABLE:
+                if seen is not None:
+                    seen.add((level_pos, desc))
                 step(level_pos + 1, desc_oa(desc))
             elif not desc & AF:
                 results.add(fault(FSC_ACCESS_FLAG + level, stage2))
@@ -217,6 +227,10 @@ def walk(
                 results.add(desc)
 
     step(0, root_line)
+    if cached is not None:
+        for level_pos in range(len(regime.levels) - 1):
+            for desc in cached(level_pos):
+                step(level_pos + 1, desc_oa(desc))
     return tuple(sorted(results))
 
 
