@@ -219,9 +219,12 @@ class Mmu:
         if entry[0] == TLBI_ENTRY:
             _, broadcast, mask, key, last_level, _ = entry
             rg = self.regimes
-            regimes = frozenset(i for i in range(rg.n) if mask >> i & 1)
+            # TLB entries are tagged by group (regimes sharing a VMID and ASID: regimes.py)
+            regimes = frozenset(rg.tlb_rid[i] for i in range(rg.n) if mask >> i & 1)
             # by input, the mask names the one regime whose input ``key`` is
-            prefixes = rg.prefixes[mask.bit_length() - 1][key] if key >= 0 else ()
+            owner = mask.bit_length() - 1
+            prefixes = rg.prefixes[owner][key] if key >= 0 else ()
+            key = rg.tlb_key[owner][key] if key >= 0 else -1
             tlbs = tuple(
                 tlb.invalidate(x, rg.n, regimes, key, bool(last_level), prefixes)
                 if (broadcast or p == pe)
@@ -245,15 +248,15 @@ class Mmu:
         threads = list(state.threads)
         for t, th in enumerate(threads):
             rid = rg.thread_rid[t]
-            if th.pe in (pe, -1) or not th.early or rid not in regimes:
+            if th.pe in (pe, -1) or not th.early or rid < 0 or rg.tlb_rid[rid] not in regimes:
                 continue
+            keys = {va: rg.tlb_key[rid][k] for va, k in rg.keys[rid].items()}
             prog = lay.programs[t]
             kept = tuple(
                 (at, result)
                 for at, result in th.early
                 if not (
-                    lay.code[prog[at]].op in DATA_OPS
-                    and (key < 0 or rg.keys[rid].get(lay.code[prog[at]].loc) == key)
+                    lay.code[prog[at]].op in DATA_OPS and (key < 0 or keys.get(lay.code[prog[at]].loc) == key)
                 )
             )
             if kept != th.early:

@@ -48,10 +48,12 @@ class MmuText:
         rg = self.regimes
         rid, kind = tlb.untag(tag, rg.n)
         name = rg.regimes[rid].name
+        if rg.tlb_rid.count(rid) > 1:  # regimes sharing a VMID and ASID share entries
+            name = f"VMID {rg.regimes[rid].vmid} ASID {rg.regimes[rid].asid}"
         if kind == tlb.LEAF:
-            return f"{name}:{rg.key_names[rid][key]} {self.result_text(result)}"
+            return f"{name}:{rg.group_names[rid][key]} {self.result_text(result)}"
         if kind == tlb.COMBINED:
-            return f"{name}:{rg.key_names[rid][key]} (stage 1+2) {self.result_text(result)}"
+            return f"{name}:{rg.group_names[rid][key]} (stage 1+2) {self.result_text(result)}"
         level = rg.regimes[rid].levels[kind - tlb.TABLE]
         table = self.layout.lines[desc_oa(result)].name
         return f"{name}:{rg.prefix_names[rid][key]} level-{level} table entry -> {table}"
@@ -59,7 +61,7 @@ class MmuText:
     def entry_input(self, tag: int, key: int) -> str:
         """The input an entry is for: a VA or IPA name, or the names sharing a walk-cache prefix."""
         rid, kind = tlb.untag(tag, self.regimes.n)
-        return (self.regimes.prefix_names if kind >= tlb.TABLE else self.regimes.key_names)[rid][key]
+        return (self.regimes.prefix_names if kind >= tlb.TABLE else self.regimes.group_names)[rid][key]
 
     def tlb_text(self, state: State, pe: int) -> str:
         entries = ", ".join(self.entry_text(*e) for e in state.tlbs[pe]) or "empty"

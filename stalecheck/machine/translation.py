@@ -174,6 +174,7 @@ class RegimeSpec:
     s2: str = ""  # stage-1 regime of a guest: the stage-2 regime its walks go through
     colour: dict[str, int] = field(default_factory=dict, compare=False, hash=False)  # VIPT alias bit
     vmid: int = 0  # the VMID/ASID tag a VIVT icache uses for this regime's fetches
+    asid: int = -1  # stage 1: the ASID its TLB entries carry; -1: one no other regime uses (tlb.py)
 
 
 Reader = Callable[[int, int], tuple[int, ...]]  # (line, offset) -> values a walk may read
@@ -260,6 +261,17 @@ class IcacheInit:
 
 
 @dataclass(frozen=True)
+class TlbInit:
+    """A TLB entry present at start: a translation another context (a vCPU that ran on the
+    PE before) left there, tagged with its regime's VMID and ASID."""
+
+    pe: int
+    regime: str
+    va: str
+    desc: int  # the leaf descriptor it holds (``page_desc``)
+
+
+@dataclass(frozen=True)
 class XlateSpec:
     """Everything static about translation and instruction fetch in one variant."""
 
@@ -273,3 +285,4 @@ class XlateSpec:
     host_colour: int = 1  # VIPT alias bit of the host's (EL2 linear map) VAs
     guest_colour: int = 0  # VIPT alias bit of a guest's VAs when its stage 1 is off
     icache_init: tuple[IcacheInit, ...] = ()
+    tlb_init: tuple[TlbInit, ...] = ()

@@ -84,7 +84,7 @@ class Walker:
         prefixes = rg.prefixes[rid][key]
 
         def cached(level_pos: int) -> tuple[int, ...]:
-            return tlb.lookup(held, tlb.tag(rid, tlb.TABLE + level_pos, rg.n), prefixes[level_pos])
+            return tlb.lookup(held, rg.leaf_tag(rid, tlb.TABLE + level_pos), prefixes[level_pos])
 
         results = walk(regime, rg.key_names[rid][key], root, read, line_offset, cached, seen)
         if regime.stage == 2:  # remember which IPA page faulted, for the hypervisor (HPFAR_EL2)
@@ -95,7 +95,8 @@ class Walker:
     def translate(self, state: State, pe: int, rid: int, key: int) -> tuple[int, ...]:
         """One stage's results: the TLB's if it holds any, else a walk.  Two different
         entries for one input may give a TLB conflict abort (D8.16 Translation Lookaside Buffers)."""
-        cached = tlb.lookup(state.tlbs[pe], rid, key)
+        rg = self.regimes
+        cached = tlb.lookup(state.tlbs[pe], rg.leaf_tag(rid), rg.tlb_key[rid][key])
         if len(cached) == 1:
             return cached
         if cached:
@@ -112,7 +113,7 @@ class Walker:
         regime = rg.regimes[rid]
         out: set[int] = set()
         if regime.s2:
-            combined = tlb.lookup(state.tlbs[pe], tlb.tag(rid, tlb.COMBINED, rg.n), key)
+            combined = tlb.lookup(state.tlbs[pe], rg.leaf_tag(rid, tlb.COMBINED), rg.tlb_key[rid][key])
             out.update(check_permission(r, regime, write, fetch) for r in combined)
             if len(combined) > 1:  # D8.16: two entries for one input may give a TLB conflict abort
                 out.add(fault(FSC_TLB_CONFLICT))
@@ -175,12 +176,13 @@ class Walker:
             two_stage = bool(rg.regimes[rid].s2)
             for key in range(len(rg.key_names[rid])):
                 seen: set[tuple[int, int]] = set()
-                found.update((rid, key, r) for r in self.walk_results(state, pe, rid, key, seen) if r >= 0)
+                tkey = rg.tlb_key[rid][key]
+                leaf = rg.leaf_tag(rid)
+                found.update((leaf, tkey, r) for r in self.walk_results(state, pe, rid, key, seen) if r >= 0)
                 prefixes = rg.prefixes[rid][key]
-                found.update((tlb.tag(rid, tlb.TABLE + p, rg.n), prefixes[p], desc) for p, desc in seen)
+                found.update((rg.leaf_tag(rid, tlb.TABLE + p), prefixes[p], desc) for p, desc in seen)
                 if two_stage:
-                    combined = tlb.tag(rid, tlb.COMBINED, rg.n)
-                    found.update(
-                        (combined, key, r) for r in self.full(state, pe, rid, key, False, False) if r >= 0
-                    )
+                    combined = rg.leaf_tag(rid, tlb.COMBINED)
+                    both = self.full(state, pe, rid, key, False, False)
+                    found.update((combined, tkey, r) for r in both if r >= 0)
         return sorted(found - set(state.tlbs[pe]))
