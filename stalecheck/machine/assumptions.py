@@ -46,13 +46,24 @@ def hcr_names(bits: int) -> list[str]:
     return [name for i, name in enumerate(HCR.BITS) if bits & (1 << i)]
 
 
+# What out-of-order execution leaves stronger than the Arm ARM (docs/ordering.md).
+WEAK_ORDERING = (
+    "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md), except: "
+    "MSR, MAP, TLBI and EXEC keep program order with everything; SIGNAL (a system call or exception: "
+    "a release and a context synchronisation event) with everything; a DC by VA keeps program order "
+    "with accesses to its own line whatever their memory types (D7.5.9.15 lets Non-cacheable, Device "
+    "and other-cacheability accesses pass); cache maintenance after a polling loop waits for it "
+    "(B2.3.7 orders DC CVAU and IC so, the model every DC); an AWAIT keeps program order with the "
+    "loads of its location"
+)
+
+
 def assumptions(machine: Machine) -> list[str]:
     spec = machine.spec
     o = spec.options
     out = [
         cache_assumption(machine.h),
-        "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md); "
-        "DC, IC, TLBI, MSR, SIGNAL, WAIT, AWAIT and MAP stay in program order (stronger than the Arm ARM)"
+        WEAK_ORDERING
         if o.weak_ordering
         else "loads performed in order (load reordering is the axiomatic engine's job)",
         "Non-cacheable/Device reads may hit a cached copy (B2.11 mismatched attributes)"
