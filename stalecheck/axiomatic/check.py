@@ -12,6 +12,7 @@ set of executions.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
 from stalecheck.axiomatic.values import Val
 from stalecheck.axiomatic.variants import test_variants
+from stalecheck.axiomatic.vmsa_model import VmsaModel
+from stalecheck.axiomatic.vmsa_scope import walks_modelled
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -93,9 +96,22 @@ class CheckResult:
         return "Allowed" if self.p_true > 0 else "Forbidden"
 
 
+def _el0_threads(test: ast.LitmusTest) -> frozenset[int]:
+    """Threads herd runs at EL0: the ``EL0=P0,P1`` header key (lib/miscParser.ml)."""
+    found = test.info_value("EL0")
+    if found is None:
+        return frozenset()
+    procs = set()
+    for tag in re.split(r"[\s,]+", found[0].strip()):
+        if not re.fullmatch(r"P\d+", tag):
+            raise InputError(f"EL0 key: {tag!r} is not a thread", Position(test.path, found[1]))
+        procs.add(int(tag[1:]))
+    return frozenset(procs)
+
+
 def _value_domain(
     test: ast.LitmusTest, layout: InitialState, variants: frozenset[str],
-    code: CodeLayout | None = None,
+    code: CodeLayout | None = None, el0: frozenset[int] = frozenset(),
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     stores = sum(
@@ -115,7 +131,7 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, variants, code
+                thread, layout, ordered, test.path, programs, variants, code, el0
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -243,13 +259,19 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
         check_supported(thread, test.path)
     _check_labels(test)
     code = code_layout(test, variants)
-    layout = build_initial_state(test, is_supported, code)
+    vmsa = walks_modelled(test, variants)
+    if not vmsa:  # a translation-free VMSA test is decided without walks (vmsa_scope.py)
+        variants = variants - {"vmsa", "kvm"}
+    layout = build_initial_state(test, is_supported, code, vmsa)
     add_overwriting(code, initial_values(layout), test.path)
-    evaluator = Evaluator(test, layout)
-    _, per_thread, cut = _value_domain(test, layout, variants, code)
+    evaluator = Evaluator(test, layout, vmsa)
+    el0 = _el0_threads(test) if vmsa else frozenset()
+    _, per_thread, cut = _value_domain(test, layout, variants, code, el0)
     per_thread = _justifiable(per_thread, layout)
     _one_width_per_location(per_thread, layout, test.path)
-    model: MemoryModel = IfetchModel(code) if code.fetching else Aarch64Model()
+    model: MemoryModel = (
+        IfetchModel(code) if code.fetching else VmsaModel() if vmsa else Aarch64Model()
+    )
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None

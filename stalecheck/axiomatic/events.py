@@ -50,6 +50,8 @@ class Event:
     lmrs_from: int = -1  # po-latest earlier write to the same cell (local index)
     fetch: bool = False  # an instruction fetch (herd's Imp & Instr & R), not an explicit read
     cmo: str = ""  # "DC.CVAU", "IC.IVAU", "IC.IALLU", "IC.IALLUIS" for kind "C"
+    walk: bool = False  # a translation-table walk (herd's Imp & TTD & R), not an explicit read
+    walk_fault: str = ""  # the MMU fault this walk raised: "Translation", "AccessFlag", ...
 
     @property
     def is_read(self) -> bool:
@@ -90,6 +92,7 @@ class ThreadTrace:
     iico_order: list[tuple[int, int]] = field(default_factory=list)  # intra-instruction order
     sca_groups: list[tuple[int, ...]] = field(default_factory=list)  # single-copy-atomic pairs
     registers: dict[str, Val] = field(default_factory=dict)
-    faults: list[tuple[int, str, str]] = field(default_factory=list)  # proc, label, kind
+    # proc, label, kind, location ("" when the fault names none, e.g. UDF)
+    faults: list[tuple[int, str, str, str]] = field(default_factory=list)
     cut: bool = False  # a loop hit the unrolling bound on this path
     poison: InputError | None = None  # path ended on an error herd reports if reachable

@@ -20,7 +20,8 @@ from stalecheck.axiomatic.isa_common import (
     width_of,
 )
 from stalecheck.axiomatic.machine import Handler, ThreadMachine
-from stalecheck.axiomatic.values import MASK64, Addr, Val, mask, signed
+from stalecheck.axiomatic.translation import pte_logic
+from stalecheck.axiomatic.values import MASK64, Addr, PteVal, Val, mask, signed
 from stalecheck.litmus import ast
 
 
@@ -62,9 +63,18 @@ def _logic(m: ThreadMachine, ins: ast.Instruction) -> None:
     a, ad, ap = m.get(ops[1])
     b, bd, bp = shifted_operand(m, ops, 2, width)
     base = mn.rstrip("S") if mn in ("ANDS", "BICS") else mn
-    if isinstance(a, Addr) or isinstance(b, Addr):
+    if isinstance(a, PteVal) or isinstance(b, PteVal):
+        pte, other = (a, b) if isinstance(a, PteVal) else (b, a)
         if base == "EOR" and a == b:
             res: Val = 0
+        elif isinstance(other, int) and (base != "BIC" or isinstance(a, PteVal)) and \
+                (found := pte_logic(base, pte, mask(other, width))) is not None:
+            res = found
+        else:
+            raise m.unsupported(f"{mn} on a page-table entry value is not supported")
+    elif isinstance(a, Addr) or isinstance(b, Addr):
+        if base == "EOR" and a == b:
+            res = 0
         elif base == "ORR" and isinstance(a, int) and mask(a, width) == 0 and \
                 ops[1] != ops[2] and isinstance(ops[1], ast.Reg) and \
                 canonical_reg(ops[1].name) == "XZR":

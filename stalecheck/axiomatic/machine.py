@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
+from stalecheck.axiomatic.translation import translate
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Instr, Val, mask, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -71,9 +72,10 @@ class Poison(Exception):
 class Fault(Exception):
     """The instruction takes a synchronous exception; with no handler the thread stops."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, loc: str = "") -> None:
         super().__init__(kind)
         self.kind = kind
+        self.loc = loc  # the virtual address of a memory fault
 
 
 class PathCut(Exception):
@@ -91,6 +93,12 @@ class Context:
     programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
     variants: frozenset[str] = frozenset()  # lowercased herd variants (see variants.py)
     code: CodeLayout | None = None  # code locations; with ``fetching``, the ifetch variant
+    el0: frozenset[int] = frozenset()  # threads running at EL0 (herd's ``EL0=P0`` key)
+
+    @property
+    def vmsa(self) -> bool:
+        """herd's ``vmsa`` (alias ``kvm``): virtual addresses are translated (translation.py)."""
+        return "vmsa" in self.variants or "kvm" in self.variants
 
     @property
     def nv2(self) -> bool:
@@ -135,6 +143,7 @@ class ThreadMachine:
         # backward branch or one whose condition depends on a read is bounded.
         self.branch_counts = True
         self.current: ast.Instruction | None = None
+        self.translations: dict[tuple[int, str], str] = {}  # (instance, page) -> physical page
 
     # ------------------------------------------------------------ errors
     def unsupported(self, message: str) -> UnsupportedError:
@@ -374,6 +383,8 @@ class ThreadMachine:
         self, addr: Addr, size: int, d: int, p: int, **kw: object
     ) -> tuple[Val, int, int, int]:
         """Read memory; return value and the (d, p) sources of the destination register."""
+        if self.ctx.vmsa:  # the walk comes first (D8.2); it may fault
+            addr = translate(self, addr, size, bool(kw.get("atomic")), d, p)
         parts = self._split(addr, size, not any(kw.values()))
         if parts is not None:
             part_bits = size * 8 // len(parts)
@@ -410,6 +421,8 @@ class ThreadMachine:
         self, addr: Addr, size: int, value: Val, ad: int, ap: int, dd: int, dp: int,
         **kw: object,
     ) -> int:
+        if self.ctx.vmsa:
+            addr = translate(self, addr, size, True, ad, ap)
         parts = self._split(addr, size, not any(kw.values()))
         if parts is not None:
             if not isinstance(value, int):
@@ -530,7 +543,7 @@ class ThreadMachine:
                     ins = self.fetch(pc, ins)
                 except Fault as fault:
                     label = line.labels[0] if line.labels else self._label_before(pc)
-                    self.trace.faults.append((self.code_proc, label, fault.kind))
+                    self.trace.faults.append((self.code_proc, label, fault.kind, fault.loc))
                     break
             handler, arity = self.ctx.decode(ins.mnemonic)
             if handler is None:
@@ -550,7 +563,7 @@ class ThreadMachine:
                 break
             except Fault as fault:
                 label = line.labels[0] if line.labels else self._label_before(pc)
-                self.trace.faults.append((self.code_proc, label, fault.kind))
+                self.trace.faults.append((self.code_proc, label, fault.kind, fault.loc))
                 break
             self.instance += 1
             if target is None:

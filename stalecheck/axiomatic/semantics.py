@@ -95,11 +95,12 @@ def thread_traces(
     programs: Mapping[int, Sequence[ast.CodeLine]] | None = None,
     variants: frozenset[str] = frozenset(),
     code: CodeLayout | None = None,
+    el0: frozenset[int] = frozenset(),
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
         thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants,
-        code,
+        code, el0,
     )
     out: list[ThreadTrace] = []
     cut = False

@@ -23,8 +23,15 @@ vendored ``aarch64.cat``:
   ``TLBuncacheable-ca`` empty) and no hardware update (``HU`` empty).
 
 So the executions and final states are the base model's, and such a test is
-decided by it.  Anything that might touch translation is refused as
-unsupported (``variants.py``) until walks are modelled.
+decided by it (faster: no walk events).
+
+Every other test under ``vmsa``/``kvm`` is decided with walks
+(:mod:`~stalecheck.axiomatic.translation`, :mod:`~stalecheck.axiomatic.vmsa_model`)
+when it stays within what those model: walks, page-table entries written by
+explicit stores, and MMU faults that end their thread.  :func:`walk_refusal`
+names the first feature beyond that (TLB maintenance, hardware AF/DB updates,
+ETS2/ETS3, fault handlers, exclusives and most atomics), and the test is
+refused with it.
 """
 
 from __future__ import annotations
@@ -44,6 +51,47 @@ _TRANSLATION_WORDS = re.compile(
     r"|\bdbm?\s*:|\bUDF\b|\bBRK\b|instr\s*:|\bIC\b|\bDC\b|\bADR\b|label\s*:",
     re.IGNORECASE,
 )
+
+
+# Memory instructions the walk model translates (translation.py): plain loads and
+# stores, acquire/release, and SWP (one walk for its read and write).
+_TRANSLATED = re.compile(r"^(LDA?P?R|STL?R|SWPA?L?)[BH]?$")
+# Instructions that need more than walks: TLB and cache maintenance, address
+# translation, exceptions, system registers, exclusives and the other atomics.
+_NOT_WITH_WALKS = re.compile(
+    r"^(TLBI|AT|DC|IC|ERET|SVC|HVC|SMC|MSR|MRS|UDF|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
+    r"|SMAX|SMIN|UMAX|UMIN)|ST(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)|LDP|STP|STG|LDG)"
+)
+# Fault handling other than herd's default (a fault ends its thread).
+_HANDLING = frozenset({"imprecise", "handled", "faulttonext", "skip"})
+
+
+def walk_refusal(test: ast.LitmusTest, tags: frozenset[str]) -> str:
+    """Why the walk model cannot decide this VMSA test exactly ("" if it can)."""
+    if tags & {"ifetch", "self"}:
+        return "translation with instruction fetch (herd flags vmsa with ifetch) is not supported"
+    if "ets2" in tags or "ets3" in tags:
+        return "FEAT_ETS2/ETS3 ordering of walks is not supported yet"
+    handling = sorted(tags & _HANDLING)
+    if handling:
+        return f"fault handling {handling[0]!r} (a fault that does not end its thread) is not supported"
+    if test.info_value("TTHM") is not None:
+        return ("hardware updates of the access flag and dirty state (TTHM, FEAT_HAFDBS) are not "
+                "supported yet")
+    for thread in test.threads:
+        for line in thread.code:
+            ins = line.instruction
+            if ins is None:
+                continue
+            mn = ins.mnemonic
+            if _NOT_WITH_WALKS.match(mn) and not _TRANSLATED.match(mn):
+                return f"{mn} with translation-table walks is not supported yet"
+    return ""
+
+
+def walks_modelled(test: ast.LitmusTest, tags: frozenset[str]) -> bool:
+    """Whether walks are events of this test (VMSA, and not decided without them)."""
+    return bool(tags & {"vmsa", "kvm"}) and not translation_free(test)
 
 
 def translation_free(test: ast.LitmusTest) -> bool:

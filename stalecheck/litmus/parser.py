@@ -133,10 +133,10 @@ class _ToAst(Transformer[Token, Any]):
         return ast.OtherValue(str(proc))
 
     def v_call(self, children: list[Any]) -> ast.Value:
-        return ast.OtherValue(f"{children[0]}(...)")
+        return ast.CallValue(str(children[0]), tuple(children[1:]))
 
     def v_record(self, children: list[Any]) -> ast.Value:
-        return ast.OtherValue("(record)")
+        return ast.RecordValue(tuple((str(name), value) for name, value in children))
 
     def v_typed_record(self, children: list[Any]) -> ast.Value:
         return ast.OtherValue(f"{children[0]}:(record)")

@@ -1,0 +1,125 @@
+"""Address translation under herd's VMSA variant: the walk, its checks, and MMU faults.
+
+An explicit access to a virtual address ``x`` is preceded, in the same
+instruction, by a translation-table walk: an implicit read (herd's
+``Imp & TTD & R``) of the entry ``PTE(x)`` (Arm ARM D8.2, the translation
+table walk; one level here, as in herd).  The entry read decides what
+happens next (herd: AArch64Sem.ml ``check_ptw``, without hardware updates of
+the access flag or dirty state):
+
+* not valid: a Translation fault (D8.15.1, R_LLSZN: an invalid descriptor);
+* valid with the access flag clear: an Access flag fault (D8.5.1, without
+  FEAT_HAFDBS updates; R_SHQBS);
+* a write to a valid entry whose dirty bit (``db``, AP[2] clear) is clear: a
+  Permission fault (D8.5.2: the dirty state is write permission);
+* from EL0, an entry with the EL0 permission clear: a Permission fault (D8.4.1).
+
+Otherwise the access goes to the physical page the entry names, at the same
+offset.  An access whose address is already physical (``PA(x)``) is not
+translated; one to an entry itself (``PTE(x)``) is not translated either, but
+faults from EL0 (herd: user code cannot touch the page tables).
+
+A walk is an event of the instruction it translates: one walk per
+instruction, shared by the read and write of an atomic (herd lifts the whole
+instruction once; the check is the write's).  A fault ends the path
+(:class:`~stalecheck.axiomatic.machine.Fault`); its kind is herd's
+``MMU:<kind>`` and its location the virtual address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from stalecheck.axiomatic.values import Addr, PteVal, Val, pte_cell_base, unwrap
+
+if TYPE_CHECKING:
+    from stalecheck.axiomatic.machine import ThreadMachine
+
+PTE_SIZE = 8
+
+
+def fault_kind(pte: PteVal, write: bool, el0: bool) -> str:
+    """The MMU fault a walk that read ``pte`` raises, or "" (herd's ``check_ptw``, no TTHM)."""
+    if not pte.valid:
+        return "Translation"  # D8.15.1: invalid descriptor
+    if not pte.af:
+        return "AccessFlag"  # D8.5.1: AF clear and no hardware AF update
+    if write and not pte.db:
+        return "Permission"  # D8.5.2: dirty state clear is read-only
+    if el0 and not pte.el0:
+        return "Permission"  # D8.4.1: no EL0 access
+    return ""
+
+
+def translate(m: ThreadMachine, addr: Addr, size: int, write: bool, d: int, p: int) -> Addr:
+    """The address ``addr`` designates in physical memory, after a walk if it is virtual.
+
+    ``d``/``p`` are the address's dependency sources: the walk is
+    address-dependent on them exactly as the access is (herd's ``addr`` reaches
+    ``Imp & TTD & R``).  Raises ``Fault`` when the walk faults.
+    """
+    from stalecheck.axiomatic.machine import Fault
+
+    physical = unwrap(addr.base, "PA")
+    if physical is not None:
+        return Addr(physical, addr.offset)
+    el0 = m.ctx.proc in m.ctx.el0
+    if unwrap(addr.base, "PTE") is not None:
+        if el0:
+            raise Fault("MMU:Permission", addr.base)
+        return addr
+    key = (m.instance, addr.base)
+    hit = m.translations.get(key)
+    if hit is not None:
+        return Addr(hit, addr.offset)
+    cell = (pte_cell_base(addr.base), 0)
+    if cell not in m.ctx.layout.cell_types:
+        raise m.unsupported(f"access to {addr.base}, which has no page-table entry")
+    value = m.read_value(cell)
+    idx = m.new_event("R", cell, value, PTE_SIZE, 0, 0, walk=True)
+    walk = m.trace.events[idx]
+    walk.addr_d, walk.addr_p, walk.lmrs_from = d, p, -1
+    if not isinstance(value, PteVal):
+        raise m.unsupported(f"a walk of {cell[0]} read {value}, which is not a page-table entry")
+    kind = fault_kind(value, write, el0)
+    if kind:
+        walk.walk_fault = kind
+        raise Fault(f"MMU:{kind}", addr.base)
+    if not value.oa:
+        raise m.unsupported(f"a walk of {cell[0]} read an entry with no output address")
+    m.translations[key] = value.oa
+    return Addr(value.oa, addr.offset)
+
+
+# Descriptor bits as herd places them (AArch64PteVal.ml; Arm ARM D8.3.1, stage 1 VMSAv8-64
+# block and page descriptors): valid bit 0, AP[1] (EL0) bit 6, AP[2] (read-only, the
+# inverse of ``db``) bit 7, AF bit 10, DBM bit 51, UXN/XN bit 54 (the inverse of ``x``).
+_BITS = {"valid": 1 << 0, "el0": 1 << 6, "db": 1 << 7, "af": 1 << 10, "dbm": 1 << 51,
+         "x": 1 << 54}
+_INVERTED = frozenset({"db", "x"})  # a set bit means the field is 0
+_ALL = sum(_BITS.values())
+
+
+def pte_logic(op: str, pte: PteVal, mask: int) -> Val | None:
+    """``ORR``/``AND``/``BIC`` of a descriptor with a constant, bit by bit (herd: orop,
+    andop, andnot2); None where herd refuses the operation (a bit it does not model)."""
+    if op == "ORR" and mask == 0:
+        return pte
+    if op != "AND" and mask & ~_ALL:
+        return None
+    fields = {}
+    result = 0
+    for name, bit in _BITS.items():
+        if not mask & bit:
+            continue
+        inverted = name in _INVERTED
+        if op == "ORR":
+            fields[name] = 0 if inverted else 1
+        elif op == "BIC":
+            fields[name] = 1 if inverted else 0
+        elif getattr(pte, name) == (0 if inverted else 1):  # AND: the bit as stored
+            result |= bit
+    if op == "AND":
+        return result
+    return replace(pte, **fields)

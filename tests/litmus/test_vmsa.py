@@ -1,0 +1,130 @@
+"""Translation-table walks, page-table stores and MMU faults (herd's ``-variant vmsa``).
+
+Each test states the rule it checks (Arm ARM chapter D8 and the ordering rules
+of B2.3, as herd's ``aarch64.cat`` writes them) and a small program whose
+verdict flips if the rule is dropped.  The catalogue-wide check is
+``test_agreement.py``.
+"""
+
+from __future__ import annotations
+
+from stalecheck.axiomatic.check import CheckResult, check_test
+from stalecheck.litmus import parse_litmus
+
+# P0 makes x valid, then publishes y; P1 sees y and then accesses x.
+PUBLISH = """AArch64 T
+{{
+[PTE(x)]=(oa:PA(x), valid:0);
+0:X1=PTE(x); pteval_t 0:X2=(oa:PA(x)); 0:X3=y;
+1:X3=y; 1:X5=x;
+}}
+ P0          | P1           ;
+ STR X2,[X1] | LDR W0,[X3]  ;
+ {bar0}      | {bar1}       ;
+ MOV W4,#1   | {isb}        ;
+             | L0:          ;
+ STR W4,[X3] | LDR W6,[X5]  ;
+exists (1:X0=1 /\\ fault(P1:L0,x))
+"""
+
+
+def _run(text: str) -> CheckResult:
+    return check_test(parse_litmus(text), variants=["kvm", "fatal"])
+
+
+def _publish(bar0: str, bar1: str, isb: str = "") -> CheckResult:
+    return _run(PUBLISH.format(bar0=bar0, bar1=bar1, isb=isb))
+
+
+def test_invalid_entry_faults_and_ends_the_thread() -> None:
+    """D8.15.1 (R_LLSZN): a walk that reads an invalid descriptor gives a Translation
+    fault; with herd's fatal handling the thread stops, so X2 keeps its value."""
+    r = _run("""AArch64 T
+{ [PTE(x)]=(oa:PA(x), valid:0); 0:X1=x; 0:X2=5; }
+ P0          ;
+ L0:         ;
+ LDR W0,[X1] ;
+ MOV W2,#1   ;
+forall (0:X2=5 /\\ fault(P0:L0,x,MMU:Translation))
+""")
+    assert r.verdict == "Required"
+
+
+def test_physical_address_is_not_translated() -> None:
+    """An access to PA(x) bypasses the entry (herd: Access.PHY is not walked)."""
+    r = _run("""AArch64 T
+{ x=1; [PTE(x)]=(oa:PA(x), valid:0); 0:X1=phy_x; }
+ P0          ;
+ LDR W0,[X1] ;
+forall (0:X0=1)
+""")
+    assert r.verdict == "Required"
+
+
+def test_walk_reads_the_remapped_page() -> None:
+    """D8.2: the output address comes from the descriptor read.  After DSB; ISB
+    (B2.3.7 IFB-ob) the walk is after the store of an entry naming PA(y); the old
+    entry was invalid, so no TLB holds it (D8.16.1) and the walk cannot read it:
+    the access reads y.  (Had the old entry been valid, reading it would stay
+    allowed: that needs a TLBI.)"""
+    r = _run("""AArch64 T
+{ y=2; [PTE(x)]=(oa:PA(x), valid:0); 0:X1=PTE(x); pteval_t 0:X2=(oa:PA(y)); 0:X3=x; }
+ P0          ;
+ STR X2,[X1] ;
+ DSB SY      ;
+ ISB         ;
+ LDR W0,[X3] ;
+forall (0:X0=2)
+""")
+    assert r.verdict == "Required"
+
+
+def test_dsb_alone_does_not_order_a_later_walk() -> None:
+    """B2.3.7 DSB-ordered-before does not reach walks without FEAT_ETS2 (D8.2.7): after
+    seeing y=1, P1's walk may still read the old invalid entry."""
+    assert _publish("DMB SY", "DSB SY").verdict == "Allowed"
+
+
+def test_dsb_and_isb_order_a_later_walk() -> None:
+    """B2.3.7 IFB-ob (DSB-ob; [IFB]; po) orders the walk after P1's read of y; the walk
+    read an invalid entry, which no TLB holds (D8.16.1), so TLBuncacheable-ca puts it
+    before P0's store of the valid entry: a cycle, so the outcome is forbidden."""
+    assert _publish("DMB SY", "DSB SY", "ISB").verdict == "Forbidden"
+
+
+def test_rf_into_a_walk_orders_it() -> None:
+    """B2.3.8 TTD-observed-by (rf; [Imp & TTD]): a walk that reads P0's valid entry is
+    after it, so with DMB LD after the access P1 must see x=1 (herd's MP-I2V+rel+dmb.ld)."""
+    r = _run("""AArch64 T
+{ [PTE(y)]=(oa:PA(y), valid:0);
+  0:X1=x; pteval_t 0:X2=(oa:PA(y), valid:1); 0:X4=PTE(y); 1:X1=x; 1:X3=y; }
+ P0           | P1              ;
+ MOV W0,#1    | L0: LDR W5,[X3] ;
+ STR W0,[X1]  | DMB LD          ;
+ STLR X2,[X4] | LDR W0,[X1]     ;
+exists (not (fault(P1:L0,y)) /\\ 1:X0=0)
+""")
+    assert r.verdict == "Forbidden"
+    assert r.p_false == 2  # herd7's witness counts (AArch64.kvm/MP-I2V+rel+dmb.ld)
+
+
+def test_setting_ap2_makes_the_page_read_only() -> None:
+    """D8.5.2: AP[2] (bit 7) set is the clean, read-only state; herd's ORR on a
+    descriptor sets it as db:0, and a store through it takes a Permission fault.  The
+    old writable entry may still be held in a TLB (D8.16.1: a valid entry may be
+    cached until a TLBI), so the store may also succeed: both outcomes exist."""
+    r = _run("""AArch64 T
+{ 0:X4=PTE(x); 0:X2=x; }
+ P0           ;
+ LDR X3,[X4]  ;
+ MOV X1,#128  ;
+ ORR X5,X3,X1 ;
+ STR X5,[X4]  ;
+ DSB SY       ;
+ ISB          ;
+ MOV W6,#1    ;
+ L0:          ;
+ STR W6,[X2]  ;
+exists (x=0 /\\ fault(P0:L0,x,MMU:Permission))
+""")
+    assert r.verdict == "Allowed" and r.p_false == 1  # the other outcome: x=1, no fault
