@@ -108,7 +108,7 @@ def pte_logic(op: str, pte: PteVal, mask: int) -> Val | None:
         return pte
     if op != "AND" and mask & ~_ALL:
         return None
-    fields = {}
+    fields: dict[str, int] = {}
     result = 0
     for name, bit in _BITS.items():
         if not mask & bit:
@@ -122,4 +122,6 @@ def pte_logic(op: str, pte: PteVal, mask: int) -> Val | None:
             result |= bit
     if op == "AND":
         return result
-    return replace(pte, **fields)
+    return replace(pte, valid=fields.get("valid", pte.valid), el0=fields.get("el0", pte.el0),
+                   db=fields.get("db", pte.db), af=fields.get("af", pte.af),
+                   dbm=fields.get("dbm", pte.dbm), x=fields.get("x", pte.x))
