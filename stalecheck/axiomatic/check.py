@@ -126,7 +126,9 @@ def _value_domain(
         for k, thread in enumerate(test.threads):
             # A thread whose reads all hit cells with unchanged domains would only
             # repeat its previous paths, so only threads that read a grown cell rerun.
-            if changed is not None and not any(
+            # A thread whose paths were all cut by the loop bound (a spin loop on a value
+            # not yet known) has no reads to look at: it reruns while anything grows.
+            if changed is not None and traces[k] and not cuts[k] and not any(
                 ev.cell in changed for tr in traces[k] for ev in tr.events if ev.kind == "R"
             ):
                 continue
@@ -146,6 +148,12 @@ def _value_domain(
             break
     cut = any(cuts)
     return {c: sorted(vs, key=_val_key) for c, vs in domain.items()}, traces, cut
+
+
+def _herd_state_order(state: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """herd sorts final states by their cells, then by the faults taken (none first)."""
+    cells = tuple(c for c in state if not c.lstrip("~").startswith("Fault("))
+    return cells, tuple(c for c in state if c.startswith("Fault("))
 
 
 def _val_key(v: Val) -> tuple[int, int, str]:
@@ -168,7 +176,7 @@ def _one_width_per_location(
     for traces in per_thread:
         for tr in traces:
             for ev in tr.events:
-                if ev.kind == "C" or not layout.cell_types[ev.cell].default:
+                if ev.kind not in ("R", "W") or not layout.cell_types[ev.cell].default:
                     continue  # cache maintenance accesses no bytes
                 seen = first.setdefault(ev.cell, ev)
                 if seen.size != ev.size:
@@ -319,7 +327,7 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     forbidden = None
     if keep_witness and not witness_sat:
         forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, model)
-    states = sorted(state_counts)
+    states = sorted(state_counts, key=_herd_state_order)
     return CheckResult(
         name=test.name,
         path=test.path,

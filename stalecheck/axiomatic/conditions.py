@@ -254,7 +254,7 @@ class Evaluator:
         if kind.startswith("MMU:") and not any(
                 pat[2] and fault_matches(pat, fault) for _, pat in self.faults):
             kind = "D-" + kind
-        where = f"P{proc}:{label}" if label else f"P{proc}"
+        where = f"P{proc}:{label}" if label and not label.startswith("#") else f"P{proc}"
         return "Fault(" + ",".join(x for x in (where, loc, kind) if x) + ")"
 
     def holds(self, prop: ast.Prop, final: FinalState) -> bool:

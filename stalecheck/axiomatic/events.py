@@ -25,7 +25,10 @@ class Event:
     """One memory effect: an explicit access (Arm ARM: an *Explicit* read or write effect),
     or, under the ifetch variant, an instruction fetch or a cache-maintenance effect."""
 
-    kind: str  # "R" or "W"; "C" for a cache-maintenance effect (``cmo`` says which)
+    # "R" or "W"; "C" for a cache-maintenance effect (``cmo`` says which); under VMSA
+    # "T" for a TLBI (``cmo``: "TLBI.VAAE1IS"; ``cell``: the page, or "" for all) and
+    # "F" for an MMU fault (``cmo``: "MMU:Translation"; ``cell``: the virtual address)
+    kind: str
     cell: Cell
     value: Val
     instance: int  # index of the executed instruction: same-instance

@@ -21,7 +21,7 @@ from stalecheck.axiomatic.isa_common import (
 )
 from stalecheck.axiomatic.machine import Handler, ThreadMachine
 from stalecheck.axiomatic.translation import pte_logic
-from stalecheck.axiomatic.values import MASK64, Addr, PteVal, Val, mask, signed
+from stalecheck.axiomatic.values import MASK64, Addr, PteVal, Val, mask, signed, unwrap
 from stalecheck.litmus import ast
 
 
@@ -152,6 +152,12 @@ def _shift_ins(m: ThreadMachine, ins: ast.Instruction) -> None:
     width = width_of(m, ops[0])
     a, ad, ap = m.get(ops[1])
     b, bd, bp = m.get(ops[2])
+    if m.ctx.vmsa and ins.mnemonic == "LSR" and isinstance(a, Addr) and b == 12 and \
+            unwrap(a.base, "PA") is None and unwrap(a.base, "PTE") is None:
+        # herd: a virtual address shifted right by 12 is its page number, the operand of
+        # a by-address TLBI (D8.17.7), kept symbolic as TLB(x) (AArch64Op shift_address_right)
+        m.set(ops[0], Addr(f"TLB({a.base})"), ad, ap)
+        return
     if not isinstance(a, int) or not isinstance(b, int):
         raise m.unsupported("shifting an address")
     amount = b % width

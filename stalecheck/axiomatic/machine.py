@@ -347,7 +347,7 @@ class ThreadMachine:
         self.pos += 1
         idx = len(self.trace.events)
         self.trace.events.append(ev)
-        if kind == "C":  # cache maintenance: no access, so no addr;po edges and no lmrs
+        if kind in ("C", "T", "F"):  # maintenance, TLBI, fault: no access, no addr;po, no lmrs
             return idx
         if d or p:
             self.addr_seen_d |= d

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stalecheck.axiomatic import isa_cache, isa_control, isa_data, isa_memory
+from stalecheck.axiomatic import isa_cache, isa_control, isa_data, isa_memory, isa_tlbi
 from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState
@@ -33,6 +33,7 @@ Cell = tuple[str, int]
 
 _HANDLERS: dict[str, Handler] = {
     **isa_data.HANDLERS, **isa_control.HANDLERS, **isa_memory.HANDLERS, **isa_cache.HANDLERS,
+    **isa_tlbi.HANDLERS,
 }
 
 # Operand counts of the data-processing and control instructions (memory
@@ -47,7 +48,7 @@ _ARITY: dict[str, tuple[int, int]] = {
     "CSEL": (4, 4), "CSINC": (4, 4), "CSINV": (4, 4), "CSNEG": (4, 4),
     "CSET": (2, 2), "CSETM": (2, 2), "CINC": (3, 3), "CINV": (3, 3), "CNEG": (3, 3),
     "UBFM": (4, 4), "SBFM": (4, 4), "ISB": (0, 1), "NOP": (0, 0), "RET": (0, 1),
-    "BR": (1, 1), "BLR": (1, 1), "UDF": (0, 1), "SVC": (0, 1), "DC": (2, 2), "IC": (1, 2),
+    "BR": (1, 1), "BLR": (1, 1), "UDF": (0, 1), "SVC": (0, 1), "DC": (2, 2), "IC": (1, 2), "TLBI": (1, 2),
 }
 for _m in ("AND", "ANDS", "ORR", "EOR", "EON", "ORN", "BIC", "BICS", "ADD", "ADDS", "SUB", "SUBS"):
     _ARITY[_m] = (3, 4)

@@ -52,6 +52,12 @@ def fault_kind(pte: PteVal, write: bool, el0: bool) -> str:
     return ""
 
 
+def fault_event(m: ThreadMachine, kind: str, cell: tuple[str, int]) -> None:
+    """The fault as an event of its instruction (herd's ``MMU & FAULT``), after its walk:
+    barriers order it (B2.3.7 bob, DSB-ob) and TLBI-ob orders from it."""
+    m.new_event("F", cell, 0, 0, 0, 0, cmo=kind)
+
+
 def translate(m: ThreadMachine, addr: Addr, size: int, write: bool, d: int, p: int) -> Addr:
     """The address ``addr`` designates in physical memory, after a walk if it is virtual.
 
@@ -67,6 +73,7 @@ def translate(m: ThreadMachine, addr: Addr, size: int, write: bool, d: int, p: i
     el0 = m.ctx.proc in m.ctx.el0
     if unwrap(addr.base, "PTE") is not None:
         if el0:
+            fault_event(m, "MMU:Permission", (addr.base, addr.offset))
             raise Fault("MMU:Permission", addr.base)
         return addr
     key = (m.instance, addr.base)
@@ -85,6 +92,7 @@ def translate(m: ThreadMachine, addr: Addr, size: int, write: bool, d: int, p: i
     kind = fault_kind(value, write, el0)
     if kind:
         walk.walk_fault = kind
+        fault_event(m, f"MMU:{kind}", (addr.base, addr.offset))
         raise Fault(f"MMU:{kind}", addr.base)
     if not value.oa:
         raise m.unsupported(f"a walk of {cell[0]} read an entry with no output address")

@@ -1,31 +1,36 @@
-"""Thread-local order with translation-table walks (herd's ``-variant vmsa``).
+"""Thread-local order with walks, TLBIs and faults (herd's ``-variant vmsa``).
 
 Explicit accesses keep the clauses of :mod:`~stalecheck.axiomatic.aarch64_local`.
 This module adds the clauses of herd's ``aarch64hwreqs.cat`` whose source or
-target is a walk (``Imp & TTD & R``), each citing the Arm ARM rule it
-implements (B2.3.7, the ordering relations; D8.2, translation table walks):
+target is a walk (``Imp & TTD & R``), a TLBI, or an MMU fault
+(``MMU & FAULT``), each citing the Arm ARM rule it implements (B2.3.5-B2.3.7,
+the ordering relations; D8.2, translation table walks; D8.17, TLB maintenance):
 
-* ``tr-ib``: a walk is before its own instruction's access (B2.3.5
+* ``tr-ib``: a walk is before its own instruction's access or fault (B2.3.5
   "Translation-intrinsically-before");
-* ``addr``: a read the address depends on is before the walk (B2.3.6
-  "Address dependency" reaches translation-table walks);
-* ``dob``: a walk is before every explicit write po-after its access, and
-  ``lmws`` before a later explicit write to the entry it read (B2.3.7
-  "Dependency-ordered-before", "Local write successor");
-* ``DSB-ob``: a walk is before whatever follows a full DSB, but nothing is
-  ordered before a later walk by a DSB alone, without FEAT_ETS2 (B2.3.7
-  "DSB-ordered-before"; D8.2.7: only a context synchronization event makes
-  later walks observe earlier writes);
-* ``IFB-ob``: a context synchronization event (ISB) orders later walks after
-  what ``ctrl``, ``addr; po`` or a DSB ordered before it, and after walks whose
-  access precedes it (B2.3.7 "Instruction-fetch-barrier-ordered-before").
+* ``addr``: a read the address depends on is before the walk, and before a TLBI
+  whose operand depends on it; ``ctrl`` and the pick dependencies reach TLBIs
+  (B2.3.6; B2.3.7 "Dependency-ordered-before", "Pick-ordered-before");
+* ``dob``/``lmws``: a walk is before every explicit write po-after its access, and
+  before a later explicit write to the entry it read (B2.3.7);
+* ``bob``: DMB, acquire and the write of an AL atomic order MMU faults like the
+  accesses they order (B2.3.7 "Barrier-ordered-before"); DMB does not order TLBIs;
+* ``DSB-ob``: a full DSB orders walks and TLBIs before it, and orders before
+  everything after it but walks; nothing is ordered before a later walk by a DSB
+  alone without FEAT_ETS2 (B2.3.7 "DSB-ordered-before"; D8.2.7);
+* ``IFB-ob``: an ISB orders later walks after what ``ctrl``, ``addr; po`` or a DSB
+  ordered before it, and after walks whose access precedes it (B2.3.7
+  "Instruction-fetch-barrier-ordered-before").
 
-Faults end their thread (``fatal``): a fault is ``ob``-after its walk and any
-barrier before it, but nothing is after it, so it adds no cycle and is not an
-event here; the walk remembers its fault for the model.
+Besides ``lob`` it returns, for each TLBI, what it is ``DSB-ob | IFB-ob`` before
+(the model's ``TLBI-ob`` needs them), and which TLBIs a full DSB completes
+(``C_TLBI`` in herd's ``enumerations.cat``).  A fault ends its thread (herd's
+``fatal``), so nothing of its thread is after it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from stalecheck.axiomatic.aarch64_local import (
     LocalOrder,
@@ -34,8 +39,21 @@ from stalecheck.axiomatic.aarch64_local import (
     lob_reason,
     pick_lob,
 )
-from stalecheck.axiomatic.events import ThreadTrace
+from stalecheck.axiomatic.events import Event, ThreadTrace
 from stalecheck.axiomatic.relations import transitive_closure
+
+
+@dataclass(frozen=True)
+class VmsaOrder:
+    """``lob`` with walks, TLBIs and faults; each TLBI's ``DSB-ob | IFB-ob`` targets."""
+
+    order: LocalOrder
+    tlbi_reach: dict[int, int]  # local TLBI index -> bitmask of local events
+    complete_tlbi: frozenset[int]  # C_TLBI: TLBIs with a full DSB po-after them
+
+
+def is_explicit(ev: Event) -> bool:
+    return ev.kind in ("R", "W") and not ev.walk
 
 
 def _view(trace: ThreadTrace) -> ThreadView:
@@ -44,32 +62,33 @@ def _view(trace: ThreadTrace) -> ThreadView:
     before_d = [0] * (len(trace.events) + 1)
     before_p = [0] * (len(trace.events) + 1)
     for k, ev in enumerate(trace.events):
-        before_d[k + 1] = before_d[k] | (0 if ev.walk else ev.addr_d)
-        before_p[k + 1] = before_p[k] | (0 if ev.walk else ev.addr_p)
+        explicit = is_explicit(ev)
+        before_d[k + 1] = before_d[k] | (ev.addr_d if explicit else 0)
+        before_p[k + 1] = before_p[k] | (ev.addr_p if explicit else 0)
     return ThreadView(base.events, base.barriers, base.rmw, base.rmw_rev, before_d, before_p,
                       base.al_writes)
 
 
 def _dsb_before(t: ThreadView, i: int, pos: int) -> str:
-    """``DSB-ob`` from event ``i`` to a point ``pos`` of its thread (aarch64hwreqs.cat)."""
+    """``DSB-ob`` from event ``i`` to a later point ``pos`` of its thread."""
     ei = t.events[i]
     kinds = {b.kind for b in t.barriers if ei.pos < b.pos < pos}
-    if "dsb.full" in kinds:
-        return "dsb.full"  # [M]; po; [dsb.full]; po -- walks included as sources
-    if not ei.walk and ei.is_read and not ei.noret and "dsb.ld" in kinds:
+    if "dsb.full" in kinds and ei.kind in ("R", "W", "T"):
+        return "dsb.full"  # [M | TLBI]; po; [dsb.full]; po -- walks included as sources
+    if is_explicit(ei) and ei.is_read and not ei.noret and "dsb.ld" in kinds:
         return "dsb.ld"
-    if not ei.walk and ei.is_write and "dsb.st" in kinds:
+    if is_explicit(ei) and ei.is_write and "dsb.st" in kinds:
         return "dsb.st"
     return ""
 
 
-def _isb_after(t: ThreadView, lo: int, hi: int) -> list[int]:
-    """Positions of ISBs strictly between ``lo`` and ``hi``."""
+def _isbs(t: ThreadView, lo: int, hi: int) -> list[int]:
+    """Positions of the ISBs strictly between positions ``lo`` and ``hi``."""
     return [b.pos for b in t.barriers if b.kind == "isb" and lo < b.pos < hi]
 
 
 def _access_pos(t: ThreadView, walk: int) -> int:
-    """Position of the access a walk translates (the next event of its instruction)."""
+    """Position of what a walk translates for (the next event of its instruction)."""
     ev = t.events[walk]
     nxt = walk + 1
     if nxt < len(t.events) and t.events[nxt].instance == ev.instance:
@@ -77,37 +96,93 @@ def _access_pos(t: ThreadView, walk: int) -> int:
     return ev.pos
 
 
-def walk_source_reason(t: ThreadView, i: int, j: int) -> str:
-    """Why walk ``i`` is locally before event ``j`` of a later instruction, or ""."""
+def _ifb(t: ThreadView, i: int, j: int) -> str:
+    """``IFB-ob`` into anything po-after an ISB (walks included)."""
+    ei, pos_j = t.events[i], t.events[j].pos
+    if is_explicit(ei):
+        reason = ifb_ob(t, i, j)  # [Exp & R]; (ctrl | addr; [Exp & M]; po); [IFB]; po
+        if reason:
+            return reason
+    if ei.walk and _isbs(t, _access_pos(t, i), pos_j):
+        return "tr-ib;isb"  # [Imp & TTD & R]; tr-ib; [Exp & M]; po; [IFB]; po
+    if any(_dsb_before(t, i, pos) for pos in _isbs(t, ei.pos, pos_j)):
+        return "dsb;isb"  # DSB-ob; [IFB]; po
+    return ""
+
+
+def _fault_bob(t: ThreadView, i: int, j: int) -> str:
+    """``bob`` into ``MMU & FAULT``: what a DMB or acquire orders before an access."""
+    ei = t.events[i]
+    if t.between(i, j, "dmb.full"):
+        return "dmb.full"
+    if ei.is_read and not ei.noret and t.between(i, j, "dmb.ld"):
+        return "dmb.ld"
+    if ei.is_write and t.between(i, j, "dmb.st"):
+        return "dmb.st"
+    if i in t.al_writes:
+        return "amo.al"
+    if ei.is_read and (ei.acquire or ei.acquire_pc):
+        return "acq"
+    return ""
+
+
+def _tlbi_dep(t: ThreadView, i: int, j: int) -> str:
+    """``addr``, ``ctrl`` (dob) and their pick forms (pob) into a TLBI."""
+    ej, bit = t.events[j], 1 << i
+    if ej.addr_d & bit:
+        return "addr"
+    if ej.ctrl_d & bit:
+        return "ctrl"
+    if (ej.addr_p | ej.ctrl_p) & bit:
+        return "pob"
+    return ""
+
+
+def _from_explicit(t: ThreadView, i: int, j: int) -> str:
     ej = t.events[j]
-    if not ej.walk and ej.is_write:
+    if is_explicit(ej):
+        return lob_reason(t, i, j)
+    if ej.walk:
+        if t.events[i].is_read and ej.addr_d >> i & 1:
+            return "addr"  # addr reaches Imp & TTD & R
+        return _ifb(t, i, j)
+    if ej.kind == "F":
+        return _fault_bob(t, i, j) or _dsb_before(t, i, ej.pos) or _ifb(t, i, j)
+    return _tlbi_dep(t, i, j) or _dsb_before(t, i, ej.pos) or _ifb(t, i, j)  # a TLBI
+
+
+def _from_walk(t: ThreadView, i: int, j: int) -> str:
+    ej = t.events[j]
+    if is_explicit(ej) and ej.is_write:
         if ej.cell == t.events[i].cell:
             return "lmws"  # [Imp & TTD & R]; po-loc; [Exp & W]
         return "tr-ib;po"  # dob: [Imp & TTD & R]; tr-ib; [Exp & M]; po; [Exp & W]
     if not ej.walk and _dsb_before(t, i, ej.pos):
-        return "dsb.full"  # DSB-ob, not into walks
-    if _isb_after(t, _access_pos(t, i), ej.pos):
-        return "tr-ib;isb"  # IFB-ob: [Imp & TTD & R]; tr-ib; [Exp & M]; po; [IFB]; po
-    if any(_dsb_before(t, i, pos) for pos in _isb_after(t, t.events[i].pos, ej.pos)):
-        return "dsb;isb"  # IFB-ob: DSB-ob; [IFB]; po
-    return ""
+        return "dsb.full"
+    return _ifb(t, i, j)
 
 
-def walk_target_reason(t: ThreadView, i: int, j: int) -> str:
-    """Why explicit event ``i`` is locally before walk ``j`` of a later instruction, or ""."""
-    ei, ej = t.events[i], t.events[j]
-    if ei.is_read and ej.addr_d >> i & 1:
-        return "addr"  # addr reaches Imp & TTD & R
-    reason = ifb_ob(t, i, j)  # [Exp & R]; (ctrl | addr; [Exp & M]; po); [IFB]; po
-    if reason:
-        return reason
-    if any(_dsb_before(t, i, pos) for pos in _isb_after(t, ei.pos, ej.pos)):
-        return "dsb;isb"  # IFB-ob: DSB-ob; [IFB]; po
-    return ""
+def _from_tlbi(t: ThreadView, i: int, j: int) -> str:
+    ej = t.events[j]
+    if not ej.walk and _dsb_before(t, i, ej.pos):
+        return "dsb.full"
+    return _ifb(t, i, j)
 
 
-def vmsa_local_order(trace: ThreadTrace) -> LocalOrder:
-    """``lob`` and ``(lob | pick-lob)+`` of a thread path with walks."""
+def vmsa_lob_reason(t: ThreadView, i: int, j: int) -> str:
+    """Why event ``i`` is locally-ordered-before ``j`` of a later instruction, or ""."""
+    ei = t.events[i]
+    if is_explicit(ei):
+        return _from_explicit(t, i, j)
+    if ei.walk:
+        return _from_walk(t, i, j)
+    if ei.kind == "T":
+        return _from_tlbi(t, i, j)
+    return ""  # a fault is last in its thread
+
+
+def vmsa_local_order(trace: ThreadTrace) -> VmsaOrder:
+    """``lob`` and ``(lob | pick-lob)+`` of a thread path with walks, TLBIs and faults."""
     t = _view(trace)
     events = t.events
     n = len(events)
@@ -118,15 +193,11 @@ def vmsa_local_order(trace: ThreadTrace) -> LocalOrder:
         for j in range(i + 1, n):
             ej = events[j]
             if ej.instance == ei.instance:
-                # tr-ib: the walk is intrinsically before its instruction's access (B2.3.5).
+                # tr-ib: the walk is intrinsically before its access or fault (B2.3.5).
                 reason = "tr-ib" if ei.walk and not ej.walk else (
                     "rmw" if t.rmw.get(i) == j else "")
-            elif ei.walk:
-                reason = walk_source_reason(t, i, j)
-            elif ej.walk:
-                reason = walk_target_reason(t, i, j)
             else:
-                reason = lob_reason(t, i, j)
+                reason = vmsa_lob_reason(t, i, j)
             if reason:
                 lob[i] |= 1 << j
                 named.append((i, j, reason))
@@ -135,4 +206,19 @@ def vmsa_local_order(trace: ThreadTrace) -> LocalOrder:
         named.append((a, b, "iico_order"))
     lob_closed = transitive_closure(lob)
     hw = pick_lob(t, lob_closed, named)
-    return LocalOrder(tuple(lob_closed), tuple(hw), tuple(named))
+    reach: dict[int, int] = {}
+    complete: set[int] = set()
+    for k, ev in enumerate(events):
+        if ev.kind != "T":
+            continue
+        if any(b.kind == "dsb.full" and b.pos > ev.pos for b in t.barriers):
+            complete.add(k)  # enumerations.cat: C_TLBI = TLBI & domain(po; [dsb.full])
+        mask = 0
+        for j in range(k + 1, n):
+            ej = events[j]
+            if (not ej.walk and _dsb_before(t, k, ej.pos)) or any(
+                    _dsb_before(t, k, pos) for pos in _isbs(t, ev.pos, ej.pos)):
+                mask |= 1 << j  # DSB-ob | IFB-ob (DSB-ob; [IFB]; po)
+        reach[k] = mask
+    return VmsaOrder(LocalOrder(tuple(lob_closed), tuple(hw), tuple(named)), reach,
+                     frozenset(complete))

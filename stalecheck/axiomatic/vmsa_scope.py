@@ -59,7 +59,7 @@ _TRANSLATED = re.compile(r"^(LDA?P?R|STL?R|SWPA?L?)[BH]?$")
 # Instructions that need more than walks: TLB and cache maintenance, address
 # translation, exceptions, system registers, exclusives and the other atomics.
 _NOT_WITH_WALKS = re.compile(
-    r"^(TLBI|AT|DC|IC|ERET|SVC|HVC|SMC|MSR|MRS|UDF|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
+    r"^(AT|DC|IC|ERET|SVC|HVC|SMC|MSR|MRS|UDF|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
     r"|SMAX|SMIN|UMAX|UMIN)|ST(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)|LDP|STP|STG|LDG)"
 )
 # Fault handling other than herd's default (a fault ends its thread).

@@ -128,3 +128,58 @@ def test_setting_ap2_makes_the_page_read_only() -> None:
 exists (x=0 /\\ fault(P0:L0,x,MMU:Permission))
 """)
     assert r.verdict == "Allowed" and r.p_false == 1  # the other outcome: x=1, no fault
+
+
+# P0 unmaps x (break), invalidates its TLB entries, then publishes y; P1 sees y, then
+# accesses x: the question is whether P1 can still use the old, valid translation.
+SHOOTDOWN = """AArch64 T
+{{
+0:X1=PTE(x); pteval_t 0:X2=(oa:PA(x), valid:0); 0:X3=y; 0:X5=x;
+1:X3=y; 1:X5=x;
+}}
+ P0               | P1          ;
+ STR X2,[X1]      | LDR W0,[X3] ;
+ DSB SY           | DMB LD      ;
+ LSR X9,X5,#12    | L0:         ;
+ {tlbi}           | LDR W6,[X5] ;
+ {dsb}            |             ;
+ MOV W4,#1        |             ;
+ STR W4,[X3]      |             ;
+exists (1:X0=1 /\\ ~fault(P1:L0,x))
+"""
+
+
+def _shootdown(tlbi: str, dsb: str = "DSB SY") -> CheckResult:
+    return _run(SHOOTDOWN.format(tlbi=tlbi, dsb=dsb))
+
+
+def test_without_tlbi_the_old_translation_may_be_used() -> None:
+    """D8.16.1: a valid entry may be held in a TLB after the entry in memory changes."""
+    assert _shootdown("NOP").verdict == "Allowed"
+
+
+def test_completed_broadcast_tlbi_removes_the_old_translation() -> None:
+    """D8.17.2 (B2.3.7 TLBI-ordered-before, B2.3.8 TLBI-coherence-after): once the
+    TLBI VAAE1IS is complete (DSB), P1's walk is either after it, and then it cannot
+    read the entry older than P0's invalid one (TLBI-ca), or before it, and then P1's
+    access is before what the TLBI's DSB orders, P0's store of y (TLBI-ob): a cycle
+    either way, so P1 faults."""
+    assert _shootdown("TLBI VAAE1IS,X9").verdict == "Forbidden"
+
+
+def test_tlbi_without_dsb_is_not_complete() -> None:
+    """enumerations.cat C_TLBI (D8.17.4: a TLBI is complete only after a DSB): without
+    the second DSB the TLBI orders nothing."""
+    assert _shootdown("TLBI VAAE1IS,X9", "NOP").verdict == "Allowed"
+
+
+def test_local_tlbi_does_not_reach_other_pes() -> None:
+    """D8.17.4: a TLBI without IS affects the issuing PE's TLBs only."""
+    assert _shootdown("TLBI VAAE1,X9").verdict == "Allowed"
+
+
+def test_tlbi_of_another_page_does_not_help() -> None:
+    """herd's inv-domain: TLBI by VA reaches the walks of that page's entry only."""
+    r = _run(SHOOTDOWN.format(tlbi="TLBI VAAE1IS,X9", dsb="DSB SY").replace(
+        "LSR X9,X5,#12", "LSR X9,X3,#12"))
+    assert r.verdict == "Allowed"
