@@ -9,7 +9,8 @@ loops.  Control dependencies are recorded here, barriers become
 from __future__ import annotations
 
 from stalecheck.axiomatic.isa_common import CONDITIONS, branch_target, condition_holds, expect_operands
-from stalecheck.axiomatic.machine import Fault, Handler, Poison, ThreadMachine
+from stalecheck.axiomatic.machine import Handler, Poison, ThreadMachine
+from stalecheck.axiomatic.translation import Fault
 from stalecheck.axiomatic.values import CodeLabel
 from stalecheck.litmus import ast
 

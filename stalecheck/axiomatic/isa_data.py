@@ -65,6 +65,7 @@ def _logic(m: ThreadMachine, ins: ast.Instruction) -> None:
     base = mn.rstrip("S") if mn in ("ANDS", "BICS") else mn
     if isinstance(a, PteVal) or isinstance(b, PteVal):
         pte, other = (a, b) if isinstance(a, PteVal) else (b, a)
+        assert isinstance(pte, PteVal)
         if base == "EOR" and a == b:
             res: Val = 0
         elif isinstance(other, int) and (base != "BIC" or isinstance(a, PteVal)) and \

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
-from stalecheck.axiomatic.translation import translate
+from stalecheck.axiomatic.translation import Fault, translate
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Instr, Val, mask, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -69,13 +69,6 @@ class Poison(Exception):
         self.error = error
 
 
-class Fault(Exception):
-    """The instruction takes a synchronous exception; with no handler the thread stops."""
-
-    def __init__(self, kind: str, loc: str = "") -> None:
-        super().__init__(kind)
-        self.kind = kind
-        self.loc = loc  # the virtual address of a memory fault
 
 
 class PathCut(Exception):
@@ -144,6 +137,7 @@ class ThreadMachine:
         self.branch_counts = True
         self.current: ast.Instruction | None = None
         self.translations: dict[tuple[int, str], str] = {}  # (instance, page) -> physical page
+        self._el0 = ctx.proc in ctx.el0
 
     # ------------------------------------------------------------ errors
     def unsupported(self, message: str) -> UnsupportedError:
@@ -384,7 +378,8 @@ class ThreadMachine:
     ) -> tuple[Val, int, int, int]:
         """Read memory; return value and the (d, p) sources of the destination register."""
         if self.ctx.vmsa:  # the walk comes first (D8.2); it may fault
-            addr = translate(self, addr, size, bool(kw.get("atomic")), d, p)
+            addr = translate(self, addr, bool(kw.get("atomic")), d, p, self._el0,
+                             self.ctx.layout.cell_types)
         parts = self._split(addr, size, not any(kw.values()))
         if parts is not None:
             part_bits = size * 8 // len(parts)
@@ -422,7 +417,7 @@ class ThreadMachine:
         **kw: object,
     ) -> int:
         if self.ctx.vmsa:
-            addr = translate(self, addr, size, True, ad, ap)
+            addr = translate(self, addr, True, ad, ap, self._el0, self.ctx.layout.cell_types)
         parts = self._split(addr, size, not any(kw.values()))
         if parts is not None:
             if not isinstance(value, int):

@@ -22,21 +22,47 @@ faults from EL0 (herd: user code cannot touch the page tables).
 A walk is an event of the instruction it translates: one walk per
 instruction, shared by the read and write of an atomic (herd lifts the whole
 instruction once; the check is the write's).  A fault ends the path
-(:class:`~stalecheck.axiomatic.machine.Fault`); its kind is herd's
+(:class:`Fault`); its kind is herd's
 ``MMU:<kind>`` and its location the virtual address.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.values import Addr, PteVal, Val, pte_cell_base, unwrap
-
-if TYPE_CHECKING:
-    from stalecheck.axiomatic.machine import ThreadMachine
+from stalecheck.errors import UnsupportedError
 
 PTE_SIZE = 8
+Cell = tuple[str, int]
+
+
+class Fault(Exception):
+    """The instruction takes a synchronous exception; with no handler the thread stops."""
+
+    def __init__(self, kind: str, loc: str = "") -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.loc = loc  # the virtual address of a memory fault
+
+
+class Walker(Protocol):
+    """What a walk needs of the thread machine (machine.ThreadMachine)."""
+
+    instance: int
+    translations: dict[tuple[int, str], str]
+    trace: ThreadTrace
+
+    def read_value(self, cell: Cell) -> Val: ...
+
+    def new_event(
+        self, kind: str, cell: Cell, value: Val, size: int, d: int, p: int, **kw: object
+    ) -> int: ...
+
+    def unsupported(self, message: str) -> UnsupportedError: ...
 
 
 def fault_kind(pte: PteVal, write: bool, el0: bool) -> str:
@@ -52,25 +78,26 @@ def fault_kind(pte: PteVal, write: bool, el0: bool) -> str:
     return ""
 
 
-def fault_event(m: ThreadMachine, kind: str, cell: tuple[str, int]) -> None:
+def fault_event(m: Walker, kind: str, cell: Cell) -> None:
     """The fault as an event of its instruction (herd's ``MMU & FAULT``), after its walk:
     barriers order it (B2.3.7 bob, DSB-ob) and TLBI-ob orders from it."""
     m.new_event("F", cell, 0, 0, 0, 0, cmo=kind)
 
 
-def translate(m: ThreadMachine, addr: Addr, size: int, write: bool, d: int, p: int) -> Addr:
+def translate(
+    m: Walker, addr: Addr, write: bool, d: int, p: int, el0: bool,
+    cells: Mapping[Cell, object],
+) -> Addr:
     """The address ``addr`` designates in physical memory, after a walk if it is virtual.
 
     ``d``/``p`` are the address's dependency sources: the walk is
     address-dependent on them exactly as the access is (herd's ``addr`` reaches
-    ``Imp & TTD & R``).  Raises ``Fault`` when the walk faults.
+    ``Imp & TTD & R``).  ``el0``: the thread runs at EL0; ``cells``: the test's
+    locations.  Raises ``Fault`` when the walk faults.
     """
-    from stalecheck.axiomatic.machine import Fault
-
     physical = unwrap(addr.base, "PA")
     if physical is not None:
         return Addr(physical, addr.offset)
-    el0 = m.ctx.proc in m.ctx.el0
     if unwrap(addr.base, "PTE") is not None:
         if el0:
             fault_event(m, "MMU:Permission", (addr.base, addr.offset))
@@ -81,7 +108,7 @@ def translate(m: ThreadMachine, addr: Addr, size: int, write: bool, d: int, p: i
     if hit is not None:
         return Addr(hit, addr.offset)
     cell = (pte_cell_base(addr.base), 0)
-    if cell not in m.ctx.layout.cell_types:
+    if cell not in cells:
         raise m.unsupported(f"access to {addr.base}, which has no page-table entry")
     value = m.read_value(cell)
     idx = m.new_event("R", cell, value, PTE_SIZE, 0, 0, walk=True)
