@@ -10,6 +10,7 @@ what identifies a state in herd's output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,6 +63,8 @@ def _obs_loc(
         loc = ast.GlobalLoc(vmsa_layout.call_location_base(loc.func, loc.arg, Position(path, line)))
     elif vmsa and isinstance(loc, ast.GlobalLoc):
         loc = ast.GlobalLoc(vmsa_layout.location_base(loc.name) or loc.name, loc.index)
+    if isinstance(loc, ast.LabelLoc) and re.fullmatch(r"[XWxw]\d+", loc.label):
+        loc = ast.RegLoc(loc.proc, loc.label.upper())  # herd also reads ``P0:X7`` as 0:X7
     if isinstance(loc, ast.RegLoc):
         reg = canonical_reg(loc.reg)
         if reg != "SP" and not (reg[0] == "X" and (reg[1:].isdigit() or reg == "XZR")):

@@ -115,7 +115,9 @@ class VmsaPrepared(Prepared):
     pairs: list[tuple[int, int, tuple[int, ...]]] = field(default_factory=list)
     tlbi_reach: dict[int, list[int]] = field(default_factory=dict)  # DSB-ob | IFB-ob targets
     accesses: dict[int, list[int]] = field(default_factory=dict)  # walk -> its tr-ib targets
-    earlier: dict[int, list[int]] = field(default_factory=dict)  # walk -> same-offset po-earlier
+    # walk -> walks of po-earlier accesses at the same offset (same-low-order-bits relates
+    # memory effects only, E-valid-PA in aarch64fences.cat: not faults)
+    earlier: dict[int, list[int]] = field(default_factory=dict)
 
 
 def _orientations(hw: list[int], proc_of: list[int], a: int, b: int) -> tuple[int, ...]:
@@ -236,7 +238,8 @@ class VmsaModel:
             w2: [w1 for w1 in walks if proc_of[w1] == proc_of[w2] and w1 < w2
                  and evs[w1].instance != evs[w2].instance
                  and any(evs[a1].cell[1] == evs[a2].cell[1]
-                         for a1 in accesses[w1] for a2 in accesses[w2])]
+                         for a1 in accesses[w1] for a2 in accesses[w2]
+                         if evs[a1].kind in "RW" and evs[a2].kind in "RW")]
             for w2 in walks
         }
         return VmsaPrepared(
