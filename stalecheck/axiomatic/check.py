@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
@@ -35,10 +35,11 @@ from stalecheck.axiomatic.initial_state import (
 )
 from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
+from stalecheck.axiomatic.translation import Hardware
 from stalecheck.axiomatic.values import Val
 from stalecheck.axiomatic.variants import test_variants
 from stalecheck.axiomatic.vmsa_model import VmsaModel
-from stalecheck.axiomatic.vmsa_scope import walks_modelled
+from stalecheck.axiomatic.vmsa_scope import refuse_spurious_updates, tthm, walks_modelled
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -113,6 +114,7 @@ def _el0_threads(test: ast.LitmusTest) -> frozenset[int]:
 def _value_domain(
     test: ast.LitmusTest, layout: InitialState, variants: frozenset[str],
     code: CodeLayout | None = None, el0: frozenset[int] = frozenset(),
+    hardware: Mapping[int, Hardware] | None = None,
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     stores = sum(
@@ -134,7 +136,7 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, variants, code, el0
+                thread, layout, ordered, test.path, programs, variants, code, el0, hardware
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -275,7 +277,10 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     add_overwriting(code, initial_values(layout), test.path)
     evaluator = Evaluator(test, layout, vmsa)
     el0 = _el0_threads(test) if vmsa else frozenset()
-    _, per_thread, cut = _value_domain(test, layout, variants, code, el0)
+    hardware = tthm(test) if vmsa else {}
+    _, per_thread, cut = _value_domain(test, layout, variants, code, el0, hardware)
+    if hardware:
+        refuse_spurious_updates(test, layout, per_thread, hardware)
     per_thread = _justifiable(per_thread, layout)
     _one_width_per_location(per_thread, layout, test.path)
     model: MemoryModel = (

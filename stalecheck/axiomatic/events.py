@@ -55,6 +55,7 @@ class Event:
     cmo: str = ""  # "DC.CVAU", "IC.IVAU", "IC.IALLU", "IC.IALLUIS" for kind "C"
     walk: bool = False  # a translation-table walk (herd's Imp & TTD & R), not an explicit read
     walk_fault: str = ""  # the MMU fault this walk raised: "Translation", "AccessFlag", ...
+    hu: bool = False  # a hardware update of a page-table entry (herd's HU = Imp & TTD & W)
 
     @property
     def is_read(self) -> bool:
@@ -92,6 +93,7 @@ class ThreadTrace:
     events: list[Event] = field(default_factory=list)
     barriers: list[Barrier] = field(default_factory=list)
     rmw: list[tuple[int, int]] = field(default_factory=list)
+    hu_rmw: list[tuple[int, int]] = field(default_factory=list)  # walk -> its AF/DB update
     iico_order: list[tuple[int, int]] = field(default_factory=list)  # intra-instruction order
     sca_groups: list[tuple[int, ...]] = field(default_factory=list)  # single-copy-atomic pairs
     registers: dict[str, Val] = field(default_factory=dict)

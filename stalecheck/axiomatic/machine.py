@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
-from stalecheck.axiomatic.translation import Fault, translate
+from stalecheck.axiomatic.translation import NO_HARDWARE, Fault, Hardware, translate
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Instr, Val, mask, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -87,6 +87,7 @@ class Context:
     variants: frozenset[str] = frozenset()  # lowercased herd variants (see variants.py)
     code: CodeLayout | None = None  # code locations; with ``fetching``, the ifetch variant
     el0: frozenset[int] = frozenset()  # threads running at EL0 (herd's ``EL0=P0`` key)
+    hardware: Mapping[int, Hardware] = field(default_factory=dict)  # herd's ``TTHM`` key
 
     @property
     def vmsa(self) -> bool:
@@ -138,6 +139,7 @@ class ThreadMachine:
         self.current: ast.Instruction | None = None
         self.translations: dict[tuple[int, str], str] = {}  # (instance, page) -> physical page
         self._el0 = ctx.proc in ctx.el0
+        self._hw = ctx.hardware.get(ctx.proc, NO_HARDWARE)
 
     # ------------------------------------------------------------ errors
     def unsupported(self, message: str) -> UnsupportedError:
@@ -379,7 +381,7 @@ class ThreadMachine:
         """Read memory; return value and the (d, p) sources of the destination register."""
         if self.ctx.vmsa:  # the walk comes first (D8.2); it may fault
             addr = translate(self, addr, bool(kw.get("atomic")), d, p, self._el0,
-                             self.ctx.layout.cell_types)
+                             self.ctx.layout.cell_types, self._hw)
         parts = self._split(addr, size, not any(kw.values()))
         if parts is not None:
             part_bits = size * 8 // len(parts)
@@ -417,7 +419,8 @@ class ThreadMachine:
         **kw: object,
     ) -> int:
         if self.ctx.vmsa:
-            addr = translate(self, addr, True, ad, ap, self._el0, self.ctx.layout.cell_types)
+            addr = translate(self, addr, True, ad, ap, self._el0, self.ctx.layout.cell_types,
+                             self._hw)
         parts = self._split(addr, size, not any(kw.values()))
         if parts is not None:
             if not isinstance(value, int):

@@ -25,6 +25,7 @@ from stalecheck.axiomatic.machine import (
     PathCut,
     ThreadMachine,
 )
+from stalecheck.axiomatic.translation import Hardware
 from stalecheck.axiomatic.values import Val
 from stalecheck.errors import Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -97,11 +98,12 @@ def thread_traces(
     variants: frozenset[str] = frozenset(),
     code: CodeLayout | None = None,
     el0: frozenset[int] = frozenset(),
+    hardware: Mapping[int, Hardware] | None = None,
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
         thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants,
-        code, el0,
+        code, el0, hardware or {},
     )
     out: list[ThreadTrace] = []
     cut = False

@@ -14,6 +14,11 @@ the access flag or dirty state):
   Permission fault (D8.5.2: the dirty state is write permission);
 * from EL0, an entry with the EL0 permission clear: a Permission fault (D8.4.1).
 
+With hardware management (FEAT_HAFDBS, herd's ``TTHM`` key) an Access flag
+fault becomes an update of the entry by the walk, and so does a Permission
+fault on a writable-clean (DBM) entry: the walk and the update are one atomic
+read-modify-write (herd's ``HU``, an implicit write; D8.5.1, D8.5.2).
+
 Otherwise the access goes to the physical page the entry names, at the same
 offset.  An access whose address is already physical (``PA(x)``) is not
 translated; one to an entry itself (``PTE(x)``) is not translated either, but
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.values import Addr, PteVal, Val, pte_cell_base, unwrap
@@ -65,17 +70,43 @@ class Walker(Protocol):
     def unsupported(self, message: str) -> UnsupportedError: ...
 
 
-def fault_kind(pte: PteVal, write: bool, el0: bool) -> str:
-    """The MMU fault a walk that read ``pte`` raises, or "" (herd's ``check_ptw``, no TTHM)."""
+class Hardware(NamedTuple):
+    """FEAT_HAFDBS for one thread (herd's ``TTHM`` key): ``ha`` hardware Access flag
+    updates (TCR_ELx.HA), ``hd`` hardware dirty state updates (TCR_ELx.HD, which herd
+    takes to imply HA)."""
+
+    ha: bool = False
+    hd: bool = False
+
+
+NO_HARDWARE = Hardware()
+
+
+def fault_kind(pte: PteVal, write: bool, el0: bool, hw: Hardware = NO_HARDWARE) -> str:
+    """The MMU fault a walk that read ``pte`` raises, or "" (herd's ``check_ptw``)."""
     if not pte.valid:
         return "Translation"  # D8.15.1: invalid descriptor
-    if not pte.af:
+    if not pte.af and not hw.ha:
         return "AccessFlag"  # D8.5.1: AF clear and no hardware AF update
-    if write and not pte.db:
-        return "Permission"  # D8.5.2: dirty state clear is read-only
+    if write and not pte.db and not (hw.hd and pte.dbm):
+        return "Permission"  # D8.5.2: clean and not writable by hardware (DBM) is read-only
     if el0 and not pte.el0:
         return "Permission"  # D8.4.1: no EL0 access
     return ""
+
+
+def hardware_update(pte: PteVal, write: bool, hw: Hardware) -> PteVal | None:
+    """The entry the walk writes back, or None (herd: set_af / set_afdb after the checks).
+
+    D8.5.1 (R_PQMNC): with HA the PE sets the Access flag itself; D8.5.2 (R_LLNXK):
+    with HD a write to a writable-clean (DBM) page sets the dirty state, and, herd
+    takes it, the Access flag with it.
+    """
+    if hw.hd and write and (not pte.af or not pte.db):
+        return replace(pte, af=1, db=1)
+    if hw.ha and not pte.af:
+        return replace(pte, af=1)
+    return None
 
 
 def fault_event(m: Walker, kind: str, cell: Cell) -> None:
@@ -86,7 +117,7 @@ def fault_event(m: Walker, kind: str, cell: Cell) -> None:
 
 def translate(
     m: Walker, addr: Addr, write: bool, d: int, p: int, el0: bool,
-    cells: Mapping[Cell, object],
+    cells: Mapping[Cell, object], hw: Hardware = NO_HARDWARE,
 ) -> Addr:
     """The address ``addr`` designates in physical memory, after a walk if it is virtual.
 
@@ -116,13 +147,18 @@ def translate(
     walk.addr_d, walk.addr_p, walk.lmrs_from = d, p, -1
     if not isinstance(value, PteVal):
         raise m.unsupported(f"a walk of {cell[0]} read {value}, which is not a page-table entry")
-    kind = fault_kind(value, write, el0)
+    kind = fault_kind(value, write, el0, hw)
     if kind:
         walk.walk_fault = kind
         fault_event(m, f"MMU:{kind}", (addr.base, addr.offset))
         raise Fault(f"MMU:{kind}", addr.base)
     if not value.oa:
         raise m.unsupported(f"a walk of {cell[0]} read an entry with no output address")
+    update = hardware_update(value, write, hw)
+    if update is not None:  # an atomic update of the entry the walk read (aob: rmw; [HU])
+        hu = m.new_event("W", cell, update, PTE_SIZE, 0, 0, hu=True)
+        m.trace.events[hu].addr_d, m.trace.events[hu].addr_p = d, p  # addr reaches HU
+        m.trace.hu_rmw.append((idx, hu))
     m.translations[key] = value.oa
     return Addr(value.oa, addr.offset)
 

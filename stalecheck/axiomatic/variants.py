@@ -97,8 +97,8 @@ def test_variants(test: ast.LitmusTest, extra: Iterable[str] = ()) -> frozenset[
             )
     for key in _SEMANTIC_KEYS:
         hit = test.info_value(key)
-        if hit is not None and key.lower() == "el0" and translation_ok:
-            continue  # EL0=P0: threads at EL0 (translation.py checks the EL0 permission)
+        if hit is not None and key.lower() in ("el0", "tthm") and translation_ok:
+            continue  # EL0=P0, TTHM=HA: read by check.py and vmsa_scope.tthm (translation.py)
         if hit is not None:
             raise UnsupportedError(
                 f"header key {key} (it changes herd's semantics) is not supported",

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stalecheck.axiomatic.aarch64_local import (
+    LOB_CLAUSES,
     LocalOrder,
     ThreadView,
     ifb_ob,
@@ -53,7 +54,12 @@ class VmsaOrder:
 
 
 def is_explicit(ev: Event) -> bool:
-    return ev.kind in ("R", "W") and not ev.walk
+    return ev.kind in ("R", "W") and not ev.walk and not ev.hu
+
+
+def _implicit_ttd(ev: Event) -> bool:
+    """``Imp & TTD & M``: a walk or a hardware update, never a DSB-ob target."""
+    return ev.walk or ev.hu
 
 
 def _view(trace: ThreadTrace) -> ThreadView:
@@ -87,13 +93,16 @@ def _isbs(t: ThreadView, lo: int, hi: int) -> list[int]:
     return [b.pos for b in t.barriers if b.kind == "isb" and lo < b.pos < hi]
 
 
-def _access_pos(t: ThreadView, walk: int) -> int:
-    """Position of what a walk translates for (the next event of its instruction)."""
-    ev = t.events[walk]
-    nxt = walk + 1
-    if nxt < len(t.events) and t.events[nxt].instance == ev.instance:
-        return t.events[nxt].pos
-    return ev.pos
+def _access_pos(t: ThreadView, walk: int) -> int | None:
+    """Position of the explicit access a walk translates for (its ``tr-ib; [Exp & M]``
+    target), or None when the walk faulted."""
+    inst = t.events[walk].instance
+    for ev in t.events[walk + 1:]:
+        if ev.instance != inst:
+            break
+        if is_explicit(ev):
+            return ev.pos
+    return None
 
 
 def _ifb(t: ThreadView, i: int, j: int) -> str:
@@ -103,7 +112,8 @@ def _ifb(t: ThreadView, i: int, j: int) -> str:
         reason = ifb_ob(t, i, j)  # [Exp & R]; (ctrl | addr; [Exp & M]; po); [IFB]; po
         if reason:
             return reason
-    if ei.walk and _isbs(t, _access_pos(t, i), pos_j):
+    access = _access_pos(t, i) if ei.walk else None
+    if access is not None and _isbs(t, access, pos_j):
         return "tr-ib;isb"  # [Imp & TTD & R]; tr-ib; [Exp & M]; po; [IFB]; po
     if any(_dsb_before(t, i, pos) for pos in _isbs(t, ei.pos, pos_j)):
         return "dsb;isb"  # DSB-ob; [IFB]; po
@@ -138,10 +148,36 @@ def _tlbi_dep(t: ThreadView, i: int, j: int) -> str:
     return ""
 
 
+def _hu_target(t: ThreadView, i: int, j: int) -> str:
+    """``dob``/``pob`` into a hardware update ([Exp & W | HU] targets), or ``IFB-ob``."""
+    ej, bit = t.events[j], 1 << i
+    if ej.addr_d & bit:
+        return "addr"  # addr reaches HU
+    if ej.ctrl_d & bit:
+        return "ctrl"
+    if t.addr_before_d[j] & bit:
+        return "addr;po"
+    if (ej.addr_p | ej.ctrl_p | t.addr_before_p[j]) & bit:
+        return "pob"
+    return _ifb(t, i, j)
+
+
+def _explicit_pair(t: ThreadView, i: int, j: int) -> str:
+    """The base clauses, but ``(addr | data); [Exp & M]; lmrs`` needs an explicit write:
+    a hardware update in between is the po-latest write the read follows (herd's lmrs)."""
+    reason = lob_reason(t, i, j)
+    lm = t.events[j].lmrs_from
+    if reason == "dep;lmrs" and lm >= 0 and t.events[lm].hu:
+        return next((r for clause in LOB_CLAUSES[1:] if (r := clause(t, i, j))), "")
+    return reason
+
+
 def _from_explicit(t: ThreadView, i: int, j: int) -> str:
     ej = t.events[j]
     if is_explicit(ej):
-        return lob_reason(t, i, j)
+        return _explicit_pair(t, i, j)
+    if ej.hu:
+        return _hu_target(t, i, j)
     if ej.walk:
         if t.events[i].is_read and ej.addr_d >> i & 1:
             return "addr"  # addr reaches Imp & TTD & R
@@ -153,18 +189,20 @@ def _from_explicit(t: ThreadView, i: int, j: int) -> str:
 
 def _from_walk(t: ThreadView, i: int, j: int) -> str:
     ej = t.events[j]
-    if is_explicit(ej) and ej.is_write:
+    if ej.is_write:  # an explicit write or a hardware update
         if ej.cell == t.events[i].cell:
-            return "lmws"  # [Imp & TTD & R]; po-loc; [Exp & W]
-        return "tr-ib;po"  # dob: [Imp & TTD & R]; tr-ib; [Exp & M]; po; [Exp & W]
-    if not ej.walk and _dsb_before(t, i, ej.pos):
+            return "lmws"  # [Imp & TTD & R]; po-loc; [Exp & W | HU]
+        if _access_pos(t, i) is not None:
+            return "tr-ib;po"  # dob: [Imp & TTD & R]; tr-ib; [Exp & M]; po; [Exp & W | HU]
+    if not _implicit_ttd(ej) and _dsb_before(t, i, ej.pos):
         return "dsb.full"
     return _ifb(t, i, j)
 
 
-def _from_tlbi(t: ThreadView, i: int, j: int) -> str:
+def _from_other(t: ThreadView, i: int, j: int) -> str:
+    """From a TLBI or a hardware update: ``DSB-ob`` (not into walks or updates), ``IFB-ob``."""
     ej = t.events[j]
-    if not ej.walk and _dsb_before(t, i, ej.pos):
+    if not _implicit_ttd(ej) and _dsb_before(t, i, ej.pos):
         return "dsb.full"
     return _ifb(t, i, j)
 
@@ -176,8 +214,8 @@ def vmsa_lob_reason(t: ThreadView, i: int, j: int) -> str:
         return _from_explicit(t, i, j)
     if ei.walk:
         return _from_walk(t, i, j)
-    if ei.kind == "T":
-        return _from_tlbi(t, i, j)
+    if ei.kind == "T" or ei.hu:
+        return _from_other(t, i, j)
     return ""  # a fault is last in its thread
 
 
@@ -193,8 +231,9 @@ def vmsa_local_order(trace: ThreadTrace) -> VmsaOrder:
         for j in range(i + 1, n):
             ej = events[j]
             if ej.instance == ei.instance:
-                # tr-ib: the walk is intrinsically before its access or fault (B2.3.5).
-                reason = "tr-ib" if ei.walk and not ej.walk else (
+                # tr-ib: the walk is intrinsically before its access or fault (B2.3.5);
+                # aob: [Imp & TTD & R]; rmw; [HU], before the update it makes.
+                reason = ("rmw" if ej.hu else "tr-ib") if ei.walk and not ej.walk else (
                     "rmw" if t.rmw.get(i) == j else "")
             else:
                 reason = vmsa_lob_reason(t, i, j)
@@ -216,7 +255,7 @@ def vmsa_local_order(trace: ThreadTrace) -> VmsaOrder:
         mask = 0
         for j in range(k + 1, n):
             ej = events[j]
-            if (not ej.walk and _dsb_before(t, k, ej.pos)) or any(
+            if (not _implicit_ttd(ej) and _dsb_before(t, k, ej.pos)) or any(
                     _dsb_before(t, k, pos) for pos in _isbs(t, ev.pos, ej.pos)):
                 mask |= 1 << j  # DSB-ob | IFB-ob (DSB-ob; [IFB]; po)
         reach[k] = mask

@@ -46,10 +46,7 @@ from stalecheck.axiomatic.aarch64_model import (
     INTERNAL,
     Prepared,
     atomicity,
-    coe,
     internal_visibility,
-    po_loc_lookups,
-    rfe,
 )
 from stalecheck.axiomatic.candidates import Candidate, CandidateSpace
 from stalecheck.axiomatic.events import ThreadTrace
@@ -63,16 +60,37 @@ from stalecheck.axiomatic.vmsa_local import VmsaOrder, vmsa_local_order
 TLB_UNCACHEABLE = ("Translation", "AccessFlag")
 
 
-def ttd_rf(p: Prepared, rf: dict[int, int], rows: list[int]) -> None:
-    """``rf; [Imp & TTD]``: the write a walk reads is before it, internal too (B2.3.8)."""
-    evs = p.space.evs
+def observed_rf(p: Prepared, rf: dict[int, int], rows: list[int]) -> None:
+    """The read-from part of ``obs`` (B2.3.8): ``Exp-obs`` between explicit accesses of
+    different PEs (``rfe; sca-class?``), and ``TTD-obs``: ``rf; [Imp & TTD]`` (the write a
+    walk reads is before it) and ``[Imp & TTD]; rf`` (a hardware update is before every
+    read of it), internal too."""
+    proc_of, sca, evs = p.space.proc_of, p.space.sca, p.space.evs
     for r, w in rf.items():
-        if evs[r].walk:
+        if evs[r].walk or evs[w].hu:
             rows[w] |= 1 << r
+        elif proc_of[w] != proc_of[r]:
+            rows[w] |= sca[r]
+
+
+def observed_co(p: Prepared, c: Candidate, rows: list[int]) -> None:
+    """Coherence in ``obs``: ``Exp-obs`` ``coe; sca-class?`` between explicit writes of
+    different PEs, and ``TTD-obs`` ``[HU]; ca; [W] | [W]; ca; [HU]``, internal too."""
+    proc_of, sca, evs = p.space.proc_of, p.space.sca, p.space.evs
+    for order in c.co.values():
+        for a_i, a in enumerate(order):
+            for b in order[a_i + 1:]:
+                if evs[a].hu or evs[b].hu:
+                    rows[a] |= 1 << b
+                elif proc_of[a] != proc_of[b]:
+                    rows[a] |= sca[b]
 
 
 def explicit_fr_and_haz(p: Prepared, c: Candidate, rows: list[int]) -> None:
-    """``fre; sca-class?`` and ``Exp-haz-ob`` for explicit reads (B2.3.8 "Explicitly-observed-by")."""
+    """From-reads of explicit reads (B2.3.8): ``fre; sca-class?`` to explicit writes of
+    other PEs (``Exp-obs``), ``HU-ca`` (``[Exp & R]; ca; [HU]``, internal too) to hardware
+    updates, and ``Exp-haz-ob`` (B2.3.7: a po-earlier read of the same location is
+    before a write of another PE the later read is coherence-before)."""
     proc_of, sca, evs = p.space.proc_of, p.space.sca, p.space.evs
     for r, w in c.rf.items():
         if evs[r].walk:
@@ -81,10 +99,47 @@ def explicit_fr_and_haz(p: Prepared, c: Candidate, rows: list[int]) -> None:
         if order is None:
             continue
         for w2 in order[order.index(w) + 1:]:
-            if proc_of[w2] != proc_of[r]:
+            ext = proc_of[w2] != proc_of[r]
+            if evs[w2].hu:
+                rows[r] |= 1 << w2
+            elif ext:
                 rows[r] |= sca[w2]
+            if ext:
                 for r1 in p.prior_reads[r]:
                     rows[r1] |= sca[w2]
+
+
+def explicit_po_loc(space: CandidateSpace) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """For each explicit read, its po-loc predecessors among explicit accesses: the latest
+    write (``coWR-Exp``) and the reads (``Exp-haz-ob``); walks and updates are implicit."""
+    proc_of, evs = space.proc_of, space.evs
+    prior_write: dict[int, int] = {}
+    prior_reads: dict[int, list[int]] = {}
+    for r in space.reads:
+        if evs[r].walk:
+            continue
+        pw, prs = -1, []
+        for g in range(r - 1, -1, -1):
+            if proc_of[g] != proc_of[r]:
+                break
+            eg = evs[g]
+            if eg.cell != evs[r].cell or eg.walk or eg.hu:
+                continue
+            if eg.kind == "W" and pw < 0:
+                pw = g
+            elif eg.kind == "R":
+                prs.append(g)
+        if pw >= 0:
+            prior_write[r] = pw
+        prior_reads[r] = prs
+    return prior_write, prior_reads
+
+
+def hu_atomicity(p: VmsaPrepared, c: Candidate) -> bool:
+    """``atomic`` for a walk and its update: no write at all co-between them (D8.5.1:
+    the update is atomic with the walk's read of the entry)."""
+    rank = c.co_rank
+    return all(rank[hu] == rank[c.rf[walk]] + 1 for walk, hu in p.hu_rmw)
 
 
 def tlb_uncacheable_ca(p: Prepared, c: Candidate, rows: list[int]) -> None:
@@ -118,6 +173,7 @@ class VmsaPrepared(Prepared):
     # walk -> walks of po-earlier accesses at the same offset (same-low-order-bits relates
     # memory effects only, E-valid-PA in aarch64fences.cat: not faults)
     earlier: dict[int, list[int]] = field(default_factory=dict)
+    hu_rmw: list[tuple[int, int]] = field(default_factory=list)  # walk -> its update
 
 
 def _orientations(hw: list[int], proc_of: list[int], a: int, b: int) -> tuple[int, ...]:
@@ -224,16 +280,13 @@ class VmsaModel:
             for k, mask in vo.tlbi_reach.items():
                 reach[off + k] = [off + j for j in range(len(tr.events)) if mask >> j & 1]
             complete.extend(off + k for k in sorted(vo.complete_tlbi))
-        prior_write, prior_reads = po_loc_lookups(space)
-        # coWR-Exp and Exp-haz-ob relate explicit accesses only.
-        prior_write = {r: w for r, w in prior_write.items() if not evs[r].walk}
-        prior_reads = {r: [x for x in rs if not evs[x].walk] for r, rs in prior_reads.items()}
+        prior_write, prior_reads = explicit_po_loc(space)
         walks = [g for g in space.reads if evs[g].walk]
         pairs = [(t, w, _orientations(static, proc_of, t, w))
                  for t in complete for w in walks if _in_scope(space, t, w)]
         accesses = {w: [g for g in range(w + 1, space.size)
                         if proc_of[g] == proc_of[w] and evs[g].instance == evs[w].instance
-                        and not evs[g].walk] for w in walks}
+                        and not evs[g].walk and not evs[g].hu] for w in walks}
         earlier = {
             w2: [w1 for w1 in walks if proc_of[w1] == proc_of[w2] and w1 < w2
                  and evs[w1].instance != evs[w2].instance
@@ -242,9 +295,11 @@ class VmsaModel:
                          if evs[a1].kind in "RW" and evs[a2].kind in "RW")]
             for w2 in walks
         }
+        hu_rmw = [(off + r, off + w) for tr, off in zip(space.traces, space.offsets, strict=True)
+                  for r, w in tr.hu_rmw]
         return VmsaPrepared(
             space, [vo.order for vo in orders], static, prior_write, prior_reads,
-            pairs, reach, accesses, earlier,
+            pairs, reach, accesses, earlier, hu_rmw,
         )
 
     def thread_edges(self, prepared: object) -> tuple[tuple[tuple[int, int, str], ...], ...]:
@@ -255,8 +310,7 @@ class VmsaModel:
         """Static ob, rfe and rf into walks; every co choice only adds edges."""
         assert isinstance(prepared, VmsaPrepared)
         rows = list(prepared.static)
-        rfe(prepared, {r: w for r, w in rf.items() if not prepared.space.evs[r].walk}, rows)
-        ttd_rf(prepared, rf, rows)
+        observed_rf(prepared, rf, rows)
         if not explain and not is_acyclic(rows):
             return None
         return rows
@@ -272,7 +326,7 @@ class VmsaModel:
                 return Judgement(INTERNAL)
             violation = INTERNAL
         ob = list(rf_state)
-        coe(p, c, ob)
+        observed_co(p, c, ob)
         explicit_fr_and_haz(p, c, ob)
         tlb_uncacheable_ca(p, c, ob)
         options = _pair_edges(p, c) if p.pairs else []
@@ -281,7 +335,7 @@ class VmsaModel:
                 return Judgement(EXTERNAL)
             violation = violation or EXTERNAL
             ob = first_orientation(options, ob)  # every orientation is cyclic: show one
-        if not atomicity(p, c):
+        if not (atomicity(p, c) and hu_atomicity(p, c)):
             if not explain:
                 return Judgement(ATOMIC)
             violation = violation or ATOMIC

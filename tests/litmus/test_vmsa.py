@@ -183,3 +183,50 @@ def test_tlbi_of_another_page_does_not_help() -> None:
     r = _run(SHOOTDOWN.format(tlbi="TLBI VAAE1IS,X9", dsb="DSB SY").replace(
         "LSR X9,X5,#12", "LSR X9,X3,#12"))
     assert r.verdict == "Allowed"
+
+
+def test_hardware_dirty_state_update() -> None:
+    """D8.5.2 (FEAT_HAFDBS, TTHM=HD): a store through a writable-clean entry (db:0, dbm:1)
+    does not fault; the walk sets the dirty state in the entry, atomically with reading it."""
+    r = _run("""AArch64 T
+TTHM=HD
+{ [PTE(x)]=(oa:PA(x), db:0, dbm:1); 0:X1=x; }
+ P0          ;
+ MOV W0,#1   ;
+ STR W0,[X1] ;
+forall (x=1 /\\ [PTE(x)]=(oa:PA(x), dbm:1))
+""")
+    assert r.verdict == "Required"
+
+
+def test_without_hd_a_clean_page_faults() -> None:
+    """D8.5.2: with HA only, the dirty state is not managed by hardware: Permission fault."""
+    r = _run("""AArch64 T
+TTHM=HA
+{ [PTE(x)]=(oa:PA(x), db:0, dbm:1); 0:X1=x; }
+ P0          ;
+ MOV W0,#1   ;
+ L0:         ;
+ STR W0,[X1] ;
+forall (x=0 /\\ fault(P0:L0,x,MMU:Permission))
+""")
+    assert r.verdict == "Required"
+
+
+def test_update_is_atomic_with_the_walk() -> None:
+    """aarch64.cat ``atomic`` over ``[Imp & TTD & R]; rmw; [HU]`` (D8.5.2: the update is
+    an atomic read-modify-write of the entry): P1 stores a clean entry marked el0:0.  The
+    final entry is P1's (stored after the update), or P1's made dirty (the update of a
+    walk that read it); never the initial entry made dirty, which would be an update of
+    a stale value landing after P1's store."""
+    r = _run("""AArch64 T
+TTHM=P0:HD
+{ [PTE(x)]=(oa:PA(x), db:0, dbm:1); 0:X1=x;
+  1:X1=PTE(x); pteval_t 1:X2=(oa:PA(x), db:0, dbm:1, el0:0); }
+ P0          | P1          ;
+ MOV W0,#1   | STR X2,[X1] ;
+ STR W0,[X1] |             ;
+exists ([PTE(x)]=(oa:PA(x), dbm:1))
+""")
+    assert r.verdict == "Forbidden"
+    assert r.p_false > 0  # the update does happen, from either entry
