@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
@@ -39,7 +39,8 @@ from stalecheck.axiomatic.translation import Hardware
 from stalecheck.axiomatic.values import Val
 from stalecheck.axiomatic.variants import test_variants
 from stalecheck.axiomatic.vmsa_model import VmsaModel
-from stalecheck.axiomatic.vmsa_scope import refuse_spurious_updates, tthm, walks_modelled
+from stalecheck.axiomatic.vmsa_scope import tthm, walks_modelled
+from stalecheck.axiomatic.vmsa_spurious import spurious_domain, spurious_updates
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -117,6 +118,10 @@ def _value_domain(
     hardware: Mapping[int, Hardware] | None = None,
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
+    spurious = any(h.ha for h in (hardware or {}).values())
+    if spurious:  # herd's spurious AF updates (vmsa_spurious.py) write entries too
+        for c, v in layout.memory.items():
+            domain[c].update(spurious_domain([v]))
     stores = sum(
         1 for t in test.threads for line in t.code if line.instruction is not None
     )
@@ -146,6 +151,8 @@ def _value_domain(
                 for ev in tr.events:
                     if ev.kind == "W" and ev.value not in domain.setdefault(ev.cell, set()):
                         domain[ev.cell].add(ev.value)
+                        if spurious:
+                            domain[ev.cell].update(spurious_domain([ev.value]))
                         changed.add(ev.cell)
         if not changed:
             break
@@ -193,21 +200,35 @@ def _one_width_per_location(
 
 
 def _justifiable(
-    per_thread: list[list[ThreadTrace]], layout: InitialState
+    per_thread: list[list[ThreadTrace]], layout: InitialState, spurious: bool = False
 ) -> list[list[ThreadTrace]]:
-    """Drop paths that read a value no write anywhere could have stored."""
+    """Drop paths that read a value no write anywhere could have stored (with herd's
+    spurious AF updates, vmsa_spurious.py, also the values those write)."""
     written: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     for traces in per_thread:
         for tr in traces:
             for ev in tr.events:
                 if ev.kind == "W":
                     written.setdefault(ev.cell, set()).add(ev.value)
+    if spurious:
+        for vs in written.values():
+            vs.update(spurious_domain(list(vs)))
     return [
         [tr for tr in traces if all(
             ev.kind != "R" or ev.value in written.get(ev.cell, ()) for ev in tr.events
         )]
         for traces in per_thread
     ]
+
+
+def _executions(
+    combo: tuple[ThreadTrace, ...], model: MemoryModel, layout: InitialState, spurious: bool,
+    explain: bool = False,
+) -> Iterator[Execution]:
+    """The executions of one combination of thread paths; with herd's spurious AF
+    updates, of each choice of them too (vmsa_spurious.py)."""
+    for extra in spurious_updates(combo, layout.memory) if spurious else [()]:
+        yield from executions(combo + extra, model, layout.memory, explain)
 
 
 def _check_labels(test: ast.LitmusTest) -> None:
@@ -235,8 +256,9 @@ def _forbidden_candidate(
     nothing on the common path; the search stops at the first such candidate.
     """
     budget = 20_000
+    spurious = isinstance(model, VmsaModel) and model.spurious
     for combo in itertools.product(*per_thread):
-        for ex in executions(combo, model, layout.memory, explain=True):
+        for ex in _executions(combo, model, layout, spurious, explain=True):
             budget -= 1
             if budget <= 0:
                 return None
@@ -278,13 +300,12 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     evaluator = Evaluator(test, layout, vmsa)
     el0 = _el0_threads(test) if vmsa else frozenset()
     hardware = tthm(test) if vmsa else {}
+    spurious = any(h.ha for h in hardware.values())
     _, per_thread, cut = _value_domain(test, layout, variants, code, el0, hardware)
-    if hardware:
-        refuse_spurious_updates(test, layout, per_thread, hardware)
-    per_thread = _justifiable(per_thread, layout)
+    per_thread = _justifiable(per_thread, layout, spurious)
     _one_width_per_location(per_thread, layout, test.path)
     model: MemoryModel = (
-        IfetchModel(code) if code.fetching else VmsaModel() if vmsa else Aarch64Model()
+        IfetchModel(code) if code.fetching else VmsaModel(spurious) if vmsa else Aarch64Model()
     )
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
@@ -299,10 +320,12 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     for combo in itertools.product(*per_thread):
         # Cheap filter: every value read must be stored by some write of this combination.
         available = init_pairs.union(*(writes_of[id(tr)] for tr in combo))
+        if spurious:
+            available |= {(c, w) for c, v in available for w in spurious_domain([v])}
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
-        for ex in executions(combo, model, layout.memory):
+        for ex in _executions(combo, model, layout, spurious):
             if poisoned is not None:
                 raise poisoned
             final = FinalState.of(combo, ex.memory)

@@ -259,7 +259,8 @@ class VmsaModel:
 
     name = "aarch64-vmsa"
 
-    def __init__(self) -> None:
+    def __init__(self, spurious: bool = False) -> None:
+        self.spurious = spurious  # herd's spurious AF updates are enumerated (vmsa_spurious)
         self._orders: dict[int, tuple[ThreadTrace, VmsaOrder]] = {}
 
     def thread_order(self, trace: ThreadTrace) -> VmsaOrder:

@@ -37,14 +37,9 @@ refused with it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
-from stalecheck.axiomatic import vmsa_layout
-from stalecheck.axiomatic.events import ThreadTrace
-from stalecheck.axiomatic.initial_state import InitialState
 from stalecheck.axiomatic.translation import Hardware
-from stalecheck.axiomatic.values import PteVal
-from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.errors import InputError, Position
 from stalecheck.litmus import ast
 
 # herd variants that switch on translation (herd/variant.ml: kvm is vmsa).
@@ -130,22 +125,3 @@ def tthm(test: ast.LitmusTest) -> dict[int, Hardware]:
         if key == "hd":
             hd.update(who)
     return {p: Hardware(p in ha or p in hd, p in hd) for p in procs if p not in soft}
-
-
-def refuse_spurious_updates(
-    test: ast.LitmusTest, layout: InitialState, per_thread: list[list[ThreadTrace]],
-    hardware: Mapping[int, Hardware],
-) -> None:
-    """herd lets hardware set the Access flag of any entry a write (the initial one too)
-    makes valid with AF clear, at any time, from no thread (mem.ml ``add_setaf``,
-    "spurious" updates; D8.5.1 allows AF to be set without an access).  Not modelled
-    yet: such a test is refused rather than decided without them."""
-    if not any(h.ha or h.hd for h in hardware.values()):
-        return
-    values = [v for c, v in layout.memory.items() if vmsa_layout.entry_of(c[0]) is not None]
-    values += [ev.value for traces in per_thread for tr in traces for ev in tr.events
-               if ev.kind == "W" and not ev.hu and vmsa_layout.entry_of(ev.cell[0]) is not None]
-    if any(isinstance(v, PteVal) and v.valid and not v.af for v in values):
-        raise UnsupportedError(
-            "hardware Access flag updates of an entry written valid with AF clear (herd's "
-            "spurious updates under TTHM) are not supported yet", Position(test.path))

@@ -230,3 +230,18 @@ exists ([PTE(x)]=(oa:PA(x), dbm:1))
 """)
     assert r.verdict == "Forbidden"
     assert r.p_false > 0  # the update does happen, from either entry
+
+
+def test_hardware_may_set_the_access_flag_without_an_access() -> None:
+    """D8.5.1 (with HA an Access flag may be set by a walk that is not for an access;
+    herd's spurious updates, vmsa_spurious.py): an entry P0 stores valid with AF clear
+    may be found with AF set although no thread accessed x."""
+    r = _run("""AArch64 T
+TTHM=HA
+{ 0:X1=PTE(x); pteval_t 0:X2=(oa:PA(x), af:0); }
+ P0          ;
+ STR X2,[X1] ;
+exists ([PTE(x)]=(oa:PA(x)))
+""")
+    assert r.verdict == "Allowed"
+    assert r.p_false == 1  # and the entry as stored
