@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from stalecheck.axiomatic.initial_state import canonical_reg
 from stalecheck.axiomatic.isa_common import expect_operands, width_of
 from stalecheck.axiomatic.machine import CHOICE, Handler, PathCut, Tainted, ThreadMachine
-from stalecheck.axiomatic.values import MASK64, Addr, Val, mask, signed
+from stalecheck.axiomatic.translation import pte_logic
+from stalecheck.axiomatic.values import MASK64, Addr, PteVal, Val, mask, signed
 from stalecheck.litmus import ast
 
 
@@ -212,9 +213,18 @@ def _atomic(kind: str, op: str | None, suffix: str) -> Callable[[ThreadMachine, 
             return
         else:
             assert op is not None
-            if not isinstance(old, int) or not isinstance(s_val, int):
+            pte_op = {"SET": "ORR", "CLR": "BIC"}.get(op)
+            if isinstance(old, PteVal) and isinstance(s_val, int) and pte_op:
+                # herd: LDSET/LDCLR on a descriptor set/clear its bits (AArch64PteVal orop,
+                # andnot2), the way software updates an entry atomically (D8.5.2)
+                found = pte_logic(pte_op, old, mask(s_val, bits))
+                if found is None:
+                    raise m.bad_input(f"{ins.mnemonic}: illegal operation on {old}")
+                new: Val = found
+            elif not isinstance(old, int) or not isinstance(s_val, int):
                 raise m.unsupported(f"{ins.mnemonic} on an address")
-            new = _ATOMIC_OPS[op](mask(old, bits), mask(s_val, bits), bits)
+            else:
+                new = _ATOMIC_OPS[op](mask(old, bits), mask(s_val, bits), bits)
             widx = m.store(addr, size, new, ad, ap, sd, sp, **w_kw)
             m.trace.events[widx].intra_d = bit
             m.trace.events[widx].intra_p = bit

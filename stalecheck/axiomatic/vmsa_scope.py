@@ -56,8 +56,10 @@ _TRANSLATION_WORDS = re.compile(
 
 
 # Memory instructions the walk model translates (translation.py): plain loads and
-# stores, acquire/release, and SWP (one walk for its read and write).
-_TRANSLATED = re.compile(r"^(LDA?P?R|STL?R|SWPA?L?)[BH]?$")
+# stores, acquire/release, SWP and the LD<op>/ST<op> atomics (one walk for the read
+# and the write of an atomic).
+_TRANSLATED = re.compile(
+    r"^(LDA?P?R|STL?R|SWPA?L?|(LD|ST)(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)A?L?)[BH]?$")
 # Instructions that need more than walks: TLB and cache maintenance, address
 # translation, exceptions, system registers, exclusives and the other atomics.
 _NOT_WITH_WALKS = re.compile(
