@@ -293,6 +293,11 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     _check_labels(test)
     code = code_layout(test, variants)
     vmsa = walks_modelled(test, variants)
+    for thread in test.threads:
+        if thread.handler and not vmsa:  # herd runs one only on a memory fault (VMSA)
+            raise UnsupportedError(
+                f"fault handler column P{thread.proc}.F is not supported without translation "
+                "(herd's vmsa variant)", Position(test.path, thread.handler[0].line))
     if not vmsa:  # a translation-free VMSA test is decided without walks (vmsa_scope.py)
         variants = variants - {"vmsa", "kvm"}
     layout = build_initial_state(test, is_supported, code, vmsa)

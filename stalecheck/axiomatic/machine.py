@@ -88,6 +88,7 @@ class Context:
     code: CodeLayout | None = None  # code locations; with ``fetching``, the ifetch variant
     el0: frozenset[int] = frozenset()  # threads running at EL0 (herd's ``EL0=P0`` key)
     hardware: Mapping[int, Hardware] = field(default_factory=dict)  # herd's ``TTHM`` key
+    handlers: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)  # P0.F code
 
     @property
     def vmsa(self) -> bool:
@@ -139,6 +140,7 @@ class ThreadMachine:
         self.current: ast.Instruction | None = None
         self.translations: dict[tuple[int, str], str] = {}  # (instance, page) -> physical page
         self._el0 = ctx.proc in ctx.el0
+        self.in_handler = False
         self._hw = ctx.hardware.get(ctx.proc, NO_HARDWARE)
 
     # ------------------------------------------------------------ errors
@@ -522,6 +524,20 @@ class ThreadMachine:
             return len(self.code)
         return order[k] if 0 <= k < len(order) else None
 
+    def _take_fault(self, line: ast.CodeLine, pc: int, fault: Fault) -> int | None:
+        """Record a fault; continue in the thread's handler (``P0.F``) if it has one, at EL1
+        (herd: mem.ml ``add_fault``), or end the thread (herd's ``fatal``)."""
+        label = line.labels[0] if line.labels else self._label_before(pc)
+        self.trace.faults.append((self.code_proc, label, fault.kind, fault.loc))
+        handler = self.ctx.handlers.get(self.code_proc)
+        if self.in_handler and handler:
+            raise self.unsupported("a fault inside a fault handler is not supported")
+        if not handler:
+            return None
+        self.code, self.labels, self.in_handler, self._el0 = handler, _labels_of(handler), True, False
+        self.instance += 1
+        return 0
+
     # ------------------------------------------------------------ run
     def run(self) -> ThreadTrace:
         pc = 0
@@ -540,9 +556,11 @@ class ThreadMachine:
                 try:
                     ins = self.fetch(pc, ins)
                 except Fault as fault:
-                    label = line.labels[0] if line.labels else self._label_before(pc)
-                    self.trace.faults.append((self.code_proc, label, fault.kind, fault.loc))
-                    break
+                    resume = self._take_fault(line, pc, fault)
+                    if resume is None:
+                        break
+                    pc = resume
+                    continue
             handler, arity = self.ctx.decode(ins.mnemonic)
             if handler is None:
                 raise self.unsupported(f"instruction {ins.mnemonic} is not supported")
@@ -560,9 +578,11 @@ class ThreadMachine:
                 self.trace.poison = poison.error
                 break
             except Fault as fault:
-                label = line.labels[0] if line.labels else self._label_before(pc)
-                self.trace.faults.append((self.code_proc, label, fault.kind, fault.loc))
-                break
+                resume = self._take_fault(line, pc, fault)
+                if resume is None:
+                    break
+                pc = resume
+                continue
             self.instance += 1
             if target is None:
                 pc += 1

@@ -72,7 +72,7 @@ def is_supported(mnemonic: str) -> bool:
 
 def check_supported(thread: ast.Thread, path: str) -> None:
     """Refuse a thread up front if it names an instruction we do not model."""
-    for line in thread.code:
+    for line in (*thread.code, *thread.handler):
         ins = line.instruction
         if ins is not None and not is_supported(ins.mnemonic):
             raise UnsupportedError(
@@ -103,7 +103,7 @@ def thread_traces(
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
         thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants,
-        code, el0, hardware or {},
+        code, el0, hardware or {}, {thread.proc: thread.handler} if thread.handler else {},
     )
     out: list[ThreadTrace] = []
     cut = False

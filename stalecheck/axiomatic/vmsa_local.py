@@ -89,8 +89,26 @@ def _dsb_before(t: ThreadView, i: int, pos: int) -> str:
 
 
 def _isbs(t: ThreadView, lo: int, hi: int) -> list[int]:
-    """Positions of the ISBs strictly between positions ``lo`` and ``hi``."""
-    return [b.pos for b in t.barriers if b.kind == "isb" and lo < b.pos < hi]
+    """Positions of the context synchronization events (herd's ``IFB``) strictly between
+    positions ``lo`` and ``hi``: ISBs, and MMU faults, which are exception entries
+    (``EXC-ENTRY``; Arm ARM D1.3.5: taking an exception is context-synchronizing)."""
+    return [b.pos for b in t.barriers if b.kind == "isb" and lo < b.pos < hi] + [
+        ev.pos for ev in t.events if ev.kind == "F" and lo < ev.pos < hi]
+
+
+def _fault_ifb_sources(t: ThreadView, f: int) -> int:
+    """Reads ordered before everything after fault ``f`` by ``IFB-ob``: ``ctrl`` and
+    ``addr; [Exp & M]; po`` into it (and their pick forms), and ``pick-addr-dep; tr-ib``
+    through its own walk."""
+    ev = t.events[f]
+    mask = ev.ctrl_d | ev.ctrl_p | t.addr_before_d[f] | t.addr_before_p[f]
+    for w in range(f - 1, -1, -1):
+        ew = t.events[w]
+        if ew.instance != ev.instance:
+            break
+        if ew.walk:
+            mask |= ew.addr_d | ew.addr_p
+    return mask
 
 
 def _access_pos(t: ThreadView, walk: int) -> int | None:
@@ -106,12 +124,19 @@ def _access_pos(t: ThreadView, walk: int) -> int | None:
 
 
 def _ifb(t: ThreadView, i: int, j: int) -> str:
-    """``IFB-ob`` into anything po-after an ISB (walks included)."""
+    """``IFB-ob`` into anything po-after an ISB or a fault (walks included)."""
     ei, pos_j = t.events[i], t.events[j].pos
     if is_explicit(ei):
         reason = ifb_ob(t, i, j)  # [Exp & R]; (ctrl | addr; [Exp & M]; po); [IFB]; po
         if reason:
             return reason
+        if ei.is_read and any(ef.kind == "F" and ei.pos < ef.pos < pos_j
+                              and _fault_ifb_sources(t, f) >> i & 1
+                              for f, ef in enumerate(t.events)):
+            return "dep+exc"  # ... [IFB]; po, the IFB being the fault
+    if ei.walk and any(ef.kind == "F" and ef.instance == ei.instance and ef.pos < pos_j
+                       for ef in t.events):
+        return "tr-ib;exc"  # [Imp & TTD & R]; tr-ib; [IFB]; po
     access = _access_pos(t, i) if ei.walk else None
     if access is not None and _isbs(t, access, pos_j):
         return "tr-ib;isb"  # [Imp & TTD & R]; tr-ib; [Exp & M]; po; [IFB]; po

@@ -219,6 +219,7 @@ class Thread:
 
     proc: int
     code: tuple[CodeLine, ...]
+    handler: tuple[CodeLine, ...] = ()  # the ``P<n>.F`` column: its fault handler's code
 
 
 # ----------------------------------------------------------------- condition
