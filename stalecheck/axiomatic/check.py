@@ -39,7 +39,7 @@ from stalecheck.axiomatic.translation import Hardware
 from stalecheck.axiomatic.values import Val
 from stalecheck.axiomatic.variants import test_variants
 from stalecheck.axiomatic.vmsa_model import VmsaModel
-from stalecheck.axiomatic.vmsa_scope import tthm, walks_modelled
+from stalecheck.axiomatic.vmsa_scope import fault_handling, tthm, walks_modelled
 from stalecheck.axiomatic.vmsa_spurious import spurious_domain, spurious_updates
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
@@ -115,7 +115,7 @@ def _el0_threads(test: ast.LitmusTest) -> frozenset[int]:
 def _value_domain(
     test: ast.LitmusTest, layout: InitialState, variants: frozenset[str],
     code: CodeLayout | None = None, el0: frozenset[int] = frozenset(),
-    hardware: Mapping[int, Hardware] | None = None,
+    hardware: Mapping[int, Hardware] | None = None, handling: str = "fatal",
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     spurious = any(h.ha for h in (hardware or {}).values())
@@ -141,7 +141,8 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, variants, code, el0, hardware
+                thread, layout, ordered, test.path, programs, variants, code, el0, hardware,
+                handling,
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -278,7 +279,8 @@ def check_test(
     test's own ``Variant=`` line; one we do not model makes the test unsupported.
     """
     try:
-        return _check(test, keep_witness, test_variants(test, variants))
+        extra = tuple(variants)
+        return _check(test, keep_witness, test_variants(test, extra), extra)
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -286,7 +288,10 @@ def check_test(
         raise
 
 
-def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -> CheckResult:
+def _check(
+    test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str],
+    extra_variants: tuple[str, ...] = (),
+) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
@@ -306,7 +311,8 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     el0 = _el0_threads(test) if vmsa else frozenset()
     hardware = tthm(test) if vmsa else {}
     spurious = any(h.ha for h in hardware.values())
-    _, per_thread, cut = _value_domain(test, layout, variants, code, el0, hardware)
+    handling = fault_handling(test, extra_variants) if vmsa else "fatal"
+    _, per_thread, cut = _value_domain(test, layout, variants, code, el0, hardware, handling)
     per_thread = _justifiable(per_thread, layout, spurious)
     _one_width_per_location(per_thread, layout, test.path)
     model: MemoryModel = (

@@ -25,7 +25,7 @@ from stalecheck.axiomatic.machine import (
     PathCut,
     ThreadMachine,
 )
-from stalecheck.axiomatic.translation import Hardware
+from stalecheck.axiomatic.translation import Hardware, PathDropped
 from stalecheck.axiomatic.values import Val
 from stalecheck.errors import Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -49,7 +49,8 @@ _ARITY: dict[str, tuple[int, int]] = {
     "CSEL": (4, 4), "CSINC": (4, 4), "CSINV": (4, 4), "CSNEG": (4, 4),
     "CSET": (2, 2), "CSETM": (2, 2), "CINC": (3, 3), "CINV": (3, 3), "CNEG": (3, 3),
     "UBFM": (4, 4), "SBFM": (4, 4), "ISB": (0, 1), "NOP": (0, 0), "RET": (0, 1),
-    "BR": (1, 1), "BLR": (1, 1), "UDF": (0, 1), "SVC": (0, 1), "DC": (2, 2), "IC": (1, 2), "TLBI": (1, 2),
+    "BR": (1, 1), "BLR": (1, 1), "UDF": (0, 1), "SVC": (0, 1), "ERET": (0, 0), "DC": (2, 2),
+    "IC": (1, 2), "TLBI": (1, 2),
 }
 for _m in ("AND", "ANDS", "ORR", "EOR", "EON", "ORN", "BIC", "BICS", "ADD", "ADDS", "SUB", "SUBS"):
     _ARITY[_m] = (3, 4)
@@ -99,11 +100,13 @@ def thread_traces(
     code: CodeLayout | None = None,
     el0: frozenset[int] = frozenset(),
     hardware: Mapping[int, Hardware] | None = None,
+    fault_handling: str = "fatal",
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
         thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants,
         code, el0, hardware or {}, {thread.proc: thread.handler} if thread.handler else {},
+        fault_handling, bool(variants & {"vmsa", "kvm"}),
     )
     out: list[ThreadTrace] = []
     cut = False
@@ -120,6 +123,8 @@ def thread_traces(
                 options = domain.get(need.cell, (0,))
             for v in reversed(list(options)):
                 stack.append([*choices, v])
+        except PathDropped:
+            pass
         except PathCut:
             if machine.back_taken and any(c >= UNROLL for c in machine.back_taken.values()):
                 cut = True

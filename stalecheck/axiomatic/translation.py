@@ -54,6 +54,10 @@ class Fault(Exception):
         self.loc = loc  # the virtual address of a memory fault
 
 
+class PathDropped(Exception):
+    """herd discards the path (a second fault after a ``handled`` one: mem.ml add_fault)."""
+
+
 class Walker(Protocol):
     """What a walk needs of the thread machine (machine.ThreadMachine)."""
 

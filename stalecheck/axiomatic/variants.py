@@ -87,10 +87,10 @@ def test_variants(test: ast.LitmusTest, extra: Iterable[str] = ()) -> frozenset[
             t in SUPPORTED or t in TRANSLATION_VARIANTS or t in _HANDLING_TAGS
             for t in [*tags, *extras])
     for tag in tags:
-        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS):
+        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS | _HANDLING_TAGS):
             raise UnsupportedError(_refusal(tag, test, walks_refused), pos)
     for tag in extras:
-        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS):
+        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS | _HANDLING_TAGS):
             raise UnsupportedError(
                 f"{_refusal(tag, test, walks_refused)} (given with --variant)",
                 Position(test.path),

@@ -37,6 +37,7 @@ refused with it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from stalecheck.axiomatic.translation import Hardware
 from stalecheck.errors import InputError, Position
@@ -63,11 +64,12 @@ _TRANSLATED = re.compile(
 # Instructions that need more than walks: TLB and cache maintenance, address
 # translation, exceptions, system registers, exclusives and the other atomics.
 _NOT_WITH_WALKS = re.compile(
-    r"^(AT|DC|IC|ERET|SVC|HVC|SMC|MSR|MRS|UDF|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
+    r"^(AT|DC|IC|SVC|HVC|SMC|UDF|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
     r"|SMAX|SMIN|UMAX|UMIN)|ST(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)|LDP|STP|STG|LDG)"
 )
-# Fault handling other than herd's default (a fault ends its thread).
-_HANDLING = frozenset({"imprecise", "handled", "faulttonext", "skip"})
+# herd's fault handling tags (lib/fault.ml Handling.parse).
+_HANDLING = {"imprecise": "handled", "handled": "handled", "precise": "fatal",
+             "fatal": "fatal", "faulttonext": "skip", "skip": "skip"}
 
 
 def walk_refusal(test: ast.LitmusTest, tags: frozenset[str]) -> str:
@@ -76,9 +78,6 @@ def walk_refusal(test: ast.LitmusTest, tags: frozenset[str]) -> str:
         return "translation with instruction fetch (herd flags vmsa with ifetch) is not supported"
     if "ets2" in tags or "ets3" in tags:
         return "FEAT_ETS2/ETS3 ordering of walks is not supported yet"
-    handling = sorted(tags & _HANDLING)
-    if handling:
-        return f"fault handling {handling[0]!r} (a fault that does not end its thread) is not supported"
     for thread in test.threads:
         for line in thread.code:
             ins = line.instruction
@@ -127,3 +126,15 @@ def tthm(test: ast.LitmusTest) -> dict[int, Hardware]:
         if key == "hd":
             hd.update(who)
     return {p: Hardware(p in ha or p in hd, p in hd) for p in procs if p not in soft}
+
+
+def fault_handling(test: ast.LitmusTest, extra: Sequence[str]) -> str:
+    """herd's fault handling: the test's ``Variant`` line overrides the command line, the
+    last tag winning (lib/testVariant.ml); ``fatal`` by default (lib/fault.ml)."""
+    found = test.info_value("Variant")
+    for tags in ([t.lower() for t in re.split(r"[\s,]+", found[0]) if t] if found else [],
+                 [t.lower() for e in extra for t in re.split(r"[\s,]+", e) if t]):
+        chosen = [_HANDLING[t] for t in tags if t in _HANDLING]
+        if chosen:
+            return chosen[-1]
+    return "fatal"

@@ -18,7 +18,7 @@ AGREE_FLOORS = {
     "aarch64": 73,
     "instructions": 277,
     "ifetch": 306,
-    "VMSA": 387,
+    "VMSA": 451,
     "ETS2": 0,
     "ETS3": 0,
     "faults": 5,

@@ -30,7 +30,7 @@ def _test(header: str = "", init: str = "", cond: str = "1:X0=1 /\\ 1:X2=0") -> 
 
 
 @pytest.mark.parametrize("header", ["VARIANT=ifetch,kvm", "Variant=memtag", "Variant=ets2 vmsa",
-                                    "Variant=Self,memtag", "variant=vmsa,Imprecise"])
+                                    "Variant=Self,memtag", "variant=ets3,Imprecise"])
 def test_unmodelled_variant_is_unsupported_with_its_line(header: str) -> None:
     """herd matches the key case-insensitively and lowercases the tags (lib/testVariant.ml).
     The test names a page-table entry, so walks are needed, and the walk model does not

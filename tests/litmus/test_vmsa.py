@@ -245,3 +245,49 @@ exists ([PTE(x)]=(oa:PA(x)))
 """)
     assert r.verdict == "Allowed"
     assert r.p_false == 1  # and the entry as stored
+
+
+def test_fault_handler_runs_after_the_fault_in_order() -> None:
+    """A fault is an exception entry, a context synchronization event (D1.3.5; herd's
+    EXC-ENTRY in IFB): the read the faulting store control-depends on is before
+    everything in the handler (B2.3.7 IFB-ob), so MP through the handler is forbidden."""
+    r = _run("""AArch64 T
+{ [PTE(z)]=(oa:PA(z), valid:0); 0:X1=y; 0:X3=x; 1:X1=y; 1:X3=x; 1:X5=z; }
+ P0           | P1           | P1.F        ;
+ MOV W2,#1    | LDR W0,[X1]  |             ;
+ STR W2,[X3]  | CBZ W0,L0    |             ;
+ MOV W0,#1    | STR WZR,[X5] | LDR W2,[X3] ;
+ STLR W0,[X1] | L0:          |             ;
+exists (1:X0=1 /\\ 1:X2=0)
+""")
+    assert r.verdict == "Forbidden"
+
+
+def test_eret_returns_to_elr() -> None:
+    """A handler that sets ELR_EL1 and returns with ERET resumes there (herd's FaultRet)."""
+    r = _run("""AArch64 T
+{ [PTE(x)]=(oa:PA(x), valid:0); 0:X1=x; }
+ P0          | P0.F           ;
+ MOV W2,#1   | ADR X9,L0      ;
+ STR W2,[X1] | MSR ELR_EL1,X9 ;
+ L0:         | MOV X3,#7      ;
+ MOV X4,#5   | ERET           ;
+forall (0:X3=7 /\\ 0:X4=5 /\\ x=0)
+""")
+    assert r.verdict == "Required"
+
+
+def test_handled_fault_reruns_the_instruction() -> None:
+    """herd's ``handled`` (``imprecise``): a fault with no handler re-executes the
+    instruction, as if the fault were fixed; here P1 makes the entry valid, so the retry
+    reads x (herd discards the path if it faults again)."""
+    r = _run("""AArch64 T
+Variant=vmsa,imprecise
+{ x=3; [PTE(x)]=(oa:PA(x), valid:0); 0:X1=x; 1:X1=PTE(x); pteval_t 1:X2=(oa:PA(x)); }
+ P0          | P1          ;
+ L0:         | STR X2,[X1] ;
+ LDR W0,[X1] |             ;
+forall (0:X0=3)
+""")
+    assert r.verdict == "Required"
+    assert any("Fault" not in c for st in r.states for c in st)
