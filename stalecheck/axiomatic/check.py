@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
@@ -33,6 +33,7 @@ from stalecheck.axiomatic.initial_state import (
     InitialState,
     build_initial_state,
 )
+from stalecheck.axiomatic.mixed_size import Granules, granule_layout, granules_of
 from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
 from stalecheck.axiomatic.translation import Hardware
@@ -114,8 +115,9 @@ def _el0_threads(test: ast.LitmusTest) -> frozenset[int]:
 
 def _value_domain(
     test: ast.LitmusTest, layout: InitialState, variants: frozenset[str],
-    code: CodeLayout | None = None, el0: frozenset[int] = frozenset(),
-    hardware: Mapping[int, Hardware] | None = None, handling: str = "fatal",
+    code: CodeLayout | None = None, granules: Granules | None = None,
+    el0: frozenset[int] = frozenset(), hardware: Mapping[int, Hardware] | None = None,
+    handling: str = "fatal",
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     spurious = any(h.ha for h in (hardware or {}).values())
@@ -141,8 +143,8 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, variants, code, el0, hardware,
-                handling,
+                thread, layout, ordered, test.path, programs, variants, code, granules,
+                el0, hardware, handling,
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -245,11 +247,11 @@ def _check_labels(test: ast.LitmusTest) -> None:
 
 
 def _forbidden_candidate(
-    test: ast.LitmusTest,
     layout: InitialState,
     evaluator: Evaluator,
     per_thread: list[list[ThreadTrace]],
     model: MemoryModel,
+    final_memory: Callable[[dict[Cell, Val]], dict[Cell, Val]],
 ) -> Execution | None:
     """A candidate that reaches the condition's outcome but breaks an axiom (for --dot).
 
@@ -265,13 +267,40 @@ def _forbidden_candidate(
                 return None
             if not ex.violation:
                 continue
-            if evaluator.holds(evaluator.prop, FinalState.of(combo, ex.memory)):
+            if evaluator.holds(evaluator.prop, FinalState.of(combo, final_memory(ex.memory))):
                 return ex
     return None
 
 
+ModelFor = Callable[[ast.LitmusTest, frozenset[str]], MemoryModel]
+
+
+def mixed_granules(
+    test: ast.LitmusTest, layout: InitialState, variants: frozenset[str], code: CodeLayout,
+) -> Granules | None:
+    """Under herd's ``-variant mixed``, the test's granules (None otherwise)."""
+    if "mixed" not in variants:
+        return None
+    clash = sorted(variants & {"ifetch", "self", "nv2"})
+    if clash or code.fetching:
+        raise UnsupportedError(
+            f"herd's mixed-size semantics with {', '.join(clash) or 'instruction fetch'} "
+            "is not supported", Position(test.path))
+    return granules_of(test, layout)
+
+
+def _final_memory(
+    granules: Granules | None,
+) -> Callable[[dict[Cell, Val]], dict[Cell, Val]]:
+    """Final memory as the condition reads it: granules recomposed into locations."""
+    if granules is None:
+        return lambda memory: memory
+    return granules.whole
+
+
 def check_test(
-    test: ast.LitmusTest, keep_witness: bool = True, variants: Iterable[str] = ()
+    test: ast.LitmusTest, keep_witness: bool = True, variants: Iterable[str] = (),
+    model_for: ModelFor | None = None,
 ) -> CheckResult:
     """Run the axiomatic engine on a parsed test; errors carry the offending source line.
 
@@ -280,7 +309,7 @@ def check_test(
     """
     try:
         extra = tuple(variants)
-        return _check(test, keep_witness, test_variants(test, extra), extra)
+        return _check(test, keep_witness, test_variants(test, extra), model_for, extra)
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -289,7 +318,7 @@ def check_test(
 
 
 def _check(
-    test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str],
+    test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str], model_for: ModelFor | None,
     extra_variants: tuple[str, ...] = (),
 ) -> CheckResult:
     start = time.perf_counter()
@@ -308,22 +337,33 @@ def _check(
     layout = build_initial_state(test, is_supported, code, vmsa)
     add_overwriting(code, initial_values(layout), test.path)
     evaluator = Evaluator(test, layout, vmsa)
+    granules = mixed_granules(test, layout, variants, code)
+    if granules is not None and vmsa:
+        raise UnsupportedError("mixed size with translation-table walks is not supported",
+                               Position(test.path))
     el0 = _el0_threads(test) if vmsa else frozenset()
     hardware = tthm(test) if vmsa else {}
     spurious = any(h.ha for h in hardware.values())
     handling = fault_handling(test, extra_variants) if vmsa else "fatal"
-    _, per_thread, cut = _value_domain(test, layout, variants, code, el0, hardware, handling)
-    per_thread = _justifiable(per_thread, layout, spurious)
-    _one_width_per_location(per_thread, layout, test.path)
-    model: MemoryModel = (
-        IfetchModel(code) if code.fetching else VmsaModel(spurious) if vmsa else Aarch64Model()
-    )
+    # the cells reads and writes see: the layout's, or one per granule under mixed size
+    memory_layout = layout if granules is None else granule_layout(layout, granules)
+    _, per_thread, cut = _value_domain(
+        test, memory_layout, variants, code, granules, el0, hardware, handling)
+    per_thread = _justifiable(per_thread, memory_layout, spurious)
+    if granules is None:
+        _one_width_per_location(per_thread, layout, test.path)
+    final_memory = _final_memory(granules)
+    if model_for is not None:  # --cat FILE: a user's cat model instead of the built-in ones
+        model: MemoryModel = model_for(test, variants)
+    else:
+        model = (IfetchModel(code) if code.fetching else VmsaModel(spurious) if vmsa
+                 else Aarch64Model())
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None
     witness_sat = False
     count = unfiltered = 0
-    init_pairs = {(c, v) for c, v in layout.memory.items()}
+    init_pairs = {(c, v) for c, v in memory_layout.memory.items()}
     reads_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "R"}
                 for traces in per_thread for tr in traces}
     writes_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "W"}
@@ -336,10 +376,10 @@ def _check(
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
-        for ex in _executions(combo, model, layout, spurious):
+        for ex in _executions(combo, model, memory_layout, spurious):
             if poisoned is not None:
                 raise poisoned
-            final = FinalState.of(combo, ex.memory)
+            final = FinalState.of(combo, final_memory(ex.memory))
             unfiltered += 1
             if test.filter is not None and not evaluator.holds(test.filter, final):
                 continue
@@ -366,7 +406,9 @@ def _check(
         )
     forbidden = None
     if keep_witness and not witness_sat:
-        forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, model)
+        forbidden = _forbidden_candidate(
+            memory_layout, evaluator, per_thread, model, final_memory
+        )
     states = sorted(state_counts, key=_herd_state_order)
     return CheckResult(
         name=test.name,

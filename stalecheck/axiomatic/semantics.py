@@ -25,6 +25,7 @@ from stalecheck.axiomatic.machine import (
     PathCut,
     ThreadMachine,
 )
+from stalecheck.axiomatic.mixed_size import Granules
 from stalecheck.axiomatic.translation import Hardware, PathDropped
 from stalecheck.axiomatic.values import Val
 from stalecheck.errors import Position, UnsupportedError
@@ -98,6 +99,7 @@ def thread_traces(
     programs: Mapping[int, Sequence[ast.CodeLine]] | None = None,
     variants: frozenset[str] = frozenset(),
     code: CodeLayout | None = None,
+    granules: Granules | None = None,
     el0: frozenset[int] = frozenset(),
     hardware: Mapping[int, Hardware] | None = None,
     fault_handling: str = "fatal",
@@ -105,8 +107,9 @@ def thread_traces(
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
         thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants,
-        code, el0, hardware or {}, {thread.proc: thread.handler} if thread.handler else {},
-        fault_handling, bool(variants & {"vmsa", "kvm"}),
+        code, granules, el0, hardware or {},
+        {thread.proc: thread.handler} if thread.handler else {}, fault_handling,
+        bool(variants & {"vmsa", "kvm"}),
     )
     out: list[ThreadTrace] = []
     cut = False

@@ -72,7 +72,7 @@ def _view(trace: ThreadTrace) -> ThreadView:
         before_d[k + 1] = before_d[k] | (ev.addr_d if explicit else 0)
         before_p[k + 1] = before_p[k] | (ev.addr_p if explicit else 0)
     return ThreadView(base.events, base.barriers, base.rmw, base.rmw_rev, before_d, before_p,
-                      base.al_writes)
+                      base.al_writes, base.sca)
 
 
 def _dsb_before(t: ThreadView, i: int, pos: int) -> str:
@@ -259,7 +259,7 @@ def vmsa_local_order(trace: ThreadTrace) -> VmsaOrder:
                 # tr-ib: the walk is intrinsically before its access or fault (B2.3.5);
                 # aob: [Imp & TTD & R]; rmw; [HU], before the update it makes.
                 reason = ("rmw" if ej.hu else "tr-ib") if ei.walk and not ej.walk else (
-                    "rmw" if t.rmw.get(i) == j else "")
+                    "rmw" if t.rmw.get(i, 0) >> j & 1 else "")
             else:
                 reason = vmsa_lob_reason(t, i, j)
             if reason:
