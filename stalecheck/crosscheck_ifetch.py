@@ -67,9 +67,13 @@ class _Run:
     """One interpretation of a thread for one choice of fetched versions."""
 
     ops: list[str] = field(default_factory=list)
-    regs: dict[str, Val] = field(default_factory=dict)  # X registers (not loaded ones)
-    loaded: set[str] = field(default_factory=set)
+    regs: dict[str, Val] = field(default_factory=dict)  # X registers whose value is known
+    loaded: set[str] = field(default_factory=set)  # registers a load wrote
+    unknown: set[str] = field(default_factory=set)  # computed from a load not given yet
+    load_from: dict[str, str] = field(default_factory=dict)  # loaded register -> location
+    equal: bool | None = None  # the Z flag of the last CMP (None: not known yet)
     fetches: int = 0
+    loads: Mapping[str, Val] | None = None  # the loaded values, when reading a final state
 
 
 class _NeedVersion(Exception):
@@ -85,8 +89,17 @@ class IfetchTranslation:
     machine: Machine
     columns: tuple[str, ...]
     fetches: Mapping[int, int]  # thread -> number of EXECs
-    derived: Mapping[int, Mapping[tuple[int, ...], Mapping[str, int]]]  # versions -> registers
-    loaded: Mapping[int, frozenset[str]]  # thread -> registers holding a load's value
+    loaded: Mapping[int, Mapping[str, str]]  # thread -> loaded register -> its location
+    translator: _Translator  # re-runs a thread once its versions and loads are known
+
+    def registers(self, proc: int, versions: list[int], loads: Mapping[str, int]) -> dict[str, Val]:
+        """Thread ``proc``'s final registers, given the versions its EXECs ran and the
+        machine values of its loads (a code load's version read back as its instruction)."""
+        t = self.translator
+        thread = next(th for th in t.test.threads if th.proc == proc)
+        given = {r: t.instruction_of(loc, v) if loc in t.code_lines else v
+                 for r, v in loads.items() for loc in (self.loaded[proc][r],)}
+        return t.run(thread, versions, given).regs
 
 
 class _Translator:
@@ -106,6 +119,8 @@ class _Translator:
             ins = code.overwriting.get(v)
             if ins is not None:
                 self.decoded[k] = ins
+        self.code_lines: dict[str, tuple[str, int]] = {_line_name(c): c for c in code.cells.values()}
+        self.value_of: dict[int, Instr] = {k: v for v, k in self.version.items()}
 
     # ---------------------------------------------------------------- locations
     def location(self, value: Val | None, ins: ast.Instruction) -> str:
@@ -117,10 +132,21 @@ class _Translator:
                 return _line_name(cell)
         raise _unsupported(self.test, f"address not a fixed location in {ins.text}", ins.line)
 
+    def instruction_of(self, line: str, version: int) -> Val:
+        """What a load of code line ``line`` holding ``version`` reads (herd: the
+        instruction value, ``instr:"..."``)."""
+        if version == 1:
+            return self.code.initial[self.code_lines[line]]
+        return self.value_of.get(version, version)  # an integer the test stored there
+
     # ---------------------------------------------------------------- one thread
-    def run(self, thread: ast.Thread, versions: list[int]) -> _Run:
+    def run(
+        self, thread: ast.Thread, versions: list[int], loads: Mapping[str, Val] | None = None
+    ) -> _Run:
+        """Interpret ``thread`` for the fetched ``versions``; ``loads`` gives the values of
+        its loads (None while translating: values computed from them stay unknown)."""
         test = self.test
-        run = _Run()
+        run = _Run(loads=loads)
         for reg, v in self.layout.registers.get(thread.proc, {}).items():
             run.regs[reg] = v
         labels = {lab: i for i, line in enumerate(thread.code) for lab in line.labels}
@@ -191,6 +217,23 @@ class _Translator:
             if reg in run.loaded:
                 raise _unsupported(test, f"{reg} overwritten after a load in {ins.text}", ins.line)
             run.regs[reg] = ops[1].value
+            run.unknown.discard(reg)
+            return None
+        if m == "CMP" and len(ops) == 2 and isinstance(ops[0], ast.Reg):
+            a, b = self._operand(ops[0], run, ins), self._operand(ops[1], run, ins)
+            run.equal = None if a is None or b is None else a == b
+            return None
+        if m == "CSET" and len(ops) == 2 and isinstance(ops[0], ast.Reg) and \
+                isinstance(ops[1], ast.Reg) and ops[1].name.upper() in ("EQ", "NE"):
+            reg = canonical_reg(ops[0].name)
+            if reg in run.loaded:
+                raise _unsupported(test, f"{reg} overwritten after a load in {ins.text}", ins.line)
+            if run.equal is None:
+                run.unknown.add(reg)
+                run.regs.pop(reg, None)
+            else:
+                run.unknown.discard(reg)
+                run.regs[reg] = int(run.equal == (ops[1].name.upper() == "EQ"))
             return None
         if m in ("DMB", "DSB") and len(ops) == 1 and isinstance(ops[0], ast.Reg) and \
                 ops[0].name.upper() in _BARRIER_OPTIONS:
@@ -219,14 +262,17 @@ class _Translator:
             if not reg.startswith("X") or not reg[1:].isdigit():
                 raise _unsupported(test, f"register in {ins.text}", ins.line)
             if m == "LDR":
-                if loc not in self.layout_locations():
-                    raise _unsupported(test, f"a load of code in {ins.text}", ins.line)
                 if reg in run.loaded:
                     raise _unsupported(test, f"{reg} loaded twice in {ins.text}", ins.line)
                 run.loaded.add(reg)
+                run.load_from[reg] = loc
                 run.regs.pop(reg, None)
+                if run.loads is not None:
+                    run.regs[reg] = run.loads[reg]
                 run.ops.append(f"LDR r{reg[1:]}, {loc}")
                 return None
+            if reg in run.unknown:
+                raise _unsupported(test, f"a computed value stored in {ins.text}", ins.line)
             if reg in run.loaded:
                 if loc not in self.layout_locations():
                     raise _unsupported(test, f"a loaded value stored to code in {ins.text}", ins.line)
@@ -244,11 +290,25 @@ class _Translator:
             return None
         raise _unsupported(test, f"instruction {ins.text}", ins.line)
 
+    def _operand(self, op: ast.Operand, run: _Run, ins: ast.Instruction) -> Val | None:
+        """A CMP operand's value (instructions compare as values); None: not known yet."""
+        if isinstance(op, ast.Imm):
+            return op.value
+        if not isinstance(op, ast.Reg):
+            raise _unsupported(self.test, f"operand in {ins.text}", ins.line)
+        reg = canonical_reg(op.name)
+        if reg in run.unknown or (reg in run.loaded and run.loads is None):
+            return None
+        value = run.regs.get(reg, 0)
+        if isinstance(value, int) and op.name.upper().startswith("W"):
+            value &= 0xFFFF_FFFF
+        return value
+
     def _pointer(self, op: ast.Operand, run: _Run, ins: ast.Instruction) -> Val | None:
         if not isinstance(op, ast.Reg):
             return None
         reg = canonical_reg(op.name)
-        if reg in run.loaded:
+        if reg in run.loaded or reg in run.unknown:
             raise _unsupported(self.test, f"address loaded from memory in {ins.text}", ins.line)
         return run.regs.get(reg)
 
@@ -296,13 +356,12 @@ def translate_ifetch(test: ast.LitmusTest, columns: tuple[str, ...]) -> IfetchTr
     dic, idc = t.code.dic, t.code.idc
     b.fetch(icache="pipt", idc=idc or dic, dic=dic, host_colour=0)
     fetches: dict[int, int] = {}
-    derived: dict[int, dict[tuple[int, ...], dict[str, int]]] = {}
-    loaded: dict[int, frozenset[str]] = {}
+    loaded: dict[int, dict[str, str]] = {}
     for thread in test.threads:
         runs = t.runs(thread)
         first = runs[0][1]
         for _versions, run in runs[1:]:
-            if run.ops != first.ops or run.loaded != first.loaded:
+            if run.ops != first.ops:
                 raise _unsupported(test, f"the code fetched on P{thread.proc} changes which "
                                    "memory operations run")
         if not dic:
@@ -310,18 +369,14 @@ def translate_ifetch(test: ast.LitmusTest, columns: tuple[str, ...]) -> IfetchTr
                 b.icache_holds(thread.proc, name, 1, colour=0)
         b.host(f"P{thread.proc}", "\n".join(first.ops) or "NOP", pe=thread.proc)
         fetches[thread.proc] = first.fetches
-        derived[thread.proc] = {
-            versions: {r: v for r, v in run.regs.items() if isinstance(v, int)}
-            for versions, run in runs
-        }
-        loaded[thread.proc] = frozenset(first.loaded)
+        loaded[thread.proc] = dict(first.load_from)
     for col in columns:
         if col.startswith("[") and col[1:-1] not in data:
             raise _unsupported(test, f"column {col}")
         if not col.startswith("[") and ":" not in col:
             raise _unsupported(test, f"column {col}")
     b.bad_when(lambda v: False, "(outcome collection)")
-    return IfetchTranslation(Machine(b.build()), columns, fetches, derived, loaded)
+    return IfetchTranslation(Machine(b.build()), columns, fetches, loaded, t)
 
 
 def machine_states(
@@ -331,25 +386,23 @@ def machine_states(
     m = t.machine
 
     def project(state: State) -> tuple[str, ...]:
+        def final_registers(proc: int) -> dict[str, Val]:
+            thread = m.thread_index(f"P{proc}")
+            regs = state.threads[thread].regs
+            versions = [regs[m.reg_index(thread, f"r{_FETCH_REG + k}")]
+                        for k in range(t.fetches.get(proc, 0))]
+            loads = {r: regs[m.reg_index(thread, f"r{r[1:]}")] for r in t.loaded.get(proc, {})}
+            return t.registers(proc, versions, loads)
+
         cells = []
         for col in t.columns:
             if col.startswith("["):
                 line, offset = m.loc_index(col[1:-1])
-                value = coherent_value(state.copies, state.mem, m.h, -1, line, m.nl)[offset]
+                value: Val = coherent_value(state.copies, state.mem, m.h, -1, line, m.nl)[offset]
             else:
                 proc_text, reg = col.split(":")
-                proc = int(proc_text)
-                thread = m.thread_index(f"P{proc}")
-                regs = state.threads[thread].regs
-                if reg in t.loaded.get(proc, frozenset()):
-                    value = regs[m.reg_index(thread, f"r{reg[1:]}")]
-                else:
-                    versions = tuple(
-                        regs[m.reg_index(thread, f"r{_FETCH_REG + k}")]
-                        for k in range(t.fetches.get(proc, 0))
-                    )
-                    value = t.derived.get(proc, {}).get(versions, {}).get(reg, 0)
-            cells.append(f"{col}={value}")
+                value = final_registers(int(proc_text)).get(reg, 0)
+            cells.append(f"{col}={value}")  # ints, or instr:"..." as herd spells them
         return tuple(cells)
 
     def final(state: State) -> bool:
