@@ -79,8 +79,9 @@ class Footprint(NamedTuple):
 
 
 class Instruction(NamedTuple):
-    """The static footprint of one instruction of one thread: ``own_reads`` and
-    ``own_writes`` say whether it reads or writes the buffer of the PE it runs on
+    """The static footprint of one instruction of one thread: ``own_reads`` says that
+    it reads the buffer of the PE it runs on, ``own_writes`` that it appends to it,
+    ``entry_lines`` the lines its buffered entry touches when it completes later
     (known only at run time when threads migrate); ``may_trap`` that its effect
     is a policy's, unknown in advance."""
 
@@ -90,6 +91,8 @@ class Instruction(NamedTuple):
     own_writes: bool
     may_trap: bool
     fault_pages: int = 0  # pages (``Layout.page_bit``) whose stage-2 fault would trap: only while unmapped
+    entry_lines: int = 0
+    completes: bool = False  # it leaves an entry whose completion comes later
 
 
 Observed = tuple[int, str]
@@ -97,6 +100,20 @@ Observed = tuple[int, str]
 ``(thread, DONE)``, ``(thread, FAULT)``."""
 DONE = " done"  # not a register name (those are identifiers)
 FAULT = " fault"
+
+
+class Components(NamedTuple):
+    """What ``PartialOrder.ample`` computes from a state (see the module doc)."""
+
+    steps: dict[int, list[int]]  # component -> indices of its enabled steps
+    barred: set[int]  # components with an enabled visible or sticky step
+    cur: list[Footprint]
+    fut: list[Footprint]
+
+
+def conflict(a: Footprint, b: Footprint) -> bool:
+    """Whether one writes what the other reads or writes."""
+    return bool(a.writes & (b.reads | b.writes) or a.reads & b.writes)
 
 
 class ObservedView(StateView):
@@ -171,14 +188,16 @@ class PartialOrder:
         self.n_pes = n_pes = lay.h.n_pes
         self.nt = nt = len(lay.threads)
         # Bit positions of the resources.
-        self._buf0 = nl
-        self._ctx0 = nl + n_pes
+        self._buf0 = nl  # appends to each PE's buffer, then completions from it
+        self._bufc0 = nl + n_pes
+        self._ctx0 = nl + 2 * n_pes
         self._vm0 = self._ctx0 + nt
         self._events = 1 << (self._vm0 + len(lay.vms))
         self._migr = self._events << 1
         self._live0 = self._vm0 + len(lay.vms) + 2
         self.everything = (1 << (self._live0 + (nt * nl if machine.dead_lines is not None else 0))) - 1
-        self.all_bufs = ((1 << n_pes) - 1) << self._buf0
+        self.all_bufs = ((1 << n_pes) - 1) << self._buf0  # every PE's appends
+        self.all_bufc = ((1 << n_pes) - 1) << self._bufc0  # every PE's completions
         self.all_lines = (1 << nl) - 1
         self._dead = machine.dead_lines is not None
         self._all_live = (self.everything >> self._live0) << self._live0 if self._dead else 0
@@ -202,22 +221,13 @@ class PartialOrder:
             self._hw.append(Footprint(reads, 1 << line))
         # Suffix unions of each program's static footprints: fut of a thread at pc.
         self._suffix: list[list[Instruction]] = []
-        self._buffered_lines: list[list[int]] = []  # lines the thread may still put into a buffer
         for t, prog in enumerate(lay.programs):
             acc = Instruction(0, 0, False, False, False)
-            lines = 0
             suffix = [acc]
-            blines = [0]
             for index in range(len(prog) - 1, -1, -1):
-                fp = self._instruction(t, prog[index], index == len(prog) - 1, False)
-                acc = _union(acc, fp)
-                instr = lay.code[prog[index]]
-                if instr.op in _BUFFERED:
-                    lines |= self._line_bits(instr)
+                acc = _union(acc, self._instruction(t, prog[index], index == len(prog) - 1, False))
                 suffix.append(acc)
-                blines.append(lines)
             self._suffix.append(list(reversed(suffix)))
-            self._buffered_lines.append(list(reversed(blines)))
 
     def is_bad(self, state: State) -> bool:
         """The bad-state predicate through a view that refuses unobserved reads."""
@@ -262,6 +272,23 @@ class PartialOrder:
 
     def _live(self, t: int, line: int) -> int:
         return self._live0 + t * self.nl + line
+
+    def _contribution(self, t: int, pc: int, hyp: tuple[int, ...], mapped: tuple[int, ...]) -> int:
+        """The lines thread ``t`` keeps live (``DeadLines.live``'s part for one thread,
+        every line while a stage-2 fault may still run a policy), as its liveness bits."""
+        dl = self.m.dead_lines
+        if dl is None:
+            return 0
+        mask = dl._future[t][pc]
+        for ident in hyp:
+            mask |= dl._code(ident)
+        vi = dl._vm[t]
+        if vi >= 0:
+            for index, page_bit in dl._faults[t]:
+                if index >= pc and not mapped[vi] & page_bit:
+                    mask = self.all_lines
+                    break
+        return mask << (self._live0 + t * self.nl)
 
     def _line_bits(self, instr: Instr) -> int:
         lay = self.m.layout
@@ -349,17 +376,11 @@ class PartialOrder:
             reads = writes = self.everything
         if last or in_hyp:
             writes |= ctx  # finishing, or running at EL2 and returning (ERET synchronises)
-        if self._dead:
-            dl = self.m.dead_lines
-            assert dl is not None
-            named = lines
-            if dl._may_run_policy(instr, lay.vms[vm]) if vm >= 0 else False:
-                named = self.all_lines
-            if op in ("MAP", "HCR") or (vm >= 0 and lay.vms[vm].on_stage2_fault is not None):
-                named = self.all_lines  # a fault may still be possible: every line is live
-            writes |= sum(1 << self._live(t, line) for line in range(self.nl) if named >> line & 1)
         may_trap, fault_pages = self._may_trap(t, instr, in_hyp)
-        out = Instruction(reads, writes, own_r, own_w, may_trap, fault_pages)
+        completes = op in _BUFFERED and not device
+        out = Instruction(
+            reads, writes, own_r, own_w, may_trap, fault_pages, lines if completes else 0, completes
+        )
         self._instr_cache[key] = out
         return out
 
@@ -388,27 +409,47 @@ class PartialOrder:
         migrates = (
             self._migratable[t] and state.migrations < self._max_migr and th.pe >= 0
         )
-        own = self.all_bufs if migrates else (1 << (self._buf0 + th.pe) if th.pe >= 0 else 0)
+        if migrates:
+            own, own_c = self.all_bufs, self.all_bufc
+        elif th.pe >= 0:
+            own, own_c = 1 << (self._buf0 + th.pe), 1 << (self._bufc0 + th.pe)
+        else:
+            own = own_c = 0
         # fut: the hyp code still to run, then the rest of the program.
         fut = self._suffix[t][th.pc]
         for ident in th.hyp:
             fut = _union(fut, self._instruction(t, ident, False, True))
-        fr = fut.reads | (own if fut.own_reads else 0)
-        fw = fut.writes | (own if fut.own_writes else 0)
+        # Its entries' completions, later, belong to it too (they exist only after it appends).
+        fr = fut.reads | (own | own_c if fut.own_reads else 0) | fut.entry_lines
+        fw = fut.writes | (own if fut.own_writes else 0) | fut.entry_lines | (own_c if fut.completes else 0)
         extra_r = extra_w = 0
         if th.pending >= 0:
             extra_w |= 1 << (self._ctx0 + t)
         if migrates:
-            extra_r |= self._migr | own
+            extra_r |= self._migr | own | own_c
             extra_w |= self._migr | (1 << (self._ctx0 + t))
         vm = lay.thread_vm[t]
         traps = fut.may_trap or (vm >= 0 and fut.fault_pages & ~state.mapped[vm] != 0)
-        fut_fp = Footprint(fr | extra_r, fw | extra_w) if not traps else _ALL(self)
+        # Liveness (prune_dead_lines): the thread's steps only ever drop lines from its part.
+        live_now = self._contribution(t, th.pc, th.hyp, state.mapped)
+        if traps:
+            # A policy's code runs in this thread at EL2 and may name any line; beyond that
+            # it touches only what code of this thread can: its PE's buffer (any PE's, if
+            # it migrates), its own context, its VM's registers and mappings (and so every
+            # thread's liveness), the event flags.  Without the translation model TLBI and
+            # IC do nothing; ``_instruction`` covers every other opcode.
+            vm_bit = 1 << (self._vm0 + vm) if vm >= 0 else 0
+            policy = self.all_lines | own | own_c | 1 << (self._ctx0 + t) | vm_bit
+            policy |= self._events | self._all_live
+            fr |= policy
+            fw |= policy
+        fut_fp = Footprint(fr | extra_r, fw | extra_w | live_now)
         if self._weak and th.pe >= 0:
             return fut_fp, fut_fp  # out-of-order steps: anything still to run may be next
         # cur: the oldest instruction, trapping or not.
         if th.hyp:
             cur = self._instruction(t, th.hyp[0], False, True)
+            live_next = self._contribution(t, th.pc, th.hyp[1:], state.mapped)
         else:
             cur = self._instruction(t, prog[th.pc], th.pc == len(prog) - 1, False)
             if self._traps_now(state, t):
@@ -416,18 +457,23 @@ class PartialOrder:
                 # thread's own state (TrapContext); the thread enters EL2 with its code.
                 vm_bit = 1 << (self._vm0 + vm) if vm >= 0 else 0
                 ctx = 1 << (self._ctx0 + t)
-                live = sum(1 << self._live(t, line) for line in range(self.nl)) if self._dead else 0
-                return Footprint(vm_bit | extra_r, ctx | live | extra_w), fut_fp
+                return Footprint(vm_bit | extra_r, ctx | live_now | extra_w), fut_fp
+            live_next = self._contribution(t, th.pc + 1, (), state.mapped)
         pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
-        cr = cur.reads | (pe_bit if cur.own_reads else 0) | extra_r
-        cw = cur.writes | (pe_bit if cur.own_writes else 0) | extra_w
+        pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) if th.pe >= 0 else 0)
+        cr = cur.reads | (pe_bits if cur.own_reads else 0) | extra_r
+        cw = cur.writes | (pe_bit if cur.own_writes else 0) | extra_w | (live_now & ~live_next)
         return Footprint(cr, cw), fut_fp
 
-    def _buffer_fps(self, state: State, pe: int) -> tuple[Footprint, Footprint]:
-        buf = state.bufs[pe]
-        bit = 1 << (self._buf0 + pe)
+    def _buffer_fps(self, state: State, pe: int) -> Footprint:
+        """``cur`` and ``fut`` of the completions of the entries now in PE ``pe``'s
+        buffer: the lines they touch, and the buffer as later loads, DSBs and DMBs of
+        the PE see it.  Entries appended later complete as their thread's steps (in
+        its ``fut``): an append commutes with the completion of an earlier entry
+        (neither enables, disables or changes the other; ``buffer.remove`` keeps one
+        representation of equal buffers)."""
         lines = 0
-        for entry in buf:
+        for entry in state.bufs[pe]:
             kind = entry[0]
             if kind == STORE:
                 lines |= 1 << entry[1]
@@ -436,27 +482,14 @@ class PartialOrder:
             elif kind == SETWAY:
                 lines |= 1 << entry[3]
             elif kind > 4:  # TLBI and IC entries (not analysed)
-                lines = self.everything
-        cur = Footprint(bit | lines, bit | lines)
-        # fut: entries threads on this PE (or any PE, if they migrate) may still add.
-        more = lines
-        for t, th in enumerate(state.threads):
-            if th.pe == pe or (self._migratable[t] and th.pe >= 0):
-                more |= self._buffered_lines[t][th.pc]
-                rest = self._suffix[t][th.pc]
-                vm = self.m.layout.thread_vm[t]
-                if rest.may_trap or (vm >= 0 and rest.fault_pages & ~state.mapped[vm]):
-                    more |= self.all_lines  # a policy's code may put anything in the buffer
-                for ident in th.hyp:  # policy code at EL2 (it cannot trap again)
-                    more |= self._line_bits(self.m.layout.code[ident])
-        return cur, Footprint(bit | more, bit | more)
+                return _ALL(self)
+        return Footprint(lines, lines | 1 << (self._bufc0 + pe))
 
     # ---- the stubborn set -------------------------------------------------------------------
 
-    def ample(self, state: State, enabled: Sequence[Step]) -> list[int] | None:
-        """Indices into ``enabled`` of a stubborn set smaller than ``enabled``, or None."""
-        if len(enabled) < 2:
-            return None
+    def components(self, state: State, enabled: Sequence[Step]) -> Components | None:
+        """The enabled steps by component, the barred components, and every component's
+        ``cur`` and ``fut`` footprints (None: a step this module does not analyse)."""
         nt, n_pes = self.nt, self.n_pes
         # Components: 0..nt-1 threads, nt..nt+n_pes-1 buffers, then lines.
         steps: dict[int, list[int]] = {}
@@ -478,8 +511,6 @@ class PartialOrder:
             else:
                 return None
             steps.setdefault(c, []).append(i)
-        if len(steps) < 2:
-            return None
         cur: list[Footprint] = []
         fut: list[Footprint] = []
         for t in range(nt):
@@ -489,9 +520,9 @@ class PartialOrder:
             cur.append(tc)
             fut.append(tf)
         for pe in range(n_pes):
-            bc, bf = self._buffer_fps(state, pe)
-            cur.append(bc)
-            fut.append(bf)
+            bfp = self._buffer_fps(state, pe)
+            cur.append(bfp)
+            fut.append(bfp)
         # A line with no spontaneous steps now never has any: quiet lines never do,
         # and a dead line stays dead (reduction.DeadLines).
         dl = self.m.dead_lines
@@ -501,6 +532,16 @@ class PartialOrder:
             hw = self._hw[line] if live >> line & 1 and line not in quiet else _NONE
             cur.append(hw)
             fut.append(hw)
+        return Components(steps, barred, cur, fut)
+
+    def ample(self, state: State, enabled: Sequence[Step]) -> list[int] | None:
+        """Indices into ``enabled`` of a stubborn set smaller than ``enabled``, or None."""
+        if len(enabled) < 2:
+            return None
+        found = self.components(state, enabled)
+        if found is None or len(found.steps) < 2:
+            return None
+        steps, barred, cur, fut = found
         n = len(cur)
         best: list[int] | None = None
         best_size = len(enabled)
@@ -545,6 +586,8 @@ def _union(a: Instruction, b: Instruction) -> Instruction:
         a.own_writes or b.own_writes,
         a.may_trap or b.may_trap,
         a.fault_pages | b.fault_pages,
+        a.entry_lines | b.entry_lines,
+        a.completes or b.completes,
     )
 
 
