@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -82,8 +83,6 @@ class Verdict:
         could hide a state; with BLAKE2b taken as a random function the chance is at
         most n(n-1)/2 pairs times 2**-64 (the birthday bound)."""
         if self.store == "bitstate":
-            from stalecheck.explore.reduced import bitstate_coverage
-
             return (
                 "bitstate search: a state whose two bits were already set was taken as visited, so "
                 f"states may have been skipped (expected share of new states recognised as new at the end: "
@@ -98,3 +97,11 @@ class Verdict:
             f"visited states stored as 64-bit BLAKE2b digests{where}: chance that a collision hid a state "
             f"<= n(n-1)/2^65 = {bound:.1e} for the n = {n:,} states explored"
         )
+
+
+def bitstate_coverage(states: int, log2: int) -> float:
+    """The expected fraction of states that were new when met but taken as visited,
+    complemented: with ``n`` states set in ``m`` bits, two bits each, a new state
+    collides with probability about (1 - e^(-2n/m))^2 (Holzmann's estimate)."""
+    m = float(1 << log2)
+    return 1.0 - (1.0 - math.exp(-2.0 * states / m)) ** 2
