@@ -114,8 +114,14 @@ def check_reduced(
         except RestartSearch as off:  # the model cannot reduce this variant
             notes.append(off.why)
             observed, red = None, None
+        bitstate = mode.order == Order.BITSTATE
+        store = "bitstate" if bitstate else ("exact" if exact else "digest")
+        run = _Run(model, red, max_states, timeout, sanity, exact and not bitstate, start, store)
         try:
-            verdict = _search(model, mode, red, max_states, timeout, sanity, exact, start)
+            if mode.order == Order.BFS:
+                verdict = _bfs(model, run)
+            else:
+                verdict = _dfs(model, run, _Bits(mode.bitstate_log2) if bitstate else None)
         except RestartSearch as again:
             notes.append(again.why)
             observed = again.observed
@@ -142,88 +148,113 @@ def check_reduced(
         )
 
 
-def _search(
-    model: Model[Any, Any],
-    mode: SearchMode,
-    red: Reducer | None,
-    max_states: int | None,
-    timeout: float | None,
-    sanity: Callable[[Any], bool] | None,
-    exact: bool,
-    start: float,
-) -> Verdict:
-    if mode.order == Order.BFS:
-        return _bfs(model, red, max_states, timeout, sanity, exact, start)
-    return _dfs(model, mode, red, max_states, timeout, sanity, exact, start)
+class _Run:
+    """What both search orders share: the limits, the predicates, the expansion of a
+    state (reduced when a reducer is given) and the counters."""
 
+    def __init__(
+        self,
+        model: Model[Any, Any],
+        red: Reducer | None,
+        max_states: int | None,
+        timeout: float | None,
+        sanity: Callable[[Any], bool] | None,
+        exact: bool,
+        start: float,
+        store: str,
+    ) -> None:
+        self.deadline = start + timeout if timeout is not None else None
+        self.max_states = max_states
+        self.key: Callable[[Any], Hashable] = (lambda s: s) if exact else model.fingerprint
+        self.is_bad = red.is_bad if red is not None else model.is_bad
+        self._ample = red.ample if red is not None else None
+        self._actions, self._next_state = model.actions, model.next_state
+        self._sanity = sanity
+        self.store = store
+        self.transitions = 0
+        self.reduced = 0
+        self.sane = True
 
-def _bfs(
-    model: Model[Any, Any],
-    red: Reducer | None,
-    max_states: int | None,
-    timeout: float | None,
-    sanity: Callable[[Any], bool] | None,
-    exact: bool,
-    start: float,
-) -> Verdict:
-    deadline = start + timeout if timeout is not None else None
-    key: Callable[[Any], Hashable] = (lambda s: s) if exact else model.fingerprint
-    is_bad = red.is_bad if red is not None else model.is_bad
-    ample = red.ample if red is not None else None
-    actions, next_state = model.actions, model.next_state
-    init = model.initial_state()
-    seen: set[Hashable] = {key(init)}
-    parent = array("i", [-1])
-    via = array("i", [-1])
-    transitions = depth = reduced = 0
-    sane = sanity is None or sanity(init)
-    store = "exact" if exact else "digest"
+    def start(self, init: Any) -> None:
+        self.sane = self._sanity is None or bool(self._sanity(init))
 
-    def done(outcome: Outcome, reason: StopReason, found: int = -1) -> Verdict:
-        witness = _path(parent, via, found) if found >= 0 else ()
+    def meet(self, state: Any) -> None:
+        """A new state: note whether it meets the sanity property."""
+        if not self.sane and self._sanity is not None and self._sanity(state):
+            self.sane = True
+
+    def successors(self, state: Any) -> list[tuple[int, Any, Hashable]]:
+        enabled = self._actions(state)
+        succs = _expand(state, enabled, self._ample, self._next_state, self.key)
+        if len(succs) < len(enabled):
+            self.reduced += 1
+        self.transitions += len(succs)
+        return succs
+
+    def over(self, states: int) -> StopReason | None:
+        """Why the search must stop after ``states`` states, if it must."""
+        if self.max_states is not None and states >= self.max_states:
+            return StopReason.MAX_STATES
+        if self.deadline is not None and states % 4096 == 0 and time.monotonic() > self.deadline:
+            return StopReason.TIMEOUT
+        return None
+
+    def verdict(
+        self, outcome: Outcome, reason: StopReason, states: int, depth: int, witness: tuple[int, ...] = ()
+    ) -> Verdict:
         return Verdict(
-            outcome, reason, len(seen), transitions, depth, 0.0, witness, (), sane, store,
-            reduced_states=reduced,
+            outcome,
+            reason,
+            states,
+            self.transitions,
+            depth,
+            0.0,
+            witness,
+            (),
+            self.sane,
+            self.store,
+            reduced_states=self.reduced,
         )
 
+
+def _bfs(model: Model[Any, Any], run: _Run) -> Verdict:
+    """Breadth-first search; witnesses rebuilt from parent ids."""
+    init = model.initial_state()
+    seen: set[Hashable] = {run.key(init)}
+    parent = array("i", [-1])
+    via = array("i", [-1])
+    depth = 0
+    run.start(init)
     try:
-        if is_bad(init):
-            return done(Outcome.REACHABLE, StopReason.FOUND, 0)
+        if run.is_bad(init):
+            return run.verdict(Outcome.REACHABLE, StopReason.FOUND, 1, 0)
         frontier: list[tuple[Any, int]] = [(init, 0)]
         while frontier:
             nxt: list[tuple[Any, int]] = []
             for state, sid in frontier:
-                enabled = actions(state)
-                succs = _expand(state, enabled, ample, next_state, key)
-                if len(succs) < len(enabled):
-                    reduced += 1
-                transitions += len(succs)
-                for index, succ, k in succs:
+                for index, succ, k in run.successors(state):
                     before = len(seen)
                     seen.add(k)
                     if len(seen) == before:
                         continue
                     parent.append(sid)
                     via.append(index)
-                    new_id = len(parent) - 1
-                    if is_bad(succ):
-                        depth += 1
-                        return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
-                    if not sane and sanity is not None and sanity(succ):
-                        sane = True
-                    nxt.append((succ, new_id))
-                    if max_states is not None and len(seen) >= max_states:
-                        return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
-                if deadline is not None and len(seen) % 4096 == 0 and time.monotonic() > deadline:
-                    return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
+                    if run.is_bad(succ):
+                        witness = witness_path(parent, via, len(parent) - 1)
+                        return run.verdict(Outcome.REACHABLE, StopReason.FOUND, len(seen), depth + 1, witness)
+                    run.meet(succ)
+                    nxt.append((succ, len(parent) - 1))
+                    stop = run.over(len(seen))
+                    if stop is not None:
+                        return run.verdict(Outcome.UNKNOWN, stop, len(seen), depth)
             frontier = nxt
             if frontier:
                 depth += 1
-            if deadline is not None and time.monotonic() > deadline and frontier:
-                return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
-        return done(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
+            if run.deadline is not None and time.monotonic() > run.deadline and frontier:
+                return run.verdict(Outcome.UNKNOWN, StopReason.TIMEOUT, len(seen), depth)
+        return run.verdict(Outcome.UNREACHABLE, StopReason.EXHAUSTED, len(seen), depth)
     except Stop as stop:
-        return done(Outcome.UNKNOWN, stop.reason)
+        return run.verdict(Outcome.UNKNOWN, stop.reason, len(seen), depth)
 
 
 def _expand(
@@ -263,7 +294,8 @@ class _Bits:
         bits = self.bits
         return bool(bits[a >> 3] >> (a & 7) & 1 and bits[b >> 3] >> (b & 7) & 1)
 
-    def add(self, fp: int) -> bool:
+    def add(self, fp: Hashable) -> bool:
+        assert isinstance(fp, int)  # a 64-bit digest (``Model.fingerprint``)
         a, b = self._where(fp)
         bits = self.bits
         new = not (bits[a >> 3] >> (a & 7) & 1 and bits[b >> 3] >> (b & 7) & 1)
@@ -277,55 +309,20 @@ class _Bits:
         return self.n
 
 
-def _dfs(
-    model: Model[Any, Any],
-    mode: SearchMode,
-    red: Reducer | None,
-    max_states: int | None,
-    timeout: float | None,
-    sanity: Callable[[Any], bool] | None,
-    exact: bool,
-    start: float,
-) -> Verdict:
-    """Depth-first search; the witness is the stack."""
-    deadline = start + timeout if timeout is not None else None
-    bitstate = mode.order == Order.BITSTATE
-    key: Callable[[Any], Hashable] = model.fingerprint if bitstate or not exact else (lambda s: s)
-    seen: Any = _Bits(mode.bitstate_log2) if bitstate else set()
-    is_bad = red.is_bad if red is not None else model.is_bad
-    ample = red.ample if red is not None else None
-    actions, next_state = model.actions, model.next_state
+def _dfs(model: Model[Any, Any], run: _Run, bits: _Bits | None) -> Verdict:
+    """Depth-first search, over a bitstate array when ``bits`` is given; the witness
+    is the stack."""
+    seen: Any = bits if bits is not None else set()
     init = model.initial_state()
-    seen.add(key(init))
-    transitions = depth = reduced = 0
-    sane = sanity is None or sanity(init)
-    store = "bitstate" if bitstate else ("exact" if exact else "digest")
+    seen.add(run.key(init))
+    depth = 0
+    run.start(init)
     path: list[int] = []  # action index taken at each level of the stack
-
-    def done(outcome: Outcome, reason: StopReason) -> Verdict:
-        witness = tuple(path) if outcome == Outcome.REACHABLE else ()
-        return Verdict(
-            outcome, reason, len(seen), transitions, depth, 0.0, witness, (), sane, store,
-            reduced_states=reduced,
-        )
-
     try:
-        if is_bad(init):
-            return done(Outcome.REACHABLE, StopReason.FOUND)
+        if run.is_bad(init):
+            return run.verdict(Outcome.REACHABLE, StopReason.FOUND, len(seen), 0)
         # Each frame: the successors still to visit (reversed, popped from the end).
-        stack: list[list[tuple[int, Any, Hashable]]] = []
-
-        def push(state: Any) -> None:
-            nonlocal transitions, reduced
-            enabled = actions(state)
-            succs = _expand(state, enabled, ample, next_state, key)
-            if len(succs) < len(enabled):
-                reduced += 1
-            transitions += len(succs)
-            succs.reverse()
-            stack.append(succs)
-
-        push(init)
+        stack = [run.successors(init)[::-1]]
         while stack:
             frame = stack[-1]
             if not frame:
@@ -334,8 +331,8 @@ def _dfs(
                     path.pop()
                 continue
             index, succ, k = frame.pop()
-            if bitstate:
-                if not seen.add(k):
+            if bits is not None:
+                if not bits.add(k):
                     continue
             else:
                 before = len(seen)
@@ -344,23 +341,23 @@ def _dfs(
                     continue
             path.append(index)
             depth = max(depth, len(path))
-            if is_bad(succ):
-                return done(Outcome.REACHABLE, StopReason.FOUND)
-            if not sane and sanity is not None and sanity(succ):
-                sane = True
-            if max_states is not None and len(seen) >= max_states:
-                return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
-            if deadline is not None and len(seen) % 4096 == 0 and time.monotonic() > deadline:
-                return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
-            push(succ)
-        if bitstate:
-            return done(Outcome.UNKNOWN, StopReason.BITSTATE)
-        return done(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
+            if run.is_bad(succ):
+                return run.verdict(Outcome.REACHABLE, StopReason.FOUND, len(seen), depth, tuple(path))
+            run.meet(succ)
+            stop = run.over(len(seen))
+            if stop is not None:
+                return run.verdict(Outcome.UNKNOWN, stop, len(seen), depth)
+            stack.append(run.successors(succ)[::-1])
+        if bits is not None:
+            return run.verdict(Outcome.UNKNOWN, StopReason.BITSTATE, len(seen), depth)
+        return run.verdict(Outcome.UNREACHABLE, StopReason.EXHAUSTED, len(seen), depth)
     except Stop as stop:
-        return done(Outcome.UNKNOWN, stop.reason)
+        return run.verdict(Outcome.UNKNOWN, stop.reason, len(seen), depth)
 
 
-def _path(parent: array[int], via: array[int], node: int) -> tuple[int, ...]:
+def witness_path(parent: array[int], via: array[int], node: int) -> tuple[int, ...]:
+    """The action indices from the initial state to ``node`` (parent ids and the
+    action that reached each state, as the breadth-first searches keep them)."""
     steps: list[int] = []
     while parent[node] >= 0:
         steps.append(via[node])

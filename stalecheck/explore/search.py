@@ -41,7 +41,7 @@ from typing import Any
 
 from stalecheck.errors import UsageError
 from stalecheck.explore.protocol import Model
-from stalecheck.explore.reduced import PLAIN, ReducerFactory, SearchMode, check_reduced
+from stalecheck.explore.reduced import PLAIN, ReducerFactory, SearchMode, check_reduced, witness_path
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop
 
@@ -121,7 +121,7 @@ def check(
     sane = sanity is None or sanity(init)
 
     def done(outcome: Outcome, reason: StopReason, found: int = -1) -> Verdict:
-        witness = _path(parent, via, found) if found >= 0 else ()
+        witness = witness_path(parent, via, found) if found >= 0 else ()
         steps = replay(model, witness) if found >= 0 else ()
         return Verdict(
             outcome,
@@ -201,14 +201,6 @@ def check(
 
     except Stop as stop:
         return done(Outcome.UNKNOWN, stop.reason)
-
-
-def _path(parent: array[int], via: array[int], node: int) -> tuple[int, ...]:
-    steps: list[int] = []
-    while parent[node] >= 0:
-        steps.append(via[node])
-        node = parent[node]
-    return tuple(reversed(steps))
 
 
 def replay(model: Model[Any, Any], witness: tuple[int, ...]) -> tuple[Any, ...]:

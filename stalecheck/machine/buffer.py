@@ -134,6 +134,20 @@ def forward(buf: tuple[Entry, ...], line: int, offset: int) -> int | None:
     return None
 
 
+def named_lines(buf: tuple[Entry, ...]) -> int:
+    """Bitmask of the lines the stores, DCs and set/way operations in ``buf`` name."""
+    mask = 0
+    for entry in buf:
+        kind = entry[0]
+        if kind == STORE:
+            mask |= 1 << entry[1]
+        elif kind == DCVA:
+            mask |= 1 << entry[2]
+        elif kind == SETWAY:
+            mask |= 1 << entry[3]
+    return mask
+
+
 def remove(buf: tuple[Entry, ...], index: int) -> tuple[Entry, ...]:
     """Drop a completed entry, then any marker with nothing left to order before it,
     so equal buffers have one representation."""

@@ -43,10 +43,11 @@ verdicts with and without it.
 from __future__ import annotations
 
 from stalecheck.machine.access import Access
+from stalecheck.machine.buffer import named_lines
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.spec import Context, VMSpec
-from stalecheck.machine.state import DCVA, SETWAY, STORE, State, sctlr_bits
+from stalecheck.machine.state import State, sctlr_bits
 
 _ACCESSES = (Op.LDR, Op.STR, Op.AWAIT, Op.DC)
 
@@ -160,26 +161,27 @@ class DeadLines:
             bits.append(self._lines_of(self._m.code[len(bits)]))
         return bits[ident]
 
+    def thread_live(self, t: int, pc: int, hyp: tuple[int, ...], mapped: tuple[int, ...]) -> int:
+        """The lines thread ``t`` may still name at ``pc`` with EL2 code ``hyp`` still to
+        run: every line while a stage-2 fault may still run a policy (``live`` is the
+        union over threads and buffers; ``machine/por.py`` asks for one thread's part)."""
+        mask = self._future[t][pc]
+        for ident in hyp:
+            mask |= self._code(ident)
+        vi = self._vm[t]
+        if vi >= 0:
+            for index, page_bit in self._faults[t]:
+                if index >= pc and not mapped[vi] & page_bit:
+                    return self.all  # a stage-2 fault policy may still run
+        return mask
+
     def live(self, state: State) -> int:
         mask = 0
-        future = self._future
+        thread_live = self.thread_live
         for t, th in enumerate(state.threads):
-            mask |= future[t][th.pc]
-            for ident in th.hyp:
-                mask |= self._code(ident)
-            vi = self._vm[t]
-            if vi >= 0:
-                mapped = state.mapped[vi]
-                for index, page_bit in self._faults[t]:
-                    if index >= th.pc and not mapped & page_bit:
-                        return self.all  # a stage-2 fault policy may still run
+            mask |= thread_live(t, th.pc, th.hyp, state.mapped)
+            if mask == self.all:
+                return mask
         for buf in state.bufs:
-            for entry in buf:
-                kind = entry[0]
-                if kind == STORE:
-                    mask |= 1 << entry[1]
-                elif kind == DCVA:
-                    mask |= 1 << entry[2]
-                elif kind == SETWAY:
-                    mask |= 1 << entry[3]
+            mask |= named_lines(buf)
         return mask

@@ -1,0 +1,356 @@
+"""Footprints of the machine's steps for partial-order reduction (``machine/por.py``).
+
+Every step belongs to a *component*: a thread (EXEC, EARLY, SYSREG and MIGRATE of
+that thread), the entries now in a PE's buffer (their COMPLETE steps), or a line's
+spontaneous cache steps (FILL, DROP, WRITE_BACK of that line in every cache).  A
+component has two footprints over shared *resources*, each a set of variables read
+and a set written: ``cur``, what its steps enabled now (or enabled next, for a
+blocked component) read to decide whether and how they run and what they write;
+and ``fut``, a superset of everything it may ever do from this state on.
+
+The resources, as bits of an int: each line (memory and every cached copy of it);
+each PE's buffer twice, as appended to (a thread's STR, DC, DMB) and as completed
+from (a COMPLETE step), both read by what looks at the buffer (loads that forward or
+wait, DSB, DMB, SIGNAL, MIGRATE); each thread's *context* (PE, SCTLR bits, EL2 or
+not, finished or not: what a speculative fill's enabledness reads of it, D7.5.1
+and ``Hardware.fillable``); each VM's HCR_EL2 and stage-2 mappings; the event
+flags; the migration counter; and, with ``prune_dead_lines``, each (thread, line)
+liveness bit (``DeadLines.thread_live``).  A thread's registers and program counter
+are its own: only its own steps touch them.  An append commutes with the completion
+of an entry already in the buffer (neither enables, disables or changes the other;
+``buffer.remove`` keeps one representation of equal buffers), so the completions of
+entries a thread appends later count in that thread's ``fut``, not the buffer's.
+
+*What is conservative.*  An instruction that may trap (a guest instruction for which
+the VM has a policy: set/way with ``on_setway``, MSR with ``on_sctlr``, DC with
+``on_cmo``, an access to an MMIO page, or to a page not yet mapped at stage 2 with
+``on_stage2_fault``: pages are only ever added to a stage 2) runs code no one sees
+in advance: such a thread's ``fut`` holds every line and everything code of that
+thread can touch.  A thread that may migrate may use every PE's buffer.  The
+translation model (TLBs, instruction caches, walks of tables held in lines) is not
+analysed.  ``tests/explore/test_por.py`` checks on random systems that steps taken
+as independent commute.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from stalecheck.machine.buffer import named_lines
+from stalecheck.machine.isa import Instr
+from stalecheck.machine.spec import Context, VMSpec
+from stalecheck.machine.state import IC_ENTRY, TLBI_ENTRY, State
+from stalecheck.machine.system import Machine
+
+
+class Footprint(NamedTuple):
+    """Resources read and written, as bitmasks (see the module doc)."""
+
+    reads: int
+    writes: int
+
+
+class Instruction(NamedTuple):
+    """The static footprint of one instruction of one thread: ``own_reads`` says that
+    it reads the buffer of the PE it runs on, ``own_writes`` that it appends to it,
+    ``entry_lines`` the lines its buffered entry touches when it completes later
+    (known only at run time when threads migrate); ``may_trap`` that its effect
+    is a policy's, unknown in advance."""
+
+    reads: int
+    writes: int
+    own_reads: bool
+    own_writes: bool
+    may_trap: bool
+    fault_pages: int = 0  # pages (``Layout.page_bit``) whose stage-2 fault would trap: only while unmapped
+    entry_lines: int = 0
+    completes: bool = False  # it leaves an entry whose completion comes later
+
+
+def conflict(a: Footprint, b: Footprint) -> bool:
+    """Whether one writes what the other reads or writes."""
+    return bool(a.writes & (b.reads | b.writes) or a.reads & b.writes)
+
+
+NONE = Footprint(0, 0)
+
+
+_LINE_OPS = ("LDR", "STR", "AWAIT", "DC", "DCSW", "IC")
+_BUFFERED = ("STR", "DC", "DCSW")
+
+
+class Footprints:
+    """The resources of one machine and the footprints of its components (module doc)."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.m = machine
+        lay = machine.layout
+        self.nl = nl = lay.nl
+        self.n_pes = n_pes = lay.h.n_pes
+        self.nt = nt = len(lay.threads)
+        # Bit positions of the resources.
+        self._buf0 = nl  # appends to each PE's buffer, then completions from it
+        self._bufc0 = nl + n_pes
+        self._ctx0 = nl + 2 * n_pes
+        self._vm0 = self._ctx0 + nt
+        self._events = 1 << (self._vm0 + len(lay.vms))
+        self._migr = self._events << 1
+        self._live0 = self._vm0 + len(lay.vms) + 2
+        self.everything = (1 << (self._live0 + (nt * nl if machine.dead_lines is not None else 0))) - 1
+        self.all_bufs = ((1 << n_pes) - 1) << self._buf0  # every PE's appends
+        self.all_bufc = ((1 << n_pes) - 1) << self._bufc0  # every PE's completions
+        self.all_lines = (1 << nl) - 1
+        self._dead = machine.dead_lines is not None
+        self._all_live = (self.everything >> self._live0) << self._live0 if self._dead else 0
+        self._instr_cache: dict[tuple[int, int], Instruction] = {}
+        self._weak = machine.spec.options.weak_ordering
+        self._migratable = tuple(spec.migratable for spec in lay.threads)
+        self._max_migr = machine.spec.options.max_migrations
+        # Hardware steps of a line read every CPU thread's context and every VM's
+        # registers (``Hardware.fillable``) unless the host's linear map lets any PE fill it.
+        cpu = [t for t, spec in enumerate(lay.threads) if spec.context != Context.DEVICE]
+        context_reads = sum(1 << (self._ctx0 + t) for t in cpu) | (((1 << len(lay.vms)) - 1) << self._vm0)
+        linear = machine.cache_steps.linear_fill
+        self._hw: list[Footprint] = []
+        for line in range(nl):
+            reads = 1 << line
+            if not linear[line]:
+                reads |= context_reads
+            if self._dead:
+                reads |= sum(1 << self._live(t, line) for t in range(nt))
+                reads |= ((1 << len(lay.vms)) - 1) << self._vm0
+            self._hw.append(Footprint(reads, 1 << line))
+        # Suffix unions of each program's static footprints: fut of a thread at pc.
+        self._suffix: list[list[Instruction]] = []
+        for t, prog in enumerate(lay.programs):
+            acc = Instruction(0, 0, False, False, False)
+            suffix = [acc]
+            for index in range(len(prog) - 1, -1, -1):
+                acc = _union(acc, self._instruction(t, prog[index], index == len(prog) - 1, False))
+                suffix.append(acc)
+            self._suffix.append(list(reversed(suffix)))
+
+    def all(self) -> Footprint:
+        """Every resource, read and written."""
+        return Footprint(self.everything, self.everything)
+
+    # ---- resources -------------------------------------------------------------------
+
+    def _live(self, t: int, line: int) -> int:
+        return self._live0 + t * self.nl + line
+
+    def _contribution(self, t: int, pc: int, hyp: tuple[int, ...], mapped: tuple[int, ...]) -> int:
+        """The lines thread ``t`` keeps live (``DeadLines.live``'s part for one thread,
+        every line while a stage-2 fault may still run a policy), as its liveness bits."""
+        dl = self.m.dead_lines
+        if dl is None:
+            return 0
+        return dl.thread_live(t, pc, hyp, mapped) << (self._live0 + t * self.nl)
+
+    def _line_bits(self, instr: Instr) -> int:
+        lay = self.m.layout
+        if instr.op not in _LINE_OPS or not instr.loc:
+            return 0
+        if lay.names_a_line(instr.loc):
+            return 1 << lay.line_of(instr.loc)
+        return self.all_lines
+
+    def _may_trap(self, t: int, instr: Instr, in_hyp: bool) -> tuple[bool, int]:
+        """Whether a guest instruction may ever trap to a policy (trap bits change during
+        the search, so only the presence of a policy counts), and the page whose stage-2
+        fault would trap: pages are only ever added to a stage 2 (``MAP``), so once mapped
+        it never faults again."""
+        lay = self.m.layout
+        spec = lay.threads[t]
+        if spec.context != Context.GUEST or in_hyp:
+            return False, 0
+        vm: VMSpec = lay.vms[lay.vm_index[spec.vm]]
+        op = instr.op
+        if op == "DCSW":
+            return vm.on_setway is not None, 0
+        if op == "MSR":
+            return vm.on_sctlr is not None, 0
+        if op in ("LDR", "STR", "AWAIT", "DC"):
+            if op == "DC" and vm.on_cmo is not None:
+                return True, 0
+            if not instr.loc:
+                return False, 0
+            line = lay.line_of(instr.loc)
+            if lay.lines[line].page in vm.mmio:
+                return True, 0
+            if vm.on_stage2_fault is None:
+                return False, 0
+            return False, lay.line_page_bit[line]
+        return op in ("EXEC", "TLBI", "IC"), 0
+
+    def _instruction(self, t: int, ident: int, last: bool, in_hyp: bool) -> Instruction:
+        """The footprint of thread ``t`` executing interned instruction ``ident``
+        (not trapping); ``last``: it may finish the thread (its context changes)."""
+        key = (ident, t * 4 + 2 * last + in_hyp)
+        cached = self._instr_cache.get(key)
+        if cached is not None:
+            return cached
+        lay = self.m.layout
+        instr = lay.code[ident]
+        spec = lay.threads[t]
+        op = instr.op
+        lines = self._line_bits(instr)
+        vm = lay.vm_index[spec.vm] if spec.context == Context.GUEST else -1
+        vm_bit = 1 << (self._vm0 + vm) if vm >= 0 else 0
+        ctx = 1 << (self._ctx0 + t)
+        reads = writes = 0
+        own_r = own_w = False
+        device = spec.context == Context.DEVICE
+        reads = vm_bit  # a guest's types and traps read HCR_EL2 and the stage-2 mappings
+        if op in ("LDR", "AWAIT"):
+            reads = lines | vm_bit
+            own_r = not device
+        elif op == "STR":
+            if device:
+                reads |= lines
+                writes = lines
+            else:
+                own_r = own_w = True
+        elif op in ("DC", "DCSW") or op == "DMB":
+            own_r = own_w = True
+        elif op == "DSB":
+            own_r = True
+        elif op in ("ISB", "MSR", "EMSR"):
+            writes = ctx
+        elif op == "SIGNAL":
+            own_r = not device
+            reads |= self._events
+            writes = self._events
+        elif op == "WAIT":
+            reads |= self._events
+        elif op in ("MAP", "HCR"):
+            reads = writes = vm_bit if vm >= 0 else self.everything
+            if self._dead:
+                writes |= self._all_live  # the fault check of DeadLines.live reads the mappings
+        elif op in ("NOP", "IC"):
+            pass  # IC is a no-op without the translation model
+        else:
+            reads = writes = self.everything
+        if last or in_hyp:
+            writes |= ctx  # finishing, or running at EL2 and returning (ERET synchronises)
+        may_trap, fault_pages = self._may_trap(t, instr, in_hyp)
+        completes = op in _BUFFERED and not device
+        out = Instruction(
+            reads, writes, own_r, own_w, may_trap, fault_pages, lines if completes else 0, completes
+        )
+        self._instr_cache[key] = out
+        return out
+
+    def traps_now(self, state: State, t: int) -> bool:
+        """Whether thread ``t``'s oldest instruction would trap to EL2 now."""
+        th = state.threads[t]
+        prog = self.m.layout.programs[t]
+        if th.hyp or th.pc >= len(prog):
+            return False
+        ident = prog[th.pc]
+        fp = self._instruction(t, ident, th.pc == len(prog) - 1, False)
+        if not (fp.may_trap or fp.fault_pages):
+            return False
+        return self.m.traps.trap(state, t, self.m.layout.code[ident]) is not None
+
+    def hardware(self, line: int) -> Footprint:
+        """The spontaneous cache steps of ``line``: ``cur`` and ``fut`` alike."""
+        return self._hw[line]
+
+    # ---- the footprints of the components in a state --------------------------------------
+
+    def thread(self, state: State, t: int) -> tuple[Footprint, Footprint]:
+        """``cur`` and ``fut`` of thread ``t`` (module doc)."""
+        m = self.m
+        lay = m.layout
+        th = state.threads[t]
+        prog = lay.programs[t]
+        if not th.hyp and th.pc >= len(prog):
+            return NONE, NONE
+        migrates = (
+            self._migratable[t] and state.migrations < self._max_migr and th.pe >= 0
+        )
+        if migrates:
+            own, own_c = self.all_bufs, self.all_bufc
+        elif th.pe >= 0:
+            own, own_c = 1 << (self._buf0 + th.pe), 1 << (self._bufc0 + th.pe)
+        else:
+            own = own_c = 0
+        # fut: the hyp code still to run, then the rest of the program.
+        fut = self._suffix[t][th.pc]
+        for ident in th.hyp:
+            fut = _union(fut, self._instruction(t, ident, False, True))
+        # Its entries' completions, later, belong to it too (they exist only after it appends).
+        fr = fut.reads | (own | own_c if fut.own_reads else 0) | fut.entry_lines
+        fw = fut.writes | (own if fut.own_writes else 0) | fut.entry_lines | (own_c if fut.completes else 0)
+        extra_r = extra_w = 0
+        if th.pending >= 0:
+            extra_w |= 1 << (self._ctx0 + t)
+        if migrates:
+            extra_r |= self._migr | own | own_c
+            extra_w |= self._migr | (1 << (self._ctx0 + t))
+        vm = lay.thread_vm[t]
+        traps = fut.may_trap or (vm >= 0 and fut.fault_pages & ~state.mapped[vm] != 0)
+        # Liveness (prune_dead_lines): the thread's steps only ever drop lines from its part.
+        live_now = self._contribution(t, th.pc, th.hyp, state.mapped)
+        if traps:
+            # A policy's code runs in this thread at EL2 and may name any line; beyond that
+            # it touches only what code of this thread can: its PE's buffer (any PE's, if
+            # it migrates), its own context, its VM's registers and mappings (and so every
+            # thread's liveness), the event flags.  Without the translation model TLBI and
+            # IC do nothing; ``_instruction`` covers every other opcode.
+            vm_bit = 1 << (self._vm0 + vm) if vm >= 0 else 0
+            policy = self.all_lines | own | own_c | 1 << (self._ctx0 + t) | vm_bit
+            policy |= self._events | self._all_live
+            fr |= policy
+            fw |= policy
+        fut_fp = Footprint(fr | extra_r, fw | extra_w | live_now)
+        if self._weak and th.pe >= 0:
+            return fut_fp, fut_fp  # out-of-order steps: anything still to run may be next
+        # cur: the oldest instruction, trapping or not.
+        if th.hyp:
+            cur = self._instruction(t, th.hyp[0], False, True)
+            live_next = self._contribution(t, th.pc, th.hyp[1:], state.mapped)
+        else:
+            cur = self._instruction(t, prog[th.pc], th.pc == len(prog) - 1, False)
+            if self.traps_now(state, t):
+                # Taking the trap: the policy sees the VM's registers and mappings and the
+                # thread's own state (TrapContext); the thread enters EL2 with its code.
+                vm_bit = 1 << (self._vm0 + vm) if vm >= 0 else 0
+                ctx = 1 << (self._ctx0 + t)
+                return Footprint(vm_bit | extra_r, ctx | live_now | extra_w), fut_fp
+            live_next = self._contribution(t, th.pc + 1, (), state.mapped)
+        pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
+        pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) if th.pe >= 0 else 0)
+        cr = cur.reads | (pe_bits if cur.own_reads else 0) | extra_r
+        cw = cur.writes | (pe_bit if cur.own_writes else 0) | extra_w | (live_now & ~live_next)
+        return Footprint(cr, cw), fut_fp
+
+    def buffer(self, state: State, pe: int) -> Footprint:
+        """``cur`` and ``fut`` of the completions of the entries now in PE ``pe``'s
+        buffer: the lines they touch, and the buffer as later loads, DSBs and DMBs of
+        the PE see it.  Entries appended later complete as their thread's steps (in
+        its ``fut``): an append commutes with the completion of an earlier entry
+        (neither enables, disables or changes the other; ``buffer.remove`` keeps one
+        representation of equal buffers)."""
+        buf = state.bufs[pe]
+        if any(entry[0] in (TLBI_ENTRY, IC_ENTRY) for entry in buf):
+            return self.all()  # not analysed (the translation model)
+        lines = named_lines(buf)
+        return Footprint(lines, lines | 1 << (self._bufc0 + pe))
+
+
+def _union(a: Instruction, b: Instruction) -> Instruction:
+    return Instruction(
+        a.reads | b.reads,
+        a.writes | b.writes,
+        a.own_reads or b.own_reads,
+        a.own_writes or b.own_writes,
+        a.may_trap or b.may_trap,
+        a.fault_pages | b.fault_pages,
+        a.entry_lines | b.entry_lines,
+        a.completes or b.completes,
+    )
+
+
+NONE = Footprint(0, 0)
