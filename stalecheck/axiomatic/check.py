@@ -356,7 +356,8 @@ def _check(
     if model_for is not None:  # --cat FILE: a user's cat model instead of the built-in ones
         model: MemoryModel = model_for(test, variants)
     else:
-        model = (IfetchModel(code) if code.fetching else VmsaModel(spurious) if vmsa
+        ets = "ets3" if "ets3" in variants else "ets2" if "ets2" in variants else ""
+        model = (IfetchModel(code) if code.fetching else VmsaModel(spurious, ets) if vmsa
                  else Aarch64Model())
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}

@@ -118,6 +118,8 @@ def _translation_decidable(test: ast.LitmusTest, tags: list[str]) -> bool:
 
 
 def _refusal(tag: str, test: ast.LitmusTest, why: str = "") -> str:
+    if why:  # a VMSA test the walk model cannot decide: say what it needs
+        return f"herd variant {tag!r} is not supported for this test: {why}"
     if tag in TRANSLATION_VARIANTS:
         return f"herd variant {tag!r} is not supported for this test: " + (
             why or "only translation-table walks, page-table stores and MMU faults that end "

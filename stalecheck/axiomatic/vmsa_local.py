@@ -197,54 +197,71 @@ def _explicit_pair(t: ThreadView, i: int, j: int) -> str:
     return reason
 
 
-def _from_explicit(t: ThreadView, i: int, j: int) -> str:
+def _ets_ob(t: ThreadView, i: int, j: int, ets: str) -> str:
+    """``ets-ob``: with FEAT_ETS2, an explicit access is before the walk of a po-later
+    access that takes a Translation or Access flag fault; with FEAT_ETS3, any MMU fault
+    (aarch64hwreqs.cat; Arm ARM D8.2.7, R_NBKNN/R_PTKRQ for ETS2 and ETS3)."""
+    inst = t.events[j].instance
+    for ev in t.events[j + 1:]:
+        if ev.instance != inst:
+            break
+        if ev.kind == "F" and (ets == "ets3" or ev.cmo in ("MMU:Translation", "MMU:AccessFlag")):
+            return "ets-ob"
+    return ""
+
+
+def _from_explicit(t: ThreadView, i: int, j: int, ets: str = "") -> str:
     ej = t.events[j]
     if is_explicit(ej):
         return _explicit_pair(t, i, j)
+    if ets and _implicit_ttd(ej) and _dsb_before(t, i, ej.pos):
+        return "dsb-ets"  # DSB-ob into Imp & TTD & M, with ETS2 or ETS3
     if ej.hu:
         return _hu_target(t, i, j)
     if ej.walk:
         if t.events[i].is_read and ej.addr_d >> i & 1:
             return "addr"  # addr reaches Imp & TTD & R
-        return _ifb(t, i, j)
+        return (ets and _ets_ob(t, i, j, ets)) or _ifb(t, i, j)
     if ej.kind == "F":
         return _fault_bob(t, i, j) or _dsb_before(t, i, ej.pos) or _ifb(t, i, j)
     return _tlbi_dep(t, i, j) or _dsb_before(t, i, ej.pos) or _ifb(t, i, j)  # a TLBI
 
 
-def _from_walk(t: ThreadView, i: int, j: int) -> str:
+def _from_walk(t: ThreadView, i: int, j: int, ets: str = "") -> str:
     ej = t.events[j]
     if ej.is_write:  # an explicit write or a hardware update
         if ej.cell == t.events[i].cell:
             return "lmws"  # [Imp & TTD & R]; po-loc; [Exp & W | HU]
         if _access_pos(t, i) is not None:
             return "tr-ib;po"  # dob: [Imp & TTD & R]; tr-ib; [Exp & M]; po; [Exp & W | HU]
-    if not _implicit_ttd(ej) and _dsb_before(t, i, ej.pos):
+    if (ets or not _implicit_ttd(ej)) and _dsb_before(t, i, ej.pos):
         return "dsb.full"
     return _ifb(t, i, j)
 
 
-def _from_other(t: ThreadView, i: int, j: int) -> str:
-    """From a TLBI or a hardware update: ``DSB-ob`` (not into walks or updates), ``IFB-ob``."""
+def _from_other(t: ThreadView, i: int, j: int, ets: str = "") -> str:
+    """From a TLBI or a hardware update: ``DSB-ob`` (into walks or updates only with
+    ETS2/ETS3), ``IFB-ob``."""
     ej = t.events[j]
-    if not _implicit_ttd(ej) and _dsb_before(t, i, ej.pos):
+    if (ets or not _implicit_ttd(ej)) and _dsb_before(t, i, ej.pos):
         return "dsb.full"
     return _ifb(t, i, j)
 
 
-def vmsa_lob_reason(t: ThreadView, i: int, j: int) -> str:
-    """Why event ``i`` is locally-ordered-before ``j`` of a later instruction, or ""."""
+def vmsa_lob_reason(t: ThreadView, i: int, j: int, ets: str = "") -> str:
+    """Why event ``i`` is locally-ordered-before ``j`` of a later instruction, or ""
+    (``ets``: "ets2" or "ets3" when the PE has FEAT_ETS2/FEAT_ETS3)."""
     ei = t.events[i]
     if is_explicit(ei):
-        return _from_explicit(t, i, j)
+        return _from_explicit(t, i, j, ets)
     if ei.walk:
-        return _from_walk(t, i, j)
+        return _from_walk(t, i, j, ets)
     if ei.kind == "T" or ei.hu:
-        return _from_other(t, i, j)
-    return ""  # a fault is last in its thread
+        return _from_other(t, i, j, ets)
+    return ""  # nothing is locally ordered after a fault but through IFB-ob
 
 
-def vmsa_local_order(trace: ThreadTrace) -> VmsaOrder:
+def vmsa_local_order(trace: ThreadTrace, ets: str = "") -> VmsaOrder:
     """``lob`` and ``(lob | pick-lob)+`` of a thread path with walks, TLBIs and faults."""
     t = _view(trace)
     events = t.events
@@ -261,7 +278,7 @@ def vmsa_local_order(trace: ThreadTrace) -> VmsaOrder:
                 reason = ("rmw" if ej.hu else "tr-ib") if ei.walk and not ej.walk else (
                     "rmw" if t.rmw.get(i, 0) >> j & 1 else "")
             else:
-                reason = vmsa_lob_reason(t, i, j)
+                reason = vmsa_lob_reason(t, i, j, ets)
             if reason:
                 lob[i] |= 1 << j
                 named.append((i, j, reason))
@@ -280,7 +297,7 @@ def vmsa_local_order(trace: ThreadTrace) -> VmsaOrder:
         mask = 0
         for j in range(k + 1, n):
             ej = events[j]
-            if (not _implicit_ttd(ej) and _dsb_before(t, k, ej.pos)) or any(
+            if ((ets or not _implicit_ttd(ej)) and _dsb_before(t, k, ej.pos)) or any(
                     _dsb_before(t, k, pos) for pos in _isbs(t, ev.pos, ej.pos)):
                 mask |= 1 << j  # DSB-ob | IFB-ob (DSB-ob; [IFB]; po)
         reach[k] = mask

@@ -259,14 +259,15 @@ class VmsaModel:
 
     name = "aarch64-vmsa"
 
-    def __init__(self, spurious: bool = False) -> None:
+    def __init__(self, spurious: bool = False, ets: str = "") -> None:
         self.spurious = spurious  # herd's spurious AF updates are enumerated (vmsa_spurious)
+        self.ets = ets  # "ets2" or "ets3": FEAT_ETS2/ETS3 (vmsa_local)
         self._orders: dict[int, tuple[ThreadTrace, VmsaOrder]] = {}
 
     def thread_order(self, trace: ThreadTrace) -> VmsaOrder:
         hit = self._orders.get(id(trace))
         if hit is None:
-            hit = self._orders[id(trace)] = (trace, vmsa_local_order(trace))
+            hit = self._orders[id(trace)] = (trace, vmsa_local_order(trace, self.ets))
         return hit[1]
 
     def prepare(self, space: CandidateSpace) -> VmsaPrepared:

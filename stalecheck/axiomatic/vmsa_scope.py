@@ -76,8 +76,6 @@ def walk_refusal(test: ast.LitmusTest, tags: frozenset[str]) -> str:
     """Why the walk model cannot decide this VMSA test exactly ("" if it can)."""
     if tags & {"ifetch", "self"}:
         return "translation with instruction fetch (herd flags vmsa with ifetch) is not supported"
-    if "ets2" in tags or "ets3" in tags:
-        return "FEAT_ETS2/ETS3 ordering of walks is not supported yet"
     for thread in test.threads:
         for line in thread.code:
             ins = line.instruction

@@ -32,6 +32,8 @@ def _label(ex: Execution, g: int) -> str:
     )
     if ev.kind in ("C", "T", "F"):  # maintenance, TLBI, fault: the operation and its address
         return f"P{ge.proc}: {ev.cmo} {cell}  ({ev.text}, line {ev.line})"
+    if ge.proc < INIT_PROC:  # herd's spurious hardware update (vmsa_spurious.py): no thread
+        return f"hw: {'WALK' if ev.walk else ev.kind} {cell}={ev.value}  ({ev.text})"
     # an instruction fetch (herd's Imp & Instr & R), a translation-table walk (Imp & TTD & R)
     kind = "IF" if ev.fetch else "WALK" if ev.walk else ev.kind
     return f"P{ge.proc}: {kind}{marks} {cell}={ev.value}  ({ev.text}, line {ev.line})"

@@ -19,8 +19,8 @@ AGREE_FLOORS = {
     "instructions": 277,
     "ifetch": 306,
     "VMSA": 451,
-    "ETS2": 0,
-    "ETS3": 0,
+    "ETS2": 7,
+    "ETS3": 2,
     "faults": 5,
     "mixed": 19,
 }

@@ -291,3 +291,43 @@ forall (0:X0=3)
 """)
     assert r.verdict == "Required"
     assert any("Fault" not in c for st in r.states for c in st)
+
+
+ETS_PUBLISH = """AArch64 T
+Variant=vmsa,{ets}
+{{ [PTE(x)]=(oa:PA(x), valid:0); pteval_t 0:X1=(oa:PA(x)); 0:X0=PTE(x); 0:X2=x; }}
+ P0          ;
+ STR X1,[X0] ;
+ {dsb}       ;
+L0:          ;
+ LDR W3,[X2] ;
+exists (fault(P0:L0,x,MMU:Translation))
+"""
+
+
+def test_ets2_orders_a_faulting_walk_after_earlier_accesses() -> None:
+    """FEAT_ETS2 (D8.2.7; herd's ets-ob): an explicit access is before the walk of a
+    po-later access that takes a Translation fault; that walk read an entry no TLB holds
+    (TLBuncacheable-ca), so it cannot read the entry older than P0's valid one."""
+    assert _run(ETS_PUBLISH.format(ets="ets2", dsb="NOP")).verdict == "Forbidden"
+    assert _run(ETS_PUBLISH.format(ets="fatal", dsb="NOP")).verdict == "Allowed"
+
+
+def test_ets2_orders_what_came_before_a_faulting_access() -> None:
+    """FEAT_ETS2 (ets-ob): P1's read of y is before the walk of its later faulting access,
+    so after seeing P0's flag P1 cannot fault on the entry P0 made valid before it;
+    without ETS2 it can (the walk is not ordered after the read: herd's MP needs
+    DSB; ISB or a dependency)."""
+    test = """AArch64 T
+Variant=vmsa,{ets}
+{{ [PTE(x)]=(oa:PA(x), valid:0); pteval_t 0:X1=(oa:PA(x)); 0:X0=PTE(x); 0:X3=y;
+  1:X3=y; 1:X2=x; }}
+ P0          | P1          ;
+ STR X1,[X0] | LDR W4,[X3] ;
+ DMB SY      | L0:         ;
+ MOV W5,#1   | LDR W6,[X2] ;
+ STR W5,[X3] |             ;
+exists (1:X4=1 /\\ fault(P1:L0,x,MMU:Translation))
+"""
+    assert _run(test.format(ets="ets2")).verdict == "Forbidden"
+    assert _run(test.format(ets="fatal")).verdict == "Allowed"
