@@ -7,10 +7,14 @@ known in advance (``message % slots``), so both sides unroll into straight-line
 code in the ordinary program notation.  Every access then goes through the one
 machine engine (buffers, caches, memory types, traps), no memory rule is written
 twice, and the witness shows the very instructions Linux and the VMM execute.  The
-only addition the engine needed is ``AWAIT X, v``: a polling loop (``while
-(READ_ONCE(x) != v) ;``) collapsed into the one step that exits it, sound because a
-failed poll is a load with no effect on the state (loads do not allocate: fills
-are steps of their own).
+only addition the engine needed is ``AWAIT X, >=v``: a polling loop (``while
+(READ_ONCE(x) < v) ;``: indices only grow in a bounded run, so a poller that wakes
+after the other side has moved on still leaves, as the real ``!=``-against-last-seen
+test does) collapsed into the one step that exits it, sound because a failed poll is
+a load with no effect on the state (loads do not allocate: fills are steps of their
+own).  With out-of-order execution (``weak_ordering``) a poll orders the stores after
+it (control dependency) but not the loads: the read barriers below are what orders
+those.
 
 The layout (one cache line each, sub-blocks per modelled word; seed 000, Linux
 ``virtqueue_add_split``/``virtqueue_kick``, virtio 1.2 section 2.7):
@@ -92,13 +96,21 @@ class Virtqueue:
     ``weak_barriers``: VIRTIO_F_ORDER_PLATFORM not negotiated, so ``virtio_wmb`` is
     ``DMB ISHST`` (otherwise ``dma_wmb``: ``DMB OSHST``).  ``writel``: the kick uses
     ``writel`` (``__iowmb`` = ``DMB OSHST`` before the Device store) rather than
-    ``writel_relaxed``.
+    ``writel_relaxed``.  ``driver_rmb``: Linux ``virtqueue_get_buf_ctx_split`` issues
+    ``virtio_rmb`` (``DMB ISHLD``; ``dma_rmb``, ``DMB OSHLD``, without
+    ``weak_barriers``) between reading ``used->idx`` and the used entries.
+    ``vmm_acquire``: Firecracker's ``Queue::do_pop_unchecked`` issues
+    ``fence(Ordering::Acquire)`` (``DMB ISHLD`` on AArch64) after ``pop`` has read
+    ``avail->idx`` and before reading the ring and the descriptor; ``add_used``
+    issues ``fence(Ordering::Release)`` (``DMB ISH``) before writing ``used->idx``.
     """
 
     slots: int = 2
     messages: int = 2
     paged: bool = False
     weak_barriers: bool = True
+    driver_rmb: bool = True
+    vmm_acquire: bool = True
     writel: bool = True
     patches: Patches = Patches()
     nv2: bool = False  # interleave L1's NV2 activity (VNCR stores, a trapped TLBI) with the ring
@@ -149,7 +161,10 @@ class Virtqueue:
                 lines.append(f"WAIT irq{done}")
                 if p.dsb_rx:
                     lines.append("DSB SY  // nv2-vsock-rx-barrier")
-                lines.append(f"AWAIT uidx, {done + 1}  // virtqueue_get_buf polls used->idx")
+                lines.append(f"AWAIT uidx, >={done + 1}  // virtqueue_get_buf: more_used_split, used->idx")
+                if self.driver_rmb:
+                    rmb = "DMB ISHLD" if self.weak_barriers else "DMB OSHLD"
+                    lines.append(f"{rmb}  // virtio_rmb: used entries after used->idx")
             lines.append(f"// message {m}: fill the skb (copy from user)")
             lines += [f"STR c{i}, {v}", f"STR n{i}, {v}", f"STR w{i}, {v}"]
             if self.paged:
@@ -191,14 +206,19 @@ class Virtqueue:
         for m in range(self.messages):
             i, v = m % self.slots, m + 1
             r = self.registers(m)
-            lines.append(f"AWAIT k{m}, 1  // woken by the ioeventfd")
-            lines.append(f"AWAIT aidx, {v}  // avail->idx shows the new buffer")
+            lines.append(f"AWAITA k{m}, 1  // woken by the ioeventfd: eventfd_read under spin_lock (acquire)")
+            lines.append(f"AWAIT aidx, >={v}  // Queue::pop: avail->idx has moved")
+            if self.vmm_acquire:
+                lines.append("DMB ISHLD  // do_pop_unchecked: fence(Ordering::Acquire)")
             lines.append(f"LDR {r['desc']}, d{i}")
             lines += [f"LDR {r['crc']}, c{i}", f"LDR {r['len']}, n{i}", f"LDR {r['body'][0]}, w{i}"]
             if self.paged:
                 lines.append(f"LDR {r['body'][1]}, f{i}")
+            lines.append("DMB ISH  // add_used: fence(Ordering::Release)")
+            # After the full barrier, so that with out-of-order execution it is read only
+            # once every load of the message has been satisfied.
             lines.append(f"LDR {r['done']}, k{m}  // (model only: marks message {m} as read)")
-            lines.append(f"STR uidx, {v}  // used->idx (release)")
+            lines.append(f"STR uidx, {v}  // used->idx")
             lines.append(f"SIGNAL irq{m}  // irqfd: interrupt to the guest")
         return "\n".join(lines)
 
