@@ -107,11 +107,14 @@ def build(
     fwb: bool,
     l1_stage1: dict[str, MemType] | None = None,
     release: bool = True,
+    weak: bool = True,
 ) -> None:
-    """The whole system for one variant: two PEs, L1's vCPU on PE0, the VMM on PE1."""
+    """The whole system for one variant: two PEs, L1's vCPU on PE0, the VMM on PE1.
+    ``weak``: each PE executes out of program order as far as the Arm memory model
+    allows (docs/ordering.md); off only where noted, for the state count."""
     # FEAT_S2FWB hardware has CLIDR_EL1.LoUU=LoUIS=0 (Arm ARM D8.6, IRRDBK).
     b.system(pes=2, louu=0 if fwb else None)
-    b.options(quiet_coherent_lines=True, prune_dead_lines=True)
+    b.options(quiet_coherent_lines=True, prune_dead_lines=True, weak_ordering=weak)
     ram = []
     declared = {"QN"}  # the lines this build declares (L1's stage-1 types cover only those)
     for page, lines in vq.pages():
@@ -306,6 +309,36 @@ _variant(
     vq=replace(PAGED, writel=False),
     fwb=True,
     release=False,
+)
+
+
+# ---- the readers' barriers: the VMM's fence(Acquire), the driver's virtio_rmb -------------
+# Every variant above runs the code as Linux and Firecracker write it: the VMM reads
+# avail->idx, then fence(Ordering::Acquire) (DMB ISHLD), then the ring and the skb; the
+# driver reads used->idx, then virtio_rmb (DMB ISHLD), then reuses the slot.  With
+# out-of-order execution those barriers are what keeps the reads in order.
+_variant(
+    "vmm-no-acquire-fwb",
+    "reachable",
+    "The VMM without fence(Acquire) after reading avail->idx (FWB, all WB): it may read the"
+    " descriptor and the skb before the index moved, a stale frame with no cache involved.",
+    vq=replace(HYP, vmm_acquire=False),
+    fwb=True,
+)
+_variant(
+    "vmm-acquire-fwb",
+    "unreachable",
+    "The same ring as vmm-no-acquire-fwb, with Firecracker's fence(Acquire) (DMB ISHLD).",
+    vq=HYP,
+    fwb=True,
+)
+_variant(
+    "driver-no-rmb-fwb",
+    "unreachable",
+    "The driver without virtio_rmb after reading used->idx before it reuses a slot (FWB):"
+    " its stores into the reused skb wait for the poll anyway (a control dependency).",
+    vq=replace(HYP, driver_rmb=False),
+    fwb=True,
 )
 
 

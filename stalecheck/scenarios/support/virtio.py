@@ -206,7 +206,12 @@ class Virtqueue:
         for m in range(self.messages):
             i, v = m % self.slots, m + 1
             r = self.registers(m)
-            lines.append(f"AWAITA k{m}, 1  // woken by the ioeventfd: eventfd_read under spin_lock (acquire)")
+            if m == 0:
+                # Woken by the first kick: eventfd_read takes the wait-queue spin_lock (an
+                # acquire).  Later messages are popped by the same process_tx loop as soon
+                # as avail->idx shows them (while queue.pop() returns a chain), without
+                # another eventfd read: the guest's later kicks only wake it again.
+                lines.append(f"AWAITA k{m}, 1  // woken by the ioeventfd: eventfd_read (spin_lock: acquire)")
             lines.append(f"AWAIT aidx, >={v}  // Queue::pop: avail->idx has moved")
             if self.vmm_acquire:
                 lines.append("DMB ISHLD  // do_pop_unchecked: fence(Ordering::Acquire)")
@@ -217,7 +222,7 @@ class Virtqueue:
             lines.append("DMB ISH  // add_used: fence(Ordering::Release)")
             # After the full barrier, so that with out-of-order execution it is read only
             # once every load of the message has been satisfied.
-            lines.append(f"LDR {r['done']}, k{m}  // (model only: marks message {m} as read)")
+            lines.append(f"LDR {r['done']}, aidx  // (model only: marks message {m} as read)")
             lines.append(f"STR uidx, {v}  // used->idx")
             lines.append(f"SIGNAL irq{m}  // irqfd: interrupt to the guest")
         return "\n".join(lines)
@@ -246,6 +251,8 @@ class Virtqueue:
                 return ""  # not received yet: the stream so far is intact
             desc = read[r["desc"]]  # type: ignore[index]
             if desc != m + 1:
+                if not desc:
+                    return f"message {m}: stale descriptor (the table's contents before any message)"
                 return f"message {m}: stale descriptor (addr of message {desc - 1}'s freed skb)"
             data = vsock.received(
                 read[r["crc"]],  # type: ignore[index]
