@@ -67,6 +67,9 @@ class Patches:
     flush_frags: bool = False
     flush_ring: bool = False
     ring_flush_dsb: bool = False  # DSB SY before and after the vring DC CIVACs
+    # Clean the descriptor table before publishing avail->idx (not a posted patch: what a
+    # VMM that pops without waiting for the kick needs, see the fcvm scenario).
+    desc_flush_before_publish: bool = False
     dsb_isb_kick: bool = False
     dsb_rx: bool = False
     dsb_nested_exit: bool = False
@@ -179,6 +182,8 @@ class Virtqueue:
             if self.nv2:
                 lines += nested.vel2_activity(m)
             lines.append(f"STR d{i}, {v}  // virtqueue_add_split: the descriptor")
+            if p.desc_flush_before_publish:
+                lines += ["DSB SY  // the descriptor store completes", "DC CIVAC VQD", "DSB SY"]
             lines.append(f"{wmb}  // virtio_wmb before avail->idx")
             lines.append(f"STR aidx, {v}  // avail->idx")
             if self.nv2:
