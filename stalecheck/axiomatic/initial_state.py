@@ -3,7 +3,8 @@
 A memory *cell* is one ``(base, offset)`` pair: a scalar location has one
 cell, an array ``int x[2]`` has one per element.  We model accesses that hit
 exactly one cell with the cell's size; anything that would straddle cells is
-mixed-size and is reported as unsupported rather than guessed.
+mixed-size, unsupported unless herd's ``-variant mixed`` is on, when
+:mod:`~stalecheck.axiomatic.mixed_size` re-cuts the cells into granules.
 """
 
 from __future__ import annotations
@@ -188,6 +189,7 @@ def build_initial_state(
     pending: list[str] = []
     index_fixups: list[tuple[int, str, Addr]] = []
     memory_inits: list[tuple[ast.InitItem, str, int | None, Val | tuple[int, ...] | None]] = []
+    val: Val | tuple[int, ...] | None  # one name for a register's, a cell's and an array's value
     for item in test.init:
         pos = Position(path, item.line, item.column)
         ctype = POINTER_TYPE if item.pointer else (
@@ -269,6 +271,7 @@ def build_initial_state(
             size = state.cell_types[(name, 0)].size
             if index >= state.arrays[name]:
                 raise InputError(f"index {index} out of bounds for array {name}", pos)
+            assert not isinstance(val, tuple)  # an element's value is a scalar (refused when read)
             state.memory[(name, index * size)] = _fit(val if val is not None else 0, size)
         elif isinstance(val, tuple):
             count = state.arrays.get(name, len(val))

@@ -16,6 +16,7 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
+from stalecheck.machine.shareability import dmb_orders
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
     STORE,
@@ -215,11 +216,8 @@ class Execute:
         lay = self.layout
         op = instr.op
         pe = th.pe
-        if self.mmu is not None:
-            if self.mmu.handles(t, instr):
-                return self.mmu.execute(state, t, th, instr, choice)
-            if op == "DSB":
-                th = self.mmu.after_dsb(th)
+        if self.mmu is not None and self.mmu.handles(t, instr):
+            return self.mmu.execute(state, t, th, instr, choice)
         if op == "LDR":
             value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs
@@ -230,7 +228,8 @@ class Execute:
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
             flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
-            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, lay.ids[instr])
+            attrs = mt.cacheability_key
+            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, attrs, lay.ids[instr])
             return self._enter(state, pe, entry), th
         if op == "DC":
             line = lay.line_of(instr.loc)
@@ -246,6 +245,8 @@ class Execute:
             self.access.check_invalidate(t, line, setway[1])
             return self._enter(state, pe, setway), th
         if op == "DMB":
+            if not dmb_orders(instr.kind):  # a Non-shareable DMB orders nothing for others (shareability.py)
+                return state, th
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
                 marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)
                 if marker is not None:
