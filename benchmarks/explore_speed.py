@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/explore_speed.py            # table
     .venv/bin/python benchmarks/explore_speed.py --json     # one JSON object
     .venv/bin/python benchmarks/explore_speed.py --store digest  # visited set of 64-bit digests
+    .venv/bin/python benchmarks/explore_speed.py --weak         # bundled variants, weak ordering off/on
+    .venv/bin/python benchmarks/explore_speed.py --weak fcvm-vsock-nv2 --timeout 120
 
 Each case is a function that builds a ``SystemSpec`` with the scenario Builder
 API; ``CASES`` lists them.  For every size the script explores the whole state
@@ -171,6 +173,70 @@ def profile(case: str, size: tuple[int, ...], top: int = 20) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
+# ---- the cost of out-of-order execution on the bundled variants (issue 10, part 6) ------
+
+
+def _explore_variant(scenario: str, variant: str, weak: bool, timeout: float) -> dict[str, Any]:
+    """One bundled variant explored with ``weak_ordering`` forced off or on (a fresh
+    process each, like ``explore``).  A variant whose system the option refuses (the
+    translation model) says so instead of a count."""
+    from stalecheck.errors import ScenarioError
+    from stalecheck.runner import load_scenario
+
+    v = load_scenario(scenario).variants[variant]
+    b = Builder()
+    v.build_fn(b)
+    b.options(weak_ordering=weak)
+    try:
+        machine = Machine(b.build())
+    except ScenarioError as err:
+        return {"outcome": "refused", "why": str(err), "states": 0, "seconds": 0.0}
+    start = time.process_time()
+    verdict = check(machine, Budget(timeout=timeout), sanity=machine.is_complete)
+    return {
+        "outcome": verdict.outcome.value,
+        "states": verdict.states,
+        "transitions": verdict.transitions,
+        "seconds": round(time.process_time() - start, 2),
+    }
+
+
+def weak_growth(scenarios: list[str], timeout: float) -> list[dict[str, Any]]:
+    """For every variant of ``scenarios`` (default: every bundled one), the states explored
+    with loads in order and with out-of-order execution, and the growth factor.  A
+    reachable variant stops at its first bad state, so its count is the search's cost,
+    not the size of the space; ``unknown`` means the timeout (CPU seconds) was hit."""
+    from stalecheck.runner import load_scenario
+    from stalecheck.scenarios import BUNDLED
+
+    spawn = multiprocessing.get_context("spawn")
+    rows = []
+    for name in scenarios or list(BUNDLED):
+        for variant in load_scenario(name).variants:
+            row: dict[str, Any] = {"scenario": name, "variant": variant}
+            for weak in (False, True):
+                with spawn.Pool(1) as pool:
+                    row["weak" if weak else "in_order"] = pool.apply(
+                        _explore_variant, (name, variant, weak, timeout)
+                    )
+            before, after = row["in_order"]["states"], row["weak"]["states"]
+            row["growth"] = round(after / before, 2) if before and after else None
+            rows.append(row)
+            print(_weak_line(row), flush=True)
+    return rows
+
+
+def _weak_line(row: dict[str, Any]) -> str:
+    def cell(r: dict[str, Any]) -> str:
+        if r["outcome"] == "refused":
+            return f"{'refused':>24}"
+        return f"{r['outcome']:>11} {r['states']:>8} {r['seconds']:>6}s"
+
+    growth = f"x{row['growth']}" if row["growth"] is not None else "-"
+    name = f"{row['scenario']}/{row['variant']}"
+    return f"{name:<52} {cell(row['in_order'])}  {cell(row['weak'])}  {growth:>7}"
+
+
 def _size(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("x"))
 
@@ -182,7 +248,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--store", default="exact", choices=[s.value for s in Store], help="visited set")
     parser.add_argument("--profile", action="store_true", help="profile the last size instead of timing")
+    parser.add_argument(
+        "--weak",
+        nargs="*",
+        metavar="SCENARIO",
+        help="states of each bundled variant with loads in order and with weak ordering (default: all)",
+    )
+    parser.add_argument("--timeout", type=float, default=300.0, help="--weak: CPU seconds per exploration")
     args = parser.parse_args(argv)
+    if args.weak is not None:
+        print(f"{'variant':<52} {'in order: verdict, states, CPU':>24}  {'weak ordering':>24}  {'growth':>7}")
+        rows = weak_growth(args.weak, args.timeout)
+        if args.json:
+            print(json.dumps(rows))
+        return
     sizes = [_size(s) for s in args.sizes.split(",")] if args.sizes else None
     if args.profile:
         profile(args.case, (sizes or CASES[args.case][1])[-1])

@@ -54,7 +54,9 @@ WEAK_ORDERING = (
     "with accesses to its own line whatever their memory types (D7.5.9.15 lets Non-cacheable, Device "
     "and other-cacheability accesses pass); cache maintenance after a polling loop waits for it "
     "(B2.3.7 orders DC CVAU and IC so, the model every DC); an AWAIT keeps program order with the "
-    "loads of its location"
+    "loads of its location; an instruction that may trap (an access to an MMIO page or to a page "
+    "not mapped at start, a DC, set/way or MSR the VM has a trap policy for) holds every later one "
+    "back even when it does not trap"
 )
 
 

@@ -84,6 +84,31 @@ def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
     return False
 
 
+def _commute(a: Entry, b: Entry, setway_in_order: bool) -> bool:
+    """Whether two adjacent entries may swap places without changing anything the buffer
+    does: neither orders the other, neither is a marker (so forwarding, which only reads
+    same-location stores, and marker removal are unaffected)."""
+    if a[0] in _MARKS or b[0] in _MARKS:
+        return False
+    return not _blocks(a, b, setway_in_order) and not _blocks(b, a, setway_in_order)
+
+
+def insert(buf: tuple[Entry, ...], entry: Entry, setway_in_order: bool = False) -> tuple[Entry, ...]:
+    """``buf`` with ``entry`` added as if appended, at a canonical place among the entries it
+    commutes with.  With out-of-order execution, independent stores and maintenance enter
+    the buffer in any order; buffers that differ only in the order of entries that commute
+    behave alike, so one order stands for all (the smallest, comparing entries as tuples),
+    and exploring does not tell the orders apart.  Sound because only commuting neighbours
+    are passed: every completion order the appended buffer allows, this one allows."""
+    start = len(buf)
+    while start and _commute(buf[start - 1], entry, setway_in_order):
+        start -= 1
+    for q in range(start, len(buf)):
+        if entry < buf[q]:
+            return (*buf[:q], entry, *buf[q:])
+    return (*buf, entry)
+
+
 def completable(buf: tuple[Entry, ...], setway_in_order: bool = False) -> list[int]:
     """Indices of entries that may complete now, in buffer order."""
     out: list[int] = []

@@ -45,6 +45,8 @@ class Execute:
         self.mmu = mmu
         # Out-of-order execution inside a PE (machine/ordering.py), per CPU thread.
         options = layout.spec.options
+        self._weak = options.weak_ordering
+        self._setway_in_order = options.setway_program_order
         self.windows: tuple[Window | None, ...] = tuple(
             Window(
                 layout.code,
@@ -195,6 +197,16 @@ class Execute:
             th = _advance(th)
         return with_thread(state, t, th)
 
+    def _enter(self, state: State, pe: int, entry: Entry) -> State:
+        """Put a store or maintenance entry in PE ``pe``'s buffer: appended, or with
+        out-of-order execution at its canonical place among the entries it commutes with
+        (``buffer.insert``)."""
+        if not self._weak:
+            return with_entry(state, pe, entry)
+        bufs = state.bufs
+        new = buffer.insert(bufs[pe], entry, self._setway_in_order)
+        return state._replace(bufs=(*bufs[:pe], new, *bufs[pe + 1 :]))
+
     def _issue(
         self, state: State, t: int, th: Thread, instr: Instr, choice: int, index: int
     ) -> tuple[State, Thread]:
@@ -218,20 +230,20 @@ class Execute:
             flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
             attrs = mt.cacheability_key
             entry = StoreEntry(STORE, line, offset, value, mt.path, flags, attrs, lay.ids[instr])
-            return with_entry(state, pe, entry), th
+            return self._enter(state, pe, entry), th
         if op == "DC":
             line = lay.line_of(instr.loc)
             under_stage2 = self.access.under_stage2(state, t)
             mt = self.access.access_type(state, t, line)
             dc = dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
             self.access.check_invalidate(t, line, dc[1])
-            return with_entry(state, pe, dc), th
+            return self._enter(state, pe, dc), th
         if op == "DCSW":
             line = lay.line_index[instr.loc]
             under_stage2 = self.access.under_stage2(state, t)
             setway = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
             self.access.check_invalidate(t, line, setway[1])
-            return with_entry(state, pe, setway), th
+            return self._enter(state, pe, setway), th
         if op == "DMB":
             if not dmb_orders(instr.kind):  # a Non-shareable DMB orders nothing for others (shareability.py)
                 return state, th

@@ -15,15 +15,29 @@ for L1, and whether L0 runs L1 with HCR_EL2.FWB (KVM does whenever the CPU has
 FEAT_S2FWB).  The nested layering (which stage 2 applies to which observer, which
 exits synchronise) is ``scenarios/support/nested.py``.
 
-Scaling: a virtqueue of 2 descriptors and up to 4 messages (2 laps).  A stale read
-needs a line written by one side and read by the other while the reader holds an
-older copy; lines of different slots never interact (each word's history depends
-only on the messages that use its slot), so more slots repeat the same per-slot
-interleavings, and the first lap (messages < slots) versus later laps is the only
-distinction that size brings.  The verdict at 2 slots with ``messages = slots`` (no
-wrap) and ``messages = 2 * slots`` (every slot reused) therefore covers "passes up
-to the ring's capacity, fails beyond it"; the rising failure rate with size is the
-stress mode's job (``stalecheck stress``).
+Ordering: both PEs execute out of program order as far as the Arm memory model
+allows (``weak_ordering``, docs/ordering.md), and each side reads the ring with the
+barriers its real code has: the VMM reads ``avail->idx``, then
+``fence(Ordering::Acquire)`` (``DMB ISHLD``, Firecracker ``Queue::do_pop_unchecked``),
+then the descriptor and the skb, and ``fence(Ordering::Release)`` (``DMB ISH``) before
+``used->idx`` (``add_used``); the driver reads ``used->idx``, then ``virtio_rmb``
+(``DMB ISHLD``) before reusing a slot.  The VMM waits for the first kick (its
+eventfd read is an acquire) and then pops the next chains as soon as ``avail->idx``
+shows them, as Firecracker's ``process_tx`` loop does, without reading the eventfd
+again.  Every verdict below therefore holds for out-of-order executions and for a
+VMM that pops without a kick, where the verdicts of earlier versions assumed loads
+in order and a VMM that read a message only after its own kick.
+
+Scaling: a virtqueue of 2 descriptors with 2 messages in flight, and of 1
+descriptor with 2 messages (the slot reused).  A stale read needs a line written
+by one side and read by the other while the reader holds an older copy; lines of
+different slots never interact (each word's history depends only on the messages
+that use its slot), so more slots repeat the same per-slot interleavings, and the
+first lap versus later laps is the only distinction that size brings: the
+one-slot variants cover reuse.  The 2-slot ring used to send 4 messages (every
+slot reused), which out-of-order execution made too large to explore in
+``make run`` (363,097 states for baseline-fwb); the rising failure rate with size
+is the stress mode's job (``stalecheck stress``).
 
 What exploring says (see the variants' ``expect`` and tests/virtio): with FWB at L0
 every L1 RAM access is Normal WB and nothing stale is reachable, with or without
@@ -34,8 +48,21 @@ data); both are reachable even without a ring wrap (a speculative fill through
 L0's linear map suffices), so the size dependence is a matter of probability,
 which the stress curve shows.  DSBs alone never close them (a DSB completes
 L1's stores, it does not remove the VMM's stale copy); DC CIVAC on the linear
-and paged data closes H3; H2 needs the vring cleaned too, *after* a DSB, since a
-Non-cacheable store and a DC CIVAC of the same line are not ordered (D7.5.9).
+and paged data closes H3.  For H2, cleaning the vring after publishing (even
+between DSBs, since a Non-cacheable store and a DC CIVAC of the same line are not
+ordered, D7.5.9.15) is too late for a VMM that pops without waiting for the kick:
+it may read the new ``avail->idx`` from memory and the descriptor from a line it
+had cached before the clean (``ring-nc+all-patches+ring-flush-dsb``, reachable
+since the VMM pops without a kick; it was unreachable when the VMM read each message
+only after its own kick).  Cleaning the descriptor before publishing closes it.
+
+The readers' barriers matter only with out-of-order execution: without the VMM's
+``fence(Acquire)`` its loads of the descriptor and the skb may be satisfied before
+its poll of ``avail->idx`` exits, and it takes the previous message's frame for
+the new one with every line Normal WB (``vmm-no-acquire-fwb``, reachable).  The
+driver's ``virtio_rmb`` is not needed on the TX path as modelled: its stores into a
+reused skb wait for the poll of ``used->idx`` (a control dependency); it still
+orders the reads of the used entries, which the model leaves out.
 """
 
 from __future__ import annotations
@@ -107,11 +134,14 @@ def build(
     fwb: bool,
     l1_stage1: dict[str, MemType] | None = None,
     release: bool = True,
+    weak: bool = True,
 ) -> None:
-    """The whole system for one variant: two PEs, L1's vCPU on PE0, the VMM on PE1."""
+    """The whole system for one variant: two PEs, L1's vCPU on PE0, the VMM on PE1.
+    ``weak``: each PE executes out of program order as far as the Arm memory model
+    allows (docs/ordering.md); off only where noted, for the state count."""
     # FEAT_S2FWB hardware has CLIDR_EL1.LoUU=LoUIS=0 (Arm ARM D8.6, IRRDBK).
     b.system(pes=2, louu=0 if fwb else None)
-    b.options(quiet_coherent_lines=True, prune_dead_lines=True)
+    b.options(quiet_coherent_lines=True, prune_dead_lines=True, weak_ordering=weak)
     ram = []
     declared = {"QN"}  # the lines this build declares (L1's stage-1 types cover only those)
     for page, lines in vq.pages():
@@ -156,9 +186,11 @@ def _variant(name: str, expect: str, summary: str, **kw: object) -> None:
     SCENARIO.variant(name, expect=expect, summary=summary)(fn)
 
 
-WRAP = 2 * SLOTS  # every slot used twice
-LINEAR = Virtqueue(SLOTS, WRAP)
-PAGED = Virtqueue(SLOTS, WRAP, paged=True)
+# Two messages in flight at once, one per slot (no slot reused: the one-slot variants
+# below reuse theirs).  Out-of-order execution made the ring of 2 slots and 4 messages
+# (every slot reused) too large to explore in ``make run`` (363,097 states for
+# baseline-fwb against 23,920 with loads in order).
+PAGED = Virtqueue(SLOTS, SLOTS, paged=True)
 RING_NC = _types(ring=NORMAL_NC)
 DATA_NC = _types(data=NORMAL_NC, frags=NORMAL_NC)
 
@@ -264,10 +296,23 @@ _variant(
 )
 _variant(
     "ring-nc+all-patches+ring-flush-dsb",
-    "unreachable",
+    "reachable",
     "H2 with every posted patch and DC CIVAC of the vring after publishing, with"
-    " a DSB SY before and after (ordering the NC stores first).",
+    " a DSB SY before and after: too late for a VMM that pops the next chain as soon as"
+    " avail->idx shows it, from a descriptor line it had cached before the clean.",
     vq=replace(HYP, patches=replace(ALL_PATCHES, flush_ring=True, ring_flush_dsb=True)),
+    fwb=False,
+    l1_stage1=RING_NC,
+)
+_variant(
+    "ring-nc+all-patches+desc-flush-before-publish",
+    "unreachable",
+    "H2 with every posted patch, the descriptor cleaned (DSB, DC CIVAC, DSB) before"
+    " avail->idx is published, and the vring cleaned after.",
+    vq=replace(
+        HYP,
+        patches=replace(ALL_PATCHES, flush_ring=True, ring_flush_dsb=True, desc_flush_before_publish=True),
+    ),
     fwb=False,
     l1_stage1=RING_NC,
 )
@@ -306,6 +351,36 @@ _variant(
     vq=replace(PAGED, writel=False),
     fwb=True,
     release=False,
+)
+
+
+# ---- the readers' barriers: the VMM's fence(Acquire), the driver's virtio_rmb -------------
+# Every variant above runs the code as Linux and Firecracker write it: the VMM reads
+# avail->idx, then fence(Ordering::Acquire) (DMB ISHLD), then the ring and the skb; the
+# driver reads used->idx, then virtio_rmb (DMB ISHLD), then reuses the slot.  With
+# out-of-order execution those barriers are what keeps the reads in order.
+_variant(
+    "vmm-no-acquire-fwb",
+    "reachable",
+    "The VMM without fence(Acquire) after reading avail->idx (FWB, all WB): it may read the"
+    " descriptor and the skb before the index moved, a stale frame with no cache involved.",
+    vq=replace(HYP, vmm_acquire=False),
+    fwb=True,
+)
+_variant(
+    "vmm-acquire-fwb",
+    "unreachable",
+    "The same ring as vmm-no-acquire-fwb, with Firecracker's fence(Acquire) (DMB ISHLD).",
+    vq=HYP,
+    fwb=True,
+)
+_variant(
+    "driver-no-rmb-fwb",
+    "unreachable",
+    "The driver without virtio_rmb after reading used->idx before it reuses a slot (FWB):"
+    " its stores into the reused skb wait for the poll anyway (a control dependency).",
+    vq=replace(HYP, driver_rmb=False),
+    fwb=True,
 )
 
 

@@ -12,6 +12,12 @@ then read stale data), and later FWB.
 Scaling: one line per page (the stale line is the whole question, more lines
 per page only repeat it); two guest pages, of which the guest touches one, so
 that whole-RAM and per-page strategies differ in cost.
+
+Ordering: every PE executes out of program order as far as the Arm memory model
+allows (``weak_ordering``, docs/ordering.md), so the VMM's stores and cleans of
+different lines may enter its buffer in either order and each verdict also covers
+those executions (no verdict changed: the bug needs no reordering, and every fix
+orders what it needs with a DSB or a same-line rule of D7.5.9.15).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ def _base(b: Builder, louu: int = 1) -> None:
     # PoC (CLIDR LoUU=LoC=1: the L3 is not an architected level, seed 002).  FEAT_S2FWB
     # hardware has LoUU=LoUIS=0 (Arm ARM D8.6, IRRDBK).
     b.system(pes=1, system_cache=True, louu=louu, loc=1)
+    b.options(weak_ordering=True)
     b.page("P0", "X", vm="vm")
     b.page("P1", "Y", vm="vm")
 

@@ -13,6 +13,13 @@ Scaling: two PEs (one migration suffices to split the loop), L1 per PE and a
 shared L2 (the A7 cluster), one line per page; pages P0/P1 hold what the guest
 touches, P2 is guest RAM it never touches (so that cleaning "touched pages"
 and "all RAM" differ in cost).
+
+Ordering: the guest executes out of program order as far as the Arm memory
+model allows (``weak_ordering``, docs/ordering.md): its set/way operations enter
+the buffer in any order between DSBs (D7.5.9.15) and, with caches off, its read
+of X and write of Y may be performed in either order; each verdict also covers
+those executions (no verdict changed).  A set/way operation that traps (TSW)
+holds back every later instruction until the hypervisor returns.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ def _base(b: Builder, caches_off_only: bool = False, **vm: object) -> None:
     hcr = vm.get("hcr")
     # FEAT_S2FWB hardware has CLIDR_EL1.LoUU=LoUIS=0 (Arm ARM D8.6, IRRDBK).
     b.system(pes=2, l2=True, louu=0 if isinstance(hcr, HCR) and hcr.FWB else 1, loc=2)
+    b.options(weak_ordering=True)
     b.page("P0", "X", vm="vm")
     b.page("P1", "Y", vm="vm")
     b.page("P2", "Z", vm="vm")

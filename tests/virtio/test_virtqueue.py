@@ -23,8 +23,8 @@ def test_ring_wraps_onto_the_same_slot() -> None:
     vq = Virtqueue(slots=2, messages=3)
     driver = vq.driver()
     assert "STR c0, 1" in driver and "STR c0, 3" in driver  # message 2 reuses slot 0
-    assert "AWAIT uidx, 1" in driver  # ... after reclaiming message 0
-    assert "AWAIT uidx, 2" not in driver
+    assert "AWAIT uidx, >=1" in driver  # ... after reclaiming message 0
+    assert "AWAIT uidx, >=2" not in driver
 
 
 def test_canonical_run_delivers_every_frame_intact() -> None:

@@ -7,10 +7,14 @@ known in advance (``message % slots``), so both sides unroll into straight-line
 code in the ordinary program notation.  Every access then goes through the one
 machine engine (buffers, caches, memory types, traps), no memory rule is written
 twice, and the witness shows the very instructions Linux and the VMM execute.  The
-only addition the engine needed is ``AWAIT X, v``: a polling loop (``while
-(READ_ONCE(x) != v) ;``) collapsed into the one step that exits it, sound because a
-failed poll is a load with no effect on the state (loads do not allocate: fills
-are steps of their own).
+only addition the engine needed is ``AWAIT X, >=v``: a polling loop (``while
+(READ_ONCE(x) < v) ;``: indices only grow in a bounded run, so a poller that wakes
+after the other side has moved on still leaves, as the real ``!=``-against-last-seen
+test does) collapsed into the one step that exits it, sound because a failed poll is
+a load with no effect on the state (loads do not allocate: fills are steps of their
+own).  With out-of-order execution (``weak_ordering``) a poll orders the stores after
+it (control dependency) but not the loads: the read barriers below are what orders
+those.
 
 The layout (one cache line each, sub-blocks per modelled word; seed 000, Linux
 ``virtqueue_add_split``/``virtqueue_kick``, virtio 1.2 section 2.7):
@@ -63,6 +67,9 @@ class Patches:
     flush_frags: bool = False
     flush_ring: bool = False
     ring_flush_dsb: bool = False  # DSB SY before and after the vring DC CIVACs
+    # Clean the descriptor table before publishing avail->idx (not a posted patch: what a
+    # VMM that pops without waiting for the kick needs, see the fcvm scenario).
+    desc_flush_before_publish: bool = False
     dsb_isb_kick: bool = False
     dsb_rx: bool = False
     dsb_nested_exit: bool = False
@@ -92,13 +99,21 @@ class Virtqueue:
     ``weak_barriers``: VIRTIO_F_ORDER_PLATFORM not negotiated, so ``virtio_wmb`` is
     ``DMB ISHST`` (otherwise ``dma_wmb``: ``DMB OSHST``).  ``writel``: the kick uses
     ``writel`` (``__iowmb`` = ``DMB OSHST`` before the Device store) rather than
-    ``writel_relaxed``.
+    ``writel_relaxed``.  ``driver_rmb``: Linux ``virtqueue_get_buf_ctx_split`` issues
+    ``virtio_rmb`` (``DMB ISHLD``; ``dma_rmb``, ``DMB OSHLD``, without
+    ``weak_barriers``) between reading ``used->idx`` and the used entries.
+    ``vmm_acquire``: Firecracker's ``Queue::do_pop_unchecked`` issues
+    ``fence(Ordering::Acquire)`` (``DMB ISHLD`` on AArch64) after ``pop`` has read
+    ``avail->idx`` and before reading the ring and the descriptor; ``add_used``
+    issues ``fence(Ordering::Release)`` (``DMB ISH``) before writing ``used->idx``.
     """
 
     slots: int = 2
     messages: int = 2
     paged: bool = False
     weak_barriers: bool = True
+    driver_rmb: bool = True
+    vmm_acquire: bool = True
     writel: bool = True
     patches: Patches = Patches()
     nv2: bool = False  # interleave L1's NV2 activity (VNCR stores, a trapped TLBI) with the ring
@@ -149,7 +164,10 @@ class Virtqueue:
                 lines.append(f"WAIT irq{done}")
                 if p.dsb_rx:
                     lines.append("DSB SY  // nv2-vsock-rx-barrier")
-                lines.append(f"AWAIT uidx, {done + 1}  // virtqueue_get_buf polls used->idx")
+                lines.append(f"AWAIT uidx, >={done + 1}  // virtqueue_get_buf: more_used_split, used->idx")
+                if self.driver_rmb:
+                    rmb = "DMB ISHLD" if self.weak_barriers else "DMB OSHLD"
+                    lines.append(f"{rmb}  // virtio_rmb: used entries after used->idx")
             lines.append(f"// message {m}: fill the skb (copy from user)")
             lines += [f"STR c{i}, {v}", f"STR n{i}, {v}", f"STR w{i}, {v}"]
             if self.paged:
@@ -164,6 +182,8 @@ class Virtqueue:
             if self.nv2:
                 lines += nested.vel2_activity(m)
             lines.append(f"STR d{i}, {v}  // virtqueue_add_split: the descriptor")
+            if p.desc_flush_before_publish:
+                lines += ["DSB SY  // the descriptor store completes", "DC CIVAC VQD", "DSB SY"]
             lines.append(f"{wmb}  // virtio_wmb before avail->idx")
             lines.append(f"STR aidx, {v}  // avail->idx")
             if self.nv2:
@@ -191,14 +211,24 @@ class Virtqueue:
         for m in range(self.messages):
             i, v = m % self.slots, m + 1
             r = self.registers(m)
-            lines.append(f"AWAIT k{m}, 1  // woken by the ioeventfd")
-            lines.append(f"AWAIT aidx, {v}  // avail->idx shows the new buffer")
+            if m == 0:
+                # Woken by the first kick: eventfd_read takes the wait-queue spin_lock (an
+                # acquire).  Later messages are popped by the same process_tx loop as soon
+                # as avail->idx shows them (while queue.pop() returns a chain), without
+                # another eventfd read: the guest's later kicks only wake it again.
+                lines.append(f"AWAITA k{m}, 1  // woken by the ioeventfd: eventfd_read (spin_lock: acquire)")
+            lines.append(f"AWAIT aidx, >={v}  // Queue::pop: avail->idx has moved")
+            if self.vmm_acquire:
+                lines.append("DMB ISHLD  // do_pop_unchecked: fence(Ordering::Acquire)")
             lines.append(f"LDR {r['desc']}, d{i}")
             lines += [f"LDR {r['crc']}, c{i}", f"LDR {r['len']}, n{i}", f"LDR {r['body'][0]}, w{i}"]
             if self.paged:
                 lines.append(f"LDR {r['body'][1]}, f{i}")
-            lines.append(f"LDR {r['done']}, k{m}  // (model only: marks message {m} as read)")
-            lines.append(f"STR uidx, {v}  // used->idx (release)")
+            lines.append("DMB ISH  // add_used: fence(Ordering::Release)")
+            # After the full barrier, so that with out-of-order execution it is read only
+            # once every load of the message has been satisfied.
+            lines.append(f"LDR {r['done']}, aidx  // (model only: marks message {m} as read)")
+            lines.append(f"STR uidx, {v}  // used->idx")
             lines.append(f"SIGNAL irq{m}  // irqfd: interrupt to the guest")
         return "\n".join(lines)
 
@@ -226,6 +256,8 @@ class Virtqueue:
                 return ""  # not received yet: the stream so far is intact
             desc = read[r["desc"]]  # type: ignore[index]
             if desc != m + 1:
+                if not desc:
+                    return f"message {m}: stale descriptor (the table's contents before any message)"
                 return f"message {m}: stale descriptor (addr of message {desc - 1}'s freed skb)"
             data = vsock.received(
                 read[r["crc"]],  # type: ignore[index]
