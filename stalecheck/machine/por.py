@@ -185,6 +185,11 @@ class PartialOrder:
         self._instr_cache: dict[tuple[int, int], Instruction] = {}
         self._weak = machine.spec.options.weak_ordering
         self._migratable = tuple(spec.migratable for spec in lay.threads)
+        # Guest threads whose VM runs code when they migrate (VMSpec.on_vcpu_load): unknown code.
+        self._load_hook = tuple(
+            spec.migratable and v >= 0 and lay.vms[v].on_vcpu_load is not None
+            for spec, v in zip(lay.threads, lay.thread_vm, strict=True)
+        )
         self._max_migr = machine.spec.options.max_migrations
         # Hardware steps of a line read every CPU thread's context and every VM's
         # registers (``Hardware.fillable``) unless the host's linear map lets any PE fill it.
@@ -403,6 +408,7 @@ class PartialOrder:
             extra_w |= self._migr | (1 << (self._ctx0 + t))
         vm = lay.thread_vm[t]
         traps = fut.may_trap or (vm >= 0 and fut.fault_pages & ~state.mapped[vm] != 0)
+        traps = traps or (migrates and self._load_hook[t])  # a migration runs the VM's on_vcpu_load code
         fut_fp = Footprint(fr | extra_r, fw | extra_w) if not traps else _ALL(self)
         if self._weak and th.pe >= 0:
             return fut_fp, fut_fp  # out-of-order steps: anything still to run may be next
@@ -445,7 +451,8 @@ class PartialOrder:
                 more |= self._buffered_lines[t][th.pc]
                 rest = self._suffix[t][th.pc]
                 vm = self.m.layout.thread_vm[t]
-                if rest.may_trap or (vm >= 0 and rest.fault_pages & ~state.mapped[vm]):
+                hook = self._load_hook[t] and state.migrations < self._max_migr
+                if rest.may_trap or (vm >= 0 and rest.fault_pages & ~state.mapped[vm]) or hook:
                     more |= self.all_lines  # a policy's code may put anything in the buffer
                 for ident in th.hyp:  # policy code at EL2 (it cannot trap again)
                     more |= self._line_bits(self.m.layout.code[ident])
