@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stalecheck.machine.isa import Instr
+from stalecheck.machine.shareability import orders_others
 from stalecheck.machine.translation import FSC_ACCESS_FLAG, FSC_TRANSLATION, fault_fsc, is_fault
 
 # Explicit memory accesses of machine programs (B2.3.7 Explicit Memory Effect): loads,
@@ -55,8 +56,8 @@ def fault_allowed(before: Sequence[Instr], stores_pending: bool, fetch: bool) ->
     if not fetch:  # B2.3.7 ETS-ordered-before: every earlier explicit access first
         return not stores_pending and not any(i.op in EXPLICIT for i in before)
     for d, instr in enumerate(before):  # B2.3.7 DSB-ordered-before, the FEAT_ETS2 clauses
-        if instr.op != "DSB":
-            continue
+        if instr.op != "DSB" or not orders_others(instr.kind):
+            continue  # (B2.3's ordering relations do not cover the Non-shareable domain)
         earlier = before[:d]
         loads = any(i.op in ("LDR", "AWAIT") for i in earlier)
         stores = stores_pending or any(i.op == "STR" for i in earlier)

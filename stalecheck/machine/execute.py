@@ -16,7 +16,7 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
-from stalecheck.machine.shareability import dmb_orders
+from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
     STORE,
@@ -81,6 +81,8 @@ class Execute:
             return len(self.access.device_load_values(state, t, instr)) if op == "LDR" else 1
         buf = state.bufs[th.pe]
         if op == "DSB":
+            if not orders_others(instr.kind):  # the PE's own maintenance only (shareability.py)
+                return 0 if any(nsh_dsb_waits_for(e) for e in buf) else 1
             if instr.kind in STORE_BARRIERS:
                 return 0 if buffer.has_stores(buf) else 1
             if instr.kind in FULL_BARRIERS:
@@ -245,7 +247,7 @@ class Execute:
             self.access.check_invalidate(t, line, setway[1])
             return self._enter(state, pe, setway), th
         if op == "DMB":
-            if not dmb_orders(instr.kind):  # a Non-shareable DMB orders nothing for others (shareability.py)
+            if not orders_others(instr.kind):  # a Non-shareable DMB orders nothing (shareability.py)
                 return state, th
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
                 marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)

@@ -388,6 +388,13 @@ def xlate_assumptions(s: XlateSpec) -> list[str]:
         "(walk caches, by VA prefix); a last-level TLBI leaves table entries, a TLBI by IPA "
         "leaves combined ones (D8.17); faulting walks are never cached; HCR_EL2.FB not modelled",
     ]
+    if any(r.contig > 1 for r in s.regimes):
+        out.append(
+            "a Contiguous-bit entry may stand for every entry of its range, extrapolated from it "
+            "(D8.7.1); a misprogrammed range gives one of its entries' values or a TLB conflict "
+            "abort, never an unrelated output (stronger than the Arm ARM without FEAT_BBM level 1 "
+            "or 2, D8.7.1.1)"
+        )
     if any(r.s2 and len(r.levels) > 1 for r in s.regimes):
         out.append(
             "a guest's stage-1 walk-cache entry holds the next table's IPA, never its PA: a stale "

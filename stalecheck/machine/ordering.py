@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
-from stalecheck.machine.shareability import dmb_orders
+from stalecheck.machine.shareability import orders_others
 
 # ``LDAR``/``LDAPR`` are ``LDR`` with kind ``ACQUIRE``/``ACQUIRE_PC``, ``STLR`` is
 # ``STR`` with kind ``RELEASE`` and ``AWAITA`` is ``AWAIT`` with kind ``ACQUIRE``
@@ -76,8 +76,10 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         return True  # sequence points
     if e == "NOP" or lt == "NOP":
         return False
-    if (e == "DMB" and not dmb_orders(earlier.kind)) or (lt == "DMB" and not dmb_orders(later.kind)):
-        return False  # a Non-shareable DMB orders nothing for other observers (shareability.py)
+    if (e in ("DMB", "DSB") and not orders_others(earlier.kind)) or (
+        lt in ("DMB", "DSB") and not orders_others(later.kind)
+    ):
+        return False  # a Non-shareable barrier orders nothing for other observers (shareability.py)
     if e == "DSB" or lt == "DSB":
         # B2.6.9 Data Synchronization Barrier: no instruction after a DSB executes
         # until it completes, and it completes after every earlier access (of the

@@ -106,6 +106,11 @@ class Footprints:
         self._weak = machine.spec.options.weak_ordering
         self._migratable = tuple(spec.migratable for spec in lay.threads)
         self._max_migr = machine.spec.options.max_migrations
+        # Guest threads whose VM runs code when they migrate (VMSpec.on_vcpu_load): unknown code.
+        self._load_hook = tuple(
+            spec.migratable and v >= 0 and lay.vms[v].on_vcpu_load is not None
+            for spec, v in zip(lay.threads, lay.thread_vm, strict=True)
+        )
         # Hardware steps of a line read every CPU thread's context and every VM's
         # registers (``Hardware.fillable``) unless the host's linear map lets any PE fill it.
         cpu = [t for t, spec in enumerate(lay.threads) if spec.context != Context.DEVICE]
@@ -291,6 +296,7 @@ class Footprints:
             extra_w |= self._migr | (1 << (self._ctx0 + t))
         vm = lay.thread_vm[t]
         traps = fut.may_trap or (vm >= 0 and fut.fault_pages & ~state.mapped[vm] != 0)
+        traps = traps or (migrates and self._load_hook[t])  # a migration runs the VM's on_vcpu_load code
         # Liveness (prune_dead_lines): the thread's steps only ever drop lines from its part.
         live_now = self._contribution(t, th.pc, th.hyp, state.mapped)
         if traps:

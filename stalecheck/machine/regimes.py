@@ -12,7 +12,7 @@ from stalecheck.machine import ifetch, tlb
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.state import State
-from stalecheck.machine.translation import RegimeSpec, XlateSpec
+from stalecheck.machine.translation import RegimeSpec, XlateSpec, contiguous_range
 
 # Opcodes bound to module globals once: in Python 3.11 reading a member off its enum
 # class costs about ten global reads, and ``handles`` runs for every thread of every state.
@@ -73,6 +73,11 @@ class Regimes:
             for i, r in enumerate(self.regimes)
         )
         self.prefix_names = {c: self._prefix_names(groups[c], tables[c]) for c in groups}
+        # D8.7.1: each input's contiguous range, as (other input, distance in entries).
+        self.contiguous: tuple[tuple[tuple[tuple[int, int], ...], ...], ...] = tuple(
+            tuple(tuple((self.keys[i][o], d) for o, d in contiguous_range(r, va)) for va in r.vas)
+            for i, r in enumerate(self.regimes)
+        )
         self.thread_rid: tuple[int, ...] = tuple(
             self._regime_of(t.name, spec.thread_regime.get(t.name, "")) for t in layout.threads
         )

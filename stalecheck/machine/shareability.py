@@ -12,10 +12,16 @@ observers in that domain.  The model has one domain:
   specify the Non-shareable domain").  So ISH and OSH barriers act like SY among PEs;
 - a ``DMB`` that names the Non-shareable domain orders nothing for any other observer
   (the PE's own loads already read its own stores in program order), so it leaves no
-  marker in the buffer (``dmb_orders``);
+  marker in the buffer (``orders_others``);
+- a ``DSB`` that names the Non-shareable domain orders nothing for other observers
+  either, and waits only for the PE's own maintenance: TLB maintenance that is not
+  broadcast (D8.17 R_PSMWS: "A DSB NSH is sufficient to ensure completion of TLB
+  maintenance instructions that apply to a single PE"), ``IC IALLU``, ``DC`` by VA to
+  Non-shareable memory and set/way operations (``nsh_dsb_waits_for``).  Its stores may
+  still be buffered after it, so the PE's own walker may see them late: more
+  executions, never fewer (the formal model of B2.3 does not cover NSH at all);
 - the rest is not modelled and stronger than the Arm ARM, so it is printed with each
-  verdict it can affect (``assumption``): a ``DSB`` NSH waits for every earlier access
-  and maintenance as a DSB SY does, and an ISH or OSH barrier orders accesses for DMA
+  verdict it can affect (``assumption``): an ISH or OSH barrier orders accesses for DMA
   masters too, which may sit outside the PEs' Inner Shareable domain (B2.10.1.1.1: the
   domains are system specific; the distinction between SY and OSH applies to
   Non-cacheable and Device accesses).
@@ -26,29 +32,39 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from stalecheck.machine.isa import Instr
+from stalecheck.machine.state import DCVA, IC_ENTRY, IC_IALLU, SETWAY, TLBI_ENTRY, Entry
 
 NON_SHAREABLE = ("NSH", "NSHST", "NSHLD")
 INNER_OUTER = ("ISH", "ISHST", "ISHLD", "OSH", "OSHST", "OSHLD")
 
 
-def dmb_orders(option: str) -> bool:
-    """Whether a ``DMB <option>`` orders anything for other observers (B2.6.10)."""
+def orders_others(option: str) -> bool:
+    """Whether a ``DMB`` or ``DSB <option>`` orders anything for other observers (B2.6.10)."""
     return option not in NON_SHAREABLE
 
 
-def assumption(code: Iterable[Instr], n_pes: int, devices: bool) -> str | None:
+def nsh_dsb_waits_for(entry: Entry) -> bool:
+    """Whether a ``DSB NSH`` waits for a buffered entry: the PE's own maintenance only."""
+    kind = entry[0]
+    if kind == TLBI_ENTRY:
+        return not entry[1]  # not broadcast
+    if kind == IC_ENTRY:
+        return entry[1] == IC_IALLU
+    if kind == DCVA:
+        return not entry[5]  # scope_all = 0: Non-shareable memory
+    return kind == SETWAY
+
+
+def assumption(code: Iterable[Instr], devices: bool) -> str | None:
     """The printed assumption for the barriers in ``code`` (every instruction the
     explored machine interned, policy code included), or None when no barrier in it
     names a domain the model widens to the full system."""
     barriers = sorted({(i.op, i.kind) for i in code if i.op in ("DMB", "DSB")})
-    others = n_pes > 1 or devices
-    nsh = [f"DSB {o}" for op, o in barriers if op == "DSB" and o in NON_SHAREABLE and others]
     inner = [f"{op} {o}" for op, o in barriers if o in INNER_OUTER] if devices else []
-    if not nsh and not inner:
+    if not inner:
         return None
-    widened = ", ".join([*nsh, *inner])
     return (
-        f"barriers act system-wide: no shareability domains ({widened} act like SY; stronger than "
-        "the Arm ARM where a DMA master lies outside the PEs' Inner or Outer Shareable domain, and "
-        "for a DSB NSH on every other observer: B2.6.10, B2.10.1.1.1)"
+        f"barriers act system-wide: no shareability domains ({', '.join(inner)} act like SY; "
+        "stronger than the Arm ARM where a DMA master lies outside the PEs' Inner or Outer "
+        "Shareable domain: B2.6.10, B2.10.1.1.1)"
     )

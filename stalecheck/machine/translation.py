@@ -28,6 +28,7 @@ AF = 4  # D8.15.1 MMU fault types, Access flag fault: 0 makes the first access f
 RO = 8  # AP[2]: read-only
 XN = 16  # execute-never
 ATTR_SHIFT = 5  # 2 bits: the memory type the leaf gives (MAIR index in real tables)
+CONTIG = 128  # D8.7.1 the Contiguous bit: one of adjacent entries mapping a contiguous OA range
 OA_SHIFT = 8  # output address: a line index (table) or a page index (leaf)
 
 ATTR_WB, ATTR_NC, ATTR_DEVICE = 0, 1, 2
@@ -40,11 +41,19 @@ def table_desc(line_index: int) -> int:
     return VALID | TABLE | (line_index << OA_SHIFT)
 
 
-def page_desc(page_index: int, attr: str = "wb", ro: bool = False, xn: bool = False, af: bool = True) -> int:
+def page_desc(
+    page_index: int,
+    attr: str = "wb",
+    ro: bool = False,
+    xn: bool = False,
+    af: bool = True,
+    contig: bool = False,
+) -> int:
     """A valid Page (or Block) descriptor mapping to a physical page."""
     if attr not in ATTRS:
         raise ScenarioError(f"unknown memory attribute {attr!r} (known: {', '.join(ATTRS)})")
     bits = VALID | (AF if af else 0) | (RO if ro else 0) | (XN if xn else 0)
+    bits |= CONTIG if contig else 0
     return bits | (ATTRS[attr] << ATTR_SHIFT) | (page_index << OA_SHIFT)
 
 
@@ -175,6 +184,7 @@ class RegimeSpec:
     colour: dict[str, int] = field(default_factory=dict, compare=False, hash=False)  # VIPT alias bit
     vmid: int = 0  # the VMID/ASID tag a VIVT icache uses for this regime's fetches
     asid: int = -1  # stage 1: the ASID its TLB entries carry; -1: one no other regime uses (tlb.py)
+    contig: int = 1  # last-level entries per contiguous range (D8.7.1; 16 with a 4KB granule)
 
 
 Reader = Callable[[int, int], tuple[int, ...]]  # (line, offset) -> values a walk may read
@@ -233,6 +243,21 @@ def walk(
             for desc in cached(level_pos):
                 step(level_pos + 1, desc_oa(desc))
     return tuple(sorted(results))
+
+
+def contiguous_range(regime: RegimeSpec, va: str) -> list[tuple[str, int]]:
+    """The other inputs of ``va``'s contiguous range, each with its distance in entries:
+    D8.7.1 R_RCBXXM, a Page descriptor with the Contiguous bit "is permitted to be cached
+    in a TLB as though it is one of a number of adjacent translation table entries that
+    point to a contiguous OA range with consistent attributes and permissions"."""
+    if regime.contig <= 1:
+        return []
+    idx = regime.vas[va]
+    return [
+        (other, j[-1] - idx[-1])
+        for other, j in regime.vas.items()
+        if other != va and j[:-1] == idx[:-1] and j[-1] // regime.contig == idx[-1] // regime.contig
+    ]
 
 
 def leaf_level(regime: RegimeSpec) -> int:

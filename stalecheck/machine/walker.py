@@ -15,6 +15,7 @@ from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.state import State
 from stalecheck.machine.translation import (
     ATTR_SHIFT,
+    CONTIG,
     FSC_TLB_CONFLICT,
     OA_SHIFT,
     RO,
@@ -178,7 +179,14 @@ class Walker:
                 seen: set[tuple[int, int]] = set()
                 tkey = rg.tlb_key[rid][key]
                 leaf = rg.leaf_tag(rid)
-                found.update((leaf, tkey, r) for r in self.walk_results(state, pe, rid, key, seen) if r >= 0)
+                leaves = [r for r in self.walk_results(state, pe, rid, key, seen) if r >= 0]
+                found.update((leaf, tkey, r) for r in leaves)
+                for other, delta in rg.contiguous[rid][key]:  # D8.7.1: one entry for the range
+                    found.update(
+                        (leaf, rg.tlb_key[rid][other], r + delta * (1 << OA_SHIFT))
+                        for r in leaves
+                        if r & CONTIG and 0 <= desc_oa(r) + delta < len(self.layout.pages)
+                    )
                 prefixes = rg.prefixes[rid][key]
                 found.update((rg.leaf_tag(rid, tlb.TABLE + p), prefixes[p], desc) for p, desc in seen)
                 if two_stage:

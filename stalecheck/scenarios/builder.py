@@ -349,12 +349,17 @@ class Builder:
         colour: dict[str, int] | None = None,
         vmid: int = 0,
         asid: int = -1,
+        contig: int = 1,
     ) -> None:
         """A translation stage whose tables live in declared lines: ``root`` is the
         first-level table, ``vas`` gives each input address's entry index per level;
         ``walk`` is TCR_ELx.IRGN/ORGN ("wb", "nc") or "noncoherent".  Stage-1 regimes
         with the same ``vmid`` and ``asid`` (>= 0) and the same levels share TLB entries
-        (two vCPUs of one VM, or two processes, with different tables and one ASID)."""
+        (two vCPUs of one VM, or two processes, with different tables and one ASID).
+        ``contig`` is the number of last-level entries in a contiguous range (D8.7.1)."""
+        _expect(contig, int, "contig", "a number of entries (a power of two)")
+        if contig < 1 or contig & (contig - 1):
+            raise ScenarioError(f"contig={contig!r}: expected a power of two")
         _expect(asid, int, "asid", "an ASID (an integer; -1: not shared)")
         _expect_name(name, "regime")
         if walk not in ("wb", "nc", "noncoherent"):
@@ -362,7 +367,9 @@ class Builder:
         if stage not in (1, 2):
             raise ScenarioError(f"regime {name!r}: stage={stage!r} (expected 1 or 2)")
         self._remember("regime", name)
-        spec = RegimeSpec(name, root, tuple(levels), dict(vas), stage, walk, s2, colour or {}, vmid, asid)
+        spec = RegimeSpec(
+            name, root, tuple(levels), dict(vas), stage, walk, s2, colour or {}, vmid, asid, contig
+        )
         self._x()["regimes"].append(spec)
 
     @_placed
@@ -418,13 +425,20 @@ class Builder:
 
     @_placed
     def page_desc(
-        self, page: str, attr: str = "wb", ro: bool = False, xn: bool = False, af: bool = True
+        self,
+        page: str,
+        attr: str = "wb",
+        ro: bool = False,
+        xn: bool = False,
+        af: bool = True,
+        contig: bool = False,
     ) -> int:
-        """The descriptor value of a Page entry mapping ``page`` (declared already)."""
+        """The descriptor value of a Page entry mapping ``page`` (declared already); ``contig``
+        sets the Contiguous bit (D8.7.1)."""
         pages = list(dict.fromkeys(ln.page for ln in self._lines))
         if page not in pages:
             raise ScenarioError(f"page {page!r} is not declared yet")
-        return page_desc(pages.index(page), attr, ro, xn, af)
+        return page_desc(pages.index(page), attr, ro, xn, af, contig)
 
     def build(self) -> SystemSpec:
         if self._bad is None:

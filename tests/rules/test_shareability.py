@@ -3,8 +3,10 @@
 B2.6.10 Shareability and access limitations on the data barrier operations: a DMB or
 DSB takes "The shareability domain over which the instruction must operate. This is one
 of: Full system. Outer Shareable. Inner Shareable. Non-shareable."  A Non-shareable DMB
-orders nothing for another PE; the old model ordered it like DMB SY, so a message
-passed with DMB NSH came out "unreachable".
+or DSB orders nothing for another PE; the old model ordered it like SY, so a message
+passed with DMB NSH or DSB NSH came out "unreachable".  D8.17 R_PSMWS: "A DSB NSH is
+sufficient to ensure completion of TLB maintenance instructions that apply to a single
+PE", and only those.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ def _message_passing(barrier: str) -> str:
         ("DMB ISHST", "unreachable"),
         ("DMB NSH", "reachable"),
         ("DMB NSHST", "reachable"),
+        ("DSB SY", "unreachable"),
+        ("DSB NSH", "reachable"),
+        ("DSB NSHST", "reachable"),
     ],
 )
-def test_a_non_shareable_dmb_orders_nothing_for_another_pe(barrier: str, expect: str) -> None:
+def test_a_non_shareable_barrier_orders_nothing_for_another_pe(barrier: str, expect: str) -> None:
     assert _message_passing(barrier) == expect
 
 
@@ -60,9 +65,32 @@ def _assumed(program: str, device: bool, pes: int = 2) -> list[str]:
 
 def test_the_widened_domains_are_printed_where_they_can_change_a_verdict() -> None:
     assert _assumed("STR X, 1\nDMB ISH", device=False) == []  # PEs: one Inner Shareable domain
-    assert _assumed("STR X, 1\nDMB NSH", device=False) == []  # modelled exactly (no marker)
-    [dsb_nsh] = _assumed("STR X, 1\nDSB NSH", device=False)
-    assert "DSB NSH act like SY" in dsb_nsh
+    assert _assumed("STR X, 1\nDMB NSH", device=False) == []  # modelled (no marker)
+    assert _assumed("STR X, 1\nDSB NSH", device=True) == []  # modelled (waits for local maintenance)
     [dev] = _assumed("STR X, 1\nDMB OSHST", device=True, pes=1)
     assert "DMB OSHST" in dev and "B2.6.10" in dev
     assert _assumed("STR X, 1\nDSB SY", device=True) == []
+
+
+def _local_tlbi(barrier: str, broadcast: bool) -> str:
+    """Unmap V, invalidate the TLB, complete with ``barrier``, then read V again."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("PT", "L2T:l2e L3T:l3e")
+    b.page("PA", "A")
+    b.host_type("A", DEVICE)
+    b.regime("k", root="L2T", levels=(2, 3), vas={"V": (0, 0)})
+    b.init(l2e=b.table_desc("L3T"), l3e=b.page_desc("PA", attr="device"), A=1)
+    tlbi = "VAE1IS" if broadcast else "VAE1"
+    b.host("cpu", f"STR l3e, 0\nDSB ISH\nTLBI {tlbi}, V\n{barrier}\nISB\nLDR r1, V")
+    b.translate("cpu", "k")
+    b.bad_when(lambda v: v.done("cpu") and v.reg("cpu", "r1") == 1, "V still maps the page")
+    return check(Machine(b.build())).outcome.value
+
+
+@pytest.mark.parametrize(
+    ("barrier", "broadcast", "expect"),
+    [("DSB NSH", False, "unreachable"), ("DSB NSH", True, "reachable"), ("DSB ISH", True, "unreachable")],
+)
+def test_a_dsb_nsh_completes_only_local_tlb_maintenance(barrier: str, broadcast: bool, expect: str) -> None:
+    assert _local_tlbi(barrier, broadcast) == expect
