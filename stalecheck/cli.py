@@ -137,11 +137,13 @@ def _exit_if_interrupted(results: list[Result], planned: int) -> None:
     """After Ctrl-C: the results so far are printed; say what was not done, exit 130."""
     if results and _interrupted(results[-1]):
         last = results[-1]
+        v = last.verdict
+        plain = v.order == "bfs" and v.reduction != "partial-order"  # only then is depth a bound
+        covered = f"nothing bad within {v.depth} steps" if plain else "nothing bad in those states"
         explain_interrupt(
             err,
-            f"{last.scenario}/{last.variant} stopped after {last.verdict.states:,} states "
-            f"(nothing bad within {last.verdict.depth} steps); {planned - len(results)} of {planned} "
-            "variants not started",
+            f"{last.scenario}/{last.variant} stopped after {v.states:,} states "
+            f"({covered}); {planned - len(results)} of {planned} variants not started",
         )
         raise typer.Exit(ExitCode.INTERRUPTED)
 

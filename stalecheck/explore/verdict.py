@@ -33,8 +33,9 @@ class Verdict:
     ``witness`` holds the action indices from the initial state (the replay
     token); ``steps`` what the model's ``describe`` says of each, rebuilt by
     replaying them (the machine engine: one ``StepRecord`` per step).
-    ``depth`` is how many BFS levels were completed: an ``unknown`` verdict
-    still proves that nothing bad happens within ``depth`` steps.
+    ``depth`` is how many BFS levels were completed: an ``unknown`` verdict of the
+    plain breadth-first search still proves that nothing bad happens within
+    ``depth`` steps (not so depth-first, bitstate or reduced: ``order``, ``reduction``).
     """
 
     outcome: Outcome
