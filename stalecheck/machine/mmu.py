@@ -136,7 +136,8 @@ class Mmu:
             early = [v for pc, v in th.early if pc == th.pc and not th.hyp]
             th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
             if early and early[0] < 0:  # the fetch made ahead faulted (item 7): taken now
-                return state, self._abort(t, th, instr, early[0])
+                trapped = self._stage2_trap(state, t, th, instr, early[0])  # a stage-2 fault goes to EL2
+                return state, trapped if trapped is not None else self._abort(t, th, instr, early[0])
             if early:
                 value = early[0]
             else:
