@@ -78,10 +78,14 @@ def _store_family(spec: _MemSpec) -> Callable[[ThreadMachine, ast.Instruction], 
             monitor = m.monitor
             m.monitor = None
             addr, d, p, _ = m.address(ops, 1)
+            # Under VMSA the walk (and its checks) happens whether or not the store succeeds,
+            # and the reservation is of the physical address (herd: lift_memop then
+            # store_conditional against ResAddr); elsewhere this is ``addr`` itself.
+            phys = m.translated(addr, True, d, p)
             if succeed:
                 if monitor is None:
                     raise PathCut()
-                if m.access_cells(addr, size) != monitor[0]:
+                if m.access_cells(phys, size) != monitor[0]:
                     raise PathCut()
                 idx = m.store(addr, size, value, d, p, vd, vp, exclusive=True,
                               release=spec.release)

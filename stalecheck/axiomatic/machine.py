@@ -377,14 +377,18 @@ class ThreadMachine:
             self.trace.sca_groups.append(tuple(group))
         return group[0]
 
+    def translated(self, addr: Addr, write: bool, d: int, p: int) -> Addr:
+        """Under VMSA the physical address, after this instruction's walk (translation.py)."""
+        vmsa = self.ctx.vmsa
+        return translate(self, addr, write, d, p, self._el0, self.cells, self._hw) if vmsa else addr
+
     def load(
         self, addr: Addr, size: int, d: int, p: int, **kw: object
     ) -> tuple[Val, int, int, int]:
         """Read memory; return value, the (d, p) sources of the destination register, and
         the (first) event.  Under mixed size each granule is read on its own (herd's
         ``read_mixed``) and the register gets them recomposed, little-endian."""
-        if self.ctx.vmsa:  # the walk comes first (D8.2); it may fault
-            addr = translate(self, addr, bool(kw.get("atomic")), d, p, self._el0, self.cells, self._hw)
+        addr = self.translated(addr, bool(kw.get("atomic")), d, p)  # D8.2: the walk comes first
         granules = self.ctx.granules
         cells = self.access_cells(addr, size)
         out_d, out_p = d, p
@@ -417,8 +421,7 @@ class ThreadMachine:
     ) -> int:
         """Write memory; the (first) event.  Under mixed size, one write per granule
         (herd's ``write_mixed``), the value split little-endian."""
-        if self.ctx.vmsa:
-            addr = translate(self, addr, True, ad, ap, self._el0, self.cells, self._hw)
+        addr = self.translated(addr, True, ad, ap)
         granules = self.ctx.granules
         cells = self.access_cells(addr, size)
         if granules is not None:

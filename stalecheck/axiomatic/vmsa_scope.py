@@ -57,10 +57,11 @@ _TRANSLATION_WORDS = re.compile(
 
 
 # Memory instructions the walk model translates (translation.py): plain loads and
-# stores, acquire/release, SWP and the LD<op>/ST<op> atomics (one walk for the read
-# and the write of an atomic).
+# stores, acquire/release, exclusives, SWP and the LD<op>/ST<op> atomics (one walk for
+# the read and the write of an atomic).
 _TRANSLATED = re.compile(
-    r"^(LDA?P?R|STL?R|SWPA?L?|(LD|ST)(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)A?L?)[BH]?$")
+    r"^(LDA?P?R|STL?R|LDA?XR|STL?XR|SWPA?L?|(LD|ST)(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)A?L?)"
+    r"[BH]?$")
 # Instructions that need more than walks: TLB and cache maintenance, address
 # translation, exceptions, system registers, exclusives and the other atomics.
 _NOT_WITH_WALKS = re.compile(

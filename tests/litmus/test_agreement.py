@@ -18,7 +18,7 @@ AGREE_FLOORS = {
     "aarch64": 73,
     "instructions": 277,
     "ifetch": 306,
-    "VMSA": 451,
+    "VMSA": 453,
     "ETS2": 7,
     "ETS3": 2,
     "faults": 5,

@@ -331,3 +331,20 @@ exists (1:X4=1 /\\ fault(P1:L0,x,MMU:Translation))
 """
     assert _run(test.format(ets="ets2")).verdict == "Forbidden"
     assert _run(test.format(ets="fatal")).verdict == "Allowed"
+
+
+def test_exclusive_reservation_is_physical() -> None:
+    """The exclusive monitor marks the physical address (Arm ARM B2.9.2: the Exclusives
+    monitors are on physical addresses; herd's ResAddr after translation): a STXR whose
+    walk reads P0's new entry, mapping x to PA(y), writes y only by failing, never by
+    succeeding on the reservation made for PA(x)."""
+    r = _run("""AArch64 T
+{ x=1; y=2; 0:X2=PTE(x); pteval_t 0:X1=(oa:PA(y)); 0:X8=x; 1:X3=x; }
+ P0          | P1              ;
+ STR X1,[X2] | LDXR W4,[X3]    ;
+ DSB ISH     | MOV W7,#4       ;
+ MOV W7,#3   | STXR W5,W7,[X3] ;
+ STR W7,[X8] |                 ;
+exists (1:X4=1 /\\ y=4)
+""")
+    assert r.verdict == "Forbidden"
