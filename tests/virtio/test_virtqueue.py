@@ -1,5 +1,8 @@
 """Virtqueue programs, the AWAIT step and ring wrap (quiet lines: tests/machine/test_reduction.py)."""
 
+from dataclasses import replace
+
+from stalecheck.machine.isa import ACQUIRE, awaits, render
 from stalecheck.machine.program import parse_program
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
@@ -16,7 +19,14 @@ def _machine(vq: Virtqueue, fwb: bool = True, quiet: bool = True, **kw: object) 
 
 def test_await_parses() -> None:
     (instr,) = parse_program("AWAIT aidx, 3")
-    assert (instr.op, instr.loc, instr.value) == ("AWAIT", "aidx", 3)
+    assert (instr.op, instr.loc, instr.value, instr.at_least, instr.kind) == ("AWAIT", "aidx", 3, False, "")
+    at_least, acquire = parse_program("AWAIT aidx, >=3\nAWAITA k0, >= 1")
+    assert (at_least.value, at_least.at_least, at_least.kind) == (3, True, "")
+    assert (acquire.loc, acquire.value, acquire.at_least, acquire.kind) == ("k0", 1, True, ACQUIRE)
+    assert render(replace(at_least, text="")) == "AWAIT aidx, >=3"
+    assert render(replace(acquire, text="")) == "AWAITA k0, >=1"
+    assert [awaits(at_least, v) for v in (2, 3, 4)] == [False, True, True]
+    assert [awaits(instr, v) for v in (2, 3, 4)] == [False, True, False]
 
 
 def test_ring_wraps_onto_the_same_slot() -> None:
