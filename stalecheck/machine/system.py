@@ -217,6 +217,19 @@ class Machine:
             )
         )
 
+    def partition_key(self, state: State) -> tuple[Thread, ...]:
+        """What places a state on a worker of a parallel search (``explore.parallel``):
+        the threads, which the spontaneous cache steps and buffer completions (most
+        transitions) leave alone, so that those successors stay on their worker."""
+        return state.threads
+
+    def shared_tables(self) -> dict[int, Instr]:
+        """What another process needs to read this one's states: the code emitted so far."""
+        return self.layout.emitted_code()
+
+    def adopt_tables(self, tables: dict[int, Instr]) -> None:
+        self.layout.adopt_code(tables)
+
     def describe(self, before: State, step: Step, after: State) -> StepRecord:
         return describe(self, before, step, after)
 
