@@ -49,6 +49,9 @@ from stalecheck.explore.watchdog import Stop
 STRIDE = 1 << 20  # action indices per state in a transition key (a state enables fewer)
 SETTLED = -1  # the value of a visited state of an earlier level in ``Partition.seen``
 ModelFactory = Callable[[], Model[Any, Any]]
+# A "sometimes" property (``search.check``'s ``sanity``), or the name of the model's method
+# that decides it (what a dask worker can be sent: a bound method would pickle the model).
+Sanity = Callable[[Any], bool] | str | None
 
 
 def _owner_function(model: Model[Any, Any], workers: int) -> Callable[[Any], int]:
@@ -66,11 +69,9 @@ class Partition:
     """One worker's share of the search: its visited states, its frontier, and for each
     state it found, the key of the transition that first reached it (for witnesses)."""
 
-    def __init__(
-        self, factory: ModelFactory, index: int, workers: int, sanity: Callable[[Any], bool] | None = None
-    ) -> None:
+    def __init__(self, factory: ModelFactory, index: int, workers: int, sanity: Sanity = None) -> None:
         self.model = factory()
-        self.sanity = sanity
+        self.sanity = getattr(self.model, sanity) if isinstance(sanity, str) else sanity
         self.index = index
         self.workers = workers
         self.owner = _owner_function(self.model, workers)
@@ -200,9 +201,7 @@ class Workers(Protocol):
     def close(self) -> None: ...
 
 
-def _serve(
-    factory: ModelFactory, index: int, workers: int, sanity: Callable[[Any], bool] | None, conn: Any
-) -> None:
+def _serve(factory: ModelFactory, index: int, workers: int, sanity: Sanity, conn: Any) -> None:
     """A local worker's loop: run the methods the coordinator sends until it hangs up."""
     from stalecheck.workers import ignore_sigint
 
@@ -225,9 +224,7 @@ def _serve(
 class LocalWorkers:
     """N forked processes on this machine (the model is inherited, not pickled)."""
 
-    def __init__(
-        self, factory: ModelFactory, count: int, sanity: Callable[[Any], bool] | None = None
-    ) -> None:
+    def __init__(self, factory: ModelFactory, count: int, sanity: Sanity = None) -> None:
         ctx = multiprocessing.get_context("fork")
         self.count = count
         self.conns = []
@@ -266,9 +263,7 @@ class DaskWorkers:
     """The partitions as actors on a ``dask.distributed`` cluster (one per worker
     process of the cluster, round robin).  ``factory`` must be picklable."""
 
-    def __init__(
-        self, factory: ModelFactory, count: int, client: Any, sanity: Callable[[Any], bool] | None = None
-    ) -> None:
+    def __init__(self, factory: ModelFactory, count: int, client: Any, sanity: Sanity = None) -> None:
         self.count = count
         addresses = sorted(client.scheduler_info()["workers"])
         futures = [
@@ -301,7 +296,7 @@ def search(
     workers: Workers,
     max_states: int | None = None,
     timeout: float | None = None,
-    sanity: Callable[[Any], bool] | None = None,
+    sanity: Sanity = None,
     replay: Callable[[Model[Any, Any], tuple[int, ...]], tuple[Any, ...]] | None = None,
 ) -> Verdict:
     """The plain search's verdict, computed by ``workers`` (see the module docstring).
@@ -322,7 +317,8 @@ def search(
 
     try:
         if sanity is not None:
-            sane = bool(sanity(model.initial_state()))
+            test = getattr(model, sanity) if isinstance(sanity, str) else sanity
+            sane = bool(test(model.initial_state()))
         started = workers.call("start", none)
         if any(bad for _, bad in started):
             return verdict(Outcome.REACHABLE, StopReason.FOUND)
@@ -390,7 +386,7 @@ def check_parallel(
     jobs: int,
     max_states: int | None = None,
     timeout: float | None = None,
-    sanity: Callable[[Any], bool] | None = None,
+    sanity: Sanity = None,
     replay: Callable[[Model[Any, Any], tuple[int, ...]], tuple[Any, ...]] | None = None,
     client: Any = None,
     factory: ModelFactory | None = None,

@@ -10,6 +10,10 @@ on a dask LocalCluster.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,3 +99,21 @@ def test_parallel_on_a_dask_local_cluster_matches_the_plain_search() -> None:
     ):
         got = check_parallel(_counters(), 2, replay=replay, client=client, factory=_counters)
     _same(got, check(_counters()))
+
+
+def test_check_dash_j_prints_what_the_plain_check_prints() -> None:
+    exe = [sys.executable, "-m", "stalecheck", "check", "kvm-external-l3", "--json"]
+    runs = [subprocess.run([*exe, *x], capture_output=True, text=True, timeout=99) for x in ([], ["-j", "2"])]
+    for run in runs:
+        assert run.returncode in (0, 1), run.stderr
+    plain, parallel = ([json.loads(line) for line in run.stdout.splitlines()] for run in runs)
+    for a, b in zip(plain, parallel, strict=True):
+        a.pop("seconds")
+        b.pop("seconds")
+        assert a == b
+
+
+def test_a_parallel_search_with_another_store_is_refused() -> None:
+    exe = [sys.executable, "-m", "stalecheck", "check", "kvm-external-l3", "-j", "2", "--store", "compact"]
+    run = subprocess.run(exe, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "--store exact" in run.stderr and "Traceback" not in run.stderr
