@@ -1,4 +1,4 @@
-"""The two engines check each other (DESIGN.md section 2).
+"""The two engines check each other (docs/design.md section 2).
 
 A litmus test that both engines can express (loads, stores, acquire/release
 and acquire-PC accesses to cacheable memory, barriers, constants moved into
@@ -6,7 +6,7 @@ registers) is translated into a machine-engine system: one PE per thread, each
 location its own Normal write-back line, coherent caches, and out-of-order
 execution inside each PE (``Options.weak_ordering``, machine/ordering.py).  The
 machine engine's final states must *equal* the axiomatic engine's allowed
-states (DESIGN.md section 2): a state on one side only is a bug in one of the
+states (docs/design.md section 2): a state on one side only is a bug in one of the
 two engines, found without a hardware reference.  What the notation cannot
 express is refused with the reason, never approximated.
 """
