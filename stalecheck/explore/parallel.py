@@ -79,6 +79,8 @@ class Partition:
         self.frontier: list[tuple[Any, int]] = []  # (state, id), in id order
         self.enabled: list[int] = []  # actions enabled in each frontier state
         self.candidates: list[Any] = []  # states first met in this level
+        self.sent: set[Any] = set()  # states sent to other workers in the last two levels
+        self.sent_levels: list[list[Any]] = [[], []]  # ... level by level, to forget them
         # per level: the ids of the states found here, and the key of the transition to each
         self.ids: list[np.ndarray[Any, np.dtype[np.int64]]] = []
         self.parents: list[np.ndarray[Any, np.dtype[np.int64]]] = []
@@ -99,9 +101,15 @@ class Partition:
     def expand(self) -> tuple[list[bytes], int]:
         """Every successor of the frontier: kept as a candidate when owned here, else
         queued (the first, smallest key per state) for its owner, pickled per worker.
-        Returns the outgoing batches and the transitions taken."""
+        Returns the outgoing batches and the transitions taken.
+
+        Two shortcuts, neither changing the answer: a successor whose partition key is
+        the parent's own object (the step left it alone) is owned here, without hashing;
+        and a successor this worker sent in one of the two previous levels is not sent
+        again (its owner has it: accepted then, or known before)."""
         actions, next_state, owner, me = self.model.actions, self.model.next_state, self.owner, self.index
-        seen = self.seen
+        part_key = getattr(self.model, "partition_key", None)
+        seen, sent = self.seen, self.sent
         setdefault = seen.setdefault
         candidates = self.candidates = []
         outgoing: list[dict[Any, int]] = [{} for _ in range(self.workers)]
@@ -112,15 +120,22 @@ class Partition:
             enabled.append(len(acts))
             transitions += len(acts)
             base = sid * STRIDE
+            mine = part_key(state) if part_key is not None else None
             for index, action in enumerate(acts):
                 succ = next_state(state, action)
                 key = base + index
-                dest = owner(succ)
+                dest = me if part_key is not None and part_key(succ) is mine else owner(succ)
                 if dest == me:
                     if setdefault(succ, key) == key:
                         candidates.append(succ)
-                else:
+                elif succ not in sent:
                     outgoing[dest].setdefault(succ, key)
+        # what was sent two levels ago is forgotten; this level's sends are remembered
+        for state in self.sent_levels.pop(0):
+            sent.discard(state)
+        now = [state for out in outgoing for state in out]
+        sent.update(now)
+        self.sent_levels.append(now)
         tables = self.model.shared_tables() if hasattr(self.model, "shared_tables") else None
         batches = [
             pickle.dumps((tables, list(out.items())), pickle.HIGHEST_PROTOCOL) if w != me else b""

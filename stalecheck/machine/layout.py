@@ -21,22 +21,11 @@ from stalecheck.machine.spec import Context, LineSpec, SystemSpec, ThreadSpec, V
 from stalecheck.machine.state import State
 
 _DEVICE_OPS = (Op.STR, Op.LDR, Op.AWAIT, Op.SIGNAL, Op.WAIT, Op.NOP)
-LATE_BASE = 1 << 40  # ids of code interned while exploring start here (``CodeTable``)
-
-
-class CodeTable(list[Instr]):
-    """The interned instructions: the programs' at ids 0..n-1 (the list), and the code
-    a policy or a fault handler emits while exploring at ids derived from the
-    instruction itself.  Why: a state holds these ids, and the worker processes of a
-    parallel search (``explore.parallel``) meet emitted code in different orders; an
-    id taken from a counter would name different instructions in different processes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.late: dict[int, Instr] = {}
-
-    def __getitem__(self, ident: int) -> Instr:  # type: ignore[override]
-        return self.late[ident] if ident >= LATE_BASE else list.__getitem__(self, ident)
+# Ids of code interned while exploring start here.  Why: a state holds these ids, and the
+# worker processes of a parallel search (``explore.parallel``) meet emitted code in
+# different orders; an id taken from a counter would name different instructions in
+# different processes, so emitted code gets an id derived from the instruction itself.
+LATE_BASE = 1 << 40
 
 
 def late_id(instr: Instr) -> int:
@@ -75,12 +64,12 @@ class Layout:
         self.thread_vm = tuple(
             self.vm_index.get(t.vm, -1) if t.context == Context.GUEST else -1 for t in spec.threads
         )
-        self.code = CodeTable()
+        self.code: dict[int, Instr] = {}  # interned id -> instruction (programs: 0..n-1)
         self.ids: dict[Instr, int] = {}
         self.programs: tuple[tuple[int, ...], ...] = tuple(
             tuple(self.intern(i) for i in expand_setway_loops(self.lines, t.program)) for t in spec.threads
         )
-        self._late = True  # from now on, code is emitted while exploring (``CodeTable``)
+        self._late = True  # from now on, code is emitted while exploring (``LATE_BASE``)
         self.regs: list[dict[str, int]] = []
         for prog in self.programs:
             regs: dict[str, int] = {}
@@ -119,23 +108,22 @@ class Layout:
         if ident is None:
             if getattr(self, "_late", False):
                 ident = late_id(instr)
-                if ident in self.code.late:  # two instructions, one digest: refuse, never confuse
-                    raise AssertionError(f"interned code ids collide: {instr} and {self.code.late[ident]}")
-                self.code.late[ident] = instr
+                if ident in self.code:  # two instructions, one digest: refuse, never confuse
+                    raise AssertionError(f"interned code ids collide: {instr} and {self.code[ident]}")
             else:
                 ident = len(self.code)
-                self.code.append(instr)
+            self.code[ident] = instr
             self.ids[instr] = ident
         return ident
 
     def emitted_code(self) -> dict[int, Instr]:
-        """The code interned while exploring, by id (``CodeTable``)."""
-        return dict(self.code.late)
+        """The code interned while exploring, by id (``LATE_BASE``)."""
+        return {ident: instr for ident, instr in self.code.items() if ident >= LATE_BASE}
 
     def adopt_code(self, emitted: dict[int, Instr]) -> None:
         """Learn code another process emitted (its states name it by these ids)."""
         for ident, instr in emitted.items():
-            known = self.code.late.setdefault(ident, instr)
+            known = self.code.setdefault(ident, instr)
             if known != instr:
                 raise AssertionError(f"interned code ids collide: {instr} and {known}")
             self.ids.setdefault(instr, ident)

@@ -19,6 +19,8 @@ the buffer, read-read coherence) are applied where the load executes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
 
@@ -92,7 +94,7 @@ def _must_precede(earlier: Instr, later: Instr) -> bool:
 class Window:
     """The static ordering tables of one thread's program."""
 
-    def __init__(self, code: list[Instr], program: tuple[int, ...], name: str) -> None:
+    def __init__(self, code: Mapping[int, Instr], program: tuple[int, ...], name: str) -> None:
         instrs = [code[i] for i in program]
         self.n = len(instrs)
         defs: dict[str, int] = {}
