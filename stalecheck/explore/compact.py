@@ -41,6 +41,7 @@ import numpy as np
 from stalecheck.explore.protocol import Model
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 
+STORED_BYTES = 8 + 4 + 1  # per state: fingerprint, parent id, action index (widened past 255)
 CHUNK = 2048  # frontier states expanded between two look-ups in the sorted array
 MASK = 2**64 - 1  # a fingerprint the model gives signed is taken modulo 2**64 (injective on 64 bits)
 
