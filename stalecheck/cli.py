@@ -247,7 +247,7 @@ def check(
         if _interrupted(r):
             break
     if not as_json and len(results) > 1:
-        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})" if sc.seed else sc.name))
     if html is not None:
         title = f"{sc.name} (seed {sc.seed}): {sc.title}" if sc.seed else sc.name
         _write_html(html, page(title, [html_section(r) for r in results]))
@@ -283,7 +283,8 @@ def run_all(
             results.append(_run(sc, v, budget, store))
             if _interrupted(results[-1]):
                 break
-        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
+        named = f"{sc.name} (seed {sc.seed})" if sc.seed else sc.name
+        out.print(verdict_table(results, f"{named}: {sc.title}"))
         _exit_if_interrupted(results, len(sc.variants))
         for title, rows in table_rows(sc):
             out.print(Text(title))  # above the table, not wrapped to its width

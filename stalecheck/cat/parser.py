@@ -76,6 +76,18 @@ def _lark() -> lark.Lark:
     return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
+def _spell(terminal: str) -> str:
+    """A terminal as the user would type it: ``';'`` rather than ``SEMICOLON``."""
+    try:
+        pattern = _lark().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal
+    if isinstance(pattern, lark.lexer.PatternStr):
+        return repr(pattern.value)
+    return {"VAR": "a name", "TAG": "a tag", "STRING": "a string", "NEG_TEST": "'~empty'"}.get(
+        terminal, terminal.lower())
+
+
 def _describe(token: Token) -> str:
     if token.type == "$END":
         return "end of file"
@@ -90,7 +102,7 @@ def parse_text(text: str, path: str) -> s.Model:
         tree = _lark().parse(clean)
     except lark.exceptions.UnexpectedToken as e:
         pos = Position(path, e.line, e.column)
-        expected = ", ".join(sorted(e.expected)[:8])
+        expected = ", ".join(sorted(_spell(name) for name in e.expected)[:10])
         raise InputError(
             f"syntax error: unexpected {_describe(e.token)} (expected one of {expected})",
             pos,
