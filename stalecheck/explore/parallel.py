@@ -20,7 +20,8 @@ state; a collision there moves no state between verdicts.
 
 A model may offer ``shared_tables()`` and ``adopt_tables(tables)``: side tables that its
 states refer to and that grow while exploring (the machine engine's code emitted by
-policies), sent along with every batch of states.
+policies), sent along with every batch of states.  (Packing states as plain tuples for
+``marshal`` was tried: rebuilding the NamedTuples in Python cost more than unpickling.)
 
 Transport: ``LocalWorkers`` forks N processes joined by pipes (the model is inherited,
 never pickled); ``DaskWorkers`` runs the same ``Partition`` objects as dask actors on
@@ -32,6 +33,7 @@ independent of each other's addresses.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import pickle
 import time
@@ -143,6 +145,15 @@ class Partition:
         ]
         return batches, transitions
 
+    def _decode(self, batch: bytes) -> list[tuple[Any, int]]:
+        """The (state, key) pairs of a batch ``expand`` encoded, after learning the
+        sender's side tables (``shared_tables``)."""
+        tables, items = pickle.loads(batch)
+        if tables is not None:
+            self.model.adopt_tables(tables)  # type: ignore[attr-defined]
+        decoded: list[tuple[Any, int]] = items
+        return decoded
+
     def merge(self, batches: Sequence[bytes]) -> tuple[Any, int, int]:
         """Take the successors other workers found for this one; then, for this level's
         candidates: their keys in order, the smallest key of a bad one and of one that
@@ -152,10 +163,7 @@ class Partition:
         for batch in batches:
             if not batch:
                 continue
-            tables, items = pickle.loads(batch)
-            if tables is not None:
-                self.model.adopt_tables(tables)  # type: ignore[attr-defined]
-            for succ, key in items:
+            for succ, key in self._decode(batch):
                 old = seen.get(succ)
                 if old is None:
                     seen[succ] = key
@@ -221,6 +229,9 @@ def _serve(factory: ModelFactory, index: int, workers: int, sanity: Sanity, conn
     from stalecheck.workers import ignore_sigint
 
     ignore_sigint()
+    # States are acyclic tuples: the cyclic collector finds nothing in them, but its full
+    # passes over a worker's millions of tuples cost as much as unpickling them.
+    gc.disable()
     part = Partition(factory, index, workers, sanity)
     while True:
         try:
