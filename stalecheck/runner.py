@@ -13,12 +13,14 @@ from typing import Any
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
 from stalecheck.explore.parallel import check_parallel
+from stalecheck.explore.reduced import PLAIN, SearchMode
 from stalecheck.explore.search import Budget, ProgressFn, Store, check, replay
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
 from stalecheck.machine.describe import every_line
+from stalecheck.machine.por import PartialOrder
 from stalecheck.machine.schedule import RareHardware
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.step_record import LineCopies, StepRecord
@@ -166,6 +168,7 @@ def run_variant(
     budget: Budget = Budget(),
     progress: ProgressFn | None = None,
     store: Store = Store.EXACT,
+    mode: SearchMode = PLAIN,
     parallel: Parallel | None = None,
 ) -> Result:
     """Build and explore one variant within ``budget``.  The watchdog bounds the
@@ -179,7 +182,7 @@ def run_variant(
     with watchdog(budget.timeout, budget.max_memory):
         try:
             spec, machine = _build(variant)
-            verdict = _explore(variant, machine, budget, progress, store, parallel)
+            verdict = _explore(variant, machine, budget, progress, store, mode, parallel)
             if verdict.reason not in _WATCHDOG_STOPS:  # else the budget is spent: no more work
                 cost = measure_cost(machine)
         except Stop as stop:  # while building or costing (the search catches its own)
@@ -197,7 +200,11 @@ def run_variant(
         expect=variant.expect,
         verdict=verdict,
         cost=cost,
-        assumptions=(*assumptions(machine), verdict.visited_assumption) if machine is not None else (),
+        assumptions=(
+            (*assumptions(machine), verdict.visited_assumption, *verdict.search_assumptions)
+            if machine is not None
+            else ()
+        ),
         bad=spec.bad_text if spec is not None else "",
         initial_copies=every_line(machine, machine.initial_state()) if machine and verdict.steps else (),
     )
@@ -288,15 +295,23 @@ def _explore(
     budget: Budget,
     progress: ProgressFn | None,
     store: Store,
+    mode: SearchMode = PLAIN,
     parallel: Parallel | None = None,
 ) -> Verdict:
     """The search; an exception raised by the user's own code on the way (a
-    ``bad_when`` predicate, a policy) is the user's error, placed at its line."""
+    ``bad_when`` predicate, a policy) is the user's error, placed at its line.
+    With ``mode.shortest``, a witness found with reduction or depth-first is
+    searched again breadth-first without reduction: that search stops at the
+    shortest witness, no deeper than the one found.  With ``parallel`` (``-j``),
+    one plain breadth-first search runs on several workers (``explore.parallel``)."""
     if parallel is not None and (parallel.jobs > 1 or parallel.client is not None):
-        if store != Store.EXACT:
-            raise UsageError(f"-j {parallel.jobs}: a parallel search stores states exactly (--store exact)")
+        if store != Store.EXACT or mode != PLAIN:
+            raise UsageError(
+                f"-j {parallel.jobs}: a parallel search is breadth-first and unreduced, with the "
+                "states stored exactly (--store exact, without --por, --order or --bitstate-bits)"
+            )
         factory = VariantMachine(parallel.source, variant.name) if parallel.client is not None else None
-        search = functools.partial(
+        split = functools.partial(
             check_parallel,
             jobs=parallel.jobs,
             max_states=budget.max_states,
@@ -306,8 +321,17 @@ def _explore(
             client=parallel.client,
             factory=factory,
         )
-        found: Verdict = _user_call(search, variant.build_fn, machine)
+        found: Verdict = _user_call(split, variant.build_fn, machine)
         return found
-    search = functools.partial(check, sanity=machine.is_complete, store=store)
+    search = functools.partial(
+        check,
+        sanity=machine.is_complete,
+        store=store,
+        mode=mode,
+        reducer=lambda seen: PartialOrder(machine, seen),
+    )
     verdict: Verdict = _user_call(search, variant.build_fn, machine, budget, progress)
+    if mode.shortest and verdict.outcome == Outcome.REACHABLE and not verdict.shortest:
+        plain = functools.partial(check, sanity=machine.is_complete, store=store)
+        verdict = _user_call(plain, variant.build_fn, machine, budget, progress)
     return verdict

@@ -32,12 +32,12 @@ class Hardware:
         self.layout = layout
         self.access = access
         # Static facts ``steps`` needs for every state, computed once.
-        self._linear_fill = tuple(
+        self.linear_fill = tuple(
             layout.spec.options.host_linear_map and (host is None or host.cacheable)
             for host in layout.host_types
         )
         self.loud: tuple[int, ...] = tuple(range(layout.nl))  # lines whose steps are explored (reduction.py)
-        self._all_linear = all(self._linear_fill)
+        self._all_linear = all(self.linear_fill)
         self._steps_memo: dict[tuple[object, ...], tuple[Step, ...]] = {}
         self._fill_memo: dict[tuple[object, ...], int] = {}
 
@@ -50,7 +50,7 @@ class Hardware:
         lay = self.layout
         if not caches.may_fill(state.copies, lay.h, inst, line, lay.nl, dirty):
             return False
-        return self._linear_fill[line] or self._fillable_by_regime(state, inst, line)
+        return self.linear_fill[line] or self._fillable_by_regime(state, inst, line)
 
     def _fillable_by_regime(self, state: State, inst: int, line: int) -> bool:
         """Without the linear map: some unfinished thread on the instance's PE (any
@@ -79,7 +79,7 @@ class Hardware:
             nl = self.layout.nl
             for inst in range(len(self.layout.h.instances)):
                 for line in self.loud:
-                    if self._linear_fill[line] or self._fillable_by_regime(state, inst, line):
+                    if self.linear_fill[line] or self._fillable_by_regime(state, inst, line):
                         mask |= 1 << (inst * nl + line)
             if len(self._fill_memo) >= MEMO_LIMIT:
                 self._fill_memo.clear()
