@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/explore_speed.py --store digest  # visited set of 64-bit digests
     .venv/bin/python benchmarks/explore_speed.py --weak         # bundled variants, weak ordering off/on
     .venv/bin/python benchmarks/explore_speed.py --weak fcvm-vsock-nv2 --timeout 120
+    .venv/bin/python benchmarks/explore_speed.py --report   # every figure of issue 12 (minutes)
 
 Each case is a function that builds a ``SystemSpec`` with the scenario Builder
 API; ``CASES`` lists them.  For every size the script explores the whole state
@@ -24,18 +25,20 @@ import argparse
 import gc
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from stalecheck.explore import compact
 from stalecheck.explore.search import Budget, Store, check
 from stalecheck.machine.memtypes import DEVICE
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
-from stalecheck.scenarios.support.policies import map_on_fault
+from stalecheck.scenarios.support.policies import kvm_stage2_map, map_on_fault
 
 
 def pes_x_lines(pes: int, lines: int) -> SystemSpec:
@@ -102,7 +105,55 @@ def translation_case(pes: int, levels: int, vas: int) -> SystemSpec:
 CASES["translation"] = (translation_case, [(1, 2, 1), (1, 3, 1), (1, 2, 2), (2, 2, 1), (2, 2, 2), (2, 3, 2)])
 
 
-def explore(case: str, size: tuple[int, ...], store: str = "exact") -> dict[str, Any]:
+# ---- a two-vCPU guest: per-vCPU page tables, stage-2 faults, TLB maintenance (issue 12) --------
+
+
+def guest_case(vcpus: int, pages: int, unmap: int = 1) -> SystemSpec:
+    """One VM of ``vcpus`` vCPUs, one per PE, each with its own stage-1 table (one
+    level, in guest RAM, mapped at stage 2 from the start) over one shared stage 2
+    whose table lives in hypervisor memory.  The ``pages`` guest data pages start
+    unmapped at stage 2.  vCPU ``p`` writes the stage-1 entry mapping data page
+    ``p % pages`` in its own table, ``DSB ISHST; ISB``, stores through it (a stage-2
+    fault: the hypervisor cleans the page to the PoC and writes the stage-2 entry, then
+    the store is retried) and reads it back; with ``unmap`` it then breaks its mapping
+    with ``DSB ISH; TLBI VAE1IS; DSB ISH``.  Every walk (both stages) reads table lines
+    through the caches, and every PE's walker may translate ahead and cache TLB entries."""
+    b = Builder()
+    b.system(pes=vcpus)
+    data = [f"GD{k}" for k in range(pages)]
+    guest_pages = [*(f"GPT{p}" for p in range(vcpus)), *data]
+    b.page("S2T", "S2L3:" + ",".join(f"s2{name}" for name in guest_pages))
+    for p in range(vcpus):
+        b.page(f"GPT{p}", f"G3x{p}:" + ",".join(f"g3e{p}x{k}" for k in range(pages)), vm="vm")
+    for k, name in enumerate(data):
+        b.page(name, f"D{k}", vm="vm")
+    b.regime("s2", root="S2L3", levels=(3,), vas={n: (i,) for i, n in enumerate(guest_pages)}, stage=2)
+    for p in range(vcpus):
+        b.regime(f"g{p}", root=f"G3x{p}", levels=(3,), vas={f"V{p}x{k}": (k,) for k in range(pages)}, s2="s2")
+    b.init(**{f"s2GPT{p}": b.page_desc(f"GPT{p}") for p in range(vcpus)})
+    table = {name: (f"s2{name}", b.page_desc(name)) for name in guest_pages}
+    b.vm("vm", mapped=tuple(guest_pages), on_stage2_fault=kvm_stage2_map(clean="poc", table=table))
+    for p in range(vcpus):
+        k = p % pages
+        va = f"V{p}x{k}"
+        program = [f"STR g3e{p}x{k}, {b.page_desc(data[k])}", "DSB ISHST", "ISB"]
+        program += [f"STR {va}, {p + 1}", f"LDR r1, {va}"]
+        if unmap:
+            program += [f"STR g3e{p}x{k}, 0", "DSB ISH", f"TLBI VAE1IS, {va}", "DSB ISH"]
+        b.guest(f"vcpu{p}", "\n".join(program), vm="vm", pe=p, sctlr=(1, 1, 1))
+        b.translate(f"vcpu{p}", f"g{p}")
+    b.bad_when(lambda v: False, "never: the benchmark explores the whole space")
+    return b.build()
+
+
+# The two-vCPU size is the issue's target (decided within 60 s); without partial-order
+# reduction it is not, so give it a --timeout (``--report`` does).
+CASES["two-vcpu-guest"] = (guest_case, [(1, 1, 0), (1, 1, 1), (2, 1, 0)])
+
+
+def explore(
+    case: str, size: tuple[int, ...], store: str = "exact", timeout: float | None = None
+) -> dict[str, Any]:
     """One timed exhaustive exploration, with the peak memory it added.
 
     Runs in a fresh interpreter (see ``run``), so the growth of the peak
@@ -116,18 +167,21 @@ def explore(case: str, size: tuple[int, ...], store: str = "exact") -> dict[str,
     gc.collect()
     rss_before = _peak_rss()
     start = time.process_time()
-    verdict = check(machine, Budget(), store=Store(store))
+    verdict = check(machine, Budget(timeout=timeout), store=Store(store))
     seconds = time.process_time() - start
     grown = max(_peak_rss() - rss_before, 0)
     return {
         "size": "x".join(map(str, size)),
         "outcome": verdict.outcome.value,
+        "stopped_because": verdict.reason.value,
         "states": verdict.states,
         "transitions": verdict.transitions,
         "seconds": round(seconds, 3),
         "states_per_second": round(verdict.states / seconds) if seconds > 0 else 0,
         "peak_rss_growth_bytes": grown,
         "bytes_per_state": round(grown / max(verdict.states, 1), 1),
+        # what the visited set itself costs a state (compact: fingerprint + parent + action)
+        "visited_bytes_per_state": compact.STORED_BYTES if store == Store.COMPACT else None,
     }
 
 
@@ -137,7 +191,9 @@ def _peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def run(case: str, sizes: list[tuple[int, ...]] | None, store: str = "exact") -> dict[str, Any]:
+def run(
+    case: str, sizes: list[tuple[int, ...]] | None, store: str = "exact", timeout: float | None = None
+) -> dict[str, Any]:
     """Every size, each in a fresh process; the last size gives the headline figures."""
     _, default_sizes = CASES[case]
     sizes = sizes or default_sizes
@@ -145,7 +201,7 @@ def run(case: str, sizes: list[tuple[int, ...]] | None, store: str = "exact") ->
     rows = []
     for size in sizes:
         with spawn.Pool(1) as pool:
-            rows.append(pool.apply(explore, (case, size, store)))
+            rows.append(pool.apply(explore, (case, size, store, timeout)))
     last = rows[-1]
     return {
         "case": case,
@@ -156,6 +212,99 @@ def run(case: str, sizes: list[tuple[int, ...]] | None, store: str = "exact") ->
         "states_per_second": last["states_per_second"],
         "bytes_per_state": last["bytes_per_state"],
         "mib_per_million_states": round(last["bytes_per_state"] * 1e6 / 2**20, 1),
+    }
+
+
+def parallel_speedup(case: str, size: tuple[int, ...], jobs: int) -> dict[str, Any]:
+    """Wall time of one exhaustive search with one process and with ``jobs`` workers
+    (``explore.parallel``: the same states and transitions), and the CPU time each used.
+    Wall time is what -j buys, so the machine's load average is reported with it: on a
+    shared machine the figure is only as good as the cores that were free."""
+    from stalecheck.explore.parallel import check_parallel
+
+    machine = Machine(CASES[case][0](*size))
+    load_before = os.getloadavg()[0]
+    wall = time.monotonic()
+    cpu = time.process_time()
+    plain = check(machine, Budget())
+    plain_wall, plain_cpu = time.monotonic() - wall, time.process_time() - cpu
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    wall = time.monotonic()
+    split = check_parallel(machine, jobs)
+    split_wall = time.monotonic() - wall
+    workers_cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - children
+    assert (split.states, split.transitions) == (plain.states, plain.transitions)
+    return {
+        "case": case,
+        "size": "x".join(map(str, size)),
+        "jobs": jobs,
+        "states": plain.states,
+        "wall_seconds_1": round(plain_wall, 2),
+        "wall_seconds_j": round(split_wall, 2),
+        "speedup": round(plain_wall / split_wall, 2) if split_wall > 0 else 0,
+        "cpu_seconds_1": round(plain_cpu, 2),
+        "cpu_seconds_workers": round(workers_cpu, 2),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def bundled_variants(timeout: float) -> list[dict[str, Any]]:
+    """Every bundled scenario variant checked as ``stalecheck check`` does (default
+    store, no reduction): its verdict, states and wall time."""
+    from stalecheck.runner import load_scenario, run_variant, select
+    from stalecheck.scenarios import registry
+
+    rows = []
+    for name in registry.names():
+        sc = load_scenario(name)
+        for v in select(sc, []):
+            wall = time.monotonic()
+            r = run_variant(sc, v, Budget(timeout=timeout))
+            rows.append(
+                {
+                    "variant": f"{name}/{v.name}",
+                    "verdict": r.verdict.outcome.value,
+                    "states": r.verdict.states,
+                    "seconds": round(time.monotonic() - wall, 2),
+                }
+            )
+    return rows
+
+
+def reduction_factor(case: str, size: tuple[int, ...]) -> dict[str, Any]:
+    """States explored without and with partial-order reduction (``--por``), whole space."""
+    from stalecheck.explore.reduced import SearchMode
+    from stalecheck.machine.por import PartialOrder
+
+    machine = Machine(CASES[case][0](*size))
+    plain = check(machine, Budget())
+    por = SearchMode(por=True)
+    reduced = check(machine, Budget(), mode=por, reducer=lambda seen: PartialOrder(machine, seen))
+    return {
+        "case": case,
+        "size": "x".join(map(str, size)),
+        "states": plain.states,
+        "states_por": reduced.states,
+        "factor": round(plain.states / max(reduced.states, 1), 2),
+    }
+
+
+def report(jobs: int, timeout: float) -> dict[str, Any]:
+    """Everything issue 12 asks the benchmark for, in one JSON object: the headline
+    case with each store, the translation case, the two-vCPU guest, the -j speed-up
+    and every bundled variant's wall time (``--report``; several minutes)."""
+    headline = run("pes-x-lines", None)
+    largest = [_size(headline["sizes"][-1]["size"])]
+    return {
+        "python": sys.version.split()[0],
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "headline": headline,
+        "stores": {s.value: run("pes-x-lines", largest, s.value) for s in Store if s != Store.EXACT},
+        "translation": run("translation", None),
+        "two_vcpu_guest": run("two-vcpu-guest", None, timeout=timeout),
+        "parallel": parallel_speedup("pes-x-lines", _size("3x1"), jobs),
+        "reduction": reduction_factor("pes-x-lines", largest[0]),
+        "variants": bundled_variants(timeout),
     }
 
 
@@ -254,11 +403,20 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SCENARIO",
         help="states of each bundled variant with loads in order and with weak ordering (default: all)",
     )
-    parser.add_argument("--timeout", type=float, default=300.0, help="--weak: CPU seconds per exploration")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds per size, or with --weak CPU seconds per exploration (300)"
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="every figure of issue 12 as one JSON object (minutes)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="workers for the -j speed-up (--report)")
     args = parser.parse_args(argv)
+    if args.report:
+        print(json.dumps(report(args.jobs, args.timeout or 60.0)))
+        return
     if args.weak is not None:
         print(f"{'variant':<52} {'in order: verdict, states, CPU':>24}  {'weak ordering':>24}  {'growth':>7}")
-        rows = weak_growth(args.weak, args.timeout)
+        rows = weak_growth(args.weak, args.timeout or 300.0)
         if args.json:
             print(json.dumps(rows))
         return
@@ -266,7 +424,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:
         profile(args.case, (sizes or CASES[args.case][1])[-1])
         return
-    result = run(args.case, sizes, args.store)
+    result = run(args.case, sizes, args.store, args.timeout)
     if args.json:
         print(json.dumps(result))
         return

@@ -23,7 +23,7 @@ from rich.text import Text
 from stalecheck import __version__
 from stalecheck.cli_litmus import litmus
 from stalecheck.cli_options import MaxMemory, Timeout
-from stalecheck.cli_stress import stress_cmd
+from stalecheck.cli_stress import _executor, stress_cmd
 from stalecheck.cli_text import explain_interrupt, interrupt_explained, labelled
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.reduced import PLAIN, Order, SearchMode
@@ -36,9 +36,10 @@ from stalecheck.report.verdicts import dumps, html_section, verdict_table, witne
 from stalecheck.report.witness_dot import witness_dot
 from stalecheck.report.witness_html import Section, page
 from stalecheck.report.witness_text import witness_lines
-from stalecheck.runner import Result, load_scenario, run_variant, select, table_rows
+from stalecheck.runner import Parallel, Result, load_scenario, run_variant, select, table_rows
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, Variant
+from stalecheck.workers import available_cpus, capped_note
 
 EXIT_CODES = (
     "Exit codes: 0 success, whatever the verdicts; 1 a batch had errors or timeouts; "
@@ -154,6 +155,7 @@ def _run(
     budget: Budget,
     store: Store = Store.EXACT,
     mode: SearchMode = PLAIN,
+    parallel: Parallel | None = None,
 ) -> Result:
     """One exhaustive check, with a rich progress bar on a terminal."""
     with Progress(
@@ -175,7 +177,7 @@ def _run(
             rate = p.states / p.seconds if p.seconds > 0 else 0.0
             bar.update(task, completed=p.states, states=f"{p.states:,}", rate=f"{rate:,.0f}")
 
-        return run_variant(scenario, variant, budget, tick, store, mode)
+        return run_variant(scenario, variant, budget, tick, store, mode, parallel)
 
 
 @app.command("scenarios", epilog=EXIT_CODES)
@@ -246,15 +248,34 @@ def check(
     order: OrderOption = Order.BFS,
     shortest: ShortestOption = False,
     bitstate_bits: BitstateOption = 30,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Explore each variant on this many worker processes (one search, states "
+            "partitioned between them: the same verdict, counts and witness).",
+        ),
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Run the -j workers on the dask.distributed cluster there."),
+    ] = None,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
     mode = _mode(por, order, shortest, bitstate_bits, store)
     chosen = select(sc, variant or [])
+    _, client = _executor(scheduler)
+    if client is None and jobs > available_cpus():
+        err.print(capped_note(jobs))
+        jobs = available_cpus()
+    parallel = Parallel(jobs, client, scenario)
     results = []
     for v in chosen:
-        r = _run(sc, v, budget, store, mode)
+        r = _run(sc, v, budget, store, mode, parallel)
         results.append(r)
         if as_json:
             _print_json(dumps(r))

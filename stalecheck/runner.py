@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
+from stalecheck.explore.parallel import check_parallel
 from stalecheck.explore.reduced import PLAIN, SearchMode
-from stalecheck.explore.search import Budget, ProgressFn, Store, check
+from stalecheck.explore.search import Budget, ProgressFn, Store, check, replay
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
@@ -139,6 +140,28 @@ def select(scenario: Scenario, names: Iterable[str]) -> list[Variant]:
 _WATCHDOG_STOPS = (StopReason.TIMEOUT, StopReason.MAX_MEMORY, StopReason.INTERRUPTED)
 
 
+@dataclass(frozen=True)
+class VariantMachine:
+    """Builds one variant's ``Machine`` wherever it is called: what a worker of a
+    search on a dask cluster receives (a machine itself holds unpicklable functions)."""
+
+    source: str  # a bundled scenario name or a .py file
+    variant: str
+
+    def __call__(self) -> Machine:
+        return Machine(load_scenario(self.source).variants[self.variant].build())
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """How a search is spread: ``jobs`` worker processes, on the dask cluster of
+    ``client`` if given (``explore.parallel``); ``source`` names the scenario for them."""
+
+    jobs: int = 1
+    client: Any = None
+    source: str = ""
+
+
 def run_variant(
     scenario: Scenario,
     variant: Variant,
@@ -146,6 +169,7 @@ def run_variant(
     progress: ProgressFn | None = None,
     store: Store = Store.EXACT,
     mode: SearchMode = PLAIN,
+    parallel: Parallel | None = None,
 ) -> Result:
     """Build and explore one variant within ``budget``.  The watchdog bounds the
     building too (a 30,000-PE system takes long to build), and turns Ctrl-C into
@@ -158,7 +182,7 @@ def run_variant(
     with watchdog(budget.timeout, budget.max_memory):
         try:
             spec, machine = _build(variant)
-            verdict = _explore(variant, machine, budget, progress, store, mode)
+            verdict = _explore(variant, machine, budget, progress, store, mode, parallel)
             if verdict.reason not in _WATCHDOG_STOPS:  # else the budget is spent: no more work
                 cost = measure_cost(machine)
         except Stop as stop:  # while building or costing (the search catches its own)
@@ -272,12 +296,33 @@ def _explore(
     progress: ProgressFn | None,
     store: Store,
     mode: SearchMode = PLAIN,
+    parallel: Parallel | None = None,
 ) -> Verdict:
     """The search; an exception raised by the user's own code on the way (a
     ``bad_when`` predicate, a policy) is the user's error, placed at its line.
     With ``mode.shortest``, a witness found with reduction or depth-first is
     searched again breadth-first without reduction: that search stops at the
-    shortest witness, no deeper than the one found."""
+    shortest witness, no deeper than the one found.  With ``parallel`` (``-j``),
+    one plain breadth-first search runs on several workers (``explore.parallel``)."""
+    if parallel is not None and (parallel.jobs > 1 or parallel.client is not None):
+        if store != Store.EXACT or mode != PLAIN:
+            raise UsageError(
+                f"-j {parallel.jobs}: a parallel search is breadth-first and unreduced, with the "
+                "states stored exactly (--store exact, without --por, --order or --bitstate-bits)"
+            )
+        factory = VariantMachine(parallel.source, variant.name) if parallel.client is not None else None
+        split = functools.partial(
+            check_parallel,
+            jobs=parallel.jobs,
+            max_states=budget.max_states,
+            timeout=budget.timeout,
+            sanity="is_complete",
+            replay=replay,
+            client=parallel.client,
+            factory=factory,
+        )
+        found: Verdict = _user_call(split, variant.build_fn, machine)
+        return found
     search = functools.partial(
         check,
         sanity=machine.is_complete,

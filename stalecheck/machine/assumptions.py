@@ -97,7 +97,7 @@ def assumptions(machine: Machine) -> list[str]:
             "(B2.10.1.1: the Arm ARM assumes so of PEs under one OS or hypervisor)"
         )
     devices = any(t.context == Context.DEVICE for t in spec.threads)
-    domains = shareability.assumption(machine.code, devices)
+    domains = shareability.assumption(machine.code.values(), devices)
     if domains is not None:
         out.append(domains)
     if machine.dead_lines is not None:

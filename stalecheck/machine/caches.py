@@ -222,6 +222,20 @@ def dirty_l1_lines(copies: Copies, h: Hierarchy, nl: int) -> int:
     return mask
 
 
+def clean_l1_lines(copies: Copies, h: Hierarchy, nl: int) -> int:
+    """Bitmask of the lines some L1 holds clean: an L1 fill has a source besides the
+    level below (``fill_sources``) only where this bit is set, so the cache steps ask
+    ``fill_sources`` about those lines alone (speed only: the same sources)."""
+    mask = 0
+    for inst in h.l1:
+        base = inst * nl
+        for line in range(nl):
+            copy = copies[base + line]
+            if copy and not copy[0]:
+                mask |= 1 << line
+    return mask
+
+
 def may_fill(copies: Copies, h: Hierarchy, inst: int, line: int, nl: int, dirty: int | None = None) -> bool:
     """A fill is possible when there is no copy yet; an L1 fill waits while another
     L1 holds the line dirty (the protocol would snoop it; the write-back is a step

@@ -9,6 +9,7 @@ Translation and instruction-fetch steps are described by ``mmu_text.py``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from stalecheck.errors import ScenarioError
@@ -27,7 +28,7 @@ class Machine(Names, Protocol):
     """What the witness reads of a machine (``system.Machine`` is one)."""
 
     @property
-    def code(self) -> list[Instr]: ...
+    def code(self) -> Mapping[int, Instr]: ...
 
     @property
     def programs(self) -> tuple[tuple[int, ...], ...]: ...

@@ -5,6 +5,13 @@ what each does is ``caches.write_back``, ``drop_clean`` and ``fill``.  This
 module says which are enabled in a state: every copy may be written back (dirty)
 or dropped (clean); a fill needs ``caches.may_fill`` and a regime that may
 allocate the line (``fillable``).
+
+Speed: the enabled steps depend on the copies and memory, on which lines are
+live, and on which (cache, line) pairs some regime may allocate; the last depends
+on the threads, HCR_EL2 and the stage-2 mappings alone.  Far fewer distinct
+combinations of these occur than states, so both are memoized per variant
+(``Hardware.steps``), keyed by the values themselves: the same steps, in the same
+order, as computing them afresh.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from stalecheck.machine.access import Access
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.state import State
 from stalecheck.machine.steps import DROP, FILL, WRITE_BACK, Step
+
+MEMO_LIMIT = 1 << 18  # entries per memo before it starts afresh (bounds its memory)
 
 
 class Hardware:
@@ -28,6 +37,9 @@ class Hardware:
             for host in layout.host_types
         )
         self.loud: tuple[int, ...] = tuple(range(layout.nl))  # lines whose steps are explored (reduction.py)
+        self._all_linear = all(self.linear_fill)
+        self._steps_memo: dict[tuple[object, ...], tuple[Step, ...]] = {}
+        self._fill_memo: dict[tuple[object, ...], int] = {}
 
     def fillable(self, state: State, inst: int, line: int, dirty: int) -> bool:
         """D7.5.1 General behavior of the caches: a line may be allocated into a cache when it
@@ -42,7 +54,8 @@ class Hardware:
 
     def _fillable_by_regime(self, state: State, inst: int, line: int) -> bool:
         """Without the linear map: some unfinished thread on the instance's PE (any
-        PE for a shared level) maps ``line`` Normal cacheable right now."""
+        PE for a shared level) maps ``line`` Normal cacheable right now.  Reads only
+        ``state.threads``, ``hcr`` and ``mapped`` (the key of ``_fill_memo``)."""
         lay = self.layout
         pe = lay.h.instances[inst].pe
         for t, th in enumerate(state.threads):
@@ -54,16 +67,51 @@ class Hardware:
                 return True
         return False
 
+    def _allocatable(self, state: State) -> int:
+        """Bit ``inst * nl + line``: a regime may allocate ``line`` into ``inst``
+        (``fillable`` without the copies), for the loud lines; -1: every pair."""
+        if self._all_linear:
+            return -1
+        key = (state.threads, state.hcr, state.mapped)
+        mask = self._fill_memo.get(key)
+        if mask is None:
+            mask = 0
+            nl = self.layout.nl
+            for inst in range(len(self.layout.h.instances)):
+                for line in self.loud:
+                    if self.linear_fill[line] or self._fillable_by_regime(state, inst, line):
+                        mask |= 1 << (inst * nl + line)
+            if len(self._fill_memo) >= MEMO_LIMIT:
+                self._fill_memo.clear()
+            self._fill_memo[key] = mask
+        return mask
+
     def steps(self, state: State, live: int, steps: list[Step]) -> None:
         """Append the enabled write-backs, drops and fills to ``steps``, instance by
         instance, line by line (the order is part of the witness contract).  ``live``
         is the bitmask of lines that may still be touched (reduction.DeadLines; -1: all)."""
-        copies = state.copies
-        nl = self.layout.nl
-        append = steps.append
-        fillable = self.fillable
-        dirty = -1  # caches.dirty_l1_lines, computed at the first fill check
-        for inst in range(len(self.layout.h.instances)):
+        allocatable = self._allocatable(state)
+        key = (state.copies, state.mem, live, allocatable)
+        found = self._steps_memo.get(key)
+        if found is None:
+            found = self._compute(state.copies, state.mem, live, allocatable)
+            if len(self._steps_memo) >= MEMO_LIMIT:
+                self._steps_memo.clear()
+            self._steps_memo[key] = found
+        steps.extend(found)
+
+    def _compute(
+        self, copies: caches.Copies, mem: caches.Memory, live: int, allocatable: int
+    ) -> tuple[Step, ...]:
+        """``steps`` for these copies, memory, live lines and ``_allocatable`` mask."""
+        lay = self.layout
+        nl = lay.nl
+        h = lay.h
+        out: list[Step] = []
+        append = out.append
+        dirty = caches.dirty_l1_lines(copies, h, nl)
+        clean = caches.clean_l1_lines(copies, h, nl)
+        for inst in range(len(h.instances)):
             base = inst * nl
             for line in self.loud:  # quiet lines: spontaneous steps cannot matter (reduction.py)
                 if not live >> line & 1:
@@ -72,11 +120,15 @@ class Hardware:
                 if copy:
                     append((WRITE_BACK if copy[0] else DROP, inst, line))
                     continue
-                if dirty < 0:
-                    dirty = caches.dirty_l1_lines(copies, self.layout.h, nl)
-                if fillable(state, inst, line, dirty):
-                    append((FILL, inst, line))
-                    # more sources only after a mismatched-attribute write (caches.fill_sources)
-                    n = len(caches.fill_sources(copies, state.mem, self.layout.h, inst, line, nl))
-                    for source in range(1, n):
-                        append((FILL, inst, line, source))
+                if not allocatable >> (base + line) & 1:
+                    continue  # no regime may allocate the line into this cache
+                if not caches.may_fill(copies, h, inst, line, nl, dirty):
+                    continue
+                append((FILL, inst, line))
+                if not clean >> line & 1:
+                    continue  # no clean L1 copy to be served from: only the level below
+                # more sources only after a mismatched-attribute write (caches.fill_sources)
+                n = len(caches.fill_sources(copies, mem, h, inst, line, nl))
+                for source in range(1, n):
+                    append((FILL, inst, line, source))
+        return tuple(out)

@@ -9,6 +9,7 @@ small ints so that a state holds ints only (stable hashes).
 from __future__ import annotations
 
 from collections.abc import Callable
+from hashlib import blake2b
 
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine.feature_rules import check_features
@@ -20,6 +21,18 @@ from stalecheck.machine.spec import Context, LineSpec, SystemSpec, ThreadSpec, V
 from stalecheck.machine.state import State
 
 _DEVICE_OPS = (Op.STR, Op.LDR, Op.AWAIT, Op.SIGNAL, Op.WAIT, Op.NOP)
+# Ids of code interned while exploring start here.  Why: a state holds these ids, and the
+# worker processes of a parallel search (``explore.parallel``) meet emitted code in
+# different orders; an id taken from a counter would name different instructions in
+# different processes, so emitted code gets an id derived from the instruction itself.
+LATE_BASE = 1 << 40
+
+
+def late_id(instr: Instr) -> int:
+    """A stable id for emitted code: a 40-bit BLAKE2b digest of the fields that make
+    instructions equal (not the source text or position), above ``LATE_BASE``."""
+    key = repr((instr.op.value, instr.kind, instr.loc, instr.reg, instr.value, instr.level)).encode()
+    return LATE_BASE + int.from_bytes(blake2b(key, digest_size=5).digest(), "little")
 
 
 class Layout:
@@ -51,11 +64,12 @@ class Layout:
         self.thread_vm = tuple(
             self.vm_index.get(t.vm, -1) if t.context == Context.GUEST else -1 for t in spec.threads
         )
-        self.code: list[Instr] = []
+        self.code: dict[int, Instr] = {}  # interned id -> instruction (programs: 0..n-1)
         self.ids: dict[Instr, int] = {}
         self.programs: tuple[tuple[int, ...], ...] = tuple(
             tuple(self.intern(i) for i in expand_setway_loops(self.lines, t.program)) for t in spec.threads
         )
+        self._late = True  # from now on, code is emitted while exploring (``LATE_BASE``)
         self.regs: list[dict[str, int]] = []
         for prog in self.programs:
             regs: dict[str, int] = {}
@@ -92,10 +106,27 @@ class Layout:
         """Instructions are stored in states as small ints (stable hashes)."""
         ident = self.ids.get(instr)
         if ident is None:
-            ident = len(self.code)
-            self.code.append(instr)
+            if getattr(self, "_late", False):
+                ident = late_id(instr)
+                if ident in self.code:  # two instructions, one digest: refuse, never confuse
+                    raise AssertionError(f"interned code ids collide: {instr} and {self.code[ident]}")
+            else:
+                ident = len(self.code)
+            self.code[ident] = instr
             self.ids[instr] = ident
         return ident
+
+    def emitted_code(self) -> dict[int, Instr]:
+        """The code interned while exploring, by id (``LATE_BASE``)."""
+        return {ident: instr for ident, instr in self.code.items() if ident >= LATE_BASE}
+
+    def adopt_code(self, emitted: dict[int, Instr]) -> None:
+        """Learn code another process emitted (its states name it by these ids)."""
+        for ident, instr in emitted.items():
+            known = self.code.setdefault(ident, instr)
+            if known != instr:
+                raise AssertionError(f"interned code ids collide: {instr} and {known}")
+            self.ids.setdefault(instr, ident)
 
     # ---- names ---------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ coherence) are applied where the load executes (``execute.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
@@ -162,7 +162,7 @@ class Window:
 
     def __init__(
         self,
-        code: list[Instr],
+        code: Mapping[int, Instr],
         program: tuple[int, ...],
         name: str,
         line_of: Callable[[str], object] | None = None,

@@ -107,7 +107,7 @@ class DeadLines:
     def __init__(self, m: Layout) -> None:
         self._m = m
         self.all = (1 << m.nl) - 1
-        self._code_bits: list[int] = []
+        self._code_bits: dict[int, int] = {}  # interned id -> lines its code names
         self._future: list[tuple[int, ...]] = []  # per thread: lines surely named from pc on
         self._faults: list[tuple[tuple[int, int], ...]] = []  # per thread: (index, page bit) that may fault
         self._vm: list[int] = []
@@ -157,9 +157,10 @@ class DeadLines:
     def _code(self, ident: int) -> int:
         """Lines named by interned instruction ``ident`` (policies intern new code)."""
         bits = self._code_bits
-        while len(bits) <= ident:
-            bits.append(self._lines_of(self._m.code[len(bits)]))
-        return bits[ident]
+        found = bits.get(ident)
+        if found is None:
+            found = bits[ident] = self._lines_of(self._m.code[ident])
+        return found
 
     def thread_live(self, t: int, pc: int, hyp: tuple[int, ...], mapped: tuple[int, ...]) -> int:
         """The lines thread ``t`` may still name at ``pc`` with EL2 code ``hyp`` still to

@@ -22,6 +22,8 @@ is a list of indices.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import buffer, caches
@@ -38,7 +40,7 @@ from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
-from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, Entry, State, Thread, sctlr_bits, with_thread
 from stalecheck.machine.step_record import StepRecord
 from stalecheck.machine.steps import (
     COMPLETE,
@@ -108,6 +110,7 @@ class Machine:
         self._setway_in_order = spec.options.setway_program_order
         self._max_migrations = spec.options.max_migrations
         self._preemptible = spec.options.preemptible_policies
+        self._completions = lru_cache(maxsize=1 << 16)(self._buffer_completions)
 
     # ---- names ---------------------------------------------------------------------
 
@@ -214,6 +217,19 @@ class Machine:
             )
         )
 
+    def partition_key(self, state: State) -> tuple[Thread, ...]:
+        """What places a state on a worker of a parallel search (``explore.parallel``):
+        the threads, which the spontaneous cache steps and buffer completions (most
+        transitions) leave alone, so that those successors stay on their worker."""
+        return state.threads
+
+    def shared_tables(self) -> dict[int, Instr]:
+        """What another process needs to read this one's states: the code emitted so far."""
+        return self.layout.emitted_code()
+
+    def adopt_tables(self, tables: dict[int, Instr]) -> None:
+        self.layout.adopt_code(tables)
+
     def describe(self, before: State, step: Step, after: State) -> StepRecord:
         return describe(self, before, step, after)
 
@@ -242,10 +258,7 @@ class Machine:
                     steps.extend((EARLY, t, j, c) for c in range(ways))
         for pe, buf in enumerate(state.bufs):
             if buf:
-                for i in buffer.completable(buf, self._setway_in_order):
-                    append((COMPLETE, pe, i))
-                    if buf[i][0] == STORE and buf[i][4] > PATH_CACHEABLE:  # a mix may also bypass
-                        append((COMPLETE, pe, i, 1))
+                steps.extend(self._completions(pe, buf))
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):
@@ -264,6 +277,16 @@ class Machine:
         if self.mmu is not None:
             steps.extend(self.mmu.actions(state))
         return steps
+
+    def _buffer_completions(self, pe: int, buf: tuple[Entry, ...]) -> tuple[Step, ...]:
+        """The COMPLETE steps of PE ``pe``'s buffer ``buf`` (``buffer.completable``): a
+        function of the buffer alone, memoized in ``__init__`` (buffers recur in many states)."""
+        out: list[Step] = []
+        for i in buffer.completable(buf, self._setway_in_order):
+            out.append((COMPLETE, pe, i))
+            if buf[i][0] == STORE and buf[i][4] > PATH_CACHEABLE:  # a mix may also bypass
+                out.append((COMPLETE, pe, i, 1))
+        return tuple(out)
 
     def next_state(self, state: State, step: Step) -> State:
         kind = step[0]
