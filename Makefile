@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean fuzz sync-herd docs
+.PHONY: run test typecheck lint bench clean fuzz sync-herd docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,16 @@ run: $(STAMP)
 	$(BIN)/stalecheck run-all
 	$(BIN)/stalecheck stress fcvm-vsock-nv2 --runs 20 --jobs 2
 
-test: $(STAMP)
+# mypy --strict first (pyproject.toml [tool.mypy]), then the tests.
+test: typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 # The fuzz tests of the suite with many more (and fresh) inputs: for before a release.
 fuzz: $(STAMP)
 	STALECHECK_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -n 2 -p no:cacheprovider tests/badinput/test_fuzz.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check stalecheck tests benchmarks

@@ -30,10 +30,10 @@ from typing import Any
 
 from stalecheck.explore.search import Budget, Store, check
 from stalecheck.machine.memtypes import DEVICE
-from stalecheck.machine.policies import map_on_fault
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
+from stalecheck.scenarios.support.policies import map_on_fault
 
 
 def pes_x_lines(pes: int, lines: int) -> SystemSpec:

@@ -49,6 +49,7 @@ from stalecheck.machine.state import (
     STORE_RELEASE,
     TLBI_ENTRY,
     Entry,
+    MarkEntry,
 )
 
 _MARKS = (MARK_FULL, MARK_ST)
@@ -116,7 +117,7 @@ def _orders(marker: int, entry: Entry) -> bool:
 def dmb_marker(buf: tuple[Entry, ...], full: bool) -> Entry | None:
     """The marker a DMB leaves, or None when nothing before it needs ordering."""
     marker = MARK_FULL if full else MARK_ST
-    return (marker,) if any(_orders(marker, entry) for entry in buf) else None
+    return MarkEntry(marker) if any(_orders(marker, entry) for entry in buf) else None
 
 
 def loads_blocked(buf: tuple[Entry, ...]) -> bool:

@@ -64,7 +64,9 @@ def coherent_value(copies: Copies, mem: Memory, h: Hierarchy, pe: int, line: int
         path = h.shared_path
     other = dirty_l1(copies, h, line, nl)
     if other >= 0:
-        return copies[other * nl + line][1]  # type: ignore[index]
+        dirty = copies[other * nl + line]
+        if dirty:  # always: dirty_l1 found it
+            return dirty[1]
     for inst in path:
         copy = copies[inst * nl + line]
         if copy:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from stalecheck.machine.isa import Op
 from stalecheck.machine.system import COMPLETE, EXEC, SYSREG, Machine
 
 
@@ -50,15 +51,15 @@ def measure_cost(machine: Machine, max_steps: int = 100_000) -> dict[str, int]:
 def _count(counts: Counter[str], op: str, kind: str, at_el2: bool) -> None:
     if at_el2:
         counts["el2_instructions"] += 1
-    if op in ("DC", "DCSW", "IC"):
+    if op in (Op.DC, Op.DCSW, Op.IC):
         counts["cmos"] += 1
-        if op != "IC" or kind == "IVAU":
+        if op != Op.IC or kind == "IVAU":
             counts["lines_maintained"] += 1
-    elif op == "DSB":
+    elif op == Op.DSB:
         counts["dsbs"] += 1
-    elif op == "MAP":
+    elif op == Op.MAP:
         counts["pages_mapped"] += 1
-    elif op == "TLBI":
+    elif op == Op.TLBI:
         counts["tlbis"] += 1
-    elif op == "ISB":
+    elif op == Op.ISB:
         counts["isbs"] += 1

@@ -19,7 +19,7 @@ from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.state import DCVA, OP_CLEAN, OP_CLEAN_INVAL, OP_INVAL, SETWAY, STORE, State
 from stalecheck.machine.step_record import Action, Actor, ActorKind, Effect, StepRecord
 from stalecheck.machine.steps import COMPLETE, DROP, EARLY, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
-from stalecheck.machine.text import Names, buffer_actor, every_line, hardware, record, thread_actor
+from stalecheck.machine.text import Names, Where, buffer_actor, every_line, hardware, record, thread_actor
 from stalecheck.machine.traps import Traps
 
 
@@ -28,6 +28,9 @@ class Machine(Names, Protocol):
 
     @property
     def code(self) -> list[Instr]: ...
+
+    @property
+    def programs(self) -> tuple[tuple[int, ...], ...]: ...
 
     @property
     def mmu_text(self) -> MmuText | None: ...
@@ -91,9 +94,8 @@ def describe(m: Machine, before: State, step: Step, after: State) -> StepRecord:
                 f"{label} speculatively fills {name} from the level below "
                 "(Normal cacheable in some regime, D7.5.1)"
             )
-        actor = hardware(
-            ActorKind.CACHE, label, m.h.instances[inst].pe if m.h.instances[inst].pe is not None else -1
-        )
+        owner = m.h.instances[inst].pe
+        actor = hardware(ActorKind.CACHE, label, owner if owner is not None else -1)
         return record(
             m, before, after, actor, action, Effect(what), target=name, lines=(line,), shows_copies=True
         )
@@ -141,7 +143,7 @@ def _describe_exec(
     actor = thread_actor(m, before, t)
     bt, at = before.threads[t], after.threads[t]
     text = str(instr)
-    common = {"instruction": text, "target": instr.loc}
+    common: Where = {"instruction": text, "target": instr.loc}
     if early is None and ((not bt.hyp and at.hyp) or (not bt.hyp and at.retry and not bt.retry)):
         trap = m.traps.trap(before, t, instr)
         effect = trap_words(m, before, after, t, _trap_reason(trap.kind if trap else "trap"), instr)
@@ -223,7 +225,7 @@ def _describe_complete(
     entry = before.bufs[pe][index]
     instr = m.code[entry[-1]]
     actor = buffer_actor(pe)
-    common = {"instruction": str(instr), "target": instr.loc}
+    common: Where = {"instruction": str(instr), "target": instr.loc}
     if entry[0] == STORE:
         line = entry[1]
         how = "cacheable write into L1" if entry[4] and not bypass else "non-cacheable write at the PoC"

@@ -17,7 +17,7 @@ from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.spec import Context, hcr_bit
-from stalecheck.machine.state import STORE, STORE_RELEASE, State, Thread, with_entry, with_thread
+from stalecheck.machine.state import STORE, STORE_RELEASE, State, StoreEntry, Thread, with_entry, with_thread
 from stalecheck.machine.sysregs import synchronise, write_sctlr
 from stalecheck.machine.traps import Traps
 
@@ -191,21 +191,21 @@ class Execute:
             value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
             flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
-            entry = (STORE, line, offset, value, mt.path, flags, lay.ids[instr])
+            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, lay.ids[instr])
             return with_entry(state, pe, entry), th
         if op == "DC":
             line = lay.line_of(instr.loc)
             under_stage2 = self.access.under_stage2(state, t)
             mt = self.access.access_type(state, t, line)
-            entry = dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
-            self.access.check_invalidate(t, line, entry[1])
-            return with_entry(state, pe, entry), th
+            dc = dc_entry(lay.h, instr.kind, line, mt, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, dc[1])
+            return with_entry(state, pe, dc), th
         if op == "DCSW":
             line = lay.line_index[instr.loc]
             under_stage2 = self.access.under_stage2(state, t)
-            entry = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
-            self.access.check_invalidate(t, line, entry[1])
-            return with_entry(state, pe, entry), th
+            setway = setway_entry(lay.h, pe, instr.kind, instr.level, line, under_stage2, lay.ids[instr])
+            self.access.check_invalidate(t, line, setway[1])
+            return with_entry(state, pe, setway), th
         if op == "DMB":
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
                 marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)

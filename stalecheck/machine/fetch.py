@@ -12,12 +12,22 @@ from __future__ import annotations
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import ifetch
 from stalecheck.machine.access import Access
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import combine_stages, stage1_fetch_type
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, hcr_bit
-from stalecheck.machine.state import IC_ENTRY, IC_IALLU, IC_IALLUIS, IC_IVAU, SCTLR_I, SCTLR_M, Entry, State
+from stalecheck.machine.state import (
+    IC_ENTRY,
+    IC_IALLU,
+    IC_IALLUIS,
+    IC_IVAU,
+    SCTLR_I,
+    SCTLR_M,
+    Entry,
+    IcEntry,
+    State,
+)
 from stalecheck.machine.translation import desc_oa, desc_type, is_fault
 from stalecheck.machine.walker import Walker
 
@@ -135,7 +145,7 @@ class Fetch:
         return sorted(out)
 
     def _prefetch_target(self, state: State, t: int, loc: str) -> tuple[int, int, bool] | None:
-        instr = Instr("EXEC", loc=loc)
+        instr = Instr(Op.EXEC, loc=loc)
         rg = self.regimes
         if not rg.is_va(t, loc):
             return self.target(state, t, instr)
@@ -164,21 +174,21 @@ class Fetch:
         reaches."""
         op = IC_OPS[instr.kind]
         if op != IC_IVAU:
-            return (IC_ENTRY, op, -1, -1, ident)
+            return IcEntry(IC_ENTRY, op, -1, -1, ident)
         if not instr.loc:
             raise ScenarioError(f"{instr}: IC IVAU needs an address")
         rg = self.regimes
         if rg.is_va(t, instr.loc):
             results = [
-                r for r in self.walker.access(state, t, Instr("EXEC", loc=instr.loc)) if not is_fault(r)
+                r for r in self.walker.access(state, t, Instr(Op.EXEC, loc=instr.loc)) if not is_fault(r)
             ]
             regime = rg.regimes[rg.thread_rid[t]]
             tag = ifetch.tag_for(self.icache, regime.colour.get(instr.loc, 0), regime.vmid)
             line = rg.page_lines[desc_oa(results[0])][0] if results else -1
-            return (IC_ENTRY, op, line, tag, ident)
-        target = self.target(state, t, Instr("EXEC", loc=instr.loc))
+            return IcEntry(IC_ENTRY, op, line, tag, ident)
+        target = self.target(state, t, Instr(Op.EXEC, loc=instr.loc))
         line, tag = (target[0], target[1]) if target else (-1, -1)
-        return (IC_ENTRY, op, line, tag, ident)
+        return IcEntry(IC_ENTRY, op, line, tag, ident)
 
     def complete_ic(self, state: State, pe: int, entry: Entry) -> State:
         """An ``IC`` takes effect: ``IALLU`` on its own PE, the others on every PE."""

@@ -27,11 +27,21 @@ CTR_EL0.IDC/DIC):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from stalecheck.machine import caches
 from stalecheck.machine.caches import Copies, Memory, Values
 from stalecheck.machine.hierarchy import Hierarchy
 
-ICacheEntry = tuple[int, int, Values]
+
+class ICacheEntry(NamedTuple):
+    """One line held in an L1 instruction cache."""
+
+    tag: int  # beyond the physical line: alias and VMID (``tag_for``)
+    line: int
+    values: Values
+
+
 ICache = tuple[ICacheEntry, ...]
 
 PIPT, VIPT, VIVT = "pipt", "vipt", "vivt-vmid"
@@ -49,14 +59,14 @@ def tag_for(kind: str, colour: int, vmid: int) -> int:
 
 def lookup(ic: ICache, tag: int, line: int) -> Values | None:
     for entry in ic:
-        if entry[0] == tag and entry[1] == line:
-            return entry[2]
+        if entry.tag == tag and entry.line == line:
+            return entry.values
     return None
 
 
 def fill(ic: ICache, tag: int, line: int, values: Values) -> ICache:
     kept = tuple(e for e in ic if not (e[0] == tag and e[1] == line))
-    return tuple(sorted((*kept, (tag, line, values))))
+    return tuple(sorted((*kept, ICacheEntry(tag, line, values))))
 
 
 def drop(ic: ICache, index: int) -> ICache:

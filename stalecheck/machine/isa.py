@@ -8,6 +8,33 @@ record hashes cheaply when a hypervisor policy's emitted code sits in a state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Op(StrEnum):
+    """Opcodes.  A ``StrEnum``: each member equals (and hashes as) its name, so an
+    ``Instr`` hashes as before and code written with strings still compares equal."""
+
+    STR = "STR"
+    LDR = "LDR"
+    AWAIT = "AWAIT"  # poll a location until it holds a value (one step: the exit)
+    DC = "DC"  # data cache maintenance by VA
+    DCSW = "DCSW"  # data cache maintenance by set/way
+    IC = "IC"
+    DMB = "DMB"
+    DSB = "DSB"
+    ISB = "ISB"
+    MSR = "MSR"  # a write to an SCTLR_EL1 field
+    SIGNAL = "SIGNAL"  # ghost events ordering threads (not hardware)
+    WAIT = "WAIT"
+    MAP = "MAP"  # install a page at stage 2 (hypervisor code)
+    NOP = "NOP"
+    EMSR = "EMSR"  # the hypervisor emulating a trapped MSR (in effect at ERET)
+    HCR = "HCR"  # the hypervisor setting an HCR_EL2 bit
+    EXEC = "EXEC"  # fetch and execute code at a location (its version into a register)
+    TLBI = "TLBI"
+    ATCHECK = "ATCHECK"  # the spurious-fault check of an abort handler (AT, ISB, read PAR_EL1)
+
 
 # Memory-order kinds of ``LDR``/``STR`` (B2.3.7): LDAR, LDAPR, STLR.
 ACQUIRE = "A"
@@ -26,7 +53,7 @@ class Instr:
     """One instruction.  ``text`` is how the user wrote it (for witnesses); ``line``
     and ``column`` locate it in the source, 0 for code emitted by a policy."""
 
-    op: str  # STR LDR AWAIT DC DCSW IC DMB DSB ISB MSR SIGNAL WAIT MAP NOP EMSR EXEC TLBI ATCHECK
+    op: Op
     kind: str = ""  # DC/IC operation, barrier option, system-register field, or LDR/STR order
     loc: str = ""  # location, line, page or event name
     reg: str = ""  # destination register (LDR) or source register (STR)
@@ -36,6 +63,10 @@ class Instr:
     line: int = field(default=0, compare=False)
     column: int = field(default=0, compare=False)
     source: str = field(default="", compare=False)  # file the program was written in
+
+    def __post_init__(self) -> None:
+        if type(self.op) is not Op:  # written as a string: one of the opcodes, or an error
+            object.__setattr__(self, "op", Op(self.op))
 
     def __str__(self) -> str:
         return self.text or render(self)
@@ -75,36 +106,36 @@ def render(instr: Instr) -> str:
 
 
 def dc(kind: str, loc: str) -> Instr:
-    return Instr("DC", kind=kind, loc=loc)
+    return Instr(Op.DC, kind=kind, loc=loc)
 
 
 def dc_sw(kind: str, level: str, loc: str) -> Instr:
-    return Instr("DCSW", kind=kind, level=level, loc=loc)
+    return Instr(Op.DCSW, kind=kind, level=level, loc=loc)
 
 
 def dsb(option: str = "SY") -> Instr:
-    return Instr("DSB", kind=option)
+    return Instr(Op.DSB, kind=option)
 
 
 def map_page(page: str) -> Instr:
-    return Instr("MAP", loc=page)
+    return Instr(Op.MAP, loc=page)
 
 
 def emulate_sctlr(field_name: str, value: int) -> Instr:
-    return Instr("EMSR", kind=field_name, value=value)
+    return Instr(Op.EMSR, kind=field_name, value=value)
 
 
 def ic(kind: str, loc: str = "") -> Instr:
-    return Instr("IC", kind=kind, loc=loc)
+    return Instr(Op.IC, kind=kind, loc=loc)
 
 
 def tlbi(kind: str, loc: str = "") -> Instr:
-    return Instr("TLBI", kind=kind, loc=loc)
+    return Instr(Op.TLBI, kind=kind, loc=loc)
 
 
 def isb() -> Instr:
-    return Instr("ISB")
+    return Instr(Op.ISB)
 
 
 def store(loc: str, value: int) -> Instr:
-    return Instr("STR", loc=loc, value=value)
+    return Instr(Op.STR, loc=loc, value=value)

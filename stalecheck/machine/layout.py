@@ -13,13 +13,13 @@ from collections.abc import Callable
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine.feature_rules import check_features
 from stalecheck.machine.hierarchy import Hierarchy
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.maintenance import expand_setway_loops
 from stalecheck.machine.memtypes import MemType
 from stalecheck.machine.spec import Context, LineSpec, SystemSpec, ThreadSpec, VMSpec
 from stalecheck.machine.state import State
 
-_DEVICE_OPS = ("STR", "LDR", "AWAIT", "SIGNAL", "WAIT", "NOP")
+_DEVICE_OPS = (Op.STR, Op.LDR, Op.AWAIT, Op.SIGNAL, Op.WAIT, Op.NOP)
 
 
 class Layout:
@@ -61,7 +61,7 @@ class Layout:
             regs: dict[str, int] = {}
             for ident in prog:
                 instr = self.code[ident]
-                if instr.op in ("LDR", "EXEC") and instr.reg not in regs:  # a STR only reads one
+                if instr.op in (Op.LDR, Op.EXEC) and instr.reg not in regs:  # a STR only reads one
                     regs[instr.reg] = len(regs)
             self.regs.append(regs)
         self.events = {
@@ -71,7 +71,7 @@ class Layout:
                     self.code[i].loc
                     for prog in self.programs
                     for i in prog
-                    if self.code[i].op in ("SIGNAL", "WAIT")
+                    if self.code[i].op in (Op.SIGNAL, Op.WAIT)
                 )
             )
         }
@@ -154,23 +154,23 @@ class Layout:
             instr = self.code[ident]
             where = f"thread {t.name!r}, {str(instr)!r}"
             if (
-                instr.op in ("STR", "LDR", "AWAIT", "DC", "IC")
+                instr.op in (Op.STR, Op.LDR, Op.AWAIT, Op.DC, Op.IC)
                 and instr.loc
                 and not self.names_a_line(instr.loc)
                 and not (is_va is not None and is_va(index, instr.loc))
             ):
                 raise _bad(f"unknown location {instr.loc!r} in {where}", instr)
-            if instr.op == "DCSW":
+            if instr.op == Op.DCSW:
                 level = self.h.level_index(instr.level)
                 if not self.h.levels[level].architected:
                     raise _bad(f"set/way cannot name a system cache: {where}", instr)
                 if instr.loc not in self.line_index:
                     raise _bad(f"unknown line {instr.loc!r} in {where}", instr)
-            if instr.op in ("EXEC", "TLBI") and is_va is None:
+            if instr.op in (Op.EXEC, Op.TLBI) and is_va is None:
                 raise _bad(f"{instr.op} needs the translation model: {where}", instr)
             if t.context == Context.DEVICE and instr.op not in _DEVICE_OPS:
                 raise _bad(f"a device only loads, stores and waits: {where}", instr)
-            if instr.op == "STR" and instr.reg and instr.reg not in self.regs[index]:
+            if instr.op == Op.STR and instr.reg and instr.reg not in self.regs[index]:
                 raise _bad(f"register {instr.reg} is stored before any load: {where}", instr)
 
 

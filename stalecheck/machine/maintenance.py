@@ -10,10 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stalecheck.machine.hierarchy import Hierarchy
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.memtypes import MemType
 from stalecheck.machine.spec import LineSpec
-from stalecheck.machine.state import DCVA, OP_CLEAN, OP_CLEAN_INVAL, OP_INVAL, SETWAY, Entry
+from stalecheck.machine.state import (
+    DCVA,
+    OP_CLEAN,
+    OP_CLEAN_INVAL,
+    OP_INVAL,
+    SETWAY,
+    DcEntry,
+    Entry,
+    SetWayEntry,
+)
 
 # DC by VA: operation and point (D7.5.9.5 to the PoC; D7.5.9.11 to the PoU).
 DC_OPS = {
@@ -40,7 +49,7 @@ def expand_setway_loops(lines: Sequence[LineSpec], program: Sequence[Instr]) -> 
             for line in lines:
                 out.append(
                     Instr(
-                        "DCSW",
+                        Op.DCSW,
                         kind=instr.kind,
                         level=instr.level,
                         loc=line.name,
@@ -61,7 +70,7 @@ def dc_entry(h: Hierarchy, kind: str, line: int, mt: MemType, under_stage2: bool
         dc_op = OP_CLEAN_INVAL  # D7.5.9.2: at EL1 with HCR_EL2.VM=1, DC IVAC is DC CIVAC
     scope_all = int(mt.share != mt.share.NSH)
     depth = h.poc_depth if point == "poc" else (h.pouis_depth if scope_all else h.pou_depth)
-    return (DCVA, dc_op, line, mt.path, depth, scope_all, ident)
+    return DcEntry(DCVA, dc_op, line, mt.path, depth, scope_all, ident)
 
 
 def setway_entry(
@@ -79,4 +88,4 @@ def setway_entry(
         if h.levels[level].private
         else next(i for i in h.paths[pe] if h.instances[i].level == level)
     )
-    return (SETWAY, sw_op, inst, line, ident)
+    return SetWayEntry(SETWAY, sw_op, inst, line, ident)

@@ -25,11 +25,21 @@ from stalecheck.errors import ScenarioError
 from stalecheck.machine import buffer, ifetch, tlb
 from stalecheck.machine.access import Access
 from stalecheck.machine.fetch import Fetch
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.regimes import DATA_OPS, Regimes
-from stalecheck.machine.spec import Context
-from stalecheck.machine.state import STORE, TLBI_ENTRY, Entry, State, Thread, with_entry, with_thread
+from stalecheck.machine.spec import Context, TrapKind
+from stalecheck.machine.state import (
+    STORE,
+    TLBI_ENTRY,
+    Entry,
+    State,
+    StoreEntry,
+    Thread,
+    TlbiEntry,
+    with_entry,
+    with_thread,
+)
 from stalecheck.machine.steps import IC_DROP, IC_FILL, TLB_DROP, TLB_FILL, XLATE, Step
 from stalecheck.machine.sysregs import synchronise
 from stalecheck.machine.translation import (
@@ -113,7 +123,7 @@ class Mmu:
                 line = self.regimes.page_lines[desc_oa(result)][0]
                 mt = desc_type(result)
                 val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
-                entry = (STORE, line, 0, val, mt.path, int(mt.write_through), lay.ids[instr])
+                entry = StoreEntry(STORE, line, 0, val, mt.path, int(mt.write_through), lay.ids[instr])
                 return with_entry(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
         if op == "EXEC":
@@ -149,7 +159,7 @@ class Mmu:
         if vm.on_stage2_fault is None or ipa < 0:
             return None
         access = ACCESS_KIND.get(instr.op, "read")
-        trap = self.traps.context("stage2-fault", state, t, instr, page=lay.pages[ipa], access=access)
+        trap = self.traps.context(TrapKind.STAGE2_FAULT, state, t, instr, page=lay.pages[ipa], access=access)
         emitted = self.traps.policy_code(trap)
         if not emitted:
             return None  # a policy that does nothing would retry forever: report the fault
@@ -165,7 +175,7 @@ class Mmu:
         # A stage-1 fault is taken to the faulting EL; a stage-2 fault to EL2 (lower-EL class).
         syndrome = esr(result, instr.op == "EXEC", instr.op == "STR", not fault_stage2(result))
         if self.spec.on_fault.get(lay.threads[t].name, "fatal") == "retry" and instr.op != "ATCHECK":
-            check = lay.intern(Instr("ATCHECK", loc=instr.loc))
+            check = lay.intern(Instr(Op.ATCHECK, loc=instr.loc))
             th = synchronise(th)
             return th._replace(hyp=(check, *th.hyp), retry=1)
         return th._replace(fault=syndrome, pc=len(lay.programs[t]), hyp=th.hyp[:1], early=())
@@ -201,7 +211,7 @@ class Mmu:
             mask = 1 << rid
             if op.by_input:
                 key = rg.key(rid, instr)
-        return (TLBI_ENTRY, int(op.broadcast), mask, key, self.layout.ids[instr])
+        return TlbiEntry(TLBI_ENTRY, int(op.broadcast), mask, key, self.layout.ids[instr])
 
     def complete(self, state: State, pe: int, entry: Entry) -> State:
         """A TLBI or IC takes effect (on every PE when broadcast)."""

@@ -13,7 +13,7 @@ from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.state import IC_ENTRY, IC_IALLU, IC_IVAU, STORE, TLBI_ENTRY, State
 from stalecheck.machine.step_record import Action, ActorKind, Effect, StepRecord
 from stalecheck.machine.steps import COMPLETE, EXEC, IC_DROP, IC_FILL, TLB_DROP, TLB_FILL, XLATE, Step
-from stalecheck.machine.text import buffer_actor, hardware, record, snapshot, thread_actor
+from stalecheck.machine.text import Where, buffer_actor, hardware, record, snapshot, thread_actor
 from stalecheck.machine.translation import (
     RO,
     TABLE,
@@ -76,7 +76,7 @@ class MmuText:
             result = next(r for p, r in after.threads[t].early if p == pc)
             actor = thread_actor(m, before, t, ActorKind.WALKER)
             actor = actor._replace(name=f"PE{actor.pe} walker")
-            common = {"instruction": str(instr), "target": instr.loc}
+            common: Where = {"instruction": str(instr), "target": instr.loc}
             if instr.op == "EXEC":
                 text = (
                     f"fetches ahead for {instr} (no context synchronisation since): gets {instr.loc}={result}"
@@ -139,7 +139,7 @@ class MmuText:
         entry = before.bufs[step[1]][step[2]]
         pe = step[1]
         instr = m.code[entry[-1]]
-        common = {"instruction": str(instr), "target": instr.loc}
+        common: Where = {"instruction": str(instr), "target": instr.loc}
         if entry[0] == TLBI_ENTRY:
             scope = "every PE" if entry[1] else f"PE{pe} only"
             views = tuple(self.tlb_text(after, p) for p in range(m.h.n_pes))
@@ -167,7 +167,7 @@ class MmuText:
         bt, at = before.threads[t], after.threads[t]
         if not bt.hyp and self.mmu.traps.trap(before, t, instr) is not None:
             return None  # a trap to EL2: describe.py says which and what the policy runs
-        common = {"instruction": str(instr), "target": instr.loc}
+        common: Where = {"instruction": str(instr), "target": instr.loc}
         op = instr.op
         if at.fault and not bt.fault:
             used = (

@@ -116,7 +116,7 @@ class Window:
                     )
                 defs[later.reg] = j
         for j, instr in enumerate(instrs):
-            same = ()
+            same: tuple[int, ...] = ()
             if instr.op in LOADS:
                 same = tuple(
                     k for k in range(j + 1, self.n) if instrs[k].op == "LDR" and instrs[k].loc == instr.loc

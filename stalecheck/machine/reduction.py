@@ -43,12 +43,12 @@ verdicts with and without it.
 from __future__ import annotations
 
 from stalecheck.machine.access import Access
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.spec import Context, VMSpec
 from stalecheck.machine.state import DCVA, SETWAY, STORE, State, sctlr_bits
 
-_ACCESSES = ("LDR", "STR", "AWAIT", "DC")
+_ACCESSES = (Op.LDR, Op.STR, Op.AWAIT, Op.DC)
 
 
 def quiet_lines(m: Layout, access: Access) -> frozenset[int]:
@@ -96,8 +96,8 @@ def _pure_invalidate(instr: Instr, context: Context) -> bool:
 
 
 # Instructions a guest can trap on (stage-2 fault, HCR_EL2.TSW/TVM/TPC/TPU).
-_MAY_TRAP = ("LDR", "STR", "AWAIT", "DC", "DCSW", "MSR", "EXEC", "IC", "TLBI")
-_NAMES_A_LINE = ("LDR", "STR", "AWAIT", "DC", "DCSW", "IC")
+_MAY_TRAP = (Op.LDR, Op.STR, Op.AWAIT, Op.DC, Op.DCSW, Op.MSR, Op.EXEC, Op.IC, Op.TLBI)
+_NAMES_A_LINE = (Op.LDR, Op.STR, Op.AWAIT, Op.DC, Op.DCSW, Op.IC)
 
 
 class DeadLines:
@@ -121,7 +121,7 @@ class DeadLines:
                 bits = self._lines_of(instr)
                 if vm is not None and self._may_run_policy(instr, vm):
                     bits = self.all
-                may_fault = instr.op in ("LDR", "STR", "AWAIT", "DC")
+                may_fault = instr.op in (Op.LDR, Op.STR, Op.AWAIT, Op.DC)
                 if vm is not None and vm.on_stage2_fault is not None and may_fault:
                     faults.append((index, m.line_page_bit[m.line_of(instr.loc)]))
                 suffix.append(suffix[-1] | bits)
@@ -133,15 +133,15 @@ class DeadLines:
         """Whether ``instr`` can trap to a policy whatever is mapped (trap bits may be
         turned on later by a policy, so only the presence of a policy counts)."""
         op = instr.op
-        if vm.mmio and op in ("LDR", "STR", "AWAIT", "DC") and instr.loc:
+        if vm.mmio and op in (Op.LDR, Op.STR, Op.AWAIT, Op.DC) and instr.loc:
             return True  # may be an MMIO exit (virtio.py's doorbell): its policy may name any line
-        if op == "DCSW":
+        if op == Op.DCSW:
             return vm.on_setway is not None
-        if op == "MSR":
+        if op == Op.MSR:
             return vm.on_sctlr is not None
-        if op == "DC":
+        if op == Op.DC:
             return vm.on_cmo is not None
-        if op in ("LDR", "STR", "AWAIT"):
+        if op in (Op.LDR, Op.STR, Op.AWAIT):
             return False  # only a stage-2 fault, checked against the state in ``live``
         return op in _MAY_TRAP
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import ifetch
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.state import State
 from stalecheck.machine.translation import RegimeSpec, XlateSpec
 
-DATA_OPS = ("LDR", "STR")
+# Opcodes bound to module globals once: in Python 3.11 reading a member off its enum
+# class costs about ten global reads, and ``handles`` runs for every thread of every state.
+_ATCHECK, _EXEC, _IC, _LDR, _STR, _TLBI = Op.ATCHECK, Op.EXEC, Op.IC, Op.LDR, Op.STR, Op.TLBI
+
+DATA_OPS = (_LDR, _STR)
 
 
 class Regimes:
@@ -48,8 +52,7 @@ class Regimes:
         # The fetch targets of every thread (for speculative icache fills).
         code = layout.code
         self.fetches = tuple(
-            tuple(dict.fromkeys(code[i].loc for i in prog if code[i].op == "EXEC"))
-            for prog in layout.programs
+            tuple(dict.fromkeys(code[i].loc for i in prog if code[i].op == _EXEC)) for prog in layout.programs
         )
 
     def _regime_of(self, thread: str, name: str) -> int:
@@ -71,7 +74,7 @@ class Regimes:
         op = instr.op
         if op in DATA_OPS:
             return self.is_va(t, instr.loc)
-        return op in ("EXEC", "TLBI", "IC", "ATCHECK")
+        return op in (_EXEC, _TLBI, _IC, _ATCHECK)
 
     def key(self, rid: int, instr: Instr) -> int:
         key = self.keys[rid].get(instr.loc)

@@ -75,11 +75,21 @@ def hcr_bit(name: str) -> int:
     return 1 << HCR.BITS.index(name)
 
 
+class TrapKind(StrEnum):
+    """Why a guest instruction traps to EL2 (a ``StrEnum``: equal to its value)."""
+
+    STAGE2_FAULT = "stage2-fault"  # stage 2 Translation or Permission fault (D8.15.1)
+    SETWAY = "setway"  # HCR_EL2.TSW: set/way maintenance
+    SCTLR = "sctlr"  # HCR_EL2.TVM: a write to SCTLR_EL1
+    CMO = "cmo"  # HCR_EL2.TPCP/TPU: cache maintenance by VA
+    MMIO = "mmio"  # an access to an emulated device page (an MMIO exit)
+
+
 @dataclass(frozen=True)
 class TrapContext:
     """What a hypervisor policy sees when a guest instruction traps."""
 
-    kind: str  # "stage2-fault", "setway", "sctlr", "cmo", "mmio"
+    kind: TrapKind
     thread: str
     vm: VMSpec
     instr: Instr

@@ -1,9 +1,9 @@
 """The explored state: nested tuples of ints only.
 
-Ints only (no ``None``, no strings) so that ``hash(state)`` is the same in every
-process and run: CPython salts ``str`` hashes, and before 3.12 ``hash(None)``
-depends on an address.  NamedTuples keep field names for readers while hashing
-at tuple speed.
+Ints only (no ``None``, no strings, no enum members) so that a state's encoding
+is the same in every process and run (``explore.fingerprint``; CPython salts
+``str`` hashes).  NamedTuples keep field names for readers while hashing at
+tuple speed.
 """
 
 from __future__ import annotations
@@ -11,21 +11,93 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from stalecheck.machine.caches import Copies, Memory
+from stalecheck.machine.ifetch import ICache
+from stalecheck.machine.tlb import Tlb
 
-# Buffer entry kinds (first element of each entry tuple).
-STORE = 0  # (STORE, line, offset, value, cacheable, flags, instr_id); flags: STORE_WT | STORE_RELEASE
-STORE_WT = 1  # write-through: the write also reaches the PoC
-STORE_RELEASE = 2  # STLR: propagates only after every earlier buffered store (B2.3.7)
-DCVA = 1  # (DCVA, op, line, cacheable, depth, scope_all, instr_id)
-SETWAY = 2  # (SETWAY, op, inst, line, instr_id)
-MARK_FULL = 3  # (MARK_FULL,) a DMB ordering loads and stores
-MARK_ST = 4  # (MARK_ST,) a DMB ST/ISHST: orders stores and DCs only
+# Buffer entry kinds: the first field of every entry.  Plain ints, not an IntEnum:
+# entries sit in the state, and ``explore.fingerprint`` encodes states with marshal,
+# which refuses int subclasses.
+STORE = 0
+STORE_WT = 1  # StoreEntry.flags: write-through, the write also reaches the PoC
+STORE_RELEASE = 2  # StoreEntry.flags: STLR, propagates only after every earlier buffered store (B2.3.7)
+DCVA = 1
+SETWAY = 2
+MARK_FULL = 3  # a DMB ordering loads and stores
+MARK_ST = 4  # a DMB ST/ISHST: orders stores and DCs only
+TLBI_ENTRY = 5  # translation model (machine/mmu.py)
+IC_ENTRY = 6  # instruction fetch model (machine/fetch.py)
 
 # DC operations.
 OP_CLEAN = 1
 OP_INVAL = 2
 OP_CLEAN_INVAL = 3
 
+# IC operations.
+IC_IVAU, IC_IALLU, IC_IALLUIS = 1, 2, 3
+
+
+class StoreEntry(NamedTuple):
+    """A buffered store (``kind`` is ``STORE``)."""
+
+    kind: int
+    line: int
+    offset: int
+    value: int
+    cacheable: int  # ``MemType.path``: 0 a write at the PoC, 1 coherent into L1, 2/3 a mismatched mix
+    flags: int  # STORE_WT | STORE_RELEASE
+    instr: int  # interned instruction id (for witnesses)
+
+
+class DcEntry(NamedTuple):
+    """A buffered ``DC`` by VA (``kind`` is ``DCVA``)."""
+
+    kind: int
+    op: int  # OP_CLEAN, OP_INVAL or OP_CLEAN_INVAL
+    line: int
+    cacheable: int  # ``MemType.path`` of the access (orders it with stores, buffer.py)
+    depth: int  # levels before the point of the operation (PoU or PoC)
+    scope_all: int  # 1: every PE (shareable), 0: the issuing PE only
+    instr: int
+
+
+class SetWayEntry(NamedTuple):
+    """A buffered set/way operation on one line of one cache instance (``kind`` is ``SETWAY``)."""
+
+    kind: int
+    op: int
+    inst: int
+    line: int
+    instr: int
+
+
+class MarkEntry(NamedTuple):
+    """The marker a DMB leaves in the buffer (``kind`` is ``MARK_FULL`` or ``MARK_ST``)."""
+
+    kind: int
+
+
+class TlbiEntry(NamedTuple):
+    """A buffered TLBI (``kind`` is ``TLBI_ENTRY``)."""
+
+    kind: int
+    broadcast: int
+    regime_mask: int
+    key: int  # input (VA or IPA) index, -1 for all inputs
+    instr: int
+
+
+class IcEntry(NamedTuple):
+    """A buffered IC (``kind`` is ``IC_ENTRY``)."""
+
+    kind: int
+    op: int  # IC_IVAU, IC_IALLU or IC_IALLUIS
+    line: int  # IVAU: the line its VA reaches (-1: none)
+    tag: int  # IVAU: the I-cache tag its VA reaches
+    instr: int
+
+
+# What the buffer holds.  Typed as a tuple of ints so that the hot paths (buffer.py)
+# read fields by index; each kind is one of the NamedTuples above.
 Entry = tuple[int, ...]
 
 
@@ -51,8 +123,8 @@ class State(NamedTuple):
     mapped: tuple[int, ...]  # per VM: bitmask of pages mapped at stage 2
     events: int  # bitmask of signalled ghost events
     migrations: int
-    tlbs: tuple[tuple[tuple[int, int, int], ...], ...] = ()  # per PE (machine/tlb.py)
-    icaches: tuple[tuple[tuple[int, int, tuple[int, ...]], ...], ...] = ()  # per PE (machine/ifetch.py)
+    tlbs: tuple[Tlb, ...] = ()  # per PE (machine/tlb.py)
+    icaches: tuple[ICache, ...] = ()  # per PE (machine/ifetch.py)
 
 
 SCTLR_M = 1
@@ -67,11 +139,6 @@ def sctlr_bits(m: int, c: int, i: int) -> int:
 
 def sctlr_tuple(bits: int) -> tuple[int, int, int]:
     return (int(bool(bits & SCTLR_M)), int(bool(bits & SCTLR_C)), int(bool(bits & SCTLR_I)))
-
-# Buffer entries of the translation and instruction-fetch model (machine/mmu.py).
-TLBI_ENTRY = 5  # (TLBI_ENTRY, broadcast, regime_mask, key, instr_id)
-IC_ENTRY = 6  # (IC_ENTRY, op, line, tag, instr_id); op: IC_IVAU / IC_IALLU / IC_IALLUIS
-IC_IVAU, IC_IALLU, IC_IALLUIS = 1, 2, 3
 
 
 def with_thread(state: State, t: int, th: Thread) -> State:

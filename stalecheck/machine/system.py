@@ -59,8 +59,6 @@ from stalecheck.machine.view import StateView
 _new_state = tuple.__new__
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
 
-_THREADS = State._fields.index("threads")
-
 
 class Machine:
     """One variant of a scenario, ready to explore."""
@@ -197,10 +195,24 @@ class Machine:
 
     def fingerprint(self, state: State) -> int:
         """A 64-bit digest for searches that store digests (``explore.fingerprint``).
-        ``State`` and ``Thread`` are NamedTuples, which marshal refuses: their plain
-        tuples are passed (the fallback would convert the whole state, slower)."""
-        threads = tuple(map(tuple, state.threads))
-        return digest64((*state[:_THREADS], threads, *state[_THREADS + 1 :]))
+        ``State``, ``Thread`` and the buffer, TLB and I-cache entries are NamedTuples,
+        which marshal refuses: their plain tuples are passed (the fallback would
+        convert the whole state, slower).  Field order: ``State._fields``."""
+        mem, copies, bufs, threads, hcr, mapped, events, migrations, tlbs, icaches = state
+        return digest64(
+            (
+                mem,
+                copies,
+                tuple(tuple(map(tuple, buf)) for buf in bufs) if any(bufs) else bufs,
+                tuple(map(tuple, threads)),
+                hcr,
+                mapped,
+                events,
+                migrations,
+                tuple(tuple(map(tuple, x)) for x in tlbs),
+                tuple(tuple(map(tuple, x)) for x in icaches),
+            )
+        )
 
     def describe(self, before: State, step: Step, after: State) -> StepRecord:
         return describe(self, before, step, after)

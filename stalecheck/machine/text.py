@@ -8,7 +8,7 @@ and a line's copies are taken from the state the same way for every step.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.spec import Context, LineSpec, ThreadSpec
@@ -63,6 +63,13 @@ def _changed(m: Names, before: State, after: State) -> list[int]:
         if before.mem[line] != after.mem[line]
         or any(before.copies[i * m.nl + line] != after.copies[i * m.nl + line] for i in range(n))
     ]
+
+
+class Where(TypedDict):
+    """The instruction and target a step's record names (passed on as ``record``'s keywords)."""
+
+    instruction: str
+    target: str
 
 
 def record(

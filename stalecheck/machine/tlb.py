@@ -20,22 +20,31 @@ so equal contents hash equal.  The rules, each defined here once:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from stalecheck.errors import ScenarioError
 
-TlbEntry = tuple[int, int, int]
+
+class TlbEntry(NamedTuple):
+    """One cached translation of one stage."""
+
+    regime: int
+    key: int  # the input (VA or IPA page) index in the regime
+    result: int  # a non-faulting walk result (translation.py's encoding)
+
+
 Tlb = tuple[TlbEntry, ...]
 
 
 def lookup(tlb: Tlb, regime: int, key: int) -> tuple[int, ...]:
     """The cached results for one input (usually none or one)."""
-    return tuple(entry[2] for entry in tlb if entry[0] == regime and entry[1] == key)
+    return tuple(entry.result for entry in tlb if entry.regime == regime and entry.key == key)
 
 
 def fill(tlb: Tlb, regime: int, key: int, result: int) -> Tlb:
     """Cache a non-faulting walk result (a faulting one is never cached)."""
     assert result >= 0, "a faulting walk result is never cached in a TLB"
-    return tuple(sorted({*tlb, (regime, key, result)}))
+    return tuple(sorted({*tlb, TlbEntry(regime, key, result)}))
 
 
 def drop(tlb: Tlb, index: int) -> Tlb:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.access import Access
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import to_poc
 from stalecheck.machine.regimes import Regimes
-from stalecheck.machine.spec import Context, TrapContext, hcr_bit
+from stalecheck.machine.spec import Context, TrapContext, TrapKind, hcr_bit
 from stalecheck.machine.state import State, sctlr_tuple
 
-ACCESS_KIND = {"LDR": "read", "STR": "write", "EXEC": "exec"}  # what a stage-2 fault tells the policy
+# Opcodes bound to module globals once: in Python 3.11 reading a member off its enum
+# class costs about ten global reads, and ``trap`` runs for every enabled guest instruction.
+_AWAIT, _DC, _DCSW, _EXEC, _LDR, _MSR, _STR = Op.AWAIT, Op.DC, Op.DCSW, Op.EXEC, Op.LDR, Op.MSR, Op.STR
+
+ACCESS_KIND = {_LDR: "read", _STR: "write", _EXEC: "exec"}  # what a stage-2 fault tells the policy
 
 
 class Traps:
@@ -29,7 +33,7 @@ class Traps:
         self.access = access
         self.regimes = regimes
 
-    def context(self, kind: str, state: State, t: int, instr: Instr, **extra: object) -> TrapContext:
+    def context(self, kind: TrapKind, state: State, t: int, instr: Instr, **extra: object) -> TrapContext:
         """What the hypervisor policy sees when guest thread ``t`` traps on ``instr``.
 
         Built only when a trap is taken: ``trap`` runs for every enabled guest
@@ -60,15 +64,15 @@ class Traps:
         vi = lay.vm_index[spec.vm]
         hcr = state.hcr[vi]
         op = instr.op
-        if op == "DCSW" and hcr & hcr_bit("TSW"):
-            return self.context("setway", state, t, instr)
-        if op == "MSR" and hcr & hcr_bit("TVM"):
-            return self.context("sctlr", state, t, instr, field=instr.kind, value=instr.value)
-        if op == "DC":
+        if op == _DCSW and hcr & hcr_bit("TSW"):
+            return self.context(TrapKind.SETWAY, state, t, instr)
+        if op == _MSR and hcr & hcr_bit("TVM"):
+            return self.context(TrapKind.SCTLR, state, t, instr, field=instr.kind, value=instr.value)
+        if op == _DC:
             poc = to_poc(instr.kind)
             if (poc and hcr & hcr_bit("TPC")) or (not poc and hcr & hcr_bit("TPU")):
-                return self.context("cmo", state, t, instr)
-        if op in ("LDR", "STR", "AWAIT", "DC", "EXEC"):
+                return self.context(TrapKind.CMO, state, t, instr)
+        if op in (_LDR, _STR, _AWAIT, _DC, _EXEC):
             if self.regimes is not None and self.regimes.is_va(t, instr.loc):
                 return None
             line = lay.line_of(instr.loc)
@@ -78,13 +82,13 @@ class Traps:
                 # An access to an emulated device page takes a stage-2 abort to the
                 # hypervisor, which emulates it and returns past it (a stage 2 Translation
                 # fault, D8.15.1.1; seed 000's doorbell).
-                return self.context("mmio", state, t, instr, page=page, value=instr.value)
+                return self.context(TrapKind.MMIO, state, t, instr, page=page, value=instr.value)
             access = ACCESS_KIND.get(op, "read")
             # Stage 2 Permission fault (D8.4 Memory access control; D8.15.1 MMU fault
             # types): a fetch from a page mapped execute-never.
-            xn = op == "EXEC" and state.mapped[vi] & (lay.line_page_bit[line] << len(lay.pages))
+            xn = op == _EXEC and state.mapped[vi] & (lay.line_page_bit[line] << len(lay.pages))
             if self.access.guest_unmapped(state, t, line) or xn:
-                return self.context("stage2-fault", state, t, instr, page=page, access=access)
+                return self.context(TrapKind.STAGE2_FAULT, state, t, instr, page=page, access=access)
         return None
 
     def trap_for(self, state: State, t: int) -> TrapContext | None:
@@ -98,11 +102,11 @@ class Traps:
         """The code the VM's policy for this trap runs at EL2, interned."""
         vm = trap.vm
         policy = {
-            "setway": vm.on_setway,
-            "sctlr": vm.on_sctlr,
-            "cmo": vm.on_cmo,
-            "stage2-fault": vm.on_stage2_fault,
-            "mmio": vm.on_mmio,
+            TrapKind.SETWAY: vm.on_setway,
+            TrapKind.SCTLR: vm.on_sctlr,
+            TrapKind.CMO: vm.on_cmo,
+            TrapKind.STAGE2_FAULT: vm.on_stage2_fault,
+            TrapKind.MMIO: vm.on_mmio,
         }[trap.kind]
         if policy is None:
             raise ScenarioError(

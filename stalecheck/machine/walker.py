@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import caches, tlb
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.state import State
@@ -129,13 +129,13 @@ class Walker:
                 return (result,)
         rid = self.regimes.thread_rid[t]
         key = self.regimes.keys[rid][instr.loc]
-        return self.full(state, th.pe, rid, key, instr.op == "STR", instr.op == "EXEC")
+        return self.full(state, th.pe, rid, key, instr.op == Op.STR, instr.op == Op.EXEC)
 
     def access_at(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         """Results of translating ``instr`` now (for a translation made ahead of time)."""
         rid = self.regimes.thread_rid[t]
         return self.full(
-            state, state.threads[t].pe, rid, self.regimes.keys[rid][instr.loc], instr.op == "STR", False
+            state, state.threads[t].pe, rid, self.regimes.keys[rid][instr.loc], instr.op == Op.STR, False
         )
 
     def tlb_candidates(self, state: State, pe: int) -> list[tuple[int, int, int]]:

@@ -195,7 +195,7 @@ class Builder:
         _expect(hcr, HCR, "hcr", "HCR(...) from stalecheck.machine.spec, e.g. HCR(TVM=True)")
         _expect(s2_force, S2Force, "s2_force", "an S2Force member")
         for what, pages in (("mapped", mapped), ("mmio", mmio)):
-            _expect(pages, tuple | list, what, "a tuple of page names")
+            _expect(pages, (tuple, list), what, "a tuple of page names")
             for page in pages:
                 _expect_name(page, what)
         for what, types in (("stage1", stage1), ("stage2", stage2)):

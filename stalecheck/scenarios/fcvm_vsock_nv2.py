@@ -13,7 +13,7 @@ not fix it.
 Which memory types each side uses is data (``_types``): L1's stage 1, L0's stage 2
 for L1, and whether L0 runs L1 with HCR_EL2.FWB (KVM does whenever the CPU has
 FEAT_S2FWB).  The nested layering (which stage 2 applies to which observer, which
-exits synchronise) is ``machine/nested.py``.
+exits synchronise) is ``scenarios/support/nested.py``.
 
 Scaling: a virtqueue of 2 descriptors and up to 4 messages (2 laps).  A stale read
 needs a line written by one side and read by the other while the reader holds an
@@ -43,15 +43,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from stalecheck.machine import nested
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import DEVICE, NORMAL_NC, NORMAL_WB, MemType
-from stalecheck.machine.nested import NESTED_FCVM
 from stalecheck.machine.program import parse_program
 from stalecheck.machine.spec import HCR, TrapContext
 from stalecheck.machine.system import Machine
-from stalecheck.machine.virtio import ALL_PATCHES, RING_LINES, Patches, Virtqueue
 from stalecheck.scenarios.builder import Builder, Scenario
+from stalecheck.scenarios.support import nested
+from stalecheck.scenarios.support.nested import NESTED_FCVM
+from stalecheck.scenarios.support.virtio import ALL_PATCHES, RING_LINES, Patches, Virtqueue
 
 SCENARIO = Scenario(
     "fcvm-vsock-nv2",
@@ -113,16 +113,18 @@ def build(
     b.system(pes=2, louu=0 if fwb else None)
     b.options(quiet_coherent_lines=True, prune_dead_lines=True)
     ram = []
+    declared = {"QN"}  # the lines this build declares (L1's stage-1 types cover only those)
     for page, lines in vq.pages():
         b.page(page, lines, vm="l1")
         ram.append(page)
+        declared.update(item.partition(":")[0] for item in lines.split())
     b.page("MMIO", "QN")
     if vq.nv2:
         b.page(nested.TRAP_PAGE, nested.TRAP_LINE)
         b.host_type(nested.TRAP_LINE, DEVICE)
     b.page("HOST", vq.efd_line())
     b.host_type("QN", DEVICE)  # the doorbell is not memory: nothing caches it
-    stage1 = {k: v for k, v in (l1_stage1 or _types()).items() if k in {ln.name for ln in b._lines}}
+    stage1 = {k: v for k, v in (l1_stage1 or _types()).items() if k in declared}
     b.vm(
         "l1",
         hcr=HCR(FWB=fwb),

@@ -20,14 +20,14 @@ from typing import Any
 
 from stalecheck.machine.isa import emulate_sctlr
 from stalecheck.machine.memtypes import S2Force
-from stalecheck.machine.policies import (
+from stalecheck.machine.spec import HCR, TrapContext
+from stalecheck.scenarios.builder import Builder, Scenario
+from stalecheck.scenarios.support.policies import (
     emulate_only,
     map_on_fault,
     on_sctlr_toggle_flush,
     set_hcr,
 )
-from stalecheck.machine.spec import HCR, TrapContext
-from stalecheck.scenarios.builder import Builder, Scenario
 
 SCENARIO = Scenario(
     "kvm-external-l3",

@@ -23,9 +23,9 @@ writing the page's contents back, then the guest faulting on it again.
 from __future__ import annotations
 
 from stalecheck.machine.ifetch import PIPT, VIPT, VIVT
-from stalecheck.machine.s2policies import kvm_stage2_map
 from stalecheck.machine.spec import HCR, Policy
 from stalecheck.scenarios.builder import Builder, Scenario
+from stalecheck.scenarios.support.policies import kvm_stage2_map
 
 SCENARIO = Scenario(
     "kvm-guest-faults-icache",
@@ -71,8 +71,10 @@ def base(
         )
 
 
-def _policy(clean: str = "pou", icache: str = "none", **kw: bool) -> Policy:
-    return kvm_stage2_map(clean=clean, icache=icache, **kw)
+def _policy(
+    clean: str = "pou", icache: str = "none", exec_only: bool = False, map_xn: bool = False
+) -> Policy:
+    return kvm_stage2_map(clean=clean, icache=icache, exec_only=exec_only, map_xn=map_xn)
 
 
 # ---- PIPT ----------------------------------------------------------------------------------

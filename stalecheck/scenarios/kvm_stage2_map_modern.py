@@ -12,9 +12,9 @@ the policy costs in each (CMOs, DSBs, traps).
 from __future__ import annotations
 
 from stalecheck.machine.ifetch import PIPT, VIPT, VIVT
-from stalecheck.machine.s2policies import modern_kvm
 from stalecheck.scenarios.builder import Builder, Scenario
 from stalecheck.scenarios.kvm_guest_faults_icache import GUEST_VMID, READ_THEN_EXEC, SWAP_GUEST, base
+from stalecheck.scenarios.support.policies import modern_kvm
 
 SCENARIO = Scenario(
     "kvm-stage2-map-modern",

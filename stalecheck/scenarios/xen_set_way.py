@@ -18,9 +18,9 @@ and "all RAM" differ in cost).
 from __future__ import annotations
 
 from stalecheck.machine.memtypes import S2Force
-from stalecheck.machine.policies import ignore, map_on_fault, on_sctlr_toggle_flush, on_setway_flush
 from stalecheck.machine.spec import HCR
 from stalecheck.scenarios.builder import Builder, Scenario
+from stalecheck.scenarios.support.policies import ignore, map_on_fault, on_sctlr_toggle_flush, on_setway_flush
 
 SCENARIO = Scenario(
     "xen-set-way",

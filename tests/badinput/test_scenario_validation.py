@@ -77,7 +77,7 @@ REFUSED = [
 
 HEADER = (
     "from stalecheck.machine.memtypes import DEVICE, NORMAL_WB\n"
-    "from stalecheck.machine.policies import map_on_fault\n"
+    "from stalecheck.scenarios.support.policies import map_on_fault\n"
 )
 
 

@@ -24,11 +24,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from stalecheck.machine import caches
 from stalecheck.machine.isa import dc
-from stalecheck.machine.policies import map_on_fault, on_sctlr_toggle_flush, on_setway_flush
 from stalecheck.machine.spec import HCR, TrapContext
 from stalecheck.machine.state import DCVA, OP_INVAL, SETWAY, STORE, State
 from stalecheck.machine.system import COMPLETE, EXEC, Machine, Step
 from stalecheck.scenarios.builder import Builder
+from stalecheck.scenarios.support.policies import map_on_fault, on_sctlr_toggle_flush, on_setway_flush
 
 LINES = ("X", "Y")
 

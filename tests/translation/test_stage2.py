@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from stalecheck.explore.search import check
 from stalecheck.explore.verdict import Verdict
-from stalecheck.machine.s2policies import kvm_stage2_map
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
+from stalecheck.scenarios.support.policies import kvm_stage2_map
 
 
 def _two_stage(table_mapped: bool, data_mapped: bool, policy: bool) -> tuple[Verdict, Builder]:

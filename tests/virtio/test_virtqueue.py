@@ -2,9 +2,9 @@
 
 from stalecheck.machine.program import parse_program
 from stalecheck.machine.system import Machine
-from stalecheck.machine.virtio import Virtqueue
 from stalecheck.scenarios.builder import Builder
 from stalecheck.scenarios.fcvm_vsock_nv2 import build
+from stalecheck.scenarios.support.virtio import Virtqueue
 
 
 def _machine(vq: Virtqueue, fwb: bool = True, quiet: bool = True, **kw: object) -> Machine:

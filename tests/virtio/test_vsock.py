@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from stalecheck.machine import vsock
+from stalecheck.scenarios.support import vsock
 
 
 def test_crc32_is_the_ieee_polynomial() -> None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stalecheck.errors import ScenarioError
-from stalecheck.machine import nested, vsock
+from stalecheck.scenarios.support import nested, vsock
 
 RING_LINES = ("VQD", "VQA", "VQU")
 
