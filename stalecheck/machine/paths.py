@@ -134,6 +134,18 @@ class _Walk:
         )
 
 
+def _narrow(value: rx.Expr) -> rx.Expr:
+    """A W register's view of a value: its low 32 bits.  Only a literal constant is
+    computed here; anything read from a load keeps its form, so that the loads it
+    depends on stay visible (B2.3.6: a dependency is syntactic, ``EOR W2,W1,W1``
+    carries one although its value is always 0)."""
+    if value[0] == "c":
+        return rx.const(value[1] & 0xFFFFFFFF)
+    if value[0] == "MASK":
+        return value
+    return rx.binary("MASK", 32, value, rx.const(0))
+
+
 def width_of(name: str) -> int:
     """W registers are 32 bits; X, r and the notation's registers 64."""
     return 32 if name[:1] in ("W", "w") else 64
@@ -194,20 +206,13 @@ class Elaborator:
         value = w.regs.get(reg)
         if value is None:
             value = rx.const(self.initial.get(reg, 0))
-        if width_of(name) == 32:
-            value = rx.binary("MASK", 32, value, rx.const(0)) if rx.constant(value) is None else rx.const(
-                rx.constant(value) & 0xFFFFFFFF  # type: ignore[operator]
-            )
-        return value
+        return _narrow(value) if width_of(name) == 32 else value
 
     def write(self, w: _Walk, name: str, value: rx.Expr) -> None:
         reg = canonical(name)
         if reg == "XZR":
             return
-        if width_of(name) == 32:
-            c = rx.constant(value)
-            value = rx.const(c & 0xFFFFFFFF) if c is not None else value
-        w.regs[reg] = value
+        w.regs[reg] = _narrow(value) if width_of(name) == 32 else value
 
     def slot(self, w: _Walk, name: str) -> str:
         """A fresh register slot for a load into ``name`` (renaming)."""
@@ -272,12 +277,9 @@ class Elaborator:
     ) -> None:
         loc, expr = self.address(w, addr, src)
         if width == 32:
-            c = rx.constant(data)
-            data = rx.const(c & 0xFFFFFFFF) if c is not None else data
-        c = rx.constant(data)
-        deps = rx.dependencies(data)
-        if c is not None and not deps[0] and not deps[1]:  # a constant store, as before
-            self.emit(w, src, "STR", kind=RELEASE if release else "", loc=loc, value=c, addr=expr, flags=flags)
+            data = _narrow(data)
+        if data[0] == "c":  # a constant store, as before
+            self.emit(w, src, "STR", kind=RELEASE if release else "", loc=loc, value=data[1], addr=expr, flags=flags)
         else:
             self.emit(w, src, "STR", kind=RELEASE if release else "", loc=loc, data=data, addr=expr, flags=flags)
 

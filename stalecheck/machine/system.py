@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
-from stalecheck.machine import buffer, caches
+from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
 from stalecheck.machine.describe import describe
@@ -38,7 +38,7 @@ from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
-from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, STORE_ATOMIC, State, Thread, sctlr_bits, with_thread
 from stalecheck.machine.step_record import StepRecord
 from stalecheck.machine.steps import (
     COMPLETE,
@@ -243,6 +243,8 @@ class Machine:
         for pe, buf in enumerate(state.bufs):
             if buf:
                 for i in buffer.completable(buf, self._setway_in_order):
+                    if buf[i][0] == STORE and buf[i][5] & STORE_ATOMIC and not atomic.may_propagate(state, pe, buf[i]):
+                        continue  # machine/atomic.py: another observer wrote between
                     append((COMPLETE, pe, i))
                     if buf[i][0] == STORE and buf[i][4] > PATH_CACHEABLE:  # a mix may also bypass
                         append((COMPLETE, pe, i, 1))
