@@ -52,10 +52,22 @@ def litmus(
         list[str] | None,
         typer.Option("--variant", help="herd -variant tags (comma-separated), as herd7's."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="axiomatic (the Arm model, as herd7) or machine (one PE per thread over "
+            "coherent caches, out-of-order; witness counts are distinct final states).",
+        ),
+    ] = "axiomatic",
 ) -> None:
     """Check herd7 AArch64 litmus tests against the Arm model (herd-compatible output)."""
     if jobs < 1:
         raise UsageError(f"-j must be at least 1, got -j {jobs}")
+    if engine not in ("axiomatic", "machine"):
+        raise UsageError(f"--engine must be axiomatic or machine, got {engine!r}")
+    if engine == "machine" and (variant or dot):
+        raise UsageError("--engine machine takes no --variant and draws no --dot witness")
     variants = tuple(variant or ())
     files = discover(paths)
     # Never hard-wrap file:line:col; never turn ":name:" in a user's line into an emoji.
@@ -68,7 +80,7 @@ def litmus(
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
         # A single file: its user errors propagate so the CLI shows them with a caret.
         outcomes = [
-            check_path(str(files[0]), timeout, dot, raise_errors=True, variants=variants)
+            check_path(str(files[0]), timeout, dot, raise_errors=True, variants=variants, engine=engine)
         ]
         _emit(outcomes[0], as_json, dot, err)
     else:
@@ -83,7 +95,9 @@ def litmus(
                 progress.advance(task)
 
             try:
-                outcomes = run_batch(files, jobs, timeout, dot, on_done=finished, variants=variants)
+                outcomes = run_batch(
+                    files, jobs, timeout, dot, on_done=finished, variants=variants, engine=engine
+                )
             except KeyboardInterrupt:  # the workers are stopped; report what was checked
                 outcomes = [done[str(f)] for f in files if str(f) in done]
         for o in outcomes:

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from stalecheck import litmus_machine
 from stalecheck.axiomatic.check import CheckResult, check_test
 from stalecheck.errors import InputError, StalecheckError, UnsupportedError
 from stalecheck.litmus.parser import parse_file, warm_up
@@ -60,6 +61,7 @@ def check_path(
     keep_result: bool = False,
     raise_errors: bool = False,
     variants: tuple[str, ...] = (),
+    engine: str = "axiomatic",
 ) -> Outcome:
     """Parse and check one file.
 
@@ -75,7 +77,7 @@ def check_path(
             old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
         try:
-            out = _check(path, dot, keep_result, raise_errors, variants)
+            out = _check(path, dot, keep_result, raise_errors, variants, engine)
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -89,11 +91,15 @@ def check_path(
 
 
 def _check(
-    path: str, dot: bool, keep_result: bool, raise_errors: bool, variants: tuple[str, ...]
+    path: str, dot: bool, keep_result: bool, raise_errors: bool, variants: tuple[str, ...],
+    engine: str = "axiomatic",
 ) -> Outcome:
     try:
         test = parse_file(path)
-        result = check_test(test, keep_witness=dot, variants=variants)
+        if engine == "machine":  # the machine engine (litmus_machine.py); no witness to draw
+            result = litmus_machine.check(test)
+        else:
+            result = check_test(test, keep_witness=dot, variants=variants)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),
@@ -130,11 +136,12 @@ def run_batch(
     dot: bool = False,
     on_done: Callable[[Outcome], None] | None = None,
     variants: tuple[str, ...] = (),
+    engine: str = "axiomatic",
 ) -> list[Outcome]:
     """Check every file; results come back in input order, ``on_done`` sees completion order."""
     names = [str(p) for p in paths]
     results: dict[str, Outcome] = {}
-    for outcome in _iterate(names, jobs, timeout, dot, variants):
+    for outcome in _iterate(names, jobs, timeout, dot, variants, engine):
         results[outcome.path] = outcome
         if on_done is not None:
             on_done(outcome)
@@ -142,11 +149,12 @@ def run_batch(
 
 
 def _iterate(
-    names: list[str], jobs: int, timeout: float | None, dot: bool, variants: tuple[str, ...]
+    names: list[str], jobs: int, timeout: float | None, dot: bool, variants: tuple[str, ...],
+    engine: str = "axiomatic",
 ) -> Iterator[Outcome]:
     if jobs <= 1 or len(names) <= 1:
         for n in names:
-            yield check_path(n, timeout, dot, variants=variants)
+            yield check_path(n, timeout, dot, variants=variants, engine=engine)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     # Imported here: a single-file run must not pay for multiprocessing at start-up.
@@ -155,7 +163,7 @@ def _iterate(
 
     with process_pool(worker_count(jobs, len(names))) as pool:  # stopped at once on Ctrl-C
         futures = {
-            pool.submit(check_path, n, timeout, dot, False, False, variants): n for n in names
+            pool.submit(check_path, n, timeout, dot, False, False, variants, engine): n for n in names
         }
         for fut in as_completed(futures):
             try:

@@ -45,7 +45,9 @@ _LDOPS = {"ADD": "ADD", "EOR": "EOR", "SET": "ORR"}
 
 
 def _refuse(test: ast.LitmusTest, why: str, line: int = 0, column: int = 0) -> UnsupportedError:
-    return UnsupportedError(f"not expressible in the machine engine: {why}", Position(test.path, line, column))
+    return UnsupportedError(
+        f"not expressible in the machine engine: {why}", Position(test.path, line, column)
+    )
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,9 @@ class _Thread:
             if m.startswith(base) and m[len(base):] in _ORDER_SUFFIX:
                 arity(3)
                 acq, rel = _ORDER_SUFFIX[m[len(base):]]
-                return src(base, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.address(ins, ops[2]), acq, rel)
+                return src(
+                    base, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.address(ins, ops[2]), acq, rel
+                )
         for name, op in _LDOPS.items():
             for prefix, returns in (("LD", True), ("ST", False)):
                 head = prefix + name
@@ -236,7 +240,7 @@ def translate(test: ast.LitmusTest) -> Translated:
         locations.append("_unused")
     b = Builder()
     b.system(pes=max(1, len(test.threads)))
-    b.options(weak_ordering=True)
+    b.options(weak_ordering=True, quiet_coherent_lines=True)
     for name in locations:
         b.page(f"page_{name}", name)
     b.init(**{k: v for k, v in memory.items() if isinstance(v, int)})
@@ -292,9 +296,13 @@ def final_state(t: Translated, state: State) -> FinalState:
         span = lay.path_of(ti, th.pc)
         regs: dict[str, Val] = {}
         if span is not None:
-            slots = lay.regs[ti]
+            slots, values = lay.regs[ti], th.regs
+
+            def value_of(name: str, s: dict[str, int] = slots, v: tuple[int, ...] = values) -> int:
+                return v[s[name]]
+
             for reg, expr in span.final:
-                regs[reg] = val(rx.evaluate(expr, lambda name: th.regs[slots[name]]))
+                regs[reg] = val(rx.evaluate(expr, value_of))
         registers.append(regs)
     memory: dict[tuple[str, int], Val] = {}
     for name in t.locations:
@@ -319,7 +327,7 @@ def outcomes(t: Translated, budget: Budget = Budget()) -> tuple[dict[tuple[str, 
         return key
 
     result = collect(m, final, project, budget)
-    return {k: found[k] for k in result.values}, result.complete  # type: ignore[index]
+    return {k: found[k] for k in result.values if isinstance(k, tuple)}, result.complete
 
 
 def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:

@@ -203,7 +203,8 @@ class Execute:
         done = th.ahead | ((1 << th.pc) - 1)
         for i in range(th.pc, j):
             other = window.instrs[i]
-            if other.op == "LDR" and not other.loc and not done >> i & 1 and self.where(th, t, i, other) == where:
+            unknown = other.op == "LDR" and not other.loc and not done >> i & 1
+            if unknown and self.where(th, t, i, other) == where:
                 return False
         return True
 
@@ -238,8 +239,7 @@ class Execute:
                 if n:
                     out.append((j, n))
             elif op == "ASSUME":
-                if self.holds(th, t, j, instr):
-                    out.append((j, 1))
+                continue  # checked as soon as it can be (settle)
             elif op == "STR":
                 if self._store_ready(th, t, j, window):
                     out.append((j, 1))
@@ -265,7 +265,34 @@ class Execute:
         th = state.threads[t]
         instr = self.layout.code[self.layout.programs[t][j]]
         state, new = self._issue(state, t, th, instr, choice, j)
-        return with_thread(state, t, new._replace(ahead=new.ahead | 1 << j))
+        return self._settle(with_thread(state, t, new._replace(ahead=new.ahead | 1 << j)), t)
+
+    def _settle(self, state: State, t: int) -> State:
+        """Check every ASSUME of thread ``t`` whose values are known, at once.  An ASSUME
+        has no effect but to let what waits for it go (ordering.py), so checking it as
+        early as possible loses no execution and saves interleaving it."""
+        window = self.windows[t]
+        if window is None or not window.assumes:
+            return state
+        th = state.threads[t]
+        start = th
+        instrs = window.instrs
+        weak = self._weak
+        again = True
+        while again:
+            again = False
+            j = th.pc
+            while j < window.n and instrs[j].op != "END":
+                instr = instrs[j]
+                if instr.op == "ASSUME" and not th.ahead >> j & 1 and (j == th.pc or weak):
+                    if window.ready(th.pc, th.ahead, j) and self.holds(th, t, j, instr):
+                        th = _advance(th) if j == th.pc else th._replace(ahead=th.ahead | 1 << j)
+                        again = True
+                        break
+                elif j == th.pc and not weak:
+                    break
+                j += 1
+        return state if th is start else with_thread(state, t, th)
 
     def execute(self, state: State, t: int, choice: int) -> State:
         """Thread ``t`` executes its next instruction, the ``choice``-th way."""
@@ -294,7 +321,7 @@ class Execute:
                 th = synchronise(th)._replace(retry=0)
         elif not (th.hyp or th.fault):  # an abort entered its handler or stopped the thread
             th = _advance(th)
-        return with_thread(state, t, th)
+        return self._settle(with_thread(state, t, th), t)
 
     def _issue(
         self, state: State, t: int, th: Thread, instr: Instr, choice: int, index: int
@@ -314,12 +341,12 @@ class Execute:
             value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs
             r = lay.regs[t][instr.reg]
-            new = th._replace(regs=(*regs[:r], value, *regs[r + 1 :]))
+            loaded = th._replace(regs=(*regs[:r], value, *regs[r + 1 :]))
             if instr.flags & RMW_READ:  # machine/atomic.py
                 where = self.where(th, t, index, instr)
                 assert where is not None
-                new = atomic.reserve(new, *where, self._pending(state, t, th, index, where))
-            return state, new
+                loaded = atomic.reserve(loaded, *where, self._pending(state, t, th, index, where))
+            return state, loaded
         if op == "STR":
             if index >= 0 and self.windows[t] is not None:
                 where = self.where(th, t, index, instr)

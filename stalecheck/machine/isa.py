@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Op(StrEnum):
@@ -65,8 +66,8 @@ class Instr:
     # Register expressions (machine/regexpr.py), from machine/paths.py: the address of a
     # register-indirect access (its loads are address dependencies, also when ``loc`` is
     # fixed), the data of a store, or the condition of an ASSUME.
-    addr: tuple = ()  # type: ignore[type-arg]
-    data: tuple = ()  # type: ignore[type-arg]
+    addr: tuple[Any, ...] = ()
+    data: tuple[Any, ...] = ()
     flags: int = 0  # paths.RMW_READ, RMW_WRITE, NORET, AMO_AL, EXCLUSIVE, ATOMIC_READ
     text: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)

@@ -133,7 +133,8 @@ class Layout:
         elab = Elaborator(list(t.source), self.loc_values, initial, t.unroll, t.name).elaborate()
         if not elab.paths:
             raise ScenarioError(
-                f"thread {t.name!r}: no path through its program ends within {t.unroll} iterations of each loop"
+                f"thread {t.name!r}: no path through its program ends within {t.unroll} "
+                "iterations of each loop"
             )
         several = len(elab.paths) > 1
         code: list[Instr] = [Instr(Op.PATHS, value=len(elab.paths))] if several else []

@@ -138,6 +138,7 @@ class Window:
         self.addr_regs: list[frozenset[str]] = [frozenset()] * n
         self.data_regs: list[frozenset[str]] = [frozenset()] * n
         self.data_loads = [0] * n  # per store: mask of the loads its data reads
+        self.assumes = tuple(j for j, i in enumerate(instrs) if i.op == "ASSUME")
         for start, stop in spans or ((0, n),):
             self._path(instrs, start, stop, name)
 
@@ -215,7 +216,8 @@ class Window:
                 store_pick[j] = pa | pd
                 if later.flags & RMW_WRITE:
                     for i in range(j - 1, start - 1, -1):  # its read (B2.3.7 aob: rmw)
-                        if instrs[i].op == "LDR" and instrs[i].flags & RMW_READ and instrs[i].loc == later.loc:
+                        other = instrs[i]
+                        if other.op == "LDR" and other.flags & RMW_READ and other.loc == later.loc:
                             mask |= 1 << i
                             self.pair_read[j] = i
                             break
@@ -269,29 +271,28 @@ class Window:
                 continue
             self.stores_before[j] = tuple(
                 i for i in range(j - 1, start - 1, -1)
-                if instrs[i].op == "STR" and (not instr.loc or not instrs[i].loc or instrs[i].loc == instr.loc)
+                if instrs[i].op == "STR" and _may_alias(instr, instrs[i])
             )
-            later: list[tuple[int, tuple[int, ...]]] = []
+            after: list[tuple[int, tuple[int, ...]]] = []
             for k in range(j + 1, stop):
                 other = instrs[k]
                 if other.op != "LDR" or (instr.loc and other.loc and other.loc != instr.loc):
                     continue
                 between = tuple(
                     s for s in range(j + 1, k)
-                    if instrs[s].op == "STR" and (not instrs[s].loc or not instr.loc or instrs[s].loc == instr.loc)
+                    if instrs[s].op == "STR" and _may_alias(instr, instrs[s])
                 )
-                later.append((k, between))
-            self.later_loads[j] = tuple(later)
+                after.append((k, between))
+            self.later_loads[j] = tuple(after)
         for j in range(start, stop):
             instr = instrs[j]
-            if instr.op == "STR" and not instr.loc:
-                if any(instrs[k].op == "LDR" for k in range(j + 1, stop)):
-                    raise ScenarioError(
-                        f"thread {name!r}: a load after a store whose address is computed at run "
-                        "time is not modelled yet (it needs Flat's restart of a load satisfied "
-                        "before an earlier store's address is known)",
-                        _where(instr),
-                    )
+            if instr.op == "STR" and not instr.loc and any(instrs[k].op == "LDR" for k in range(j + 1, stop)):
+                raise ScenarioError(
+                    f"thread {name!r}: a load after a store whose address is computed at run "
+                    "time is not modelled yet (it needs Flat's restart of a load satisfied "
+                    "before an earlier store's address is known)",
+                    _where(instr),
+                )
 
     def ready(self, pc: int, ahead: int, j: int) -> bool:
         """Whether instruction ``j`` (after ``pc``, not yet executed) may execute now:
@@ -299,6 +300,12 @@ class Window:
         bit ``k`` set for each instruction ``k > pc`` already executed."""
         done = ahead | ((1 << pc) - 1)
         return not self.precede[j] & ~done
+
+
+def _may_alias(a: Instr, b: Instr) -> bool:
+    """Whether two accesses may be to one location (a location computed at run time
+    may be any)."""
+    return not a.loc or not b.loc or a.loc == b.loc
 
 
 def _where(instr: Instr) -> Position | None:

@@ -35,7 +35,7 @@ explored, and ``Elaborated.cut`` says so, for the verdict to state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from stalecheck.errors import Position, UnsupportedError
 from stalecheck.machine import regexpr as rx
@@ -91,7 +91,7 @@ class Src(NamedTuple):
     """
 
     op: str
-    args: tuple  # type: ignore[type-arg]
+    args: tuple[Any, ...]
     text: str = ""
     line: int = 0
     column: int = 0
@@ -245,7 +245,9 @@ class Elaborator:
                 raise self.refuse(src, f"unknown location {addr.base.name!r}")
             return addr.base.name, ()
         base = self.operand(w, addr.base, 64, src)
-        expr = base if addr.offset is None else rx.binary("ADD", 64, base, self.operand(w, addr.offset, 64, src))
+        if addr.offset is not None:
+            base = rx.binary("ADD", 64, base, self.operand(w, addr.offset, 64, src))
+        expr = base
         value = rx.constant(expr)
         if value is None:
             return "", expr
@@ -278,10 +280,11 @@ class Elaborator:
         loc, expr = self.address(w, addr, src)
         if width == 32:
             data = _narrow(data)
+        kind = RELEASE if release else ""
         if data[0] == "c":  # a constant store, as before
-            self.emit(w, src, "STR", kind=RELEASE if release else "", loc=loc, value=data[1], addr=expr, flags=flags)
+            self.emit(w, src, "STR", kind=kind, loc=loc, value=data[1], addr=expr, flags=flags)
         else:
-            self.emit(w, src, "STR", kind=RELEASE if release else "", loc=loc, data=data, addr=expr, flags=flags)
+            self.emit(w, src, "STR", kind=kind, loc=loc, data=data, addr=expr, flags=flags)
 
     def assume(self, w: _Walk, src: Src, cond: rx.Expr, kind: str) -> str:
         name = ""
@@ -362,7 +365,8 @@ class Elaborator:
             w.pc += 1
             return []
         if op == "INSTR":
-            w.out.append(a[0])
+            if a[0].op != "NOP":  # no effect, and a step less to interleave
+                w.out.append(a[0])
         elif op == "MOV":
             rd, s = a
             self.write(w, rd, self.operand(w, s, width_of(rd), src))
@@ -487,7 +491,7 @@ class Elaborator:
         self.emit(w, src, "LDR", kind=kind, loc=aloc, reg=slot, addr=aexpr, flags=flags)
         old = rx.reg(slot)
         data = s_value if op == "SWP" else rx.binary(name, width, old, s_value)
-        wflags = RMW_WRITE | (AMO_AL if acquire and release else 0)
+        wflags = RMW_WRITE | (AMO_AL if order == "A" and release else 0)
         self.store(w, src, addr, data, release, wflags, width)
         if not noret:
             self.write(w, dest, old)
@@ -523,7 +527,8 @@ class Elaborator:
                 self.write(b, rs, old)
             else:
                 name = self.assume(b, src, equal, PICK)
-                self.store(b, src, addr, rx.pick(name, new), release, RMW_WRITE | (AMO_AL if order and release else 0), width)
+                wflags = RMW_WRITE | (AMO_AL if order and release else 0)
+                self.store(b, src, addr, rx.pick(name, new), release, wflags, width)
                 self.write(b, rs, rx.pick(name, compare) if outcome == "from-register" else old)
             b.pc += 1
             forks.append(b)

@@ -25,10 +25,11 @@ Expressions are nested tuples (hashable, comparable, stable across processes):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 MASK64 = (1 << 64) - 1
 
-Expr = tuple  # type: ignore[type-arg]  # nested tuples, see the module doc
+Expr = tuple[Any, ...]  # nested tuples, see the module doc
 Eval = Callable[[tuple[int, ...]], int]
 
 

@@ -11,9 +11,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from stalecheck.machine.hierarchy import CacheConfig
-from stalecheck.machine.paths import UNROLL, Src
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, S2Force
+from stalecheck.machine.paths import UNROLL, Src
 from stalecheck.machine.translation import XlateSpec
 
 if TYPE_CHECKING:

@@ -38,7 +38,16 @@ from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
-from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, STORE_ATOMIC, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.state import (
+    SCTLR_C,
+    SCTLR_I,
+    STORE,
+    STORE_ATOMIC,
+    State,
+    Thread,
+    sctlr_bits,
+    with_thread,
+)
 from stalecheck.machine.step_record import StepRecord
 from stalecheck.machine.steps import (
     COMPLETE,
@@ -243,7 +252,9 @@ class Machine:
         for pe, buf in enumerate(state.bufs):
             if buf:
                 for i in buffer.completable(buf, self._setway_in_order):
-                    if buf[i][0] == STORE and buf[i][5] & STORE_ATOMIC and not atomic.may_propagate(state, pe, buf[i]):
+                    entry = buf[i]
+                    atomic_write = entry[0] == STORE and entry[5] & STORE_ATOMIC
+                    if atomic_write and not atomic.may_propagate(state, pe, entry):
                         continue  # machine/atomic.py: another observer wrote between
                     append((COMPLETE, pe, i))
                     if buf[i][0] == STORE and buf[i][4] > PATH_CACHEABLE:  # a mix may also bypass
