@@ -18,9 +18,9 @@ from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.maintenance import expand_setway_loops
 from stalecheck.machine.memtypes import MemType
 from stalecheck.machine.paths import Elaborated, Elaborator
-from stalecheck.machine.regexpr import Expr
+from stalecheck.machine.regexpr import Expr, evaluate
 from stalecheck.machine.spec import Context, LineSpec, SystemSpec, ThreadSpec, VMSpec
-from stalecheck.machine.state import State
+from stalecheck.machine.state import State, Thread
 
 # A location's address, as a register holds it: far above any value a program writes.
 LOC_BASE = 1 << 40
@@ -152,6 +152,18 @@ class Layout:
         for span in self.paths[t]:
             if span.start <= pc <= span.stop:
                 return span
+        return None
+
+    def final_value(self, th: Thread, t: int, reg: str) -> int | None:
+        """Register ``reg``'s value at the end of the path thread ``t`` ran (None if the
+        path never writes it)."""
+        span = self.path_of(t, th.pc)
+        if span is None:
+            return None
+        slots = self.regs[t]
+        for name, expr in span.final:
+            if name == reg:
+                return evaluate(expr, lambda slot: th.regs[slots[slot]])
         return None
 
     def intern(self, instr: Instr) -> int:

@@ -146,6 +146,20 @@ def _narrow(value: rx.Expr) -> rx.Expr:
     return rx.binary("MASK", 32, value, rx.const(0))
 
 
+def from_instr(instr: Instr) -> Src:
+    """A plain machine instruction as an element of a program with paths: loads and
+    stores by location become ``LD``/``ST`` (their registers take part in renaming);
+    anything else is kept as it is."""
+    where = (instr.text, instr.line, instr.column, instr.source)
+    if instr.op == "LDR":
+        order = {ACQUIRE: "A", ACQUIRE_PC: "Q"}.get(instr.kind, "")
+        return Src("LD", (instr.reg, Address(Operand("loc", instr.loc)), order, False), *where)
+    if instr.op == "STR":
+        value = Operand("reg", instr.reg) if instr.reg else Operand("imm", value=instr.value)
+        return Src("ST", (value, Address(Operand("loc", instr.loc)), instr.kind == RELEASE), *where)
+    return Src("INSTR", (instr,), *where)
+
+
 def width_of(name: str) -> int:
     """W registers are 32 bits; X, r and the notation's registers 64."""
     return 32 if name[:1] in ("W", "w") else 64

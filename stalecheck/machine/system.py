@@ -132,6 +132,12 @@ class Machine:
     def loc_index(self, loc: str) -> tuple[int, int]:
         return self.layout.loc_index(loc)
 
+    def final_value(self, state: State, t: int, reg: str) -> int | None:
+        lay = self.layout
+        if not lay.paths[t] or not lay.finished(state, t):
+            return None
+        return lay.final_value(state.threads[t], t, reg)
+
     def line_of(self, name: str) -> int:
         return self.layout.line_of(name)
 
