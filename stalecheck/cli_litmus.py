@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -106,7 +106,7 @@ def litmus(
     interrupted = len(outcomes) < len(files)
     counts = summary_counts(outcomes)
     if as_json:
-        doc = {
+        doc: dict[str, Any] = {
             "tests": [o.json | {"status": o.status} if o.json else
                       {"path": o.path, "status": o.status, "message": o.message}
                       for o in outcomes],

@@ -28,7 +28,10 @@ def _seconds(value: float | None) -> float | None:
 
 
 def timeout_option(help_text: str) -> typer.models.OptionInfo:
-    return typer.Option("--timeout", help=help_text, callback=_seconds, metavar="SECONDS")
+    option: typer.models.OptionInfo = typer.Option(
+        "--timeout", help=help_text, callback=_seconds, metavar="SECONDS"
+    )
+    return option
 
 
 Timeout = Annotated[float | None, timeout_option("Stop with 'unknown' after this many seconds.")]

@@ -43,7 +43,7 @@ def _executor(scheduler: str | None) -> tuple[Any, Any]:
         # dask's timeout covers connecting, not a peer that accepts and never answers
         # (an HTTP server): the watchdog bounds the whole handshake.
         with watchdog(timeout=SCHEDULER_SECONDS + 2, interrupt=False):
-            client = Client(scheduler, timeout=f"{SCHEDULER_SECONDS}s")
+            client = Client(scheduler, timeout=f"{SCHEDULER_SECONDS}s")  # type: ignore[no-untyped-call]
     except Stop:
         raise UsageError(
             f"--scheduler {scheduler}: cannot reach the cluster (something accepted the "
@@ -54,7 +54,7 @@ def _executor(scheduler: str | None) -> tuple[Any, Any]:
         raise UsageError(
             f"--scheduler {scheduler}: cannot reach the cluster ({type(exc).__name__}: {exc})"
         ) from None
-    return client.get_executor(), client
+    return client.get_executor(), client  # type: ignore[no-untyped-call]
 
 
 def stress_cmd(

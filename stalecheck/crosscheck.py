@@ -1,4 +1,4 @@
-"""The two engines check each other (DESIGN.md section 2).
+"""The two engines check each other (docs/design.md section 2).
 
 A litmus test that both engines can express is run on the machine engine
 (``litmus_machine.py``: one PE per thread, each location its own Normal

@@ -1,4 +1,4 @@
-"""The two engines check each other (DESIGN.md section 2).
+"""The two engines check each other (docs/design.md section 2).
 
 On every litmus test both can express, the machine engine's final states must
 equal the axiomatic engine's allowed states (issue 10).  A state on one side

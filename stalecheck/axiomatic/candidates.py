@@ -4,8 +4,9 @@ Given one path per thread, events are numbered globally (initial writes
 first).  A candidate picks, for each read, a same-cell write with the value
 it read (``rf``), and for each cell a total coherence order with the initial
 write first (``co``).  Which candidates are executions is the model's call
-(:mod:`stalecheck.axiomatic.model`); this module only enumerates, asking the
-model after each rf choice whether any co choice can still be allowed.
+(:mod:`stalecheck.axiomatic.model`); this module only builds the choices, and
+:mod:`stalecheck.axiomatic.executions` enumerates them, asking the model after each
+rf choice whether any co choice can still be allowed.
 
 Two of the internal visibility requirements of herd's ``aarch64.cat``
 (``coRW1-Exp``, ``coWW-Exp``; Arm ARM B2.3, internal visibility) are built
@@ -26,7 +27,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from stalecheck.axiomatic.events import Event, ThreadTrace
-from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.values import Val
 
 Cell = tuple[str, int]
@@ -155,46 +155,3 @@ def co_orders(space: CandidateSpace, writes: list[int]) -> Iterator[tuple[int, .
             last[p] = w
         if ok:
             yield tuple(init + list(perm))
-
-
-def executions(
-    traces: Sequence[ThreadTrace],
-    model: MemoryModel,
-    init_memory: dict[Cell, Val],
-    explain: bool = False,
-) -> Iterator[Execution]:
-    """Every candidate built from these thread paths that ``model`` allows.
-
-    With ``explain`` the candidates the model forbids are yielded too, each with
-    the axiom it violates, so that a forbidden outcome can be explained.
-    """
-    space = build_space(traces, init_memory)
-    if space is None:
-        return
-    prepared = model.prepare(space)
-    named = model.thread_edges(prepared)
-    evs, writes_by_cell = space.evs, space.writes_by_cell
-    co_cells = [c for c in space.cells if len(writes_by_cell.get(c, [])) > 1]
-    single_rank = {w: 0 for c in space.cells if c not in co_cells
-                   for w in writes_by_cell.get(c, [])}
-    for rf_choice in itertools.product(*space.rf_cands):
-        rf = dict(zip(space.reads, rf_choice, strict=True))
-        rf_state = model.admits_rf(prepared, rf, explain)
-        if rf_state is None:
-            continue
-        co_lists = [list(co_orders(space, writes_by_cell[c])) for c in co_cells]
-        for co_choice in itertools.product(*co_lists):
-            co_rank = dict(single_rank)
-            for order in co_choice:
-                for rank, w in enumerate(order):
-                    co_rank[w] = rank
-            co = dict(zip(co_cells, co_choice, strict=True))
-            judgement = model.judge(prepared, rf_state, Candidate(rf, co, co_rank), explain)
-            if judgement.violation and not explain:
-                continue
-            memory = {c: evs[co[c][-1]].value if c in co else evs[writes_by_cell[c][-1]].value
-                      for c in space.cells}
-            yield Execution(
-                space.events, space.traces, rf, co, memory, named, space.offsets,
-                judgement.violation, judgement.ob,
-            )

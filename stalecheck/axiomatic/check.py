@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
-from stalecheck.axiomatic.candidates import Execution, executions
+from stalecheck.axiomatic.candidates import Execution
 from stalecheck.axiomatic.code_data import (
     CodeLayout,
     add_overwriting,
@@ -26,6 +26,7 @@ from stalecheck.axiomatic.code_data import (
 )
 from stalecheck.axiomatic.conditions import Evaluator, FinalState
 from stalecheck.axiomatic.events import Event, ThreadTrace
+from stalecheck.axiomatic.executions import executions
 from stalecheck.axiomatic.ifetch_model import IfetchModel
 from stalecheck.axiomatic.initial_state import (
     InitialState,

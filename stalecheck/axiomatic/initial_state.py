@@ -188,6 +188,7 @@ def build_initial_state(
     pending: list[str] = []
     index_fixups: list[tuple[int, str, Addr]] = []
     memory_inits: list[tuple[ast.InitItem, str, int | None, Val | tuple[int, ...] | None]] = []
+    val: Val | tuple[int, ...] | None  # one name for a register's, a cell's and an array's value
     for item in test.init:
         pos = Position(path, item.line, item.column)
         ctype = POINTER_TYPE if item.pointer else (
@@ -269,6 +270,7 @@ def build_initial_state(
             size = state.cell_types[(name, 0)].size
             if index >= state.arrays[name]:
                 raise InputError(f"index {index} out of bounds for array {name}", pos)
+            assert not isinstance(val, tuple)  # an element's value is a scalar (refused when read)
             state.memory[(name, index * size)] = _fit(val if val is not None else 0, size)
         elif isinstance(val, tuple):
             count = state.arrays.get(name, len(val))

@@ -152,13 +152,13 @@ def _mul(m: ThreadMachine, ins: ast.Instruction) -> None:
     ops = ins.operands
     width = width_of(m, ops[0])
     vals = [m.get(o) for o in ops[1:]]
-    if any(not isinstance(v, int) for v, _, _ in vals):
+    x = [v for v, _, _ in vals if isinstance(v, int)]
+    if len(x) != len(vals):
         raise m.unsupported("multiplying an address")
     d = p = 0
     for _, vd, vp in vals:
         d |= vd
         p |= vp
-    x = [v for v, _, _ in vals]
     mn = ins.mnemonic
     if mn == "MUL":
         res = x[0] * x[1]

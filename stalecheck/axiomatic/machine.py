@@ -556,6 +556,7 @@ class ThreadMachine:
             if target is None:
                 pc += 1
                 continue
+            dest: int | None
             if isinstance(target, CodeLabel):
                 dest = self._enter(target)
             else:

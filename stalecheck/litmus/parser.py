@@ -309,7 +309,8 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Condition(children[0], children[1], getattr(meta, "line", 0))
 
     def location_entry(self, children: list[Any]) -> ast.Location:
-        return children[0]
+        location: ast.Location = children[0]
+        return location
 
     @v_args(meta=True)
     def locations(self, meta: Any, children: list[ast.Location]) -> tuple[str, tuple[ast.Location, ...], int]:
@@ -428,7 +429,7 @@ def parse_litmus(text: str, path: str = "<string>") -> ast.LitmusTest:
         ) from None
     except UnexpectedCharacters as exc:
         raise InputError(
-            f"unexpected character {text[exc.pos_in_stream]!r}{_expected_text(exc)}",
+            f"unexpected character {exc.char!r}{_expected_text(exc)}",
             Position(path, exc.line, exc.column),
             line_of(exc.line),
         ) from None

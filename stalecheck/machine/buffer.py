@@ -33,7 +33,7 @@ The rules on what may complete before what, each with its place in the Arm ARM
   cache maintenance instructions in program order before the DSB" are waited for
   only when the required access types are reads and writes; D7.5.9.15: a CMO "is
   only guaranteed to be complete ... following a DSB"), so a ``DSB ST`` completes
-  no CMO (DESIGN.md section 1).
+  no CMO (docs/design.md section 1).
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def coherent_device_write(
     copies: Copies, mem: Memory, h: Hierarchy, line: int, offset: int, value: int, nl: int
 ) -> tuple[Copies, Memory]:
     """An I/O-coherent device write: merged with the newest data, written at the PoC,
-    and every cached copy invalidated (DESIGN.md section 1, Observers; B2.10.1.1.1
+    and every cached copy invalidated (docs/design.md section 1, Observers; B2.10.1.1.1
     Shareable, Inner Shareable, and Outer Shareable Normal memory)."""
     base = coherent_value(copies, mem, h, -1, line, nl)
     out = list(copies)

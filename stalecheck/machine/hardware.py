@@ -33,7 +33,7 @@ class Hardware:
         """D7.5.1 General behavior of the caches: a line may be allocated into a cache when it
         is Normal cacheable in the regime of an EL running on that PE, or of a higher
         EL: with the host's linear map of all RAM at EL2, every PE may fill any RAM line
-        (DESIGN.md section 1, Hardware nondeterminism).  ``dirty`` is
+        (docs/design.md section 1, Hardware nondeterminism).  ``dirty`` is
         ``caches.dirty_l1_lines`` of the state's copies."""
         lay = self.layout
         if not caches.may_fill(state.copies, lay.h, inst, line, lay.nl, dirty):

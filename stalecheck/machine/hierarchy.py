@@ -75,7 +75,7 @@ class Hierarchy:
         self.louis = louis
         self.loc = loc
         # Depths: how many levels lie before each point.  The modelled system cache
-        # is before the PoC (DESIGN.md section 1; class 2 of D7.5.12 System level
+        # is before the PoC (docs/design.md section 1; class 2 of D7.5.12 System level
         # caches; caches beyond the PoC, class 3, are invisible and not modelled).
         self.pou_depth = louu
         self.pouis_depth = louis

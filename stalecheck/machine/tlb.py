@@ -14,7 +14,7 @@ so equal contents hash equal.  The rules, each defined here once:
   conflict abort (D8.16 Translation Lookaside Buffers, TLB conflict abort) or use either entry;
 - a TLBI removes the matching entries of every PE in its scope when it
   *completes*; it completes asynchronously and only a DSB waits for it
-  (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; DESIGN.md section 1: ``DSB ISHST`` completes none).
+  (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; docs/design.md section 1: ``DSB ISHST`` completes none).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Address translation rules: descriptors, the table walk and fault syndromes.
 
 Page tables are ordinary locations in simulated memory, so a PTE write goes
-through the PE's buffer and caches like any other store (DESIGN.md section 1,
+through the PE's buffer and caches like any other store (docs/design.md section 1,
 Translation).  A descriptor is one small int in the model's own encoding (not
 Arm's bit layout, which would only make states bigger); the walk reads each
 level's entry through the walker's view of memory and returns either a leaf

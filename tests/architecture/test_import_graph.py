@@ -17,12 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "stalecheck"
 # Cycles known and being removed, each as the sorted tuple of its modules (or of its
 # subpackages, for the graph of subpackages).  This list may only shrink: a new cycle
 # fails the test, and a listed cycle that is gone fails it too, so the entry is
-# deleted as soon as the cycle is.  (The report/ <-> axiomatic/ cycle of issue 9 is gone.)
-ALLOWED_CYCLES: set[tuple[str, ...]] = {
-    # axiomatic.candidates imports axiomatic.model, whose annotations import candidates
-    # under TYPE_CHECKING (engineer "axiomatic"; a type-only cycle is still one unit).
-    ("stalecheck.axiomatic.candidates", "stalecheck.axiomatic.model"),
-}
+# deleted as soon as the cycle is.  (The report/ <-> axiomatic/ and the
+# axiomatic.candidates <-> axiomatic.model cycles of issue 9 are gone.)
+ALLOWED_CYCLES: set[tuple[str, ...]] = set()
 
 # Reads of another module's private names still to remove (may only shrink).
 ALLOWED_PRIVATE_READS: set[str] = set()

@@ -1,6 +1,6 @@
 """Every bundled variant's verdict, from exploring, equals the seed analysis.
 
-The expectation is the scenario's declared prediction (DESIGN.md section 5);
+The expectation is the scenario's declared prediction (docs/design.md section 5);
 the verdict comes from the exhaustive search, so either side can fail.
 """
 

@@ -1,4 +1,4 @@
-"""Devices and sub-block lines through the public scenario API (DESIGN.md section 1).
+"""Devices and sub-block lines through the public scenario API (docs/design.md section 1).
 
 Each case is explored exhaustively; the assertions are on verdicts and witnesses.
 """
