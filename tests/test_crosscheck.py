@@ -166,8 +166,17 @@ def _litmus(threads: list[list[tuple]]) -> str:  # type: ignore[type-arg]
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(_OPS, min_size=1, max_size=3), min_size=2, max_size=3))
+def _small(threads: list[list[tuple]]) -> bool:  # type: ignore[type-arg]
+    """At most two atomic pairs and five writes in all: the axiomatic engine enumerates
+    every coherence order, which grows fast with writes to one location."""
+    ops = [op for ops in threads for op in ops]
+    atomics = sum(op[0] in ("AMO", "EXCL") for op in ops)
+    writes = sum(op[0] in ("ST", "AMO", "EXCL") for op in ops)
+    return atomics <= 2 and writes <= 5
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.lists(st.lists(_OPS, min_size=1, max_size=3), min_size=2, max_size=3).filter(_small))
 def test_random_programs_machine_equals_axiomatic(threads: list[list[tuple]]) -> None:  # type: ignore[type-arg]
     """Random programs with dependencies (address, data, control), barriers,
     acquire/release, exclusives and atomics: both engines give the same states."""

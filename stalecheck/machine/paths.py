@@ -161,18 +161,19 @@ def from_instr(instr: Instr) -> Src:
 
 
 def width_of(name: str) -> int:
-    """W registers are 32 bits; X, r and the notation's registers 64."""
-    return 32 if name[:1] in ("W", "w") else 64
+    """A litmus test's W registers are 32 bits, its X registers 64; the machine
+    notation's registers (lower case: ``r1``, ``x1``, ``w1``) have no width."""
+    return 32 if name[:1] == "W" else 64
 
 
 def canonical(name: str) -> str:
-    """``W3``/``X3`` -> ``X3`` (one architectural register); ``WZR``/``XZR`` -> ``XZR``;
-    the machine notation's ``r3`` stays as written."""
-    upper = name.upper()
-    if upper in ("WZR", "XZR"):
+    """A litmus test's ``W3``/``X3`` -> ``X3`` (one architectural register), ``WZR``/``XZR``
+    -> ``XZR``; the machine notation's registers stay as written (``r1``, ``x1`` and
+    ``w1`` are three registers there, docs/notation.md)."""
+    if name.upper() in ("WZR", "XZR"):
         return "XZR"
-    if upper[:1] in ("W", "X") and upper[1:].isdigit():
-        return "X" + upper[1:]
+    if name[:1] in ("W", "X") and name[1:].isdigit():
+        return "X" + name[1:]
     return name
 
 
