@@ -175,7 +175,10 @@ def _small(threads: list[list[tuple]]) -> bool:  # type: ignore[type-arg]
     return atomics <= 2 and writes <= 5
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+_SLOW = [HealthCheck.too_slow, HealthCheck.filter_too_much]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=_SLOW)
 @given(st.lists(st.lists(_OPS, min_size=1, max_size=3), min_size=2, max_size=3).filter(_small))
 def test_random_programs_machine_equals_axiomatic(threads: list[list[tuple]]) -> None:  # type: ignore[type-arg]
     """Random programs with dependencies (address, data, control), barriers,
