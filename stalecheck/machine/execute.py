@@ -54,6 +54,8 @@ class Execute:
             for spec, prog, spans in zip(layout.threads, layout.programs, layout.paths, strict=True)
         )
         self._weak = layout.spec.options.weak_ordering
+        # Threads with ASSUME checks to settle after each of their steps (paths.py).
+        self._checks = tuple(w is not None and bool(w.assumes) for w in self.windows)
         # The register slot each load of each program writes (read-read coherence check).
         self._dest = tuple(
             tuple(layout.regs[t].get(layout.code[i].reg, -1) for i in prog)
@@ -321,7 +323,8 @@ class Execute:
                 th = synchronise(th)._replace(retry=0)
         elif not (th.hyp or th.fault):  # an abort entered its handler or stopped the thread
             th = _advance(th)
-        return self._settle(with_thread(state, t, th), t)
+        state = with_thread(state, t, th)
+        return self._settle(state, t) if self._checks[t] else state
 
     def _issue(
         self, state: State, t: int, th: Thread, instr: Instr, choice: int, index: int
