@@ -37,7 +37,18 @@ from stalecheck.scenarios.builder import Builder
 _BARRIER_OPTIONS = {
     "SY", "ST", "LD", "ISH", "ISHST", "ISHLD", "OSH", "OSHST", "OSHLD", "NSH", "NSHST", "NSHLD",
 }
-_ALU = {"ADD": "ADD", "SUB": "SUB", "EOR": "EOR", "AND": "AND", "ORR": "ORR"}
+_ALU = {
+    "ADD": "ADD", "SUB": "SUB", "EOR": "EOR", "AND": "AND", "ORR": "ORR", "BIC": "BIC", "ORN": "ORN",
+    "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
+}
+_ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
+_CSEL = {"CSEL", "CSINC", "CSINV", "CSNEG"}
+# CSET rd, c = CSINC rd, zr, zr, !c; CINC rd, rn, c = CSINC rd, rn, rn, !c; ... (C6.2)
+_CSEL_ALIASES = {"CSET": "CSINC", "CSETM": "CSINV", "CINC": "CSINC", "CINV": "CSINV", "CNEG": "CSNEG"}
+_INVERSE = {
+    "EQ": "NE", "NE": "EQ", "CS": "CC", "HS": "LO", "CC": "CS", "LO": "HS", "MI": "PL", "PL": "MI",
+    "VS": "VC", "VC": "VS", "HI": "LS", "LS": "HI", "GE": "LT", "LT": "GE", "GT": "LE", "LE": "GT",
+}
 _LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A"}
 _STORES = {"STR": False, "STLR": True}
 _ORDER_SUFFIX = {"": (False, False), "A": (True, False), "L": (False, True), "AL": (True, True)}
@@ -93,11 +104,20 @@ class _Thread:
             raise self.refuse(ins, "operand form")
         return Operand("reg", name)
 
-    def address(self, ins: ast.Instruction, op: ast.Operand) -> Address:
-        if not isinstance(op, ast.Mem) or op.writeback or not op.parts:
+    def address(self, ins: ast.Instruction, op: ast.Operand, post: ast.Operand | None = None) -> Address:
+        """A memory operand; ``post`` the immediate after it (post-index, ``[X1],#4``)."""
+        if not isinstance(op, ast.Mem) or not op.parts:
             raise self.refuse(ins, "addressing mode")
         parts = op.parts
         base = Operand("reg", self.reg(ins, parts[0]))
+        if post is not None:
+            if not isinstance(post, ast.Imm) or len(parts) != 1 or op.writeback:
+                raise self.refuse(ins, "addressing mode")
+            return Address(base, None, True, post.value)
+        if op.writeback:
+            if len(parts) == 2 and isinstance(parts[1], ast.Imm):
+                return Address(base, Operand("imm", value=parts[1].value), True)
+            raise self.refuse(ins, "addressing mode")
         if len(parts) == 1:
             return Address(base)
         off = parts[1]
@@ -113,6 +133,12 @@ class _Thread:
             if len(parts) == 3 and isinstance(ext, ast.Shift) and ext.kind.upper() in ("LSL", "SXTW", "UXTW"):
                 return Address(base, Operand("reg", name, ext=ext.kind.upper(), amount=ext.amount))
         raise self.refuse(ins, "addressing mode")
+
+    def condition(self, ins: ast.Instruction, op: ast.Operand, invert: bool = False) -> str:
+        if not isinstance(op, ast.Reg) or op.name.upper() not in _INVERSE:
+            raise self.refuse(ins, "condition")
+        cond = op.name.upper()
+        return _INVERSE[cond] if invert else cond
 
     def label(self, ins: ast.Instruction, op: ast.Operand) -> str:
         if isinstance(op, ast.Reg):
@@ -156,19 +182,53 @@ class _Thread:
         if m == "MOV":
             arity(2)
             return src("MOV", self.reg(ins, ops[0]), self.source(ins, ops, 1))
-        if m in _ALU:
+        if m in _ALU or m in _ALU_FLAGS:
             arity(3, 4)
-            return src("ALU", _ALU[m], self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2))
-        if m == "CMP":
+            name = _ALU.get(m) or _ALU_FLAGS[m]
+            return src("ALU", name, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2),
+                       m in _ALU_FLAGS)
+        if m in ("NEG", "MVN"):
             arity(2, 3)
-            return src("CMP", self.reg(ins, ops[0]), self.source(ins, ops, 1))
-        if m == "CSEL":
-            arity(4)
-            cond = ops[3]
-            if not isinstance(cond, ast.Reg) or cond.name.upper() not in rx.CONDITIONS:
-                raise self.refuse(ins, "condition")
-            return src("CSEL", self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.reg(ins, ops[2]),
-                       cond.name.upper())
+            rd = self.reg(ins, ops[0])
+            zr = "WZR" if rd.startswith("W") else "XZR"
+            return src("ALU", "SUB" if m == "NEG" else "ORN", rd, zr, self.source(ins, ops, 1))
+        if m in ("MOVZ", "MOVK"):
+            arity(2, 3)
+            imm = ops[1]
+            shift = ops[2] if len(ops) == 3 else ast.Shift("LSL", 0)
+            lsl = isinstance(shift, ast.Shift) and shift.kind.upper() == "LSL"
+            if not isinstance(imm, ast.Imm) or not isinstance(shift, ast.Shift) or not lsl:
+                raise self.refuse(ins, "operand form")
+            rd = self.reg(ins, ops[0])
+            if m == "MOVZ":
+                return src("MOV", rd, Operand("imm", value=(imm.value & 0xFFFF) << shift.amount))
+            return src("MOVK", rd, imm.value, shift.amount)
+        if m in ("CMP", "CMN", "TST"):
+            arity(2, 3)
+            kind = {"CMP": "SUB", "CMN": "ADD", "TST": "AND"}[m]
+            return src("CMP", self.reg(ins, ops[0]), self.source(ins, ops, 1), kind)
+        if m in _CSEL or m in _CSEL_ALIASES:
+            variant = _CSEL_ALIASES.get(m, m)
+            if m in ("CSET", "CSETM"):
+                arity(2)
+                rd = self.reg(ins, ops[0])
+                zr = "WZR" if rd.startswith("W") else "XZR"
+                regs, cond = [rd, zr, zr], self.condition(ins, ops[1], invert=True)
+            elif m in _CSEL_ALIASES:
+                arity(3)
+                rn = self.reg(ins, ops[1])
+                regs, cond = [self.reg(ins, ops[0]), rn, rn], self.condition(ins, ops[2], invert=True)
+            else:
+                arity(4)
+                regs = [self.reg(ins, op) for op in ops[:3]]
+                cond = self.condition(ins, ops[3])
+            return src("CSEL", *regs, cond, variant)
+        if m in ("TBZ", "TBNZ"):
+            arity(3)
+            bit = ops[1]
+            if not isinstance(bit, ast.Imm):
+                raise self.refuse(ins, "bit number")
+            return src("TBZ", self.reg(ins, ops[0]), bit.value, self.label(ins, ops[2]), m == "TBNZ")
         if m == "B":
             arity(1)
             return src("B", "", self.label(ins, ops[0]))
@@ -179,11 +239,15 @@ class _Thread:
             arity(2)
             return src("CBZ", self.reg(ins, ops[0]), self.label(ins, ops[1]), m == "CBNZ")
         if m in _LOADS:
-            arity(2)
-            return src("LD", self.reg(ins, ops[0]), self.address(ins, ops[1]), _LOADS[m], "X" in m[2:4])
+            arity(2, 3)
+            post = ops[2] if len(ops) == 3 else None
+            addr = self.address(ins, ops[1], post)
+            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[m], "X" in m[2:4])
         if m in _STORES:
-            arity(2)
-            return src("ST", Operand("reg", self.reg(ins, ops[0])), self.address(ins, ops[1]), _STORES[m])
+            arity(2, 3)
+            post = ops[2] if len(ops) == 3 else None
+            addr = self.address(ins, ops[1], post)
+            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[m])
         if m in ("STXR", "STLXR"):
             arity(3)
             return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),

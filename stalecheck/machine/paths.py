@@ -70,10 +70,14 @@ class Operand(NamedTuple):
 
 
 class Address(NamedTuple):
-    """``[base]``, ``[base, offset]`` or a bare location (base of kind ``"loc"``)."""
+    """``[base]``, ``[base, offset]`` or a bare location (base of kind ``"loc"``); with
+    ``writeback`` the base register is updated after the access: to the address used
+    (pre-index, ``[base, #imm]!``) or to base plus ``post`` (post-index, ``[base], #imm``)."""
 
     base: Operand
     offset: Operand | None = None
+    writeback: bool = False
+    post: int = 0
 
 
 class Src(NamedTuple):
@@ -120,7 +124,8 @@ class _Walk:
 
     pc: int = 0
     regs: dict[str, rx.Expr] = field(default_factory=dict)
-    flags: tuple[int, rx.Expr, rx.Expr] | None = None  # width and operands of the last CMP
+    # The last flag-setting instruction: kind (SUB, ADD, AND), width and operands.
+    flags: tuple[str, int, rx.Expr, rx.Expr] | None = None
     out: list[Instr] = field(default_factory=list)
     defs: dict[str, int] = field(default_factory=dict)  # register -> definitions so far
     picks: int = 0
@@ -255,6 +260,8 @@ class Elaborator:
     def address(self, w: _Walk, addr: Address, src: Src) -> tuple[str, rx.Expr]:
         """The location an access goes to when it is fixed, else "", and the address
         expression (whose loads are the access's address dependencies, B2.3.6)."""
+        if addr.writeback and not addr.offset:  # post-index: the access uses the base
+            addr = Address(addr.base)
         if addr.base.kind == "loc" and addr.offset is None:
             if addr.base.name not in self.locations:
                 raise self.refuse(src, f"unknown location {addr.base.name!r}")
@@ -386,13 +393,26 @@ class Elaborator:
             rd, s = a
             self.write(w, rd, self.operand(w, s, width_of(rd), src))
         elif op == "ALU":
-            name, rd, rn, s = a
+            name, rd, rn, s = a[:4]
             width = width_of(rd)
-            value = rx.binary(name, width, self.read(w, rn), self.operand(w, s, width, src))
-            self.write(w, rd, value)
+            x, y = self.read(w, rn), self.operand(w, s, width, src)
+            if len(a) > 4 and a[4]:  # ADDS, SUBS, ANDS, BICS: also set the flags
+                w.flags = ({"ADD": "ADD", "SUB": "SUB"}.get(name, "AND"), width, x, y)
+                if name == "BIC":
+                    w.flags = ("AND", width, x, rx.binary("NOT", width, y, rx.const(0)))
+            if name in ("BIC", "ORN", "EON"):  # with the second operand inverted
+                y = rx.binary("NOT", width, y, rx.const(0))
+                name = {"BIC": "AND", "ORN": "ORR", "EON": "EOR"}[name]
+            self.write(w, rd, rx.binary(name, width, x, y))
+        elif op == "MOVK":  # insert 16 bits, keep the rest (C6.2 MOVK)
+            rd, imm, shift = a
+            width = width_of(rd)
+            keep = rx.binary("AND", width, self.read(w, rd), rx.const(~(0xFFFF << shift)))
+            self.write(w, rd, rx.binary("ORR", width, keep, rx.const((imm & 0xFFFF) << shift)))
         elif op == "CMP":
-            rn, s = a
-            w.flags = (width_of(rn), self.read(w, rn), self.operand(w, s, width_of(rn), src))
+            rn, s = a[:2]
+            kind = a[2] if len(a) > 2 else "SUB"
+            w.flags = (kind, width_of(rn), self.read(w, rn), self.operand(w, s, width_of(rn), src))
         elif op == "CSEL":
             return self.csel(w, src)
         elif op == "B":
@@ -401,22 +421,30 @@ class Elaborator:
                 return [] if self.jump(w, label, src) else None
             if w.flags is None:
                 raise self.refuse(src, "a conditional branch before any CMP")
-            width, x, y = w.flags
-            return self.branch(w, src, rx.flags_cond(cond, width, x, y), label)
+            kind, width, x, y = w.flags
+            return self.branch(w, src, rx.flags_cond(cond, width, x, y, kind), label)
         elif op == "CBZ":
             reg, label, nonzero = a
             cond = rx.flags_cond("NE" if nonzero else "EQ", width_of(reg), self.read(w, reg), rx.const(0))
             return self.branch(w, src, cond, label)
+        elif op == "TBZ":  # test one bit and branch (C6.2 TBZ/TBNZ)
+            reg, bit, label, nonzero = a
+            value = rx.binary("TBIT", 64, self.read(w, reg), rx.const(bit))
+            cond = rx.flags_cond("NE" if nonzero else "EQ", 64, value, rx.const(0))
+            return self.branch(w, src, cond, label)
         elif op == "LD":
             rd, addr, order, exclusive = a
-            slot = self.load(w, src, rd, addr, order, EXCLUSIVE if exclusive else 0)
+            base = self._base(w, addr, src)
+            self.load(w, src, rd, addr, order, EXCLUSIVE if exclusive else 0)
             if exclusive:
                 w.monitor = (len(w.out) - 1, w.out[-1].loc)
-            del slot
+            self._writeback(w, addr, base, src)
         elif op == "ST":
             s, addr, release = a
             width = width_of(s.name) if s.kind == "reg" else 64
+            base = self._base(w, addr, src)
             self.store(w, src, addr, self.operand(w, s, width, src), release, 0, width)
+            self._writeback(w, addr, base, src)
         elif op == "STX":
             return self.store_exclusive(w, src)
         elif op in ("CAS", "SWP", "LDOP"):
@@ -426,25 +454,53 @@ class Elaborator:
         w.pc += 1
         return []
 
+    def _base(self, w: _Walk, addr: Address, src: Src) -> rx.Expr | None:
+        """The base register's value before the access, when the access writes it back."""
+        return self.operand(w, addr.base, 64, src) if addr.writeback else None
+
+    def _writeback(self, w: _Walk, addr: Address, base: rx.Expr | None, src: Src) -> None:
+        """Pre- and post-indexed addressing write the base register after the access
+        (C6.2 LDR/STR (immediate)); the new value depends on what the base depended on."""
+        if base is None:
+            return
+        step = self.operand(w, addr.offset, 64, src) if addr.offset is not None else rx.const(addr.post)
+        self.write(w, addr.base.name, rx.binary("ADD", 64, base, step))
+
     def csel(self, w: _Walk, src: Src) -> list[_Walk] | None:
-        rd, rn, rm, cond_code = src.args
+        """CSEL, CSINC, CSINV, CSNEG (C6.2): the first source if the condition holds,
+        else the second, incremented, inverted or negated."""
+        rd, rn, rm, cond_code = src.args[:4]
+        variant = src.args[4] if len(src.args) > 4 else "CSEL"
+        width = width_of(rd)
+
+        def otherwise(b: _Walk) -> rx.Expr:
+            value = self.read(b, rm)
+            if variant == "CSINC":
+                return rx.binary("ADD", width, value, rx.const(1))
+            if variant == "CSINV":
+                return rx.binary("NOT", width, value, rx.const(0))
+            if variant == "CSNEG":
+                return rx.binary("SUB", width, rx.const(0), value)
+            return value
+
         if w.flags is None:
             raise self.refuse(src, "CSEL before any CMP")
-        width, x, y = w.flags
-        cond = rx.flags_cond(cond_code, width, x, y)
+        kind, width, x, y = w.flags
+        cond = rx.flags_cond(cond_code, width, x, y, kind)
         data, picks = rx.dependencies(cond)
         value = rx.constant(cond)
         if not data and not picks:
-            self.write(w, rd, self.read(w, rn if value else rm))
+            self.write(w, rd, self.read(w, rn) if value else otherwise(w))
             w.pc += 1
             return []
         forks: list[_Walk] = []
-        for holds, chosen in ((True, rn), (False, rm)):
+        for holds in (True, False):
             if value is not None and bool(value) != holds:
                 continue
             branch = w.fork()
             name = self.assume(branch, src, cond if holds else rx.negate(cond), PICK)
-            self.write(branch, rd, rx.pick(name, self.read(branch, chosen)))
+            chosen = self.read(branch, rn) if holds else otherwise(branch)
+            self.write(branch, rd, rx.pick(name, chosen))
             branch.pc += 1
             forks.append(branch)
         first = forks.pop()

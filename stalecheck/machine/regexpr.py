@@ -18,8 +18,10 @@ Expressions are nested tuples (hashable, comparable, stable across processes):
   ``CAS`` outcome) whose guess the ``ASSUME`` named ``pick`` checks: a *pick
   dependency* (herd's ``pick-dep``, aarch64deps.cat) rather than a data one;
 - ``(op, width, a, b)`` for ``op`` in ``_BINARY``: ``width``-bit arithmetic;
-- ``("cc", cond, width, a, b)``: 1 when condition code ``cond`` holds for the
-  flags of ``a - b`` (``CMP``), else 0; ``("not", e)``.
+- ``("cc", cond, width, a, b, kind)``: 1 when condition code ``cond`` holds for
+  the flags of ``a - b`` (``kind`` "SUB": ``CMP``, ``SUBS``), ``a + b`` ("ADD":
+  ``CMN``, ``ADDS``) or ``a AND b`` ("AND": ``TST``, ``ANDS``), else 0;
+  ``("not", e)``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ _BINARY: dict[str, Callable[[int, int, int], int]] = {
     "ORR": lambda a, b, w: _mask(a | b, w),
     "LSL": lambda a, b, w: _mask(a << (b % w), w),
     "LSR": lambda a, b, w: _mask(a, w) >> (b % w),
+    "ASR": lambda a, b, w: _mask(_signed(a, w) >> (b % w), w),
+    "MUL": lambda a, b, w: _mask(a * b, w),
+    "NOT": lambda a, b, w: _mask(~a, w),  # b unused
+    "TBIT": lambda a, b, w: (a >> b) & 1,  # bit b of a
     "SXTW": lambda a, b, w: _mask(_signed(a, 32), w),  # b unused: sign-extend a W value
     "UXTW": lambda a, b, w: _mask(a, 32),
     "MASK": lambda a, b, w: _mask(a, w),  # a W register read: the low 32 bits
@@ -70,8 +76,8 @@ def binary(op: str, width: int, a: Expr, b: Expr) -> Expr:
     return (op, width, a, b)
 
 
-def flags_cond(cond: str, width: int, a: Expr, b: Expr) -> Expr:
-    return ("cc", cond, width, a, b)
+def flags_cond(cond: str, width: int, a: Expr, b: Expr, kind: str = "SUB") -> Expr:
+    return ("cc", cond, width, a, b, kind)
 
 
 def negate(e: Expr) -> Expr:
@@ -82,14 +88,23 @@ def pick(name: str, e: Expr) -> Expr:
     return ("p", name, e)
 
 
-def _condition(cond: str, a: int, b: int, width: int) -> bool:
-    """Arm condition codes on the NZCV flags of ``a - b`` (C1.2.4 Condition code)."""
+def _condition(cond: str, a: int, b: int, width: int, kind: str = "SUB") -> bool:
+    """Arm condition codes (C1.2.4 Condition code) on the NZCV flags that ``SUBS``
+    (``a - b``), ``ADDS`` (``a + b``) or ``ANDS`` (``a AND b``) set (C6.2)."""
     ua, ub = _mask(a, width), _mask(b, width)
-    res = _mask(ua - ub, width)
+    if kind == "AND":
+        res = ua & ub
+        c = v = 0
+    elif kind == "ADD":
+        res = _mask(ua + ub, width)
+        c = int(ua + ub >= 1 << width)
+        v = int(_signed(ua, width) + _signed(ub, width) != _signed(res, width))
+    else:
+        res = _mask(ua - ub, width)
+        c = int(ua >= ub)
+        v = int(_signed(ua, width) - _signed(ub, width) != _signed(res, width))
     n = res >> (width - 1) & 1
     z = int(res == 0)
-    c = int(ua >= ub)
-    v = int(_signed(ua, width) - _signed(ub, width) != _signed(res, width))
     table = {
         "EQ": z == 1, "NE": z == 0, "CS": c == 1, "HS": c == 1, "CC": c == 0, "LO": c == 0,
         "MI": n == 1, "PL": n == 0, "VS": v == 1, "VC": v == 0,
@@ -117,8 +132,8 @@ def evaluate(e: Expr, value_of: Callable[[str], int]) -> int:
     if tag == "not":
         return int(not evaluate(e[1], value_of))
     if tag == "cc":
-        _, cond, width, a, b = e
-        return int(_condition(cond, evaluate(a, value_of), evaluate(b, value_of), width))
+        _, cond, width, a, b, kind = e
+        return int(_condition(cond, evaluate(a, value_of), evaluate(b, value_of), width, kind))
     op, width, a, b = e
     return _BINARY[op](evaluate(a, value_of), evaluate(b, value_of), width)
 
@@ -136,13 +151,13 @@ def fold(e: Expr) -> Expr:
         inner = fold(e[1])
         return const(int(not inner[1])) if inner[0] == "c" else ("not", inner)
     if tag == "cc":
-        _, cond, width, a, b = e
+        _, cond, width, a, b, kind = e
         fa, fb = fold(a), fold(b)
         if fa[0] == "c" and fb[0] == "c":
-            return const(int(_condition(cond, fa[1], fb[1], width)))
-        if fa == fb and cond in ("EQ", "NE", "GE", "LE", "LT", "GT", "HS", "LS", "HI", "LO", "CS", "CC"):
+            return const(int(_condition(cond, fa[1], fb[1], width, kind)))
+        if fa == fb and kind == "SUB":  # the flags of x - x do not depend on x
             return const(int(_condition(cond, 0, 0, width)))
-        return ("cc", cond, width, fa, fb)
+        return ("cc", cond, width, fa, fb, kind)
     op, width, a, b = e
     fa, fb = fold(a), fold(b)
     if fa[0] == "c" and fb[0] == "c":
