@@ -68,6 +68,38 @@ def _measure_suite(files: list[Path]) -> dict[str, Any]:
     }
 
 
+def _cat_vs_builtin(files: list[Path]) -> dict[str, Any]:
+    """Per-test time of ``--cat aarch64.cat`` (herd's model, interpreted) over the built-in model's,
+    on the tests the built-in model decides (the same engine enumerates candidates for both)."""
+    from stalecheck.cat.engine_model import model_for_test
+    from stalecheck.cat.program import vendored_dir
+    from stalecheck.errors import StalecheckError
+    from stalecheck.litmus import parse_file
+
+    cat = model_for_test(str(vendored_dir() / "aarch64.cat"))
+    ratios: list[float] = []
+    builtin = interpreted = 0.0
+    for f in files:
+        test = parse_file(f)
+        t0 = time.perf_counter()
+        try:
+            check_test(test, keep_witness=False)
+        except StalecheckError:
+            continue
+        t1 = time.perf_counter()
+        check_test(test, keep_witness=False, model_for=cat)
+        t2 = time.perf_counter()
+        builtin, interpreted = builtin + t1 - t0, interpreted + t2 - t1
+        ratios.append((t2 - t1) / max(t1 - t0, 1e-9))
+    return {
+        "tests": len(ratios),
+        "builtin_seconds": round(builtin, 3),
+        "cat_seconds": round(interpreted, 3),
+        "median_ratio": round(statistics.median(ratios), 1),
+        "worst_ratio": round(max(ratios), 1),
+    }
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -144,6 +176,10 @@ def main(
         "catalogues": _catalogues(),
         "catalogue": _measure_suite(_suite_files("herd-catalogue/aarch64")),
         "instructions": _measure_suite(_suite_files("herd-instructions/AArch64")),
+        "cat_vs_builtin": {
+            "catalogue": _cat_vs_builtin(_suite_files("herd-catalogue/aarch64")),
+            "instructions": _cat_vs_builtin(_suite_files("herd-instructions/AArch64")),
+        },
         "growth": {
             "mp_chain": _growth(mp_chain, range(2, max_threads + 1)),
             "iriw": _growth(iriw, range(3, max_threads + 1)),
@@ -160,6 +196,11 @@ def main(
             f"{f['single_tests_per_second']} tests/s, "
             f"median {f['median_ms']} ms, worst {f['worst_ms']} ms\n"
             f"  -j 2:      {f['j2_seconds']:.3f} s, {f['j2_tests_per_second']} tests/s"
+        )
+    for name, f in figures["cat_vs_builtin"].items():
+        typer.echo(
+            f"--cat aarch64.cat on {name}: {f['tests']} tests, {f['cat_seconds']} s vs built-in "
+            f"{f['builtin_seconds']} s, per test {f['median_ratio']}x (median), {f['worst_ratio']}x (worst)"
         )
     s = figures["startup"]
     typer.echo(

@@ -26,6 +26,7 @@ from stalecheck.cli_options import MaxMemory, Timeout
 from stalecheck.cli_stress import stress_cmd
 from stalecheck.cli_text import explain_interrupt, interrupt_explained, labelled
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
+from stalecheck.explore.reduced import PLAIN, Order, SearchMode
 from stalecheck.explore.search import Budget, Store, replay
 from stalecheck.explore.search import Progress as SearchProgress
 from stalecheck.explore.verdict import StopReason
@@ -91,6 +92,35 @@ StoreOption = Annotated[
     ),
 ]
 
+PorOption = Annotated[
+    bool,
+    typer.Option(
+        "--por/--no-por",
+        help="Partial-order reduction: explore one order of steps that commute (stubborn sets over "
+        "threads, buffers and cache lines). Verdicts are the same; the witness may not be the shortest.",
+    ),
+]
+OrderOption = Annotated[
+    Order,
+    typer.Option(
+        "--order",
+        help="'bfs' (shortest witness), 'dfs' (memory for the path instead of a whole level) or "
+        "'bitstate' (depth-first over a bit array: never 'unreachable', only 'unknown').",
+    ),
+]
+ShortestOption = Annotated[
+    bool,
+    typer.Option(
+        "--shortest",
+        help="When a reduced or depth-first search finds a witness, search again breadth-first "
+        "without reduction for the shortest one.",
+    ),
+]
+BitstateOption = Annotated[
+    int,
+    typer.Option("--bitstate-bits", min=10, max=36, help="log2 of the bitstate array's size in bits."),
+]
+
 
 def _print_json(document: str) -> None:
     """A JSON document straight to stdout: a console would read ``[x]`` as markup
@@ -116,7 +146,13 @@ def _exit_if_interrupted(results: list[Result], planned: int) -> None:
         raise typer.Exit(ExitCode.INTERRUPTED)
 
 
-def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = Store.EXACT) -> Result:
+def _run(
+    scenario: Scenario,
+    variant: Variant,
+    budget: Budget,
+    store: Store = Store.EXACT,
+    mode: SearchMode = PLAIN,
+) -> Result:
     """One exhaustive check, with a rich progress bar on a terminal."""
     with Progress(
         SpinnerColumn(),
@@ -137,7 +173,7 @@ def _run(scenario: Scenario, variant: Variant, budget: Budget, store: Store = St
             rate = p.states / p.seconds if p.seconds > 0 else 0.0
             bar.update(task, completed=p.states, states=f"{p.states:,}", rate=f"{rate:,.0f}")
 
-        return run_variant(scenario, variant, budget, tick, store)
+        return run_variant(scenario, variant, budget, tick, store, mode)
 
 
 @app.command("scenarios", epilog=EXIT_CODES)
@@ -204,14 +240,19 @@ def check(
     timeout: Timeout = None,
     max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
+    por: PorOption = False,
+    order: OrderOption = Order.BFS,
+    shortest: ShortestOption = False,
+    bitstate_bits: BitstateOption = 30,
 ) -> None:
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
+    mode = _mode(por, order, shortest, bitstate_bits, store)
     chosen = select(sc, variant or [])
     results = []
     for v in chosen:
-        r = _run(sc, v, budget, store)
+        r = _run(sc, v, budget, store, mode)
         results.append(r)
         if as_json:
             _print_json(dumps(r))
@@ -221,11 +262,22 @@ def check(
         if _interrupted(r):
             break
     if not as_json and len(results) > 1:
-        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})"))
+        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed})" if sc.seed else sc.name))
     if html is not None:
         title = f"{sc.name} (seed {sc.seed}): {sc.title}" if sc.seed else sc.name
         _write_html(html, page(title, [html_section(r) for r in results]))
     _exit_if_interrupted(results, len(chosen))
+
+
+def _mode(por: bool, order: Order, shortest: bool, bitstate_bits: int, store: Store) -> SearchMode:
+    """The search mode from the options (explore/reduced.py), refusing combinations
+    that cannot run."""
+    mode = SearchMode(order=order, por=por, bitstate_log2=bitstate_bits, shortest=shortest)
+    if store == Store.COMPACT and mode != PLAIN:
+        raise UsageError(
+            "--store compact works only with the plain breadth-first search (no --por, --order bfs)"
+        )
+    return mode
 
 
 def _write_html(path: Path, text: str) -> None:
@@ -246,18 +298,24 @@ def run_all(
     timeout: Timeout = None,
     max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
+    por: PorOption = False,
+    order: OrderOption = Order.BFS,
+    shortest: ShortestOption = False,
+    bitstate_bits: BitstateOption = 30,
 ) -> None:
     """The verdict table of every variant, and each scenario's extra tables (what
     `make run` shows for the bundled scenarios)."""
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
+    mode = _mode(por, order, shortest, bitstate_bits, store)
     for name in only or registry.names():
         sc = load_scenario(name)
         results = []
         for v in select(sc, []):
-            results.append(_run(sc, v, budget, store))
+            results.append(_run(sc, v, budget, store, mode))
             if _interrupted(results[-1]):
                 break
-        out.print(verdict_table(results, f"{sc.name} (seed {sc.seed}): {sc.title}"))
+        named = f"{sc.name} (seed {sc.seed})" if sc.seed else sc.name
+        out.print(verdict_table(results, f"{named}: {sc.title}"))
         _exit_if_interrupted(results, len(sc.variants))
         for title, rows in table_rows(sc):
             out.print(Text(title))  # above the table, not wrapped to its width

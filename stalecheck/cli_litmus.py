@@ -40,6 +40,16 @@ def _emit(outcome: Outcome, as_json: bool, dot: bool, err: Console) -> None:
     typer.echo("")
 
 
+def _cat_model(cat: Path | None) -> str | None:
+    """Parse ``--cat FILE`` (and its includes) up front, so a bad model stops the run once."""
+    if cat is None:
+        return None
+    from stalecheck.cat.program import load_model
+
+    load_model(cat)
+    return str(cat)
+
+
 def litmus(
     paths: Annotated[list[Path], typer.Argument(help="Litmus files, folders or index files.")],
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Worker processes.")] = 1,
@@ -51,6 +61,11 @@ def litmus(
     variant: Annotated[
         list[str] | None,
         typer.Option("--variant", help="herd -variant tags (comma-separated), as herd7's."),
+    ] = None,
+    cat: Annotated[
+        Path | None,
+        typer.Option("--cat", metavar="FILE",
+                     help="Judge with this cat model (herd's language) instead of the built-in one."),
     ] = None,
     engine: Annotated[
         str,
@@ -66,10 +81,11 @@ def litmus(
         raise UsageError(f"-j must be at least 1, got -j {jobs}")
     if engine not in ("axiomatic", "machine"):
         raise UsageError(f"--engine must be axiomatic or machine, got {engine!r}")
-    if engine == "machine" and (variant or dot):
-        raise UsageError("--engine machine takes no --variant and draws no --dot witness")
+    if engine == "machine" and (variant or dot or cat):
+        raise UsageError("--engine machine takes no --variant or --cat and draws no --dot witness")
     variants = tuple(variant or ())
     files = discover(paths)
+    cat_path = _cat_model(cat)
     # Never hard-wrap file:line:col; never turn ":name:" in a user's line into an emoji.
     err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
     note = capped_note(jobs) if len(files) > 1 else None
@@ -80,7 +96,8 @@ def litmus(
     if len(files) == 1 and files[0] == paths[0] and paths[0].is_file():
         # A single file: its user errors propagate so the CLI shows them with a caret.
         outcomes = [
-            check_path(str(files[0]), timeout, dot, raise_errors=True, variants=variants, engine=engine)
+            check_path(str(files[0]), timeout, dot, raise_errors=True, variants=variants,
+                       cat=cat_path, engine=engine)
         ]
         _emit(outcomes[0], as_json, dot, err)
     else:
@@ -95,9 +112,8 @@ def litmus(
                 progress.advance(task)
 
             try:
-                outcomes = run_batch(
-                    files, jobs, timeout, dot, on_done=finished, variants=variants, engine=engine
-                )
+                outcomes = run_batch(files, jobs, timeout, dot, on_done=finished, variants=variants,
+                                     cat=cat_path, engine=engine)
             except KeyboardInterrupt:  # the workers are stopped; report what was checked
                 outcomes = [done[str(f)] for f in files if str(f) in done]
         for o in outcomes:

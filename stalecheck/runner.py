@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
+from stalecheck.explore.reduced import PLAIN, SearchMode
 from stalecheck.explore.search import Budget, ProgressFn, Store, check
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
 from stalecheck.machine.describe import every_line
+from stalecheck.machine.por import PartialOrder
 from stalecheck.machine.schedule import RareHardware
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.step_record import LineCopies, StepRecord
@@ -143,6 +145,7 @@ def run_variant(
     budget: Budget = Budget(),
     progress: ProgressFn | None = None,
     store: Store = Store.EXACT,
+    mode: SearchMode = PLAIN,
 ) -> Result:
     """Build and explore one variant within ``budget``.  The watchdog bounds the
     building too (a 30,000-PE system takes long to build), and turns Ctrl-C into
@@ -155,7 +158,7 @@ def run_variant(
     with watchdog(budget.timeout, budget.max_memory):
         try:
             spec, machine = _build(variant)
-            verdict = _explore(variant, machine, budget, progress, store)
+            verdict = _explore(variant, machine, budget, progress, store, mode)
             if verdict.reason not in _WATCHDOG_STOPS:  # else the budget is spent: no more work
                 cost = measure_cost(machine)
         except Stop as stop:  # while building or costing (the search catches its own)
@@ -173,7 +176,11 @@ def run_variant(
         expect=variant.expect,
         verdict=verdict,
         cost=cost,
-        assumptions=(*assumptions(machine), verdict.visited_assumption) if machine is not None else (),
+        assumptions=(
+            (*assumptions(machine), verdict.visited_assumption, *verdict.search_assumptions)
+            if machine is not None
+            else ()
+        ),
         bad=spec.bad_text if spec is not None else "",
         initial_copies=every_line(machine, machine.initial_state()) if machine and verdict.steps else (),
     )
@@ -259,10 +266,27 @@ def _build(variant: Variant) -> tuple[SystemSpec, Machine]:
 
 
 def _explore(
-    variant: Variant, machine: Machine, budget: Budget, progress: ProgressFn | None, store: Store
+    variant: Variant,
+    machine: Machine,
+    budget: Budget,
+    progress: ProgressFn | None,
+    store: Store,
+    mode: SearchMode = PLAIN,
 ) -> Verdict:
     """The search; an exception raised by the user's own code on the way (a
-    ``bad_when`` predicate, a policy) is the user's error, placed at its line."""
-    search = functools.partial(check, sanity=machine.is_complete, store=store)
+    ``bad_when`` predicate, a policy) is the user's error, placed at its line.
+    With ``mode.shortest``, a witness found with reduction or depth-first is
+    searched again breadth-first without reduction: that search stops at the
+    shortest witness, no deeper than the one found."""
+    search = functools.partial(
+        check,
+        sanity=machine.is_complete,
+        store=store,
+        mode=mode,
+        reducer=lambda seen: PartialOrder(machine, seen),
+    )
     verdict: Verdict = _user_call(search, variant.build_fn, machine, budget, progress)
+    if mode.shortest and verdict.outcome == Outcome.REACHABLE and not verdict.shortest:
+        plain = functools.partial(check, sanity=machine.is_complete, store=store)
+        verdict = _user_call(plain, variant.build_fn, machine, budget, progress)
     return verdict

@@ -38,11 +38,12 @@ class ThreadView:
 
     events: list[Event]
     barriers: list[Barrier]
-    rmw: dict[int, int]  # read -> write of the same rmw
-    rmw_rev: dict[int, int]  # write -> read
+    rmw: dict[int, int]  # read -> bitmask of the writes it is rmw-related to
+    rmw_rev: dict[int, int]  # write -> bitmask of reads
     addr_before_d: list[int]  # [k]: reads with an addr dependency to an access before k
     addr_before_p: list[int]
     al_writes: frozenset[int]  # range([R & A]; amo; [W & L])
+    sca: list[int]  # [k]: the events of k's single-copy-atomic access (bitmask, k included)
 
     @staticmethod
     def of(trace: ThreadTrace) -> ThreadView:
@@ -56,10 +57,17 @@ class ThreadView:
             w for r, w in trace.rmw
             if events[r].atomic and events[r].acquire and events[w].release
         )
-        return ThreadView(
-            events, trace.barriers, dict(trace.rmw), {w: r for r, w in trace.rmw},
-            before_d, before_p, al,
-        )
+        rmw: dict[int, int] = {}
+        rmw_rev: dict[int, int] = {}
+        for r, w in trace.rmw:
+            rmw[r] = rmw.get(r, 0) | 1 << w
+            rmw_rev[w] = rmw_rev.get(w, 0) | 1 << r
+        sca = [1 << k for k in range(len(events))]
+        for group in trace.sca_groups:
+            bits = sum(1 << k for k in group)
+            for k in group:
+                sca[k] = bits
+        return ThreadView(events, trace.barriers, rmw, rmw_rev, before_d, before_p, al, sca)
 
     def between(self, i: int, j: int, kind: str) -> bool:
         """A barrier of ``kind`` in program order between events ``i`` and ``j``."""
@@ -99,11 +107,11 @@ def pob(t: ThreadView, i: int, j: int) -> str:
 
 def aob(t: ThreadView, i: int, j: int) -> str:
     """Atomic-ordered-before: rmw, and [range(rmw)]; lmrs; [A | Q]."""
-    if t.rmw.get(i) == j:
+    if t.rmw.get(i, 0) >> j & 1:
         return "rmw"
     ej = t.events[j]
     if ej.is_read and (ej.acquire or ej.acquire_pc) and ej.lmrs_from >= 0 and \
-            t.rmw_rev.get(ej.lmrs_from) == i:
+            t.rmw_rev.get(ej.lmrs_from, 0) >> i & 1:
         return "rmw;lmrs"
     return ""
 
@@ -129,9 +137,21 @@ def bob(t: ThreadView, i: int, j: int) -> str:
 
 
 def lmws(t: ThreadView, i: int, j: int) -> str:
-    """Local write successors: po-loc into a write."""
+    """Local write successors, ``lmws | lmws; sca-class``: po-loc into a write, or into
+    another event of that write's single-copy-atomic access (a granule, mixed size)."""
     ei, ej = t.events[i], t.events[j]
-    return "po-loc" if ej.is_write and ei.cell == ej.cell else ""
+    if not ej.is_write:
+        return ""
+    if ei.cell == ej.cell:
+        return "po-loc"
+    group = t.sca[j] & ~(1 << j)
+    while group:
+        low = group & -group
+        k = low.bit_length() - 1
+        if t.events[k].is_write and t.events[k].cell == ei.cell:
+            return "po-loc;sca"
+        group ^= low
+    return ""
 
 
 def dsb_ob(t: ThreadView, i: int, j: int) -> str:
@@ -219,7 +239,7 @@ def local_order(trace: ThreadTrace) -> LocalOrder:
         for j in range(i + 1, n):
             if events[j].instance == inst:
                 # Effects of one instruction are not in po: only rmw and iico_order order them.
-                reason = "rmw" if t.rmw.get(i) == j else ""
+                reason = "rmw" if t.rmw.get(i, 0) >> j & 1 else ""
             else:
                 reason = lob_reason(t, i, j)
             if reason:

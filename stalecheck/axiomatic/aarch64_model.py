@@ -47,10 +47,12 @@ class Prepared:
 
 
 def po_loc_lookups(space: CandidateSpace) -> tuple[dict[int, int], dict[int, list[int]]]:
-    """For each read, its po-loc predecessors: the latest write, and all reads."""
+    """For each read, its po-loc predecessors: the latest write, and the reads of
+    ``[R]; po-loc; [R]; sca-class?`` (Exp-haz-ob's first half: po-loc-earlier reads of
+    any read of the same single-copy-atomic access, e.g. another granule)."""
     proc_of, evs = space.proc_of, space.evs
     prior_write: dict[int, int] = {}
-    prior_reads: dict[int, list[int]] = {}
+    own_reads: dict[int, list[int]] = {}
     for r in space.reads:
         p, er = proc_of[r], evs[r]
         pw = -1
@@ -67,7 +69,18 @@ def po_loc_lookups(space: CandidateSpace) -> tuple[dict[int, int], dict[int, lis
                 prs.append(g)
         if pw >= 0:
             prior_write[r] = pw
-        prior_reads[r] = prs
+        own_reads[r] = prs
+    prior_reads: dict[int, list[int]] = {}
+    for r in space.reads:
+        group = space.sca[r]
+        if group == 1 << r:
+            prior_reads[r] = own_reads[r]
+            continue
+        seen: list[int] = []
+        for r2 in space.reads:
+            if group >> r2 & 1:
+                seen.extend(x for x in own_reads[r2] if x not in seen)
+        prior_reads[r] = seen
     return prior_write, prior_reads
 
 
@@ -129,10 +142,12 @@ def atomicity(p: Prepared, c: Candidate) -> bool:
     """No write of another thread co-between an rmw's read source and its write."""
     proc_of, evs, rank = p.space.proc_of, p.space.evs, c.co_rank
     for r, w in p.space.rmw:
+        cell = evs[r].cell
+        if evs[w].cell != cell:
+            continue  # an exclusive pair split in granules: fr; co never leaves a cell
         lo, hi = rank[c.rf[r]], rank[w]
         if hi <= lo:
             return False
-        cell = evs[r].cell
         for g, ev in enumerate(evs):
             if ev.kind == "W" and ev.cell == cell and lo < rank[g] < hi and \
                     proc_of[g] != proc_of[r]:

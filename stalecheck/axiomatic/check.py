@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
@@ -32,6 +32,7 @@ from stalecheck.axiomatic.initial_state import (
     InitialState,
     build_initial_state,
 )
+from stalecheck.axiomatic.mixed_size import Granules, granule_layout, granules_of
 from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
 from stalecheck.axiomatic.values import Val
@@ -96,7 +97,7 @@ class CheckResult:
 
 def _value_domain(
     test: ast.LitmusTest, layout: InitialState, variants: frozenset[str],
-    code: CodeLayout | None = None,
+    code: CodeLayout | None = None, granules: Granules | None = None,
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     stores = sum(
@@ -116,7 +117,7 @@ def _value_domain(
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, variants, code
+                thread, layout, ordered, test.path, programs, variants, code, granules
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -197,11 +198,11 @@ def _check_labels(test: ast.LitmusTest) -> None:
 
 
 def _forbidden_candidate(
-    test: ast.LitmusTest,
     layout: InitialState,
     evaluator: Evaluator,
     per_thread: list[list[ThreadTrace]],
     model: MemoryModel,
+    final_memory: Callable[[dict[Cell, Val]], dict[Cell, Val]],
 ) -> Execution | None:
     """A candidate that reaches the condition's outcome but breaks an axiom (for --dot).
 
@@ -216,13 +217,40 @@ def _forbidden_candidate(
                 return None
             if not ex.violation:
                 continue
-            if evaluator.holds(evaluator.prop, FinalState.of(combo, ex.memory)):
+            if evaluator.holds(evaluator.prop, FinalState.of(combo, final_memory(ex.memory))):
                 return ex
     return None
 
 
+ModelFor = Callable[[ast.LitmusTest, frozenset[str]], MemoryModel]
+
+
+def mixed_granules(
+    test: ast.LitmusTest, layout: InitialState, variants: frozenset[str], code: CodeLayout,
+) -> Granules | None:
+    """Under herd's ``-variant mixed``, the test's granules (None otherwise)."""
+    if "mixed" not in variants:
+        return None
+    clash = sorted(variants & {"ifetch", "self", "nv2"})
+    if clash or code.fetching:
+        raise UnsupportedError(
+            f"herd's mixed-size semantics with {', '.join(clash) or 'instruction fetch'} "
+            "is not supported", Position(test.path))
+    return granules_of(test, layout)
+
+
+def _final_memory(
+    granules: Granules | None,
+) -> Callable[[dict[Cell, Val]], dict[Cell, Val]]:
+    """Final memory as the condition reads it: granules recomposed into locations."""
+    if granules is None:
+        return lambda memory: memory
+    return granules.whole
+
+
 def check_test(
-    test: ast.LitmusTest, keep_witness: bool = True, variants: Iterable[str] = ()
+    test: ast.LitmusTest, keep_witness: bool = True, variants: Iterable[str] = (),
+    model_for: ModelFor | None = None,
 ) -> CheckResult:
     """Run the axiomatic engine on a parsed test; errors carry the offending source line.
 
@@ -230,7 +258,7 @@ def check_test(
     test's own ``Variant=`` line; one we do not model makes the test unsupported.
     """
     try:
-        return _check(test, keep_witness, test_variants(test, variants))
+        return _check(test, keep_witness, test_variants(test, variants), model_for)
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -238,7 +266,9 @@ def check_test(
         raise
 
 
-def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -> CheckResult:
+def _check(
+    test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str], model_for: ModelFor | None
+) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
@@ -247,16 +277,24 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
     layout = build_initial_state(test, is_supported, code)
     add_overwriting(code, initial_values(layout), test.path)
     evaluator = Evaluator(test, layout)
-    _, per_thread, cut = _value_domain(test, layout, variants, code)
-    per_thread = _justifiable(per_thread, layout)
-    _one_width_per_location(per_thread, layout, test.path)
-    model: MemoryModel = IfetchModel(code) if code.fetching else Aarch64Model()
+    granules = mixed_granules(test, layout, variants, code)
+    # the cells reads and writes see: the layout's, or one per granule under mixed size
+    memory_layout = layout if granules is None else granule_layout(layout, granules)
+    _, per_thread, cut = _value_domain(test, memory_layout, variants, code, granules)
+    per_thread = _justifiable(per_thread, memory_layout)
+    if granules is None:
+        _one_width_per_location(per_thread, layout, test.path)
+    final_memory = _final_memory(granules)
+    if model_for is not None:  # --cat FILE: a user's cat model instead of the built-in ones
+        model: MemoryModel = model_for(test, variants)
+    else:
+        model = IfetchModel(code) if code.fetching else Aarch64Model()
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None
     witness_sat = False
     count = unfiltered = 0
-    init_pairs = {(c, v) for c, v in layout.memory.items()}
+    init_pairs = {(c, v) for c, v in memory_layout.memory.items()}
     reads_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "R"}
                 for traces in per_thread for tr in traces}
     writes_of = {id(tr): {(e.cell, e.value) for e in tr.events if e.kind == "W"}
@@ -267,10 +305,10 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
-        for ex in executions(combo, model, layout.memory):
+        for ex in executions(combo, model, memory_layout.memory):
             if poisoned is not None:
                 raise poisoned
-            final = FinalState.of(combo, ex.memory)
+            final = FinalState.of(combo, final_memory(ex.memory))
             unfiltered += 1
             if test.filter is not None and not evaluator.holds(test.filter, final):
                 continue
@@ -297,7 +335,9 @@ def _check(test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str]) -
         )
     forbidden = None
     if keep_witness and not witness_sat:
-        forbidden = _forbidden_candidate(test, layout, evaluator, per_thread, model)
+        forbidden = _forbidden_candidate(
+            memory_layout, evaluator, per_thread, model, final_memory
+        )
     states = sorted(state_counts)
     return CheckResult(
         name=test.name,

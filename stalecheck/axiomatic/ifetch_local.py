@@ -59,7 +59,7 @@ def _view(trace: ThreadTrace) -> ThreadView:
         before_d[k + 1] = before_d[k] | (ev.addr_d if explicit else 0)
         before_p[k + 1] = before_p[k] | (ev.addr_p if explicit else 0)
     return ThreadView(base.events, base.barriers, base.rmw, base.rmw_rev, before_d, before_p,
-                      base.al_writes)
+                      base.al_writes, base.sca)
 
 
 def _dsb_ob(t: ThreadView, i: int, pos_j: int) -> str:
@@ -155,7 +155,7 @@ def fetch_local_order(trace: ThreadTrace) -> FetchOrder:
             if ej.instance == ei.instance:
                 # f-ib: the fetch is intrinsically before its instruction's effects.
                 reason = "f-ib" if ei.fetch and not ej.fetch else (
-                    "rmw" if t.rmw.get(i) == j else "")
+                    "rmw" if t.rmw.get(i, 0) >> j & 1 else "")
             elif is_explicit(ei) and is_explicit(ej):
                 reason = lob_reason(t, i, j)
             else:

@@ -3,7 +3,8 @@
 A memory *cell* is one ``(base, offset)`` pair: a scalar location has one
 cell, an array ``int x[2]`` has one per element.  We model accesses that hit
 exactly one cell with the cell's size; anything that would straddle cells is
-mixed-size and is reported as unsupported rather than guessed.
+mixed-size, unsupported unless herd's ``-variant mixed`` is on, when
+:mod:`~stalecheck.axiomatic.mixed_size` re-cuts the cells into granules.
 """
 
 from __future__ import annotations

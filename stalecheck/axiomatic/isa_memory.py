@@ -52,7 +52,7 @@ def _load_family(spec: _MemSpec) -> Callable[[ThreadMachine, ast.Instruction], N
         if spec.signed and isinstance(value, int):
             value = signed(value, size * 8) & MASK64
         if spec.exclusive:
-            m.monitor = (m.trace.events[idx].cell, idx)
+            m.monitor = (tuple(m.trace.events[k].cell for k in m.group_of(idx)), idx)
         m.set(ops[0], value, od, op_)
 
     return handler
@@ -80,12 +80,15 @@ def _store_family(spec: _MemSpec) -> Callable[[ThreadMachine, ast.Instruction], 
             if succeed:
                 if monitor is None:
                     raise PathCut()
-                cell = m.cell(addr, size)
-                if cell != monitor[0]:
+                if m.access_cells(addr, size) != monitor[0]:
                     raise PathCut()
                 idx = m.store(addr, size, value, d, p, vd, vp, exclusive=True,
                               release=spec.release)
-                m.trace.rmw.append((monitor[1], idx))
+                # lxsx (herd's stdlib.cat): every read event of the LDXR to every write
+                # event of the STXR (one pair each unless the accesses are split, mixed size)
+                m.trace.rmw.extend(
+                    (r, w) for r in m.group_of(monitor[1]) for w in m.group_of(idx)
+                )
             m.set(status, 0 if succeed else 1, CHOICE, CHOICE)
             return
         addr, d, p, _ = m.address(ops, 1)
@@ -186,7 +189,6 @@ def _atomic(kind: str, op: str | None, suffix: str) -> Callable[[ThreadMachine, 
         if len(ops) != 3:
             raise m.bad_input(f"{ins.mnemonic} takes two registers and an address")
         size = fixed if fixed is not None else width_of(m, ops[0]) // 8
-        bits = size * 8
         addr, ad, ap, _ = m.address(ops, 2)
         dest = ops[0] if kind == "CAS" else ops[1]
         noret = isinstance(dest, ast.Reg) and canonical_reg(dest.name) == "XZR"
@@ -200,10 +202,11 @@ def _atomic(kind: str, op: str | None, suffix: str) -> Callable[[ThreadMachine, 
         w_kw: dict[str, object] = {"atomic": True}
         if rel:
             w_kw["release"] = True
-        bit = 1 << ridx
+        reads = m.group_of(ridx)
+        bits = sum(1 << r for r in reads)
         if kind == "SWP":
             widx = m.store(addr, size, s_val, ad, ap, sd, sp, **w_kw)
-            m.trace.rmw.append((ridx, widx))
+            _amo(m, reads, widx)
         elif kind == "CAS":
             _compare_and_swap(
                 m, [addr], size, ad, ap, [(s_val, sd, sp)], [(t_val, td, tp)], [dest],
@@ -214,14 +217,23 @@ def _atomic(kind: str, op: str | None, suffix: str) -> Callable[[ThreadMachine, 
             assert op is not None
             if not isinstance(old, int) or not isinstance(s_val, int):
                 raise m.unsupported(f"{ins.mnemonic} on an address")
-            new = _ATOMIC_OPS[op](mask(old, bits), mask(s_val, bits), bits)
+            width = size * 8
+            new = _ATOMIC_OPS[op](mask(old, width), mask(s_val, width), width)
             widx = m.store(addr, size, new, ad, ap, sd, sp, **w_kw)
-            m.trace.events[widx].intra_d = bit
-            m.trace.events[widx].intra_p = bit
-            m.trace.rmw.append((ridx, widx))
+            for w in m.group_of(widx):  # the new value is computed from the whole read
+                m.trace.events[w].intra_d = bits
+                m.trace.events[w].intra_p = bits
+            _amo(m, reads, widx)
         m.set(dest, old, od, op_)
 
     return handler
+
+
+def _amo(m: ThreadMachine, reads: tuple[int, ...], widx: int) -> None:
+    """``amo`` (herd's stdlib.cat): ``[R & X]; (same-instance \\ id) & loc; [W & X]``,
+    the read and write events of one atomic on the same cell (one pair, or one per
+    granule under mixed size)."""
+    m.trace.rmw.extend(zip(reads, m.group_of(widx), strict=True))
 
 
 def _casp(suffix: str) -> Callable[[ThreadMachine, ast.Instruction], None]:

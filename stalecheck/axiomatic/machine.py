@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
@@ -27,6 +28,9 @@ from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Instr, Val, mask, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
+
+if TYPE_CHECKING:
+    from stalecheck.axiomatic.mixed_size import Granules
 
 Cell = tuple[str, int]
 Tainted = tuple[Val, int, int]  # value, dtrm sources, pick-dtrm sources
@@ -91,16 +95,12 @@ class Context:
     programs: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)
     variants: frozenset[str] = frozenset()  # lowercased herd variants (see variants.py)
     code: CodeLayout | None = None  # code locations; with ``fetching``, the ifetch variant
+    granules: Granules | None = None  # herd's -variant mixed: memory in granules
 
     @property
     def nv2(self) -> bool:
         """herd's ``NV2``: EL1 system registers live in the VNCR page."""
         return "nv2" in self.variants
-
-    @property
-    def mixed(self) -> bool:
-        """herd's ``mixed``: wider accesses may cover several cells."""
-        return "mixed" in self.variants
 
 
 class ThreadMachine:
@@ -125,7 +125,8 @@ class ThreadMachine:
         self.pos = 0
         self.instance = 0
         self.last_write: dict[Cell, int] = {}
-        self.monitor: tuple[Cell, int] | None = None  # open LDXR: cell, event index
+        self.monitor: tuple[tuple[Cell, ...], int] | None = None  # open LDXR: cells, first event
+        self.groups: dict[int, tuple[int, ...]] = {}  # first event of an access -> its events
         self.pair_monitor: list[tuple[Cell, int]] | None = None  # open LDXP
         self.labels = _labels_of(code)
         self.code_proc = ctx.proc
@@ -278,10 +279,11 @@ class ThreadMachine:
         """The one cell a ``size``-byte access at ``addr`` reads or writes.
 
         Every access must cover exactly one whole cell of the declared type: a
-        narrower, wider, unaligned or straddling access is mixed-size (herd's
-        ``-variant mixed``, byte-granular), which we do not model, so it is refused
-        as unsupported rather than given a verdict.  Only an access outside an
-        array is the user's error (herd: "out-of-bound access").  Untyped
+        narrower, wider, unaligned or straddling access is mixed-size, which herd
+        models only under ``-variant mixed`` (then :meth:`access_cells` splits it in
+        granules instead), so here it is refused as unsupported, never given a
+        verdict.  Only an access outside an array is the user's error (herd:
+        "out-of-bound access").  Untyped
         locations take whatever width is used, one width per location (checked
         over the whole test by ``check``).
         """
@@ -349,82 +351,77 @@ class ThreadMachine:
             self.last_write[cell] = idx
         return idx
 
-    def _split(self, addr: Addr, size: int, plain: bool) -> list[Cell] | None:
-        """Under herd's ``Variant=mixed``, the cells a wider plain access covers.
-
-        Only a whole number of equal, declared cells (``uint8_t t[4]`` read or written
-        as a word) is split; the parts form one single-copy-atomic group.
-        """
-        layout = self.ctx.layout
-        first = layout.cell_of(addr)
-        if not (self.ctx.mixed and plain and first is not None):
-            return None
-        ctype = layout.cell_types[first]
-        if ctype.default or size <= ctype.size or size % ctype.size:
-            return None
-        cells = []
-        for k in range(size // ctype.size):
-            c = layout.cell_of(Addr(addr.base, addr.offset + k * ctype.size))
-            if c is None or layout.cell_types[c].size != ctype.size:
-                return None
-            cells.append(c)
+    def access_cells(self, addr: Addr, size: int) -> tuple[Cell, ...]:
+        """The cells a ``size``-byte access at ``addr`` covers: one, or under herd's
+        ``-variant mixed`` one per granule (:mod:`~stalecheck.axiomatic.mixed_size`)."""
+        granules = self.ctx.granules
+        if granules is None:
+            return (self.cell(addr, size),)
+        cells = granules.cells(addr, size)
+        if isinstance(cells, str):
+            raise self.unsupported(f"{cells}: under herd's mixed-size semantics, not supported")
         return cells
+
+    def group_of(self, idx: int) -> tuple[int, ...]:
+        """The events of the access whose first event is ``idx`` (its granules, in order)."""
+        return self.groups.get(idx, (idx,))
+
+    def _grouped(self, group: list[int]) -> int:
+        """Record one access's events: a single-copy-atomic group (herd's ``sca``)."""
+        self.groups[group[0]] = tuple(group)
+        if len(group) > 1:
+            self.trace.sca_groups.append(tuple(group))
+        return group[0]
 
     def load(
         self, addr: Addr, size: int, d: int, p: int, **kw: object
     ) -> tuple[Val, int, int, int]:
-        """Read memory; return value and the (d, p) sources of the destination register."""
-        parts = self._split(addr, size, not any(kw.values()))
-        if parts is not None:
-            part_bits = size * 8 // len(parts)
-            value_int = 0
-            out_d, out_p, first = d, p, -1
-            group = []
-            for k, c in enumerate(parts):
-                v = self.read_value(c)
-                if not isinstance(v, int):
-                    raise self.unsupported("mixed-size access to an address value")
-                idx = self.new_event("R", c, mask(v, part_bits), part_bits // 8, d, p)
-                group.append(idx)
-                first = idx if first < 0 else first
-                value_int |= mask(v, part_bits) << (k * part_bits)
-                out_d |= 1 << idx
-                out_p |= 1 << idx
-            self.trace.sca_groups.append(tuple(group))
-            return value_int, out_d, out_p, first
-        cell = self.cell(addr, size)
-        value = self.read_value(cell)
-        if isinstance(value, int):
-            value = mask(value, size * 8)
-        idx = self.new_event("R", cell, value, size, d, p, **kw)
-        ev = self.trace.events[idx]
-        out_d = (1 << idx) | d
-        out_p = (1 << idx) | p
-        if ev.lmrs_from >= 0:
-            w = self.trace.events[ev.lmrs_from]
-            out_d |= w.src_d()
-            out_p |= w.src_p() | w.src_d()
-        return value, out_d, out_p, idx
+        """Read memory; return value, the (d, p) sources of the destination register, and
+        the (first) event.  Under mixed size each granule is read on its own (herd's
+        ``read_mixed``) and the register gets them recomposed, little-endian."""
+        granules = self.ctx.granules
+        cells = self.access_cells(addr, size)
+        out_d, out_p = d, p
+        parts: list[Val] = []
+        group: list[int] = []
+        for cell in cells:
+            value = self.read_value(cell)
+            if isinstance(value, int):
+                value = mask(value, (granules.size if granules else size) * 8)
+            elif granules is not None:
+                raise self.unsupported("mixed-size access to an address value is not supported")
+            idx = self.new_event("R", cell, value, granules.size if granules else size, d, p, **kw)
+            ev = self.trace.events[idx]
+            out_d |= 1 << idx
+            out_p |= 1 << idx
+            if ev.lmrs_from >= 0:  # dtrm through memory: lmrs from this thread's write
+                w = self.trace.events[ev.lmrs_from]
+                out_d |= w.src_d()
+                out_p |= w.src_p() | w.src_d()
+            parts.append(value)
+            group.append(idx)
+        if granules is None:
+            return parts[0], out_d, out_p, group[0]
+        whole = granules.join(v for v in parts if isinstance(v, int))
+        return whole, out_d, out_p, self._grouped(group)
 
     def store(
         self, addr: Addr, size: int, value: Val, ad: int, ap: int, dd: int, dp: int,
         **kw: object,
     ) -> int:
-        parts = self._split(addr, size, not any(kw.values()))
-        if parts is not None:
+        """Write memory; the (first) event.  Under mixed size, one write per granule
+        (herd's ``write_mixed``), the value split little-endian."""
+        granules = self.ctx.granules
+        cells = self.access_cells(addr, size)
+        if granules is not None:
             if not isinstance(value, int):
-                raise self.unsupported("mixed-size store of an address value")
-            part_bits = size * 8 // len(parts)
+                raise self.unsupported("mixed-size store of an address value is not supported")
             group = [
-                self.new_event(
-                    "W", c, mask(value >> (k * part_bits), part_bits), part_bits // 8, ad, ap,
-                    data_d=dd, data_p=dp | dd,
-                )
-                for k, c in enumerate(parts)
+                self.new_event("W", c, part, granules.size, ad, ap, data_d=dd, data_p=dp | dd, **kw)
+                for c, part in zip(cells, granules.split(value, size), strict=True)
             ]
-            self.trace.sca_groups.append(tuple(group))
-            return group[0]
-        cell = self.cell(addr, size)
+            return self._grouped(group)
+        cell = cells[0]
         code = self.ctx.code
         if code is not None and not code.fetching and cell in code.initial:
             # herd: "Store to P1:L0 requires instruction fetch functionality".

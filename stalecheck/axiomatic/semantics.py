@@ -25,6 +25,7 @@ from stalecheck.axiomatic.machine import (
     PathCut,
     ThreadMachine,
 )
+from stalecheck.axiomatic.mixed_size import Granules
 from stalecheck.axiomatic.values import Val
 from stalecheck.errors import Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -95,11 +96,12 @@ def thread_traces(
     programs: Mapping[int, Sequence[ast.CodeLine]] | None = None,
     variants: frozenset[str] = frozenset(),
     code: CodeLayout | None = None,
+    granules: Granules | None = None,
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
         thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants,
-        code,
+        code, granules,
     )
     out: list[ThreadTrace] = []
     cut = False

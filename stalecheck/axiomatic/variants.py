@@ -40,8 +40,8 @@ _HERD_PATTERNS = re.compile(r"^(t\d\d|sve:\d+|sme:\d+)$")
 
 # What we model.  ``fatal``/``precise`` is herd's default fault handling (a fault
 # with no handler ends its thread), which is how UDF and SVC behave here.
-# ``mixed`` covers only the accesses ``ThreadMachine.cell`` accepts; anything
-# else mixed-size is refused there.
+# ``mixed`` is herd's mixed-size semantics (mixed_size.py: events per granule);
+# what it does not reproduce is refused there.
 # ``ifetch``/``self`` is instruction fetch (code_data.py, ifetch_model.py), with the
 # CTR_EL0 configurations ``dic``/``idc`` (also given by the ``CacheType`` key).
 SUPPORTED = frozenset({

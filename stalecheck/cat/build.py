@@ -89,9 +89,9 @@ class StructureBuilder:
         mem = sets["M"]
         sm = [(1 << i) if mem >> i & 1 else 0 for i in range(n)]
         for group in self.sca_groups:
-            for a in group:
-                for b in group:
-                    sm[a] |= 1 << b
+            for x in group:
+                for y in group:
+                    sm[x] |= 1 << y
         rels: dict[str, tuple[int, ...]] = {
             "po": tuple(po), "int": tuple(same_proc), "ext": tuple(ext), "loc": tuple(loc),
             "id": tuple(1 << i for i in range(n)), "same-instance": tuple(inst), "sm": tuple(sm),
@@ -100,7 +100,7 @@ class StructureBuilder:
             rels.setdefault(name, (0,) * n)
         for name, pairs in self.edges.items():
             rows = list(rels.get(name, (0,) * n))
-            for a, b in pairs:
-                rows[a] |= 1 << b
+            for src, dst in pairs:
+                rows[src] |= 1 << dst
             rels[name] = tuple(rows)
         return EventStructure(n, sets, rels, value_relations or {}, tuple(e.name for e in evs))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stalecheck.cat import syntax as s
+from stalecheck.cat.freevars import free_exp
 from stalecheck.cat.values import (
     EMPTY,
     UNIVERSE,
@@ -74,6 +75,9 @@ class Scope:
 
 
 _MISSING = object()
+#: Suffix of the hidden name that keeps a closed ``let rec``'s edges before closure
+#: (``ob`` -> ``ob#base``); ``#`` cannot occur in a cat name.
+BASE = "#base"
 
 
 @dataclass(eq=False, slots=True)
@@ -273,6 +277,19 @@ class Evaluator:
         self.bind_rec(bindings, inner, frame, pos)
         return inner
 
+    def closure_shortcut(self, b: s.Binding, scope: Scope) -> Value | None:
+        """``let rec x = a | b | x; x`` (x not in a, b) is the least fixpoint ``(a | b)+``:
+        computed by one transitive closure instead of iterating (same value).  Returns
+        ``a | b``, or None when the binding has another shape."""
+        name = b.pattern.names[0]
+        e = b.exp
+        if name is None or not isinstance(e, s.Op) or e.op != "union":
+            return None
+        rest = [a for a in e.args if not _self_seq(a, name)]
+        if len(rest) != len(e.args) - 1 or any(name in free_exp(a) for a in rest):
+            return None
+        return self.alg.union([self.eval(a, scope) for a in rest])
+
     def bind_rec(
         self, bindings: tuple[s.Binding, ...], scope: Scope, frame: dict[str, Value], pos: Position
     ) -> None:
@@ -289,6 +306,14 @@ class Evaluator:
                     frame[name] = Closure(fun.params, fun.body, scope, fun.name,
                                           {} if self.memoise else None)
             return
+        if len(bindings) == 1:
+            shortcut = self.closure_shortcut(bindings[0], scope)
+            if shortcut is not None:
+                name = bindings[0].pattern.names[0]
+                if name is not None:
+                    frame[name] = self.alg.plus(shortcut)
+                    frame[name + BASE] = shortcut  # for explanations: the edges before closure
+                return
         names = [b.pattern.names[0] for b in bindings]
         for n in names:
             if n is not None:
@@ -305,6 +330,11 @@ class Evaluator:
             if not changed:
                 return
         raise CatFailure("let rec: no fixpoint reached", pos)
+
+
+def _self_seq(e: s.Exp, name: str) -> bool:
+    return (isinstance(e, s.Op) and e.op == "seq" and len(e.args) == 2
+            and all(isinstance(a, s.Var) and a.name == name for a in e.args))
 
 
 def _is_element(v: Value) -> bool:

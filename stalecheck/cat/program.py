@@ -21,15 +21,28 @@ from importlib import resources
 from pathlib import Path
 
 from stalecheck.cat import syntax as s
-from stalecheck.cat.evaluator import CatFailure, Closure, Evaluator, Proc, Scope
+from stalecheck.cat.evaluator import BASE, CatFailure, Closure, Evaluator, Proc, Scope
 from stalecheck.cat.freevars import free_body, free_exp
 from stalecheck.cat.parser import parse_file, parse_text
 from stalecheck.cat.primitives import primitives
 from stalecheck.cat.structure import CO_NAMES, PROVIDED_NAMES, RF_NAMES, Choice, EventStructure
 from stalecheck.cat.values import Algebra, Value, VSet
-from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 
 STAGES = 3  # 0: thread paths, 1: rf, 2: co
+
+
+def with_cat_line(err: StalecheckError) -> StalecheckError:
+    """Attach the cat file's own line, so the caret points into the model, not the test."""
+    pos = err.position
+    if err.source_line is None and pos is not None and pos.line > 0:
+        try:
+            lines = Path(pos.path).read_text().splitlines()
+        except OSError:
+            return err
+        if pos.line <= len(lines):
+            err.source_line = lines[pos.line - 1]
+    return err
 
 
 def vendored_dir() -> Path:
@@ -43,6 +56,8 @@ class CatModel:
     path: str
     body: tuple[s.Ins, ...]
     includes: dict[str, tuple[s.Ins, ...]]  # resolved path -> body, keyed per Include node id
+    plans: dict[tuple[frozenset[str], frozenset[str], bool], Plan] = field(
+        default_factory=dict, compare=False)
 
 
 class _Loader:
@@ -136,7 +151,9 @@ def _ins_names(ins: s.Ins) -> tuple[set[str], set[str]]:
     if isinstance(ins, s.Let):
         bound = {n for b in ins.bindings for n in b.pattern.names if n is not None}
         read = set().union(*(free_exp(b.exp) for b in ins.bindings))
-        return (read - bound if ins.recursive else read), bound
+        if ins.recursive:
+            return read - bound, bound | {n + BASE for n in bound}
+        return read, bound
     if isinstance(ins, s.Check):
         return free_exp(ins.exp), set()
     if isinstance(ins, s.Call):
@@ -149,38 +166,85 @@ def _ins_names(ins: s.Ins) -> tuple[set[str], set[str]]:
     return set(), set()
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The flattened instructions for one set of variants, each with its stage and bound names."""
+
+    steps: tuple[s.Ins, ...]
+    levels: tuple[int, ...]
+    bound: tuple[frozenset[str], ...]
+
+
+def make_plan(model: CatModel, ev: Evaluator, provided: frozenset[str], prune: bool = True) -> Plan:
+    key = (ev.variants, provided, prune)
+    plan = model.plans.get(key)
+    if plan is not None:
+        return plan
+    steps = tuple(flatten(model, ev.variants, ev))
+    level: dict[str, int] = dict.fromkeys(RF_NAMES, 1)
+    level.update(dict.fromkeys(CO_NAMES | provided, 2))
+    levels = []
+    bound = []
+    for ins in steps:
+        read, names = _ins_names(ins)
+        lv = max((level.get(n, 0) for n in read), default=0)
+        if isinstance(ins, s.WithFrom) and ins.name in provided:
+            lv = 2
+        for n in names:
+            level[n] = lv
+        levels.append(lv)
+        bound.append(frozenset(names))
+    live = _live_steps(steps) if prune else [True] * len(steps)
+    keep = [i for i in range(len(steps)) if live[i]]
+    plan = model.plans[key] = Plan(
+        tuple(steps[i] for i in keep), tuple(levels[i] for i in keep), tuple(bound[i] for i in keep)
+    )
+    return plan
+
+
+def _live_steps(steps: tuple[s.Ins, ...]) -> list[bool]:
+    """Which instructions can affect a verdict: checks, ``with``, calls, and the bindings
+    they read (backwards liveness over the instruction list).  ``flag`` and ``show``
+    never change a verdict (stalecheck prints no flags), so neither they nor what only
+    they read is evaluated; herd, which evaluates bindings lazily, skips the same work."""
+    live = [False] * len(steps)
+    needed: set[str] = set()
+    for i in range(len(steps) - 1, -1, -1):
+        ins = steps[i]
+        read, bound = _ins_names(ins)
+        if isinstance(ins, s.Check):
+            keep = ins.kind != "flag"
+        elif isinstance(ins, (s.WithFrom, s.Call, s.Unsupported)):
+            keep = True
+        elif isinstance(ins, (s.Let, s.Procedure)):
+            keep = bool(bound & needed)
+        else:
+            keep = False
+        if keep:
+            live[i] = True
+            needed -= bound
+            needed |= read
+    return live
+
+
 class Instance:
     """A model instantiated on one event structure: stage 0 done, ready for rf and co choices."""
 
     def __init__(
         self, model: CatModel, structure: EventStructure, variants: frozenset[str],
-        provided: frozenset[str] = PROVIDED_NAMES,
+        provided: frozenset[str] = PROVIDED_NAMES, prune: bool = True,
     ) -> None:
+        """``prune=False`` evaluates every binding, even those no check reads (for inspection)."""
         self.provided = provided
         self.alg = Algebra(structure.n)
         self.ev = Evaluator(self.alg, frozenset(v.lower() for v in variants))
         self.base: dict[str, Value] = primitives(self.alg, structure)
         self.base.update(structure.values())
-        self.steps = flatten(model, self.ev.variants, self.ev)
-        self.levels = self._levels()
-        self.bound = [_ins_names(ins)[1] for ins in self.steps]
+        plan = make_plan(model, self.ev, provided, prune)
+        self.steps, self.levels, self.bound = plan.steps, plan.levels, plan.bound
         self.ev.memoise = True
         self.static = self.run(0, Choice(), None)
         self.ev.memoise = False
-
-    def _levels(self) -> list[int]:
-        level: dict[str, int] = dict.fromkeys(RF_NAMES, 1)
-        level.update(dict.fromkeys(CO_NAMES | self.provided, 2))
-        out = []
-        for ins in self.steps:
-            read, bound = _ins_names(ins)
-            lv = max((level.get(n, 0) for n in read), default=0)
-            if isinstance(ins, s.WithFrom) and ins.name in self.provided:
-                lv = 2
-            for n in bound:
-                level[n] = lv
-            out.append(lv)
-        return out
 
     def run(self, stage: int, choice: Choice, prev: Outcome | None) -> Outcome:
         """Evaluate the instructions of ``stage``, replaying earlier stages from ``prev``."""
@@ -227,7 +291,9 @@ class Instance:
         try:
             return self._exec(ins, scope, choice, flags)
         except CatFailure as e:
-            raise e.as_error() from None
+            raise with_cat_line(e.as_error()) from None
+        except StalecheckError as e:
+            raise with_cat_line(e) from None
 
     def _exec(self, ins: s.Ins, scope: Scope, choice: Choice, flags: list[str]) -> str:
         ev = self.ev

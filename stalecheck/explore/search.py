@@ -39,7 +39,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from stalecheck.errors import UsageError
 from stalecheck.explore.protocol import Model
+from stalecheck.explore.reduced import PLAIN, ReducerFactory, SearchMode, check_reduced
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop
 
@@ -82,13 +84,23 @@ def check(
     progress_every: int = 20000,
     sanity: Callable[[Any], bool] | None = None,
     store: Store = Store.EXACT,
+    mode: SearchMode | None = None,
+    reducer: ReducerFactory | None = None,
 ) -> Verdict:
     """Explore every reachable state of ``model`` until a bad state or the budget.
 
     ``sanity`` is a *sometimes* property (e.g. "every program ran to its end"):
     the verdict records whether any explored state met it, so that a scenario
-    whose programs can never finish is not reported as a proof.
+    whose programs can never finish is not reported as a proof.  ``mode`` asks
+    for partial-order reduction (with ``reducer``), depth-first or bitstate
+    search (``explore/reduced.py``).
     """
+    if mode is not None and mode != PLAIN:
+        if store == Store.COMPACT:
+            raise UsageError("--store compact works only with the plain breadth-first search")
+        return check_reduced(
+            model, mode, reducer, budget.max_states, budget.timeout, sanity, store == Store.EXACT, replay
+        )
     if store == Store.COMPACT:
         from stalecheck.explore.compact import check_compact  # NumPy only when asked for
 

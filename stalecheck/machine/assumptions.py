@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stalecheck.machine import shareability
 from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.mmu import xlate_assumptions
-from stalecheck.machine.spec import HCR
+from stalecheck.machine.spec import HCR, Context
 
 if TYPE_CHECKING:
     from stalecheck.machine.system import Machine
@@ -45,13 +46,24 @@ def hcr_names(bits: int) -> list[str]:
     return [name for i, name in enumerate(HCR.BITS) if bits & (1 << i)]
 
 
+# What out-of-order execution leaves stronger than the Arm ARM (docs/ordering.md).
+WEAK_ORDERING = (
+    "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md), except: "
+    "MSR, MAP, TLBI and EXEC keep program order with everything; SIGNAL (a system call or exception: "
+    "a release and a context synchronisation event) with everything; a DC by VA keeps program order "
+    "with accesses to its own line whatever their memory types (D7.5.9.15 lets Non-cacheable, Device "
+    "and other-cacheability accesses pass); cache maintenance after a polling loop waits for it "
+    "(B2.3.7 orders DC CVAU and IC so, the model every DC); an AWAIT keeps program order with the "
+    "loads of its location"
+)
+
+
 def assumptions(machine: Machine) -> list[str]:
     spec = machine.spec
     o = spec.options
     out = [
         cache_assumption(machine.h),
-        "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md); "
-        "DC, IC, TLBI, MSR, SIGNAL, WAIT, AWAIT and MAP stay in program order (stronger than the Arm ARM)"
+        WEAK_ORDERING
         if o.weak_ordering
         else "loads performed in order (load reordering is the axiomatic engine's job)",
         "Non-cacheable/Device reads may hit a cached copy (B2.11 mismatched attributes)"
@@ -76,9 +88,16 @@ def assumptions(machine: Machine) -> list[str]:
         if o.setway_program_order
         else "set/way operations are ordered only by a full DMB or a DSB (D7.5.9.15)",
         "system-register writes take effect at the latest at the next ISB/exception",
-        "one shareability domain: NSH/ISH/OSH barriers and maintenance reach every PE and "
-        "device (stronger than the Arm ARM for NSH, and for ISH across clusters: B2.6.10, B2.10.1.1.1)",
     ]
+    if machine.h.n_pes > 1:
+        out.append(
+            "all PEs are in one Inner Shareable domain "
+            "(B2.10.1.1: the Arm ARM assumes so of PEs under one OS or hypervisor)"
+        )
+    devices = any(t.context == Context.DEVICE for t in spec.threads)
+    domains = shareability.assumption(machine.code, machine.h.n_pes, devices)
+    if domains is not None:
+        out.append(domains)
     if machine.dead_lines is not None:
         out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
     if machine.mmu is not None and spec.xlate is not None:

@@ -6,7 +6,8 @@ The rules on what may complete before what, each with its place in the Arm ARM
   Coherence-before: a same-location write later in program order is never
   Coherence-before an earlier one);
 - a ``DC`` by VA is ordered with earlier and later stores to the same line only
-  when both are to Normal Inner Write-Back or Write-Through memory, and with
+  when both are to Normal Inner Write-Back or Write-Through memory with the same
+  cacheability attributes (Write-Back and Write-Through differ), and with
   other ``DC`` to that line (D7.5.9.15 Ordering and completion of data and
   instruction cache instructions: DC "can execute in any order relative to
   loads or stores that access any address with the Device memory attribute, or
@@ -72,12 +73,12 @@ def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
             return True
         if ek == STORE:
             return earlier[1] == later[1] and earlier[2] == later[2]
-        if ek == DCVA:  # D7.5.9.15: same line, Normal Inner cacheable, same cacheability
-            return earlier[2] == later[1] and earlier[3] == later[4] and later[4] in INNER_CACHEABLE_PATHS
+        if ek == DCVA:  # D7.5.9.15: same line, Normal Inner cacheable, same cacheability (WT != WB)
+            return earlier[2] == later[1] and earlier[6] == later[6] and later[4] in INNER_CACHEABLE_PATHS
         return False
     if lk == DCVA:
         if ek == STORE:
-            return earlier[1] == later[2] and earlier[4] == later[3] and later[3] in INNER_CACHEABLE_PATHS
+            return earlier[1] == later[2] and earlier[6] == later[6] and later[3] in INNER_CACHEABLE_PATHS
         if ek == DCVA:
             return earlier[2] == later[2]
     return False

@@ -46,7 +46,7 @@ class Complete:
             state = self.mmu.complete(state, pe, entry)
             copies, mem = state.copies, state.mem
         elif kind == STORE:
-            _, line, offset, value, cacheable, wt, _ = entry
+            _, line, offset, value, cacheable, wt, _, _ = entry
             if cacheable == PATH_CACHEABLE or (cacheable != PATH_NC and not bypass):
                 copies = caches.coherent_write(copies, mem, h, pe, line, offset, value, nl)
                 if wt & STORE_WT:  # write-through: the write also reaches the PoC
@@ -54,7 +54,7 @@ class Complete:
             else:
                 mem = caches.bypass_write(mem, line, offset, value)
         elif kind == DCVA:
-            _, op, line, _, depth, scope_all, _ = entry
+            _, op, line, _, depth, scope_all, _, _ = entry
             pes = lay.all_pes if scope_all else frozenset((pe,))
             if op & OP_CLEAN:
                 copies, mem, _ = caches.clean_to(copies, mem, h, line, depth, pes, nl)

@@ -156,7 +156,8 @@ def _describe_exec(
         effect = Effect(f"{instr} reads {instr.loc}={value} {source}", memtype=mt, value=value)
         return record(m, before, after, actor, instr.op, effect, lines=(line,), shows_copies=True, **common)
     if instr.op == "AWAIT":
-        effect = Effect(f"{instr} (polls until it reads {instr.loc}={instr.value})", value=instr.value)
+        until = f"{instr.loc}{'>=' if instr.at_least else '='}{instr.value}"
+        effect = Effect(f"{instr} (polls until it reads {until})", value=instr.value)
         return record(m, before, after, actor, instr.op, effect, lines=(line,), shows_copies=True, **common)
     if instr.op == "STR":
         if bt.pe < 0:

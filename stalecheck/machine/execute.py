@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
-from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr
+from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr, awaits
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
 from stalecheck.machine.regexpr import Eval, Expr, compile_expr
+from stalecheck.machine.shareability import dmb_orders
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
     STORE,
@@ -47,11 +48,22 @@ class Execute:
         self.mmu = mmu
         # Out-of-order execution inside a PE (machine/ordering.py), per CPU thread; the
         # same tables serve threads with paths (machine/paths.py) executing in order.
+        options = layout.spec.options
         self.windows: tuple[Window | None, ...] = tuple(
-            Window(layout.code, prog, spec.name, tuple((s.start, s.stop) for s in spans))
-            if spec.context != Context.DEVICE and (layout.spec.options.weak_ordering or spec.source)
+            Window(
+                layout.code,
+                prog,
+                spec.name,
+                line_of=layout.line_of,
+                precise={j for j, i in enumerate(prog) if traps.may_trap(t, layout.code[i])},
+                setway_in_order=options.setway_program_order,
+                spans=tuple((s.start, s.stop) for s in spans),
+            )
+            if spec.context != Context.DEVICE and (options.weak_ordering or spec.source)
             else None
-            for spec, prog, spans in zip(layout.threads, layout.programs, layout.paths, strict=True)
+            for t, (spec, prog, spans) in enumerate(
+                zip(layout.threads, layout.programs, layout.paths, strict=True)
+            )
         )
         self._weak = layout.spec.options.weak_ordering
         # Threads with ASSUME checks to settle after each of their steps (paths.py).
@@ -109,7 +121,7 @@ class Execute:
             return 0
         if th.pe < 0:
             if op == "AWAIT":  # a polling loop: it leaves only once it reads the value
-                return int(instr.value in self.access.device_load_values(state, t, instr))
+                return int(any(awaits(instr, v) for v in self.access.device_load_values(state, t, instr)))
             return len(self.access.device_load_values(state, t, instr)) if op == "LDR" else 1
         buf = state.bufs[th.pe]
         if op == "DSB":
@@ -119,18 +131,22 @@ class Execute:
         if self.mmu is not None and self.mmu.handles(t, instr):
             return 1 if self.traps.trap(state, t, instr) is not None else self.mmu.choices(state, t, instr)
         if op == "LDR":
-            if buffer.loads_blocked(buf) or (instr.kind == ACQUIRE and buffer.has_release(buf)):
+            if _load_held(instr, buf):
                 return 0
             if self.traps.trap(state, t, instr) is not None:
                 return 1
             return len(self.load_values(state, t, instr, -1 if th.hyp else th.pc))
         if op == "AWAIT":  # each failed poll is a load with no effect, so only the exit is a step
-            if buffer.loads_blocked(buf):
+            if _load_held(instr, buf):
                 return 0
             if self.traps.trap(state, t, instr) is not None:
                 return 1
-            return int(instr.value in self.access.load_values(state, t, instr))
+            return int(self._leaves(state, t, instr))
         return 1
+
+    def _leaves(self, state: State, t: int, instr: Instr) -> bool:
+        """Whether a poll of the ``AWAIT`` ``instr`` would now read a value that exits the loop."""
+        return any(awaits(instr, v) for v in self.access.load_values(state, t, instr))
 
     def load_values(self, state: State, t: int, instr: Instr, index: int) -> tuple[int, ...]:
         """Values the load at program index ``index`` (-1: policy code) may return.
@@ -235,7 +251,7 @@ class Execute:
                 continue  # a trapping instruction waits until it is the oldest
             op = instr.op
             if op == "LDR":
-                if buffer.loads_blocked(buf) or (instr.kind == ACQUIRE and buffer.has_release(buf)):
+                if _load_held(instr, buf):
                     continue
                 n = len(self.load_values(state, t, instr, j))
                 if n:
@@ -247,6 +263,12 @@ class Execute:
                     out.append((j, 1))
             elif op == "DSB":
                 if self._dsb_done(instr, buf):
+                    out.append((j, 1))
+            elif op == "AWAIT":
+                if not _load_held(instr, buf) and self._leaves(state, t, instr):
+                    out.append((j, 1))
+            elif op == "WAIT":
+                if state.events & self.layout.events[instr.loc]:
                     out.append((j, 1))
             else:
                 out.append((j, 1))
@@ -335,11 +357,8 @@ class Execute:
         lay = self.layout
         op = instr.op
         pe = th.pe
-        if self.mmu is not None:
-            if self.mmu.handles(t, instr):
-                return self.mmu.execute(state, t, th, instr, choice)
-            if op == "DSB":
-                th = self.mmu.after_dsb(th)
+        if self.mmu is not None and self.mmu.handles(t, instr):
+            return self.mmu.execute(state, t, th, instr, choice)
         if op == "LDR":
             value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs
@@ -363,7 +382,8 @@ class Execute:
             flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
             if instr.flags & RMW_WRITE:
                 flags |= STORE_ATOMIC
-            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, lay.ids[instr])
+            attrs = mt.cacheability_key
+            entry = StoreEntry(STORE, line, offset, value, mt.path, flags, attrs, lay.ids[instr])
             state = with_entry(state, pe, entry)
             if instr.flags & AMO_AL:
                 # B2.3.7 Barrier-ordered-before: the write of an atomic with acquire and
@@ -387,6 +407,8 @@ class Execute:
             self.access.check_invalidate(t, line, setway[1])
             return with_entry(state, pe, setway), th
         if op == "DMB":
+            if not dmb_orders(instr.kind):  # a Non-shareable DMB orders nothing for others (shareability.py)
+                return state, th
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
                 marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)
                 if marker is not None:
@@ -438,6 +460,13 @@ class Execute:
         elif instr.op == "SIGNAL":
             state = state._replace(events=state.events | lay.events[instr.loc])
         return with_thread(state, t, th._replace(pc=th.pc + 1))
+
+
+def _load_held(instr: Instr, buf: tuple[Entry, ...]) -> bool:
+    """A load (or a poll) waits behind a full DMB's marker (earlier stores and maintenance
+    complete first), and a load-acquire behind an earlier release still in the buffer
+    (B2.3.7 Barrier-ordered-before: release then acquire, RCsc)."""
+    return buffer.loads_blocked(buf) or (instr.kind == ACQUIRE and buffer.has_release(buf))
 
 
 def _advance(th: Thread) -> Thread:

@@ -23,7 +23,7 @@ class Hardware:
         self.layout = layout
         self.access = access
         # Static facts ``steps`` needs for every state, computed once.
-        self._linear_fill = tuple(
+        self.linear_fill = tuple(
             layout.spec.options.host_linear_map and (host is None or host.cacheable)
             for host in layout.host_types
         )
@@ -38,7 +38,7 @@ class Hardware:
         lay = self.layout
         if not caches.may_fill(state.copies, lay.h, inst, line, lay.nl, dirty):
             return False
-        return self._linear_fill[line] or self._fillable_by_regime(state, inst, line)
+        return self.linear_fill[line] or self._fillable_by_regime(state, inst, line)
 
     def _fillable_by_regime(self, state: State, inst: int, line: int) -> bool:
         """Without the linear map: some unfinished thread on the instance's PE (any

@@ -44,11 +44,16 @@ class Op(StrEnum):
 ACQUIRE = "A"
 ACQUIRE_PC = "Q"
 RELEASE = "L"
-_ORDERED_NAMES = {("LDR", ACQUIRE): "LDAR", ("LDR", ACQUIRE_PC): "LDAPR", ("STR", RELEASE): "STLR"}
+_ORDERED_NAMES = {
+    ("LDR", ACQUIRE): "LDAR",
+    ("LDR", ACQUIRE_PC): "LDAPR",
+    ("STR", RELEASE): "STLR",
+    ("AWAIT", ACQUIRE): "AWAITA",
+}
 
 
 def mnemonic(instr: Instr) -> str:
-    """The mnemonic as written: LDAR/LDAPR/STLR are LDR/STR with a memory-order kind."""
+    """The mnemonic as written: LDAR/LDAPR/STLR/AWAITA are LDR/STR/AWAIT with a memory-order kind."""
     return _ORDERED_NAMES.get((instr.op, instr.kind), instr.op)
 
 
@@ -69,6 +74,7 @@ class Instr:
     addr: tuple[Any, ...] = ()
     data: tuple[Any, ...] = ()
     flags: int = 0  # paths.RMW_READ, RMW_WRITE, NORET, AMO_AL, EXCLUSIVE, ATOMIC_READ
+    at_least: bool = False  # AWAIT: leave once the value read is >= ``value`` (else == ``value``)
     text: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)
     column: int = field(default=0, compare=False)
@@ -90,7 +96,7 @@ def render(instr: Instr) -> str:
     if op == "LDR":
         return f"{mnemonic(instr)} {instr.reg}, {instr.loc}"
     if op == "AWAIT":
-        return f"AWAIT {instr.loc}, {instr.value}"
+        return f"{mnemonic(instr)} {instr.loc}, {'>=' if instr.at_least else ''}{instr.value}"
     if op == "DC":
         return f"DC {instr.kind} {instr.loc}"
     if op == "DCSW":
@@ -145,6 +151,12 @@ def tlbi(kind: str, loc: str = "") -> Instr:
 
 def isb() -> Instr:
     return Instr(Op.ISB)
+
+
+def awaits(instr: Instr, value: int) -> bool:
+    """Whether a poll of ``instr`` (an ``AWAIT``) that reads ``value`` leaves the loop:
+    ``while (READ_ONCE(x) != v)`` or, with ``at_least``, ``while (READ_ONCE(x) < v)``."""
+    return value >= instr.value if instr.at_least else value == instr.value
 
 
 def store(loc: str, value: int) -> Instr:

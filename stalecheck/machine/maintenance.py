@@ -70,7 +70,7 @@ def dc_entry(h: Hierarchy, kind: str, line: int, mt: MemType, under_stage2: bool
         dc_op = OP_CLEAN_INVAL  # D7.5.9.2: at EL1 with HCR_EL2.VM=1, DC IVAC is DC CIVAC
     scope_all = int(mt.share != mt.share.NSH)
     depth = h.poc_depth if point == "poc" else (h.pouis_depth if scope_all else h.pou_depth)
-    return DcEntry(DCVA, dc_op, line, mt.path, depth, scope_all, ident)
+    return DcEntry(DCVA, dc_op, line, mt.path, depth, scope_all, mt.cacheability_key, ident)
 
 
 def setway_entry(

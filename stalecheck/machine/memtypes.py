@@ -69,6 +69,14 @@ class MemType:
         return self.cacheable or self.mixed
 
     @property
+    def cacheability_key(self) -> int:
+        """The inner and outer cacheability as one int, for D7.5.9.15 Ordering and completion
+        of data and instruction cache instructions: a DC by VA executes in program order
+        with loads and stores to its line only when they "Use an address with the same
+        cacheability attributes" (Write-Back and Write-Through are different attributes)."""
+        return int(self.inner) * 3 + int(self.outer)
+
+    @property
     def write_through(self) -> bool:
         return self.cacheable and Cacheability.WT in (self.inner, self.outer)
 

@@ -11,8 +11,9 @@ instruction.  This module decides which of them applies to which step:
   after its last context synchronisation event (D8.2 and B2.7.4.2 "translation table
   walks may be performed speculatively", seed 003), and uses that result when the
   instruction executes; ``ISB``, exception entry and ERET discard it;
-- with FEAT_ETS2 a ``DSB`` discards early *faulting* translations of later
-  instructions (a fault is not generated from a walk ordered before the DSB);
+- an early walk may fault, for a data access or an instruction fetch alike (the
+  fault is taken if the instruction executes); with FEAT_ETS2 a walk that would
+  fault is not made before the accesses it is ordered after (``ets.py``);
 - hardware steps: TLB fill (a non-faulting walk only) and drop, icache fill
   (speculative prefetch from an executable mapping) and drop;
 - ``TLBI`` and ``IC`` enter the PE's buffer, complete asynchronously, and only a
@@ -22,7 +23,7 @@ instruction.  This module decides which of them applies to which step:
 from __future__ import annotations
 
 from stalecheck.errors import ScenarioError
-from stalecheck.machine import buffer, ifetch, tlb
+from stalecheck.machine import buffer, ets, ifetch, tlb
 from stalecheck.machine.access import Access
 from stalecheck.machine.fetch import Fetch
 from stalecheck.machine.isa import Instr, Op
@@ -95,7 +96,11 @@ class Mmu:
                 (r, 0) for r in self.walker.full(state, th.pe, rid, rg.keys[rid][instr.loc], False, False)
             ]
         out: list[tuple[int, int]] = []
-        for r in self.walker.access(state, t, instr):
+        results = self.walker.access(state, t, instr)
+        th = state.threads[t]
+        if not any(pc == th.pc for pc, _ in th.early) or th.hyp:  # a walk now, not one made ahead
+            results = self._ets2_results(state, t, th.pc, results, fetch=False)
+        for r in results:
             if is_fault(r) or instr.op == "STR":
                 out.append((r, 0))
                 continue
@@ -123,12 +128,15 @@ class Mmu:
                 line = self.regimes.page_lines[desc_oa(result)][0]
                 mt = desc_type(result)
                 val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
-                entry = StoreEntry(STORE, line, 0, val, mt.path, int(mt.write_through), lay.ids[instr])
+                flags = int(mt.write_through)
+                entry = StoreEntry(STORE, line, 0, val, mt.path, flags, mt.cacheability_key, lay.ids[instr])
                 return with_entry(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
         if op == "EXEC":
             early = [v for pc, v in th.early if pc == th.pc and not th.hyp]
             th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
+            if early and early[0] < 0:  # the fetch made ahead faulted (item 7): taken now
+                return state, self._abort(t, th, instr, early[0])
             if early:
                 value = early[0]
             else:
@@ -179,13 +187,6 @@ class Mmu:
             th = synchronise(th)
             return th._replace(hyp=(check, *th.hyp), retry=1)
         return th._replace(fault=syndrome, pc=len(lay.programs[t]), hyp=th.hyp[:1], early=())
-
-    def after_dsb(self, th: Thread) -> Thread:
-        """FEAT_ETS2: a faulting translation of a later instruction is not kept from a
-        walk made before the DSB (ID_AA64MMFR1_EL1.ETS; seed 003's ``dsb-only-ets2``)."""
-        if self.spec.ets2 and any(r < 0 for _, r in th.early):
-            return th._replace(early=tuple(e for e in th.early if e[1] >= 0))
-        return th
 
     def _tlbi_entry(self, t: int, instr: Instr) -> Entry:
         rg = self.regimes
@@ -254,6 +255,37 @@ class Mmu:
                 threads[t] = th._replace(early=kept)
         return state._replace(threads=tuple(threads))
 
+    def _ets2_results(
+        self, state: State, t: int, pc: int, results: tuple[int, ...], fetch: bool
+    ) -> tuple[int, ...]:
+        """Walk results of the instruction at ``pc`` made now, without the faults FEAT_ETS2
+        forbids at this point (``ets.py``: B2.3.7 ETS-ordered-before, DSB-ordered-before)."""
+        if not self.spec.ets2:
+            return results
+        th = state.threads[t]
+        lay = self.layout
+        before = [] if th.hyp else [lay.code[i] for i in lay.programs[t][th.pc : pc]]
+        if ets.fault_allowed(before, buffer.has_stores(state.bufs[th.pe]), fetch):
+            return results
+        return tuple(r for r in results if not ets.tlb_uncacheable(r))
+
+    def _early_results(self, state: State, t: int, pc: int, instr: Instr) -> tuple[int, ...]:
+        """Results of translating the data access at ``pc`` ahead of time, now."""
+        return self._ets2_results(state, t, pc, self.walker.access_at(state, t, instr), fetch=False)
+
+    def _early_fetch_faults(self, state: State, t: int, pc: int, instr: Instr) -> tuple[int, ...]:
+        """Faults a fetch of the instruction at ``pc`` made ahead of time may record now
+        (issue 11 item 7): a PE may fetch ahead at any time after its last context
+        synchronisation event (B2.7.4.2, D8.2), the walk of that fetch may fault, and the
+        fault is taken if the instruction executes (an Instruction Abort)."""
+        rg = self.regimes
+        if not rg.is_va(t, instr.loc):
+            return ()
+        rid = rg.thread_rid[t]
+        results = self.walker.full(state, state.threads[t].pe, rid, rg.keys[rid][instr.loc], False, True)
+        faults = tuple(r for r in results if is_fault(r))
+        return self._ets2_results(state, t, pc, faults, fetch=True)
+
     # ---- hardware steps ------------------------------------------------------------------------
 
     def _window(self, state: State, t: int) -> list[int]:
@@ -284,8 +316,10 @@ class Mmu:
                 if instr.op == "EXEC":
                     if self.fetcher.early_fetch(state, t, pc, instr) is not None:
                         steps.append((XLATE, t, pc, 0))
+                    faults = self._early_fetch_faults(state, t, pc, instr)
+                    steps.extend((XLATE, t, pc, 1 + c) for c in range(len(faults)))
                     continue
-                results = self.walker.access_at(state, t, instr)
+                results = self._early_results(state, t, pc, instr)
                 steps.extend((XLATE, t, pc, c) for c in range(len(results)))
         for pe in range(lay.h.n_pes):
             for rid, key, result in self.walker.tlb_candidates(state, pe):
@@ -303,12 +337,14 @@ class Mmu:
         if kind == XLATE:
             _, t, pc, choice = step
             instr = lay.code[lay.programs[t][pc]]
-            if instr.op == "EXEC":
+            if instr.op == "EXEC" and choice:
+                result = self._early_fetch_faults(state, t, pc, instr)[choice - 1]
+            elif instr.op == "EXEC":
                 got = self.fetcher.early_fetch(state, t, pc, instr)
                 assert got is not None
                 state, result = got
             else:
-                result = self.walker.access_at(state, t, instr)[choice]
+                result = self._early_results(state, t, pc, instr)[choice]
             th = state.threads[t]
             th = th._replace(early=tuple(sorted((*th.early, (pc, result)))))
             return with_thread(state, t, th)
@@ -333,9 +369,11 @@ class Mmu:
 def xlate_assumptions(s: XlateSpec) -> list[str]:
     """The translation and fetch knobs a verdict rests on (printed with it)."""
     out = [
-        f"FEAT_ETS2 {'implemented' if s.ets2 else 'not implemented'}: a DSB "
-        + ("discards" if s.ets2 else "does not discard")
-        + " faulting translations made ahead of it",
+        "FEAT_ETS2 implemented: no Translation or Access flag fault from a walk made before "
+        "an earlier load or store was performed, nor before the stores a DSB waits for (B2.3.7)"
+        if s.ets2
+        else "FEAT_ETS2 not implemented: a walk made ahead may fault on an entry made valid "
+        "by an earlier store",
         "translations and instruction fetches may be made ahead at any time after the last "
         "context synchronisation event (ISB, exception entry, ERET)",
         "TLBs cache whole per-stage translations (no separate walk cache of table entries); "

@@ -77,7 +77,7 @@ class MmuText:
             actor = thread_actor(m, before, t, ActorKind.WALKER)
             actor = actor._replace(name=f"PE{actor.pe} walker")
             common: Where = {"instruction": str(instr), "target": instr.loc}
-            if instr.op == "EXEC":
+            if instr.op == "EXEC" and not is_fault(result):  # a faulting fetch walk reads as a walk
                 text = (
                     f"fetches ahead for {instr} (no context synchronisation since): gets {instr.loc}={result}"
                 )

@@ -17,25 +17,37 @@ dependencies (B2.3.6 Dependency definitions, herd's aarch64deps.cat) and fixed
 same-location pairs.  The dynamic rules (a full DMB's marker, release stores
 still in the buffer, forwarding, read-read coherence, locations computed at run
 time) are applied where the instruction executes (``execute.py``).
+
+Which instructions may trap is known from the VM's set-up, and traps are
+precise, so nothing passes an instruction that may trap.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Collection
 
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine import regexpr as rx
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr
 from stalecheck.machine.paths import AMO_AL, BRANCH, NORET, PICK, RMW_READ, RMW_WRITE
+from stalecheck.machine.shareability import dmb_orders
 
-# ``LDAR``/``LDAPR`` are ``LDR`` with kind ``ACQUIRE``/``ACQUIRE_PC`` and ``STLR`` is
-# ``STR`` with kind ``RELEASE`` (isa.py), so every other concern treats them as
-# the loads and stores they are.
-LOADS = ("LDR",)
+# ``LDAR``/``LDAPR`` are ``LDR`` with kind ``ACQUIRE``/``ACQUIRE_PC``, ``STLR`` is
+# ``STR`` with kind ``RELEASE`` and ``AWAITA`` is ``AWAIT`` with kind ``ACQUIRE``
+# (isa.py), so every other concern treats them as the loads and stores they are.
+# ``AWAIT`` is a polling loop: a load, then a branch back while the value is not
+# the awaited one.
+LOADS = ("LDR", "AWAIT")
 STORES = ("STR",)
-# Instructions the window reorders; anything else (DC, IC, TLBI, MSR, WAIT,
-# SIGNAL, AWAIT, MAP, EXEC, ...) stays a sequence point: every earlier
-# instruction executes before it and every later one after it (Model: stronger
-# than the Arm ARM for those; weak mode refuses none of them, docs/ordering.md).
-REORDERABLE = ("LDR", "STR", "DMB", "DSB", "ISB", "NOP", "ASSUME")
+_CMOS = ("DC", "DCSW", "IC")
+# Instructions the window reorders.  The others stay sequence points: every
+# earlier instruction executes before them and every later one after them.
+# ``SIGNAL`` stands for a system call, exception entry or return (the seeds' kicks,
+# ioctls and VM entries: a release, and a context synchronisation event after
+# which later instructions are fetched); ``MSR``, ``MAP``, ``TLBI`` and ``EXEC``
+# are Model choices (printed with every verdict, docs/ordering.md).
+# ``ASSUME`` is the check of a path's guess (paths.py), ordered by its dependencies.
+REORDERABLE = ("LDR", "STR", "DMB", "DSB", "ISB", "NOP", "AWAIT", "WAIT", "ASSUME", *_CMOS)
 _FULL = ("SY", "ISH", "OSH", "NSH")
 _ST = ("ST", "ISHST", "OSHST", "NSHST")
 _LD = ("LD", "ISHLD", "OSHLD", "NSHLD")
@@ -44,40 +56,85 @@ _LD = ("LD", "ISHLD", "OSHLD", "NSHLD")
 def _ordered_load(instr: Instr) -> bool:
     """A load that DMB LD and DSB LD order: herd's ``Exp & R \\ NoRet`` (a read whose
     value no register receives, e.g. STADD, is not ordered by them)."""
-    return instr.op == "LDR" and not instr.flags & NORET
+    return instr.op in LOADS and not instr.flags & NORET
 
 
-def _must_precede(earlier: Instr, later: Instr) -> bool:
+def _cmo_must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order: bool) -> bool:
+    """Cache maintenance against loads, stores and other maintenance, once barriers
+    are dealt with: D7.5.9.15 Ordering and completion of data and instruction cache
+    instructions."""
+    e, lt = earlier.op, later.op
+    if e == "IC" or lt == "IC":
+        # IC: "any order relative to ... data cache instructions, loads, and stores unless a DSB"
+        return False
+    if e == "DCSW" or lt == "DCSW":
+        # Set/way: "any order relative to loads or stores unless a DMB or DSB", and
+        # to other maintenance (the option keeps set/way among itself in program order,
+        # the ARMv7 rule, printed with the verdict).
+        return setway_in_order and e == lt == "DCSW"
+    # DC by VA: "Execute in program order relative to loads or stores that ... Access an
+    # address in Normal memory with either Inner Write Through or Inner Write Back attributes
+    # within the same cache line" and "relative to other data cache instructions ... within the
+    # same cache line"; any order for a different line unless a DMB or DSB.  Model: the
+    # same line keeps program order whatever the memory types (stronger than the manual for
+    # a Non-cacheable or Device access, or one of different cacheability; printed).
+    return same_line
+
+
+def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order: bool = False) -> bool:
     """Whether ``earlier`` (in program order) must execute before ``later``, by the
-    kinds of the two instructions and their locations; register dependencies are
-    added by ``Window``."""
+    kinds of the two instructions and their locations (``same_line``: both name the
+    same cache line); register dependencies are added by ``Window``."""
     e, lt = earlier.op, later.op
     if e not in REORDERABLE or lt not in REORDERABLE:
         return True  # sequence points
     if e in ("NOP", "ASSUME") or lt in ("NOP", "ASSUME"):
         return False  # an ASSUME is ordered by its dependencies only (Window)
+    if (e == "DMB" and not dmb_orders(earlier.kind)) or (lt == "DMB" and not dmb_orders(later.kind)):
+        return False  # a Non-shareable DMB orders nothing for other observers (shareability.py)
     if e == "DSB":
         # B2.6.9 Data Synchronization Barrier: no instruction after a DSB executes
         # until it completes.
         return True
     if lt == "DSB":
         # A DSB completes after every earlier access of the types it names (B2.6.9;
-        # herd's DSB-ob: a DSB LD waits for earlier loads but not NoRet reads, a DSB ST
-        # for earlier stores).
-        if later.kind in _LD:
+        # herd's DSB-ob): a DSB ST waits for no earlier load, a DSB LD for no NoRet
+        # read (the buffer rules do the rest).
+        if e == "LDR" and later.kind in _ST:
+            return False
+        if e == "LDR" and later.kind in _LD:
             return _ordered_load(earlier)
-        if later.kind in _ST:
-            return e in STORES or e == "DMB" or e == "DSB"
         return True
     if e == "ISB":
         # B2.6.7 Instruction Synchronization Barrier: instructions after an ISB are
         # fetched after it completes (the ctrl+ISB and addr;po;ISB orders of
         # B2.3.7 Dependency-ordered-before need this).
         return True
+    if e == "WAIT":
+        # A WAIT is an acquire of a flag, or an ioctl or exception returning (a context
+        # synchronisation event): nothing after it executes before it (B2.3.7: an
+        # acquire is ordered before every later access).
+        return True
+    if e == "AWAIT" and lt in ("STR", "ISB", "DC", "DCSW"):
+        # The loop's exit branch reads the polled value: B2.3.6 Control dependency, and
+        # B2.3.7 Dependency-ordered-before orders a write after it (ctrl), an ISB after it
+        # (ctrl+ISB).  Model: cache maintenance is not performed speculatively either (a
+        # DC after the loop waits for it, as a store does; printed).
+        return True
     if lt == "ISB":
         # An ISB waits for no earlier load on its own (B2.3.7 only orders through a
         # dependency into the ISB: added by Window).
         return False
+    if lt == "WAIT":
+        # An acquire waits for nothing earlier, except what orders every later load:
+        # a full DMB or DMB LD (below), a DSB or an ISB (above), an earlier acquire.
+        if e == "DMB":
+            return earlier.kind not in _ST
+        return e in LOADS and bool(earlier.kind)
+    if (e == "DMB" and lt in _CMOS) or (lt == "DMB" and e in _CMOS):
+        # D7.5.9.15: maintenance is ordered by "a DMB or DSB whose required access type is
+        # both loads and stores"; an IC only by a DSB.
+        return "IC" not in (e, lt) and (earlier.kind if e == "DMB" else later.kind) in _FULL
     if e == "DMB":
         if earlier.kind in _FULL:  # B2.3.7 Barrier-ordered-before: everything after
             return True
@@ -90,11 +147,15 @@ def _must_precede(earlier: Instr, later: Instr) -> bool:
         if later.kind in _LD:
             return _ordered_load(earlier)
         return e in STORES
-    if e == "LDR" and earlier.kind in (ACQUIRE, ACQUIRE_PC):
-        return True  # B2.3.7: an acquire is ordered before every later access
+    if e in _CMOS or lt in _CMOS:
+        # D7.5.9.15 orders maintenance with loads and stores only by address or by a DMB
+        # or DSB: an acquire or a release to another line does not hold a DC back.
+        return _cmo_must_precede(earlier, later, same_line, setway_in_order)
+    if e in LOADS and earlier.kind:  # B2.3.7: an acquire is ordered before every later access
+        return True
     if lt == "STR" and later.kind == RELEASE:  # B2.3.7: a release after every earlier access
         return True
-    if e == "STR" and earlier.kind == RELEASE and lt == "LDR" and later.kind == ACQUIRE:
+    if e == "STR" and earlier.kind == RELEASE and lt in LOADS and later.kind == ACQUIRE:
         return True  # B2.3.7: release then acquire (RCsc), not acquire-PC (LDAPR)
     if e == "STR" and earlier.flags & AMO_AL:
         # B2.3.7 Barrier-ordered-before: the write of an atomic with both acquire and
@@ -102,28 +163,53 @@ def _must_precede(earlier: Instr, later: Instr) -> bool:
         # [A]; amo; [L], po).
         return True
     if earlier.loc and earlier.loc == later.loc:
-        # Same fixed location.  Stores keep program order (B2.3.1 Coherence-before); a
+        # Same location.  Stores keep program order (B2.3.1 Coherence-before); a
         # store never passes an earlier load of its location (a load never reads a
-        # po-later write).  A load after a store of its location reads that store
-        # (forwarded, even before the store executes, when its data is known) or a
-        # newer write: ``execute.py`` handles it, so no order here.  Two loads may be
-        # satisfied in either order: herd's RSW is allowed; execute.py keeps CoRR.
-        return lt in STORES
+        # po-later write); a load never passes an earlier store of its location
+        # (it must read that store or a coherence-later one: it waits, then
+        # forwards from the buffer).  Two loads may be satisfied in either order:
+        # herd's RSW is allowed; ``Window.later_same_loads`` keeps CoRR.  A polling
+        # loop records no value to compare, so it keeps program order with the
+        # loads of its location (Model: without dependencies on it nothing can tell
+        # the orders apart, docs/ordering.md).  A load after a store reads that store
+        # (forwarded, even before the store executes, once its data is known) or a
+        # newer write: execute.py handles it, so no order here.
+        if e == "STR" and lt == "LDR":
+            return False
+        return not (e == lt == "LDR")
     return False
 
 
 class Window:
     """The static ordering tables of one thread's program (one path, or several one
-    after the other with ``spans``)."""
+    after the other with ``spans``).
+
+    ``line_of`` names the cache line of a location or line (for D7.5.9.15's
+    same-line rules); ``precise`` holds the program indices of instructions that
+    may trap to the hypervisor: exceptions are precise (D1.x: an instruction after
+    the one that takes the exception has not executed), so nothing after them
+    executes before them."""
 
     def __init__(
         self,
         code: list[Instr],
         program: tuple[int, ...],
         name: str,
+        line_of: Callable[[str], object] | None = None,
+        precise: Collection[int] = (),
+        setway_in_order: bool = False,
         spans: tuple[tuple[int, int], ...] = (),
     ) -> None:
         instrs = [code[i] for i in program]
+        named = (*LOADS, *STORES, "DC")
+        # The cache line each access or DC names (None: names none); by location name
+        # when no layout is given (each location its own line).
+        self.lines: list[object] = [
+            (line_of(i.loc) if line_of is not None else i.loc) if i.loc and i.op in named else None
+            for i in instrs
+        ]
+        self.precise = precise
+        self.setway_in_order = setway_in_order
         self.instrs = instrs
         self.n = n = len(instrs)
         self.precede = [0] * n  # bit i set: instruction i must execute before this one
@@ -174,8 +260,10 @@ class Window:
         for j in range(start, stop):
             later = instrs[j]
             mask = 0
+            lines = self.lines
             for i in range(start, j):
-                if _must_precede(instrs[i], later):
+                same_line = lines[i] is not None and lines[i] == lines[j]
+                if i in self.precise or _must_precede(instrs[i], later, same_line, self.setway_in_order):
                     mask |= 1 << i
             a_data, a_picks = rx.dependencies(later.addr) if later.addr else (frozenset(), frozenset())
             d_data, d_picks = rx.dependencies(later.data) if later.data else (frozenset(), frozenset())

@@ -33,6 +33,7 @@ _TERMINALS = {
     "FIELD": "an SCTLR_EL1 field",
     "SYSREG": "SCTLR_EL1",
     "_NL": "end of line",
+    "AT_LEAST": "'>='",
 }
 
 
@@ -237,8 +238,10 @@ class _ToInstr(Transformer[Token, list[Instr | Src]]):
     def map(self, meta: object, name: Token) -> Instr:
         return self._instr(meta, "MAP", loc=str(name))
 
-    def await_(self, meta: object, loc: Token, value: Token) -> Instr:
-        return self._instr(meta, "AWAIT", loc=str(loc), value=_int(value))
+    def await_(self, meta: object, op: Token, loc: Token, *rest: Token) -> Instr:
+        kind = ACQUIRE if str(op).upper() == "AWAITA" else ""
+        value, at_least = _int(rest[-1]), len(rest) == 2
+        return self._instr(meta, "AWAIT", kind=kind, loc=str(loc), value=value, at_least=at_least)
 
     def nop(self, meta: object) -> Instr:
         return self._instr(meta, "NOP")

@@ -119,7 +119,7 @@ class DeadLines:
             for index in range(len(program) - 1, -1, -1):
                 instr = m.code[program[index]]
                 bits = self._lines_of(instr)
-                if vm is not None and self._may_run_policy(instr, vm):
+                if vm is not None and self.may_run_policy(instr, vm):
                     bits = self.all
                 may_fault = instr.op in (Op.LDR, Op.STR, Op.AWAIT, Op.DC)
                 if vm is not None and vm.on_stage2_fault is not None and may_fault:
@@ -129,7 +129,7 @@ class DeadLines:
             self._faults.append(tuple(reversed(faults)))
 
     @staticmethod
-    def _may_run_policy(instr: Instr, vm: VMSpec) -> bool:
+    def may_run_policy(instr: Instr, vm: VMSpec) -> bool:
         """Whether ``instr`` can trap to a policy whatever is mapped (trap bits may be
         turned on later by a policy, so only the presence of a policy counts)."""
         op = instr.op

@@ -46,6 +46,7 @@ class StoreEntry(NamedTuple):
     value: int
     cacheable: int  # ``MemType.path``: 0 a write at the PoC, 1 coherent into L1, 2/3 a mismatched mix
     flags: int  # STORE_WT | STORE_RELEASE | STORE_ATOMIC
+    attrs: int  # ``MemType.cacheability_key`` (orders it with a DC to its line, buffer.py)
     instr: int  # interned instruction id (for witnesses)
 
 
@@ -58,6 +59,7 @@ class DcEntry(NamedTuple):
     cacheable: int  # ``MemType.path`` of the access (orders it with stores, buffer.py)
     depth: int  # levels before the point of the operation (PoU or PoC)
     scope_all: int  # 1: every PE (shareable), 0: the issuing PE only
+    attrs: int  # ``MemType.cacheability_key`` of the access (orders it with stores, buffer.py)
     instr: int
 
 

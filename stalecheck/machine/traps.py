@@ -91,6 +91,31 @@ class Traps:
                 return self.context(TrapKind.STAGE2_FAULT, state, t, instr, page=page, access=access)
         return None
 
+    def may_trap(self, t: int, instr: Instr) -> bool:
+        """Whether ``instr`` of program thread ``t`` can ever trap, whatever the state:
+        stage 2 only ever maps more pages (``MAP``), so an access to a page mapped at start
+        never faults; a trap by HCR_EL2 bits needs the VM's policy for it (a policy may
+        turn the bits on later).  Out-of-order execution keeps such instructions precise
+        (``ordering.Window``)."""
+        lay = self.layout
+        spec = lay.threads[t]
+        if spec.context != Context.GUEST:
+            return False
+        vm = lay.vms[lay.vm_index[spec.vm]]
+        op = instr.op
+        if op == "DCSW":
+            return vm.on_setway is not None
+        if op == "MSR":
+            return vm.on_sctlr is not None
+        if op == "DC" and vm.on_cmo is not None:
+            return True
+        if op in ("LDR", "STR", "AWAIT", "DC", "EXEC") and instr.loc:
+            if self.regimes is not None and self.regimes.is_va(t, instr.loc):
+                return False
+            page = lay.lines[lay.line_of(instr.loc)].page
+            return page in vm.mmio or page not in vm.mapped or op == "EXEC"
+        return False
+
     def trap_for(self, state: State, t: int) -> TrapContext | None:
         """The trap thread ``t``'s next instruction would take, if any."""
         instr = self.layout.current(state, t)

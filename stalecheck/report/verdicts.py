@@ -67,7 +67,8 @@ def because(r: Result) -> str:
     """Why the verdict holds, in one clause (how far the search went)."""
     v = r.verdict
     if v.outcome == Outcome.REACHABLE:
-        return f"shortest witness {len(v.witness)} steps, found after {v.states:,} states"
+        which = "shortest witness" if v.shortest else "witness (maybe not the shortest: --shortest)"
+        return f"{which} {len(v.witness)} steps, found after {v.states:,} states"
     if v.outcome == Outcome.UNREACHABLE:
         return f"every reachable state explored: {v.states:,} states, {v.transitions:,} transitions"
     return (
@@ -86,6 +87,7 @@ def result_json(r: Result) -> dict[str, Any]:
         "states": v.states,
         "transitions": v.transitions,
         "depth": v.depth,
+        "search": {"order": v.order, "reduction": v.reduction, "shortest_witness": v.shortest},
         "seconds": round(v.seconds, 3),
         "witness": [step_json(rec) for rec in r.steps],
         "replay": v.token,

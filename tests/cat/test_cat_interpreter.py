@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stalecheck.cat import syntax as s
 from stalecheck.cat.build import StructureBuilder
 from stalecheck.cat.program import Instance, load_model, load_text, vendored_dir
 from stalecheck.cat.structure import Choice, EventStructure, total_order_rows
@@ -65,8 +66,10 @@ def _structure(n: int = 4, **rels: set[tuple[int, int]]) -> EventStructure:
     return b.build()
 
 
-def _run(text: str, structure: EventStructure, variants: frozenset[str] = frozenset()) -> tuple:
-    inst = Instance(load_text(text, "m.cat"), structure, variants)
+def _run(
+    text: str, structure: EventStructure, variants: frozenset[str] = frozenset(), prune: bool = False
+) -> tuple:
+    inst = Instance(load_text(text, "m.cat"), structure, variants, prune=prune)
     return inst, inst.static
 
 
@@ -113,15 +116,29 @@ def test_try_variants_and_procedures() -> None:
     assert inst2.value(out2, "c") == inst2.value(out2, "po")
 
 
-def test_flags_do_not_reject() -> None:
-    _inst, out = _run("flag ~empty po as has-po\nacyclic po as order", _structure())
-    assert out.flags == ("has-po",)
+def test_flags_do_not_reject_and_are_not_evaluated() -> None:
+    """A flag never changes a verdict and stalecheck prints none: it is not evaluated,
+    nor what only it reads (herd's lazy bindings skip the same work)."""
+    inst, out = _run(
+        "let only-flagged = nope | po\nflag ~empty only-flagged as has-po\nacyclic po as order",
+        _structure(), prune=True,
+    )
     assert out.violation == ""
+    assert out.flags == ()
+    assert all(not isinstance(ins, s.Check) or ins.kind != "flag" for ins in inst.steps)
+
+
+def test_let_rec_closure_shortcut_equals_iteration() -> None:
+    """`let rec x = a | x; x` is computed as a+; mutual recursion still iterates."""
+    st_ = _structure(r={(0, 1), (1, 2)}, q={(2, 3)})
+    inst, out = _run("let rec x = r | q | x; x\nlet rec y = r | z and z = q | y; y", st_)
+    assert inst.value(out, "x") == inst.alg.plus(inst.alg.union([inst.value(out, "r"), inst.value(out, "q")]))
+    assert inst.alg.same(inst.value(out, "z"), Rel((0b1100, 0b1000, 0b1000, 0)))  # z = q | y; y
 
 
 def test_unbound_name_is_an_error_with_position() -> None:
     with pytest.raises(InputError) as err:
-        _run("let a = po\nlet b = a | nope", _structure())
+        _run("let a = po\nlet b = a | nope\nacyclic b", _structure(), prune=True)
     assert str(err.value.position) == "m.cat:2:13"
     assert "unbound name nope" in err.value.message
 
@@ -132,7 +149,7 @@ def test_unsupported_construct_is_refused_with_position() -> None:
     assert str(err.value.position) == "m.cat:2:1"
     assert "forall" in err.value.message
     with pytest.raises(UnsupportedError) as err:
-        _run("let a = fromto(W)", _structure())
+        _run("let a = fromto(W)\nempty a", _structure())
     assert str(err.value.position) == "m.cat:1:9"
 
 

@@ -22,7 +22,7 @@ AGREE_FLOORS = {
     "ETS2": 0,
     "ETS3": 0,
     "faults": 2,
-    "mixed": 2,
+    "mixed": 19,
 }
 
 

@@ -21,11 +21,11 @@ X, Y = 0, 1
 
 
 def store(line: int, value: int = 1, cacheable: int = 1, offset: int = 0) -> tuple[int, ...]:
-    return (STORE, line, offset, value, cacheable, 0, 0)
+    return (STORE, line, offset, value, cacheable, 0, 8 if cacheable else 0, 0)
 
 
 def dc(line: int, cacheable: int = 1) -> tuple[int, ...]:
-    return (DCVA, OP_CLEAN, line, cacheable, 2, 1, 0)
+    return (DCVA, OP_CLEAN, line, cacheable, 2, 1, 8 if cacheable else 0, 0)
 
 
 SW = (SETWAY, OP_CLEAN, 0, X, 0)

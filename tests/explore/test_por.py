@@ -1,0 +1,181 @@
+"""Partial-order reduction, depth-first and bitstate search (``explore/reduced.py``,
+``machine/por.py``) against the plain breadth-first search.
+
+The reduction must never change a verdict: "unreachable" is a proof.  Compared
+on random small systems (traps, policies, migration, devices, weak ordering)
+with random bad states over registers, and on every variant of the bundled
+scenarios that explore in well under a second (``benchmarks/por_factor.py``
+compares every bundled variant and prints the reduction factor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from stalecheck.errors import ScenarioError
+from stalecheck.explore.reduced import Order, SearchMode
+from stalecheck.explore.search import Budget, check
+from stalecheck.explore.verdict import Outcome, StopReason, Verdict
+from stalecheck.machine.por import PartialOrder
+from stalecheck.machine.spec import SystemSpec
+from stalecheck.machine.system import Machine
+from stalecheck.runner import load_scenario, run_variant
+from tests.machine.test_stateful import systems
+from tests.machine.util import machine
+
+SMALL = 5_000  # random systems bigger than this are drawn again
+
+
+PLAIN = SearchMode()
+
+
+def _search(spec: SystemSpec, mode: SearchMode = PLAIN, max_states: int | None = None) -> Verdict:
+    m = Machine(spec)
+    return check(
+        m,
+        Budget(max_states=max_states),
+        sanity=m.is_complete,
+        mode=mode,
+        reducer=lambda seen: PartialOrder(m, seen),
+    )
+
+
+def _bad_state(m: Machine, value: int, which: int, needs_done: bool) -> SystemSpec:
+    """A random bad state over registers: some thread loaded ``value`` into r1."""
+    names = [t.name for t in m.threads if "r1" in m.layout.regs[m.thread_index(t.name)]]
+    assume(names)
+    who = names[which % len(names)]
+    if needs_done:
+        bad = lambda v: v.done(who) and v.reg(who, "r1") == value  # noqa: E731
+    else:
+        bad = lambda v: v.reg(who, "r1") == value  # noqa: E731
+    return dataclasses.replace(m.spec, bad=bad, bad_text="reads value")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(systems(), st.integers(0, 7), st.integers(0, 3), st.booleans(), st.booleans())
+def test_random_systems_get_the_same_verdict_with_and_without_reduction(
+    m: Machine, value: int, which: int, needs_done: bool, weak: bool
+) -> None:
+    spec = _bad_state(m, value, which, needs_done)
+    if weak:
+        spec = dataclasses.replace(spec, options=dataclasses.replace(spec.options, weak_ordering=True))
+        try:
+            Machine(spec)
+        except ScenarioError:  # out-of-order execution needs each register loaded once
+            assume(False)
+    full = _search(spec, max_states=SMALL)
+    assume(full.outcome != Outcome.UNKNOWN)
+    reduced = _search(spec, SearchMode(por=True))
+    assert reduced.outcome == full.outcome
+    if full.outcome == Outcome.UNREACHABLE:  # a proof only when some run finishes every program
+        assert reduced.sane == full.sane
+        assert reduced.states <= full.states  # the reduced graph's states are reachable ones
+    if full.outcome == Outcome.REACHABLE:
+        assert len(reduced.steps) == len(reduced.witness) >= len(full.witness), "a real run, replayed"
+    depth_first = _search(spec, SearchMode(order=Order.DFS, por=True))
+    assert depth_first.outcome == full.outcome
+    if full.outcome == Outcome.UNREACHABLE:
+        assert depth_first.sane == full.sane
+    bits = _search(spec, SearchMode(order=Order.BITSTATE, bitstate_log2=16))
+    assert bits.outcome != Outcome.UNREACHABLE, "a bitstate search is never a proof"
+    if bits.outcome == Outcome.UNKNOWN:
+        assert bits.reason == StopReason.BITSTATE
+
+
+# Every variant of the scenarios without the translation model that explore in well
+# under a second each way (the translation model turns the reduction off).
+CASES = [
+    *(("kvm-external-l3", v) for v in load_scenario("kvm-external-l3").variants),
+    ("fcvm-vsock-nv2", "fwb+flush-linear"),
+    ("fcvm-vsock-nv2", "ring-nc-fwb"),
+    ("fcvm-vsock-nv2", "data-nc+flush-linear"),
+    ("osv-pte-barriers", "no-barriers"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "variant"), CASES)
+def test_bundled_variants_get_the_same_verdict(scenario: str, variant: str) -> None:
+    sc = load_scenario(scenario)
+    v = sc.variants[variant]
+    full = run_variant(sc, v).verdict
+    reduced = run_variant(sc, v, mode=SearchMode(por=True)).verdict
+    assert reduced.outcome == full.outcome
+    if full.outcome == Outcome.UNREACHABLE:
+        assert reduced.sane == full.sane
+        assert reduced.states <= full.states
+    if v.build().xlate is not None:
+        assert reduced.reduction.startswith("off: ") and reduced.states == full.states
+    else:
+        assert reduced.reduction == "partial-order"
+    shortest = run_variant(sc, v, mode=SearchMode(por=True, shortest=True)).verdict
+    assert len(shortest.witness) == len(full.witness)
+    if full.outcome == Outcome.REACHABLE:
+        assert shortest.shortest and shortest.steps
+
+
+def test_the_reduction_leaves_out_steps_that_commute() -> None:
+    """Two threads on two PEs storing to two lines with no one reading them: the
+    stores, their completions and the cache steps of each line commute with the
+    other thread's, so the reduced search visits fewer states."""
+
+    def setup(b: object) -> None:
+        b.system(pes=2)  # type: ignore[attr-defined]
+        b.page("P0", "X")  # type: ignore[attr-defined]
+        b.page("P1", "Y")  # type: ignore[attr-defined]
+        b.host("a", "STR X, 1\nDSB SY\nLDR r1, X", pe=0)  # type: ignore[attr-defined]
+        b.host("b", "STR Y, 1\nDSB SY\nLDR r1, Y", pe=1)  # type: ignore[attr-defined]
+        b.bad_when(lambda v: v.done("a") and v.reg("a", "r1") != 1, "a reads X != 1")  # type: ignore[attr-defined]
+
+    m = machine(setup)
+    full = check(m, sanity=m.is_complete)
+    reduced = _search(m.spec, SearchMode(por=True))
+    assert full.outcome == reduced.outcome == Outcome.UNREACHABLE
+    assert reduced.sane
+    assert reduced.states < full.states
+
+
+def test_a_bad_state_reading_memory_turns_the_reduction_off() -> None:
+    def setup(b: object) -> None:
+        b.system(pes=1)  # type: ignore[attr-defined]
+        b.page("P", "X")  # type: ignore[attr-defined]
+        b.host("h", "STR X, 1\nDSB SY")  # type: ignore[attr-defined]
+        b.bad_when(lambda v: v.done("h") and v.mem("X") == 1, "memory holds 1")  # type: ignore[attr-defined]
+
+    m = machine(setup)
+    full = check(m, sanity=m.is_complete)
+    reduced = _search(m.spec, SearchMode(por=True))
+    assert full.outcome == reduced.outcome == Outcome.REACHABLE
+    assert reduced.reduction.startswith("off: the bad state reads memory")
+    assert len(reduced.witness) == len(full.witness)
+
+
+def test_a_predicate_reading_more_threads_restarts_with_them_visible() -> None:
+    """The predicate reads thread b only once a is done: the first search takes b's
+    steps as invisible, meets the read, and searches again with b observed."""
+
+    def setup(b: object) -> None:
+        b.system(pes=2)  # type: ignore[attr-defined]
+        b.page("P0", "X")  # type: ignore[attr-defined]
+        b.host("a", "STR X, 1", pe=0)  # type: ignore[attr-defined]
+        b.host("b", "LDR r1, X", pe=1)  # type: ignore[attr-defined]
+        b.bad_when(lambda v: v.done("a") and v.reg("b", "r1") == 1, "b reads a's store")  # type: ignore[attr-defined]
+
+    m = machine(setup)
+    full = check(m, sanity=m.is_complete)
+    reduced = _search(m.spec, SearchMode(por=True))
+    assert full.outcome == reduced.outcome == Outcome.REACHABLE
+    assert reduced.reduction == "partial-order"
+
+
+def test_bitstate_finds_a_real_witness_and_never_proves() -> None:
+    sc = load_scenario("kvm-external-l3")
+    found = run_variant(sc, sc.variants["clean-to-pou"], mode=SearchMode(order=Order.BITSTATE)).verdict
+    assert found.outcome == Outcome.REACHABLE and found.steps
+    fixed = run_variant(sc, sc.variants["clean-to-poc"], mode=SearchMode(order=Order.BITSTATE)).verdict
+    assert (fixed.outcome, fixed.reason) == (Outcome.UNKNOWN, StopReason.BITSTATE)
+    assert "not a proof" in fixed.visited_assumption
