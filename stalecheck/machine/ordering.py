@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection
 
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine import regexpr as rx
-from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr
+from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
 from stalecheck.machine.paths import AMO_AL, BRANCH, NORET, PICK, RMW_READ, RMW_WRITE
 from stalecheck.machine.shareability import dmb_orders
 
