@@ -209,7 +209,7 @@ def pick_lob(t: ThreadView, lob_closed: list[int], named: list[tuple[int, int, s
     hw = list(lob_closed)
     writes = 0
     for k, ev in enumerate(events):
-        if ev.is_write:
+        if ev.is_write and not ev.hu:  # [Exp & W]: not a hardware update (VMSA)
             writes |= 1 << k
     for b in range(n):
         eb = events[b]

@@ -115,7 +115,10 @@ def build_space(
         cands = [
             w for w in writes_by_cell.get(er.cell, [])
             if evs[w].value == er.value
-            and not (proc_of[w] == proc_of[r] and local_of[w] > local_of[r])  # coRW1
+            # coRW1-Exp; a hardware update is not an explicit write, so an explicit read
+            # may read a po-later one (walks cannot: lmws orders them before it)
+            and not (proc_of[w] == proc_of[r] and local_of[w] > local_of[r]
+                     and not (evs[w].hu and not er.walk))
         ]
         if not cands:
             return None
@@ -148,6 +151,8 @@ def co_orders(space: CandidateSpace, writes: list[int]) -> Iterator[tuple[int, .
         last: dict[int, int] = {}
         ok = True
         for w in perm:
+            if space.evs[w].hu:
+                continue  # coWW-Exp orders explicit writes only
             p = proc_of[w]
             if p in last and local_of[last[p]] > local_of[w]:  # coWW
                 ok = False

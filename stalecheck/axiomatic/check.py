@@ -12,8 +12,9 @@ set of executions.
 from __future__ import annotations
 
 import itertools
+import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import Aarch64Model
@@ -35,8 +36,12 @@ from stalecheck.axiomatic.initial_state import (
 from stalecheck.axiomatic.mixed_size import Granules, granule_layout, granules_of
 from stalecheck.axiomatic.model import MemoryModel
 from stalecheck.axiomatic.semantics import check_supported, is_supported, thread_traces
+from stalecheck.axiomatic.translation import Hardware
 from stalecheck.axiomatic.values import Val
 from stalecheck.axiomatic.variants import test_variants
+from stalecheck.axiomatic.vmsa_model import VmsaModel
+from stalecheck.axiomatic.vmsa_scope import fault_handling, tthm, walks_modelled
+from stalecheck.axiomatic.vmsa_spurious import spurious_domain, spurious_updates
 from stalecheck.errors import InputError, Position, StalecheckError, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -95,11 +100,30 @@ class CheckResult:
         return "Allowed" if self.p_true > 0 else "Forbidden"
 
 
+def _el0_threads(test: ast.LitmusTest) -> frozenset[int]:
+    """Threads herd runs at EL0: the ``EL0=P0,P1`` header key (lib/miscParser.ml)."""
+    found = test.info_value("EL0")
+    if found is None:
+        return frozenset()
+    procs = set()
+    for tag in re.split(r"[\s,]+", found[0].strip()):
+        if not re.fullmatch(r"P\d+", tag):
+            raise InputError(f"EL0 key: {tag!r} is not a thread", Position(test.path, found[1]))
+        procs.add(int(tag[1:]))
+    return frozenset(procs)
+
+
 def _value_domain(
     test: ast.LitmusTest, layout: InitialState, variants: frozenset[str],
     code: CodeLayout | None = None, granules: Granules | None = None,
+    el0: frozenset[int] = frozenset(), hardware: Mapping[int, Hardware] | None = None,
+    handling: str = "fatal",
 ) -> tuple[dict[Cell, list[Val]], list[list[ThreadTrace]], bool]:
     domain: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
+    spurious = any(h.ha for h in (hardware or {}).values())
+    if spurious:  # herd's spurious AF updates (vmsa_spurious.py) write entries too
+        for c, v in layout.memory.items():
+            domain[c].update(spurious_domain([v]))
     stores = sum(
         1 for t in test.threads for line in t.code if line.instruction is not None
     )
@@ -112,12 +136,15 @@ def _value_domain(
         for k, thread in enumerate(test.threads):
             # A thread whose reads all hit cells with unchanged domains would only
             # repeat its previous paths, so only threads that read a grown cell rerun.
-            if changed is not None and not any(
+            # A thread whose paths were all cut by the loop bound (a spin loop on a value
+            # not yet known) has no reads to look at: it reruns while anything grows.
+            if changed is not None and traces[k] and not cuts[k] and not any(
                 ev.cell in changed for tr in traces[k] for ev in tr.events if ev.kind == "R"
             ):
                 continue
             paths = thread_traces(
-                thread, layout, ordered, test.path, programs, variants, code, granules
+                thread, layout, ordered, test.path, programs, variants, code, granules,
+                el0, hardware, handling,
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
@@ -127,11 +154,19 @@ def _value_domain(
                 for ev in tr.events:
                     if ev.kind == "W" and ev.value not in domain.setdefault(ev.cell, set()):
                         domain[ev.cell].add(ev.value)
+                        if spurious:
+                            domain[ev.cell].update(spurious_domain([ev.value]))
                         changed.add(ev.cell)
         if not changed:
             break
     cut = any(cuts)
     return {c: sorted(vs, key=_val_key) for c, vs in domain.items()}, traces, cut
+
+
+def _herd_state_order(state: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """herd sorts final states by their cells, then by the faults taken (none first)."""
+    cells = tuple(c for c in state if not c.lstrip("~").startswith("Fault("))
+    return cells, tuple(c for c in state if c.startswith("Fault("))
 
 
 def _val_key(v: Val) -> tuple[int, int, str]:
@@ -154,7 +189,7 @@ def _one_width_per_location(
     for traces in per_thread:
         for tr in traces:
             for ev in tr.events:
-                if ev.kind == "C" or not layout.cell_types[ev.cell].default:
+                if ev.kind not in ("R", "W") or not layout.cell_types[ev.cell].default:
                     continue  # cache maintenance accesses no bytes
                 seen = first.setdefault(ev.cell, ev)
                 if seen.size != ev.size:
@@ -168,21 +203,35 @@ def _one_width_per_location(
 
 
 def _justifiable(
-    per_thread: list[list[ThreadTrace]], layout: InitialState
+    per_thread: list[list[ThreadTrace]], layout: InitialState, spurious: bool = False
 ) -> list[list[ThreadTrace]]:
-    """Drop paths that read a value no write anywhere could have stored."""
+    """Drop paths that read a value no write anywhere could have stored (with herd's
+    spurious AF updates, vmsa_spurious.py, also the values those write)."""
     written: dict[Cell, set[Val]] = {c: {v} for c, v in layout.memory.items()}
     for traces in per_thread:
         for tr in traces:
             for ev in tr.events:
                 if ev.kind == "W":
                     written.setdefault(ev.cell, set()).add(ev.value)
+    if spurious:
+        for vs in written.values():
+            vs.update(spurious_domain(list(vs)))
     return [
         [tr for tr in traces if all(
             ev.kind != "R" or ev.value in written.get(ev.cell, ()) for ev in tr.events
         )]
         for traces in per_thread
     ]
+
+
+def _executions(
+    combo: tuple[ThreadTrace, ...], model: MemoryModel, layout: InitialState, spurious: bool,
+    explain: bool = False,
+) -> Iterator[Execution]:
+    """The executions of one combination of thread paths; with herd's spurious AF
+    updates, of each choice of them too (vmsa_spurious.py)."""
+    for extra in spurious_updates(combo, layout.memory) if spurious else [()]:
+        yield from executions(combo + extra, model, layout.memory, explain)
 
 
 def _check_labels(test: ast.LitmusTest) -> None:
@@ -210,8 +259,9 @@ def _forbidden_candidate(
     nothing on the common path; the search stops at the first such candidate.
     """
     budget = 20_000
+    spurious = isinstance(model, VmsaModel) and model.spurious
     for combo in itertools.product(*per_thread):
-        for ex in executions(combo, model, layout.memory, explain=True):
+        for ex in _executions(combo, model, layout, spurious, explain=True):
             budget -= 1
             if budget <= 0:
                 return None
@@ -258,7 +308,8 @@ def check_test(
     test's own ``Variant=`` line; one we do not model makes the test unsupported.
     """
     try:
-        return _check(test, keep_witness, test_variants(test, variants), model_for)
+        extra = tuple(variants)
+        return _check(test, keep_witness, test_variants(test, extra), model_for, extra)
     except StalecheckError as exc:
         pos = exc.position
         if exc.source_line is None and pos is not None and pos.line > 0:
@@ -267,28 +318,46 @@ def check_test(
 
 
 def _check(
-    test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str], model_for: ModelFor | None
+    test: ast.LitmusTest, keep_witness: bool, variants: frozenset[str], model_for: ModelFor | None,
+    extra_variants: tuple[str, ...] = (),
 ) -> CheckResult:
     start = time.perf_counter()
     for thread in test.threads:
         check_supported(thread, test.path)
     _check_labels(test)
     code = code_layout(test, variants)
-    layout = build_initial_state(test, is_supported, code)
+    vmsa = walks_modelled(test, variants)
+    for thread in test.threads:
+        if thread.handler and not vmsa:  # herd runs one only on a memory fault (VMSA)
+            raise UnsupportedError(
+                f"fault handler column P{thread.proc}.F is not supported without translation "
+                "(herd's vmsa variant)", Position(test.path, thread.handler[0].line))
+    if not vmsa:  # a translation-free VMSA test is decided without walks (vmsa_scope.py)
+        variants = variants - {"vmsa", "kvm"}
+    layout = build_initial_state(test, is_supported, code, vmsa)
     add_overwriting(code, initial_values(layout), test.path)
-    evaluator = Evaluator(test, layout)
+    evaluator = Evaluator(test, layout, vmsa)
     granules = mixed_granules(test, layout, variants, code)
+    if granules is not None and vmsa:
+        raise UnsupportedError("mixed size with translation-table walks is not supported",
+                               Position(test.path))
+    el0 = _el0_threads(test) if vmsa else frozenset()
+    hardware = tthm(test) if vmsa else {}
+    spurious = any(h.ha for h in hardware.values())
+    handling = fault_handling(test, extra_variants) if vmsa else "fatal"
     # the cells reads and writes see: the layout's, or one per granule under mixed size
     memory_layout = layout if granules is None else granule_layout(layout, granules)
-    _, per_thread, cut = _value_domain(test, memory_layout, variants, code, granules)
-    per_thread = _justifiable(per_thread, memory_layout)
+    _, per_thread, cut = _value_domain(
+        test, memory_layout, variants, code, granules, el0, hardware, handling)
+    per_thread = _justifiable(per_thread, memory_layout, spurious)
     if granules is None:
         _one_width_per_location(per_thread, layout, test.path)
     final_memory = _final_memory(granules)
     if model_for is not None:  # --cat FILE: a user's cat model instead of the built-in ones
         model: MemoryModel = model_for(test, variants)
     else:
-        model = IfetchModel(code) if code.fetching else Aarch64Model()
+        model = (IfetchModel(code) if code.fetching else VmsaModel(spurious) if vmsa
+                 else Aarch64Model())
     positive = negative = p_true = p_false = 0
     state_counts: dict[tuple[str, ...], int] = {}
     witness: Execution | None = None
@@ -302,10 +371,12 @@ def _check(
     for combo in itertools.product(*per_thread):
         # Cheap filter: every value read must be stored by some write of this combination.
         available = init_pairs.union(*(writes_of[id(tr)] for tr in combo))
+        if spurious:
+            available |= {(c, w) for c, v in available for w in spurious_domain([v])}
         if any(not reads_of[id(tr)] <= available for tr in combo):
             continue
         poisoned = next((tr.poison for tr in combo if tr.poison is not None), None)
-        for ex in executions(combo, model, memory_layout.memory):
+        for ex in _executions(combo, model, memory_layout, spurious):
             if poisoned is not None:
                 raise poisoned
             final = FinalState.of(combo, final_memory(ex.memory))
@@ -338,7 +409,7 @@ def _check(
         forbidden = _forbidden_candidate(
             memory_layout, evaluator, per_thread, model, final_memory
         )
-    states = sorted(state_counts)
+    states = sorted(state_counts, key=_herd_state_order)
     return CheckResult(
         name=test.name,
         path=test.path,

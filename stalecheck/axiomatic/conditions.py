@@ -10,9 +10,11 @@ what identifies a state in herd's output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from stalecheck.axiomatic import vmsa_layout
 from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.initial_state import (
     DEFAULT_TYPE,
@@ -22,7 +24,17 @@ from stalecheck.axiomatic.initial_state import (
     refuse_system_symbol,
     typed_string_value,
 )
-from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val, herd_int, mask, show, signed
+from stalecheck.axiomatic.values import (
+    MASK64,
+    Addr,
+    CodeLabel,
+    Val,
+    herd_int,
+    mask,
+    show,
+    signed,
+    unwrap,
+)
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -44,7 +56,15 @@ class ObservedLoc:
     whole_array: bool = False
 
 
-def _obs_loc(loc: ast.Location, layout: InitialState, path: str, line: int) -> ObservedLoc:
+def _obs_loc(
+    loc: ast.Location, layout: InitialState, path: str, line: int, vmsa: bool = False
+) -> ObservedLoc:
+    if vmsa and isinstance(loc, ast.CallLoc):
+        loc = ast.GlobalLoc(vmsa_layout.call_location_base(loc.func, loc.arg, Position(path, line)))
+    elif vmsa and isinstance(loc, ast.GlobalLoc):
+        loc = ast.GlobalLoc(vmsa_layout.location_base(loc.name) or loc.name, loc.index)
+    if isinstance(loc, ast.LabelLoc) and re.fullmatch(r"[XWxw]\d+", loc.label):
+        loc = ast.RegLoc(loc.proc, loc.label.upper())  # herd also reads ``P0:X7`` as 0:X7
     if isinstance(loc, ast.RegLoc):
         reg = canonical_reg(loc.reg)
         if reg != "SP" and not (reg[0] == "X" and (reg[1:].isdigit() or reg == "XZR")):
@@ -53,7 +73,8 @@ def _obs_loc(loc: ast.Location, layout: InitialState, path: str, line: int) -> O
         num = _REG_ORDER.get(reg, int(reg[1:]) if reg[1:].isdigit() else 99)
         return ObservedLoc(f"{loc.proc}:{reg}", (0, loc.proc, "", num), proc=loc.proc, reg=reg)
     if isinstance(loc, ast.GlobalLoc):
-        refuse_system_symbol(loc.name, Position(path, line))
+        if not vmsa:
+            refuse_system_symbol(loc.name, Position(path, line))
         if loc.index is not None:
             return ObservedLoc(f"{loc.name}[{loc.index}]", (1, 1, loc.name, loc.index),
                                base=loc.name, index=loc.index)
@@ -81,9 +102,18 @@ def _atoms(prop: ast.Prop) -> list[ast.Eq]:
     return []
 
 
-def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val | tuple[int, ...]:
+def _cond_value(
+    v: ast.Value, layout: InitialState, path: str, line: int, vmsa: bool = False, entry: str = ""
+) -> Val | tuple[int, ...]:
+    """A value in the condition; under VMSA a record compared with ``PTE(x)`` has ``oa`` x."""
     if isinstance(v, ast.IntValue):
         return v.value & MASK64
+    if vmsa:
+        addr = vmsa_layout.address_value(v, Position(path, line))
+        if addr is not None:
+            return addr
+        if isinstance(v, ast.RecordValue):
+            return vmsa_layout.pte_value(v, entry, Position(path, line))
     if isinstance(v, ast.NameValue):
         refuse_system_symbol(v.name, Position(path, line))
     if isinstance(v, ast.NameValue) and v.tag is None:
@@ -106,41 +136,49 @@ def _cond_value(v: ast.Value, layout: InitialState, path: str, line: int) -> Val
 class Evaluator:
     """Evaluates the condition and prints states for one test's final states."""
 
-    def __init__(self, test: ast.LitmusTest, layout: InitialState) -> None:
+    def __init__(self, test: ast.LitmusTest, layout: InitialState, vmsa: bool = False) -> None:
         self.test = test
         self.layout = layout
+        self.vmsa = vmsa
         cond = test.condition
         self.line = cond.line if cond else 0
         self.prop: ast.Prop = cond.prop if cond else ast.Const(True)
         self.quantifier = cond.quantifier if cond else "forall"
-        self.faults: list[tuple[ast.Call, tuple[int, str, str]]] = []
+        self.faults: list[tuple[ast.Call, FaultPattern]] = []
         for call in _calls(self.prop) + (_calls(test.filter) if test.filter else []):
-            self.faults.append((call, _fault_pattern(call, test.path, self.line)))
+            self.faults.append((call, _fault_pattern(call, test.path, self.line, vmsa)))
         seen: dict[str, ObservedLoc] = {}
         for loc in test.locations:
-            o = _obs_loc(loc, layout, test.path, test.locations_line or self.line)
+            if isinstance(loc, ast.Call):  # a fault atom listed among the locations
+                pattern = _fault_pattern(loc, test.path, test.locations_line or self.line, vmsa)
+                self.faults.append((loc, pattern))
+                continue
+            o = _obs_loc(loc, layout, test.path, test.locations_line or self.line, vmsa)
             seen.setdefault(o.text, o)
         self.atom_locs: dict[int, ObservedLoc] = {}
         self.atom_vals: dict[int, Val | tuple[int, ...]] = {}
         prop_atoms = _atoms(self.prop)
         in_prop = {id(a) for a in prop_atoms}  # a set: 16,000 atoms must not cost 16,000² steps
         for atom in prop_atoms + (_atoms(test.filter) if test.filter else []):
-            o = _obs_loc(atom.location, layout, test.path, self.line)
+            o = _obs_loc(atom.location, layout, test.path, self.line, vmsa)
             self.atom_locs[id(atom)] = o
-            self.atom_vals[id(atom)] = _cond_value(atom.value, layout, test.path, self.line)
+            entry = (vmsa_layout.entry_of(o.base) or "") if vmsa else ""
+            self.atom_vals[id(atom)] = _cond_value(
+                atom.value, layout, test.path, self.line, vmsa, entry)
             if id(atom) in in_prop:
                 seen.setdefault(o.text, o)
         self.columns = sorted(seen.values(), key=lambda o: o.sort_key)
         labels = {(t.proc, lab) for t in test.threads for line in t.code for lab in line.labels}
         bases = {b for b, _ in layout.cell_types}
-        for _call, (proc, label, _kind) in self.faults:
-            if (proc, label) not in labels:
+        for _call, (proc, label, _kind, _loc) in self.faults:
+            if label and (proc, label) not in labels:
                 raise InputError(
                     f"post-condition introduces new symbolic location(s): {{P{proc}:{label}}}",
                     Position(test.path, self.line),
                 )
         for v in self.atom_vals.values():
-            if isinstance(v, Addr) and v.base not in bases:
+            if isinstance(v, Addr) and v.base not in bases and not (
+                    vmsa and (unwrap(v.base, "PA") or unwrap(v.base, "PTE") or "") in bases):
                 raise InputError(
                     f"post-condition introduces new symbolic location(s): {{{v.base}}}",
                     Position(test.path, self.line),
@@ -194,12 +232,33 @@ class Evaluator:
 
     def state(self, final: FinalState) -> tuple[str, ...]:
         """The final state as herd prints it: one ``loc=value`` per column, then faults."""
-        return tuple(
-            f"{o.text}={self.show(o, self.value(o, final))}" for o in self.columns
-        ) + tuple(
-            ("" if any(fault_matches(pat, f) for f in final.faults) else "~") + fault_text(call)
-            for call, pat in self.faults
+        cells = tuple(f"{o.text}={self.show(o, self.value(o, final))}" for o in self.columns)
+        if not self.vmsa:
+            return cells + tuple(
+                ("" if any(fault_matches(pat, f) for f in final.faults) else "~")
+                + fault_text(call)
+                for call, pat in self.faults
+            )
+        # herd (archExtra_herd.ml): the faults taken that some atom matches, spelled in
+        # full, then each atom no fault matches, negated.
+        taken = sorted({
+            self._fault_taken(f) for f in final.faults
+            if any(fault_matches(pat, f) for _, pat in self.faults)
+        })
+        return cells + tuple(taken) + tuple(
+            "~" + fault_text(call) for call, pat in self.faults
+            if not any(fault_matches(pat, f) for f in final.faults)
         )
+
+    def _fault_taken(self, fault: tuple[int, str, str, str]) -> str:
+        """A fault as herd prints it: thread and label, location, kind (``D-MMU:`` for a
+        data-side MMU fault, or the ``MMU:`` an atom with a kind matched it as)."""
+        proc, label, kind, loc = fault
+        if kind.startswith("MMU:") and not any(
+                pat[2] and fault_matches(pat, fault) for _, pat in self.faults):
+            kind = "D-" + kind
+        where = f"P{proc}:{label}" if label and not label.startswith("#") else f"P{proc}"
+        return "Fault(" + ",".join(x for x in (where, loc, kind) if x) + ")"
 
     def holds(self, prop: ast.Prop, final: FinalState) -> bool:
         if isinstance(prop, ast.Eq):
@@ -236,7 +295,7 @@ class FinalState:
 
     registers: list[dict[str, Val]]
     memory: dict[Cell, Val]
-    faults: tuple[tuple[int, str, str], ...]
+    faults: tuple[tuple[int, str, str, str], ...]
 
     @staticmethod
     def of(traces: Sequence[ThreadTrace], memory: dict[Cell, Val]) -> FinalState:
@@ -244,38 +303,55 @@ class FinalState:
         return FinalState([tr.registers for tr in traces], memory, faults)
 
 
-# The fault kinds the engine raises (isa_control: UDF, SVC); herd has more
-# (MMU:Translation, TagCheck, ...) that come with VMSA/MTE.
+# The fault kinds the engine raises (isa_control: UDF, SVC); under VMSA also the
+# MMU faults of a translation-table walk (translation.py).
 MODELLED_FAULTS = ("UndefinedInstruction", "SupervisorCall")
+MMU_FAULTS = ("Translation", "AccessFlag", "Permission")
+
+# (proc, label or "", kind or "", location or ""): "" matches anything (herd's fault atoms)
+FaultPattern = tuple[int, str, str, str]
 
 
-def _fault_pattern(call: ast.Call, path: str, line: int) -> tuple[int, str, str]:
-    """``Fault(P0:L0,Kind)`` / ``Fault(P0:L0)`` as (proc, label, kind-or-empty).
+def _fault_pattern(call: ast.Call, path: str, line: int, vmsa: bool = False) -> FaultPattern:
+    """``Fault(P0:L0,Kind)`` / ``Fault(P0:L0)`` as (proc, label, kind, location).
 
-    Other forms herd accepts (a bare thread ``fault(P0,...)``, a location
-    ``fault(P0:L0,x)``, an MMU or tag fault kind) are refused as unsupported.
+    Under VMSA herd's other forms are read too (lib/fault.ml ``check_one_fatom``): a
+    bare thread ``fault(P0,...)``, a location ``fault(P0:L0,x)`` (the virtual address,
+    or ``pte_x``), and an MMU kind ``MMU:Translation``.  Without VMSA they are refused.
     """
     pos = Position(path, line)
     if call.name.lower() != "fault":
         raise UnsupportedError(f"predicate {call.name}(...) is not supported", pos)
-    if not call.args or not isinstance(call.args[0], ast.LabelValue):
+    first = call.args[0] if call.args else None
+    if isinstance(first, ast.LabelValue):
+        proc, label = first.proc, first.label
+    elif vmsa and isinstance(first, ast.OtherValue) and first.text[:1] == "P" and \
+            first.text[1:].isdigit():
+        proc, label = int(first.text[1:]), ""
+    else:
         raise UnsupportedError(
             f"{fault_text(call, call.name)}: a fault atom without an instruction label "
             "is not supported", pos,
         )
-    kind = ""
-    if len(call.args) > 2:
+    kind = loc = ""
+    rest = list(call.args[1:])
+    if len(rest) > 2 or (rest and not vmsa and len(rest) > 1):
         raise UnsupportedError(f"{fault_text(call, call.name)} is not supported", pos)
-    if len(call.args) == 2:
-        arg = call.args[1]
-        if not isinstance(arg, ast.NameValue) or arg.tag is not None or \
-                arg.name not in MODELLED_FAULTS:
+    for k, arg in enumerate(rest):
+        if not isinstance(arg, ast.NameValue):
+            raise UnsupportedError(f"{fault_text(call, call.name)} is not supported", pos)
+        if arg.tag is None and arg.name in MODELLED_FAULTS:
+            kind = arg.name
+        elif vmsa and arg.name == "MMU" and arg.tag in MMU_FAULTS:
+            kind = f"MMU:{arg.tag}"
+        elif vmsa and arg.tag is None and k == 0:
+            loc = vmsa_layout.location_base(arg.name) or arg.name  # PTE(x), or virtual x
+        else:
             raise UnsupportedError(
                 f"{fault_text(call, call.name)}: only {' and '.join(MODELLED_FAULTS)} "
                 "faults are modelled (memory faults need VMSA/MTE)", pos,
             )
-        kind = arg.name
-    return (call.args[0].proc, call.args[0].label, kind)
+    return (proc, label, kind, loc)
 
 
 def fault_text(call: ast.Call, name: str = "Fault") -> str:
@@ -283,13 +359,18 @@ def fault_text(call: ast.Call, name: str = "Fault") -> str:
     for a in call.args:
         if isinstance(a, ast.LabelValue):
             args.append(f"P{a.proc}:{a.label}")
+        elif isinstance(a, ast.NameValue) and a.tag is not None:
+            args.append(f"{a.name}:{a.tag}")
         else:
             args.append(getattr(a, "name", getattr(a, "text", str(a))))
     return f"{name}({','.join(args)})"
 
 
-def fault_matches(pattern: tuple[int, str, str], fault: tuple[int, str, str]) -> bool:
-    return pattern[:2] == fault[:2] and (not pattern[2] or pattern[2] == fault[2])
+def fault_matches(pattern: FaultPattern, fault: tuple[int, str, str, str]) -> bool:
+    """herd's ``check_one_fatom``: same thread, and label, kind and location where given."""
+    proc, label, kind, loc = pattern
+    return proc == fault[0] and (not label or label == fault[1]) and \
+        (not kind or kind == fault[2]) and (not loc or loc == fault[3])
 
 
 def _calls(prop: ast.Prop | None) -> list[ast.Call]:

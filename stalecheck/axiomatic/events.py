@@ -25,7 +25,10 @@ class Event:
     """One memory effect: an explicit access (Arm ARM: an *Explicit* read or write effect),
     or, under the ifetch variant, an instruction fetch or a cache-maintenance effect."""
 
-    kind: str  # "R" or "W"; "C" for a cache-maintenance effect (``cmo`` says which)
+    # "R" or "W"; "C" for a cache-maintenance effect (``cmo`` says which); under VMSA
+    # "T" for a TLBI (``cmo``: "TLBI.VAAE1IS"; ``cell``: the page, or "" for all) and
+    # "F" for an MMU fault (``cmo``: "MMU:Translation"; ``cell``: the virtual address)
+    kind: str
     cell: Cell
     value: Val
     instance: int  # index of the executed instruction: same-instance
@@ -50,6 +53,9 @@ class Event:
     lmrs_from: int = -1  # po-latest earlier write to the same cell (local index)
     fetch: bool = False  # an instruction fetch (herd's Imp & Instr & R), not an explicit read
     cmo: str = ""  # "DC.CVAU", "IC.IVAU", "IC.IALLU", "IC.IALLUIS" for kind "C"
+    walk: bool = False  # a translation-table walk (herd's Imp & TTD & R), not an explicit read
+    walk_fault: str = ""  # the MMU fault this walk raised: "Translation", "AccessFlag", ...
+    hu: bool = False  # a hardware update of a page-table entry (herd's HU = Imp & TTD & W)
 
     @property
     def is_read(self) -> bool:
@@ -87,9 +93,11 @@ class ThreadTrace:
     events: list[Event] = field(default_factory=list)
     barriers: list[Barrier] = field(default_factory=list)
     rmw: list[tuple[int, int]] = field(default_factory=list)
+    hu_rmw: list[tuple[int, int]] = field(default_factory=list)  # walk -> its AF/DB update
     iico_order: list[tuple[int, int]] = field(default_factory=list)  # intra-instruction order
     sca_groups: list[tuple[int, ...]] = field(default_factory=list)  # single-copy-atomic pairs
     registers: dict[str, Val] = field(default_factory=dict)
-    faults: list[tuple[int, str, str]] = field(default_factory=list)  # proc, label, kind
+    # proc, label, kind, location ("" when the fault names none, e.g. UDF)
+    faults: list[tuple[int, str, str, str]] = field(default_factory=list)
     cut: bool = False  # a loop hit the unrolling bound on this path
     poison: InputError | None = None  # path ended on an error herd reports if reachable

@@ -14,8 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
+from stalecheck.axiomatic import vmsa_layout
 from stalecheck.axiomatic.code_data import CodeLayout, instr_value
-from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Val
+from stalecheck.axiomatic.values import (
+    MASK64,
+    Addr,
+    CodeLabel,
+    PteVal,
+    Val,
+    pte_cell_base,
+    unwrap,
+)
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -43,6 +52,7 @@ class CType:
 DEFAULT_TYPE = CType(4, True, True)
 POINTER_TYPE = CType(8, False)
 INSTR_TYPE = CType(4, False)  # herd's ins_t: one instruction encoding
+PTE_TYPE = CType(8, False)  # herd's pteval_t: one translation-table descriptor
 
 
 def parse_type(name: str, item: ast.InitItem | None, path: str) -> CType:
@@ -132,11 +142,24 @@ def canonical_reg(name: str) -> str:
 
 def _value(
     state: InitialState, v: ast.Value, item: ast.InitItem, path: str, pending: list[str],
-    is_mnemonic: Callable[[str], bool],
+    is_mnemonic: Callable[[str], bool], vmsa: bool = False, entry: str = "",
 ) -> Val:
+    """One initial value; under VMSA ``entry`` is the location a record's ``oa`` defaults to."""
     pos = Position(path, item.line, item.column)
     if isinstance(v, ast.IntValue):
         return v.value & MASK64
+    if vmsa:
+        addr = vmsa_layout.address_value(v, pos)
+        if addr is not None:
+            name = unwrap(addr.base, "PA") or unwrap(addr.base, "PTE")
+            assert name is not None
+            pending.append(name)
+            return addr
+        if isinstance(v, ast.RecordValue):
+            pte = vmsa_layout.pte_value(v, entry, pos)
+            if pte.oa:
+                pending.append(pte.oa)
+            return pte
     if isinstance(v, ast.NameValue):
         refuse_system_symbol(v.name, pos)
         if v.tag is not None:
@@ -177,12 +200,15 @@ def build_initial_state(
     test: ast.LitmusTest,
     is_mnemonic: Callable[[str], bool] = lambda _name: False,
     code: CodeLayout | None = None,
+    vmsa: bool = False,
 ) -> InitialState:
     """Evaluate the init block; unknown forms are unsupported, contradictions are input errors.
 
     ``is_mnemonic`` tells an instruction name used as a value (herd's ``instr``
     values) from a location name; the instruction table supplies it.  ``code``
-    adds the code locations (exported labels, holding their instructions).
+    adds the code locations (exported labels, holding their instructions).  With
+    ``vmsa`` (herd's VMSA variant) page-table entries and physical pages are
+    locations too, and every location gets its entry (:func:`add_page_tables`).
     """
     state = InitialState()
     path = test.path
@@ -206,27 +232,33 @@ def build_initial_state(
             else:
                 if isinstance(item.value, ast.ArrayValue):
                     raise InputError("a register cannot hold an array", pos)
-                val = _value(state, item.value, item, path, pending, is_mnemonic)
+                val = _value(state, item.value, item, path, pending, is_mnemonic, vmsa)
                 if isinstance(item.value, ast.IndexValue) and isinstance(val, Addr):
                     index_fixups.append((loc.proc, reg, val))
                 regs[reg] = val
             if ctype is not None:
                 state.register_types[(loc.proc, reg)] = ctype
             continue
+        if vmsa and isinstance(loc, ast.CallLoc):
+            loc = ast.GlobalLoc(vmsa_layout.call_location_base(loc.func, loc.arg, pos))
+        elif vmsa and isinstance(loc, ast.GlobalLoc):
+            loc = ast.GlobalLoc(vmsa_layout.location_base(loc.name) or loc.name, loc.index)
         if isinstance(loc, ast.GlobalLoc):
-            refuse_system_symbol(loc.name, pos)
+            if not vmsa:
+                refuse_system_symbol(loc.name, pos)
+            entry = vmsa_layout.entry_of(loc.name) or "" if vmsa else ""
             is_decl = loc.index is not None and item.type_name is not None
             if loc.index is not None and not is_decl:
                 if item.value is None or isinstance(item.value, ast.ArrayValue):
                     raise InputError("an array element needs a scalar value", pos)
-                val = _value(state, item.value, item, path, pending, is_mnemonic)
+                val = _value(state, item.value, item, path, pending, is_mnemonic, vmsa, entry)
                 memory_inits.append((item, loc.name, loc.index, val))
                 continue
             init: Val | tuple[int, ...] | None = None
             if isinstance(item.value, ast.ArrayValue):
                 init = item.value.items
             elif item.value is not None:
-                init = _value(state, item.value, item, path, pending, is_mnemonic)
+                init = _value(state, item.value, item, path, pending, is_mnemonic, vmsa, entry)
             memory_inits.append((item, loc.name, None, init))
             continue
         if isinstance(loc, ast.SymRegLoc):
@@ -292,11 +324,43 @@ def build_initial_state(
         if isinstance(val, Addr) and (val.base, 0) not in state.cell_types:
             state.declare(val.base)
         del cell
+    if vmsa:
+        add_page_tables(state, path)
     if code is not None:
         for cell, instr in code.initial.items():
             state.cell_types[cell] = INSTR_TYPE
             state.memory[cell] = instr
     return state
+
+
+def add_page_tables(state: InitialState, path: str) -> None:
+    """Give every location its page-table entry, herd's default where the test sets none.
+
+    herd maps each location to its own physical page through a valid entry with the
+    access flag and dirty bit set (eventsMonad.ml ``add_initpte``).  An entry's cell
+    holds a :class:`PteVal` (an 8-byte descriptor, Arm ARM D8.3).
+    """
+    for base in state.bases():
+        if vmsa_layout.entry_of(base) is not None:
+            continue
+        cell = (pte_cell_base(base), 0)
+        if cell not in state.cell_types:
+            state.cell_types[cell] = PTE_TYPE
+            state.memory[cell] = PteVal(base)
+    for base in state.bases():
+        name = vmsa_layout.entry_of(base)
+        if name is None:
+            continue
+        cell = (base, 0)
+        state.cell_types[cell] = PTE_TYPE
+        value = state.memory.get(cell, 0)
+        if isinstance(value, Addr) and unwrap(value.base, "PA") is not None:
+            state.memory[cell] = PteVal(unwrap(value.base, "PA") or "")  # pte_x=phy_y
+        elif not isinstance(value, PteVal):
+            raise UnsupportedError(f"page-table entry {base} holding {value} is not supported",
+                                   Position(path))
+        if (name, 0) not in state.cell_types:
+            state.declare(name)
 
 
 def _fit(value: Val, size: int) -> Val:

@@ -9,7 +9,8 @@ loops.  Control dependencies are recorded here, barriers become
 from __future__ import annotations
 
 from stalecheck.axiomatic.isa_common import CONDITIONS, branch_target, condition_holds, expect_operands
-from stalecheck.axiomatic.machine import Fault, Handler, Poison, ThreadMachine
+from stalecheck.axiomatic.machine import Handler, Poison, ThreadMachine
+from stalecheck.axiomatic.translation import Fault
 from stalecheck.axiomatic.values import CodeLabel
 from stalecheck.litmus import ast
 
@@ -118,7 +119,22 @@ def _isb(m: ThreadMachine, ins: ast.Instruction) -> None:
 
 
 
+def _eret(m: ThreadMachine, ins: ast.Instruction) -> CodeLabel:
+    """ERET from a fault handler to ELR_EL1 (herd: FaultRet); an exception return is
+    context-synchronizing (D1.3.5; herd's EXC-RET in IFB), recorded like an ISB."""
+    expect_operands(m, ins, 0)
+    if not m.in_handler or not m.ctx.vmsa:
+        raise m.unsupported("ERET outside a fault handler is not supported")
+    target = m.regs.get("ELR_EL1", (0, 0, 0))[0]
+    if not isinstance(target, CodeLabel):
+        raise m.bad_input("Cannot determine ERET target")
+    m.barrier("isb")
+    m.leave_handler()
+    return target
+
+
 HANDLERS: dict[str, Handler] = {
+    "ERET": _eret,
     "UDF": _udf, "SVC": _svc, "ADR": _adr, "BL": _bl, "BLR": _indirect, "BR": _indirect,
     "RET": _indirect, "NOP": _nop, "B": _b, "CBZ": _cbz, "CBNZ": _cbz, "TBZ": _tbz,
     "TBNZ": _tbz, "DMB": _dmb, "DSB": _dmb, "ISB": _isb,

@@ -20,7 +20,8 @@ from stalecheck.axiomatic.isa_common import (
     width_of,
 )
 from stalecheck.axiomatic.machine import Handler, ThreadMachine
-from stalecheck.axiomatic.values import MASK64, Addr, Val, mask, signed
+from stalecheck.axiomatic.translation import pte_logic
+from stalecheck.axiomatic.values import MASK64, Addr, PteVal, Val, mask, signed, unwrap
 from stalecheck.litmus import ast
 
 
@@ -62,9 +63,19 @@ def _logic(m: ThreadMachine, ins: ast.Instruction) -> None:
     a, ad, ap = m.get(ops[1])
     b, bd, bp = shifted_operand(m, ops, 2, width)
     base = mn.rstrip("S") if mn in ("ANDS", "BICS") else mn
-    if isinstance(a, Addr) or isinstance(b, Addr):
+    if isinstance(a, PteVal) or isinstance(b, PteVal):
+        pte, other = (a, b) if isinstance(a, PteVal) else (b, a)
+        assert isinstance(pte, PteVal)
         if base == "EOR" and a == b:
             res: Val = 0
+        elif isinstance(other, int) and (base != "BIC" or isinstance(a, PteVal)) and \
+                (found := pte_logic(base, pte, mask(other, width))) is not None:
+            res = found
+        else:
+            raise m.unsupported(f"{mn} on a page-table entry value is not supported")
+    elif isinstance(a, Addr) or isinstance(b, Addr):
+        if base == "EOR" and a == b:
+            res = 0
         elif base == "ORR" and isinstance(a, int) and mask(a, width) == 0 and \
                 ops[1] != ops[2] and isinstance(ops[1], ast.Reg) and \
                 canonical_reg(ops[1].name) == "XZR":
@@ -142,6 +153,12 @@ def _shift_ins(m: ThreadMachine, ins: ast.Instruction) -> None:
     width = width_of(m, ops[0])
     a, ad, ap = m.get(ops[1])
     b, bd, bp = m.get(ops[2])
+    if m.ctx.vmsa and ins.mnemonic == "LSR" and isinstance(a, Addr) and b == 12 and \
+            unwrap(a.base, "PA") is None and unwrap(a.base, "PTE") is None:
+        # herd: a virtual address shifted right by 12 is its page number, the operand of
+        # a by-address TLBI (D8.17.7), kept symbolic as TLB(x) (AArch64Op shift_address_right)
+        m.set(ops[0], Addr(f"TLB({a.base})"), ad, ap)
+        return
     if not isinstance(a, int) or not isinstance(b, int):
         raise m.unsupported("shifting an address")
     amount = b % width
@@ -313,6 +330,10 @@ def _mrs(m: ThreadMachine, ins: ast.Instruction) -> None:
         value, d, p, _ = m.load(addr, 8, 0, 0)
         m.set(ops[0], value, d, p)
         return
+    if isinstance(ops[1], ast.Reg) and ops[1].name.upper() == "ELR_EL1" and m.ctx.vmsa:
+        value, d, p = m.regs.get("ELR_EL1", (0, 0, 0))  # set when a fault is taken
+        m.set(ops[0], value, d, p)
+        return
     if not (isinstance(ops[1], ast.Reg) and ops[1].name.upper() == "NZCV"):
         raise m.unsupported(f"system register {ops[1]} is not supported")
     n, z, c, v, d, p = m.flags if m.flags is not None else (0, 0, 0, 0, 0, 0)
@@ -325,6 +346,9 @@ def _msr(m: ThreadMachine, ins: ast.Instruction) -> None:
     if addr is not None:
         v, d, p = m.get(ops[1])
         m.store(addr, 8, v, 0, 0, d, p)
+        return
+    if isinstance(ops[0], ast.Reg) and ops[0].name.upper() == "ELR_EL1" and m.ctx.vmsa:
+        m.regs["ELR_EL1"] = m.get(ops[1])  # where a handler's ERET returns to
         return
     if not (isinstance(ops[0], ast.Reg) and ops[0].name.upper() == "NZCV"):
         raise m.unsupported(f"system register {ops[0]} is not supported")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from stalecheck.axiomatic.initial_state import canonical_reg
 from stalecheck.axiomatic.isa_common import expect_operands, width_of
 from stalecheck.axiomatic.machine import CHOICE, Handler, PathCut, Tainted, ThreadMachine
-from stalecheck.axiomatic.values import MASK64, Addr, Val, mask, signed
+from stalecheck.axiomatic.translation import pte_logic
+from stalecheck.axiomatic.values import MASK64, Addr, PteVal, Val, mask, signed
 from stalecheck.litmus import ast
 
 
@@ -215,10 +216,19 @@ def _atomic(kind: str, op: str | None, suffix: str) -> Callable[[ThreadMachine, 
             return
         else:
             assert op is not None
-            if not isinstance(old, int) or not isinstance(s_val, int):
+            pte_op = {"SET": "ORR", "CLR": "BIC"}.get(op)
+            if isinstance(old, PteVal) and isinstance(s_val, int) and pte_op:
+                # herd: LDSET/LDCLR on a descriptor set/clear its bits (AArch64PteVal orop,
+                # andnot2), the way software updates an entry atomically (D8.5.2)
+                found = pte_logic(pte_op, old, mask(s_val, size * 8))
+                if found is None:
+                    raise m.bad_input(f"{ins.mnemonic}: illegal operation on {old}")
+                new: Val = found
+            elif not isinstance(old, int) or not isinstance(s_val, int):
                 raise m.unsupported(f"{ins.mnemonic} on an address")
-            width = size * 8
-            new = _ATOMIC_OPS[op](mask(old, width), mask(s_val, width), width)
+            else:
+                width = size * 8
+                new = _ATOMIC_OPS[op](mask(old, width), mask(s_val, width), width)
             widx = m.store(addr, size, new, ad, ap, sd, sp, **w_kw)
             for w in m.group_of(widx):  # the new value is computed from the whole read
                 m.trace.events[w].intra_d = bits

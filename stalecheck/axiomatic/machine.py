@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from stalecheck.axiomatic.code_data import CodeLayout
+from stalecheck.axiomatic.code_nav import label_after, label_at, labels_of, relative
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
+from stalecheck.axiomatic.translation import NO_HARDWARE, Fault, Hardware, PathDropped, translate
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Instr, Val, mask, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -72,12 +74,6 @@ class Poison(Exception):
         self.error = error
 
 
-class Fault(Exception):
-    """The instruction takes a synchronous exception; with no handler the thread stops."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
 
 
 class PathCut(Exception):
@@ -96,6 +92,11 @@ class Context:
     variants: frozenset[str] = frozenset()  # lowercased herd variants (see variants.py)
     code: CodeLayout | None = None  # code locations; with ``fetching``, the ifetch variant
     granules: Granules | None = None  # herd's -variant mixed: memory in granules
+    el0: frozenset[int] = frozenset()  # threads running at EL0 (herd's ``EL0=P0`` key)
+    hardware: Mapping[int, Hardware] = field(default_factory=dict)  # herd's ``TTHM`` key
+    handlers: Mapping[int, Sequence[ast.CodeLine]] = field(default_factory=dict)  # P0.F code
+    fault_handling: str = "fatal"  # herd's fault handling: "fatal", "handled" or "skip"
+    vmsa: bool = False  # herd's vmsa (kvm): virtual addresses are translated (translation.py)
 
     @property
     def nv2(self) -> bool:
@@ -128,7 +129,7 @@ class ThreadMachine:
         self.monitor: tuple[tuple[Cell, ...], int] | None = None  # open LDXR: cells, first event
         self.groups: dict[int, tuple[int, ...]] = {}  # first event of an access -> its events
         self.pair_monitor: list[tuple[Cell, int]] | None = None  # open LDXP
-        self.labels = _labels_of(code)
+        self.labels = labels_of(code)
         self.code_proc = ctx.proc
         self.pc = 0
         self.back_taken: dict[tuple[int, int], int] = {}
@@ -136,6 +137,9 @@ class ThreadMachine:
         # backward branch or one whose condition depends on a read is bounded.
         self.branch_counts = True
         self.current: ast.Instruction | None = None
+        self.translations: dict[tuple[int, str], str] = {}  # (instance, page) -> physical page
+        self._el0, self.in_handler = ctx.proc in ctx.el0, False  # EL0=; in a fault handler
+        self._hw, self.cells = ctx.hardware.get(ctx.proc, NO_HARDWARE), ctx.layout.cell_types
 
     # ------------------------------------------------------------ errors
     def unsupported(self, message: str) -> UnsupportedError:
@@ -340,7 +344,7 @@ class ThreadMachine:
         self.pos += 1
         idx = len(self.trace.events)
         self.trace.events.append(ev)
-        if kind == "C":  # cache maintenance: no access, so no addr;po edges and no lmrs
+        if kind in ("C", "T", "F"):  # maintenance, TLBI, fault: no access, no addr;po, no lmrs
             return idx
         if d or p:
             self.addr_seen_d |= d
@@ -379,6 +383,8 @@ class ThreadMachine:
         """Read memory; return value, the (d, p) sources of the destination register, and
         the (first) event.  Under mixed size each granule is read on its own (herd's
         ``read_mixed``) and the register gets them recomposed, little-endian."""
+        if self.ctx.vmsa:  # the walk comes first (D8.2); it may fault
+            addr = translate(self, addr, bool(kw.get("atomic")), d, p, self._el0, self.cells, self._hw)
         granules = self.ctx.granules
         cells = self.access_cells(addr, size)
         out_d, out_p = d, p
@@ -411,6 +417,8 @@ class ThreadMachine:
     ) -> int:
         """Write memory; the (first) event.  Under mixed size, one write per granule
         (herd's ``write_mixed``), the value split little-endian."""
+        if self.ctx.vmsa:
+            addr = translate(self, addr, True, ad, ap, self._el0, self.cells, self._hw)
         granules = self.ctx.granules
         cells = self.access_cells(addr, size)
         if granules is not None:
@@ -468,7 +476,7 @@ class ThreadMachine:
                 raise self.bad_input(f"no thread P{target.proc}")
             self.code = code
             self.code_proc = target.proc
-            self.labels = _labels_of(code)
+            self.labels = labels_of(code)
         if target.label.startswith("#"):
             return int(target.label[1:])
         dest = self.labels.get(target.label)
@@ -476,37 +484,49 @@ class ThreadMachine:
             raise self.bad_input(f"label {target.label} not found on P{target.proc}")
         return dest
 
-    def _label_before(self, pc: int) -> str:
-        """The label naming the instruction at ``pc`` (labels sit on lines before it)."""
-        for line in reversed(self.code[:pc]):
-            if line.instruction is not None:
-                break
-            if line.labels:
-                return line.labels[0]
-        return f"#{pc}"
-
     def code_label(self, name: str) -> CodeLabel:
-        """The address of a label of the code being executed (for ADR)."""
-        if name not in self.labels:
+        """The address of a label of the code being executed (for ADR); a handler may
+        name its thread's labels."""
+        main = self.ctx.programs.get(self.code_proc, ()) if self.in_handler else ()
+        if name not in self.labels and name not in labels_of(main):
             raise self.bad_input(f"label {name} not found on P{self.code_proc}")
         return CodeLabel(self.code_proc, name)
 
     def return_address(self, pc: int) -> CodeLabel:
         """The address after the instruction at ``pc``: its label if it has one."""
-        for line in self.code[pc + 1:]:
-            if line.labels:
-                return CodeLabel(self.code_proc, line.labels[0])
-            if line.instruction is not None:
-                break
-        return CodeLabel(self.code_proc, f"#{pc + 1}")
+        return CodeLabel(self.code_proc, label_after(self.code, pc))
 
-    def _relative(self, pc: int, instructions: int) -> int | None:
-        """Code index of the instruction ``instructions`` away from the one at ``pc``."""
-        order = [i for i, line in enumerate(self.code) if line.instruction is not None]
-        k = order.index(pc) + instructions
-        if k == len(order):
-            return len(self.code)
-        return order[k] if 0 <= k < len(order) else None
+    def _take_fault(self, pc: int, fault: Fault) -> int | None:
+        """Record a fault; where the thread goes on (herd: mem.ml ``add_fault``): its
+        handler (``P0.F``) at EL1, ELR_EL1 naming the faulting instruction; else under
+        ``handled`` that instruction again (a second fault drops the path), under
+        ``faultToNext`` the next one, under ``fatal`` nowhere."""
+        label = label_at(self.code, pc)
+        self.trace.faults.append((self.code_proc, label, fault.kind, fault.loc))
+        self.regs["ELR_EL1"] = (CodeLabel(self.code_proc, label), 0, 0)
+        handler = self.ctx.handlers.get(self.code_proc)
+        if self.in_handler and handler:  # herd: "legal outcomes may be missing"
+            raise self.unsupported("a fault inside a fault handler is not supported")
+        if self.in_handler:
+            raise PathDropped()
+        self.instance += 1
+        if handler or self.ctx.fault_handling == "handled":
+            self.in_handler, self._el0 = True, False
+            if handler:
+                self.code, self.labels = handler, labels_of(handler)
+            return 0 if handler else pc
+        return pc + 1 if self.ctx.fault_handling == "skip" else None
+
+    def leave_handler(self) -> None:
+        """ERET: back to the thread's code and exception level (counted like a backward
+        branch, as herd unrolls FaultRet)."""
+        self.code = self.ctx.programs.get(self.code_proc, self.code)
+        self.labels, self.in_handler = labels_of(self.code), False
+        self._el0 = self.ctx.proc in self.ctx.el0
+        taken = self.back_taken[(self.code_proc, -1)] = self.back_taken.get((self.code_proc, -1), 0) + 1
+        if taken > UNROLL:
+            raise PathCut()
+        self.branch_counts = False
 
     # ------------------------------------------------------------ run
     def run(self) -> ThreadTrace:
@@ -526,9 +546,11 @@ class ThreadMachine:
                 try:
                     ins = self.fetch(pc, ins)
                 except Fault as fault:
-                    label = line.labels[0] if line.labels else self._label_before(pc)
-                    self.trace.faults.append((self.code_proc, label, fault.kind))
-                    break
+                    resume = self._take_fault(pc, fault)
+                    if resume is None:
+                        break
+                    pc = resume
+                    continue
             handler, arity = self.ctx.decode(ins.mnemonic)
             if handler is None:
                 raise self.unsupported(f"instruction {ins.mnemonic} is not supported")
@@ -546,9 +568,11 @@ class ThreadMachine:
                 self.trace.poison = poison.error
                 break
             except Fault as fault:
-                label = line.labels[0] if line.labels else self._label_before(pc)
-                self.trace.faults.append((self.code_proc, label, fault.kind))
-                break
+                resume = self._take_fault(pc, fault)
+                if resume is None:
+                    break
+                pc = resume
+                continue
             self.instance += 1
             if target is None:
                 pc += 1
@@ -559,7 +583,7 @@ class ThreadMachine:
             else:
                 dest = self.labels.get(target)
                 if dest is None and target.startswith((".+", ".-")):
-                    dest = self._relative(pc, int(target[1:]) // 4)
+                    dest = relative(self.code, pc, int(target[1:]) // 4)
                 if dest is None:
                     raise self.bad_input(f"label {target} not found on P{self.code_proc}")
             if dest <= pc and self.branch_counts:
@@ -571,13 +595,3 @@ class ThreadMachine:
             pc = dest
         self.trace.registers = {r: v for r, (v, _, _) in self.regs.items()}
         return self.trace
-
-
-
-def _labels_of(code: Sequence[ast.CodeLine]) -> dict[str, int]:
-    labels: dict[str, int] = {}
-    for i, line in enumerate(code):
-        for label in line.labels:
-            labels[label] = i
-    return labels
-

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stalecheck.axiomatic import isa_cache, isa_control, isa_data, isa_memory
+from stalecheck.axiomatic import isa_cache, isa_control, isa_data, isa_memory, isa_tlbi
 from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState
@@ -26,6 +26,7 @@ from stalecheck.axiomatic.machine import (
     ThreadMachine,
 )
 from stalecheck.axiomatic.mixed_size import Granules
+from stalecheck.axiomatic.translation import Hardware, PathDropped
 from stalecheck.axiomatic.values import Val
 from stalecheck.errors import Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -34,6 +35,7 @@ Cell = tuple[str, int]
 
 _HANDLERS: dict[str, Handler] = {
     **isa_data.HANDLERS, **isa_control.HANDLERS, **isa_memory.HANDLERS, **isa_cache.HANDLERS,
+    **isa_tlbi.HANDLERS,
 }
 
 # Operand counts of the data-processing and control instructions (memory
@@ -48,7 +50,8 @@ _ARITY: dict[str, tuple[int, int]] = {
     "CSEL": (4, 4), "CSINC": (4, 4), "CSINV": (4, 4), "CSNEG": (4, 4),
     "CSET": (2, 2), "CSETM": (2, 2), "CINC": (3, 3), "CINV": (3, 3), "CNEG": (3, 3),
     "UBFM": (4, 4), "SBFM": (4, 4), "ISB": (0, 1), "NOP": (0, 0), "RET": (0, 1),
-    "BR": (1, 1), "BLR": (1, 1), "UDF": (0, 1), "SVC": (0, 1), "DC": (2, 2), "IC": (1, 2),
+    "BR": (1, 1), "BLR": (1, 1), "UDF": (0, 1), "SVC": (0, 1), "ERET": (0, 0), "DC": (2, 2),
+    "IC": (1, 2), "TLBI": (1, 2),
 }
 for _m in ("AND", "ANDS", "ORR", "EOR", "EON", "ORN", "BIC", "BICS", "ADD", "ADDS", "SUB", "SUBS"):
     _ARITY[_m] = (3, 4)
@@ -71,7 +74,7 @@ def is_supported(mnemonic: str) -> bool:
 
 def check_supported(thread: ast.Thread, path: str) -> None:
     """Refuse a thread up front if it names an instruction we do not model."""
-    for line in thread.code:
+    for line in (*thread.code, *thread.handler):
         ins = line.instruction
         if ins is not None and not is_supported(ins.mnemonic):
             raise UnsupportedError(
@@ -97,11 +100,16 @@ def thread_traces(
     variants: frozenset[str] = frozenset(),
     code: CodeLayout | None = None,
     granules: Granules | None = None,
+    el0: frozenset[int] = frozenset(),
+    hardware: Mapping[int, Hardware] | None = None,
+    fault_handling: str = "fatal",
 ) -> ThreadPaths:
     """Every path of ``thread`` with each read taking each value of its cell's domain."""
     ctx = Context(
         thread.proc, layout, path, decode, programs or {thread.proc: thread.code}, variants,
-        code, granules,
+        code, granules, el0, hardware or {},
+        {thread.proc: thread.handler} if thread.handler else {}, fault_handling,
+        bool(variants & {"vmsa", "kvm"}),
     )
     out: list[ThreadTrace] = []
     cut = False
@@ -118,6 +126,8 @@ def thread_traces(
                 options = domain.get(need.cell, (0,))
             for v in reversed(list(options)):
                 stack.append([*choices, v])
+        except PathDropped:
+            pass
         except PathCut:
             if machine.back_taken and any(c >= UNROLL for c in machine.back_taken.values()):
                 cut = True

@@ -48,7 +48,55 @@ class Instr:
         return f'instr:"{self.text}"'
 
 
-Val = int | Addr | CodeLabel | Instr
+@dataclass(frozen=True, order=True)
+class PteVal:
+    """A page-table entry value under herd's VMSA variant (``(oa:PA(x), valid:0)``).
+
+    The fields are herd's (lib/AArch64PteVal.ml): the output address ``oa`` (the
+    physical page of a location, by its name; "" when a record names none), and the
+    descriptor bits valid, AF, DB (dirty: AP[2] clear), DBM and the EL0 and execute
+    permissions.  Defaults are the entry herd gives every location: valid, access
+    flag and dirty bit set (Arm ARM D8.4, descriptor formats; D8.5.2, the dirty state).
+    """
+
+    oa: str
+    valid: int = 1
+    af: int = 1
+    db: int = 1
+    dbm: int = 0
+    el0: int = 1
+    x: int = 1
+
+    def __str__(self) -> str:
+        parts = [f"oa:PA({self.oa})"]
+        for name, default in (("af", 1), ("db", 1), ("dbm", 0), ("valid", 1), ("el0", 1),
+                              ("x", 1)):
+            v = getattr(self, name)
+            if v != default:
+                parts.append(f"{name}:{v}")
+        return "(" + ", ".join(parts) + ")"
+
+
+PTE_FIELDS = ("valid", "af", "db", "dbm", "el0", "x")
+
+Val = int | Addr | CodeLabel | Instr | PteVal
+
+
+def pte_cell_base(name: str) -> str:
+    """The cell base of the page-table entry of location ``name`` (herd's ``PTE(x)``)."""
+    return f"PTE({name})"
+
+
+def phys_base(name: str) -> str:
+    """The address base of the physical page of ``name`` (herd's ``PA(x)``, ``phy_x``)."""
+    return f"PA({name})"
+
+
+def unwrap(base: str, func: str) -> str | None:
+    """``x`` for ``func(x)``, else None."""
+    if base.startswith(func + "(") and base.endswith(")"):
+        return base[len(func) + 1:-1]
+    return None
 
 
 def mask(value: int, bits: int) -> int:

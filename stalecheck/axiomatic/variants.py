@@ -14,7 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from stalecheck.axiomatic.vmsa_scope import TRANSLATION_VARIANTS, translation_free
+from stalecheck.axiomatic.vmsa_scope import (
+    TRANSLATION_VARIANTS,
+    translation_free,
+    walk_refusal,
+)
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
 
@@ -49,6 +53,9 @@ SUPPORTED = frozenset({
     "idc",
 })
 
+# Fault handling tags; walk_refusal refuses the ones other than herd's default.
+_HANDLING_TAGS = frozenset({"imprecise", "handled", "faulttonext", "skip"})
+
 # Header keys that change the semantics of a test (lib/miscParser.ml keys): we
 # model none of them yet but ``CacheType`` (read in code_data.py).  Other keys
 # (Hash, Stable, Orig, Com, Cycle, ...) are documentation to herd's model.
@@ -73,17 +80,25 @@ def test_variants(test: ast.LitmusTest, extra: Iterable[str] = ()) -> frozenset[
         if tag not in HERD_VARIANTS and not _HERD_PATTERNS.match(tag):
             raise InputError(f"unknown variant {tag!r} (given with --variant)", Position(test.path))
     translation_ok = _translation_decidable(test, [*tags, *extras])
+    walks_refused = ""
+    if not translation_ok and {"vmsa", "kvm"} & {*tags, *extras}:
+        walks_refused = walk_refusal(test, frozenset([*tags, *extras]))
+        translation_ok = not walks_refused and all(
+            t in SUPPORTED or t in TRANSLATION_VARIANTS or t in _HANDLING_TAGS
+            for t in [*tags, *extras])
     for tag in tags:
-        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS):
-            raise UnsupportedError(_refusal(tag, test), pos)
+        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS | _HANDLING_TAGS):
+            raise UnsupportedError(_refusal(tag, test, walks_refused), pos)
     for tag in extras:
-        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS):
+        if tag not in SUPPORTED and not (translation_ok and tag in TRANSLATION_VARIANTS | _HANDLING_TAGS):
             raise UnsupportedError(
-                f"{_refusal(tag, test)} (given with --variant)",
+                f"{_refusal(tag, test, walks_refused)} (given with --variant)",
                 Position(test.path),
             )
     for key in _SEMANTIC_KEYS:
         hit = test.info_value(key)
+        if hit is not None and key.lower() in ("el0", "tthm") and translation_ok:
+            continue  # EL0=P0, TTHM=HA: read by check.py and vmsa_scope.tthm (translation.py)
         if hit is not None:
             raise UnsupportedError(
                 f"header key {key} (it changes herd's semantics) is not supported",
@@ -102,9 +117,9 @@ def _translation_decidable(test: ast.LitmusTest, tags: list[str]) -> bool:
     )
 
 
-def _refusal(tag: str, test: ast.LitmusTest) -> str:
+def _refusal(tag: str, test: ast.LitmusTest, why: str = "") -> str:
     if tag in TRANSLATION_VARIANTS:
-        return (f"herd variant {tag!r} is not supported for this test (translation-table "
-                "walks, TLBI and MMU faults are not modelled; only tests that name no "
-                "page-table entry, TLBI, fault or exception are decided)")
+        return f"herd variant {tag!r} is not supported for this test: " + (
+            why or "only translation-table walks, page-table stores and MMU faults that end "
+            "their thread are modelled")
     return f"herd variant {tag!r} is not supported"

@@ -23,14 +23,24 @@ vendored ``aarch64.cat``:
   ``TLBuncacheable-ca`` empty) and no hardware update (``HU`` empty).
 
 So the executions and final states are the base model's, and such a test is
-decided by it.  Anything that might touch translation is refused as
-unsupported (``variants.py``) until walks are modelled.
+decided by it (faster: no walk events).
+
+Every other test under ``vmsa``/``kvm`` is decided with walks
+(:mod:`~stalecheck.axiomatic.translation`, :mod:`~stalecheck.axiomatic.vmsa_model`)
+when it stays within what those model: walks, page-table entries written by
+explicit stores, and MMU faults that end their thread.  :func:`walk_refusal`
+names the first feature beyond that (TLB maintenance, hardware AF/DB updates,
+ETS2/ETS3, fault handlers, exclusives and most atomics), and the test is
+refused with it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from stalecheck.axiomatic.translation import Hardware
+from stalecheck.errors import InputError, Position
 from stalecheck.litmus import ast
 
 # herd variants that switch on translation (herd/variant.ml: kvm is vmsa).
@@ -46,9 +56,85 @@ _TRANSLATION_WORDS = re.compile(
 )
 
 
+# Memory instructions the walk model translates (translation.py): plain loads and
+# stores, acquire/release, SWP and the LD<op>/ST<op> atomics (one walk for the read
+# and the write of an atomic).
+_TRANSLATED = re.compile(
+    r"^(LDA?P?R|STL?R|SWPA?L?|(LD|ST)(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)A?L?)[BH]?$")
+# Instructions that need more than walks: TLB and cache maintenance, address
+# translation, exceptions, system registers, exclusives and the other atomics.
+_NOT_WITH_WALKS = re.compile(
+    r"^(AT|DC|IC|SVC|HVC|SMC|UDF|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
+    r"|SMAX|SMIN|UMAX|UMIN)|ST(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)|LDP|STP|STG|LDG)"
+)
+# herd's fault handling tags (lib/fault.ml Handling.parse).
+_HANDLING = {"imprecise": "handled", "handled": "handled", "precise": "fatal",
+             "fatal": "fatal", "faulttonext": "skip", "skip": "skip"}
+
+
+def walk_refusal(test: ast.LitmusTest, tags: frozenset[str]) -> str:
+    """Why the walk model cannot decide this VMSA test exactly ("" if it can)."""
+    if tags & {"ifetch", "self"}:
+        return "translation with instruction fetch (herd flags vmsa with ifetch) is not supported"
+    if "ets2" in tags or "ets3" in tags:
+        return "FEAT_ETS2/ETS3 ordering of walks is not supported yet"
+    for thread in test.threads:
+        for line in thread.code:
+            ins = line.instruction
+            if ins is None:
+                continue
+            mn = ins.mnemonic
+            if _NOT_WITH_WALKS.match(mn) and not _TRANSLATED.match(mn):
+                return f"{mn} with translation-table walks is not supported yet"
+    return ""
+
+
+def walks_modelled(test: ast.LitmusTest, tags: frozenset[str]) -> bool:
+    """Whether walks are events of this test (VMSA, and not decided without them)."""
+    return bool(tags & {"vmsa", "kvm"}) and not translation_free(test)
+
+
 def translation_free(test: ast.LitmusTest) -> bool:
     """True if the test cannot write a page-table entry, fault, or use TLB maintenance."""
     if not test.source:
         return False
     body = test.source.split("\n", 1)[1] if "\n" in test.source else ""
     return _TRANSLATION_WORDS.search(body) is None
+
+
+def tthm(test: ast.LitmusTest) -> dict[int, Hardware]:
+    """Each thread's hardware AF/DB management from herd's ``TTHM`` key (lib/dirtyBit.mll):
+    ``HA``/``HD`` for every thread, ``P1:HD`` for one, ``P0:SW`` for none; HD implies HA."""
+    found = test.info_value("TTHM")
+    if found is None:
+        return {}
+    procs = [t.proc for t in test.threads]
+    ha: set[int] = set()
+    hd: set[int] = set()
+    soft: set[int] = set()
+    for item in re.split(r"[\s]+", found[0].strip()):
+        m = re.fullmatch(r"(?:P?(\d+):)?([A-Za-z]+)", item)
+        key = m.group(2).lower() if m else ""
+        if not m or key not in ("sw", "ha", "hd"):
+            raise InputError(f"Incorrect dirty bit managment specification '{found[0].strip()}'",
+                             Position(test.path, found[1]))
+        who = [int(m.group(1))] if m.group(1) else procs
+        if key == "sw":
+            soft.update(who if m.group(1) else [])
+            continue
+        ha.update(who)
+        if key == "hd":
+            hd.update(who)
+    return {p: Hardware(p in ha or p in hd, p in hd) for p in procs if p not in soft}
+
+
+def fault_handling(test: ast.LitmusTest, extra: Sequence[str]) -> str:
+    """herd's fault handling: the test's ``Variant`` line overrides the command line, the
+    last tag winning (lib/testVariant.ml); ``fatal`` by default (lib/fault.ml)."""
+    found = test.info_value("Variant")
+    for tags in ([t.lower() for t in re.split(r"[\s,]+", found[0]) if t] if found else [],
+                 [t.lower() for e in extra for t in re.split(r"[\s,]+", e) if t]):
+        chosen = [_HANDLING[t] for t in tags if t in _HANDLING]
+        if chosen:
+            return chosen[-1]
+    return "fatal"

@@ -102,7 +102,31 @@ class OtherValue:
     text: str
 
 
-Value = IntValue | NameValue | LabelValue | ArrayValue | IndexValue | OtherValue
+@dataclass(frozen=True)
+class CallValue:
+    """A value built by a function, ``PA(x)`` or ``PTE(x)`` (herd's VMSA spellings)."""
+
+    func: str
+    args: tuple[Value, ...]
+
+    @property
+    def text(self) -> str:
+        return f"{self.func}(...)"
+
+
+@dataclass(frozen=True)
+class RecordValue:
+    """A record value, herd's page-table entry ``(oa:PA(x), valid:0)``."""
+
+    fields: tuple[tuple[str, Value], ...]
+
+    @property
+    def text(self) -> str:
+        return "(record)"
+
+
+Value = IntValue | NameValue | LabelValue | ArrayValue | IndexValue | OtherValue | CallValue \
+    | RecordValue
 
 # ----------------------------------------------------------------- initial state
 
@@ -195,6 +219,7 @@ class Thread:
 
     proc: int
     code: tuple[CodeLine, ...]
+    handler: tuple[CodeLine, ...] = ()  # the ``P<n>.F`` column: its fault handler's code
 
 
 # ----------------------------------------------------------------- condition

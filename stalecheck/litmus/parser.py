@@ -133,10 +133,10 @@ class _ToAst(Transformer[Token, Any]):
         return ast.OtherValue(str(proc))
 
     def v_call(self, children: list[Any]) -> ast.Value:
-        return ast.OtherValue(f"{children[0]}(...)")
+        return ast.CallValue(str(children[0]), tuple(children[1:]))
 
     def v_record(self, children: list[Any]) -> ast.Value:
-        return ast.OtherValue("(record)")
+        return ast.RecordValue(tuple((str(name), value) for name, value in children))
 
     def v_typed_record(self, children: list[Any]) -> ast.Value:
         return ast.OtherValue(f"{children[0]}:(record)")
@@ -234,34 +234,41 @@ class _ToAst(Transformer[Token, Any]):
         return (getattr(meta, "line", 0), cells)
 
     def proc_row(self, procs: list[Token]) -> list[tuple[int, Token]]:
-        for p in procs:
-            if str(p).endswith(".F"):
-                raise UnsupportedError(
-                    f"fault handler column {p} is not supported",
-                    Position("", p.line or 0, p.column or 0),
-                )
-        return [(int(str(p)[1:]), p) for p in procs]
+        return [(int(str(p)[1:].removesuffix(".F")), p) for p in procs]
 
     def program(self, children: list[Any]) -> tuple[ast.Thread, ...]:
-        procs = children[0]
+        columns = children[0]
         rows: list[tuple[int, list[ast.CodeLine]]] = children[1:]
+        procs = [(proc, token) for proc, token in columns if not str(token).endswith(".F")]
         for index, (proc, token) in enumerate(procs):
             if proc != index:
                 raise InputError(
                     f"threads must be numbered P0, P1, ... in order; found P{proc}",
                     Position("", token.line or 0, token.column or 0),
                 )
-        code: list[list[ast.CodeLine]] = [[] for _ in procs]
+        handlers: dict[int, int] = {}  # thread -> its handler's column
+        for index, (proc, token) in enumerate(columns):
+            if str(token).endswith(".F"):
+                if proc >= len(procs) or proc in handlers:
+                    raise InputError(f"fault handler column {token} names no thread, or twice",
+                                     Position("", token.line or 0, token.column or 0))
+                handlers[proc] = index
+        code: list[list[ast.CodeLine]] = [[] for _ in columns]
         for row_line, row in rows:
-            if len(row) > len(procs):
+            if len(row) > len(columns):
                 raise InputError(
-                    f"code row has {len(row)} columns but there are {len(procs)} threads",
+                    f"code row has {len(row)} columns but there are {len(columns)} threads",
                     Position("", row_line or row[-1].line, 0),
                 )
             for index, cell in enumerate(row):
                 if cell.labels or cell.instruction is not None:
                     code[index].append(cell)
-        return tuple(ast.Thread(proc, tuple(c)) for (proc, _), c in zip(procs, code, strict=True))
+        main = [k for k, (_, token) in enumerate(columns) if not str(token).endswith(".F")]
+        return tuple(
+            ast.Thread(proc, tuple(code[k]),
+                       tuple(code[handlers[proc]]) if proc in handlers else ())
+            for (proc, _), k in zip(procs, main, strict=True)
+        )
 
     # ---- condition
     @v_args(inline=True)

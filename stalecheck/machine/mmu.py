@@ -212,15 +212,23 @@ class Mmu:
             mask = 1 << rid
             if op.by_input:
                 key = rg.key(rid, instr)
-        return TlbiEntry(TLBI_ENTRY, int(op.broadcast), mask, key, self.layout.ids[instr])
+        return TlbiEntry(TLBI_ENTRY, int(op.broadcast), mask, key, int(op.last_level), self.layout.ids[instr])
 
     def complete(self, state: State, pe: int, entry: Entry) -> State:
         """A TLBI or IC takes effect (on every PE when broadcast)."""
         if entry[0] == TLBI_ENTRY:
-            _, broadcast, mask, key, _ = entry
-            regimes = frozenset(i for i in range(len(self.regimes.regimes)) if mask >> i & 1)
+            _, broadcast, mask, key, last_level, _ = entry
+            rg = self.regimes
+            # TLB entries are tagged by group (regimes sharing a VMID and ASID: regimes.py)
+            regimes = frozenset(rg.tlb_rid[i] for i in range(rg.n) if mask >> i & 1)
+            # by input, the mask names the one regime whose input ``key`` is
+            owner = mask.bit_length() - 1
+            prefixes = rg.prefixes[owner][key] if key >= 0 else ()
+            key = rg.tlb_key[owner][key] if key >= 0 else -1
             tlbs = tuple(
-                tlb.invalidate(x, regimes, key) if (broadcast or p == pe) else x
+                tlb.invalidate(x, rg.n, regimes, key, bool(last_level), prefixes)
+                if (broadcast or p == pe)
+                else x
                 for p, x in enumerate(state.tlbs)
             )
             state = state._replace(tlbs=tlbs)
@@ -240,15 +248,15 @@ class Mmu:
         threads = list(state.threads)
         for t, th in enumerate(threads):
             rid = rg.thread_rid[t]
-            if th.pe in (pe, -1) or not th.early or rid not in regimes:
+            if th.pe in (pe, -1) or not th.early or rid < 0 or rg.tlb_rid[rid] not in regimes:
                 continue
+            keys = {va: rg.tlb_key[rid][k] for va, k in rg.keys[rid].items()}
             prog = lay.programs[t]
             kept = tuple(
                 (at, result)
                 for at, result in th.early
                 if not (
-                    lay.code[prog[at]].op in DATA_OPS
-                    and (key < 0 or rg.keys[rid].get(lay.code[prog[at]].loc) == key)
+                    lay.code[prog[at]].op in DATA_OPS and (key < 0 or keys.get(lay.code[prog[at]].loc) == key)
                 )
             )
             if kept != th.early:
@@ -376,9 +384,16 @@ def xlate_assumptions(s: XlateSpec) -> list[str]:
         "by an earlier store",
         "translations and instruction fetches may be made ahead at any time after the last "
         "context synchronisation event (ISB, exception entry, ERET)",
-        "TLBs cache whole per-stage translations (no separate walk cache of table entries); "
-        "faulting walks are never cached; HCR_EL2.FB not modelled",
+        "TLBs cache leaf entries of each stage, combined stage 1+2 leaves and table entries "
+        "(walk caches, by VA prefix); a last-level TLBI leaves table entries, a TLBI by IPA "
+        "leaves combined ones (D8.17); faulting walks are never cached; HCR_EL2.FB not modelled",
     ]
+    if any(r.s2 and len(r.levels) > 1 for r in s.regimes):
+        out.append(
+            "a guest's stage-1 walk-cache entry holds the next table's IPA, never its PA: a stale "
+            "stage-2 translation of a table page is not kept past a TLBI by IPA (stronger than the "
+            "Arm ARM, D8.17.6.1: TLBI VAE1 or VMALLE1 is also required)"
+        )
     if s.icache != "none" or s.dic:
         out.append(f"I-cache {s.icache}; CTR_EL0.IDC={int(s.idc)} DIC={int(s.dic)}")
     for r in s.regimes:

@@ -7,7 +7,7 @@ every copy of their lines (a walk never sees the PE's buffered stores).
 
 from __future__ import annotations
 
-from stalecheck.machine import ifetch
+from stalecheck.machine import ifetch, tlb
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.state import IC_ENTRY, IC_IALLU, IC_IVAU, STORE, TLBI_ENTRY, State
@@ -43,9 +43,25 @@ class MmuText:
         extra = (", read-only" if result & RO else "") + (", XN" if result & XN else "")
         return f"-> {page} ({desc_type(result)}{extra})"
 
-    def entry_text(self, rid: int, key: int, result: int) -> str:
+    def entry_text(self, tag: int, key: int, result: int) -> str:
+        """One TLB entry: a leaf, a combined stage 1+2 leaf, or a walk-cache table entry (tlb.py)."""
         rg = self.regimes
-        return f"{rg.regimes[rid].name}:{rg.key_names[rid][key]} {self.result_text(result)}"
+        rid, kind = tlb.untag(tag, rg.n)
+        name = rg.regimes[rid].name
+        if rg.tlb_rid.count(rid) > 1:  # regimes sharing a VMID and ASID share entries
+            name = f"VMID {rg.regimes[rid].vmid} ASID {rg.regimes[rid].asid}"
+        if kind == tlb.LEAF:
+            return f"{name}:{rg.group_names[rid][key]} {self.result_text(result)}"
+        if kind == tlb.COMBINED:
+            return f"{name}:{rg.group_names[rid][key]} (stage 1+2) {self.result_text(result)}"
+        level = rg.regimes[rid].levels[kind - tlb.TABLE]
+        table = self.layout.lines[desc_oa(result)].name
+        return f"{name}:{rg.prefix_names[rid][key]} level-{level} table entry -> {table}"
+
+    def entry_input(self, tag: int, key: int) -> str:
+        """The input an entry is for: a VA or IPA name, or the names sharing a walk-cache prefix."""
+        rid, kind = tlb.untag(tag, self.regimes.n)
+        return (self.regimes.prefix_names if kind >= tlb.TABLE else self.regimes.group_names)[rid][key]
 
     def tlb_text(self, state: State, pe: int) -> str:
         entries = ", ".join(self.entry_text(*e) for e in state.tlbs[pe]) or "empty"
@@ -98,14 +114,14 @@ class MmuText:
             entry = self.entry_text(rid, key, result)
             effect = Effect(f"PE{pe}'s walker caches {entry}", views=(self.tlb_text(after, pe),))
             actor = hardware(ActorKind.TLB, f"PE{pe} TLB", pe)
-            target = self.regimes.key_names[rid][key]
+            target = self.entry_input(rid, key)
             return record(m, before, after, actor, Action.TLB_FILL, effect, target=target)
         if kind == TLB_DROP:
             _, pe, index = step
             rid, key, _ = before.tlbs[pe][index]
             effect = Effect(f"PE{pe}'s TLB drops {self.entry_text(*before.tlbs[pe][index])}")
             actor = hardware(ActorKind.TLB, f"PE{pe} TLB", pe)
-            target = self.regimes.key_names[rid][key]
+            target = self.entry_input(rid, key)
             return record(m, before, after, actor, Action.TLB_DROP, effect, target=target)
         if kind == IC_FILL:
             _, pe, tag, line, cacheable = step

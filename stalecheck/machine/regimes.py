@@ -8,7 +8,7 @@ physical line or location.  The rules themselves live in ``translation.py``
 from __future__ import annotations
 
 from stalecheck.errors import ScenarioError
-from stalecheck.machine import ifetch
+from stalecheck.machine import ifetch, tlb
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.state import State
@@ -39,6 +39,40 @@ class Regimes:
             for va, idx in r.vas.items():
                 if len(idx) != len(r.levels):
                     raise ScenarioError(f"regime {r.name!r}: {va!r} needs one entry index per level")
+        self.n = len(self.regimes)
+        # TLB tags (tlb.py): D8.16 TLB entries are tagged with the VMID and, for stage 1,
+        # the ASID, not with the table base, so stage-1 regimes with the same VMID, ASID
+        # (>= 0) and levels share entries.  An entry names the first regime of its group
+        # (``tlb_rid``) and the group's index of the input (``tlb_key``).
+        first: dict[tuple[int, int, tuple[int, ...]], int] = {}
+        self.tlb_rid: tuple[int, ...] = tuple(
+            first.setdefault((r.vmid, r.asid, r.levels), i) if r.stage == 1 and r.asid >= 0 else i
+            for i, r in enumerate(self.regimes)
+        )
+        groups: dict[int, dict[str, tuple[int, ...]]] = {}
+        for i, r in enumerate(self.regimes):
+            union = groups.setdefault(self.tlb_rid[i], {})
+            for va, idx in r.vas.items():
+                if union.setdefault(va, idx) != idx:
+                    raise ScenarioError(
+                        f"regime {r.name!r}: {va!r} indexes other entries than in a regime sharing its ASID"
+                    )
+        self.group_names = {c: tuple(union) for c, union in groups.items()}  # per group: its inputs
+        self.tlb_key: tuple[tuple[int, ...], ...] = tuple(
+            tuple(self.group_names[self.tlb_rid[i]].index(va) for va in r.vas)
+            for i, r in enumerate(self.regimes)
+        )
+        # Walk-cache inputs (tlb.py table entries): each input's prefix index at each
+        # non-last level position, numbered per group; names for witnesses.
+        tables = {c: self._prefix_table(union, len(self.regimes[c].levels)) for c, union in groups.items()}
+        self.prefixes: tuple[tuple[tuple[int, ...], ...], ...] = tuple(
+            tuple(
+                tuple(tables[self.tlb_rid[i]][idx[: p + 1]] for p in range(len(r.levels) - 1))
+                for idx in r.vas.values()
+            )
+            for i, r in enumerate(self.regimes)
+        )
+        self.prefix_names = {c: self._prefix_names(groups[c], tables[c]) for c in groups}
         self.thread_rid: tuple[int, ...] = tuple(
             self._regime_of(t.name, spec.thread_regime.get(t.name, "")) for t in layout.threads
         )
@@ -54,6 +88,28 @@ class Regimes:
         self.fetches = tuple(
             tuple(dict.fromkeys(code[i].loc for i in prog if code[i].op == _EXEC)) for prog in layout.programs
         )
+
+    @staticmethod
+    def _prefix_table(vas: dict[str, tuple[int, ...]], levels: int) -> dict[tuple[int, ...], int]:
+        table: dict[tuple[int, ...], int] = {}
+        for idx in vas.values():
+            for p in range(levels - 1):
+                table.setdefault(idx[: p + 1], len(table))
+        return table
+
+    @staticmethod
+    def _prefix_names(vas: dict[str, tuple[int, ...]], table: dict[tuple[int, ...], int]) -> dict[int, str]:
+        """A name per prefix: the inputs that share it (``V1/V2``)."""
+        names: dict[int, list[str]] = {}
+        for va, idx in vas.items():
+            for prefix, pid in table.items():
+                if idx[: len(prefix)] == prefix:
+                    names.setdefault(pid, []).append(va)
+        return {pid: "/".join(dict.fromkeys(vas)) for pid, vas in names.items()}
+
+    def leaf_tag(self, rid: int, kind: int = 0) -> int:
+        """The TLB tag of ``rid``'s entries of one kind (tlb.tag on its group)."""
+        return self.tlb_rid[rid] + self.n * kind
 
     def _regime_of(self, thread: str, name: str) -> int:
         if not name:
@@ -111,4 +167,15 @@ class Regimes:
                 tag = ifetch.tag_for(self.icache, item.colour, item.vmid)
                 values = (item.value, *state.mem[line][1:])
                 ics[item.pe] = ifetch.fill(ics[item.pe], tag, line, values)
-        return state._replace(tlbs=((),) * n, icaches=tuple(ics))
+        tlbs: list[tlb.Tlb] = [() for _ in range(n)]
+        for entry in self.spec.tlb_init:
+            rid = self._regime_of(f"tlb_holds on PE{entry.pe}", entry.regime)
+            if entry.va not in self.keys[rid]:
+                raise ScenarioError(
+                    f"tlb_holds: {entry.va!r} is not an input address of regime {entry.regime!r}"
+                )
+            if not 0 <= entry.pe < n:
+                raise ScenarioError(f"tlb_holds: no PE {entry.pe}")
+            key = self.tlb_key[rid][self.keys[rid][entry.va]]
+            tlbs[entry.pe] = tlb.fill(tlbs[entry.pe], self.leaf_tag(rid), key, entry.desc)
+        return state._replace(tlbs=tuple(tlbs), icaches=tuple(ics))

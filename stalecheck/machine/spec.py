@@ -90,6 +90,7 @@ class TrapKind(StrEnum):
     SCTLR = "sctlr"  # HCR_EL2.TVM: a write to SCTLR_EL1
     CMO = "cmo"  # HCR_EL2.TPCP/TPU: cache maintenance by VA
     MMIO = "mmio"  # an access to an emulated device page (an MMIO exit)
+    VCPU_LOAD = "vcpu-load"  # not a trap: the hypervisor loads the vCPU on a PE (KVM vcpu_load)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class TrapContext:
     icache: str = ""  # the I-cache type the hypervisor reads from CTR_EL0.L1Ip ("" = none modelled)
     idc: bool = False  # CTR_EL0.IDC
     dic: bool = False  # CTR_EL0.DIC
+    pe: int = -1  # vcpu-load: the PE the vCPU is loaded on
 
     def lines_of(self, page: str) -> tuple[str, ...]:
         return dict(self.pages).get(page, ())
@@ -143,6 +145,7 @@ class VMSpec:
     on_cmo: Policy | None = None
     mmio: tuple[str, ...] = ()  # pages of emulated devices: every access exits to the hypervisor
     on_mmio: Policy | None = None  # the hypervisor's emulation of such an access (an MMIO exit)
+    on_vcpu_load: Policy | None = None  # code at EL2 when a vCPU moves to a PE (TLB/I-cache maintenance)
 
     def s1_type(self, line: str) -> MemType:
         return self.stage1.get(line, NORMAL_WB)

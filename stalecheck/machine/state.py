@@ -86,6 +86,7 @@ class TlbiEntry(NamedTuple):
     broadcast: int
     regime_mask: int
     key: int  # input (VA or IPA) index, -1 for all inputs
+    last_level: int  # 1: only entries from the last level of the walk (VALE1, tlb.py)
     instr: int
 
 

@@ -307,8 +307,9 @@ class Machine:
         if kind == SYSREG:
             return with_thread(state, step[1], synchronise(state.threads[step[1]]))
         if kind == MIGRATE:
-            th = state.threads[step[1]]
-            state = with_thread(state, step[1], th._replace(pe=step[2]))
+            th = state.threads[step[1]]._replace(pe=step[2])
+            th = th._replace(hyp=(*self.traps.vcpu_load(state, step[1], step[2]), *th.hyp))
+            state = with_thread(state, step[1], th)
             return state._replace(migrations=state.migrations + 1)
         if self.mmu is not None:
             return self.mmu.next_state(state, step)

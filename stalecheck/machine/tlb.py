@@ -1,7 +1,14 @@
 """TLB rules: what a PE's TLB may hold and what each TLBI removes.
 
-A TLB is a sorted tuple of ``(regime, input, result)`` entries, one PE's worth,
-so equal contents hash equal.  The rules, each defined here once:
+A TLB is a sorted tuple of ``(tag, input, result)`` entries, one PE's worth,
+so equal contents hash equal.  The tag says which regime and what kind of entry
+(``tag``): a *leaf* of one stage (input: a VA or IPA), a *combined* stage 1+2 leaf
+of a guest regime (input: a VA; result: the output page with both stages'
+attributes), or a *table* entry of a walk cache at one level (input: the VA
+prefix that indexes the levels up to it; result: the Table descriptor read
+there).  D8.17 R_RRVJDB: "a TLB entry is any structure that holds a translation
+table entry, including intermediate TLB caching structures".  The rules, each
+defined here once:
 
 - an entry holds a *non-faulting* walk result only: a walk that faults is never
   cached (D8.16 Translation Lookaside Buffers: "The TLB never holds a translation that generates a
@@ -14,7 +21,15 @@ so equal contents hash equal.  The rules, each defined here once:
   conflict abort (D8.16 Translation Lookaside Buffers, TLB conflict abort) or use either entry;
 - a TLBI removes the matching entries of every PE in its scope when it
   *completes*; it completes asynchronously and only a DSB waits for it
-  (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; docs/design.md section 1: ``DSB ISHST`` completes none).
+  (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; docs/design.md section 1: ``DSB ISHST`` completes none);
+- what it removes (``invalidate``): by input, the leaf and combined entries of the
+  input and the table entries on its walk, but a last-level TLBI (``VALE1``,
+  ``IPAS2LE1``) only the leaf and combined ones (D8.17 I_RTRQB: last-level
+  invalidation avoids "loss of the cached intermediate translation table
+  entries"); a stage-2 TLBI by IPA leaves combined entries, which only a stage-1
+  TLBI of the VA or ``VMALLE1``/``VMALLS12E1``/``ALLE1`` removes (D8.17.6.1: "TLBI
+  IPAS2E1, Xt; DSB; TLBI VMALLE1" is required to invalidate all cached copies of the
+  stage 2 translation of the IPA).
 """
 
 from __future__ import annotations
@@ -26,14 +41,28 @@ from stalecheck.errors import ScenarioError
 
 
 class TlbEntry(NamedTuple):
-    """One cached translation of one stage."""
+    """One cached translation table entry (see ``tag`` for its kinds)."""
 
-    regime: int
-    key: int  # the input (VA or IPA page) index in the regime
-    result: int  # a non-faulting walk result (translation.py's encoding)
+    regime: int  # the tag: regime and kind of entry (``tag``)
+    key: int  # the input (VA or IPA page) index in the regime, or a VA prefix index (table entries)
+    result: int  # a non-faulting walk result or Table descriptor (translation.py's encoding)
 
 
 Tlb = tuple[TlbEntry, ...]
+
+# Kinds of entry; a table entry of level position p (0: the first level) is TABLE + p.
+LEAF, COMBINED, TABLE = 0, 1, 2
+
+
+def tag(regime: int, kind: int, n_regimes: int) -> int:
+    """The tag of ``regime``'s entries of one kind (the leaf tag is the regime index)."""
+    return regime + n_regimes * kind
+
+
+def untag(value: int, n_regimes: int) -> tuple[int, int]:
+    """(regime, kind) of a tag."""
+    kind, regime = divmod(value, n_regimes)
+    return regime, kind
 
 
 def lookup(tlb: Tlb, regime: int, key: int) -> tuple[int, ...]:
@@ -59,13 +88,14 @@ class TlbiOp:
     by_input: bool  # by VA (stage 1) or by IPA (stage 2)
     all_regimes: bool  # ALLE1/ALLE2: every regime (every VMID)
     stage2: bool = False  # IPAS2E1*: stage-2 entries; VMALLS12E1*: both stages
+    last_level: bool = False  # VALE1*, IPAS2LE1*: entries from the last level of the walk only
 
 
 TLBI_OPS: dict[str, TlbiOp] = {
     "VAE1": TlbiOp(False, True, False),
     "VAE1IS": TlbiOp(True, True, False),
-    "VALE1": TlbiOp(False, True, False),
-    "VALE1IS": TlbiOp(True, True, False),
+    "VALE1": TlbiOp(False, True, False, last_level=True),
+    "VALE1IS": TlbiOp(True, True, False, last_level=True),
     "VAAE1": TlbiOp(False, True, False),
     "VAAE1IS": TlbiOp(True, True, False),
     "VAE2": TlbiOp(False, True, False),
@@ -76,6 +106,8 @@ TLBI_OPS: dict[str, TlbiOp] = {
     "VMALLS12E1IS": TlbiOp(True, False, False, True),
     "IPAS2E1": TlbiOp(False, True, False, True),
     "IPAS2E1IS": TlbiOp(True, True, False, True),
+    "IPAS2LE1": TlbiOp(False, True, False, True, last_level=True),
+    "IPAS2LE1IS": TlbiOp(True, True, False, True, last_level=True),
     "ALLE1": TlbiOp(False, False, True),
     "ALLE1IS": TlbiOp(True, False, True),
     "ALLE2": TlbiOp(False, False, True),
@@ -90,6 +122,21 @@ def tlbi_op(name: str) -> TlbiOp:
         raise ScenarioError(f"TLBI {name} is not modelled (modelled: {', '.join(TLBI_OPS)})") from None
 
 
-def invalidate(tlb: Tlb, regimes: frozenset[int], key: int) -> Tlb:
-    """Remove the entries of ``regimes`` (every input when ``key`` < 0)."""
-    return tuple(e for e in tlb if not (e[0] in regimes and (key < 0 or e[1] == key)))
+def invalidate(
+    tlb: Tlb, n_regimes: int, regimes: frozenset[int], key: int, last_level: bool, prefixes: tuple[int, ...]
+) -> Tlb:
+    """The TLB after a TLBI on ``regimes`` completes: every entry of theirs when ``key`` < 0;
+    else the leaf and combined entries of input ``key`` and, unless ``last_level``, the
+    table entries on its walk (``prefixes[p]``: the input's prefix index at level position p)."""
+    out: list[TlbEntry] = []
+    for entry in tlb:
+        regime, kind = untag(entry.regime, n_regimes)
+        if regime in regimes:
+            if key < 0:
+                continue
+            if kind in (LEAF, COMBINED) and entry.key == key:
+                continue
+            if kind >= TABLE and not last_level and entry.key == prefixes[kind - TABLE]:
+                continue
+        out.append(entry)
+    return tuple(out)

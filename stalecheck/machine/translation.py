@@ -174,6 +174,7 @@ class RegimeSpec:
     s2: str = ""  # stage-1 regime of a guest: the stage-2 regime its walks go through
     colour: dict[str, int] = field(default_factory=dict, compare=False, hash=False)  # VIPT alias bit
     vmid: int = 0  # the VMID/ASID tag a VIVT icache uses for this regime's fetches
+    asid: int = -1  # stage 1: the ASID its TLB entries carry; -1: one no other regime uses (tlb.py)
 
 
 Reader = Callable[[int, int], tuple[int, ...]]  # (line, offset) -> values a walk may read
@@ -185,6 +186,8 @@ def walk(
     root_line: int,
     read: Reader,
     line_offset: Callable[[int, int], tuple[int, int]],
+    cached: Callable[[int], tuple[int, ...]] | None = None,
+    seen: set[tuple[int, int]] | None = None,
 ) -> tuple[int, ...]:
     """Every result a walk of ``va`` may produce (D8.2 translation table walk).
 
@@ -195,6 +198,12 @@ def walk(
     the location read.  Results are leaf descriptors (>= 0) or faults (< 0); a
     Table descriptor at the last level is treated as a Page descriptor, a Block
     (TABLE=0) before it as a leaf.
+
+    ``cached(p)`` gives the Table descriptors a walk cache holds for this input at
+    level position p: the walk may start there instead of at the root, without
+    reading the levels above (D8.16 R_SQBCS: entries may be held in "intermediate TLB
+    caching structures"; tlb.py).  ``seen`` collects the (level position, Table
+    descriptor) pairs the walk went through, which a walk cache may hold.
     """
     results: set[int] = set()
     indices = regime.vas[va]
@@ -210,6 +219,8 @@ def walk(
             elif not desc & VALID:
                 results.add(fault(FSC_TRANSLATION + level, stage2))
             elif not last and desc & TABLE:
+                if seen is not None:
+                    seen.add((level_pos, desc))
                 step(level_pos + 1, desc_oa(desc))
             elif not desc & AF:
                 results.add(fault(FSC_ACCESS_FLAG + level, stage2))
@@ -217,6 +228,10 @@ def walk(
                 results.add(desc)
 
     step(0, root_line)
+    if cached is not None:
+        for level_pos in range(len(regime.levels) - 1):
+            for desc in cached(level_pos):
+                step(level_pos + 1, desc_oa(desc))
     return tuple(sorted(results))
 
 
@@ -246,6 +261,17 @@ class IcacheInit:
 
 
 @dataclass(frozen=True)
+class TlbInit:
+    """A TLB entry present at start: a translation another context (a vCPU that ran on the
+    PE before) left there, tagged with its regime's VMID and ASID."""
+
+    pe: int
+    regime: str
+    va: str
+    desc: int  # the leaf descriptor it holds (``page_desc``)
+
+
+@dataclass(frozen=True)
 class XlateSpec:
     """Everything static about translation and instruction fetch in one variant."""
 
@@ -259,3 +285,4 @@ class XlateSpec:
     host_colour: int = 1  # VIPT alias bit of the host's (EL2 linear map) VAs
     guest_colour: int = 0  # VIPT alias bit of a guest's VAs when its stage 1 is off
     icache_init: tuple[IcacheInit, ...] = ()
+    tlb_init: tuple[TlbInit, ...] = ()

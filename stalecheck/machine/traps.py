@@ -123,6 +123,20 @@ class Traps:
             return None
         return self.trap(state, t, instr)
 
+    def vcpu_load(self, state: State, t: int, pe: int) -> tuple[int, ...]:
+        """The code the VM's ``on_vcpu_load`` hook runs at EL2 on ``pe`` before guest
+        thread ``t`` resumes there after a migration (KVM's kvm_arch_vcpu_load, Xen's
+        context switch: the local TLB and I-cache maintenance a hypervisor does when it
+        loads a vCPU); its ERET is a context synchronisation event (sysregs.py).  Empty
+        without a hook, and for host threads."""
+        spec = self.layout.threads[t]
+        if spec.context != Context.GUEST:
+            return ()
+        vm = self.layout.vms[self.layout.vm_index[spec.vm]]
+        if vm.on_vcpu_load is None:
+            return ()
+        return self.policy_code(self.context(TrapKind.VCPU_LOAD, state, t, Instr(Op.NOP), pe=pe))
+
     def policy_code(self, trap: TrapContext) -> tuple[int, ...]:
         """The code the VM's policy for this trap runs at EL2, interned."""
         vm = trap.vm
@@ -132,6 +146,7 @@ class Traps:
             TrapKind.CMO: vm.on_cmo,
             TrapKind.STAGE2_FAULT: vm.on_stage2_fault,
             TrapKind.MMIO: vm.on_mmio,
+            TrapKind.VCPU_LOAD: vm.on_vcpu_load,
         }[trap.kind]
         if policy is None:
             raise ScenarioError(

@@ -50,9 +50,12 @@ class Walker:
             state.copies, state.mem, lay.h, pe, line, offset, self._nc_may_hit, lay.nl
         )
 
-    def walk_results(self, state: State, pe: int, rid: int, key: int) -> tuple[int, ...]:
-        """Fresh walk of one input (no TLB for this stage; stage 2 of a table access
-        may use the TLB)."""
+    def walk_results(
+        self, state: State, pe: int, rid: int, key: int, seen: set[tuple[int, int]] | None = None
+    ) -> tuple[int, ...]:
+        """Walk of one input: no leaf entry of this stage from the TLB, but the walk may
+        start from a table entry of its walk cache (tlb.py), and stage 2 of a table access
+        may use the TLB.  ``seen`` collects the Table descriptors walked through."""
         rg = self.regimes
         regime = rg.regimes[rid]
         s2 = rg.rid[regime.s2] if regime.s2 else -1
@@ -77,7 +80,13 @@ class Walker:
             return tuple(sorted(set(out)))
 
         root = self.layout.line_index[regime.root]
-        results = walk(regime, rg.key_names[rid][key], root, read, line_offset)
+        held = state.tlbs[pe]
+        prefixes = rg.prefixes[rid][key]
+
+        def cached(level_pos: int) -> tuple[int, ...]:
+            return tlb.lookup(held, rg.leaf_tag(rid, tlb.TABLE + level_pos), prefixes[level_pos])
+
+        results = walk(regime, rg.key_names[rid][key], root, read, line_offset, cached, seen)
         if regime.stage == 2:  # remember which IPA page faulted, for the hypervisor (HPFAR_EL2)
             ipa = rg.page_index.get(rg.key_names[rid][key], -1)
             results = tuple(with_ipa(r, ipa) for r in results)
@@ -86,7 +95,8 @@ class Walker:
     def translate(self, state: State, pe: int, rid: int, key: int) -> tuple[int, ...]:
         """One stage's results: the TLB's if it holds any, else a walk.  Two different
         entries for one input may give a TLB conflict abort (D8.16 Translation Lookaside Buffers)."""
-        cached = tlb.lookup(state.tlbs[pe], rid, key)
+        rg = self.regimes
+        cached = tlb.lookup(state.tlbs[pe], rg.leaf_tag(rid), rg.tlb_key[rid][key])
         if len(cached) == 1:
             return cached
         if cached:
@@ -96,10 +106,17 @@ class Walker:
     def full(self, state: State, pe: int, rid: int, key: int, write: bool, fetch: bool) -> tuple[int, ...]:
         """Both stages: a stage-1 leaf's output (an IPA page) goes through stage 2; the
         result's attributes are the more restrictive of the two (D8.6.5, FWB=0),
-        permissions the intersection."""
+        permissions the intersection.  A combined stage 1+2 entry of the TLB (tlb.py)
+        may give the result directly; its permission faults are reported as stage 1's
+        (Model: the ESR's stage may then be wrong, never whether it faults)."""
         rg = self.regimes
         regime = rg.regimes[rid]
         out: set[int] = set()
+        if regime.s2:
+            combined = tlb.lookup(state.tlbs[pe], rg.leaf_tag(rid, tlb.COMBINED), rg.tlb_key[rid][key])
+            out.update(check_permission(r, regime, write, fetch) for r in combined)
+            if len(combined) > 1:  # D8.16: two entries for one input may give a TLB conflict abort
+                out.add(fault(FSC_TLB_CONFLICT))
         for r1 in self.translate(state, pe, rid, key):
             r1 = check_permission(r1, regime, write, fetch)
             if is_fault(r1) or not regime.s2:
@@ -139,8 +156,11 @@ class Walker:
         )
 
     def tlb_candidates(self, state: State, pe: int) -> list[tuple[int, int, int]]:
-        """Non-faulting walk results a PE may cache now: for the regimes of the threads
-        running on it (and their stage 2), each input, each result not yet held."""
+        """Entries a PE may cache now (tlb.py), for the regimes of the threads running on
+        it (and their stage 2), each input: every non-faulting walk result (a leaf), every
+        Table descriptor on the walk (a walk-cache entry of its prefix), and for a guest
+        regime every non-faulting result of both stages (a combined entry); as (tag,
+        input, result), those not yet held."""
         rg = self.regimes
         rids: list[int] = []
         for t, th in enumerate(state.threads):
@@ -151,11 +171,18 @@ class Walker:
                 rids.append(rid)
                 if rg.regimes[rid].s2:
                     rids.append(rg.rid[rg.regimes[rid].s2])
-        out: list[tuple[int, int, int]] = []
-        held = set(state.tlbs[pe])
+        found: set[tuple[int, int, int]] = set()
         for rid in sorted(set(rids)):
+            two_stage = bool(rg.regimes[rid].s2)
             for key in range(len(rg.key_names[rid])):
-                for result in self.walk_results(state, pe, rid, key):
-                    if result >= 0 and (rid, key, result) not in held:
-                        out.append((rid, key, result))
-        return out
+                seen: set[tuple[int, int]] = set()
+                tkey = rg.tlb_key[rid][key]
+                leaf = rg.leaf_tag(rid)
+                found.update((leaf, tkey, r) for r in self.walk_results(state, pe, rid, key, seen) if r >= 0)
+                prefixes = rg.prefixes[rid][key]
+                found.update((rg.leaf_tag(rid, tlb.TABLE + p), prefixes[p], desc) for p, desc in seen)
+                if two_stage:
+                    combined = rg.leaf_tag(rid, tlb.COMBINED)
+                    both = self.full(state, pe, rid, key, False, False)
+                    found.update((combined, tkey, r) for r in both if r >= 0)
+        return sorted(found - set(state.tlbs[pe]))

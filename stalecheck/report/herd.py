@@ -74,6 +74,10 @@ def format_prop(prop: ast.Prop, arrays: frozenset[str] = frozenset(), top: bool 
             if loc.name in arrays:
                 return loc.name
             return f"[{loc.name}]"
+        if isinstance(loc, ast.LabelLoc):  # herd's P0:X7 is the register 0:X7
+            return f"{loc.proc}:{canonical_reg(loc.label)}"
+        if isinstance(loc, ast.CallLoc):
+            return f"[{loc.func}({loc.arg})]"
         return str(loc)
 
     def val_text(v: ast.Value) -> str:
@@ -87,6 +91,10 @@ def format_prop(prop: ast.Prop, arrays: frozenset[str] = frozenset(), top: bool 
             return f"{v.name}[{v.index}]"
         if isinstance(v, ast.LabelValue):
             return f"P{v.proc}:{v.label}"
+        if isinstance(v, ast.CallValue):
+            return f"{v.func}({','.join(val_text(a) for a in v.args)})"
+        if isinstance(v, ast.RecordValue):  # herd's page-table entry: (oa:PA(x), valid:0)
+            return "(" + ", ".join(f"{k}:{val_text(x)}" for k, x in v.fields) + ")"
         text = getattr(v, "text", str(v))
         if text.startswith('label:"') and not text.startswith('label:"P'):
             text = 'label:"P' + text[len('label:"'):]

@@ -30,9 +30,10 @@ def _label(ex: Execution, g: int) -> str:
         m for m, on in (("A", ev.acquire), ("Q", ev.acquire_pc), ("L", ev.release),
                         ("X", ev.exclusive)) if on
     )
-    if ev.kind == "C":  # cache maintenance: the operation and its line, no value
+    if ev.kind in ("C", "T", "F"):  # maintenance, TLBI, fault: the operation and its address
         return f"P{ge.proc}: {ev.cmo} {cell}  ({ev.text}, line {ev.line})"
-    kind = "IF" if ev.fetch else ev.kind  # an instruction fetch (herd's Imp & Instr & R)
+    # an instruction fetch (herd's Imp & Instr & R), a translation-table walk (Imp & TTD & R)
+    kind = "IF" if ev.fetch else "WALK" if ev.walk else ev.kind
     return f"P{ge.proc}: {kind}{marks} {cell}={ev.value}  ({ev.text}, line {ev.line})"
 
 

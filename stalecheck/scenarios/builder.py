@@ -37,7 +37,7 @@ from stalecheck.machine.spec import (
     ThreadSpec,
     VMSpec,
 )
-from stalecheck.machine.translation import IcacheInit, RegimeSpec, XlateSpec, page_desc, table_desc
+from stalecheck.machine.translation import IcacheInit, RegimeSpec, TlbInit, XlateSpec, page_desc, table_desc
 from stalecheck.machine.view import StateView
 from stalecheck.scenarios import callsite
 
@@ -192,6 +192,7 @@ class Builder:
         on_cmo: Policy | None = None,
         mmio: tuple[str, ...] = (),
         on_mmio: Policy | None = None,
+        on_vcpu_load: Policy | None = None,
     ) -> None:
         _expect_name(name, "vm")
         _expect(hcr, HCR, "hcr", "HCR(...) from stalecheck.machine.spec, e.g. HCR(TVM=True)")
@@ -208,7 +209,7 @@ class Builder:
                     _expect(value, MemType, f"{what}[{key!r}]", "a MemType (e.g. NORMAL_WB, DEVICE)")
         for what, policy in (
             ("on_stage2_fault", on_stage2_fault), ("on_setway", on_setway), ("on_sctlr", on_sctlr),
-            ("on_cmo", on_cmo), ("on_mmio", on_mmio),
+            ("on_cmo", on_cmo), ("on_mmio", on_mmio), ("on_vcpu_load", on_vcpu_load),
         ):
             _expect_policy(policy, what)
         self._remember("vm", name)
@@ -228,6 +229,7 @@ class Builder:
                 on_cmo,
                 tuple(mmio),
                 on_mmio,
+                on_vcpu_load,
             )
         )
 
@@ -335,7 +337,13 @@ class Builder:
 
     def _x(self) -> dict[str, Any]:
         if self._xlate is None:
-            self._xlate = {"regimes": [], "thread_regime": {}, "on_fault": {}, "icache_init": []}
+            self._xlate = {
+                "regimes": [],
+                "thread_regime": {},
+                "on_fault": {},
+                "icache_init": [],
+                "tlb_init": [],
+            }
         return self._xlate
 
     @_placed
@@ -350,17 +358,21 @@ class Builder:
         s2: str = "",
         colour: dict[str, int] | None = None,
         vmid: int = 0,
+        asid: int = -1,
     ) -> None:
         """A translation stage whose tables live in declared lines: ``root`` is the
         first-level table, ``vas`` gives each input address's entry index per level;
-        ``walk`` is TCR_ELx.IRGN/ORGN ("wb", "nc") or "noncoherent"."""
+        ``walk`` is TCR_ELx.IRGN/ORGN ("wb", "nc") or "noncoherent".  Stage-1 regimes
+        with the same ``vmid`` and ``asid`` (>= 0) and the same levels share TLB entries
+        (two vCPUs of one VM, or two processes, with different tables and one ASID)."""
+        _expect(asid, int, "asid", "an ASID (an integer; -1: not shared)")
         _expect_name(name, "regime")
         if walk not in ("wb", "nc", "noncoherent"):
             raise ScenarioError(f"regime {name!r}: walk={walk!r} (expected wb, nc or noncoherent)")
         if stage not in (1, 2):
             raise ScenarioError(f"regime {name!r}: stage={stage!r} (expected 1 or 2)")
         self._remember("regime", name)
-        spec = RegimeSpec(name, root, tuple(levels), dict(vas), stage, walk, s2, colour or {}, vmid)
+        spec = RegimeSpec(name, root, tuple(levels), dict(vas), stage, walk, s2, colour or {}, vmid, asid)
         self._x()["regimes"].append(spec)
 
     @_placed
@@ -397,6 +409,14 @@ class Builder:
         _expect(pe, int, "pe", "a PE number")
         _expect(value, int, "value", "an integer")
         self._x()["icache_init"].append(IcacheInit(pe, line, value, colour, vmid))
+
+    @_placed
+    def tlb_holds(self, pe: int, regime: str, va: str, desc: int) -> None:
+        """PE ``pe``'s TLB starts with ``regime``'s leaf for ``va`` = ``desc`` (a ``page_desc``):
+        a translation a previous context left there, under its VMID and ASID."""
+        _expect(pe, int, "pe", "a PE number")
+        _expect(desc, int, "desc", "a descriptor (page_desc(...))")
+        self._x()["tlb_init"].append(TlbInit(pe, regime, va, desc))
 
     @_placed
     def table_desc(self, line: str) -> int:
@@ -462,8 +482,11 @@ class Builder:
             if key not in locations:
                 raise ScenarioError(
                     f"init({key}=...): {key!r} is not a declared location"
-                    + (f" (line {key!r} has sub-blocks: {', '.join(lines[key].locations)})"
-                       if key in lines else ""),
+                    + (
+                        f" (line {key!r} has sub-blocks: {', '.join(lines[key].locations)})"
+                        if key in lines
+                        else ""
+                    ),
                     self._at("init", key),
                 )
         hierarchy = Hierarchy(self._caches, 1)  # its levels (they do not depend on the PEs)
@@ -492,20 +515,23 @@ class Builder:
         if instr.op in ("STR", "LDR", "AWAIT") and instr.loc in lines and instr.loc not in locations:
             raise ScenarioError(
                 f"{instr.text or instr.op}: line {instr.loc!r} has sub-blocks; name one of "
-                f"{', '.join(lines[instr.loc].locations)}", where,
+                f"{', '.join(lines[instr.loc].locations)}",
+                where,
             )
         if instr.op in ("DCSW",):
             known = [lvl.name for lvl in hierarchy.levels]
             if instr.level not in known:
                 raise ScenarioError(
                     f"{instr.text or instr.op}: no cache level {instr.level!r} in this system "
-                    f"(levels: {', '.join(known)})", where,
+                    f"(levels: {', '.join(known)})",
+                    where,
                 )
         if instr.op == "MAP":
             if t.context != Context.GUEST:
                 raise ScenarioError(
                     f"{instr.text or 'MAP'}: MAP installs a stage-2 mapping, so only a guest's "
-                    "program (or its hypervisor policy) has a VM to map into", where,
+                    "program (or its hypervisor policy) has a VM to map into",
+                    where,
                 )
             if instr.loc not in pages:
                 raise ScenarioError(f"{instr.text or 'MAP'}: no page named {instr.loc!r}", where)
@@ -518,13 +544,14 @@ class Builder:
         for name in x["thread_regime"]:
             if name not in threads:
                 raise ScenarioError(f"translate({name!r}, ...): no such thread", self._at("translate", name))
-        lists = ("regimes", "thread_regime", "on_fault", "icache_init")
+        lists = ("regimes", "thread_regime", "on_fault", "icache_init", "tlb_init")
         opts = {k: v for k, v in x.items() if k not in lists}
         return XlateSpec(
             regimes=tuple(x["regimes"]),
             thread_regime=dict(x["thread_regime"]),
             on_fault=dict(x["on_fault"]),
             icache_init=tuple(x["icache_init"]),
+            tlb_init=tuple(x["tlb_init"]),
             **opts,
         )
 

@@ -104,18 +104,22 @@ def test_ifetch_catalogue_is_refused_as_unsupported_not_errors() -> None:
 
 
 def test_variant_option_refuses_what_it_cannot_model() -> None:
-    """``--variant kvm`` asks for herd's VMSA semantics: a test that names page-table
-    entries is counted as unsupported rather than checked without page tables; one that
-    names none is decided by the base model (vmsa_scope.py)."""
+    """``--variant kvm`` asks for herd's VMSA semantics: a test that needs an exclusive or
+    a CAS with translation is counted as unsupported rather than checked without it;
+    one with walks, page-table stores, TLBIs and hardware updates is decided with walks;
+    one that names no translation state is decided by the base model (vmsa_scope.py)."""
     files = [str(CATALOGUE / "MP+dmb.sys.litmus"), str(CATALOGUE / "SB+dmb.sys.litmus")]
     code, out, err, _ = _run("--variant", "memtag,fatal", *files)
     assert code == 0 and out == ""
     assert "2 unsupported" in err and "'memtag'" in err
     vmsa = SHARED / "herd-catalogue" / "aarch64-VMSA" / "tests"
-    code, out, err, _ = _run("--variant", "kvm,fatal", str(vmsa / "coRR-pte4.litmus"),
-                             str(vmsa / "coRR-pte8-dsb.litmus"))
+    code, out, err, _ = _run("--variant", "kvm,fatal", str(vmsa / "LDR-BY2PTE-0-LLSC.litmus"),
+                             str(vmsa / "CASAL+FAIL+FH.litmus"))
     assert code == 0 and out == ""
-    assert "2 unsupported" in err and "'kvm'" in err
+    assert "2 unsupported" in err and "LDXR" in err and "CASAL" in err
+    for name in ("coRR-pte4", "needTLBI1", "2+2WNExpExp+NExpExp", "LDRx+LDSETptex+af"):
+        code, out, _, _ = _run("--variant", "kvm,fatal", str(vmsa / f"{name}.litmus"))
+        assert code == 0 and "Observation " in out, name
     code, out, _, _ = _run("--variant", "kvm,fatal", files[0])
     assert code == 0 and "Observation MP+dmb.sys Never" in out
     code, out, _, _ = _run("--variant", "fatal", files[0])

@@ -39,7 +39,7 @@ def test_anything_else_goes_to_the_full_cli(argv: list[str]) -> None:
 
 def test_an_unsupported_test_is_reported_by_the_full_cli(tmp_path) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "v.litmus"
-    f.write_text("AArch64 V\nVariant=vmsa\n{ 0:X1=x; 0:X2=PTE(x); }\n"
+    f.write_text("AArch64 V\nVariant=vmsa,ets2\n{ 0:X1=x; 0:X2=PTE(x); }\n"
                  " P0 ;\n LDR W0,[X1] ;\nexists (0:X0=0)\n")
     assert launch._one_litmus_file(["litmus", str(f)]) is None
     done = subprocess.run([sys.executable, "-m", "stalecheck", "litmus", str(f)],

@@ -70,6 +70,19 @@ def test_tlb_never_caches_a_fault() -> None:
 
 def test_tlbi_by_va_and_all() -> None:
     t = tlb.fill(tlb.fill(tlb.fill((), 0, 0, 5), 0, 1, 6), 1, 0, 7)
-    assert tlb.invalidate(t, frozenset({0}), 0) == ((0, 1, 6), (1, 0, 7))
-    assert tlb.invalidate(t, frozenset({0}), -1) == ((1, 0, 7),)
-    assert tlb.invalidate(t, frozenset({0, 1}), -1) == ()
+    assert tlb.invalidate(t, 2, frozenset({0}), 0, False, ()) == ((0, 1, 6), (1, 0, 7))
+    assert tlb.invalidate(t, 2, frozenset({0}), -1, False, ()) == ((1, 0, 7),)
+    assert tlb.invalidate(t, 2, frozenset({0, 1}), -1, False, ()) == ()
+
+
+def test_tlbi_by_va_removes_walk_cache_entries_unless_last_level() -> None:
+    """D8.17 I_RTRQB: last-level TLBIs keep "the cached intermediate translation table
+    entries"; TLBI VAE1 removes the entries of every level of the walk."""
+    n = 2  # regimes 0 and 1
+    table = tlb.tag(0, tlb.TABLE, n)  # regime 0, first level
+    combined = tlb.tag(0, tlb.COMBINED, n)
+    t = tlb.fill(tlb.fill(tlb.fill((), 0, 3, 5), table, 7, 9), combined, 3, 6)
+    assert tlb.invalidate(t, n, frozenset({0}), 3, True, (7,)) == ((table, 7, 9),)
+    assert tlb.invalidate(t, n, frozenset({0}), 3, False, (7,)) == ()
+    assert tlb.invalidate(t, n, frozenset({0}), 3, False, (8,)) == ((table, 7, 9),)  # another prefix
+    assert tlb.invalidate(t, n, frozenset({1}), 3, False, (7,)) == t  # a stage-2 TLBI by IPA keeps them
