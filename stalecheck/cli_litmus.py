@@ -67,10 +67,22 @@ def litmus(
         typer.Option("--cat", metavar="FILE",
                      help="Judge with this cat model (herd's language) instead of the built-in one."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="axiomatic (the Arm model, as herd7) or machine (one PE per thread over "
+            "coherent caches, out-of-order; witness counts are distinct final states).",
+        ),
+    ] = "axiomatic",
 ) -> None:
     """Check herd7 AArch64 litmus tests against the Arm model (herd-compatible output)."""
     if jobs < 1:
         raise UsageError(f"-j must be at least 1, got -j {jobs}")
+    if engine not in ("axiomatic", "machine"):
+        raise UsageError(f"--engine must be axiomatic or machine, got {engine!r}")
+    if engine == "machine" and (variant or dot or cat):
+        raise UsageError("--engine machine takes no --variant or --cat and draws no --dot witness")
     variants = tuple(variant or ())
     files = discover(paths)
     cat_path = _cat_model(cat)
@@ -85,7 +97,7 @@ def litmus(
         # A single file: its user errors propagate so the CLI shows them with a caret.
         outcomes = [
             check_path(str(files[0]), timeout, dot, raise_errors=True, variants=variants,
-                       cat=cat_path)
+                       cat=cat_path, engine=engine)
         ]
         _emit(outcomes[0], as_json, dot, err)
     else:
@@ -101,7 +113,7 @@ def litmus(
 
             try:
                 outcomes = run_batch(files, jobs, timeout, dot, on_done=finished, variants=variants,
-                                     cat=cat_path)
+                                     cat=cat_path, engine=engine)
             except KeyboardInterrupt:  # the workers are stopped; report what was checked
                 outcomes = [done[str(f)] for f in files if str(f) in done]
         for o in outcomes:

@@ -61,6 +61,7 @@ def check_path(
     raise_errors: bool = False,
     variants: tuple[str, ...] = (),
     cat: str | None = None,
+    engine: str = "axiomatic",
 ) -> Outcome:
     """Parse and check one file.
 
@@ -76,7 +77,7 @@ def check_path(
             old = signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, float(timeout or 0))
         try:
-            out = _check(path, dot, keep_result, raise_errors, variants, cat)
+            out = _check(path, dot, keep_result, raise_errors, variants, cat, engine)
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -92,6 +93,7 @@ def check_path(
 def _check(
     path: str, dot: bool, keep_result: bool, raise_errors: bool, variants: tuple[str, ...],
     cat: str | None,
+    engine: str = "axiomatic",
 ) -> Outcome:
     try:
         test = parse_file(path)
@@ -100,7 +102,12 @@ def _check(
             from stalecheck.cat.engine_model import model_for_test
 
             model_for = model_for_test(cat)
-        result = check_test(test, keep_witness=dot, variants=variants, model_for=model_for)
+        if engine == "machine":  # the machine engine (litmus_machine.py); no witness to draw
+            from stalecheck import litmus_machine  # here: the axiomatic path never loads it
+
+            result = litmus_machine.check(test)
+        else:
+            result = check_test(test, keep_witness=dot, variants=variants, model_for=model_for)
         status = result.verdict.lower()
         out = Outcome(
             path, status, test.name, result.verdict, herd_text(result, test.source),
@@ -138,11 +145,12 @@ def run_batch(
     on_done: Callable[[Outcome], None] | None = None,
     variants: tuple[str, ...] = (),
     cat: str | None = None,
+    engine: str = "axiomatic",
 ) -> list[Outcome]:
     """Check every file; results come back in input order, ``on_done`` sees completion order."""
     names = [str(p) for p in paths]
     results: dict[str, Outcome] = {}
-    for outcome in _iterate(names, jobs, timeout, dot, variants, cat):
+    for outcome in _iterate(names, jobs, timeout, dot, variants, cat, engine):
         results[outcome.path] = outcome
         if on_done is not None:
             on_done(outcome)
@@ -152,10 +160,11 @@ def run_batch(
 def _iterate(
     names: list[str], jobs: int, timeout: float | None, dot: bool, variants: tuple[str, ...],
     cat: str | None = None,
+    engine: str = "axiomatic",
 ) -> Iterator[Outcome]:
     if jobs <= 1 or len(names) <= 1:
         for n in names:
-            yield check_path(n, timeout, dot, variants=variants, cat=cat)
+            yield check_path(n, timeout, dot, variants=variants, cat=cat, engine=engine)
         return
     warm_up()  # forked workers inherit the compiled grammar instead of each building it
     # Imported here: a single-file run must not pay for multiprocessing at start-up.
@@ -164,7 +173,7 @@ def _iterate(
 
     with process_pool(worker_count(jobs, len(names))) as pool:  # stopped at once on Ctrl-C
         futures = {
-            pool.submit(check_path, n, timeout, dot, False, False, variants, cat): n for n in names
+            pool.submit(check_path, n, timeout, dot, False, False, variants, cat, engine): n for n in names
         }
         for fut in as_completed(futures):
             try:

@@ -14,82 +14,149 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stalecheck.axiomatic.check import CheckResult, check_test
-from stalecheck.crosscheck import Translated, machine_outcomes, translate
-from stalecheck.errors import StalecheckError
-from stalecheck.litmus.parser import parse_file, parse_litmus
+from stalecheck.crosscheck import Comparison, compare, compare_file
+from stalecheck.litmus.parser import parse_litmus
 from tests.data import HERDTOOLS7
 
 CATALOGUE = HERDTOOLS7 / "herd-catalogue" / "aarch64" / "tests"
 CATALOGUE_TESTS = sorted(CATALOGUE.glob("*.litmus"))  # listed, not parsed: collection stays cheap
+INSTRUCTIONS = HERDTOOLS7 / "herd-instructions" / "AArch64"
+INSTRUCTION_TESTS = sorted(INSTRUCTIONS.glob("*.litmus"))
+
+# Floors of the number of tests the machine engine accepts (issue 10 reports them;
+# ``python -m stalecheck.crosscheck DIR`` prints them).  Only ever raise these.
+CATALOGUE_FLOOR = 80  # of 80
+INSTRUCTION_FLOOR = 128  # of 309 (277 within the axiomatic engine)
 
 
 @cache
-def _translated(path: Path) -> tuple[CheckResult, Translated] | str:
-    """The axiomatic result and the machine translation of one test, or why it cannot be translated."""
-    try:
-        test = parse_file(path)
-        result = check_test(test)
-        return result, translate(test, tuple(result.columns))
-    except StalecheckError as exc:
-        return exc.render()
+def _compared(path: Path) -> Comparison:
+    return compare_file(path)
+
+
+def _assert_equal(c: Comparison, what: str = "") -> None:
+    if c.status in ("refused", "out-of-scope"):
+        pytest.skip(f"the machine engine cannot express this test: {c.reason}")
+    assert c.status == "equal", (
+        f"{what}machine-only final states {sorted(c.machine_only)}; "
+        f"final states the machine never reaches {sorted(c.axiomatic_only)}"
+    )
 
 
 def test_enough_catalogue_tests_are_expressible() -> None:
     """A floor, so that a translator regression cannot silently empty the check."""
-    expressible = [p for p in CATALOGUE_TESTS if not isinstance(_translated(p), str)]
-    assert len(expressible) >= 31
+    accepted = [p for p in CATALOGUE_TESTS if _compared(p).status in ("equal", "different")]
+    assert len(accepted) >= CATALOGUE_FLOOR, [p.stem for p in CATALOGUE_TESTS if p not in accepted]
+    assert len(accepted) >= 0.8 * len(CATALOGUE_TESTS)  # issue 10: at least 80%
+
+
+def test_enough_instruction_tests_are_expressible() -> None:
+    accepted = [p for p in INSTRUCTION_TESTS if _compared(p).status in ("equal", "different")]
+    assert len(accepted) >= INSTRUCTION_FLOOR
 
 
 @pytest.mark.parametrize("path", CATALOGUE_TESTS, ids=[p.stem for p in CATALOGUE_TESTS])
 def test_machine_states_equal_axiomatic_states(path: Path) -> None:
-    translated = _translated(path)
-    if isinstance(translated, str):
-        pytest.skip(f"the machine engine cannot express this test: {translated}")
-    result, program = translated
-    outcomes, complete = machine_outcomes(program)
-    assert complete
-    assert outcomes, "the machine reached no final state"
-    extra = outcomes - set(result.states)
-    missing = set(result.states) - outcomes
-    assert not extra, f"machine-only final states {sorted(extra)}"
-    assert not missing, f"final states the machine never reaches {sorted(missing)}"
+    _assert_equal(_compared(path))
+
+
+@pytest.mark.parametrize("path", INSTRUCTION_TESTS, ids=[p.stem for p in INSTRUCTION_TESTS])
+def test_instruction_tests_machine_equals_axiomatic(path: Path) -> None:
+    _assert_equal(_compared(path))
 
 
 def test_machine_shows_store_buffering() -> None:
     """SB's relaxed outcome needs the store buffer: the machine must reach it."""
-    test = parse_file(CATALOGUE / "SB.litmus")
-    result = check_test(test)
-    outcomes, _ = machine_outcomes(translate(test, tuple(result.columns)))
-    assert len(outcomes) == len(result.states) == 4
+    c = _compared(CATALOGUE / "SB.litmus")
+    assert c.status == "equal" and c.states == 4
 
 
+def test_a_load_is_satisfied_before_an_earlier_branch_resolves() -> None:
+    """B2.3.6: a control dependency orders later stores, not later loads.  MP with a
+    branch on the reader's first load still shows the relaxed outcome; with an ISB
+    after the branch (ctrl+ISB, B2.3.7) it does not.  Both verdicts come from
+    exploring, and must equal the axiomatic engine's."""
+    template = """AArch64 MP+rel+ctrl{isb}
+{{ 0:X1=x; 0:X3=y; 1:X1=x; 1:X3=y; }}
+ P0           | P1           ;
+ MOV W0,#1    | LDR W2,[X3]  ;
+ STR W0,[X1]  | CBNZ W2,L0   ;
+ MOV W2,#1    | L0:          ;
+ STLR W2,[X3] | {isb_ins:12} ;
+              | LDR W0,[X1]  ;
+exists (1:X2=1 /\\ 1:X0=0)
+"""
+    plain = compare(parse_litmus(template.format(isb="", isb_ins="NOP"), "ctrl.litmus"))
+    fenced = compare(parse_litmus(template.format(isb="isb", isb_ins="ISB"), "ctrlisb.litmus"))
+    assert plain.status == fenced.status == "equal"
+    assert plain.states == 4 and fenced.states == 3  # the relaxed state goes with the ISB
+
+
+# ---- random programs --------------------------------------------------------------------
+
+_LOC = st.sampled_from("xy")
 _OPS = st.one_of(
-    st.tuples(st.sampled_from(["STR", "STLR"]), st.sampled_from("xy"), st.integers(1, 2)),
-    st.tuples(st.sampled_from(["LDR", "LDAR", "LDAPR"]), st.sampled_from("xy")),
-    st.tuples(st.sampled_from(["DMB", "DSB"]), st.sampled_from(["SY", "ST", "LD", "ISH", "ISHST"])),
-    st.tuples(st.just("ISB")),
+    st.tuples(st.just("ST"), _LOC, st.sampled_from(["STR", "STLR"]), st.sampled_from(["", "data", "addr"])),
+    st.tuples(st.just("LD"), _LOC, st.sampled_from(["LDR", "LDAR", "LDAPR"]), st.sampled_from(["", "addr"])),
+    st.tuples(st.just("BAR"), st.sampled_from(["DMB SY", "DMB LD", "DMB ST", "DSB ST", "ISB"])),
+    st.tuples(st.just("CTRL")),
+    st.tuples(st.just("AMO"), _LOC, st.sampled_from(["SWP", "SWPAL", "LDADD", "LDADDA", "CAS", "CASL"])),
+    st.tuples(st.just("EXCL"), _LOC, st.sampled_from(["", "A", "L"])),
 )
 
 
 def _litmus(threads: list[list[tuple]]) -> str:  # type: ignore[type-arg]
-    """Render random threads as a herd litmus test observing every load and location."""
+    """Render random threads as a herd litmus test observing every register it writes
+    and every location.  Each store writes a value of its own (the machine compares
+    values, not writes, for read-read coherence: docs/ordering.md)."""
     cells: list[list[str]] = []
-    observed: list[str] = ["x=0", "y=0"]
+    observed: list[str] = ["[x]=0", "[y]=0"]
+    value = 0
     for p, ops in enumerate(threads):
         col: list[str] = []
+        last = ""  # the latest register a load wrote (dependencies start there)
         for i, op in enumerate(ops):
-            if op[0] in ("STR", "STLR"):
-                col += [f"MOV W9,#{op[2]}", f"{op[0]} W9,[X{'1' if op[1] == 'x' else '3'}]"]
-            elif op[0] in ("LDR", "LDAR", "LDAPR"):
-                reg = 10 + i
-                col.append(f"{op[0]} W{reg},[X{'1' if op[1] == 'x' else '3'}]")
-                observed.append(f"{p}:X{reg}=0")
-            elif op[0] == "ISB":
-                col.append("ISB")
-            else:
-                col.append(f"{op[0]} {op[1]}")
-        cells.append(col)
+            base = f"X{'1' if op[1] == 'x' else '3'}" if len(op) > 1 and op[1] in "xy" else ""
+            tmp = f"W{20 + i}"
+            if op[0] == "ST":
+                value += 1
+                if op[3] == "data" and last:
+                    col += [f"EOR {tmp},{last},{last}", f"ADD {tmp},{tmp},#{value}"]
+                    col.append(f"{op[2]} {tmp},[{base}]")
+                elif op[3] == "addr" and last:
+                    col += [f"EOR {tmp},{last},{last}", f"MOV W9,#{value}", f"{op[2]} W9,[{base},{tmp},SXTW]"]
+                else:
+                    col += [f"MOV W9,#{value}", f"{op[2]} W9,[{base}]"]
+            elif op[0] == "LD":
+                reg = f"W{10 + i}"
+                if op[3] == "addr" and last:
+                    col += [f"EOR {tmp},{last},{last}", f"{op[2]} {reg},[{base},{tmp},SXTW]"]
+                else:
+                    col.append(f"{op[2]} {reg},[{base}]")
+                observed.append(f"{p}:X{10 + i}=0")
+                last = reg
+            elif op[0] == "BAR":
+                col.append(op[1])
+            elif op[0] == "CTRL" and last:
+                col += [f"CBNZ {last},L{p}{i}", f"L{p}{i}:"]
+            elif op[0] == "AMO":
+                value += 1
+                reg = f"W{10 + i}"
+                if op[2].startswith("CAS"):
+                    col += [f"MOV {reg},#0", f"MOV W9,#{value}", f"{op[2]} {reg},W9,[{base}]"]
+                else:
+                    col += [f"MOV W9,#{value}", f"{op[2]} W9,{reg},[{base}]"]
+                observed.append(f"{p}:X{10 + i}=0")
+                last = reg
+            elif op[0] == "EXCL":
+                value += 1
+                reg, status = f"W{10 + i}", f"W{30 - i}"
+                ld = {"": "LDXR", "A": "LDAXR", "L": "LDXR"}[op[2]]
+                stx = "STLXR" if op[2] == "L" else "STXR"
+                col += [f"{ld} {reg},[{base}]", f"MOV W9,#{value}", f"{stx} {status},W9,[{base}]"]
+                observed += [f"{p}:X{10 + i}=0", f"{p}:X{30 - i}=0"]
+                last = reg
+        cells.append(col or ["NOP"])
     rows = max(len(c) for c in cells)
     init = " ".join(f"{p}:X1=x; {p}:X3=y;" for p in range(len(threads)))
     lines = ["AArch64 gen", "{", init, "}", " " + " | ".join(f"P{p}" for p in range(len(threads))) + " ;"]
@@ -99,14 +166,26 @@ def _litmus(threads: list[list[tuple]]) -> str:  # type: ignore[type-arg]
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(_OPS, min_size=1, max_size=3), min_size=2, max_size=3))
+def _small(threads: list[list[tuple]]) -> bool:  # type: ignore[type-arg]
+    """At most two atomic pairs and five writes in all: the axiomatic engine enumerates
+    every coherence order, which grows fast with writes to one location."""
+    ops = [op for ops in threads for op in ops]
+    atomics = sum(op[0] in ("AMO", "EXCL") for op in ops)
+    writes = sum(op[0] in ("ST", "AMO", "EXCL") for op in ops)
+    return atomics <= 2 and writes <= 5
+
+
+_SLOW = [HealthCheck.too_slow, HealthCheck.filter_too_much]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=_SLOW)
+@given(st.lists(st.lists(_OPS, min_size=1, max_size=3), min_size=2, max_size=3).filter(_small))
 def test_random_programs_machine_equals_axiomatic(threads: list[list[tuple]]) -> None:  # type: ignore[type-arg]
-    test = parse_litmus(_litmus(threads), "gen.litmus")
-    result = check_test(test)
-    outcomes, complete = machine_outcomes(translate(test, tuple(result.columns)))
-    assert complete
-    extra = outcomes - set(result.states)
-    missing = set(result.states) - outcomes
-    assert not extra, f"{_litmus(threads)}\nmachine-only final states {sorted(extra)}"
-    assert not missing, f"{_litmus(threads)}\nfinal states the machine never reaches {sorted(missing)}"
+    """Random programs with dependencies (address, data, control), barriers,
+    acquire/release, exclusives and atomics: both engines give the same states."""
+    text = _litmus(threads)
+    c = compare(parse_litmus(text, "gen.litmus"))
+    assert c.status == "equal", (
+        f"{text}\n{c.status} {c.reason}\nmachine only {sorted(c.machine_only)}\n"
+        f"axiomatic only {sorted(c.axiomatic_only)}"
+    )

@@ -7,7 +7,7 @@ and non-cacheable writes) and, for ``TLBI`` and ``IC``, in ``mmu.py``.
 
 from __future__ import annotations
 
-from stalecheck.machine import buffer, caches
+from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, PATH_NC
 from stalecheck.machine.mmu import Mmu
@@ -30,6 +30,8 @@ class Complete:
     def __init__(self, layout: Layout, mmu: Mmu | None) -> None:
         self.layout = layout
         self.mmu = mmu
+        # Whether any program has atomic pairs (machine/atomic.py) to keep reservations for.
+        self._atomics = any(i.flags for i in layout.code.values())
 
     def complete(self, state: State, pe: int, index: int, bypass: int = 0) -> State:
         """A buffered store or CMO takes effect in the memory system.  ``bypass`` picks the
@@ -65,4 +67,7 @@ class Complete:
             )
         bufs = state.bufs
         new_buf = buffer.remove(buf, index)
-        return state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
+        state = state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
+        if kind == STORE and self._atomics:
+            state = atomic.propagated(state, pe, entry)
+        return state

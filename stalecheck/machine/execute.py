@@ -9,17 +9,20 @@ issues it.
 
 from __future__ import annotations
 
-from stalecheck.machine import buffer, caches
+from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
-from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr, awaits
+from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr, awaits
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
+from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
+from stalecheck.machine.regexpr import Eval, Expr, compile_expr
 from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
     STORE,
+    STORE_ATOMIC,
     STORE_RELEASE,
     Entry,
     State,
@@ -43,7 +46,8 @@ class Execute:
         self.access = access
         self.traps = traps
         self.mmu = mmu
-        # Out-of-order execution inside a PE (machine/ordering.py), per CPU thread.
+        # Out-of-order execution inside a PE (machine/ordering.py), per CPU thread; the
+        # same tables serve threads with paths (machine/paths.py) executing in order.
         options = layout.spec.options
         self._weak = options.weak_ordering
         self._setway_in_order = options.setway_program_order
@@ -55,16 +59,52 @@ class Execute:
                 line_of=layout.line_of,
                 precise={j for j, i in enumerate(prog) if traps.may_trap(t, layout.code[i])},
                 setway_in_order=options.setway_program_order,
+                spans=tuple((s.start, s.stop) for s in spans),
             )
-            if options.weak_ordering and spec.context != Context.DEVICE
+            if spec.context != Context.DEVICE and (options.weak_ordering or spec.source)
             else None
-            for t, (spec, prog) in enumerate(zip(layout.threads, layout.programs, strict=True))
+            for t, (spec, prog, spans) in enumerate(
+                zip(layout.threads, layout.programs, layout.paths, strict=True)
+            )
         )
+        self._weak = layout.spec.options.weak_ordering
+        # Threads with ASSUME checks to settle after each of their steps (paths.py).
+        self._checks = tuple(w is not None and bool(w.assumes) for w in self.windows)
         # The register slot each load of each program writes (read-read coherence check).
         self._dest = tuple(
             tuple(layout.regs[t].get(layout.code[i].reg, -1) for i in prog)
             for t, prog in enumerate(layout.programs)
         )
+        self._fns: dict[tuple[int, int, int], Eval] = {}
+
+    # ---- registers and locations (machine/regexpr.py) -----------------------------------
+
+    def _fn(self, t: int, j: int, which: int, expr: Expr) -> Eval:
+        key = (t, j, which)
+        fn = self._fns.get(key)
+        if fn is None:
+            fn = self._fns[key] = compile_expr(expr, self.layout.regs[t])
+        return fn
+
+    def where(self, th: Thread, t: int, j: int, instr: Instr) -> tuple[int, int] | None:
+        """The location an access goes to: fixed, or computed from its address registers
+        (None when the value there is not a location's address: that access cannot run,
+        as herd refuses an execution that reaches one)."""
+        if instr.loc:
+            return self.layout.loc_index(instr.loc)
+        value = self._fn(t, j, 0, instr.addr)(th.regs)
+        return self.layout.value_locs.get(value)
+
+    def store_value(self, th: Thread, t: int, j: int, instr: Instr) -> int:
+        if instr.data:
+            return self._fn(t, j, 1, instr.data)(th.regs)
+        if instr.reg:
+            return th.regs[self.layout.regs[t][instr.reg]]
+        return instr.value
+
+    def holds(self, th: Thread, t: int, j: int, instr: Instr) -> bool:
+        """Whether an ASSUME's guess agrees with the values the thread's loads returned."""
+        return bool(self._fn(t, j, 1, instr.data)(th.regs))
 
     def choices(self, state: State, t: int) -> int:
         """How many ways thread ``t`` can execute its next instruction now (0: blocked)."""
@@ -75,19 +115,19 @@ class Execute:
         op = instr.op
         if op == "WAIT":
             return 1 if state.events & self.layout.events[instr.loc] else 0
+        if op == "PATHS":
+            return instr.value
+        if op == "ASSUME":
+            return int(self.holds(th, t, th.pc, instr))
+        if op == "STR" and not instr.loc and not th.hyp and self.where(th, t, th.pc, instr) is None:
+            return 0
         if th.pe < 0:
             if op == "AWAIT":  # a polling loop: it leaves only once it reads the value
                 return int(any(awaits(instr, v) for v in self.access.device_load_values(state, t, instr)))
             return len(self.access.device_load_values(state, t, instr)) if op == "LDR" else 1
         buf = state.bufs[th.pe]
         if op == "DSB":
-            if not orders_others(instr.kind):  # the PE's own maintenance only (shareability.py)
-                return 0 if any(nsh_dsb_waits_for(e) for e in buf) else 1
-            if instr.kind in STORE_BARRIERS:
-                return 0 if buffer.has_stores(buf) else 1
-            if instr.kind in FULL_BARRIERS:
-                return 0 if buf else 1
-            return 1  # DSB LD: every earlier load has been satisfied (it is the oldest)
+            return int(self._dsb_done(instr, buf))
         if op == "SIGNAL":
             return 0 if buffer.has_stores(buf) else 1
         if self.mmu is not None and self.mmu.handles(t, instr):
@@ -111,21 +151,82 @@ class Execute:
         return any(awaits(instr, v) for v in self.access.load_values(state, t, instr))
 
     def load_values(self, state: State, t: int, instr: Instr, index: int) -> tuple[int, ...]:
-        """Values the load at program index ``index`` (-1: policy code) may return.  With
-        out-of-order execution, a po-later load of the same location already satisfied
-        fixes the value: B2.3.1 Coherence order, read-read coherence (CoRR) - Flat would
-        restart the later load; here the earlier one may only read what it read, and the
-        schedule where the later load is satisfied afterwards covers the rest."""
-        values = self.access.load_values(state, t, instr)
+        """Values the load at program index ``index`` (-1: policy code) may return.
+
+        A load after a store of its location that has not executed yet reads that
+        store's data, once known (forwarding, as Flat allows from a po-earlier write not
+        yet propagated: B2.3.1 Coherence-before; a load never reads a write coherence-
+        before a po-earlier write to its location).  An acquire does not take the write
+        of an atomic before its read is satisfied (B2.3.7 Atomic-ordered-before, herd's
+        aob ``rmw; lmrs; [A|Q]``).  With out-of-order execution, a po-later load of the
+        same location, with no store to it between, already satisfied fixes the value:
+        B2.3.1 Coherence order, read-read coherence (CoRR) - Flat would restart the
+        later load; here the earlier one may only read what it read, and the schedule
+        where the later load is satisfied afterwards covers the rest."""
         window = self.windows[t]
         if window is None or index < 0:
-            return values
+            return self.access.load_values(state, t, instr)
         th = state.threads[t]
-        for k in window.later_same_loads[index]:
-            if th.ahead >> k & 1:
-                need = th.regs[self._dest[t][k]]
-                values = tuple(v for v in values if v == need)
+        where = self.where(th, t, index, instr)
+        if where is None:
+            return ()
+        line, offset = where
+        done = th.ahead | ((1 << th.pc) - 1)
+        values: tuple[int, ...] | None = None
+        instrs = window.instrs
+        for s in window.stores_before[index]:
+            store = instrs[s]
+            if self.where(th, t, s, store) != where:
+                continue
+            if done >> s & 1:
+                break  # the latest earlier store to the location has executed: read as usual
+            if window.data_loads[s] & ~done:
+                return ()  # its data is not known yet
+            pair = window.pair_read[s]
+            if instr.kind in (ACQUIRE, ACQUIRE_PC) and pair >= 0 and not done >> pair & 1:
+                return ()
+            values = (self.store_value(th, t, s, store),)
+            break
+        if values is None:
+            values = self.access.values_at(state, t, line, offset, self.access.access_type(state, t, line))
+        for k, between in window.later_loads[index]:
+            if not th.ahead >> k & 1 or self.where(th, t, k, instrs[k]) != where:
+                continue
+            if any(self.where(th, t, s, instrs[s]) == where for s in between):
+                continue
+            need = th.regs[self._dest[t][k]]
+            values = tuple(v for v in values if v == need)
         return values
+
+    def _pending(self, state: State, t: int, th: Thread, index: int, where: tuple[int, int]) -> int:
+        """How many of the PE's own stores to ``where`` must propagate before the write an
+        atomic read just took is the newest (machine/atomic.py)."""
+        line, offset = where
+        n = sum(1 for e in state.bufs[th.pe] if e[0] == STORE and e[1] == line and e[2] == offset)
+        window = self.windows[t]
+        if window is not None and index >= 0:
+            done = th.ahead | ((1 << th.pc) - 1)
+            n += sum(
+                1 for s in window.stores_before[index]
+                if not done >> s & 1 and self.where(th, t, s, window.instrs[s]) == where
+            )
+        return n
+
+    def _store_ready(self, th: Thread, t: int, j: int, window: Window) -> bool:
+        """A store waits for an earlier load of its location whose address was computed
+        at run time (its address is known by now: ordering.py orders a store after the
+        address dependencies of every earlier access)."""
+        instr = window.instrs[j]
+        where = self.where(th, t, j, instr)
+        if where is None:
+            return False
+        done = th.ahead | ((1 << th.pc) - 1)
+        for i in range(th.pc, j):
+            other = window.instrs[i]
+            unknown = other.op == "LDR" and not other.loc and not done >> i & 1
+            if unknown and self.where(th, t, i, other) == where:
+                return False
+        return True
 
     def early(self, state: State, t: int) -> list[tuple[int, int]]:
         """Instructions after thread ``t``'s oldest unexecuted one that may execute now,
@@ -137,6 +238,8 @@ class Execute:
         out: list[tuple[int, int]] = []
         code = self.layout.code
         prog = self.layout.programs[t]
+        if th.pc >= len(prog) or code[prog[th.pc]].op in ("PATHS", "END"):
+            return out  # a path is chosen first; an END is the end of the thread's path
         buf = state.bufs[th.pe]
         for j in range(th.pc + 1, window.n):
             if th.ahead >> j & 1:
@@ -155,22 +258,69 @@ class Execute:
                 n = len(self.load_values(state, t, instr, j))
                 if n:
                     out.append((j, n))
+            elif op == "ASSUME":
+                continue  # checked as soon as it can be (settle)
+            elif op == "STR":
+                if self._store_ready(th, t, j, window):
+                    out.append((j, 1))
+            elif op == "DSB":
+                if self._dsb_done(instr, buf):
+                    out.append((j, 1))
             elif op == "AWAIT":
                 if not _load_held(instr, buf) and self._leaves(state, t, instr):
                     out.append((j, 1))
             elif op == "WAIT":
                 if state.events & self.layout.events[instr.loc]:
                     out.append((j, 1))
-            elif op != "DSB":  # a DSB waits for every earlier instruction (ordering.py)
+            else:
                 out.append((j, 1))
         return out
+
+    @staticmethod
+    def _dsb_done(instr: Instr, buf: tuple[Entry, ...]) -> bool:
+        """A DSB completes once the accesses of the types it names have completed
+        (B2.6.9): earlier loads are satisfied before it executes (ordering.py)."""
+        if not orders_others(instr.kind):  # the PE's own maintenance only (shareability.py)
+            return not any(nsh_dsb_waits_for(e) for e in buf)
+        if instr.kind in STORE_BARRIERS:
+            return not buffer.has_stores(buf)
+        if instr.kind in FULL_BARRIERS:
+            return not buf
+        return True
 
     def execute_early(self, state: State, t: int, j: int, choice: int) -> State:
         """Thread ``t`` executes instruction ``j`` ahead of its oldest unexecuted one."""
         th = state.threads[t]
         instr = self.layout.code[self.layout.programs[t][j]]
         state, new = self._issue(state, t, th, instr, choice, j)
-        return with_thread(state, t, new._replace(ahead=new.ahead | 1 << j))
+        return self._settle(with_thread(state, t, new._replace(ahead=new.ahead | 1 << j)), t)
+
+    def _settle(self, state: State, t: int) -> State:
+        """Check every ASSUME of thread ``t`` whose values are known, at once.  An ASSUME
+        has no effect but to let what waits for it go (ordering.py), so checking it as
+        early as possible loses no execution and saves interleaving it."""
+        window = self.windows[t]
+        if window is None or not window.assumes:
+            return state
+        th = state.threads[t]
+        start = th
+        instrs = window.instrs
+        weak = self._weak
+        again = True
+        while again:
+            again = False
+            j = th.pc
+            while j < window.n and instrs[j].op != "END":
+                instr = instrs[j]
+                if instr.op == "ASSUME" and not th.ahead >> j & 1 and (j == th.pc or weak):
+                    if window.ready(th.pc, th.ahead, j) and self.holds(th, t, j, instr):
+                        th = _advance(th) if j == th.pc else th._replace(ahead=th.ahead | 1 << j)
+                        again = True
+                        break
+                elif j == th.pc and not weak:
+                    break
+                j += 1
+        return state if th is start else with_thread(state, t, th)
 
     def execute(self, state: State, t: int, choice: int) -> State:
         """Thread ``t`` executes its next instruction, the ``choice``-th way."""
@@ -179,6 +329,8 @@ class Execute:
         assert instr is not None
         if th.pe < 0:
             return self._execute_device(state, t, instr, choice)
+        if instr.op == "PATHS":  # the thread's first step: which path it runs
+            return with_thread(state, t, th._replace(pc=self.layout.paths[t][choice].start))
         trap = self.traps.trap(state, t, instr)
         if trap is not None:
             emitted = self.traps.policy_code(trap)
@@ -197,7 +349,8 @@ class Execute:
                 th = synchronise(th)._replace(retry=0)
         elif not (th.hyp or th.fault):  # an abort entered its handler or stopped the thread
             th = _advance(th)
-        return with_thread(state, t, th)
+        state = with_thread(state, t, th)
+        return self._settle(state, t) if self._checks[t] else state
 
     def _enter(self, state: State, pe: int, entry: Entry) -> State:
         """Put a store or maintenance entry in PE ``pe``'s buffer: appended, or with
@@ -224,15 +377,36 @@ class Execute:
             value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs
             r = lay.regs[t][instr.reg]
-            return state, th._replace(regs=(*regs[:r], value, *regs[r + 1 :]))
+            loaded = th._replace(regs=(*regs[:r], value, *regs[r + 1 :]))
+            if instr.flags & RMW_READ:  # machine/atomic.py
+                where = self.where(th, t, index, instr)
+                assert where is not None
+                loaded = atomic.reserve(loaded, *where, self._pending(state, t, th, index, where))
+            return state, loaded
         if op == "STR":
-            line, offset = lay.loc_index(instr.loc)
-            value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
+            if index >= 0 and self.windows[t] is not None:
+                where = self.where(th, t, index, instr)
+                assert where is not None
+                line, offset = where
+                value = self.store_value(th, t, index, instr)
+            else:
+                line, offset = lay.loc_index(instr.loc)
+                value = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
             mt = self.access.access_type(state, t, line)
             flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
+            if instr.flags & RMW_WRITE:
+                flags |= STORE_ATOMIC
             attrs = mt.cacheability_key
             entry = StoreEntry(STORE, line, offset, value, mt.path, flags, attrs, lay.ids[instr])
-            return self._enter(state, pe, entry), th
+            state = self._enter(state, pe, entry)
+            if instr.flags & AMO_AL:
+                # B2.3.7 Barrier-ordered-before: the write of an atomic with acquire and
+                # release semantics is ordered before every later access, as a full DMB
+                # after it would order them (later loads wait for it to propagate).
+                marker = buffer.dmb_marker(state.bufs[pe], full=True)
+                if marker is not None:
+                    state = with_entry(state, pe, marker)
+            return state, th
         if op == "DC":
             line = lay.line_of(instr.loc)
             under_stage2 = self.access.under_stage2(state, t)

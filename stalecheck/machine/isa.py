@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Op(StrEnum):
@@ -34,6 +35,9 @@ class Op(StrEnum):
     EXEC = "EXEC"  # fetch and execute code at a location (its version into a register)
     TLBI = "TLBI"
     ATCHECK = "ATCHECK"  # the spurious-fault check of an abort handler (AT, ISB, read PAR_EL1)
+    ASSUME = "ASSUME"  # a path's guess of a branch, CSEL or CAS outcome, checked (machine/paths.py)
+    PATHS = "PATHS"  # a thread's first step when its program has several paths: choose one
+    END = "END"  # the end of one path when a thread has several
 
 
 # Memory-order kinds of ``LDR``/``STR`` (B2.3.7): LDAR, LDAPR, STLR.
@@ -64,6 +68,12 @@ class Instr:
     reg: str = ""  # destination register (LDR) or source register (STR)
     value: int = 0  # immediate
     level: str = ""  # cache level for set/way
+    # Register expressions (machine/regexpr.py), from machine/paths.py: the address of a
+    # register-indirect access (its loads are address dependencies, also when ``loc`` is
+    # fixed), the data of a store, or the condition of an ASSUME.
+    addr: tuple[Any, ...] = ()
+    data: tuple[Any, ...] = ()
+    flags: int = 0  # paths.RMW_READ, RMW_WRITE, NORET, AMO_AL, EXCLUSIVE, ATOMIC_READ
     at_least: bool = False  # AWAIT: leave once the value read is >= ``value`` (else == ``value``)
     text: str = field(default="", compare=False)
     line: int = field(default=0, compare=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from hashlib import blake2b
+from typing import NamedTuple
 
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine.feature_rules import check_features
@@ -17,8 +18,23 @@ from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.maintenance import expand_setway_loops
 from stalecheck.machine.memtypes import MemType
+from stalecheck.machine.paths import Elaborated, Elaborator
+from stalecheck.machine.regexpr import Expr, evaluate
 from stalecheck.machine.spec import Context, LineSpec, SystemSpec, ThreadSpec, VMSpec
-from stalecheck.machine.state import State
+from stalecheck.machine.state import State, Thread
+
+# A location's address, as a register holds it: far above any value a program writes.
+LOC_BASE = 1 << 40
+LOC_STRIDE = 1 << 12
+
+
+class PathSpan(NamedTuple):
+    """One path of a thread's program: ``programs[t][start:stop]``, then END."""
+
+    start: int
+    stop: int
+    final: tuple[tuple[str, Expr], ...]  # each register's value at the end of the path
+
 
 _DEVICE_OPS = (Op.STR, Op.LDR, Op.AWAIT, Op.SIGNAL, Op.WAIT, Op.NOP)
 # Ids of code interned while exploring start here.  Why: a state holds these ids, and the
@@ -31,7 +47,8 @@ LATE_BASE = 1 << 40
 def late_id(instr: Instr) -> int:
     """A stable id for emitted code: a 40-bit BLAKE2b digest of the fields that make
     instructions equal (not the source text or position), above ``LATE_BASE``."""
-    key = repr((instr.op.value, instr.kind, instr.loc, instr.reg, instr.value, instr.level)).encode()
+    fields = (instr.op.value, instr.kind, instr.loc, instr.reg, instr.value, instr.level)
+    key = repr((*fields, instr.addr, instr.data, instr.flags, instr.at_least)).encode()
     return LATE_BASE + int.from_bytes(blake2b(key, digest_size=5).digest(), "little")
 
 
@@ -66,9 +83,26 @@ class Layout:
         )
         self.code: dict[int, Instr] = {}  # interned id -> instruction (programs: 0..n-1)
         self.ids: dict[Instr, int] = {}
-        self.programs: tuple[tuple[int, ...], ...] = tuple(
-            tuple(self.intern(i) for i in expand_setway_loops(self.lines, t.program)) for t in spec.threads
-        )
+        # Each location's value as an address (what a register pointing at it holds).
+        self.loc_values = {loc: LOC_BASE + k * LOC_STRIDE for k, loc in enumerate(self.locations)}
+        self.value_locs = {v: self.locations[loc] for loc, v in self.loc_values.items()}
+        # Threads whose program has registers, branches or atomics run one of their paths
+        # (machine/paths.py): ``paths[t]`` gives each path's first and end index in
+        # ``programs[t]`` and the registers' final values; () for plain programs.
+        self.paths: list[tuple[PathSpan, ...]] = []
+        self.elaborated: list[Elaborated | None] = []
+        programs: list[tuple[int, ...]] = []
+        for t in spec.threads:
+            if t.source:
+                prog, spans, elab = self._elaborate(t)
+                programs.append(prog)
+                self.paths.append(spans)
+                self.elaborated.append(elab)
+            else:
+                programs.append(tuple(self.intern(i) for i in expand_setway_loops(self.lines, t.program)))
+                self.paths.append(())
+                self.elaborated.append(None)
+        self.programs: tuple[tuple[int, ...], ...] = tuple(programs)
         self._late = True  # from now on, code is emitted while exploring (``LATE_BASE``)
         self.regs: list[dict[str, int]] = []
         for prog in self.programs:
@@ -101,6 +135,51 @@ class Layout:
             spec.host_types.get(line.name) for line in spec.lines
         )
         self.all_pes = frozenset(range(self.h.n_pes))
+
+    def _elaborate(self, t: ThreadSpec) -> tuple[tuple[int, ...], tuple[PathSpan, ...], Elaborated]:
+        """A thread's paths, one after the other: ``PATHS`` first (the thread's first step
+        chooses one) and ``END`` after each, when there are several."""
+        initial = {
+            reg: self.loc_values[v] if isinstance(v, str) else v for reg, v in t.registers
+        }
+        missing = [v for _, v in t.registers if isinstance(v, str) and v not in self.loc_values]
+        if missing:
+            raise ScenarioError(f"thread {t.name!r}: register set to unknown location {missing[0]!r}")
+        elab = Elaborator(list(t.source), self.loc_values, initial, t.unroll, t.name).elaborate()
+        if not elab.paths:
+            raise ScenarioError(
+                f"thread {t.name!r}: no path through its program ends within {t.unroll} "
+                "iterations of each loop"
+            )
+        several = len(elab.paths) > 1
+        code: list[Instr] = [Instr(Op.PATHS, value=len(elab.paths))] if several else []
+        spans: list[PathSpan] = []
+        for path in elab.paths:
+            start = len(code)
+            code.extend(path.code)
+            spans.append(PathSpan(start, len(code), path.final))
+            if several:
+                code.append(Instr(Op.END))
+        return tuple(self.intern(i) for i in code), tuple(spans), elab
+
+    def path_of(self, t: int, pc: int) -> PathSpan | None:
+        """The path of thread ``t`` that index ``pc`` lies in (None: a plain program)."""
+        for span in self.paths[t]:
+            if span.start <= pc <= span.stop:
+                return span
+        return None
+
+    def final_value(self, th: Thread, t: int, reg: str) -> int | None:
+        """Register ``reg``'s value at the end of the path thread ``t`` ran (None if the
+        path never writes it)."""
+        span = self.path_of(t, th.pc)
+        if span is None:
+            return None
+        slots = self.regs[t]
+        for name, expr in span.final:
+            if name == reg:
+                return evaluate(expr, lambda slot: th.regs[slots[slot]])
+        return None
 
     def intern(self, instr: Instr) -> int:
         """Instructions are stored in states as small ints (stable hashes)."""
@@ -161,14 +240,18 @@ class Layout:
 
     def finished(self, state: State, t: int) -> bool:
         th = state.threads[t]
-        return th.pc >= len(self.programs[t]) and not th.hyp
+        prog = self.programs[t]
+        return (th.pc >= len(prog) or self.code[prog[th.pc]].op == Op.END) and not th.hyp
 
     def current(self, state: State, t: int) -> Instr | None:
         th = state.threads[t]
         if th.hyp:
             return self.code[th.hyp[0]]
         prog = self.programs[t]
-        return self.code[prog[th.pc]] if th.pc < len(prog) else None
+        if th.pc >= len(prog):
+            return None
+        instr = self.code[prog[th.pc]]
+        return None if instr.op == Op.END else instr
 
     # ---- checking programs --------------------------------------------------------------
 

@@ -3,26 +3,33 @@
 With ``Options.weak_ordering`` a thread keeps a window (``Thread.ahead``): any
 instruction after its oldest unexecuted one (``pc``) may execute first, when no
 unexecuted program-order-earlier instruction must precede it.  A load executing
-is the load being *satisfied* (Flat, Pulte et al. POPL 2018: from the PE's own
-buffered store by forwarding, else from the coherent memory system); a store
-executing enters the PE's buffer, from which it propagates (``buffer.py``).
-The Arm memory model is other-multi-copy-atomic (B2.3.2), so the per-PE buffer
-over coherent caches plays the part of Flat's storage subsystem.  The reasons
-and what is left out are in ``docs/ordering.md``.
+is the load being *satisfied* (Flat, Pulte et al. POPL 2018: by forwarding from
+one of the PE's own stores, buffered or not yet executed, else from the
+coherent memory system); a store executing enters the PE's buffer, from which
+it propagates (``buffer.py``).  The Arm memory model is other-multi-copy-atomic
+(B2.3.2), so the per-PE buffer over coherent caches plays the part of Flat's
+storage subsystem.  The reasons and what is left out are in ``docs/ordering.md``.
 
-Everything here is static (addresses are fixed locations, registers are single
-assignment, which instructions may trap is known from the VM's set-up), so "must
-``i`` execute before ``j``" is a bitmask per instruction, computed once.  The
-dynamic rules (a full DMB's marker, release stores still in the buffer, read-read
-coherence) are applied where the load executes (``execute.py``).
+A thread executes one straight-line *path* of its program (``paths.py``), so
+"must ``i`` execute before ``j``" is a bitmask per instruction, computed once:
+the kinds of the two instructions (barriers, acquire/release), the register
+dependencies (B2.3.6 Dependency definitions, herd's aarch64deps.cat) and fixed
+same-location pairs.  The dynamic rules (a full DMB's marker, release stores
+still in the buffer, forwarding, read-read coherence, locations computed at run
+time) are applied where the instruction executes (``execute.py``).
+
+Which instructions may trap is known from the VM's set-up, and traps are
+precise, so nothing passes an instruction that may trap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 
-from stalecheck.errors import ScenarioError
+from stalecheck.errors import Position, ScenarioError
+from stalecheck.machine import regexpr as rx
 from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
+from stalecheck.machine.paths import AMO_AL, BRANCH, NORET, PICK, RMW_READ, RMW_WRITE
 from stalecheck.machine.shareability import orders_others
 
 # ``LDAR``/``LDAPR`` are ``LDR`` with kind ``ACQUIRE``/``ACQUIRE_PC``, ``STLR`` is
@@ -39,10 +46,17 @@ _CMOS = ("DC", "DCSW", "IC")
 # ioctls and VM entries: a release, and a context synchronisation event after
 # which later instructions are fetched); ``MSR``, ``MAP``, ``TLBI`` and ``EXEC``
 # are Model choices (printed with every verdict, docs/ordering.md).
-REORDERABLE = ("LDR", "STR", "DMB", "DSB", "ISB", "NOP", "AWAIT", "WAIT", *_CMOS)
+# ``ASSUME`` is the check of a path's guess (paths.py), ordered by its dependencies.
+REORDERABLE = ("LDR", "STR", "DMB", "DSB", "ISB", "NOP", "AWAIT", "WAIT", "ASSUME", *_CMOS)
 _FULL = ("SY", "ISH", "OSH", "NSH")
 _ST = ("ST", "ISHST", "OSHST", "NSHST")
 _LD = ("LD", "ISHLD", "OSHLD", "NSHLD")
+
+
+def _ordered_load(instr: Instr) -> bool:
+    """A load that DMB LD and DSB LD order: herd's ``Exp & R \\ NoRet`` (a read whose
+    value no register receives, e.g. STADD, is not ordered by them)."""
+    return instr.op in LOADS and not instr.flags & NORET
 
 
 def _cmo_must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order: bool) -> bool:
@@ -74,16 +88,24 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
     e, lt = earlier.op, later.op
     if e not in REORDERABLE or lt not in REORDERABLE:
         return True  # sequence points
-    if e == "NOP" or lt == "NOP":
-        return False
+    if e in ("NOP", "ASSUME") or lt in ("NOP", "ASSUME"):
+        return False  # an ASSUME is ordered by its dependencies only (Window)
     if (e in ("DMB", "DSB") and not orders_others(earlier.kind)) or (
         lt in ("DMB", "DSB") and not orders_others(later.kind)
     ):
         return False  # a Non-shareable barrier orders nothing for other observers (shareability.py)
-    if e == "DSB" or lt == "DSB":
+    if e == "DSB":
         # B2.6.9 Data Synchronization Barrier: no instruction after a DSB executes
-        # until it completes, and it completes after every earlier access (of the
-        # types it names; LD/ST differences are in the buffer rules).
+        # until it completes.
+        return True
+    if lt == "DSB":
+        # A DSB completes after every earlier access of the types it names (B2.6.9;
+        # herd's DSB-ob): a DSB ST waits for no earlier load, a DSB LD for no NoRet
+        # read (the buffer rules do the rest).
+        if e == "LDR" and later.kind in _ST:
+            return False
+        if e == "LDR" and later.kind in _LD:
+            return _ordered_load(earlier)
         return True
     if e == "ISB":
         # B2.6.7 Instruction Synchronization Barrier: instructions after an ISB are
@@ -102,8 +124,8 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         # DC after the loop waits for it, as a store does; printed).
         return True
     if lt == "ISB":
-        # An ISB waits for no earlier load: on its own it orders no accesses
-        # (B2.3.7 only orders through a dependency into the ISB).
+        # An ISB waits for no earlier load on its own (B2.3.7 only orders through a
+        # dependency into the ISB: added by Window).
         return False
     if lt == "WAIT":
         # An acquire waits for nothing earlier, except what orders every later load:
@@ -125,7 +147,7 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         if later.kind in _FULL:
             return True
         if later.kind in _LD:
-            return e in LOADS
+            return _ordered_load(earlier)
         return e in STORES
     if e in _CMOS or lt in _CMOS:
         # D7.5.9.15 orders maintenance with loads and stores only by address or by a DMB
@@ -137,7 +159,12 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         return True
     if e == "STR" and earlier.kind == RELEASE and lt in LOADS and later.kind == ACQUIRE:
         return True  # B2.3.7: release then acquire (RCsc), not acquire-PC (LDAPR)
-    if earlier.loc == later.loc:
+    if e == "STR" and earlier.flags & AMO_AL:
+        # B2.3.7 Barrier-ordered-before: the write of an atomic with both acquire and
+        # release semantics is ordered before every later access (herd: range of
+        # [A]; amo; [L], po).
+        return True
+    if earlier.loc and earlier.loc == later.loc:
         # Same location.  Stores keep program order (B2.3.1 Coherence-before); a
         # store never passes an earlier load of its location (a load never reads a
         # po-later write); a load never passes an earlier store of its location
@@ -146,13 +173,18 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         # herd's RSW is allowed; ``Window.later_same_loads`` keeps CoRR.  A polling
         # loop records no value to compare, so it keeps program order with the
         # loads of its location (Model: without dependencies on it nothing can tell
-        # the orders apart, docs/ordering.md).
+        # the orders apart, docs/ordering.md).  A load after a store reads that store
+        # (forwarded, even before the store executes, once its data is known) or a
+        # newer write: execute.py handles it, so no order here.
+        if e == "STR" and lt == "LDR":
+            return False
         return not (e == lt == "LDR")
     return False
 
 
 class Window:
-    """The static ordering tables of one thread's program.
+    """The static ordering tables of one thread's program (one path, or several one
+    after the other with ``spans``).
 
     ``line_of`` names the cache line of a location or line (for D7.5.9.15's
     same-line rules); ``precise`` holds the program indices of instructions that
@@ -168,44 +200,189 @@ class Window:
         line_of: Callable[[str], object] | None = None,
         precise: Collection[int] = (),
         setway_in_order: bool = False,
+        spans: tuple[tuple[int, int], ...] = (),
     ) -> None:
         instrs = [code[i] for i in program]
-        self.n = len(instrs)
         named = (*LOADS, *STORES, "DC")
         # The cache line each access or DC names (None: names none); by location name
         # when no layout is given (each location its own line).
-        lines: list[object] = [
+        self.lines: list[object] = [
             (line_of(i.loc) if line_of is not None else i.loc) if i.loc and i.op in named else None
             for i in instrs
         ]
-        defs: dict[str, int] = {}
-        self.precede: list[int] = []  # bit i set: instruction i must execute before this one
-        self.later_same_loads: list[tuple[int, ...]] = []
-        for j, later in enumerate(instrs):
+        self.precise = precise
+        self.setway_in_order = setway_in_order
+        self.instrs = instrs
+        self.n = n = len(instrs)
+        self.precede = [0] * n  # bit i set: instruction i must execute before this one
+        # Per load: the earlier stores of its path, latest first (forwarding candidates).
+        self.stores_before: list[tuple[int, ...]] = [()] * n
+        # Per load: the later loads of its path with no store between whose location
+        # rules them out (read-read coherence candidates), with the stores between.
+        self.later_loads: list[tuple[tuple[int, tuple[int, ...]], ...]] = [()] * n
+        # Per store that is the write of an atomic pair: the index of its read.
+        self.pair_read = [-1] * n
+        # Per instruction: the register slots its address and data read.
+        self.addr_regs: list[frozenset[str]] = [frozenset()] * n
+        self.data_regs: list[frozenset[str]] = [frozenset()] * n
+        self.data_loads = [0] * n  # per store: mask of the loads its data reads
+        self.assumes = tuple(j for j, i in enumerate(instrs) if i.op == "ASSUME")
+        for start, stop in spans or ((0, n),):
+            self._path(instrs, start, stop, name)
+
+    def _path(self, instrs: list[Instr], start: int, stop: int, name: str) -> None:
+        defs: dict[str, int] = {}  # register slot (or pick name) -> index of its load (ASSUME)
+        # What a register written by load ``i`` depends on (herd's dtrm, aarch64deps.cat:
+        # register data flow, the load's own address, and through memory (lmrs) what the
+        # data and address of the po-latest earlier store to its location depend on):
+        # ``src_hard[i]`` the loads, ``src_pick[i]`` also the picks (CSEL/CAS ASSUMEs).
+        src_hard: dict[int, int] = {}
+        src_pick: dict[int, int] = {}
+        store_hard: dict[int, int] = {}  # per store: the loads its address and data depend on
+        store_pick: dict[int, int] = {}
+        branches = 0  # mask of earlier branch ASSUMEs
+        accesses_addr = 0  # addresses' dependencies of every earlier access (hard and pick)
+        picks_of: dict[int, int] = {}  # index -> mask of every pick its address or data depends on
+
+        def sources(regs: frozenset[str], picks: frozenset[str], instr: Instr) -> tuple[int, int]:
+            hard = pick = 0
+            for r in regs:
+                if r not in defs:
+                    raise ScenarioError(
+                        f"thread {name!r} reads register {r} before any load writes it",
+                        _where(instr),
+                    )
+                i = defs[r]
+                hard |= src_hard[i]
+                pick |= src_pick[i]
+            for k in picks:
+                pick |= 1 << defs[k]
+            return hard, pick | hard
+
+        for j in range(start, stop):
+            later = instrs[j]
             mask = 0
-            for i in range(j):
+            lines = self.lines
+            for i in range(start, j):
                 same_line = lines[i] is not None and lines[i] == lines[j]
-                if i in precise or _must_precede(instrs[i], later, same_line, setway_in_order):
+                if i in self.precise or _must_precede(instrs[i], later, same_line, self.setway_in_order):
                     mask |= 1 << i
-            # B2.3.6 Dependency definitions: a register read after a load that writes it
-            # (data dependency into a store) waits for that load.
-            if later.op == "STR" and later.reg and later.reg in defs:
-                mask |= 1 << defs[later.reg]
-            self.precede.append(mask)
-            if later.op in ("LDR", "EXEC"):
+            a_data, a_picks = rx.dependencies(later.addr) if later.addr else (frozenset(), frozenset())
+            d_data, d_picks = rx.dependencies(later.data) if later.data else (frozenset(), frozenset())
+            if later.op == "STR" and later.reg:  # a legacy ``STR loc, r1``
+                d_data = d_data | {later.reg}
+            self.addr_regs[j] = a_data
+            self.data_regs[j] = d_data
+            ha, pa = sources(a_data, a_picks, later)
+            hd, pd = sources(d_data, d_picks, later)
+            self.data_loads[j] = hd
+            picks_of[j] = pa | pd
+            op = later.op
+            if op == "LDR":
+                # B2.3.6/B2.3.7: an address dependency orders the load after the loads its
+                # address reads; a pick dependency does not (herd's pick-addr-dep orders
+                # only writes).
+                mask |= ha
+                hard, pick = (1 << j) | ha, pa
+                for i in range(j - 1, start - 1, -1):
+                    if instrs[i].op == "STR" and (not instrs[i].loc or instrs[i].loc == later.loc):
+                        if not later.loc or not instrs[i].loc:
+                            break  # locations known only at run time: no lmrs here
+                        # B2.3.7 Dependency-ordered-before (herd's dob (addr|data); lmrs):
+                        # the load is ordered after what the address and data of the
+                        # po-latest earlier store to its location depend on; its value
+                        # depends on them too.
+                        mask |= store_hard[i]
+                        hard |= store_hard[i]
+                        pick |= store_pick[i]
+                        break
+                src_hard[j], src_pick[j] = hard, pick | hard
+            elif op == "STR":
+                # Address, data and control dependencies order a store (B2.3.7
+                # Dependency-ordered-before: addr, data, ctrl;[W], addr;po;[W]; herd's
+                # pob for their pick forms).
+                mask |= ha | pa | hd | pd | branches | accesses_addr
+                store_hard[j] = ha | hd
+                store_pick[j] = pa | pd
+                if later.flags & RMW_WRITE:
+                    for i in range(j - 1, start - 1, -1):  # its read (B2.3.7 aob: rmw)
+                        other = instrs[i]
+                        if other.op == "LDR" and other.flags & RMW_READ and other.loc == later.loc:
+                            mask |= 1 << i
+                            self.pair_read[j] = i
+                            break
+            elif op == "ISB":
+                # B2.3.7: ctrl;[ISB];po and addr;[M];po;[ISB];po (and their pick forms).
+                mask |= branches | accesses_addr
+            elif op == "ASSUME":
+                mask |= hd | pd  # a guess is checked once the values it reads are known
+            elif op == "EXEC":
+                src_hard[j] = src_pick[j] = 1 << j
+            self.precede[j] = mask
+            if op in ("LDR", "STR"):
+                accesses_addr |= ha | pa
+            if op == "ASSUME" and later.kind == BRANCH:
+                branches |= 1 << j
+            if op == "LDR" or op == "EXEC" or (op == "ASSUME" and later.kind == PICK):
                 if later.reg in defs:
                     raise ScenarioError(
                         f"thread {name!r} loads register {later.reg} twice; out-of-order execution "
-                        "(weak_ordering) needs each register written once per thread"
+                        "(weak_ordering) needs each register written once per path",
+                        _where(later),
                     )
-                defs[later.reg] = j
-        for j, instr in enumerate(instrs):
-            same: tuple[int, ...] = ()
-            if instr.op == "LDR":
-                same = tuple(
-                    k for k in range(j + 1, self.n) if instrs[k].op == "LDR" and instrs[k].loc == instr.loc
+                if later.reg:
+                    defs[later.reg] = j
+        # herd's pick-lob (pick-dep; lob; [W]): a store ordered after an access ordered
+        # after its picks is ordered after those picks too.  Closure over ``precede``.
+        closure = [0] * len(instrs)
+        for j in range(start, stop):
+            c = self.precede[j]
+            m = self.precede[j]
+            while m:
+                low = m & -m
+                i = low.bit_length() - 1
+                c |= closure[i]
+                m ^= low
+            closure[j] = c
+            if instrs[j].op == "STR":
+                extra = 0
+                m = c
+                while m:
+                    low = m & -m
+                    i = low.bit_length() - 1
+                    extra |= picks_of.get(i, 0)
+                    m ^= low
+                if extra & ~self.precede[j]:
+                    self.precede[j] |= extra
+                    closure[j] |= extra
+        for j in range(start, stop):
+            instr = instrs[j]
+            if instr.op != "LDR":
+                continue
+            self.stores_before[j] = tuple(
+                i for i in range(j - 1, start - 1, -1)
+                if instrs[i].op == "STR" and _may_alias(instr, instrs[i])
+            )
+            after: list[tuple[int, tuple[int, ...]]] = []
+            for k in range(j + 1, stop):
+                other = instrs[k]
+                if other.op != "LDR" or (instr.loc and other.loc and other.loc != instr.loc):
+                    continue
+                between = tuple(
+                    s for s in range(j + 1, k)
+                    if instrs[s].op == "STR" and _may_alias(instr, instrs[s])
                 )
-            self.later_same_loads.append(same)
+                after.append((k, between))
+            self.later_loads[j] = tuple(after)
+        for j in range(start, stop):
+            instr = instrs[j]
+            if instr.op == "STR" and not instr.loc and any(instrs[k].op == "LDR" for k in range(j + 1, stop)):
+                raise ScenarioError(
+                    f"thread {name!r}: a load after a store whose address is computed at run "
+                    "time is not modelled yet (it needs Flat's restart of a load satisfied "
+                    "before an earlier store's address is known)",
+                    _where(instr),
+                )
 
     def ready(self, pc: int, ahead: int, j: int) -> bool:
         """Whether instruction ``j`` (after ``pc``, not yet executed) may execute now:
@@ -213,3 +390,13 @@ class Window:
         bit ``k`` set for each instruction ``k > pc`` already executed."""
         done = ahead | ((1 << pc) - 1)
         return not self.precede[j] & ~done
+
+
+def _may_alias(a: Instr, b: Instr) -> bool:
+    """Whether two accesses may be to one location (a location computed at run time
+    may be any)."""
+    return not a.loc or not b.loc or a.loc == b.loc
+
+
+def _where(instr: Instr) -> Position | None:
+    return Position(instr.source or "<program>", instr.line, instr.column) if instr.line else None

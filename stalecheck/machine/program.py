@@ -16,6 +16,7 @@ from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 
 from stalecheck.errors import InputError, Position
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr
+from stalecheck.machine.paths import Address, Operand, Src
 
 # Terminal names as a user would write them, for "expected one of" hints.
 _TERMINALS = {
@@ -56,7 +57,7 @@ def _pos(token: Token) -> tuple[int, int]:
 
 
 @v_args(meta=True, inline=True)
-class _ToInstr(Transformer[Token, list[Instr]]):
+class _ToInstr(Transformer[Token, list[Instr | Src]]):
     def __init__(self, text: str) -> None:
         super().__init__()
         self._lines = text.splitlines()
@@ -68,8 +69,8 @@ class _ToInstr(Transformer[Token, list[Instr]]):
         src = self._lines[line - 1][column - 1 : end - 1] if 0 < line <= len(self._lines) else ""
         return Instr(op, text=" ".join(src.split()), line=line, column=column, **kw)  # type: ignore[arg-type]
 
-    def start(self, meta: object, *items: Instr | list[Instr]) -> list[Instr]:
-        out: list[Instr] = []
+    def start(self, meta: object, *items: Instr | Src | list[Instr]) -> list[Instr | Src]:
+        out: list[Instr | Src] = []
         for item in items:
             out.extend(item if isinstance(item, list) else [item])
         return out
@@ -80,13 +81,106 @@ class _ToInstr(Transformer[Token, list[Instr]]):
     def regval(self, meta: object, tok: Token) -> tuple[str, int]:
         return (str(tok), 0)
 
-    def store(self, meta: object, op: Token, loc: Token, operand: tuple[str, int]) -> Instr:
+    def store(
+        self, meta: object, op: Token, loc: Token, operand: tuple[str, int] | Address
+    ) -> Instr | Src:
+        if isinstance(operand, Address):
+            if loc.type != "REG":
+                line, col = _pos(loc)
+                raise InputError(
+                    f"{loc} is not a register: STR reg, [reg] stores a register",
+                    Position("<program>", line, col),
+                    self._lines[line - 1] if 0 < line <= len(self._lines) else None,
+                )
+            return self._src(meta, "ST", Operand("reg", str(loc)), operand, str(op).upper() == "STLR")
         kind = RELEASE if str(op).upper() == "STLR" else ""
         return self._instr(meta, "STR", kind=kind, loc=str(loc), reg=operand[0], value=operand[1])
 
-    def load(self, meta: object, op: Token, reg: Token, loc: Token) -> Instr:
+    def load(self, meta: object, op: Token, reg: Token, loc: Token | Address) -> Instr | Src:
         kind = {"LDAR": ACQUIRE, "LDAPR": ACQUIRE_PC}.get(str(op).upper(), "")
+        if isinstance(loc, Address):
+            return self._src(meta, "LD", str(reg), loc, {ACQUIRE: "A", ACQUIRE_PC: "Q"}.get(kind, ""), False)
         return self._instr(meta, "LDR", kind=kind, reg=str(reg), loc=str(loc))
+
+    # ---- registers, branches and atomics (machine/paths.py) ----------------------------
+
+    def _src(self, meta: object, op: str, *args: object) -> Src:
+        line = getattr(meta, "line", 0)
+        column = getattr(meta, "column", 0)
+        end = getattr(meta, "end_column", column)
+        text = self._lines[line - 1][column - 1 : end - 1] if 0 < line <= len(self._lines) else ""
+        return Src(op, args, " ".join(text.split()), line, column)
+
+    @staticmethod
+    def _where(x: Token | Address) -> Address:
+        return x if isinstance(x, Address) else Address(Operand("loc", str(x)))
+
+    @staticmethod
+    def _operand(x: Token | Operand) -> Operand:
+        return x if isinstance(x, Operand) else Operand("reg", str(x))
+
+    def imm_(self, meta: object, tok: Token) -> Operand:
+        return Operand("imm", value=_int(tok))
+
+    def mem(self, meta: object, base: Token, offset: Token | Operand | None = None) -> Address:
+        return Address(Operand("reg", str(base)), None if offset is None else self._operand(offset))
+
+    def label(self, meta: object, tok: Token) -> Src:
+        return self._src(meta, "LABEL", str(tok)[:-1])
+
+    def mov(self, meta: object, _kw: Token, rd: Token, value: Token | Operand) -> Src:
+        return self._src(meta, "MOV", str(rd), self._operand(value))
+
+    def adr(self, meta: object, _kw: Token, rd: Token, loc: Token) -> Src:
+        return self._src(meta, "MOV", str(rd), Operand("loc", str(loc)))
+
+    def alu(self, meta: object, op: Token, rd: Token, rn: Token, value: Token | Operand) -> Src:
+        return self._src(meta, "ALU", str(op).upper(), str(rd), str(rn), self._operand(value))
+
+    def cmp(self, meta: object, _kw: Token, rn: Token, value: Token | Operand) -> Src:
+        return self._src(meta, "CMP", str(rn), self._operand(value))
+
+    def csel(self, meta: object, _kw: Token, rd: Token, rn: Token, rm: Token, cond: Token) -> Src:
+        return self._src(meta, "CSEL", str(rd), str(rn), str(rm), str(cond).upper())
+
+    def branch(self, meta: object, _kw: Token, label: Token) -> Src:
+        return self._src(meta, "B", "", str(label))
+
+    def bcond(self, meta: object, op: Token, label: Token) -> Src:
+        return self._src(meta, "B", str(op).upper()[2:], str(label))
+
+    def cbz(self, meta: object, op: Token, reg: Token, label: Token) -> Src:
+        return self._src(meta, "CBZ", str(reg), str(label), str(op).upper() == "CBNZ")
+
+    def load_x(self, meta: object, op: Token, reg: Token, where: Token | Address) -> Src:
+        order = "A" if str(op).upper() == "LDAXR" else ""
+        return self._src(meta, "LD", str(reg), self._where(where), order, True)
+
+    def store_x(
+        self, meta: object, op: Token, status: Token, value: Token | Operand, where: Token | Address
+    ) -> Src:
+        release = str(op).upper() == "STLXR"
+        return self._src(meta, "STX", str(status), self._operand(value), self._where(where), release)
+
+    def cas(self, meta: object, op: Token, rs: Token, rt: Token, where: Token | Address) -> Src:
+        acq, rel = _order_suffix(str(op)[3:])
+        return self._src(meta, "CAS", str(rs), str(rt), self._where(where), acq, rel)
+
+    def swp(self, meta: object, op: Token, rs: Token, rt: Token, where: Token | Address) -> Src:
+        acq, rel = _order_suffix(str(op)[3:])
+        return self._src(meta, "SWP", str(rs), str(rt), self._where(where), acq, rel)
+
+    def ldop(self, meta: object, op: Token, rs: Token, rt: Token, where: Token | Address) -> Src:
+        text = str(op).upper()
+        name = next(n for n in _LDOPS if text.startswith("LD" + n))
+        acq, rel = _order_suffix(text[2 + len(name) :])
+        return self._src(meta, "LDOP", _LDOPS[name], str(rs), str(rt), self._where(where), acq, rel)
+
+    def stop(self, meta: object, op: Token, rs: Token, where: Token | Address) -> Src:
+        text = str(op).upper()
+        name = next(n for n in _LDOPS if text.startswith("ST" + n))
+        _, rel = _order_suffix(text[2 + len(name) :])
+        return self._src(meta, "LDOP", _LDOPS[name], str(rs), "xzr", self._where(where), False, rel)
 
     def dc_va(self, meta: object, kind: Token, loc: Token) -> Instr:
         return self._instr(meta, "DC", kind=str(kind).upper(), loc=str(loc))
@@ -153,8 +247,31 @@ class _ToInstr(Transformer[Token, list[Instr]]):
         return self._instr(meta, "NOP")
 
 
+_LDOPS = {"ADD": "ADD", "EOR": "EOR", "SET": "ORR"}
+
+
+def _order_suffix(suffix: str) -> tuple[bool, bool]:
+    s = suffix.upper()
+    return ("A" in s, "L" in s)
+
+
 def parse_program(text: str, source: str = "<program>", first_line: int = 1) -> tuple[Instr, ...]:
-    """Parse ``text`` into instructions; ``source``/``first_line`` place errors in
+    """Parse ``text`` into plain instructions (no registers, branches or atomics, which
+    only a thread's program may have: ``parse_elements``)."""
+    out: list[Instr] = []
+    for item in parse_elements(text, source, first_line):
+        if not isinstance(item, Instr):
+            raise InputError(
+                f"{item.text or item.op}: registers, branches and atomics are only allowed in "
+                "a thread's program", Position(source, item.line, item.column),
+            )
+        out.append(item)
+    return tuple(out)
+
+
+def parse_elements(text: str, source: str = "<program>", first_line: int = 1) -> tuple[Instr | Src, ...]:
+    """Parse ``text`` into instructions and, for registers, branches and atomics, the
+    elements ``machine/paths.py`` elaborates; ``source``/``first_line`` place errors in
     the file the program came from (e.g. a scenario module's line)."""
     try:
         tree = _parser().parse(text)
@@ -185,6 +302,8 @@ def parse_program(text: str, source: str = "<program>", first_line: int = 1) -> 
     # Positions relative to the file the program sits in, so later checks
     # (unknown location, bad register) can point at the same spot.
     return tuple(
-        replace(i, line=i.line + first_line - 1, source=source) if i.line else replace(i, source=source)
+        (replace(i, line=i.line + first_line - 1, source=source) if i.line else replace(i, source=source))
+        if isinstance(i, Instr)
+        else i._replace(line=i.line + first_line - 1 if i.line else 0, source=source)
         for i in instrs
     )

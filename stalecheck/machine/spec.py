@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from stalecheck.machine.hierarchy import CacheConfig
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, S2Force
+from stalecheck.machine.paths import UNROLL, Src
 from stalecheck.machine.translation import XlateSpec
 
 if TYPE_CHECKING:
@@ -47,6 +48,12 @@ class ThreadSpec:
     migratable: bool = False
     coherent: bool = False  # devices: I/O-coherent (snoops) or not (PoC)
     sctlr: tuple[int, int, int] = (1, 1, 1)  # SCTLR_EL1 (M, C, I) at start
+    # A program with registers, branches or atomics (machine/paths.py): elaborated into
+    # paths by the layout; ``program`` is then unused.  ``registers`` are initial values,
+    # an int or a location's name (its address); ``unroll`` bounds backward branches.
+    source: tuple[Src, ...] = ()
+    registers: tuple[tuple[str, int | str], ...] = ()
+    unroll: int = UNROLL
 
 
 @dataclass(frozen=True)

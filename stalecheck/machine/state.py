@@ -20,6 +20,7 @@ from stalecheck.machine.tlb import Tlb
 STORE = 0
 STORE_WT = 1  # StoreEntry.flags: write-through, the write also reaches the PoC
 STORE_RELEASE = 2  # StoreEntry.flags: STLR, propagates only after every earlier buffered store (B2.3.7)
+STORE_ATOMIC = 4  # StoreEntry.flags: the write of an atomic pair (machine/atomic.py)
 DCVA = 1
 SETWAY = 2
 MARK_FULL = 3  # a DMB ordering loads and stores
@@ -44,7 +45,7 @@ class StoreEntry(NamedTuple):
     offset: int
     value: int
     cacheable: int  # ``MemType.path``: 0 a write at the PoC, 1 coherent into L1, 2/3 a mismatched mix
-    flags: int  # STORE_WT | STORE_RELEASE
+    flags: int  # STORE_WT | STORE_RELEASE | STORE_ATOMIC
     attrs: int  # ``MemType.cacheability_key`` (orders it with a DC to its line, buffer.py)
     instr: int  # interned instruction id (for witnesses)
 
@@ -115,6 +116,9 @@ class Thread(NamedTuple):
     early: tuple[tuple[int, int], ...] = ()  # (pc, result) translated/fetched ahead since the last CSE
     fault: int = 0  # ESR of the fatal abort that stopped the thread, 0 if none
     ahead: int = 0  # bit k: instruction k (> pc) already executed out of order (machine/ordering.py)
+    # Reservations of atomic pairs whose read is satisfied and write not yet propagated:
+    # (line, offset, pending, intact) each (machine/atomic.py).
+    res: tuple[tuple[int, int, int, int], ...] = ()
 
 
 class State(NamedTuple):

@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
-from stalecheck.machine import buffer, caches
+from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
 from stalecheck.machine.describe import describe
@@ -40,7 +40,17 @@ from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
-from stalecheck.machine.state import SCTLR_C, SCTLR_I, STORE, Entry, State, Thread, sctlr_bits, with_thread
+from stalecheck.machine.state import (
+    SCTLR_C,
+    SCTLR_I,
+    STORE,
+    STORE_ATOMIC,
+    Entry,
+    State,
+    Thread,
+    sctlr_bits,
+    with_thread,
+)
 from stalecheck.machine.step_record import StepRecord
 from stalecheck.machine.steps import (
     COMPLETE,
@@ -125,6 +135,12 @@ class Machine:
 
     def loc_index(self, loc: str) -> tuple[int, int]:
         return self.layout.loc_index(loc)
+
+    def final_value(self, state: State, t: int, reg: str) -> int | None:
+        lay = self.layout
+        if not lay.paths[t] or not lay.finished(state, t):
+            return None
+        return lay.final_value(state.threads[t], t, reg)
 
     def line_of(self, name: str) -> int:
         return self.layout.line_of(name)
@@ -258,7 +274,12 @@ class Machine:
                     steps.extend((EARLY, t, j, c) for c in range(ways))
         for pe, buf in enumerate(state.bufs):
             if buf:
-                steps.extend(self._completions(pe, buf))
+                for step in self._completions(pe, buf):
+                    entry = buf[step[2]]
+                    atomic_write = entry[0] == STORE and entry[5] & STORE_ATOMIC
+                    if atomic_write and not atomic.may_propagate(state, pe, entry):
+                        continue  # machine/atomic.py: another observer wrote between
+                    append(step)
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):

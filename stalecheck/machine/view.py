@@ -20,6 +20,10 @@ class Machine(Protocol):
 
     def reg_index(self, thread: int, reg: str) -> int: ...
 
+    def final_value(self, state: State, t: int, reg: str) -> int | None:
+        """A register's value when thread ``t`` has finished a program with paths."""
+        ...
+
     def loc_index(self, loc: str) -> tuple[int, int]: ...
 
     def finished(self, state: State, t: int) -> bool: ...
@@ -53,6 +57,9 @@ class StateView:
 
     def reg(self, thread: str, reg: str) -> int:
         t = self._m.thread_index(thread)
+        value = self._m.final_value(self._s, t, reg)  # a program with paths (machine/paths.py)
+        if value is not None:
+            return value
         return self._s.threads[t].regs[self._m.reg_index(t, reg)]
 
     def done(self, thread: str) -> bool:

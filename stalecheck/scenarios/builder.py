@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 
 from stalecheck.errors import InputError, Position, ScenarioError, StalecheckError, UsageError
 from stalecheck.machine.hierarchy import CacheConfig, Hierarchy
+from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import MemType, S2Force
-from stalecheck.machine.program import parse_program
+from stalecheck.machine.paths import Src, from_instr
+from stalecheck.machine.program import parse_elements
 from stalecheck.machine.spec import (
     HCR,
     Context,
@@ -239,17 +241,25 @@ class Builder:
         origin = callsite.argument_origin(site, 1, "program") if site is not None else None
         path = site.path if site is not None else "<program>"
         try:
-            instrs = parse_program(program)  # positions relative to the program's text
+            instrs = parse_elements(program)  # positions relative to the program's text
         except InputError as exc:
             pos = exc.position
             line, column = callsite.place(origin, site, pos.line, pos.column) if pos else (0, 0)
             shown = callsite.file_line(path, line) if column else exc.source_line
             raise InputError(exc.message, Position(path, line, column), shown) from None
-        placed = []
+        placed: list[Instr | Src] = []
         for instr in instrs:
             line, column = callsite.place(origin, site, instr.line, instr.column)
-            placed.append(dataclasses.replace(instr, source=path, line=line, column=column))
-        self._threads.append(ThreadSpec(name, tuple(placed), context, **kw))
+            if isinstance(instr, Src):
+                placed.append(instr._replace(source=path, line=line, column=column))
+            else:
+                placed.append(dataclasses.replace(instr, source=path, line=line, column=column))
+        if any(isinstance(i, Src) for i in placed):  # registers, branches or atomics: paths
+            source = tuple(i if isinstance(i, Src) else from_instr(i) for i in placed)
+            self._threads.append(ThreadSpec(name, (), context, source=source, **kw))
+        else:
+            plain = tuple(i for i in placed if isinstance(i, Instr))
+            self._threads.append(ThreadSpec(name, plain, context, **kw))
 
     @_placed
     def host(self, name: str, program: str, pe: int = 0) -> None:

@@ -1,0 +1,427 @@
+"""herd litmus tests on the machine engine (``stalecheck litmus --engine machine``).
+
+A test becomes a machine system: one PE per thread, each location its own
+Normal write-back line, coherent caches, and out-of-order execution inside
+each PE (``Options.weak_ordering``, machine/ordering.py).  Each instruction is
+translated into the machine's program elements (machine/paths.py, which
+defines what each one does); the initial state, the condition and the printed
+states come from the same front end as the axiomatic engine's
+(axiomatic/initial_state.py, axiomatic/conditions.py), so both engines print a
+final state the same way.  What the machine cannot express is refused with the
+reason and the file, line and column, never approximated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+from stalecheck.axiomatic.check import CheckResult
+from stalecheck.axiomatic.code_data import code_layout
+from stalecheck.axiomatic.conditions import Evaluator, FinalState
+from stalecheck.axiomatic.initial_state import InitialState, build_initial_state, canonical_reg
+from stalecheck.axiomatic.semantics import is_supported
+from stalecheck.axiomatic.values import Addr, Val
+from stalecheck.errors import Position, UnsupportedError
+from stalecheck.explore.search import Budget, collect
+from stalecheck.litmus import ast
+from stalecheck.machine import regexpr as rx
+from stalecheck.machine.caches import coherent_value
+from stalecheck.machine.isa import Instr, Op
+from stalecheck.machine.paths import Address, Operand, Src
+from stalecheck.machine.state import State
+from stalecheck.machine.system import Machine
+from stalecheck.scenarios.builder import Builder
+
+_BARRIER_OPTIONS = {
+    "SY", "ST", "LD", "ISH", "ISHST", "ISHLD", "OSH", "OSHST", "OSHLD", "NSH", "NSHST", "NSHLD",
+}
+_ALU = {
+    "ADD": "ADD", "SUB": "SUB", "EOR": "EOR", "AND": "AND", "ORR": "ORR", "BIC": "BIC", "ORN": "ORN",
+    "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
+}
+_ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
+_CSEL = {"CSEL", "CSINC", "CSINV", "CSNEG"}
+# CSET rd, c = CSINC rd, zr, zr, !c; CINC rd, rn, c = CSINC rd, rn, rn, !c; ... (C6.2)
+_CSEL_ALIASES = {"CSET": "CSINC", "CSETM": "CSINV", "CINC": "CSINC", "CINV": "CSINV", "CNEG": "CSNEG"}
+_INVERSE = {
+    "EQ": "NE", "NE": "EQ", "CS": "CC", "HS": "LO", "CC": "CS", "LO": "HS", "MI": "PL", "PL": "MI",
+    "VS": "VC", "VC": "VS", "HI": "LS", "LS": "HI", "GE": "LT", "LT": "GE", "GT": "LE", "LE": "GT",
+}
+_LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A"}
+_STORES = {"STR": False, "STLR": True}
+_ORDER_SUFFIX = {"": (False, False), "A": (True, False), "L": (False, True), "AL": (True, True)}
+_LDOPS = {"ADD": "ADD", "EOR": "EOR", "SET": "ORR"}
+
+
+def _refuse(test: ast.LitmusTest, why: str, line: int = 0, column: int = 0) -> UnsupportedError:
+    return UnsupportedError(
+        f"not expressible in the machine engine: {why}", Position(test.path, line, column)
+    )
+
+
+@dataclass(frozen=True)
+class Translated:
+    """A litmus test as a machine system, with what printing its final states needs."""
+
+    test: ast.LitmusTest
+    machine: Machine
+    layout: InitialState
+    evaluator: Evaluator
+    locations: tuple[str, ...]
+
+
+class _Thread:
+    """Translates the instructions of one litmus thread into ``Src`` elements."""
+
+    def __init__(self, test: ast.LitmusTest, proc: int) -> None:
+        self.test = test
+        self.proc = proc
+
+    def refuse(self, ins: ast.Instruction, why: str) -> UnsupportedError:
+        return _refuse(self.test, f"{why} in {ins.text!r}", ins.line, ins.column)
+
+    def reg(self, ins: ast.Instruction, op: ast.Operand) -> str:
+        if isinstance(op, ast.Reg):
+            name = canonical_reg(op.name)
+            if name == "XZR" or (name[:1] == "X" and name[1:].isdigit()):
+                return op.name.upper()
+        raise self.refuse(ins, "expected a general-purpose register")
+
+    def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
+        """An immediate, or a register with an optional shift (``LSL #n``)."""
+        op = ops[at]
+        if isinstance(op, ast.Imm):
+            if at + 1 < len(ops):
+                raise self.refuse(ins, "shifted immediate")
+            return Operand("imm", value=op.value)
+        name = self.reg(ins, op)
+        if at + 1 < len(ops):
+            mod = ops[at + 1]
+            if isinstance(mod, ast.Shift) and mod.kind.upper() == "LSL" and at + 2 == len(ops):
+                return Operand("reg", name, ext="LSL", amount=mod.amount)
+            raise self.refuse(ins, "operand form")
+        return Operand("reg", name)
+
+    def address(self, ins: ast.Instruction, op: ast.Operand, post: ast.Operand | None = None) -> Address:
+        """A memory operand; ``post`` the immediate after it (post-index, ``[X1],#4``)."""
+        if not isinstance(op, ast.Mem) or not op.parts:
+            raise self.refuse(ins, "addressing mode")
+        parts = op.parts
+        base = Operand("reg", self.reg(ins, parts[0]))
+        if post is not None:
+            if not isinstance(post, ast.Imm) or len(parts) != 1 or op.writeback:
+                raise self.refuse(ins, "addressing mode")
+            return Address(base, None, True, post.value)
+        if op.writeback:
+            if len(parts) == 2 and isinstance(parts[1], ast.Imm):
+                return Address(base, Operand("imm", value=parts[1].value), True)
+            raise self.refuse(ins, "addressing mode")
+        if len(parts) == 1:
+            return Address(base)
+        off = parts[1]
+        if isinstance(off, ast.Imm) and len(parts) == 2:
+            return Address(base, Operand("imm", value=off.value))
+        if isinstance(off, ast.Reg):
+            name = self.reg(ins, off)
+            if len(parts) == 2:
+                return Address(base, Operand("reg", name))
+            ext = parts[2]
+            if len(parts) == 3 and isinstance(ext, ast.Reg) and ext.name.upper() in ("SXTW", "UXTW"):
+                return Address(base, Operand("reg", name, ext=ext.name.upper()))
+            if len(parts) == 3 and isinstance(ext, ast.Shift) and ext.kind.upper() in ("LSL", "SXTW", "UXTW"):
+                return Address(base, Operand("reg", name, ext=ext.kind.upper(), amount=ext.amount))
+        raise self.refuse(ins, "addressing mode")
+
+    def condition(self, ins: ast.Instruction, op: ast.Operand, invert: bool = False) -> str:
+        if not isinstance(op, ast.Reg) or op.name.upper() not in _INVERSE:
+            raise self.refuse(ins, "condition")
+        cond = op.name.upper()
+        return _INVERSE[cond] if invert else cond
+
+    def label(self, ins: ast.Instruction, op: ast.Operand) -> str:
+        if isinstance(op, ast.Reg):
+            return op.name
+        raise self.refuse(ins, "branch target")
+
+    def program(self, thread: ast.Thread) -> list[Src]:
+        out: list[Src] = []
+        for cell in thread.code:
+            for label in cell.labels:
+                out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
+            if cell.instruction is not None:
+                out.append(self.instruction(cell.instruction))
+        return out
+
+    def instruction(self, ins: ast.Instruction) -> Src:
+        m = ins.mnemonic.upper()
+        ops = ins.operands
+
+        def src(op: str, *args: object) -> Src:
+            return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
+
+        def arity(*n: int) -> None:
+            if len(ops) not in n:
+                raise self.refuse(ins, f"{m} with {len(ops)} operands")
+
+        def instr(op: Op, kind: str = "") -> Src:
+            return src("INSTR", Instr(op, kind=kind, text=ins.text, line=ins.line, column=ins.column,
+                                      source=self.test.path))
+
+        if m == "NOP":
+            return instr(Op.NOP)
+        if m == "ISB":
+            return instr(Op.ISB)
+        if m in ("DMB", "DSB"):
+            arity(1)
+            opt = ops[0]
+            if not isinstance(opt, ast.Reg) or opt.name.upper() not in _BARRIER_OPTIONS:
+                raise self.refuse(ins, "barrier option")
+            return instr(Op(m), opt.name.upper())
+        if m == "MOV":
+            arity(2)
+            return src("MOV", self.reg(ins, ops[0]), self.source(ins, ops, 1))
+        if m in _ALU or m in _ALU_FLAGS:
+            arity(3, 4)
+            name = _ALU.get(m) or _ALU_FLAGS[m]
+            return src("ALU", name, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2),
+                       m in _ALU_FLAGS)
+        if m in ("NEG", "MVN"):
+            arity(2, 3)
+            rd = self.reg(ins, ops[0])
+            zr = "WZR" if rd.startswith("W") else "XZR"
+            return src("ALU", "SUB" if m == "NEG" else "ORN", rd, zr, self.source(ins, ops, 1))
+        if m in ("MOVZ", "MOVK"):
+            arity(2, 3)
+            imm = ops[1]
+            shift = ops[2] if len(ops) == 3 else ast.Shift("LSL", 0)
+            lsl = isinstance(shift, ast.Shift) and shift.kind.upper() == "LSL"
+            if not isinstance(imm, ast.Imm) or not isinstance(shift, ast.Shift) or not lsl:
+                raise self.refuse(ins, "operand form")
+            rd = self.reg(ins, ops[0])
+            if m == "MOVZ":
+                return src("MOV", rd, Operand("imm", value=(imm.value & 0xFFFF) << shift.amount))
+            return src("MOVK", rd, imm.value, shift.amount)
+        if m in ("CMP", "CMN", "TST"):
+            arity(2, 3)
+            kind = {"CMP": "SUB", "CMN": "ADD", "TST": "AND"}[m]
+            return src("CMP", self.reg(ins, ops[0]), self.source(ins, ops, 1), kind)
+        if m in _CSEL or m in _CSEL_ALIASES:
+            variant = _CSEL_ALIASES.get(m, m)
+            if m in ("CSET", "CSETM"):
+                arity(2)
+                rd = self.reg(ins, ops[0])
+                zr = "WZR" if rd.startswith("W") else "XZR"
+                regs, cond = [rd, zr, zr], self.condition(ins, ops[1], invert=True)
+            elif m in _CSEL_ALIASES:
+                arity(3)
+                rn = self.reg(ins, ops[1])
+                regs, cond = [self.reg(ins, ops[0]), rn, rn], self.condition(ins, ops[2], invert=True)
+            else:
+                arity(4)
+                regs = [self.reg(ins, op) for op in ops[:3]]
+                cond = self.condition(ins, ops[3])
+            return src("CSEL", *regs, cond, variant)
+        if m in ("TBZ", "TBNZ"):
+            arity(3)
+            bit = ops[1]
+            if not isinstance(bit, ast.Imm):
+                raise self.refuse(ins, "bit number")
+            return src("TBZ", self.reg(ins, ops[0]), bit.value, self.label(ins, ops[2]), m == "TBNZ")
+        if m == "B":
+            arity(1)
+            return src("B", "", self.label(ins, ops[0]))
+        if m.startswith("B.") and m[2:] in rx.CONDITIONS:
+            arity(1)
+            return src("B", m[2:], self.label(ins, ops[0]))
+        if m in ("CBZ", "CBNZ"):
+            arity(2)
+            return src("CBZ", self.reg(ins, ops[0]), self.label(ins, ops[1]), m == "CBNZ")
+        if m in _LOADS:
+            arity(2, 3)
+            post = ops[2] if len(ops) == 3 else None
+            addr = self.address(ins, ops[1], post)
+            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[m], "X" in m[2:4])
+        if m in _STORES:
+            arity(2, 3)
+            post = ops[2] if len(ops) == 3 else None
+            addr = self.address(ins, ops[1], post)
+            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[m])
+        if m in ("STXR", "STLXR"):
+            arity(3)
+            return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),
+                       self.address(ins, ops[2]), m == "STLXR")
+        for base in ("CAS", "SWP"):
+            if m.startswith(base) and m[len(base):] in _ORDER_SUFFIX:
+                arity(3)
+                acq, rel = _ORDER_SUFFIX[m[len(base):]]
+                return src(
+                    base, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.address(ins, ops[2]), acq, rel
+                )
+        for name, op in _LDOPS.items():
+            for prefix, returns in (("LD", True), ("ST", False)):
+                head = prefix + name
+                if m.startswith(head) and m[len(head):] in _ORDER_SUFFIX:
+                    acq, rel = _ORDER_SUFFIX[m[len(head):]]
+                    if returns:
+                        arity(3)
+                        return src("LDOP", op, self.reg(ins, ops[0]), self.reg(ins, ops[1]),
+                                   self.address(ins, ops[2]), acq, rel)
+                    if acq:
+                        break
+                    arity(2)
+                    zr = "WZR" if self.reg(ins, ops[0]).startswith("W") else "XZR"
+                    return src("LDOP", op, self.reg(ins, ops[0]), zr, self.address(ins, ops[1]), False, rel)
+        raise self.refuse(ins, f"instruction {m}")
+
+
+def translate(test: ast.LitmusTest) -> Translated:
+    """Build the machine system for ``test``, or refuse it (UnsupportedError)."""
+    if test.arch.upper() != "AARCH64":
+        raise _refuse(test, f"architecture {test.arch}")
+    variant = test.info_value("Variant")
+    if variant is not None:
+        raise _refuse(test, f"variant {variant[0]}", variant[1])
+    for thread in test.threads:
+        for cell in thread.code:
+            ins = cell.instruction
+            if ins is not None and not is_supported(ins.mnemonic):
+                raise _refuse(test, f"instruction {ins.mnemonic}", ins.line, ins.column)
+    layout = build_initial_state(test, is_supported, code_layout(test, frozenset()))
+    if layout.arrays or layout.symbolic_registers:
+        raise _refuse(test, "arrays and symbolic registers")
+    locations: list[str] = []
+    memory: dict[str, int | str] = {}
+    for (base, offset), ctype in sorted(layout.cell_types.items()):
+        if offset:
+            raise _refuse(test, f"location {base}+{offset} (mixed-size or array cells)")
+        del ctype
+        locations.append(base)
+        value = layout.memory.get((base, 0), 0)
+        memory[base] = value.base if isinstance(value, Addr) and not value.offset else _int(test, value)
+    if not locations:  # a scenario needs a line; this one is never accessed
+        locations.append("_unused")
+    b = Builder()
+    b.system(pes=max(1, len(test.threads)))
+    b.options(weak_ordering=True, quiet_coherent_lines=True)
+    for name in locations:
+        b.page(f"page_{name}", name)
+    b.init(**{k: v for k, v in memory.items() if isinstance(v, int)})
+    for thread in test.threads:
+        b.host(f"P{thread.proc}", "NOP", pe=thread.proc)
+    b.bad_when(lambda v: False, "(outcome collection)")
+    spec = b.build()
+    threads = []
+    for thread, tspec in zip(test.threads, spec.threads, strict=True):
+        regs: list[tuple[str, int | str]] = []
+        for reg, value in layout.registers.get(thread.proc, {}).items():
+            if isinstance(value, Addr):
+                if value.offset:
+                    raise _refuse(test, f"register {thread.proc}:{reg} holds {value}")
+                regs.append((reg, value.base))
+            else:
+                regs.append((reg, _int(test, value)))
+        source = tuple(_Thread(test, thread.proc).program(thread)) or (
+            Src("INSTR", (Instr(Op.NOP),)),
+        )
+        threads.append(dataclasses.replace(tspec, program=(), source=source, registers=tuple(regs)))
+    spec = dataclasses.replace(spec, threads=tuple(threads))
+    pointer_init = {k: v for k, v in memory.items() if isinstance(v, str)}
+    machine = Machine(spec)
+    if pointer_init:  # a location initialised with another's address
+        lay = machine.layout
+        spec = dataclasses.replace(
+            spec, init={**dict(spec.init), **{k: lay.loc_values[v] for k, v in pointer_init.items()}}
+        )
+        machine = Machine(spec)
+    return Translated(test, machine, layout, Evaluator(test, layout), tuple(locations))
+
+
+def _int(test: ast.LitmusTest, value: Val) -> int:
+    if isinstance(value, int):
+        return value
+    raise _refuse(test, f"initial value {value}")
+
+
+def final_state(t: Translated, state: State) -> FinalState:
+    """The machine's final state as the axiomatic engine's condition evaluator reads it."""
+    m = t.machine
+    lay = m.layout
+    by_value = {v: name for name, v in lay.loc_values.items()}
+
+    def val(v: int) -> Val:
+        name = by_value.get(v)
+        return Addr(name) if name is not None else v
+
+    registers: list[dict[str, Val]] = []
+    for ti in range(len(m.threads)):
+        th = state.threads[ti]
+        span = lay.path_of(ti, th.pc)
+        regs: dict[str, Val] = {}
+        if span is not None:
+            slots, values = lay.regs[ti], th.regs
+
+            def value_of(name: str, s: dict[str, int] = slots, v: tuple[int, ...] = values) -> int:
+                return v[s[name]]
+
+            for reg, expr in span.final:
+                regs[reg] = val(rx.evaluate(expr, value_of))
+        registers.append(regs)
+    memory: dict[tuple[str, int], Val] = {}
+    for name in t.locations:
+        line, offset = m.loc_index(name)
+        memory[(name, 0)] = val(coherent_value(state.copies, state.mem, m.h, -1, line, m.nl)[offset])
+    return FinalState(registers, memory, ())
+
+
+def outcomes(t: Translated, budget: Budget = Budget()) -> tuple[dict[tuple[str, ...], FinalState], bool]:
+    """Every final state the machine reaches (as herd prints it), and whether the
+    search was complete."""
+    m = t.machine
+    found: dict[tuple[str, ...], FinalState] = {}
+
+    def final(state: State) -> bool:
+        return m.is_complete(state) and not any(state.bufs)
+
+    def project(state: State) -> tuple[str, ...]:
+        fs = final_state(t, state)
+        key = t.evaluator.state(fs)
+        found.setdefault(key, fs)
+        return key
+
+    result = collect(m, final, project, budget)
+    return {k: found[k] for k in result.values if isinstance(k, tuple)}, result.complete
+
+
+def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
+    """The machine engine's result for ``test``, in the axiomatic engine's form.  The
+    witness counts are counts of distinct final states (the machine has no
+    executions to count); the States and the Observation word are herd's."""
+    start = time.perf_counter()
+    t = translate(test)
+    states, complete = outcomes(t, budget)
+    if not complete:
+        raise _refuse(test, "the machine's search did not finish within its budget")
+    ev = t.evaluator
+    p_true = sum(1 for fs in states.values() if ev.holds(ev.prop, fs))
+    p_false = len(states) - p_true
+    positive, negative = (p_false, p_true) if ev.quantifier == "~exists" else (p_true, p_false)
+    cut = any(e is not None and e.cut for e in t.machine.layout.elaborated)
+    return CheckResult(
+        name=test.name,
+        path=test.path,
+        quantifier=ev.quantifier,
+        condition=ev.prop,
+        array_names=frozenset(t.layout.arrays),
+        columns=[o.text for o in ev.columns],
+        states=sorted(states),
+        positive=positive,
+        negative=negative,
+        p_true=p_true,
+        p_false=p_false,
+        loop=cut,
+        elapsed=time.perf_counter() - start,
+        executions=len(states),
+        state_counts={k: 1 for k in states},
+    )
