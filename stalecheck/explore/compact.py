@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from stalecheck.explore.protocol import Model
+from stalecheck.explore.reduced import witness_path
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 
 STORED_BYTES = 8 + 4 + 1  # per state: fingerprint, parent id, action index (widened past 255)
@@ -113,14 +114,7 @@ def check_compact(
     next_tick = progress_every
 
     def done(outcome: Outcome, reason: StopReason, found: int = -1) -> Verdict:
-        witness: tuple[int, ...] = ()
-        if found >= 0:
-            steps: list[int] = []
-            node = found
-            while parent[node] >= 0:
-                steps.append(via[node])
-                node = parent[node]
-            witness = tuple(reversed(steps))
+        witness = witness_path(parent, via, found) if found >= 0 else ()
         return Verdict(
             outcome,
             reason,
