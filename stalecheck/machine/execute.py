@@ -9,6 +9,8 @@ issues it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr, awaits
@@ -18,6 +20,7 @@ from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
 from stalecheck.machine.regexpr import Eval, Expr, compile_expr
+from stalecheck.machine.regimes import DATA_OPS
 from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
@@ -32,6 +35,7 @@ from stalecheck.machine.state import (
     with_thread,
 )
 from stalecheck.machine.sysregs import synchronise, write_sctlr
+from stalecheck.machine.translation import desc_oa, is_fault
 from stalecheck.machine.traps import Traps
 
 FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
@@ -60,6 +64,7 @@ class Execute:
                 precise={j for j, i in enumerate(prog) if traps.may_trap(t, layout.code[i])},
                 setway_in_order=options.setway_program_order,
                 spans=tuple((s.start, s.stop) for s in spans),
+                is_va=_is_va_of(mmu, t),
             )
             if spec.context != Context.DEVICE and (options.weak_ordering or spec.source)
             else None
@@ -241,6 +246,7 @@ class Execute:
         if th.pc >= len(prog) or code[prog[th.pc]].op in ("PATHS", "END"):
             return out  # a path is chosen first; an END is the end of the thread's path
         buf = state.bufs[th.pe]
+        mmu = self.mmu
         for j in range(th.pc + 1, window.n):
             if th.ahead >> j & 1:
                 continue
@@ -252,6 +258,19 @@ class Execute:
             if self.traps.trap(state, t, instr) is not None:
                 continue  # a trapping instruction waits until it is the oldest
             op = instr.op
+            if mmu is not None:
+                if not self._passes(th, t, window, j, instr):
+                    continue
+                if mmu.handles(t, instr):  # a translated access, TLBI or IC (mmu.py)
+                    if op in DATA_OPS:
+                        if op == "LDR" and _load_held(instr, buf):
+                            continue
+                        n = len(self._early_outcomes(state, t, j, instr))
+                        if n:
+                            out.append((j, n))
+                    else:
+                        out.append((j, 1))
+                    continue
             if op == "LDR":
                 if _load_held(instr, buf):
                     continue
@@ -275,6 +294,85 @@ class Execute:
             else:
                 out.append((j, 1))
         return out
+
+    # ---- out-of-order execution with the translation model -------------------------------
+
+    @staticmethod
+    def _made(th: Thread, index: int) -> int | None:
+        """The non-faulting translation made ahead for the access at ``index`` (mmu.py
+        ``XLATE``), which it will use when it executes; None if there is none yet."""
+        for at, result in th.early:
+            if at == index:
+                return None if is_fault(result) else result
+        return None
+
+    def _pa(self, th: Thread, t: int, index: int, instr: Instr) -> tuple[int, int] | None:
+        """The physical location an unexecuted access will go to, if known now: a
+        translated one only once its translation has been made ahead."""
+        window = self.windows[t]
+        assert window is not None and self.mmu is not None
+        if not window.translated[index]:
+            return self.where(th, t, index, instr)
+        made = self._made(th, index)
+        return None if made is None else (self.mmu.regimes.page_lines[desc_oa(made)][0], 0)
+
+    def _passes(self, th: Thread, t: int, window: Window, j: int, instr: Instr) -> bool:
+        """Whether instruction ``j`` may execute before the unexecuted translated accesses
+        program-order before it (the static rules of ordering.py hold already).
+
+        - A translated access may still fault (its walk is not made yet) and exceptions
+          are precise, so only a plain load, which is undone if the fault is taken
+          (mmu.py), passes one whose translation is not made yet.  That also keeps
+          B2.3.2's Local memory write successor: a po-later store to a table entry cannot
+          be seen by the walk of an earlier instruction.
+        - A store and an access of another name pass each other only when both physical
+          locations are known and differ (B2.3.1 Coherence order; a translated ``j``'s
+          own location is checked per translation, ``_early_outcomes``)."""
+        done = th.ahead | ((1 << th.pc) - 1)
+        plain_load = instr.op in ("LDR", "AWAIT") and not instr.flags & RMW_READ
+        mine = window.translated[j]
+        target = None if mine or instr.op not in ("LDR", "STR", "AWAIT") else self.where(th, t, j, instr)
+        for i in range(th.pc, j):
+            if done >> i & 1 or not window.translated[i]:
+                continue
+            made = self._made(th, i)
+            if made is None and not plain_load:
+                return False
+            other = window.instrs[i]
+            if mine or target is None or other.loc == instr.loc or "STR" not in (other.op, instr.op):
+                continue
+            pa = self._pa(th, t, i, other)
+            if pa is None or pa == target:
+                return False
+        return True
+
+    def _early_outcomes(self, state: State, t: int, j: int, instr: Instr) -> list[tuple[int, int]]:
+        """The (translation, value) outcomes with which the translated access ``j`` may
+        execute out of order: none that faults (a fault is taken only by the oldest
+        instruction: exceptions are precise), none whose physical location is that of an
+        earlier unexecuted access of another name when one of the two is a store (B2.3.1)."""
+        assert self.mmu is not None
+        th = state.threads[t]
+        window = self.windows[t]
+        assert window is not None
+        done = th.ahead | ((1 << th.pc) - 1)
+        avoid: set[tuple[int, int]] = set()
+        for i in range(th.pc, j):
+            other = window.instrs[i]
+            if done >> i & 1 or other.op not in ("LDR", "STR", "AWAIT") or other.loc == instr.loc:
+                continue
+            if "STR" not in (other.op, instr.op):
+                continue
+            pa = self._pa(th, t, i, other)
+            if pa is None:
+                return []
+            avoid.add(pa)
+        lines = self.mmu.regimes.page_lines
+        return [
+            (r, v)
+            for r, v in self.mmu.data_outcomes(state, t, instr, j)
+            if not is_fault(r) and (lines[desc_oa(r)][0], 0) not in avoid
+        ]
 
     @staticmethod
     def _dsb_done(instr: Instr, buf: tuple[Entry, ...]) -> bool:
@@ -372,7 +470,12 @@ class Execute:
         op = instr.op
         pe = th.pe
         if self.mmu is not None and self.mmu.handles(t, instr):
-            return self.mmu.execute(state, t, th, instr, choice)
+            ahead = index > th.pc
+            value = None
+            if op == "STR" and index >= 0 and self.windows[t] is not None:
+                value = self.store_value(th, t, index, instr)
+            outcomes = self._early_outcomes(state, t, index, instr) if ahead and op in DATA_OPS else None
+            return self.mmu.execute(state, t, th, instr, choice, index, outcomes, value, self._enter)
         if op == "LDR":
             value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs
@@ -474,6 +577,14 @@ class Execute:
         elif instr.op == "SIGNAL":
             state = state._replace(events=state.events | lay.events[instr.loc])
         return with_thread(state, t, th._replace(pc=th.pc + 1))
+
+
+def _is_va_of(mmu: Mmu | None, t: int) -> Callable[[str], bool] | None:
+    """Whether a name is a virtual address of thread ``t``'s regime (None: no translation model)."""
+    if mmu is None:
+        return None
+    regimes = mmu.regimes
+    return lambda name: regimes.is_va(t, name)
 
 
 def _load_held(instr: Instr, buf: tuple[Entry, ...]) -> bool:

@@ -22,6 +22,8 @@ instruction.  This module decides which of them applies to which step:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import buffer, ets, ifetch, tlb
 from stalecheck.machine.access import Access
@@ -86,8 +88,10 @@ class Mmu:
             return len(self.data_outcomes(state, t, instr))
         return 1
 
-    def data_outcomes(self, state: State, t: int, instr: Instr) -> list[tuple[int, int]]:
-        """(translation result, value) pairs a translated data access may produce."""
+    def data_outcomes(self, state: State, t: int, instr: Instr, index: int = -1) -> list[tuple[int, int]]:
+        """(translation result, value) pairs a translated data access may produce; the
+        access at program index ``index`` (-1: the thread's current instruction), which
+        out-of-order execution (execute.py) may run before older ones."""
         rg = self.regimes
         if instr.op == "ATCHECK":
             rid = rg.thread_rid[t]
@@ -96,10 +100,13 @@ class Mmu:
                 (r, 0) for r in self.walker.full(state, th.pe, rid, rg.keys[rid][instr.loc], False, False)
             ]
         out: list[tuple[int, int]] = []
-        results = self.walker.access(state, t, instr)
         th = state.threads[t]
-        if not any(pc == th.pc for pc, _ in th.early) or th.hyp:  # a walk now, not one made ahead
-            results = self._ets2_results(state, t, th.pc, results, fetch=False)
+        at = th.pc if index < 0 else index
+        made = [result for pc, result in th.early if pc == at and not th.hyp]
+        if made:  # the translation made ahead of time (XLATE)
+            results: tuple[int, ...] = (made[0],)
+        else:  # a walk now
+            results = self._ets2_results(state, t, at, self.walker.access_at(state, t, instr), fetch=False)
         for r in results:
             if is_fault(r) or instr.op == "STR":
                 out.append((r, 0))
@@ -109,13 +116,31 @@ class Mmu:
                 out.append((r, v))
         return out
 
-    def execute(self, state: State, t: int, th: Thread, instr: Instr, choice: int) -> tuple[State, Thread]:
+    def execute(
+        self,
+        state: State,
+        t: int,
+        th: Thread,
+        instr: Instr,
+        choice: int,
+        index: int = -1,
+        outcomes: list[tuple[int, int]] | None = None,
+        stored: int | None = None,
+        enter: Callable[[State, int, Entry], State] = with_entry,
+    ) -> tuple[State, Thread]:
+        """Execute a translated access, fetch, TLBI or IC.  Out-of-order execution
+        (execute.py) passes the program ``index`` of an instruction executed ahead of the
+        oldest, the ``outcomes`` it may take there, the value a store writes (``stored``,
+        computed from registers) and how an entry enters the buffer (``enter``)."""
         lay = self.layout
         op = instr.op
         pe = th.pe
         if op in DATA_OPS or op == "ATCHECK":
-            result, value = self.data_outcomes(state, t, instr)[choice]
-            th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
+            at = th.pc if index < 0 else index
+            if outcomes is None:
+                outcomes = self.data_outcomes(state, t, instr)
+            result, value = outcomes[choice]
+            th = th._replace(early=tuple(e for e in th.early if e[0] != at))
             if is_fault(result):
                 trapped = self._stage2_trap(state, t, th, instr, result)
                 if trapped is not None:
@@ -127,10 +152,13 @@ class Mmu:
             if op == "STR":
                 line = self.regimes.page_lines[desc_oa(result)][0]
                 mt = desc_type(result)
-                val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
+                if stored is not None:
+                    val = stored
+                else:
+                    val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
                 flags = int(mt.write_through)
                 entry = StoreEntry(STORE, line, 0, val, mt.path, flags, mt.cacheability_key, lay.ids[instr])
-                return with_entry(state, pe, entry), th
+                return enter(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
         if op == "EXEC":
             early = [v for pc, v in th.early if pc == th.pc and not th.hyp]
@@ -150,9 +178,9 @@ class Mmu:
             r = lay.regs[t][instr.reg]
             return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
         if op == "TLBI":
-            return with_entry(state, pe, self._tlbi_entry(t, instr)), th
+            return enter(state, pe, self._tlbi_entry(t, instr)), th
         if op == "IC":
-            return with_entry(state, pe, self.fetcher.ic_entry(state, t, instr, lay.ids[instr])), th
+            return enter(state, pe, self.fetcher.ic_entry(state, t, instr, lay.ids[instr])), th
         raise AssertionError(op)
 
     def _stage2_trap(self, state: State, t: int, th: Thread, instr: Instr, result: int) -> Thread | None:
@@ -173,7 +201,9 @@ class Mmu:
         if not emitted:
             return None  # a policy that does nothing would retry forever: report the fault
         th = synchronise(th)  # exception entry: a context synchronisation event
-        return th._replace(hyp=emitted, retry=1)
+        # Exceptions are precise: what executed out of order after the faulting access
+        # (plain loads only, execute.Execute._passes) is undone and runs again after ERET.
+        return th._replace(hyp=emitted, retry=1, ahead=0)
 
     def _abort(self, t: int, th: Thread, instr: Instr, result: int) -> Thread:
         """A fault the program takes: fatal, or (``on_fault="retry"``) an exception whose
@@ -186,8 +216,9 @@ class Mmu:
         if self.spec.on_fault.get(lay.threads[t].name, "fatal") == "retry" and instr.op != "ATCHECK":
             check = lay.intern(Instr(Op.ATCHECK, loc=instr.loc))
             th = synchronise(th)
-            return th._replace(hyp=(check, *th.hyp), retry=1)
-        return th._replace(fault=syndrome, pc=len(lay.programs[t]), hyp=th.hyp[:1], early=())
+            # Precise: plain loads executed out of order after it run again (execute.py).
+            return th._replace(hyp=(check, *th.hyp), retry=1, ahead=0)
+        return th._replace(fault=syndrome, pc=len(lay.programs[t]), hyp=th.hyp[:1], early=(), ahead=0)
 
     def _tlbi_entry(self, t: int, instr: Instr) -> Entry:
         rg = self.regimes
@@ -253,10 +284,14 @@ class Mmu:
                 continue
             keys = {va: rg.tlb_key[rid][k] for va, k in rg.keys[rid].items()}
             prog = lay.programs[t]
+            # A translation that a later instruction already executed past is kept (Model,
+            # weaker than R_LXHLD: redoing it could fault after that instruction executed,
+            # which precise exceptions forbid; printed with out-of-order execution).
             kept = tuple(
                 (at, result)
                 for at, result in th.early
-                if not (
+                if th.ahead >> (at + 1)
+                or not (
                     lay.code[prog[at]].op in DATA_OPS and (key < 0 or keys.get(lay.code[prog[at]].loc) == key)
                 )
             )
@@ -273,7 +308,11 @@ class Mmu:
             return results
         th = state.threads[t]
         lay = self.layout
-        before = [] if th.hyp else [lay.code[i] for i in lay.programs[t][th.pc : pc]]
+        # The earlier instructions not executed yet (out-of-order execution may have run
+        # some: a load ahead is performed, a store ahead sits in the buffer).
+        before = [] if th.hyp else [
+            lay.code[lay.programs[t][i]] for i in range(th.pc, pc) if not th.ahead >> i & 1
+        ]
         if ets.fault_allowed(before, buffer.has_stores(state.bufs[th.pe]), fetch):
             return results
         return tuple(r for r in results if not ets.tlb_uncacheable(r))
@@ -310,7 +349,7 @@ class Mmu:
             instr = self.layout.code[prog[pc]]
             if instr.op == "ISB":
                 break
-            if pc in done:
+            if pc in done or th.ahead >> pc & 1:
                 continue
             if (instr.op in DATA_OPS and self.regimes.is_va(t, instr.loc)) or instr.op == "EXEC":
                 out.append(pc)

@@ -44,10 +44,18 @@ _CMOS = ("DC", "DCSW", "IC")
 # earlier instruction executes before them and every later one after them.
 # ``SIGNAL`` stands for a system call, exception entry or return (the seeds' kicks,
 # ioctls and VM entries: a release, and a context synchronisation event after
-# which later instructions are fetched); ``MSR``, ``MAP``, ``TLBI`` and ``EXEC``
-# are Model choices (printed with every verdict, docs/ordering.md).
+# which later instructions are fetched); ``MAP`` (a hypervisor's stage-2 update) and
+# ``EXEC`` (its fetch is made ahead anyway, mmu.py) are Model choices (printed with
+# every verdict, docs/ordering.md).
 # ``ASSUME`` is the check of a path's guess (paths.py), ordered by its dependencies.
-REORDERABLE = ("LDR", "STR", "DMB", "DSB", "ISB", "NOP", "AWAIT", "WAIT", "ASSUME", *_CMOS)
+REORDERABLE = ("LDR", "STR", "DMB", "DSB", "ISB", "NOP", "AWAIT", "WAIT", "ASSUME", "MSR", "TLBI", *_CMOS)
+# What a direct system-register write keeps in program order after it (D24.1 Synchronization
+# requirements for System registers: a later instruction may use the old value until a
+# Context Synchronization event): the events that synchronise it (ISB, WAIT, a DSB that
+# completes it), another MSR (direct writes to one register occur in program order) and
+# TLBI (its scope reads the translation registers; Model).
+_AFTER_MSR = ("MSR", "ISB", "DSB", "WAIT", "TLBI")
+_DATA = ("LDR", "STR", "AWAIT")
 _FULL = ("SY", "ISH", "OSH", "NSH")
 _ST = ("ST", "ISHST", "OSHST", "NSHST")
 _LD = ("LD", "ISHLD", "OSHLD", "NSHLD")
@@ -90,6 +98,21 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         return True  # sequence points
     if e in ("NOP", "ASSUME") or lt in ("NOP", "ASSUME"):
         return False  # an ASSUME is ordered by its dependencies only (Window)
+    if lt == "MSR":
+        # D24.1: "Direct writes to System registers are not allowed to affect any
+        # instructions appearing in program order before the direct write".
+        return True
+    if e == "MSR":
+        # D24.1: "a direct write to a System register requires synchronization before
+        # software can rely on the effects of that write to affect instructions appearing in
+        # program order after the write": later accesses may execute first (old value).
+        return lt in _AFTER_MSR
+    if e == "TLBI" or lt == "TLBI":
+        # D8.17.8 R_TGVWD: "the effects of a TLB maintenance instruction can be observed in
+        # any order relative [to] that instruction unless a DSB is executed between the
+        # instructions" (any DSB, even NSH, waits for the TLBI to issue; whether it waits for
+        # its completion is _dsb_done's: R_PSMWS).  Two TLBIs keep program order (Model).
+        return (lt if e == "TLBI" else e) in ("DSB", "TLBI")
     if (e in ("DMB", "DSB") and not orders_others(earlier.kind)) or (
         lt in ("DMB", "DSB") and not orders_others(later.kind)
     ):
@@ -201,14 +224,20 @@ class Window:
         precise: Collection[int] = (),
         setway_in_order: bool = False,
         spans: tuple[tuple[int, int], ...] = (),
+        is_va: Callable[[str], bool] | None = None,
     ) -> None:
         instrs = [code[i] for i in program]
+        # Per instruction: a data access through the translation model (a virtual
+        # address: its location is known only once translated, mmu.py).
+        self.translated: list[bool] = [
+            bool(is_va is not None and i.loc and i.op in _DATA and is_va(i.loc)) for i in instrs
+        ]
         named = (*LOADS, *STORES, "DC")
         # The cache line each access or DC names (None: names none); by location name
         # when no layout is given (each location its own line).
         self.lines: list[object] = [
-            (line_of(i.loc) if line_of is not None else i.loc) if i.loc and i.op in named else None
-            for i in instrs
+            (line_of(i.loc) if line_of is not None and not va else i.loc) if i.loc and i.op in named else None
+            for i, va in zip(instrs, self.translated, strict=True)
         ]
         self.precise = precise
         self.setway_in_order = setway_in_order
@@ -266,6 +295,12 @@ class Window:
             for i in range(start, j):
                 same_line = lines[i] is not None and lines[i] == lines[j]
                 if i in self.precise or _must_precede(instrs[i], later, same_line, self.setway_in_order):
+                    mask |= 1 << i
+                elif (self.translated[i] or self.translated[j]) and same_line:
+                    # Two accesses through one virtual address keep program order (Model:
+                    # the forwarding and read-read coherence checks of execute.py read
+                    # physical locations; stronger than the Arm ARM only for a load that
+                    # could forward from a store not yet executed, or RSW through a VA).
                     mask |= 1 << i
             a_data, a_picks = rx.dependencies(later.addr) if later.addr else (frozenset(), frozenset())
             d_data, d_picks = rx.dependencies(later.data) if later.data else (frozenset(), frozenset())

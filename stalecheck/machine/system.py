@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
@@ -99,8 +98,6 @@ class Machine:
             for t in spec.threads:
                 lay.check_thread(t, regimes.is_va)
         self.mmu_text = MmuText(lay, self.mmu) if self.mmu is not None else None
-        if spec.options.weak_ordering and spec.xlate is not None:
-            raise ScenarioError("weak_ordering is not modelled together with the translation model yet")
         self.execute = Execute(lay, self.access, self.traps, self.mmu)
         self._weak = spec.options.weak_ordering
         self.completion = Complete(lay, self.mmu)

@@ -59,6 +59,7 @@ def base(
     b.icache_holds(0, "C", OLD, colour=0, vmid=owner_vmid)
     b.host("vmm", LOAD)
     b.guest("vcpu", guest, vm="vm", sctlr=MMU_OFF_ICACHE_ON)
+    b.options(weak_ordering=True)
     if "LDR r0" in guest:
         b.bad_when(
             lambda v: v.done("vcpu") and (v.reg("vcpu", "r0") != NEW or v.reg("vcpu", "r1") != NEW),

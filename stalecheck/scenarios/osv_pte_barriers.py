@@ -47,6 +47,7 @@ def _osv(b: Builder, barriers: str, ets2: bool = False, on_fault: str = "fatal")
     b.host("osv", code)
     b.fetch(ets2=ets2)
     b.translate("osv", "osv", on_fault=on_fault)
+    b.options(weak_ordering=True)
     b.bad_when(
         lambda v: v.fault("osv") != 0,
         "OSv takes a fatal abort reading the device page it has just mapped (seed 003: ESR 0x96000007)",
@@ -111,6 +112,7 @@ def _remap(b: Builder, writer: str) -> None:
     b.host("reader", "LDR r1, V\nLDR r2, V", pe=1)
     b.translate("writer", "k")
     b.translate("reader", "k")
+    b.options(weak_ordering=True)
     b.bad_when(
         lambda v: v.fault("reader") == ESR_TLB_CONFLICT,
         "the reader takes a TLB conflict abort (two translations of V cached at once)",

@@ -1,8 +1,7 @@
 """Issue 10 part 5: the bundled verdicts rest on out-of-order execution.
 
-Every bundled variant that the out-of-order window can run (all but those using the
-translation model, which refuses ``weak_ordering``) runs with it, and its printed
-assumptions no longer say that loads are performed in order; the others still say so.
+Every bundled variant, those using the translation model included, runs with it, and
+its printed assumptions no longer say that loads are performed in order.
 """
 
 from __future__ import annotations
@@ -19,13 +18,9 @@ IN_ORDER = "loads performed in order"
 
 
 @pytest.mark.parametrize(("scenario", "variant"), CASES, ids=[f"{s}/{v}" for s, v in CASES])
-def test_bundled_variants_run_out_of_order_where_the_engine_can(scenario: str, variant: str) -> None:
+def test_bundled_variants_run_out_of_order(scenario: str, variant: str) -> None:
     m = Machine(load_scenario(scenario).variants[variant].build())
     printed = assumptions(m)
-    if m.spec.xlate is None:
-        assert m.spec.options.weak_ordering
-        assert WEAK_ORDERING in printed
-        assert not any(IN_ORDER in line for line in printed)
-    else:
-        assert not m.spec.options.weak_ordering
-        assert any(IN_ORDER in line for line in printed)
+    assert m.spec.options.weak_ordering
+    assert WEAK_ORDERING in printed
+    assert not any(IN_ORDER in line for line in printed)
