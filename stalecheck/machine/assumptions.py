@@ -49,14 +49,27 @@ def hcr_names(bits: int) -> list[str]:
 # What out-of-order execution leaves stronger than the Arm ARM (docs/ordering.md).
 WEAK_ORDERING = (
     "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md), except: "
-    "MSR, MAP, TLBI and EXEC keep program order with everything; SIGNAL (a system call or exception: "
-    "a release and a context synchronisation event) with everything; a DC by VA keeps program order "
+    "MAP and EXEC keep program order with everything (an EXEC's fetch is made ahead all the same); "
+    "an MSR waits for every earlier instruction, and a later ISB, WAIT, DSB, TLBI or MSR for it "
+    "(D24.1 lets later accesses pass it; TLBI: Model); two TLBIs keep program order; SIGNAL (a "
+    "system call or exception: a release and a context synchronisation event) with everything; "
+    "a DC by VA keeps program order "
     "with accesses to its own line whatever their memory types (D7.5.9.15 lets Non-cacheable, Device "
     "and other-cacheability accesses pass); cache maintenance after a polling loop waits for it "
     "(B2.3.7 orders DC CVAU and IC so, the model every DC); an AWAIT keeps program order with the "
     "loads of its location; an instruction that may trap (an access to an MMIO page or to a page "
     "not mapped at start, a DC, set/way or MSR the VM has a trap policy for) holds every later one "
     "back even when it does not trap"
+)
+
+
+WEAK_TRANSLATION = (
+    "out-of-order execution with translation: two accesses through one virtual address keep "
+    "program order (stronger than the Arm ARM only for a load forwarding from a store not executed "
+    "yet, or two loads of one location satisfied out of order); only a plain load passes an older "
+    "translated access whose walk is not made yet, and is undone if that access faults; a "
+    "translation made ahead that a later instruction has executed past survives another PE's "
+    "completed TLBI (weaker than D8.17 R_LXHLD)"
 )
 
 
@@ -104,6 +117,8 @@ def assumptions(machine: Machine) -> list[str]:
         out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
     if machine.mmu is not None and spec.xlate is not None:
         out.extend(xlate_assumptions(spec.xlate))
+        if o.weak_ordering:
+            out.append(WEAK_TRANSLATION)
     start = machine.initial_state().hcr
     for vm, bits in zip(machine.vms, start, strict=True):
         names = hcr_names(bits)

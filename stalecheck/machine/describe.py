@@ -64,7 +64,8 @@ def describe(m: Machine, before: State, step: Step, after: State) -> StepRecord:
     if kind == EARLY:
         t, index = step[1], step[2]
         instr = m.code[m.programs[t][index]]
-        rec = _describe_exec(m, before, t, step[3], after, instr)
+        translated = m.mmu_text.describe_at(before, t, index, after) if m.mmu_text is not None else None
+        rec = translated if translated is not None else _describe_exec(m, before, t, step[3], after, instr)
         ahead = f"(out of program order, ahead of {m.current(before, t)}: machine/ordering.py)"
         text = f"{rec.effect.text} {ahead}"
         return rec._replace(effect=rec.effect._replace(text=text))

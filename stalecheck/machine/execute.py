@@ -534,6 +534,11 @@ class Execute:
             # window (ordering.py) and, executing in order, have already been satisfied.
             return state, th
         if op == "ISB":
+            if index > th.pc:
+                # Executed out of order: translations made ahead for the older instructions
+                # not executed yet stay (the ISB synchronises the context of what follows it).
+                kept = tuple(e for e in th.early if e[0] < index)
+                return state, synchronise(th)._replace(early=kept)
             return state, synchronise(th)
         if op in ("MSR", "EMSR"):  # EMSR: the hypervisor emulating a trapped write, in effect at ERET
             return state, write_sctlr(th, instr.kind, instr.value)

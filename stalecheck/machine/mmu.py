@@ -347,8 +347,8 @@ class Mmu:
         done = {pc for pc, _ in th.early}
         for pc in range(th.pc, len(prog)):
             instr = self.layout.code[prog[pc]]
-            if instr.op == "ISB":
-                break
+            if instr.op == "ISB" and not th.ahead >> pc & 1:
+                break  # (an ISB executed out of order has discarded what was made past it)
             if pc in done or th.ahead >> pc & 1:
                 continue
             if (instr.op in DATA_OPS and self.regimes.is_va(t, instr.loc)) or instr.op == "EXEC":

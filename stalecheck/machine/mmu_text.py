@@ -174,20 +174,26 @@ class MmuText:
             return record(m, before, after, buffer_actor(pe), Action.COMPLETE, effect, **common)
         return None
 
-    def _describe_exec(self, before: State, t: int, after: State) -> StepRecord | None:
+    def describe_at(self, before: State, t: int, index: int, after: State) -> StepRecord | None:
+        """Thread ``t``'s instruction at program ``index``, executed out of order (EARLY):
+        described as when it executes in order, if the translation model executes it."""
+        return self._describe_exec(before, t, after, index)
+
+    def _describe_exec(self, before: State, t: int, after: State, index: int = -1) -> StepRecord | None:
         m = self.layout
-        instr = m.current(before, t)
+        instr = m.current(before, t) if index < 0 else m.code[m.programs[t][index]]
         if instr is None or not self.mmu.handles(t, instr):
             return None
         actor = thread_actor(m, before, t)
         bt, at = before.threads[t], after.threads[t]
+        pos = bt.pc if index < 0 else index
         if not bt.hyp and self.mmu.traps.trap(before, t, instr) is not None:
             return None  # a trap to EL2: describe.py says which and what the policy runs
         common: Where = {"instruction": str(instr), "target": instr.loc}
         op = instr.op
         if at.fault and not bt.fault:
             used = (
-                "a translation made ahead of time" if any(p == bt.pc for p, _ in bt.early) else "a walk now"
+                "a translation made ahead of time" if any(p == pos for p, _ in bt.early) else "a walk now"
             )
             fault = f"ESR=0x{at.fault:08X} ({describe_esr(at.fault)})"
             effect = Effect(
@@ -212,12 +218,13 @@ class MmuText:
             return record(m, before, after, actor, op, Effect(text, trap="translation fault"), **common)
         if op == "LDR":
             value = at.regs[m.reg_index(t, instr.reg)]
-            text = f"{instr} reads {value} through {instr.loc}"
+            how = "a translation made ahead of time" if any(p == pos for p, _ in bt.early) else "a walk now"
+            text = f"{instr} reads {value} through {instr.loc} ({how})"
             effect = Effect(text, value=value, views=(self.tlb_text(before, bt.pe),))
             return record(m, before, after, actor, op, effect, **common)
         if op == "EXEC":
             value = at.regs[m.reg_index(t, instr.reg)]
-            early = any(p == bt.pc for p, _ in bt.early) and not bt.hyp
+            early = any(p == pos for p, _ in bt.early) and not bt.hyp
             how = "the instruction fetched ahead of time" if early else "a fetch now"
             text = f"{instr} executes code version {value} ({how})"
             effect = Effect(text, value=value, views=(self.ic_text(after, bt.pe),))

@@ -18,6 +18,13 @@ Scaling: one PE, one guest page of one line; an L2 between the PoU and the PoC
 previous owner's code is an I-cache entry present at start (version 9); the
 VMM writes version 1.  The model starts after swap-out: "swap-in" is the host
 writing the page's contents back, then the guest faulting on it again.
+
+Out-of-order execution (``weak_ordering``, docs/ordering.md) changes no verdict and no
+state count: the guest's ``WAIT`` is an acquire (nothing after it executes first), its
+access to the page not mapped at start may trap (exceptions are precise, so nothing
+passes it), ``EXEC`` keeps program order (its fetch is made ahead anyway, mmu.py), and
+the VMM's ``STR; DSB SY; SIGNAL`` is ordered by the DSB (B2.6.9).  The policy runs at
+EL2 in program order.
 """
 
 from __future__ import annotations

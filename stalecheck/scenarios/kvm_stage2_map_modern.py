@@ -6,7 +6,8 @@ CTR_EL0.DIC (per page on PIPT, the whole cache on anything aliasing); a data
 fault maps the page execute-never so that the first fetch faults again and
 the invalidation happens then.  Each variant is one configuration from
 ``kvm-guest-faults-icache``; all must be unreachable, and the report shows what
-the policy costs in each (CMOs, DSBs, traps).
+the policy costs in each (CMOs, DSBs, traps).  Like those, every variant runs with
+out-of-order execution, which changes no verdict (``kvm-guest-faults-icache`` says why).
 """
 
 from __future__ import annotations

@@ -18,6 +18,16 @@ OSv runs as a single-stage regime here.
 The break-before-make pair changes a *live* mapping from page A to page B
 while a second PE reads through it: without the break, two PEs' TLBs may hold
 both translations and a lookup may take a TLB conflict abort (D8.16 Translation Lookaside Buffers).
+
+Every variant runs with out-of-order execution (``weak_ordering``, docs/ordering.md)
+and no verdict changes.  The load may now execute before the PTE store enters the
+buffer, but its walk could already be made before the store was visible (the walker
+never sees the buffer), so nothing new is reachable; a DSB still holds the load until
+the store completes (B2.6.9), with FEAT_ETS2 a faulting walk still waits for the older
+store (B2.3.7 ETS-ordered-before), and an ISB that executes before the store (it waits
+for no earlier store) does not help ``isb-only``.  In the remap pair the writer's TLBI
+is ordered by its DSBs (D8.17.8 R_TGVWD) and the reader's two loads through V keep
+program order (a printed Model choice for accesses through one virtual address).
 """
 
 from __future__ import annotations
