@@ -332,6 +332,7 @@ class Execute:
         plain_load = instr.op in ("LDR", "AWAIT") and not instr.flags & RMW_READ
         mine = window.translated[j]
         target = None if mine or instr.op not in ("LDR", "STR", "AWAIT") else self.where(th, t, j, instr)
+        dc_line = self.layout.line_of(instr.loc) if instr.op == "DC" else -1
         for i in range(th.pc, j):
             if done >> i & 1 or not window.translated[i]:
                 continue
@@ -339,6 +340,13 @@ class Execute:
             if made is None and not plain_load:
                 return False
             other = window.instrs[i]
+            if dc_line >= 0:
+                # D7.5.9.15: a DC by VA executes in program order with the loads and stores
+                # to its cache line (the translated access's line is known once its walk is).
+                pa = self._pa(th, t, i, other)
+                if pa is None or pa[0] == dc_line:
+                    return False
+                continue
             if mine or target is None or other.loc == instr.loc or "STR" not in (other.op, instr.op):
                 continue
             pa = self._pa(th, t, i, other)
@@ -357,9 +365,15 @@ class Execute:
         assert window is not None
         done = th.ahead | ((1 << th.pc) - 1)
         avoid: set[tuple[int, int]] = set()
+        avoid_lines: set[int] = set()
         for i in range(th.pc, j):
             other = window.instrs[i]
-            if done >> i & 1 or other.op not in ("LDR", "STR", "AWAIT") or other.loc == instr.loc:
+            if done >> i & 1:
+                continue
+            if other.op == "DC":  # D7.5.9.15: in program order with accesses to its line
+                avoid_lines.add(self.layout.line_of(other.loc))
+                continue
+            if other.op not in ("LDR", "STR", "AWAIT") or other.loc == instr.loc:
                 continue
             if "STR" not in (other.op, instr.op):
                 continue
@@ -368,11 +382,13 @@ class Execute:
                 return []
             avoid.add(pa)
         lines = self.mmu.regimes.page_lines
-        return [
-            (r, v)
-            for r, v in self.mmu.data_outcomes(state, t, instr, j)
-            if not is_fault(r) and (lines[desc_oa(r)][0], 0) not in avoid
-        ]
+        out: list[tuple[int, int]] = []
+        for r, v in self.mmu.data_outcomes(state, t, instr, j):
+            if not is_fault(r):
+                line = lines[desc_oa(r)][0]
+                if (line, 0) not in avoid and line not in avoid_lines:
+                    out.append((r, v))
+        return out
 
     @staticmethod
     def _dsb_done(instr: Instr, buf: tuple[Entry, ...]) -> bool:

@@ -176,3 +176,32 @@ def test_a_load_through_an_alias_reads_the_older_store() -> None:
     program-order-earlier write to the same location): the load through VX passes the
     store to X only if its translation shows another physical location."""
     assert _outcome(_alias, lambda v: v.done("cpu") and v.reg("cpu", "r1") != 1) == Outcome.UNREACHABLE
+
+
+def test_dc_waits_for_a_translated_access_to_its_line() -> None:
+    """D7.5.9.15: data cache maintenance by VA executes "in program order relative to
+    loads or stores that ... Access an address in Normal memory with either Inner Write
+    Through or Inner Write Back attributes within the same cache line": a DC to X never
+    passes a store through VX, which translates to X's line, whereas a DC to another
+    line passes it once its walk is made."""
+
+    def setup(dc_line: str) -> Setup:
+        def build(b: Builder) -> None:
+            b.system(pes=1)
+            b.page("PT", "L2T:l2e L3T:l3e")
+            b.page("PX", "X")
+            b.page("PY", "Y")
+            b.regime("k", root="L2T", levels=(2, 3), vas={"VX": (0, 0)})
+            b.init(l2e=b.table_desc("L3T"), l3e=b.page_desc("PX"))
+            b.host("cpu", f"STR VX, 1\nDC CIVAC {dc_line}", pe=0)
+            b.translate("cpu", "k")
+
+        return build
+
+    for line, passes in (("X", False), ("Y", True)):
+        b = Builder()
+        setup(line)(b)
+        b.bad_when(lambda v: False, "never")
+        m = Machine(b.build())
+        s = run(m, m.initial_state(), (XLATE, 0, 0, 0))
+        assert ((EARLY, 0, 1, 0) in m.actions(s)) == passes, line
