@@ -49,7 +49,7 @@ def hcr_names(bits: int) -> list[str]:
 # What out-of-order execution leaves stronger than the Arm ARM (docs/ordering.md).
 WEAK_ORDERING = (
     "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md), except: "
-    "MAP and EXEC keep program order with everything (an EXEC's fetch is made ahead all the same); "
+    "MAP keeps program order with everything; an EXEC waits only for an ISB, DSB or WAIT before it; "
     "an MSR waits for every earlier instruction, and a later ISB, WAIT, DSB, TLBI or MSR for it "
     "(D24.1 lets later accesses pass it; TLBI: Model); two TLBIs keep program order; SIGNAL (a "
     "system call or exception: a release and a context synchronisation event) with everything; "

@@ -268,7 +268,7 @@ class Execute:
                         n = len(self._early_outcomes(state, t, j, instr))
                         if n:
                             out.append((j, n))
-                    else:
+                    elif op != "EXEC" or mmu.fetch_ready(state, t, j, instr):
                         out.append((j, 1))
                     continue
             if op == "LDR":
@@ -334,11 +334,13 @@ class Execute:
         target = None if mine or instr.op not in ("LDR", "STR", "AWAIT") else self.where(th, t, j, instr)
         dc_line = self.layout.line_of(instr.loc) if instr.op == "DC" else -1
         for i in range(th.pc, j):
-            if done >> i & 1 or not window.translated[i]:
+            if done >> i & 1 or not window.may_fault[i]:
                 continue
             made = self._made(th, i)
             if made is None and not plain_load:
                 return False
+            if not window.translated[i]:
+                continue  # a fetch: no data location
             other = window.instrs[i]
             if dc_line >= 0:
                 # D7.5.9.15: a DC by VA executes in program order with the loads and stores

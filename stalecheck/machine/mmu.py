@@ -161,8 +161,15 @@ class Mmu:
                 return enter(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
         if op == "EXEC":
-            early = [v for pc, v in th.early if pc == th.pc and not th.hyp]
-            th = th._replace(early=tuple(e for e in th.early if e[0] != th.pc))
+            at = th.pc if index < 0 else index
+            early = [v for pc, v in th.early if pc == at and not th.hyp]
+            th = th._replace(early=tuple(e for e in th.early if e[0] != at))
+            if not early and at != th.pc:  # executed out of order: a fetch now (fetch_ready)
+                got = self.fetcher.early_fetch(state, t, at, instr)
+                assert got is not None
+                state, value = got
+                r = lay.regs[t][instr.reg]
+                return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
             if early and early[0] < 0:  # the fetch made ahead faulted (item 7): taken now
                 trapped = self._stage2_trap(state, t, th, instr, early[0])  # a stage-2 fault goes to EL2
                 return state, trapped if trapped is not None else self._abort(t, th, instr, early[0])
@@ -182,6 +189,16 @@ class Mmu:
         if op == "IC":
             return enter(state, pe, self.fetcher.ic_entry(state, t, instr, lay.ids[instr])), th
         raise AssertionError(op)
+
+    def fetch_ready(self, state: State, t: int, index: int, instr: Instr) -> bool:
+        """Whether the EXEC at ``index`` may execute out of order now: with the fetch made
+        ahead if there is one, else a fetch now; never one that faults (only the oldest
+        instruction takes an exception)."""
+        th = state.threads[t]
+        for pc, value in th.early:
+            if pc == index:
+                return value >= 0
+        return self.fetcher.early_fetch(state, t, index, instr) is not None
 
     def _stage2_trap(self, state: State, t: int, th: Thread, instr: Instr, result: int) -> Thread | None:
         """A stage-2 fault of a guest access (or of its stage-1 walk) goes to EL2: the

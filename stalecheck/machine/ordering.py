@@ -44,11 +44,12 @@ _CMOS = ("DC", "DCSW", "IC")
 # earlier instruction executes before them and every later one after them.
 # ``SIGNAL`` stands for a system call, exception entry or return (the seeds' kicks,
 # ioctls and VM entries: a release, and a context synchronisation event after
-# which later instructions are fetched); ``MAP`` (a hypervisor's stage-2 update) and
-# ``EXEC`` (its fetch is made ahead anyway, mmu.py) are Model choices (printed with
-# every verdict, docs/ordering.md).
+# which later instructions are fetched); ``MAP`` (a hypervisor's stage-2 update) is a
+# Model choice (printed with every verdict, docs/ordering.md).
 # ``ASSUME`` is the check of a path's guess (paths.py), ordered by its dependencies.
-REORDERABLE = ("LDR", "STR", "DMB", "DSB", "ISB", "NOP", "AWAIT", "WAIT", "ASSUME", "MSR", "TLBI", *_CMOS)
+REORDERABLE = (
+    "LDR", "STR", "DMB", "DSB", "ISB", "NOP", "AWAIT", "WAIT", "ASSUME", "MSR", "TLBI", "EXEC", *_CMOS
+)
 # What a direct system-register write keeps in program order after it (D24.1 Synchronization
 # requirements for System registers: a later instruction may use the old value until a
 # Context Synchronization event): the events that synchronise it (ISB, WAIT, a DSB that
@@ -113,6 +114,15 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         # instructions" (any DSB, even NSH, waits for the TLBI to issue; whether it waits for
         # its completion is _dsb_done's: R_PSMWS).  Two TLBIs keep program order (Model).
         return (lt if e == "TLBI" else e) in ("DSB", "TLBI")
+    if lt == "EXEC":
+        # An EXEC consumes a fetch, which may be made at any time after the last context
+        # synchronisation event (B2.7.4.2, D8.2; mmu.py makes it ahead), and no barrier but
+        # a context synchronisation orders a fetch after a data access (B2.3.5
+        # Fetch-intrinsically-before orders only the fetched instruction's own effects).
+        # So it waits only for what holds every later instruction: an ISB, a DSB, a WAIT.
+        return e in ("ISB", "DSB", "WAIT")
+    if e == "EXEC":
+        return lt == "DSB"  # a DSB completes after every earlier instruction (Model for a fetch)
     if (e in ("DMB", "DSB") and not orders_others(earlier.kind)) or (
         lt in ("DMB", "DSB") and not orders_others(later.kind)
     ):
@@ -231,6 +241,12 @@ class Window:
         # address: its location is known only once translated, mmu.py).
         self.translated: list[bool] = [
             bool(is_va is not None and i.loc and i.op in _DATA and is_va(i.loc)) for i in instrs
+        ]
+        # Per instruction: whether its walk may fault (a translated access, or a fetch
+        # through a virtual address): exceptions are precise (execute.Execute._passes).
+        self.may_fault: list[bool] = [
+            va or bool(is_va is not None and i.op == "EXEC" and i.loc and is_va(i.loc))
+            for i, va in zip(instrs, self.translated, strict=True)
         ]
         named = (*LOADS, *STORES, "DC")
         # The cache line each access or DC names (None: names none); by location name

@@ -205,3 +205,25 @@ def test_dc_waits_for_a_translated_access_to_its_line() -> None:
         m = Machine(b.build())
         s = run(m, m.initial_state(), (XLATE, 0, 0, 0))
         assert ((EARLY, 0, 1, 0) in m.actions(s)) == passes, line
+
+
+def test_exec_waits_only_for_context_synchronisation() -> None:
+    """B2.7.4.2 and D8.2: a PE may fetch an instruction at any time after its last context
+    synchronisation event, so the EXEC that consumes the fetch keeps program order only
+    with what holds every later instruction (ISB, DSB, WAIT); B2.3.5 Fetch-intrinsically-
+    before orders the fetch before the fetched instruction's own effects, nothing else."""
+    exec_ = Instr(Op.EXEC, loc="C", reg="r2")
+    load = Instr(Op.LDR, loc="X", reg="r1")
+    assert not _must_precede(load, exec_, False) and not _must_precede(exec_, load, False)
+    assert _must_precede(Instr(Op.ISB), exec_, False)
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "X")
+    b.page("G", "C")
+    b.fetch(icache="pipt")
+    b.host("cpu", "LDR r1, X\nEXEC r2, C\nISB\nEXEC r3, C", pe=0)
+    b.options(weak_ordering=True)
+    b.bad_when(lambda v: False, "never")
+    m = Machine(b.build())
+    assert (EARLY, 0, 1, 0) in m.actions(m.initial_state())
+    assert not [a for a in m.actions(m.initial_state()) if a[:3] == (EARLY, 0, 3)]
