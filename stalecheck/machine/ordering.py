@@ -123,6 +123,14 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         return e in ("ISB", "DSB", "WAIT")
     if e == "EXEC":
         return lt == "DSB"  # a DSB completes after every earlier instruction (Model for a fetch)
+    if e == "DSB" and lt in ("ISB", "WAIT", *_CMOS):
+        # B2.6.9: "no instruction that appears in program order after the DSB instruction can
+        # alter any state of the system or perform any part of its functionality until the DSB
+        # completes", whatever its domain; a DSB NSH completes the PE's own maintenance
+        # (D8.17.8 R_PSMWS, D7.5.9.15), which an ISB after it then synchronises.
+        return True
+    if lt == "DSB" and e in _CMOS:
+        return True  # the DSB (even NSH) waits for the PE's own maintenance, once issued
     if (e in ("DMB", "DSB") and not orders_others(earlier.kind)) or (
         lt in ("DMB", "DSB") and not orders_others(later.kind)
     ):

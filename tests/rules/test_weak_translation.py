@@ -227,3 +227,31 @@ def test_exec_waits_only_for_context_synchronisation() -> None:
     m = Machine(b.build())
     assert (EARLY, 0, 1, 0) in m.actions(m.initial_state())
     assert not [a for a in m.actions(m.initial_state()) if a[:3] == (EARLY, 0, 3)]
+
+
+def _local_tlbi(barrier: str) -> Setup:
+    def setup(b: Builder) -> None:
+        b.system(pes=1)
+        b.page("PT", "L2T:l2e L3T:l3e")
+        b.page("PA", "A")
+        b.host_type("A", DEVICE)
+        b.regime("k", root="L2T", levels=(2, 3), vas={"V": (0, 0)})
+        b.init(l2e=b.table_desc("L3T"), l3e=b.page_desc("PA", attr="device"), A=1)
+        b.host("cpu", f"STR l3e, 0\nDSB ISH\nTLBI VAE1, V\n{barrier}ISB\nLDR r1, V", pe=0)
+        b.translate("cpu", "k")
+
+    return setup
+
+
+def test_an_isb_after_a_dsb_nsh_waits_for_it() -> None:
+    """B2.6.9: "no instruction that appears in program order after the DSB instruction can
+    alter any state of the system or perform any part of its functionality until the DSB
+    completes", a DSB NSH included (D8.17.8 R_PSMWS: "A DSB NSH is sufficient to ensure
+    completion of TLB maintenance instructions that apply to a single PE"): the ISB, and
+    so the load after it, wait for the local TLBI to complete."""
+
+    def old(v: StateView) -> bool:
+        return v.done("cpu") and v.reg("cpu", "r1") == 1
+
+    assert _outcome(_local_tlbi("DSB NSH\n"), old) == Outcome.UNREACHABLE
+    assert _outcome(_local_tlbi(""), old) == Outcome.REACHABLE
