@@ -63,6 +63,14 @@ WEAK_ORDERING = (
 )
 
 
+# Printed first when out-of-order execution is off (the Options default, see docs/ordering.md
+# "Why not the default"): the verdict is then stronger than the architecture allows.
+IN_ORDER = (
+    "IN PROGRAM ORDER: loads performed in order, each PE executes its program in order "
+    "(Options.weak_ordering=False): stronger than the Arm memory model, so an unreachable "
+    "verdict does not cover a missing barrier; builder.options(weak_ordering=True) lifts it"
+)
+
 WEAK_TRANSLATION = (
     "out-of-order execution with translation: two accesses through one virtual address keep "
     "program order (stronger than the Arm ARM only for a load forwarding from a store not executed "
@@ -76,11 +84,9 @@ WEAK_TRANSLATION = (
 def assumptions(machine: Machine) -> list[str]:
     spec = machine.spec
     o = spec.options
+    caches = cache_assumption(machine.h)
     out = [
-        cache_assumption(machine.h),
-        WEAK_ORDERING
-        if o.weak_ordering
-        else "loads performed in order (load reordering is the axiomatic engine's job)",
+        *((caches, WEAK_ORDERING) if o.weak_ordering else (IN_ORDER, caches)),
         "Non-cacheable/Device reads may hit a cached copy (B2.11 mismatched attributes)"
         if o.nc_reads_may_hit
         else "strict bypass: Non-cacheable/Device reads never hit a cache (not architectural)",

@@ -195,6 +195,7 @@ def test_dc_waits_for_a_translated_access_to_its_line() -> None:
             b.init(l2e=b.table_desc("L3T"), l3e=b.page_desc("PX"))
             b.host("cpu", f"STR VX, 1\nDC CIVAC {dc_line}", pe=0)
             b.translate("cpu", "k")
+            b.options(weak_ordering=True)
 
         return build
 

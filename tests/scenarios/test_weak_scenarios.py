@@ -24,3 +24,19 @@ def test_bundled_variants_run_out_of_order(scenario: str, variant: str) -> None:
     assert m.spec.options.weak_ordering
     assert WEAK_ORDERING in printed
     assert not any(IN_ORDER in line for line in printed)
+
+
+def test_a_scenario_in_program_order_says_so_first() -> None:
+    """``weak_ordering`` is off by default (docs/ordering.md, "Why not the default"): the
+    verdict is then stronger than the architecture, and the first assumption says so."""
+    from stalecheck.machine.assumptions import IN_ORDER as PRINTED
+    from stalecheck.scenarios.builder import Builder
+
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "X")
+    b.host("cpu", "LDR r1, X")
+    b.bad_when(lambda v: False, "never")
+    m = Machine(b.build())
+    assert not m.spec.options.weak_ordering
+    assert assumptions(m)[0] == PRINTED and IN_ORDER in PRINTED
