@@ -304,7 +304,7 @@ def translate(test: ast.LitmusTest) -> Translated:
         locations.append("_unused")
     b = Builder()
     b.system(pes=max(1, len(test.threads)))
-    b.options(weak_ordering=True, quiet_coherent_lines=True)
+    b.options(weak_ordering=True, quiet_coherent_lines=True, record_executions=True)
     for name in locations:
         b.page(f"page_{name}", name)
     b.init(**{k: v for k, v in memory.items() if isinstance(v, int)})
@@ -375,37 +375,55 @@ def final_state(t: Translated, state: State) -> FinalState:
     return FinalState(registers, memory, ())
 
 
-def outcomes(t: Translated, budget: Budget = Budget()) -> tuple[dict[tuple[str, ...], FinalState], bool]:
-    """Every final state the machine reaches (as herd prints it), and whether the
-    search was complete."""
+def execution(t: Translated, state: State) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """The execution a final state ends: per thread, the path it ran and what it read
+    from and where its writes went in coherence order (machine/rfco.py)."""
+    lay = t.machine.layout
+    out = []
+    for ti, th in enumerate(state.threads):
+        span = lay.path_of(ti, th.pc)
+        out.append((span.start if span is not None else -1, th.trace))
+    return tuple(out)
+
+
+def outcomes(
+    t: Translated, budget: Budget = Budget()
+) -> tuple[dict[tuple[str, ...], FinalState], dict[tuple[str, ...], int], bool]:
+    """Every final state the machine reaches (as herd prints it), how many executions
+    (herd's candidate executions: paths, read-from and coherence order) end in each,
+    and whether the search was complete."""
     m = t.machine
     found: dict[tuple[str, ...], FinalState] = {}
 
     def final(state: State) -> bool:
         return m.is_complete(state) and not any(state.bufs)
 
-    def project(state: State) -> tuple[str, ...]:
+    def project(state: State) -> tuple[tuple[str, ...], object]:
         fs = final_state(t, state)
         key = t.evaluator.state(fs)
         found.setdefault(key, fs)
-        return key
+        return key, execution(t, state)
 
     result = collect(m, final, project, budget)
-    return {k: found[k] for k in result.values if isinstance(k, tuple)}, result.complete
+    counts: dict[tuple[str, ...], int] = {}
+    for value in result.values:
+        assert isinstance(value, tuple)
+        counts[value[0]] = counts.get(value[0], 0) + 1
+    return {k: found[k] for k in counts}, counts, result.complete
 
 
 def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
-    """The machine engine's result for ``test``, in the axiomatic engine's form.  The
-    witness counts are counts of distinct final states (the machine has no
-    executions to count); the States and the Observation word are herd's."""
+    """The machine engine's result for ``test``, in the axiomatic engine's form: the
+    witness counts are herd's, counts of executions (machine/rfco.py), each reached
+    as a final state of the exploration."""
     start = time.perf_counter()
     t = translate(test)
-    states, complete = outcomes(t, budget)
+    states, counts, complete = outcomes(t, budget)
     if not complete:
         raise _refuse(test, "the machine's search did not finish within its budget")
     ev = t.evaluator
-    p_true = sum(1 for fs in states.values() if ev.holds(ev.prop, fs))
-    p_false = len(states) - p_true
+    p_true = sum(n for k, n in counts.items() if ev.holds(ev.prop, states[k]))
+    p_false = sum(counts.values()) - p_true
     positive, negative = (p_false, p_true) if ev.quantifier == "~exists" else (p_true, p_false)
     cut = any(e is not None and e.cut for e in t.machine.layout.elaborated)
     return CheckResult(
@@ -422,6 +440,6 @@ def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
         p_false=p_false,
         loop=cut,
         elapsed=time.perf_counter() - start,
-        executions=len(states),
-        state_counts={k: 1 for k in states},
+        executions=sum(counts.values()),
+        state_counts=counts,
     )

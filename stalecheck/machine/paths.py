@@ -574,19 +574,22 @@ class Elaborator:
         self, w: _Walk, src: Src, rs: str, rt: str, addr: Address, order: str, release: bool,
         noret: bool, width: int,
     ) -> list[_Walk] | None:
-        """CAS Rs, Rt, [Xn]: read; if equal to Rs, write Rt.  Three paths, as herd has
+        """CAS Rs, Rt, [Xn]: read; if equal to Rs, write Rt.  Four paths, as herd has
         them (AArch64Sem.ml ``cas``, the axiomatic engine's ``_compare_and_swap``):
         success with Rs rewritten from the memory read (data dependency on it),
         success with Rs rewritten from its own value (data from Rs, pick on the read),
-        and failure without a write.  herd's other failing form writes back the value
-        read; such a write changes no final state (it rewrites the value the location
-        already holds, with no other write between), so it is not a path here."""
+        failure without a write, and failure writing back the value read (an atomic
+        read and write, a release for CASL/CASAL).  The write-back rewrites the value
+        the location already holds with no other write between, so it adds no final
+        state, but it is an execution of its own that herd counts (litmus_machine.py).
+        Arm ARM C6.2 CAS: "If the comparison is not equal, the architecture permits
+        writing the value read from the location to memory", atomically."""
         compare = self.read(w, rs)
         new = self.read(w, rt)
         aloc, aexpr = self.address(w, addr, src)
         kind = ACQUIRE if order == "A" else ""
         forks: list[_Walk] = []
-        for outcome in ("fail", "from-register", "from-memory"):
+        for outcome in ("fail", "fail-write-back", "from-register", "from-memory"):
             b = w.fork()
             slot = self.slot(b, f"{canonical(rs)}.mem" if noret else rs)
             flags = ATOMIC_READ | (NORET if noret else 0) | (0 if outcome == "fail" else RMW_READ)
@@ -595,6 +598,11 @@ class Elaborator:
             equal = rx.flags_cond("EQ", width, old, compare)
             if outcome == "fail":
                 self.assume(b, src, rx.negate(equal), PICK)
+                self.write(b, rs, old)
+            elif outcome == "fail-write-back":
+                name = self.assume(b, src, rx.negate(equal), PICK)
+                wflags = RMW_WRITE | (AMO_AL if order and release else 0)
+                self.store(b, src, addr, rx.pick(name, old), release, wflags, width)
                 self.write(b, rs, old)
             else:
                 name = self.assume(b, src, equal, PICK)

@@ -166,6 +166,7 @@ class Options:
     prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
     quiet_coherent_lines: bool = False  # skip spontaneous steps on cacheable-only lines (reduce.py)
     weak_ordering: bool = False  # out-of-order execution inside a PE (machine/ordering.py)
+    record_executions: bool = False  # litmus counts: record read-from and coherence order (machine/rfco.py)
 
 
 @dataclass(frozen=True)
