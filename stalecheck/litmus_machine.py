@@ -29,7 +29,7 @@ from stalecheck.litmus import ast
 from stalecheck.machine import regexpr as rx
 from stalecheck.machine.caches import coherent_value
 from stalecheck.machine.isa import Instr, Op
-from stalecheck.machine.paths import Address, Operand, Src
+from stalecheck.machine.paths import EXTENDS, Address, Operand, Src
 from stalecheck.machine.state import State
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
@@ -78,6 +78,7 @@ class _Thread:
     def __init__(self, test: ast.LitmusTest, proc: int) -> None:
         self.test = test
         self.proc = proc
+        self.relative: dict[ast.Instruction, str] = {}  # PC-relative branch -> its label
 
     def refuse(self, ins: ast.Instruction, why: str) -> UnsupportedError:
         return _refuse(self.test, f"{why} in {ins.text!r}", ins.line, ins.column)
@@ -90,19 +91,31 @@ class _Thread:
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
-        """An immediate, or a register with an optional shift (``LSL #n``)."""
+        """An immediate (``#imm``, ``#imm, LSL #0|#12``), or a register, shifted
+        (``LSL``/``LSR``/``ASR #n``) or extended (``UXTW``, ``SXTB #n``, ...): C6.2's
+        immediate, shifted-register and extended-register operand forms."""
         op = ops[at]
-        if isinstance(op, ast.Imm):
-            if at + 1 < len(ops):
-                raise self.refuse(ins, "shifted immediate")
-            return Operand("imm", value=op.value)
-        name = self.reg(ins, op)
-        if at + 1 < len(ops):
-            mod = ops[at + 1]
-            if isinstance(mod, ast.Shift) and mod.kind.upper() == "LSL" and at + 2 == len(ops):
-                return Operand("reg", name, ext="LSL", amount=mod.amount)
+        mod = ops[at + 1] if at + 1 < len(ops) else None
+        if at + 2 < len(ops):
             raise self.refuse(ins, "operand form")
-        return Operand("reg", name)
+        if isinstance(op, ast.Imm):
+            if mod is None:
+                return Operand("imm", value=op.value)
+            if isinstance(mod, ast.Shift) and mod.kind.upper() == "LSL" and mod.amount in (0, 12):
+                return Operand("imm", value=op.value << mod.amount)
+            raise self.refuse(ins, "shifted immediate")
+        name = self.reg(ins, op)
+        if mod is None:
+            return Operand("reg", name)
+        if isinstance(mod, ast.Shift):
+            kind, amount = mod.kind.upper(), mod.amount
+        elif isinstance(mod, ast.Reg):
+            kind, amount = mod.name.upper(), 0
+        else:
+            raise self.refuse(ins, "operand form")
+        if kind in ("LSL", "LSR", "ASR") or (kind in EXTENDS and amount <= 4):
+            return Operand("reg", name, ext=kind, amount=amount)
+        raise self.refuse(ins, "operand form")
 
     def address(self, ins: ast.Instruction, op: ast.Operand, post: ast.Operand | None = None) -> Address:
         """A memory operand; ``post`` the immediate after it (post-index, ``[X1],#4``)."""
@@ -143,15 +156,41 @@ class _Thread:
     def label(self, ins: ast.Instruction, op: ast.Operand) -> str:
         if isinstance(op, ast.Reg):
             return op.name
+        if isinstance(op, ast.RelLabel) and ins in self.relative:
+            return self.relative[ins]
         raise self.refuse(ins, "branch target")
+
+    def _relative_labels(self, thread: ast.Thread) -> dict[int, list[str]]:
+        """Labels for PC-relative branch targets (``B .+8``): each instruction is 4 bytes
+        (C6.2 B: the offset is from the branch's own address).  Per target instruction
+        number, the labels to put before it; ``self.relative`` maps each branch to its."""
+        code = [cell.instruction for cell in thread.code if cell.instruction is not None]
+        targets: dict[int, list[str]] = {}
+        for k, ins in enumerate(code):
+            for op in ins.operands:
+                if isinstance(op, ast.RelLabel) and op.offset % 4 == 0:
+                    dest = k + op.offset // 4
+                    if not 0 <= dest <= len(code):
+                        raise self.refuse(ins, "branch target outside the thread")
+                    name = f".rel{dest}"
+                    targets.setdefault(dest, []).append(name)
+                    self.relative[ins] = name
+        return targets
 
     def program(self, thread: ast.Thread) -> list[Src]:
         out: list[Src] = []
+        targets = self._relative_labels(thread)
+        k = 0
         for cell in thread.code:
             for label in cell.labels:
                 out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
             if cell.instruction is not None:
+                for label in dict.fromkeys(targets.get(k, ())):
+                    out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
                 out.append(self.instruction(cell.instruction))
+                k += 1
+        for label in dict.fromkeys(targets.get(k, ())):
+            out.append(Src("LABEL", (label,), label, 0, 0, self.test.path))
         return out
 
     def instruction(self, ins: ast.Instruction) -> Src:

@@ -52,6 +52,9 @@ AMO_AL = 8  # the write of an acquire-release atomic: ordered before every later
 EXCLUSIVE = 16  # from LDXR/STXR (for the witness only)
 ATOMIC_READ = 32  # the read of an atomic instruction (CAS, SWP, LDADD)
 
+# Extends of a register operand (``Operand.ext``), then shifted left by ``amount``.
+EXTENDS = ("SXTW", "UXTW", "SXTB", "UXTB", "SXTH", "UXTH", "SXTX", "UXTX")
+
 # Kinds of ``ASSUME``.
 BRANCH = "B"  # a conditional branch: a control dependency for what follows
 PICK = "P"  # a CSEL or CAS outcome: a pick dependency only through the picked value
@@ -249,7 +252,9 @@ class Elaborator:
                 raise self.refuse(src, f"unknown location {op.name!r}")
             return rx.const(self.locations[op.name])
         value = self.read(w, op.name)
-        if op.ext in ("SXTW", "UXTW"):
+        if op.ext in ("LSR", "ASR"):  # C6.2 shifted-register forms: shifted at the operation's width
+            return rx.binary(op.ext, width, value, rx.const(op.amount))
+        if op.ext in EXTENDS:  # C6.2 extended-register forms: extend, then shift left
             value = rx.binary(op.ext, 64, value, rx.const(0))
         if op.amount or op.ext == "LSL":
             value = rx.binary("LSL", 64, value, rx.const(op.amount))
