@@ -181,6 +181,9 @@ class SystemSpec:
     host_types: dict[str, MemType] = field(default_factory=dict, compare=False, hash=False)
     options: Options = Options()
     init: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # Locations placed at a byte offset from another (a litmus array's elements,
+    # litmus_machine.py): name -> (location, offset); the others get addresses apart.
+    placed: dict[str, tuple[str, int]] = field(default_factory=dict, compare=False, hash=False)
     bad: Callable[[StateView], bool] | None = None
     bad_text: str = ""
     xlate: XlateSpec | None = None  # translation and instruction fetch (machine/mmu.py)
