@@ -29,7 +29,13 @@ defined here once:
   entries"); a stage-2 TLBI by IPA leaves combined entries, which only a stage-1
   TLBI of the VA or ``VMALLE1``/``VMALLS12E1``/``ALLE1`` removes (D8.17.6.1: "TLBI
   IPAS2E1, Xt; DSB; TLBI VMALLE1" is required to invalidate all cached copies of the
-  stage 2 translation of the IPA).
+  stage 2 translation of the IPA);
+- a guest's stage-1 walk cache may hold a *combined table* entry: the Table descriptor
+  with the next table's IPA already translated by stage 2 to its PA (D8.17 R_RRVJDB: any
+  structure holding a translation table entry; D8.17.6.1: after ``TLBI IPAS2E1`` a
+  stage-2 translation of a table's IPA survives in such entries until a stage-1 TLBI of
+  the VA that is not last-level, ``VMALLE1``, ``VMALLS12E1`` or ``ALLE1``).  It is a
+  stage-1 entry (the stage-1 regime's tag), so a stage-2 TLBI never removes it.
 """
 
 from __future__ import annotations
@@ -50,8 +56,18 @@ class TlbEntry(NamedTuple):
 
 Tlb = tuple[TlbEntry, ...]
 
-# Kinds of entry; a table entry of level position p (0: the first level) is TABLE + p.
+# Kinds of entry; a table entry of level position p (0: the first level) is TABLE + p,
+# a combined table entry (its next table's address a PA: stage 1 and 2) COMBINED_TABLE + p.
 LEAF, COMBINED, TABLE = 0, 1, 2
+MAX_TABLE_LEVELS = 5  # D8.2: at most five lookup levels (-1 to 3)
+COMBINED_TABLE = TABLE + MAX_TABLE_LEVELS
+
+
+def table_position(kind: int) -> int:
+    """The level position of a (plain or combined) table entry's kind, -1 for a leaf kind."""
+    if kind >= COMBINED_TABLE:
+        return kind - COMBINED_TABLE
+    return kind - TABLE if kind >= TABLE else -1
 
 
 def tag(regime: int, kind: int, n_regimes: int) -> int:
@@ -136,7 +152,8 @@ def invalidate(
                 continue
             if kind in (LEAF, COMBINED) and entry.key == key:
                 continue
-            if kind >= TABLE and not last_level and entry.key == prefixes[kind - TABLE]:
+            pos = table_position(kind)
+            if pos >= 0 and not last_level and entry.key == prefixes[pos]:
                 continue
         out.append(entry)
     return tuple(out)
