@@ -392,9 +392,9 @@ def xlate_assumptions(s: XlateSpec) -> list[str]:
     if any(r.contig > 1 for r in s.regimes):
         out.append(
             "a Contiguous-bit entry may stand for every entry of its range, extrapolated from it "
-            "(D8.7.1); a misprogrammed range gives one of its entries' values or a TLB conflict "
-            "abort, never an unrelated output (stronger than the Arm ARM without FEAT_BBM level 1 "
-            "or 2, D8.7.1.1)"
+            "(D8.7.1); in a misprogrammed range a lookup may give any output page an entry of the "
+            "range gives or extrapolates, with any entry's attributes and permissions, or a TLB "
+            "conflict abort (D8.7.1.1, no FEAT_BBM level 1 or 2; bounded by D8.7.1.2)"
         )
     if any(r.s2 and len(r.levels) > 1 for r in s.regimes):
         out.append(

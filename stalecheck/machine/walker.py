@@ -198,20 +198,23 @@ class Walker:
                 if rg.regimes[rid].s2:
                     rids.append(rg.rid[rg.regimes[rid].s2])
         found: set[tuple[int, int, int]] = set()
+        n_pages = len(self.layout.pages)
         for rid in sorted(set(rids)):
             two_stage = bool(rg.regimes[rid].s2)
+            leaf = rg.leaf_tag(rid)
+            walked: list[tuple[int, ...]] = []
             for key in range(len(rg.key_names[rid])):
                 seen: set[tuple[int, int]] = set()
                 pairs: set[tuple[int, int]] = set()  # combined table entries (guest stage 1)
                 tkey = rg.tlb_key[rid][key]
-                leaf = rg.leaf_tag(rid)
-                leaves = [r for r in self.walk_results(state, pe, rid, key, seen, pairs) if r >= 0]
+                leaves = tuple(r for r in self.walk_results(state, pe, rid, key, seen, pairs) if r >= 0)
+                walked.append(leaves)
                 found.update((leaf, tkey, r) for r in leaves)
                 for other, delta in rg.contiguous[rid][key]:  # D8.7.1: one entry for the range
                     found.update(
                         (leaf, rg.tlb_key[rid][other], r + delta * (1 << OA_SHIFT))
                         for r in leaves
-                        if r & CONTIG and 0 <= desc_oa(r) + delta < len(self.layout.pages)
+                        if r & CONTIG and 0 <= desc_oa(r) + delta < n_pages
                     )
                 prefixes = rg.prefixes[rid][key]
                 found.update((rg.leaf_tag(rid, tlb.TABLE + p), prefixes[p], desc) for p, desc in seen)
@@ -220,4 +223,9 @@ class Walker:
                     combined = rg.leaf_tag(rid, tlb.COMBINED)
                     both = self.full(state, pe, rid, key, False, False)
                     found.update((combined, tkey, r) for r in both if r >= 0)
+            for key, others in enumerate(rg.contiguous[rid]):  # D8.7.1.1: a misprogrammed range
+                if others:
+                    span = [(0, walked[key]), *((-delta, walked[other]) for other, delta in others)]
+                    tkey = rg.tlb_key[rid][key]
+                    found.update((leaf, tkey, r) for r in tlb.misprogrammed(span, CONTIG, OA_SHIFT, n_pages))
         return sorted(found - set(state.tlbs[pe]))
