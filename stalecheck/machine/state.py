@@ -21,6 +21,9 @@ STORE = 0
 STORE_WT = 1  # StoreEntry.flags: write-through, the write also reaches the PoC
 STORE_RELEASE = 2  # StoreEntry.flags: STLR, propagates only after every earlier buffered store (B2.3.7)
 STORE_ATOMIC = 4  # StoreEntry.flags: the write of an atomic pair (machine/atomic.py)
+# StoreEntry.flags: performed for the PEs' Inner Shareable domain, not yet for the DMA
+# masters outside it; ``value`` then holds what they still read (machine/shareability.py).
+STORE_DMA_LATE = 8
 DCVA = 1
 SETWAY = 2
 MARK_FULL = 3  # a DMB ordering loads and stores
@@ -77,6 +80,7 @@ class MarkEntry(NamedTuple):
     """The marker a DMB leaves in the buffer (``kind`` is ``MARK_FULL`` or ``MARK_ST``)."""
 
     kind: int
+    outer: int = 1  # 1: it orders for the DMA masters outside the Inner Shareable domain too
 
 
 class TlbiEntry(NamedTuple):
