@@ -37,8 +37,9 @@ The rules on what may complete before what, each with its place in the Arm ARM
   no CMO (docs/design.md section 1);
 - a store performed for the PEs but not yet for the DMA masters (``STORE_DMA_LATE``,
   ``shareability.py``) is ordered only with later stores to its location (coherence
-  for the DMA masters) and by the markers of barriers that reach them (``MarkEntry.outer``:
-  OSH and SY); ISH markers, ``DSB ISH``, release stores and forwarding ignore it.
+  for the DMA masters) and by the markers of barriers that reach them (OSH and SY:
+  ``MARK_FULL``, ``MARK_ST``); ISH markers (``MARK_FULL_ISH``, ``MARK_ST_ISH``), ``DSB
+  ISH``, release stores and forwarding ignore it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
     MARK_FULL,
+    MARK_FULL_ISH,
     MARK_ST,
+    MARK_ST_ISH,
     SETWAY,
     STORE,
     STORE_DMA_LATE,
@@ -58,7 +61,9 @@ from stalecheck.machine.state import (
     MarkEntry,
 )
 
-_MARKS = (MARK_FULL, MARK_ST)
+_MARKS = (MARK_FULL, MARK_ST, MARK_FULL_ISH, MARK_ST_ISH)
+_FULL_MARKS = (MARK_FULL, MARK_FULL_ISH)
+_OUTER_MARKS = (MARK_FULL, MARK_ST)  # they order for the DMA masters too (shareability.py)
 _MAINTENANCE = (DCVA, SETWAY)
 
 
@@ -67,11 +72,11 @@ def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
     ek, lk = earlier[0], later[0]
     if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9.15, D8.17: ordered by nothing but a DSB
         return False
-    if ek == MARK_FULL:  # a full DMB orders stores, DC and set/way after it
+    if ek in _FULL_MARKS:  # a full DMB orders stores, DC and set/way after it
         return True
     if lk == SETWAY:
         return setway_in_order and ek == SETWAY
-    if ek == MARK_ST:  # DMB ST: stores only (D7.5.9.15)
+    if ek in _MARKS:  # DMB ST: stores only (D7.5.9.15)
         return lk == STORE
     if lk == STORE:
         if ek == STORE:
@@ -160,8 +165,8 @@ def has_release(buf: tuple[Entry, ...]) -> bool:
 def _orders(marker: Entry, entry: Entry) -> bool:
     """Whether a marker has ``entry`` (before it) to order."""
     if entry[0] == STORE and entry[5] & STORE_DMA_LATE:
-        return bool(marker[1])  # only a barrier that reaches the DMA masters (shareability.py)
-    if marker[0] == MARK_FULL:
+        return marker[0] in _OUTER_MARKS  # only a barrier that reaches the DMA masters (shareability.py)
+    if marker[0] in _FULL_MARKS:
         return entry[0] == STORE or entry[0] in _MAINTENANCE
     return entry[0] == STORE
 
@@ -169,18 +174,20 @@ def _orders(marker: Entry, entry: Entry) -> bool:
 def dmb_marker(buf: tuple[Entry, ...], full: bool, outer: bool = True) -> Entry | None:
     """The marker a DMB leaves, or None when nothing before it needs ordering; ``outer``:
     the barrier orders for the DMA masters too (shareability.reaches_dma)."""
-    marker = MarkEntry(MARK_FULL if full else MARK_ST, int(outer))
+    kinds = (MARK_FULL, MARK_ST) if outer else (MARK_FULL_ISH, MARK_ST_ISH)
+    marker = MarkEntry(kinds[0] if full else kinds[1])
     return marker if any(_orders(marker, entry) for entry in buf) else None
 
 
 def _dominates(a: Entry, b: Entry) -> bool:
     """Whether marker ``a`` orders everything marker ``b`` does."""
-    return (a[0] == MARK_FULL or b[0] == MARK_ST) and a[1] >= b[1]
+    wider = a[0] in _OUTER_MARKS or b[0] not in _OUTER_MARKS
+    return wider and (a[0] in _FULL_MARKS or b[0] not in _FULL_MARKS)
 
 
 def loads_blocked(buf: tuple[Entry, ...]) -> bool:
     """A load after a full DMB waits until the stores and maintenance before it complete."""
-    return any(entry[0] == MARK_FULL for entry in buf)
+    return any(entry[0] in _FULL_MARKS for entry in buf)
 
 
 def forward(buf: tuple[Entry, ...], line: int, offset: int) -> int | None:

@@ -30,6 +30,10 @@ MARK_FULL = 3  # a DMB ordering loads and stores
 MARK_ST = 4  # a DMB ST/ISHST: orders stores and DCs only
 TLBI_ENTRY = 5  # translation model (machine/mmu.py)
 IC_ENTRY = 6  # instruction fetch model (machine/fetch.py)
+# The markers of DMB ISH and DMB ISHST where a DMA master may see stores late: they
+# order nothing for it (machine/shareability.py).  Elsewhere they leave MARK_FULL/MARK_ST.
+MARK_FULL_ISH = 7
+MARK_ST_ISH = 8
 
 # DC operations.
 OP_CLEAN = 1
@@ -77,10 +81,10 @@ class SetWayEntry(NamedTuple):
 
 
 class MarkEntry(NamedTuple):
-    """The marker a DMB leaves in the buffer (``kind`` is ``MARK_FULL`` or ``MARK_ST``)."""
+    """The marker a DMB leaves in the buffer (``kind`` is ``MARK_FULL`` or ``MARK_ST``, or
+    ``MARK_FULL_ISH``/``MARK_ST_ISH`` for one that does not order for DMA masters)."""
 
     kind: int
-    outer: int = 1  # 1: it orders for the DMA masters outside the Inner Shareable domain too
 
 
 class TlbiEntry(NamedTuple):

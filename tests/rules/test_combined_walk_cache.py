@@ -40,8 +40,7 @@ def _move_table(stage1_tlbi: str) -> str:
     b.page("DB", "B")
     for line in ("S2L3", "G2", "G3", "TO", "TN", "A", "B"):  # no data-cache steps
         b.host_type(line, DEVICE)
-    b.regime("s2", root="S2L3", levels=(3,), stage=2,
-             vas={"G2P": (0,), "GT3": (1,), "DA": (2,), "DB": (3,)})
+    b.regime("s2", root="S2L3", levels=(3,), stage=2, vas={"G2P": (0,), "GT3": (1,), "DA": (2,), "DB": (3,)})
     b.regime("g", root="G2", levels=(2, 3), vas={"V": (0, 0)}, s2="s2")
     b.init(
         s2g2=b.page_desc("G2P"),

@@ -37,8 +37,10 @@ def _publish(barrier: str, coherent: bool, reader: str = "dma") -> Machine:
     if reader == "dma":
         b.device("dma", consume, coherent=coherent)
     else:
-        b.host("pe1", f"AWAIT F, >=1\nDMB SY\nLDR r1, D", pe=1)
-    b.bad_when(lambda v: v.done(reader) and v.reg(reader, "r1") == 0, "the flag is seen before the descriptor")
+        b.host("pe1", "AWAIT F, >=1\nDMB SY\nLDR r1, D", pe=1)
+    b.bad_when(
+        lambda v: v.done(reader) and v.reg(reader, "r1") == 0, "the flag is seen before the descriptor"
+    )
     return Machine(b.build())
 
 
@@ -58,7 +60,9 @@ CASES = [
 
 @pytest.mark.parametrize("coherent", [False, True])
 @pytest.mark.parametrize(("barrier", "expect"), CASES)
-def test_an_ish_barrier_does_not_order_stores_for_a_dma_master(barrier: str, expect: str, coherent: bool) -> None:
+def test_an_ish_barrier_does_not_order_stores_for_a_dma_master(
+    barrier: str, expect: str, coherent: bool
+) -> None:
     assert check(_publish(barrier, coherent)).outcome.value == expect
 
 
