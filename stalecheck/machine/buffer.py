@@ -45,6 +45,7 @@ The rules on what may complete before what, each with its place in the Arm ARM
 from __future__ import annotations
 
 from stalecheck.machine.memtypes import INNER_CACHEABLE_PATHS
+from stalecheck.machine.shareability import reaches_dma
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
@@ -139,18 +140,18 @@ def completable(buf: tuple[Entry, ...], setway_in_order: bool = False) -> list[i
     return out
 
 
-def has_stores(buf: tuple[Entry, ...], for_dma: bool = True) -> bool:
-    """Whether a store has not completed; with ``for_dma`` False, not completed for the
-    PEs (a ``DSB ISHST`` waits for no more, shareability.py)."""
-    if for_dma:
+def has_stores(buf: tuple[Entry, ...], domain: str = "SY") -> bool:
+    """Whether a store has not completed for the observers of a barrier's ``domain`` (its
+    option): a ``DSB ISHST`` does not wait for the DMA masters (shareability.py)."""
+    if reaches_dma(domain):
         return any(entry[0] == STORE for entry in buf)
     return any(entry[0] == STORE and not entry[5] & STORE_DMA_LATE for entry in buf)
 
 
-def performed(buf: tuple[Entry, ...], for_dma: bool) -> bool:
-    """Whether every entry has completed (for the PEs only unless ``for_dma``): what a
-    full DSB waits for (B2.6.9, in its domain: shareability.py)."""
-    if for_dma or not buf:
+def performed(buf: tuple[Entry, ...], domain: str = "SY") -> bool:
+    """Whether every entry has completed for the observers of a barrier's ``domain`` (its
+    option): what a full DSB waits for (B2.6.9, in its domain: shareability.py)."""
+    if not buf or reaches_dma(domain):
         return not buf
     return all(entry[0] == STORE and entry[5] & STORE_DMA_LATE for entry in buf)
 
@@ -171,10 +172,10 @@ def _orders(marker: Entry, entry: Entry) -> bool:
     return entry[0] == STORE
 
 
-def dmb_marker(buf: tuple[Entry, ...], full: bool, outer: bool = True) -> Entry | None:
-    """The marker a DMB leaves, or None when nothing before it needs ordering; ``outer``:
-    the barrier orders for the DMA masters too (shareability.reaches_dma)."""
-    kinds = (MARK_FULL, MARK_ST) if outer else (MARK_FULL_ISH, MARK_ST_ISH)
+def dmb_marker(buf: tuple[Entry, ...], full: bool, domain: str = "SY") -> Entry | None:
+    """The marker a DMB leaves, or None when nothing before it needs ordering; ``domain``
+    (the option) says whether it orders for the DMA masters too (shareability.py)."""
+    kinds = (MARK_FULL, MARK_ST) if reaches_dma(domain) else (MARK_FULL_ISH, MARK_ST_ISH)
     marker = MarkEntry(kinds[0] if full else kinds[1])
     return marker if any(_orders(marker, entry) for entry in buf) else None
 

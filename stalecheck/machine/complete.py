@@ -7,11 +7,10 @@ and non-cacheable writes) and, for ``TLBI`` and ``IC``, in ``mmu.py``.
 
 from __future__ import annotations
 
-from stalecheck.machine import atomic, buffer, caches
+from stalecheck.machine import atomic, buffer, caches, shareability
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, PATH_NC
 from stalecheck.machine.mmu import Mmu
-from stalecheck.machine.shareability import DmaWatch
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
@@ -32,9 +31,9 @@ class Complete:
     def __init__(self, layout: Layout, mmu: Mmu | None) -> None:
         self.layout = layout
         self.mmu = mmu
+        self.dma = shareability.DmaWatch(layout)  # stores a DMA master may see late
         # Whether any program has atomic pairs (machine/atomic.py) to keep reservations for.
         self._atomics = any(i.flags for i in layout.code.values())
-        self.dma = DmaWatch(layout)
 
     def complete(self, state: State, pe: int, index: int, bypass: int = 0) -> State:
         """A buffered store or CMO takes effect in the memory system.  ``bypass`` picks the

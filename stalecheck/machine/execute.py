@@ -18,7 +18,7 @@ from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
 from stalecheck.machine.regexpr import Eval, Expr, compile_expr
-from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others, reaches_dma
+from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
     STORE,
@@ -279,14 +279,13 @@ class Execute:
     @staticmethod
     def _dsb_done(instr: Instr, buf: tuple[Entry, ...]) -> bool:
         """A DSB completes once the accesses of the types it names have completed
-        (B2.6.9) for the observers of its domain (shareability.py): earlier loads are
-        satisfied before it executes (ordering.py)."""
+        (B2.6.9): earlier loads are satisfied before it executes (ordering.py)."""
         if not orders_others(instr.kind):  # the PE's own maintenance only (shareability.py)
             return not any(nsh_dsb_waits_for(e) for e in buf)
         if instr.kind in STORE_BARRIERS:
-            return not buffer.has_stores(buf, reaches_dma(instr.kind))
+            return not buffer.has_stores(buf, instr.kind)  # in the DSB's domain (shareability.py)
         if instr.kind in FULL_BARRIERS:
-            return buffer.performed(buf, reaches_dma(instr.kind))
+            return buffer.performed(buf, instr.kind)
         return True
 
     def execute_early(self, state: State, t: int, j: int, choice: int) -> State:
@@ -425,8 +424,8 @@ class Execute:
             if not orders_others(instr.kind):  # a Non-shareable DMB orders nothing (shareability.py)
                 return state, th
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
-                outer = not self.access.dma.active or reaches_dma(instr.kind)  # shareability.py
-                marker = buffer.dmb_marker(state.bufs[pe], instr.kind in FULL_BARRIERS, outer)
+                domain = instr.kind if self.access.dma.active else "SY"  # shareability.py
+                marker = buffer.dmb_marker(state.bufs[pe], instr.kind in FULL_BARRIERS, domain)
                 if marker is not None:
                     return with_entry(state, pe, marker), th
             # DMB LD leaves no marker: it orders loads, which wait for it in the
