@@ -70,6 +70,7 @@ from stalecheck.machine.traps import Traps
 from stalecheck.machine.view import StateView
 
 _new_state = tuple.__new__
+_MEMO_LIMIT = 1 << 18  # entries of a per-variant memo before it starts afresh (bounds its memory)
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
 
 
@@ -124,6 +125,9 @@ class Machine:
         self._max_migrations = spec.options.max_migrations
         self._preemptible = spec.options.preemptible_policies
         self._completions = lru_cache(maxsize=1 << 16)(self._buffer_completions)
+        self._bad_memo: dict[tuple[Thread, ...], bool] = {}  # is_bad's answers by threads
+        self._bad_last: tuple[object, bool] = (None, False)  # the last threads memoized, and their answer
+        self._complete_last: tuple[object, bool] = (None, False)
 
     # ---- names ---------------------------------------------------------------------
 
@@ -253,12 +257,45 @@ class Machine:
         return describe(self, before, step, after)
 
     def is_bad(self, state: State) -> bool:
-        if self.spec.bad is None:
+        """The scenario's bad-state predicate.  Speed: most transitions (cache steps,
+        buffer completions) leave the threads alone, and most predicates read only
+        registers and whether threads are done.  An evaluation that read nothing but
+        ``state.threads`` (``StateView.wide`` stayed False) followed a path fixed by
+        the threads, so its answer holds for every state with the same threads and is
+        memoized by them: the same answers as evaluating afresh (the predicate is a
+        function of what it reads through the view, as partial-order reduction's
+        ``ObservedView`` assumes too)."""
+        bad = self.spec.bad
+        if bad is None:
             return False
-        return self.spec.bad(StateView(self, state))
+        threads = state.threads
+        if threads is self._bad_last[0]:  # a sibling from the same parent: no hashing
+            return self._bad_last[1]
+        memo = self._bad_memo
+        found = memo.get(threads)
+        if found is not None:
+            self._bad_last = (threads, found)
+            return found
+        view = StateView(self, state)
+        answer = bad(view)
+        if not view.wide:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[threads] = answer
+            self._bad_last = (threads, answer)
+        return answer
 
     def is_complete(self, state: State) -> bool:
-        return all(self.layout.finished(state, i) for i in self._thread_range)
+        """Every program ran to its end: a function of ``state.threads``, so the answer
+        for the last threads asked about is kept (the search asks about a state's
+        successors in turn, and most share their parent's threads)."""
+        threads = state.threads
+        last = self._complete_last
+        if threads is last[0]:
+            return last[1]
+        answer = all(self.layout.finished(state, i) for i in self._thread_range)
+        self._complete_last = (threads, answer)
+        return answer
 
     def actions(self, state: State) -> list[Step]:
         # The hottest function of the search (called once per distinct state): the
