@@ -176,11 +176,11 @@ class Execute:
             return ()
         line, offset = where
         instrs = window.instrs
-        s = self.forwarder(th, t, instr, index, where)
-        if s == -2:
+        fwd = self.forwarder(th, t, instr, index, where)
+        if fwd == -2:
             return ()
-        if s >= 0:
-            values: tuple[int, ...] = (self.store_value(th, t, s, instrs[s]),)
+        if fwd >= 0:
+            values: tuple[int, ...] = (self.store_value(th, t, fwd, instrs[fwd]),)
         else:
             values = self.access.values_at(state, t, line, offset, self.access.access_type(state, t, line))
         for k, between in window.later_loads[index]:
@@ -190,6 +190,11 @@ class Execute:
                 continue
             need = th.regs[self._dest[t][k]]
             values = tuple(v for v in values if v == need)
+            if values and self.tracker is not None:
+                # Counting executions (rfco.py): the same write, not only the same value
+                # (two writes of one value are two executions, and CoRR orders writes).
+                if self.tracker.source(state, t, th, index, fwd) != th.trace[k]:
+                    return ()
         return values
 
     def forwarder(self, th: Thread, t: int, instr: Instr, index: int, where: tuple[int, int]) -> int:
