@@ -190,11 +190,11 @@ class Execute:
                 continue
             need = th.regs[self._dest[t][k]]
             values = tuple(v for v in values if v == need)
-            if values and self.tracker is not None:
-                # Counting executions (rfco.py): the same write, not only the same value
-                # (two writes of one value are two executions, and CoRR orders writes).
-                if self.tracker.source(state, t, th, index, fwd) != th.trace[k]:
-                    return ()
+            # Counting executions (rfco.py): the same write, not only the same value (two
+            # writes of one value are two executions, and CoRR orders writes).
+            tracker = self.tracker
+            if values and tracker is not None and tracker.source(state, t, th, index, fwd) != th.trace[k]:
+                return ()
         return values
 
     def forwarder(self, th: Thread, t: int, instr: Instr, index: int, where: tuple[int, int]) -> int:
