@@ -49,8 +49,17 @@ _INVERSE = {
     "EQ": "NE", "NE": "EQ", "CS": "CC", "HS": "LO", "CC": "CS", "LO": "HS", "MI": "PL", "PL": "MI",
     "VS": "VC", "VC": "VS", "HI": "LS", "LS": "HI", "GE": "LT", "LT": "GE", "GT": "LE", "LE": "GT",
 }
-_LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A"}
-_STORES = {"STR": False, "STLR": True}
+_LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A", "LDUR": ""}
+_STORES = {"STR": False, "STLR": True, "STUR": False}
+# Narrow loads and stores (C6.2): mnemonic -> (the full-width one, bytes, sign-extended).
+_NARROW_LOADS = {
+    f"{base}{suffix}": (base, size, signed)
+    for base in ("LDR", "LDUR", "LDAR", "LDAPR")
+    for suffix, size, signed in (("B", 1, False), ("H", 2, False), ("SB", 1, True), ("SH", 2, True),
+                                 ("SW", 4, True))
+    if not (signed and base in ("LDAR", "LDAPR"))
+}
+_NARROW_STORES = {f"{base}{suffix}": (base, size) for base in _STORES for suffix, size in (("B", 1), ("H", 2))}
 _ORDER_SUFFIX = {"": (False, False), "A": (True, False), "L": (False, True), "AL": (True, True)}
 _LDOPS = {"ADD": "ADD", "EOR": "EOR", "SET": "ORR"}
 
@@ -278,16 +287,18 @@ class _Thread:
         if m in ("CBZ", "CBNZ"):
             arity(2)
             return src("CBZ", self.reg(ins, ops[0]), self.label(ins, ops[1]), m == "CBNZ")
-        if m in _LOADS:
+        if m in _LOADS or m in _NARROW_LOADS:
             arity(2, 3)
+            base, size, signed = _NARROW_LOADS.get(m, (m, 0, False))
             post = ops[2] if len(ops) == 3 else None
             addr = self.address(ins, ops[1], post)
-            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[m], "X" in m[2:4])
-        if m in _STORES:
+            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[base], "X" in m[2:4], size, signed)
+        if m in _STORES or m in _NARROW_STORES:
             arity(2, 3)
+            base, size = _NARROW_STORES.get(m, (m, 0))
             post = ops[2] if len(ops) == 3 else None
             addr = self.address(ins, ops[1], post)
-            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[m])
+            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[base], size)
         if m in ("STXR", "STLXR"):
             arity(3)
             return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),
@@ -427,7 +438,10 @@ def _widths(test: ast.LitmusTest) -> list[_Width]:
             if not (m.startswith(("LD", "ST", "CAS", "SWP"))):
                 continue
             data = ins.operands[1] if m.startswith("ST") and "X" in m[2:5] else ins.operands[0]
-            if isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):
+            narrow = _NARROW_LOADS.get(m, (m, 0, False))[1] or _NARROW_STORES.get(m, (m, 0))[1]
+            if narrow:
+                out.append(_Width(ins.line, ins.column, narrow))
+            elif isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):
                 out.append(_Width(ins.line, ins.column, 4 if data.name[:1].upper() == "W" else 8))
     return out
 
