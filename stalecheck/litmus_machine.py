@@ -59,7 +59,9 @@ _NARROW_LOADS = {
                                  ("SW", 4, True))
     if not (signed and base in ("LDAR", "LDAPR"))
 }
-_NARROW_STORES = {f"{base}{suffix}": (base, size) for base in _STORES for suffix, size in (("B", 1), ("H", 2))}
+_NARROW_STORES = {
+    f"{base}{suffix}": (base, size) for base in _STORES for suffix, size in (("B", 1), ("H", 2))
+}
 _ORDER_SUFFIX = {"": (False, False), "A": (True, False), "L": (False, True), "AL": (True, True)}
 _LDOPS = {"ADD": "ADD", "EOR": "EOR", "SET": "ORR"}
 
