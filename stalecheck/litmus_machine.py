@@ -42,6 +42,16 @@ _ALU = {
     "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
 }
 _ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
+# Multiply-accumulate: mnemonic -> (the product, how the accumulator combines with it).
+_MULTIPLY_ADD = {
+    "MADD": ("MUL", "ADD"), "MSUB": ("MUL", "SUB"), "MNEG": ("MUL", "SUB"),
+    **{f"{sign}{kind}L": (f"{sign}MULL", "ADD" if kind == "MADD" else "SUB")
+       for sign in "SU" for kind in ("MADD", "MSUB", "MNEG")},
+}
+_UNARY = {
+    "ABS": "ABS", "RBIT": "RBIT", "REV": "REV", "REV64": "REV", "REV16": "REV16", "REV32": "REV32",
+    "SXTW": "SXTW", "SXTH": "SXTH", "SXTB": "SXTB", "UXTH": "UXTH", "UXTB": "UXTB",
+}
 _CSEL = {"CSEL", "CSINC", "CSINV", "CSNEG"}
 # CSET rd, c = CSINC rd, zr, zr, !c; CINC rd, rn, c = CSINC rd, rn, rn, !c; ... (C6.2)
 _CSEL_ALIASES = {"CSET": "CSINC", "CSETM": "CSINV", "CINC": "CSINC", "CINV": "CSINV", "CNEG": "CSNEG"}
@@ -125,7 +135,7 @@ class _Thread:
             kind, amount = mod.name.upper(), 0
         else:
             raise self.refuse(ins, "operand form")
-        if kind in ("LSL", "LSR", "ASR") or (kind in EXTENDS and amount <= 4):
+        if kind in ("LSL", "LSR", "ASR", "ROR") or (kind in EXTENDS and amount <= 4):
             return Operand("reg", name, ext=kind, amount=amount)
         raise self.refuse(ins, "operand form")
 
@@ -205,9 +215,24 @@ class _Thread:
             out.append(Src("LABEL", (label,), label, 0, 0, self.test.path))
         return out
 
+    def multiply_add(self, ins: ast.Instruction) -> Src:
+        """MADD/MSUB Rd, Rn, Rm, Ra (Ra + / - Rn * Rm), MNEG Rd, Rn, Rm (-(Rn * Rm)) and
+        their long forms (SMADDL, UMSUBL, SMNEGL, ...: a 32 x 32 -> 64 product), C6.2."""
+        m = ins.mnemonic.upper()
+        product, combine = _MULTIPLY_ADD[m]
+        negate = m.endswith(("NEG", "NEGL"))
+        ops = ins.operands
+        if len(ops) != (3 if negate else 4):
+            raise self.refuse(ins, f"{m} with {len(ops)} operands")
+        rd, rn, rm = (self.reg(ins, op) for op in ops[:3])
+        ra = ("WZR" if rd.startswith("W") else "XZR") if negate else self.reg(ins, ops[3])
+        return Src("MAC", (product, combine, rd, rn, rm, ra), ins.text, ins.line, ins.column, self.test.path)
+
     def instruction(self, ins: ast.Instruction) -> Src:
         m = ins.mnemonic.upper()
         ops = ins.operands
+        if m in _MULTIPLY_ADD:
+            return self.multiply_add(ins)
 
         def src(op: str, *args: object) -> Src:
             return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
@@ -238,6 +263,19 @@ class _Thread:
             name = _ALU.get(m) or _ALU_FLAGS[m]
             return src("ALU", name, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2),
                        m in _ALU_FLAGS)
+        if m in _UNARY:  # ABS, RBIT, REV*, SXTW, UXTB, ...: a function of one register
+            arity(2)
+            return src("ALU", _UNARY[m], self.reg(ins, ops[0]), self.reg(ins, ops[1]), Operand("imm"))
+        if m in ("UBFM", "SBFM"):
+            arity(4)
+            immr, imms = ops[2], ops[3]
+            if not isinstance(immr, ast.Imm) or not isinstance(imms, ast.Imm):
+                raise self.refuse(ins, "operand form")
+            return src("ALU", m, self.reg(ins, ops[0]), self.reg(ins, ops[1]),
+                       Operand("imm", value=immr.value << 8 | imms.value))
+        if m in ("SMULL", "UMULL"):
+            arity(3)
+            return src("ALU", m, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2))
         if m in ("NEG", "MVN"):
             arity(2, 3)
             rd = self.reg(ins, ops[0])

@@ -92,6 +92,7 @@ class Src(NamedTuple):
     """One instruction before elaboration.  ``op`` and ``args``:
 
     - ``MOV (rd, src)``, ``ALU (op, rd, rn, src)``, ``CMP (rn, src)``,
+      ``MAC (product, combine, rd, rn, rm, ra)`` (multiply-accumulate),
       ``CSEL (rd, rn, rm, cond)``;
     - ``B (cond, label)`` (``cond`` "" for always), ``CBZ (reg, label, nonzero)``,
       ``LABEL (name,)``;
@@ -258,7 +259,7 @@ class Elaborator:
                 raise self.refuse(src, f"unknown location {op.name!r}")
             return rx.const(self.locations[op.name])
         value = self.read(w, op.name)
-        if op.ext in ("LSR", "ASR"):  # C6.2 shifted-register forms: shifted at the operation's width
+        if op.ext in ("LSR", "ASR", "ROR"):  # C6.2 shifted-register forms: at the operation's width
             return rx.binary(op.ext, width, value, rx.const(op.amount))
         if op.ext in EXTENDS:  # C6.2 extended-register forms: extend, then shift left
             value = rx.binary(op.ext, 64, value, rx.const(0))
@@ -415,6 +416,11 @@ class Elaborator:
                 y = rx.binary("NOT", width, y, rx.const(0))
                 name = {"BIC": "AND", "ORN": "ORR", "EON": "EOR"}[name]
             self.write(w, rd, rx.binary(name, width, x, y))
+        elif op == "MAC":  # multiply-accumulate: rd = ra (+|-) (rn * rm), C6.2 MADD, SMSUBL, ...
+            product, combine, rd, rn, rm, ra = a
+            width = width_of(rd)
+            mul = rx.binary(product, width, self.read(w, rn), self.read(w, rm))
+            self.write(w, rd, rx.binary(combine, width, self.read(w, ra), mul))
         elif op == "MOVK":  # insert 16 bits, keep the rest (C6.2 MOVK)
             rd, imm, shift = a
             width = width_of(rd)
