@@ -42,6 +42,7 @@ _ALU = {
     "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
 }
 _ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
+_PAIRS = ("LDP", "STP", "LDPSW")  # LDNP/STNP are not: their address dependencies order nothing
 # Multiply-accumulate: mnemonic -> (the product, how the accumulator combines with it).
 _MULTIPLY_ADD = {
     "MADD": ("MUL", "ADD"), "MSUB": ("MUL", "SUB"), "MNEG": ("MUL", "SUB"),
@@ -209,10 +210,61 @@ class _Thread:
             if cell.instruction is not None:
                 for label in dict.fromkeys(targets.get(k, ())):
                     out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
-                out.append(self.instruction(cell.instruction))
+                out += self.instructions(cell.instruction)
                 k += 1
         for label in dict.fromkeys(targets.get(k, ())):
             out.append(Src("LABEL", (label,), label, 0, 0, self.test.path))
+        return out
+
+    def instructions(self, ins: ast.Instruction) -> list[Src]:
+        """The elements one instruction becomes (two accesses for a pair)."""
+        if ins.mnemonic.upper() in _PAIRS:
+            return self.pair(ins)
+        return [self.instruction(ins)]
+
+    def pair(self, ins: ast.Instruction) -> list[Src]:
+        """LDP/STP/LDPSW Rt1, Rt2, [Xn{, #imm}] (also pre- and post-indexed): two accesses
+        to consecutive cells, each single-copy atomic on its own and neither ordered with
+        the other (B2.2.1: "treated as two single-copy atomic reads"; as herd, without
+        FEAT_LSE2, which makes an aligned pair one access: a weaker model, never a
+        stronger one), then the base register's write-back (C6.2 LDP, STP)."""
+        m = ins.mnemonic.upper()
+        ops = ins.operands
+        if len(ops) not in (3, 4):
+            raise self.refuse(ins, f"{m} with {len(ops)} operands")
+        rt1, rt2 = self.reg(ins, ops[0]), self.reg(ins, ops[1])
+        mem, post = ops[2], ops[3] if len(ops) == 4 else None
+        if not isinstance(mem, ast.Mem) or not mem.parts or len(mem.parts) > 2:
+            raise self.refuse(ins, "addressing mode")
+        base = self.reg(ins, mem.parts[0])
+        offset = mem.parts[1] if len(mem.parts) == 2 else ast.Imm(0)
+        if not isinstance(offset, ast.Imm) or (post is not None and not isinstance(post, ast.Imm)):
+            raise self.refuse(ins, "addressing mode")
+        if post is not None and (mem.writeback or offset.value):
+            raise self.refuse(ins, "addressing mode")
+        if canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)) and (mem.writeback or post):
+            raise self.refuse(ins, "a pair that writes back into a register it transfers")
+        if m == "LDP" and canonical_reg(rt1) == canonical_reg(rt2):
+            raise self.refuse(ins, "LDP into one register twice (CONSTRAINED UNPREDICTABLE)")
+        size = 4 if m == "LDPSW" or rt1[:1].upper() == "W" else 8
+
+        def src(op: str, *args: object) -> Src:
+            return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
+
+        out: list[Src] = []
+        regs = (rt1, rt2)
+        if m != "STP" and canonical_reg(base) in (canonical_reg(rt1),):
+            regs = (rt2, rt1)  # load the base register last: the other address still uses it
+        for rt in regs:
+            k = 0 if rt == rt1 else 1
+            addr = Address(Operand("reg", base), Operand("imm", value=offset.value + k * size))
+            if m == "STP":
+                out.append(src("ST", Operand("reg", rt), addr, False, 0))
+            else:
+                out.append(src("LD", rt, addr, "", False, 4 if m == "LDPSW" else 0, m == "LDPSW"))
+        step = post.value if isinstance(post, ast.Imm) else offset.value if mem.writeback else 0
+        if step:
+            out.append(src("ALU", "ADD", base, base, Operand("imm", value=step), False))
         return out
 
     def multiply_add(self, ins: ast.Instruction) -> Src:
