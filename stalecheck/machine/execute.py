@@ -9,6 +9,8 @@ issues it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr, awaits
@@ -18,7 +20,6 @@ from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
 from stalecheck.machine.regexpr import Eval, Expr, compile_expr
-from stalecheck.machine.rfco import RfCo
 from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
@@ -34,6 +35,9 @@ from stalecheck.machine.state import (
 )
 from stalecheck.machine.sysregs import synchronise, write_sctlr
 from stalecheck.machine.traps import Traps
+
+if TYPE_CHECKING:
+    from stalecheck.machine.rfco import RfCo
 
 FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
 STORE_BARRIERS = ("ST", "ISHST", "OSHST", "NSHST")
