@@ -9,9 +9,7 @@ issues it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from stalecheck.machine import atomic, buffer, caches
+from stalecheck.machine import atomic, buffer, caches, rfco
 from stalecheck.machine.access import Access
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr, awaits
 from stalecheck.machine.layout import Layout
@@ -35,9 +33,6 @@ from stalecheck.machine.state import (
 )
 from stalecheck.machine.sysregs import synchronise, write_sctlr
 from stalecheck.machine.traps import Traps
-
-if TYPE_CHECKING:
-    from stalecheck.machine.rfco import RfCo
 
 FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
 STORE_BARRIERS = ("ST", "ISHST", "OSHST", "NSHST")
@@ -83,7 +78,7 @@ class Execute:
         self._fns: dict[tuple[int, int, int], Eval] = {}
         # Read-from and coherence order for litmus execution counts (rfco.py), when
         # ``Options.record_executions`` is on (set by system.py).
-        self.tracker: RfCo | None = None
+        self.tracker: rfco.RfCo | None = None
 
     # ---- registers and locations (machine/regexpr.py) -----------------------------------
 
