@@ -111,6 +111,8 @@ class _Thread:
             name = canonical_reg(op.name)
             if name == "XZR" or (name[:1] == "X" and name[1:].isdigit()):
                 return op.name.upper()
+            if op.name.upper() == "SP":  # the stack pointer, as a 64-bit register (not WSP)
+                return "SP"
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
