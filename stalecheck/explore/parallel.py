@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import pickle
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -45,11 +44,11 @@ import numpy as np
 
 from stalecheck.errors import UsageError
 from stalecheck.explore.protocol import Model
+from stalecheck.explore.transfer import Decoder, Encoder
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop
 
 STRIDE = 1 << 20  # action indices per state in a transition key (a state enables fewer)
-SETTLED = -1  # the value of a visited state of an earlier level in ``Partition.seen``
 ModelFactory = Callable[[], Model[Any, Any]]
 # A "sometimes" property (``search.check``'s ``sanity``), or the name of the model's method
 # that decides it (what a dask worker can be sent: a bound method would pickle the model).
@@ -69,7 +68,12 @@ def _owner_function(model: Model[Any, Any], workers: int) -> Callable[[Any], int
 
 class Partition:
     """One worker's share of the search: its visited states, its frontier, and for each
-    state it found, the key of the transition that first reached it (for witnesses)."""
+    state it found, the key of the transition that first reached it (for witnesses).
+
+    ``seen`` maps each state to its serial number here (the count of states before it);
+    those numbered from ``level_start`` on are this level's candidates, at the same
+    positions in ``candidates`` and ``keys``.  So settling a level is moving one number,
+    not a write per state."""
 
     def __init__(self, factory: ModelFactory, index: int, workers: int, sanity: Sanity = None) -> None:
         self.model = factory()
@@ -77,12 +81,17 @@ class Partition:
         self.index = index
         self.workers = workers
         self.owner = _owner_function(self.model, workers)
-        self.seen: dict[Any, int] = {}  # state -> SETTLED, or its smallest key in this level
-        self.frontier: list[tuple[Any, int]] = []  # (state, id), in id order
+        self.seen: dict[Any, int] = {}
+        self.level_start = 0
+        self.frontier: list[Any] = []  # in id order
+        self.frontier_ids: list[int] = []
         self.enabled: list[int] = []  # actions enabled in each frontier state
-        self.candidates: list[Any] = []  # states first met in this level
-        self.sent: set[Any] = set()  # states sent to other workers in the last two levels
-        self.sent_levels: list[list[Any]] = [[], []]  # ... level by level, to forget them
+        self.candidates: list[Any] = []  # states first met in this level (in key order after ``merge``)
+        self.keys: list[int] = []  # the smallest key of a transition to each candidate
+        self.sorted_keys: np.ndarray[Any, np.dtype[np.int64]] = np.zeros(0, dtype=np.int64)
+        init = self.model.initial_state()
+        self.encoders = [Encoder(init) for _ in range(workers)]
+        self.decoders = [Decoder(init) for _ in range(workers)]
         # per level: the ids of the states found here, and the key of the transition to each
         self.ids: list[np.ndarray[Any, np.dtype[np.int64]]] = []
         self.parents: list[np.ndarray[Any, np.dtype[np.int64]]] = []
@@ -94,87 +103,88 @@ class Partition:
         init = self.model.initial_state()
         if self.owner(init) != self.index:
             return False, False
-        self.seen[init] = SETTLED
-        self.frontier = [(init, 0)]
+        self.seen[init] = 0
+        self.level_start = 1
+        self.frontier, self.frontier_ids = [init], [0]
         self.ids = [np.zeros(1, dtype=np.int64)]
         self.parents = [np.full(1, -1, dtype=np.int64)]
         return True, self.model.is_bad(init)
 
-    def expand(self) -> tuple[list[bytes], int]:
-        """Every successor of the frontier: kept as a candidate when owned here, else
-        queued (the first, smallest key per state) for its owner, pickled per worker.
-        Returns the outgoing batches and the transitions taken.
+    def expand(self, ids: np.ndarray[Any, np.dtype[np.int64]] | None = None) -> tuple[list[bytes], int]:
+        """Settle the last level with ``ids`` (from ``search``) if given, then take every
+        successor of the frontier: a candidate when owned here, else queued (with its
+        first, smallest key) for its owner.  Returns one encoded batch per worker (empty
+        for this one) and the transitions taken.
 
-        Two shortcuts, neither changing the answer: a successor whose partition key is
-        the parent's own object (the step left it alone) is owned here, without hashing;
-        and a successor this worker sent in one of the two previous levels is not sent
-        again (its owner has it: accepted then, or known before)."""
-        actions, next_state, owner, me = self.model.actions, self.model.next_state, self.owner, self.index
-        part_key = getattr(self.model, "partition_key", None)
-        seen, sent = self.seen, self.sent
-        setdefault = seen.setdefault
-        candidates = self.candidates = []
+        A successor whose partition key is the parent's own object (the step left it
+        alone) is owned here, without hashing."""
+        if ids is not None:
+            self._settle(ids)
+        model, me = self.model, self.index
+        actions, next_state, owner = model.actions, model.next_state, self.owner
+        part_key = getattr(model, "partition_key", None) or _itself
+        setdefault = self.seen.setdefault
+        serial = len(self.seen)
+        candidates, keys = self.candidates, self.keys
+        add_candidate, add_key = candidates.append, keys.append
         outgoing: list[dict[Any, int]] = [{} for _ in range(self.workers)]
         self.enabled = enabled = []
         transitions = 0
-        for state, sid in self.frontier:
+        for state, sid in zip(self.frontier, self.frontier_ids, strict=True):
             acts = actions(state)
             enabled.append(len(acts))
             transitions += len(acts)
             base = sid * STRIDE
-            mine = part_key(state) if part_key is not None else None
+            mine = part_key(state)
             for index, action in enumerate(acts):
                 succ = next_state(state, action)
-                key = base + index
-                dest = me if part_key is not None and part_key(succ) is mine else owner(succ)
-                if dest == me:
-                    if setdefault(succ, key) == key:
-                        candidates.append(succ)
-                elif succ not in sent:
-                    outgoing[dest].setdefault(succ, key)
-        # what was sent two levels ago is forgotten; this level's sends are remembered
-        for state in self.sent_levels.pop(0):
-            sent.discard(state)
-        now = [state for out in outgoing for state in out]
-        sent.update(now)
-        self.sent_levels.append(now)
-        tables = self.model.shared_tables() if hasattr(self.model, "shared_tables") else None
+                if part_key(succ) is not mine:
+                    dest = owner(succ)
+                    if dest != me:
+                        out = outgoing[dest]
+                        if succ not in out:
+                            out[succ] = base + index
+                        continue
+                if setdefault(succ, serial) == serial:
+                    add_candidate(succ)
+                    add_key(base + index)
+                    serial += 1
+        shared = model.shared_tables() if hasattr(model, "shared_tables") else None
         batches = [
-            pickle.dumps((tables, list(out.items())), pickle.HIGHEST_PROTOCOL) if w != me else b""
+            self.encoders[w].encode(list(out), list(out.values()), shared) if w != me else b""
             for w, out in enumerate(outgoing)
         ]
         return batches, transitions
-
-    def _decode(self, batch: bytes) -> list[tuple[Any, int]]:
-        """The (state, key) pairs of a batch ``expand`` encoded, after learning the
-        sender's side tables (``shared_tables``)."""
-        tables, items = pickle.loads(batch)
-        if tables is not None:
-            self.model.adopt_tables(tables)  # type: ignore[attr-defined]
-        decoded: list[tuple[Any, int]] = items
-        return decoded
 
     def merge(self, batches: Sequence[bytes]) -> tuple[Any, int, int]:
         """Take the successors other workers found for this one; then, for this level's
         candidates: their keys in order, the smallest key of a bad one and of one that
         meets ``sanity`` (-1 if none)."""
-        seen = self.seen
-        candidates = self.candidates
-        for batch in batches:
+        seen, start = self.seen, self.level_start
+        setdefault = seen.setdefault
+        serial = len(seen)
+        candidates, keys = self.candidates, self.keys
+        for source, batch in enumerate(batches):
             if not batch:
                 continue
-            for succ, key in self._decode(batch):
-                old = seen.get(succ)
-                if old is None:
-                    seen[succ] = key
+            states, their_keys, shared = self.decoders[source].decode(batch)
+            if shared is not None:
+                self.model.adopt_tables(shared)  # type: ignore[attr-defined]
+            for succ, key in zip(states, their_keys, strict=True):
+                pos = setdefault(succ, serial)
+                if pos == serial:
                     candidates.append(succ)
-                elif old > key:  # a candidate of this level reached by an earlier transition
-                    seen[succ] = key
-        keys = np.fromiter((seen[s] for s in candidates), dtype=np.int64, count=len(candidates))
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
+                    keys.append(key)
+                    serial += 1
+                elif pos >= start and keys[pos - start] > key:  # reached earlier in this level
+                    keys[pos - start] = key
+        in_order = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(in_order)
+        in_order = in_order[order]
         self.candidates = [candidates[i] for i in order.tolist()]
-        return keys, self._first(self.model.is_bad, keys), self._first(self.sanity, keys)
+        self.keys = []
+        self.sorted_keys = in_order
+        return in_order, self._first(self.model.is_bad, in_order), self._first(self.sanity, in_order)
 
     def _first(self, test: Callable[[Any], bool] | None, keys: np.ndarray[Any, Any]) -> int:
         """The key of the first candidate (in key order) that meets ``test``, else -1."""
@@ -182,20 +192,17 @@ class Partition:
             return -1
         return next((int(k) for s, k in zip(self.candidates, keys.tolist(), strict=True) if test(s)), -1)
 
-    def settle(self, ids: np.ndarray[Any, np.dtype[np.int64]]) -> None:
+    def _settle(self, ids: np.ndarray[Any, np.dtype[np.int64]]) -> None:
         """This level's candidates get their ids (in key order) and become the frontier."""
-        seen = self.seen
-        keys = np.fromiter((seen[s] for s in self.candidates), dtype=np.int64, count=len(self.candidates))
-        for state in self.candidates:
-            seen[state] = SETTLED
-        self.frontier = list(zip(self.candidates, ids.tolist(), strict=True))
+        self.frontier, self.frontier_ids = self.candidates, ids.tolist()
         self.candidates = []
+        self.level_start = len(self.seen)
         self.ids.append(ids)
-        self.parents.append(keys)
+        self.parents.append(self.sorted_keys)
 
     def transitions_before(self, sid: int) -> int:
         """Actions enabled in this worker's frontier states with an id below ``sid``."""
-        return sum(n for (_, s), n in zip(self.frontier, self.enabled, strict=True) if s < sid)
+        return sum(n for s, n in zip(self.frontier_ids, self.enabled, strict=True) if s < sid)
 
     def parent_key(self, sid: int) -> int | None:
         """The key of the transition that first reached state ``sid``, if found here."""
@@ -208,6 +215,11 @@ class Partition:
 
     def stored(self) -> int:
         return len(self.seen)
+
+
+def _itself(state: Any) -> Any:
+    """The partition key of a model without one: the state (so every step may move it)."""
+    return state
 
 
 # ---- transports ------------------------------------------------------------------------------
@@ -349,8 +361,9 @@ def search(
         if any(bad for _, bad in started):
             return verdict(Outcome.REACHABLE, StopReason.FOUND)
         level_size = 1
+        settle = none  # the ids of the last level's states, sent with the next ``expand``
         while level_size:
-            expanded = workers.call("expand", none)
+            expanded = workers.call("expand", settle)
             routed = [tuple(expanded[src][0][dst] for src in range(n)) for dst in range(n)]
             merged = workers.call("merge", [(routed[dst],) for dst in range(n)])
             keys = [m[0] for m in merged]
@@ -384,7 +397,7 @@ def search(
                 return verdict(Outcome.REACHABLE, reason, (*_witness(workers, parent), stop_key % STRIDE))
             transitions += sum(e[1] for e in expanded)
             ranks = [np.searchsorted(everything, k).astype(np.int64) + states for k in keys]
-            workers.call("settle", [(r,) for r in ranks])
+            settle = [(r,) for r in ranks]
             states += level_size
             if level_size:
                 depth += 1
