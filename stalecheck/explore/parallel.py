@@ -59,11 +59,16 @@ def _owner_function(model: Model[Any, Any], workers: int) -> Callable[[Any], int
     """Which worker owns a state: ``hash(model.partition_key(state)) % workers`` when the
     model offers ``partition_key`` (its value must be made of ints and tuples, whose
     hash is the same in every process), else its fingerprint modulo ``workers``."""
-    key = getattr(model, "partition_key", None)
-    if key is not None:
-        return lambda state: hash(key(state)) % workers
-    fingerprint = model.fingerprint
-    return lambda state: fingerprint(state) % workers
+    part_key, key_hash = _partition(model)
+    return lambda state: key_hash(part_key(state)) % workers
+
+
+def _partition(model: Model[Any, Any]) -> tuple[Callable[[Any], Any], Callable[[Any], int]]:
+    """The model's partition key and the hash of it that places a state (see above)."""
+    part_key = getattr(model, "partition_key", None)
+    if part_key is not None:
+        return part_key, hash
+    return _itself, model.fingerprint
 
 
 class Partition:
@@ -120,9 +125,9 @@ class Partition:
         alone) is owned here, without hashing."""
         if ids is not None:
             self._settle(ids)
-        model, me = self.model, self.index
-        actions, next_state, owner = model.actions, model.next_state, self.owner
-        part_key = getattr(model, "partition_key", None) or _itself
+        model, me, workers = self.model, self.index, self.workers
+        actions, next_state = model.actions, model.next_state
+        part_key, key_hash = _partition(model)
         setdefault = self.seen.setdefault
         serial = len(self.seen)
         candidates, keys = self.candidates, self.keys
@@ -138,8 +143,9 @@ class Partition:
             mine = part_key(state)
             for index, action in enumerate(acts):
                 succ = next_state(state, action)
-                if part_key(succ) is not mine:
-                    dest = owner(succ)
+                succ_key = part_key(succ)
+                if succ_key is not mine:
+                    dest = key_hash(succ_key) % workers
                     if dest != me:
                         out = outgoing[dest]
                         if succ not in out:

@@ -29,7 +29,7 @@ import marshal
 import pickle
 from collections.abc import Callable, Sequence
 from itertools import repeat
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -69,9 +69,10 @@ class Encoder:
         new: list[tuple[int, Any]] = []  # (position, value) of each value sent for the first time
         rows: list[Any] = []
         append = rows.append
+        missing = repeat(_MISSING)  # endless: one per field of every state
         for state in states:
             if kind is not None and type(state) is kind:
-                codes = tuple(map(_get, tables, cast(tuple[Any, ...], state), repeat(_MISSING)))
+                codes = tuple(map(_get, tables, state, missing))  # type: ignore[call-overload]
                 if _MISSING in codes:
                     codes = self._define(state, codes, new)
                 append(codes)
