@@ -5,7 +5,7 @@ model's ``partition_key(state)`` when it has one: the machine engine uses the th
 so that the spontaneous cache steps, most of the transitions, stay inside a worker
 and only program steps cross).  A worker keeps its own visited set and expands only
 the states it owns; nothing is shared between processes: successors owned elsewhere
-travel, pickled, through the coordinator (this process), which also orders them.
+travel, encoded (below), through the coordinator (this process), which also orders them.
 
 Why the answer is the sequential one (``search.check`` with ``Store.EXACT``): the
 search runs level by level and reproduces the plain BFS order inside each level.
@@ -20,14 +20,24 @@ state; a collision there moves no state between verdicts.
 
 A model may offer ``shared_tables()`` and ``adopt_tables(tables)``: side tables that its
 states refer to and that grow while exploring (the machine engine's code emitted by
-policies), sent along with every batch of states.  (Packing states as plain tuples for
-``marshal`` was tried: rebuilding the NamedTuples in Python cost more than unpickling.)
+policies), sent along with a batch of states when they grew.
+
+What crossing costs, and why it is cheap enough: on the 3x1 benchmark case about 30% of
+the transitions change the threads (an instruction), half of those land on the other
+worker, and 96% of the states they carry are duplicates the owner already has (the same
+state reached by a cache step from a state it owns).  The owner needs the state itself
+to say so (a fingerprint could collide, and ``unreachable`` must stay a proof), so each
+is sent, but field by field (``explore.transfer``): each distinct memory, set of cache
+copies or tuple of threads crosses a channel once, and a state costs a row of small
+ints, about 2.5 µs to encode and decode against 6 µs pickled whole.  The sender drops
+the duplicates within a level; resending across levels was measured to be rare (2.5%).
 
 Transport: ``LocalWorkers`` forks N processes joined by pipes (the model is inherited,
 never pickled); ``DaskWorkers`` runs the same ``Partition`` objects as dask actors on
 a ``distributed`` cluster, the engine ``stress`` uses, so one search spans machines.
 Every round trip goes through the coordinator (a star), which keeps the workers
-independent of each other's addresses.
+independent of each other's addresses; it only forwards bytes (6 MB in all on the
+benchmark), two round trips per BFS level.
 """
 
 from __future__ import annotations
@@ -94,6 +104,7 @@ class Partition:
         self.candidates: list[Any] = []  # states first met in this level (in key order after ``merge``)
         self.keys: list[int] = []  # the smallest key of a transition to each candidate
         self.sorted_keys: np.ndarray[Any, np.dtype[np.int64]] = np.zeros(0, dtype=np.int64)
+        self.cpu: list[float] = []  # CPU seconds this worker spent on each level (``level_cpu``)
         init = self.model.initial_state()
         self.encoders = [Encoder(init) for _ in range(workers)]
         self.decoders = [Decoder(init) for _ in range(workers)]
@@ -123,6 +134,7 @@ class Partition:
 
         A successor whose partition key is the parent's own object (the step left it
         alone) is owned here, without hashing."""
+        started = time.process_time()
         if ids is not None:
             self._settle(ids)
         model, me, workers = self.model, self.index, self.workers
@@ -147,9 +159,7 @@ class Partition:
                 if succ_key is not mine:
                     dest = key_hash(succ_key) % workers
                     if dest != me:
-                        out = outgoing[dest]
-                        if succ not in out:
-                            out[succ] = base + index
+                        outgoing[dest].setdefault(succ, base + index)  # the first key is the smallest
                         continue
                 if setdefault(succ, serial) == serial:
                     add_candidate(succ)
@@ -160,12 +170,14 @@ class Partition:
             self.encoders[w].encode(list(out), list(out.values()), shared) if w != me else b""
             for w, out in enumerate(outgoing)
         ]
+        self.cpu.append(time.process_time() - started)
         return batches, transitions
 
     def merge(self, batches: Sequence[bytes]) -> tuple[Any, int, int]:
         """Take the successors other workers found for this one; then, for this level's
         candidates: their keys in order, the smallest key of a bad one and of one that
         meets ``sanity`` (-1 if none)."""
+        started = time.process_time()
         seen, start = self.seen, self.level_start
         setdefault = seen.setdefault
         serial = len(seen)
@@ -190,7 +202,9 @@ class Partition:
         self.candidates = [candidates[i] for i in order.tolist()]
         self.keys = []
         self.sorted_keys = in_order
-        return in_order, self._first(self.model.is_bad, in_order), self._first(self.sanity, in_order)
+        found = self._first(self.model.is_bad, in_order), self._first(self.sanity, in_order)
+        self.cpu[-1] += time.process_time() - started
+        return in_order, *found
 
     def _first(self, test: Callable[[Any], bool] | None, keys: np.ndarray[Any, Any]) -> int:
         """The key of the first candidate (in key order) that meets ``test``, else -1."""
@@ -221,6 +235,12 @@ class Partition:
 
     def stored(self) -> int:
         return len(self.seen)
+
+    def level_cpu(self) -> list[float]:
+        """CPU seconds spent on each level: a level ends when its slowest worker is done,
+        so the sum over levels of the largest share is the search's critical path on
+        free cores (``benchmarks/explore_speed.py`` measures it on a busy machine)."""
+        return self.cpu
 
 
 def _itself(state: Any) -> Any:
