@@ -223,11 +223,11 @@ def parallel_speedup(case: str, size: tuple[int, ...], jobs: int) -> dict[str, A
     as the cores that were free, so the load average is printed beside it.  CPU time
     does not depend on the load: the workers' and the coordinator's CPU against one
     process's says what splitting the search costs, and the critical path (for every
-    BFS level the CPU of its slowest worker, since a level ends when they all have)
-    says what wall time the split would take on ``jobs`` free cores.  The one-process
-    figure is the faster of the search as ``check`` runs it and with the garbage
-    collector off (as the workers run), so the speed-up is not flattered by the
-    collector."""
+    call of the level protocol the CPU of its slowest worker, since the call ends when
+    they all have, plus the coordinator) says what wall time the split would take on
+    ``jobs`` free cores.  The one-process figure is the faster of the search as
+    ``check`` runs it and with the garbage collector off (as the workers run), so the
+    speed-up is not flattered by the collector."""
     from stalecheck.explore.parallel import LocalWorkers, search
 
     machine = Machine(CASES[case][0](*size))
@@ -251,13 +251,13 @@ def parallel_speedup(case: str, size: tuple[int, ...], jobs: int) -> dict[str, A
         cpu = time.process_time()
         split = search(machine, workers)
         split_wall, coordinator_cpu = time.monotonic() - wall, time.process_time() - cpu
-        levels = workers.call("level_cpu", [()] * jobs)
+        calls = workers.call("call_cpu", [()] * jobs)
     finally:
         workers.close()  # joins them, so that their CPU time is counted below
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     workers_cpu = usage.ru_utime + usage.ru_stime - children
     assert (split.states, split.transitions, split.depth) == (plain.states, plain.transitions, plain.depth)
-    critical = sum(max(level) for level in zip(*levels, strict=True)) + coordinator_cpu
+    critical = sum(max(call) for call in zip(*calls, strict=True)) + coordinator_cpu
     return {
         "case": case,
         "size": "x".join(map(str, size)),

@@ -104,7 +104,7 @@ class Partition:
         self.candidates: list[Any] = []  # states first met in this level (in key order after ``merge``)
         self.keys: list[int] = []  # the smallest key of a transition to each candidate
         self.sorted_keys: np.ndarray[Any, np.dtype[np.int64]] = np.zeros(0, dtype=np.int64)
-        self.cpu: list[float] = []  # CPU seconds this worker spent on each level (``level_cpu``)
+        self.cpu: list[float] = []  # CPU seconds this worker spent on each call (``call_cpu``)
         init = self.model.initial_state()
         self.encoders = [Encoder(init) for _ in range(workers)]
         self.decoders = [Decoder(init) for _ in range(workers)]
@@ -126,14 +126,39 @@ class Partition:
         self.parents = [np.full(1, -1, dtype=np.int64)]
         return True, self.model.is_bad(init)
 
-    def expand(self, ids: np.ndarray[Any, np.dtype[np.int64]] | None = None) -> tuple[list[bytes], int]:
+    def lend(self, ids: np.ndarray[Any, np.dtype[np.int64]], plan: Sequence[int]) -> list[bytes]:
+        """Settle the last level with ``ids``, then hand the last ``plan[w]`` states of the
+        frontier to worker ``w`` to expand in this level (``_lending_plan``): encoded with
+        their ids, one batch per worker.  They stay this worker's states (their ids and
+        parent keys are recorded here); only their successors are computed elsewhere."""
+        started = time.process_time()
+        self._settle(ids)
+        shared = self.model.shared_tables() if hasattr(self.model, "shared_tables") else None
+        batches = [b""] * self.workers
+        end = len(self.frontier)
+        for w, count in enumerate(plan):
+            if count and w != self.index:
+                start = max(end - count, 0)
+                lent = self.frontier[start:end], self.frontier_ids[start:end]
+                batches[w] = self.encoders[w].encode(*lent, shared)
+                end = start
+        del self.frontier[end:], self.frontier_ids[end:]
+        self.cpu.append(time.process_time() - started)
+        return batches
+
+    def expand(
+        self, ids: np.ndarray[Any, np.dtype[np.int64]] | None = None, borrowed: Sequence[bytes] = ()
+    ) -> tuple[list[bytes], int]:
         """Settle the last level with ``ids`` (from ``search``) if given, then take every
-        successor of the frontier: a candidate when owned here, else queued (with its
-        first, smallest key) for its owner.  Returns one encoded batch per worker (empty
-        for this one) and the transitions taken.
+        successor of the frontier and of the states ``borrowed`` from other workers
+        (``lend``): a candidate when owned here, else queued (with its smallest key) for
+        its owner.  Returns one encoded batch per worker (empty for this one) and the
+        transitions taken.
 
         A successor whose partition key is the parent's own object (the step left it
-        alone) is owned here, without hashing."""
+        alone) has the parent's owner, without hashing.  The frontier is taken in id
+        order, so the first key met for a successor is its smallest; borrowed states
+        come after it, so for their successors the keys are compared."""
         started = time.process_time()
         if ids is not None:
             self._settle(ids)
@@ -165,6 +190,9 @@ class Partition:
                     add_candidate(succ)
                     add_key(base + index)
                     serial += 1
+        for lender, batch in enumerate(borrowed):
+            if batch:
+                transitions += self._expand_borrowed(lender, batch, outgoing)
         shared = model.shared_tables() if hasattr(model, "shared_tables") else None
         batches = [
             self.encoders[w].encode(list(out), list(out.values()), shared) if w != me else b""
@@ -172,6 +200,43 @@ class Partition:
         ]
         self.cpu.append(time.process_time() - started)
         return batches, transitions
+
+    def _expand_borrowed(self, lender: int, batch: bytes, outgoing: list[dict[Any, int]]) -> int:
+        """``expand`` for the states worker ``lender`` lent: their successors whose
+        partition key they keep go back to it, and every key is compared (see ``expand``).
+        The states join this level's frontier here, for ``transitions_before``."""
+        states, ids, shared = self.decoders[lender].decode(batch)
+        if shared is not None:
+            self.model.adopt_tables(shared)  # type: ignore[attr-defined]
+        model, me, workers, start = self.model, self.index, self.workers, self.level_start
+        part_key, key_hash = _partition(model)
+        seen, candidates, keys = self.seen, self.candidates, self.keys
+        transitions = 0
+        for state, sid in zip(states, ids, strict=True):
+            acts = model.actions(state)
+            self.enabled.append(len(acts))
+            transitions += len(acts)
+            base = sid * STRIDE
+            theirs = part_key(state)
+            for index, action in enumerate(acts):
+                succ = model.next_state(state, action)
+                key = base + index
+                succ_key = part_key(succ)
+                dest = lender if succ_key is theirs else key_hash(succ_key) % workers
+                if dest != me:
+                    out = outgoing[dest]
+                    if out.get(succ, key) >= key:
+                        out[succ] = key
+                    continue
+                pos = seen.setdefault(succ, len(seen))
+                if pos == len(candidates) + start:
+                    candidates.append(succ)
+                    keys.append(key)
+                elif pos >= start and keys[pos - start] > key:
+                    keys[pos - start] = key
+        self.frontier.extend(states)
+        self.frontier_ids.extend(ids)
+        return transitions
 
     def merge(self, batches: Sequence[bytes]) -> tuple[Any, int, int]:
         """Take the successors other workers found for this one; then, for this level's
@@ -203,7 +268,7 @@ class Partition:
         self.keys = []
         self.sorted_keys = in_order
         found = self._first(self.model.is_bad, in_order), self._first(self.sanity, in_order)
-        self.cpu[-1] += time.process_time() - started
+        self.cpu.append(time.process_time() - started)
         return in_order, *found
 
     def _first(self, test: Callable[[Any], bool] | None, keys: np.ndarray[Any, Any]) -> int:
@@ -236,10 +301,11 @@ class Partition:
     def stored(self) -> int:
         return len(self.seen)
 
-    def level_cpu(self) -> list[float]:
-        """CPU seconds spent on each level: a level ends when its slowest worker is done,
-        so the sum over levels of the largest share is the search's critical path on
-        free cores (``benchmarks/explore_speed.py`` measures it on a busy machine)."""
+    def call_cpu(self) -> list[float]:
+        """CPU seconds spent on each call of the level protocol: every worker gets the
+        same calls and a call ends when its slowest worker is done, so the sum over calls
+        of the largest share is the search's critical path on free cores
+        (``benchmarks/explore_speed.py`` measures it on a busy machine)."""
         return self.cpu
 
 
@@ -423,7 +489,12 @@ def search(
                 return verdict(Outcome.REACHABLE, reason, (*_witness(workers, parent), stop_key % STRIDE))
             transitions += sum(e[1] for e in expanded)
             ranks = [np.searchsorted(everything, k).astype(np.int64) + states for k in keys]
-            settle = [(r,) for r in ranks]
+            plan = _lending_plan([len(k) for k in keys])
+            if plan is None:
+                settle = [(r,) for r in ranks]
+            else:
+                lent = workers.call("lend", list(zip(ranks, plan, strict=True)))
+                settle = [(None, tuple(lent[src][dst] for src in range(n))) for dst in range(n)]
             states += level_size
             if level_size:
                 depth += 1
@@ -432,6 +503,33 @@ def search(
         return verdict(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
     except Stop as stop:
         return verdict(Outcome.UNKNOWN, stop.reason)
+
+
+LEND_MIN = 32  # states: a smaller surplus is not worth a round trip
+LEND_SLACK = 0.03  # a worker lends when it holds this much more than the mean share
+LEND_SHARE = 0.8  # of its surplus (a lent state costs the borrower more than it saves the lender)
+
+
+def _lending_plan(counts: Sequence[int]) -> list[list[int]] | None:
+    """``plan[i][w]``: how many states of its next frontier worker ``i`` lends to ``w``
+    (``Partition.lend``), or None when the workers' shares are even enough.
+
+    Why: a level ends when its slowest worker does, and partitioning by threads puts
+    every state of one thread tuple on one worker; on the 2x2 benchmark case a level
+    holds about 100 thread tuples and the largest up to a fifth of the level, so hashing
+    leaves one worker up to 1.3 times the mean share.  Owners cannot change (a state
+    met again must reach the worker that stored it), but expanding a state does not
+    need its owner: the heavy worker lends part of its surplus, in proportion to the
+    others' deficits, and gets most successors back (they keep the parent's threads)."""
+    n = len(counts)
+    mean = sum(counts) / n
+    surplus = [max(c - mean, 0.0) for c in counts]
+    deficit = [max(mean - c, 0.0) for c in counts]
+    if n < 2 or max(surplus) < max(LEND_MIN, LEND_SLACK * mean):
+        return None
+    total_deficit = sum(deficit)
+    plan = [[int(s * LEND_SHARE * d / total_deficit) for d in deficit] for s in surplus]
+    return plan if any(map(any, plan)) else None
 
 
 def _witness(workers: Workers, sid: int) -> tuple[int, ...]:
