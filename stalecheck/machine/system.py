@@ -23,6 +23,7 @@ is a list of indices.
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import itemgetter
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
@@ -240,11 +241,11 @@ class Machine:
             )
         )
 
-    def partition_key(self, state: State) -> tuple[Thread, ...]:
-        """What places a state on a worker of a parallel search (``explore.parallel``):
-        the threads, which the spontaneous cache steps and buffer completions (most
-        transitions) leave alone, so that those successors stay on their worker."""
-        return state.threads
+    # What places a state on a worker of a parallel search (``explore.parallel``): the
+    # threads, which the spontaneous cache steps and buffer completions (most transitions)
+    # leave alone, so that those successors stay on their worker.  An ``itemgetter``, not
+    # a method: it runs once per transition there, and a C call costs a third as much.
+    partition_key = itemgetter(State._fields.index("threads"))
 
     def shared_tables(self) -> dict[int, Instr]:
         """What another process needs to read this one's states: the code emitted so far."""
