@@ -17,10 +17,12 @@ observers in that domain.  The model's domains:
   applicable only for Normal Non-cacheable memory accesses and Device memory
   accesses"; printed with every verdict that has a DMA master).  So an ISH barrier,
   ``DMB ISH[ST]`` or ``DSB ISH[ST]``, orders a PE's stores for the other PEs only, and
-  an OSH or SY one for the DMA masters too (``reaches_dma``).  A store the model may
-  show a DMA master late (``DmaWatch``) completes in two steps: first for the PEs
-  (memory and caches change; the buffer keeps the entry, flagged ``STORE_DMA_LATE``,
-  holding the value the DMA masters still read), then for the DMA masters.  An
+  an OSH or SY one for the DMA masters too (``reaches_dma``).  A store, DC or set/way
+  operation that changes what a DMA master reads at a watched location (``DmaWatch``)
+  completes in two steps: first for the PEs (memory and caches change; the buffer keeps,
+  in its place, a ``STORE_DMA_LATE`` record per location holding the value the DMA
+  masters still read), then for the DMA masters (B2.6.9: a DSB completes maintenance
+  "for the set of observers in the required shareability domain").  An
   ISH-only barrier's marker and a ``DSB ISH[ST]`` wait for the first step only; an
   OSH or SY one, and ``SIGNAL`` (a kick), for both (``buffer.py``, ``execute.py``).
   A release store (``STLR``) is Barrier-ordered-after earlier accesses for the PEs'
@@ -37,9 +39,8 @@ observers in that domain.  The model's domains:
   executions, never fewer (the formal model of B2.3 does not cover NSH at all).
 
 What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads are
-ordered by an ISH barrier for data a DMA master wrote as by an OSH one, cache
-maintenance completed for the PEs is complete for the DMA masters, and a location a
-DMA master both reads and writes (or that masters of both kinds, or atomics, touch)
+ordered by an ISH barrier for data a DMA master wrote as by an OSH one, and a location
+a DMA master both reads and writes (or that masters of both kinds, or atomics, touch)
 is shown to the DMA masters at once.
 """
 
@@ -99,6 +100,9 @@ class DmaWatch:
         if not atomics:
             self.coherent = {w: k.pop() for w, k in readers.items() if len(k) == 1 and w not in written}
         self.active = bool(self.coherent)
+        self.offsets: dict[int, tuple[int, ...]] = {}  # line -> its watched offsets
+        for line, offset in sorted(self.coherent):
+            self.offsets[line] = (*self.offsets.get(line, ()), offset)
         self.refused = sorted(set(readers) - set(self.coherent))  # read by DMA, but shown at once
 
     def late_value(self, bufs: tuple[tuple[Entry, ...], ...], line: int, offset: int) -> int | None:
@@ -140,6 +144,6 @@ def assumption(code: Iterable[Instr], devices: bool) -> str | None:
         f"it and inside the Outer Shareable one{used}, so ISH barriers order a PE's stores for "
         "the PEs only and OSH/SY ones for DMA masters too (B2.6.10, B2.10.1.1.1: system specific). "
         "Stronger than the Arm ARM: an ISH barrier orders a PE's loads of what a DMA master wrote, "
-        "maintenance complete for the PEs is complete for DMA masters, and a location a DMA master "
-        "writes, or that atomics use, shows each store to DMA masters at once"
+        "and a location a DMA master writes, or that atomics use, shows each store to DMA masters "
+        "at once"
     )

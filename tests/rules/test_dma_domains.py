@@ -76,3 +76,36 @@ def test_the_domains_are_printed_with_a_dma_master() -> None:
     check(m)
     [line] = [a for a in assumptions(m) if "shareability domains" in a]
     assert "DMB ISHST" in line and "B2.6.10" in line
+
+
+def _clean_then_kick(barrier: str) -> str:
+    """A PE writes a buffer D through its cache, cleans it to the PoC (``DC CVAC``), then
+    ``barrier``, then rings the doorbell F (Device memory); a non-coherent DMA master
+    polls F and reads D at the PoC.  B2.6.9: the DSB waits for the clean to be complete
+    "for the set of observers in the required shareability domain" only; D7.5.9.15: a
+    CMO's effects are visible to other observers "following a DSB"."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "D")
+    b.page("R", "F")
+    b.host_type("F", DEVICE)
+    b.host("cpu", f"STR D, 1\nDC CVAC D\n{barrier}\nSTR F, 1")
+    b.device("dma", "AWAIT F, >=1\nLDR r1, D", coherent=False)
+    b.bad_when(
+        lambda v: v.done("dma") and v.reg("dma", "r1") == 0, "the device reads D from before the clean"
+    )
+    return check(Machine(b.build())).outcome.value
+
+
+@pytest.mark.parametrize(
+    ("barrier", "expect"),
+    [
+        ("DSB ISH", "reachable"),
+        ("DSB OSH", "unreachable"),
+        ("DSB SY", "unreachable"),
+        ("DMB ISH", "reachable"),
+        ("DMB OSH", "unreachable"),
+    ],
+)
+def test_a_clean_completed_by_dsb_ish_may_not_have_reached_a_dma_master(barrier: str, expect: str) -> None:
+    assert _clean_then_kick(barrier) == expect
