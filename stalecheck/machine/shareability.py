@@ -38,15 +38,20 @@ observers in that domain.  The model's domains:
   still be buffered after it, so the PE's own walker may see them late: more
   executions, never fewer (the formal model of B2.3 does not cover NSH at all).
 
-What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads are
-ordered by an ISH barrier for data a DMA master wrote as by an OSH one, and a location
-a DMA master both reads and writes (or that masters of both kinds, or atomics, touch)
-is shown to the DMA masters at once.
+- for the same reason a ``DMB ISH[LD]`` does not order a PE's later load of a
+  location a DMA master writes after its earlier loads (``relax_loads``), while a
+  ``DMB OSH[LD]`` (Linux's dma_rmb) does.
+
+What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads of what a
+DMA master wrote are ordered by a ``DSB ISH``, an acquire, or an ISH ``DMB`` after the
+PE's own stores as if they were OSH, and a location a DMA master both reads and writes
+(or that masters of both kinds, or atomics, touch) is shown to the DMA masters at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
@@ -72,6 +77,39 @@ def reaches_dma(option: str) -> bool:
     the Outer Shareable and Full system domains do, the PEs' Inner Shareable one does
     not (B2.6.10; B2.10.1.1.1)."""
     return option not in NON_SHAREABLE and option not in INNER_ONLY
+
+
+class _Window(Protocol):
+    """What ``relax_loads`` needs of ``ordering.Window`` (which imports this module)."""
+
+    instrs: list[Instr]
+    precede: list[int]
+
+
+def relax_loads(windows: Sequence[_Window | None], layout: Layout) -> None:
+    """A ``DMB ISH`` or ``DMB ISHLD`` orders a PE's loads for the observers of the Inner
+    Shareable domain only (B2.6.10, B2.6.2): a later load of a location a DMA master
+    writes (or of one computed at run time) may be satisfied before it, and so before
+    the loads ahead of the barrier.  Only the barrier's own bit goes: a DMB carries no
+    register dependency, and the other orders of the load stay (ordering.py)."""
+    written = {
+        layout.code[i].loc
+        for t, spec in enumerate(layout.threads)
+        if spec.context == Context.DEVICE
+        for i in layout.programs[t]
+        if layout.code[i].op == "STR"
+    }
+    if not written:
+        return
+    for window in windows:
+        if window is None:
+            continue
+        barriers = 0
+        for j, instr in enumerate(window.instrs):
+            if instr.op == "DMB" and instr.kind in ("ISH", "ISHLD"):
+                barriers |= 1 << j
+            elif instr.op in ("LDR", "AWAIT") and (not instr.loc or instr.loc in written):
+                window.precede[j] &= ~barriers
 
 
 class DmaWatch:
@@ -143,7 +181,7 @@ def assumption(code: Iterable[Instr], devices: bool) -> str | None:
         "shareability domains: the PEs share one Inner Shareable domain, DMA masters are outside "
         f"it and inside the Outer Shareable one{used}, so ISH barriers order a PE's stores for "
         "the PEs only and OSH/SY ones for DMA masters too (B2.6.10, B2.10.1.1.1: system specific). "
-        "Stronger than the Arm ARM: an ISH barrier orders a PE's loads of what a DMA master wrote, "
-        "and a location a DMA master writes, or that atomics use, shows each store to DMA masters "
-        "at once"
+        "Stronger than the Arm ARM: a DSB ISH, an acquire, or a DMB ISH after the PE's own stores "
+        "orders a PE's loads of what a DMA master wrote as an OSH one would, and a location a DMA "
+        "master writes, or that atomics use, shows each store to DMA masters at once"
     )

@@ -109,3 +109,31 @@ def _clean_then_kick(barrier: str) -> str:
 )
 def test_a_clean_completed_by_dsb_ish_may_not_have_reached_a_dma_master(barrier: str, expect: str) -> None:
     assert _clean_then_kick(barrier) == expect
+
+
+def _read_after_dma(barrier: str) -> str:
+    """An I/O-coherent DMA master writes the data D, then the status F; a PE (executing out
+    of order) polls F, then ``barrier``, then reads D.  B2.6.2: a DMB orders accesses for
+    the observers "to the extent required by the DMB options"; Linux reads DMA-written
+    descriptors after dma_rmb() (DMB OSHLD), not virt_rmb() (DMB ISHLD)."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "D F")
+    b.options(weak_ordering=True)
+    b.device("dma", "STR D, 1\nSTR F, 1", coherent=True)
+    b.host("cpu", f"AWAIT F, >=1\n{barrier}\nLDR r1, D")
+    b.bad_when(lambda v: v.done("cpu") and v.reg("cpu", "r1") == 0, "the PE reads D from before the status")
+    return check(Machine(b.build())).outcome.value
+
+
+@pytest.mark.parametrize(
+    ("barrier", "expect"),
+    [
+        ("DMB ISHLD", "reachable"),
+        ("DMB ISH", "reachable"),
+        ("DMB OSHLD", "unreachable"),
+        ("DMB LD", "unreachable"),
+    ],
+)
+def test_an_ish_barrier_does_not_order_loads_of_what_a_dma_master_wrote(barrier: str, expect: str) -> None:
+    assert _read_after_dma(barrier) == expect
