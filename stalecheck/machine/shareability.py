@@ -26,7 +26,10 @@ observers in that domain.  The model's domains:
   ISH-only barrier's marker and a ``DSB ISH[ST]`` wait for the first step only; an
   OSH or SY one, and ``SIGNAL`` (a kick), for both (``buffer.py``, ``execute.py``).
   A release store (``STLR``) is Barrier-ordered-after earlier accesses for the PEs'
-  domain only (B2.3 is stated for it), so it waits for the first step only;
+  domain only (B2.3 is stated for it), so it waits for the first step only.  For the
+  same reason a ``DMB ISH[LD]`` does not order a PE's later load of a location a DMA
+  master writes after its earlier loads (``relax_loads``), while a ``DMB OSH[LD]``
+  (Linux's dma_rmb) does;
 - a ``DMB`` that names the Non-shareable domain orders nothing for any other observer
   (the PE's own loads already read its own stores in program order), so it leaves no
   marker in the buffer (``orders_others``);
@@ -37,10 +40,6 @@ observers in that domain.  The model's domains:
   Non-shareable memory and set/way operations (``nsh_dsb_waits_for``).  Its stores may
   still be buffered after it, so the PE's own walker may see them late: more
   executions, never fewer (the formal model of B2.3 does not cover NSH at all).
-
-- for the same reason a ``DMB ISH[LD]`` does not order a PE's later load of a
-  location a DMA master writes after its earlier loads (``relax_loads``), while a
-  ``DMB OSH[LD]`` (Linux's dma_rmb) does.
 
 What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads of what a
 DMA master wrote are ordered by a ``DSB ISH``, an acquire, or an ISH ``DMB`` after the
