@@ -149,5 +149,6 @@ def test_partial_order_reduction_keeps_the_dma_verdicts(barrier: str, expect: st
 
     for coherent in (False, True):
         m = _publish(barrier, coherent)
-        reduced = check(m, Budget(), mode=SearchMode(por=True), reducer=lambda seen, m=m: PartialOrder(m, seen))
+        por = SearchMode(por=True)
+        reduced = check(m, Budget(), mode=por, reducer=lambda seen, m=m: PartialOrder(m, seen))
         assert reduced.outcome.value == expect
