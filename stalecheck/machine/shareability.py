@@ -43,8 +43,9 @@ observers in that domain.  The model's domains:
 
 What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads of what a
 DMA master wrote are ordered by a ``DSB ISH``, an acquire, or an ISH ``DMB`` after the
-PE's own stores as if they were OSH, and a location a DMA master both reads and writes
-(or that masters of both kinds, or atomics, touch) is shown to the DMA masters at once.
+PE's own stores as if they were OSH, and a store reaches the DMA masters together with
+the PEs where a DMA master writes its location, masters of both kinds read it, the
+program has atomics, or another PE's store to it has not reached them yet.
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ def assumption(code: Iterable[Instr], devices: bool) -> str | None:
         f"it and inside the Outer Shareable one{used}, so ISH barriers order a PE's stores for "
         "the PEs only and OSH/SY ones for DMA masters too (B2.6.10, B2.10.1.1.1: system specific). "
         "Stronger than the Arm ARM: a DSB ISH, an acquire, or a DMB ISH after the PE's own stores "
-        "orders a PE's loads of what a DMA master wrote as an OSH one would, and a location a DMA "
-        "master writes, or that atomics use, shows each store to DMA masters at once"
+        "orders a PE's loads of what a DMA master wrote as an OSH one would; a store reaches DMA "
+        "masters when it reaches the PEs if a DMA master writes its location, masters of both "
+        "kinds read it, the program has atomics, or another PE's store to it has not reached them"
     )
