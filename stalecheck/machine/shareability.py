@@ -95,7 +95,7 @@ def relax_loads(windows: Sequence[_Window | None], layout: Layout) -> None:
     written = {
         layout.code[i].loc
         for t, spec in enumerate(layout.threads)
-        if spec.context == Context.DEVICE
+        if spec.context == Context.DEVICE and not spec.inner
         for i in layout.programs[t]
         if layout.code[i].op == "STR"
     }
@@ -114,8 +114,10 @@ def relax_loads(windows: Sequence[_Window | None], layout: Layout) -> None:
 
 class DmaWatch:
     """The locations whose stores a DMA master may see later than the PEs do: each is
-    read by DMA masters of one kind (all I/O-coherent or all not) and written by none
-    (Model: otherwise every store reaches them at once; printed).  Empty without a DMA
+    read by DMA masters of one kind (all I/O-coherent or all not) outside the PEs' Inner
+    Shareable domain, and written by no DMA master (Model: otherwise every store reaches
+    them at once; printed).  A master inside the domain (``Builder.device(...,
+    inner_shareable=True)``) reads what the PEs read.  Empty without a DMA
     master, and with atomics (their reservations count buffered stores, atomic.py)."""
 
     def __init__(self, layout: Layout) -> None:
@@ -130,7 +132,7 @@ class DmaWatch:
                 where = layout.loc_index(instr.loc)
                 if instr.op == "STR":
                     written.add(where)
-                elif instr.op in ("LDR", "AWAIT"):
+                elif instr.op in ("LDR", "AWAIT") and not layout.threads[t].inner:
                     readers.setdefault(where, set()).add(layout.threads[t].coherent)
         atomics = any(i.flags for i in layout.code.values())
         # location -> whether its readers are I/O-coherent (they see the coherent value)
@@ -141,7 +143,6 @@ class DmaWatch:
         self.offsets: dict[int, tuple[int, ...]] = {}  # line -> its watched offsets
         for line, offset in sorted(self.coherent):
             self.offsets[line] = (*self.offsets.get(line, ()), offset)
-        self.refused = sorted(set(readers) - set(self.coherent))  # read by DMA, but shown at once
 
     def late_value(self, bufs: tuple[tuple[Entry, ...], ...], line: int, offset: int) -> int | None:
         """What a DMA master still reads at the location while a store to it is performed
@@ -179,7 +180,8 @@ def assumption(code: Iterable[Instr], devices: bool) -> str | None:
     used = f" (here: {', '.join(barriers)})" if barriers else ""
     return (
         "shareability domains: the PEs share one Inner Shareable domain, DMA masters are outside "
-        f"it and inside the Outer Shareable one{used}, so ISH barriers order a PE's stores for "
+        f"it (unless declared inner_shareable) and inside the Outer Shareable one{used}, so ISH "
+        "barriers order a PE's stores for "
         "the PEs only and OSH/SY ones for DMA masters too (B2.6.10, B2.10.1.1.1: system specific). "
         "Stronger than the Arm ARM: a DSB ISH, an acquire, or a DMB ISH after the PE's own stores "
         "orders a PE's loads of what a DMA master wrote as an OSH one would; a store reaches DMA "

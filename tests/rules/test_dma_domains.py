@@ -22,7 +22,7 @@ from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
 
 
-def _publish(barrier: str, coherent: bool, reader: str = "dma") -> Machine:
+def _publish(barrier: str, coherent: bool, reader: str = "dma", inner: bool = False) -> Machine:
     """A PE writes the descriptor D, then ``barrier``, then the flag F; the reader polls F
     and reads D.  With a non-coherent DMA master the two are Device memory (written at
     the PoC); with an I/O-coherent one, Normal write-back (in the caches)."""
@@ -35,7 +35,7 @@ def _publish(barrier: str, coherent: bool, reader: str = "dma") -> Machine:
     b.host("cpu", f"STR D, 1\n{barrier}\nSTR F, 1", pe=0)
     consume = "AWAIT F, >=1\nLDR r1, D"
     if reader == "dma":
-        b.device("dma", consume, coherent=coherent)
+        b.device("dma", consume, coherent=coherent, inner_shareable=inner)
     else:
         b.host("pe1", "AWAIT F, >=1\nDMB SY\nLDR r1, D", pe=1)
     b.bad_when(
@@ -69,6 +69,14 @@ def test_an_ish_barrier_does_not_order_stores_for_a_dma_master(
 @pytest.mark.parametrize("barrier", ["DMB ISHST", "DSB ISH"])
 def test_an_ish_barrier_still_orders_stores_for_another_pe(barrier: str) -> None:
     assert check(_publish(barrier, coherent=False, reader="pe1")).outcome.value == "unreachable"
+
+
+@pytest.mark.parametrize("barrier", ["DMB ISHST", "DSB ISH"])
+def test_a_dma_master_declared_inner_shareable_is_ordered_like_a_pe(barrier: str) -> None:
+    """B2.10.1.1.1: the domains are system specific; a master inside the PEs' Inner
+    Shareable domain is among the observers an ISH barrier orders accesses for."""
+    for coherent in (False, True):
+        assert check(_publish(barrier, coherent, inner=True)).outcome.value == "unreachable"
 
 
 def test_the_domains_are_printed_with_a_dma_master() -> None:
