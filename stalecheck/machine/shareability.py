@@ -28,7 +28,7 @@ observers in that domain.  The model's domains:
   A release store (``STLR``) is Barrier-ordered-after earlier accesses for the PEs'
   domain only (B2.3 is stated for it), so it waits for the first step only.  For the
   same reason a ``DMB ISH[LD]`` does not order a PE's later load of a location a DMA
-  master writes after its earlier loads (``relax_loads``), while a ``DMB OSH[LD]``
+  master writes after its earlier loads (``DmaWatch.relax_loads``), while a ``DMB OSH[LD]``
   (Linux's dma_rmb) does;
 - a ``DMB`` that names the Non-shareable domain orders nothing for any other observer
   (the PE's own loads already read its own stores in program order), so it leaves no
@@ -80,36 +80,10 @@ def reaches_dma(option: str) -> bool:
 
 
 class _Window(Protocol):
-    """What ``relax_loads`` needs of ``ordering.Window`` (which imports this module)."""
+    """What ``DmaWatch.relax_loads`` needs of ``ordering.Window`` (which imports this module)."""
 
     instrs: list[Instr]
     precede: list[int]
-
-
-def relax_loads(windows: Sequence[_Window | None], layout: Layout) -> None:
-    """A ``DMB ISH`` or ``DMB ISHLD`` orders a PE's loads for the observers of the Inner
-    Shareable domain only (B2.6.10, B2.6.2): a later load of a location a DMA master
-    writes (or of one computed at run time) may be satisfied before it, and so before
-    the loads ahead of the barrier.  Only the barrier's own bit goes: a DMB carries no
-    register dependency, and the other orders of the load stay (ordering.py)."""
-    written = {
-        layout.code[i].loc
-        for t, spec in enumerate(layout.threads)
-        if spec.context == Context.DEVICE and not spec.inner
-        for i in layout.programs[t]
-        if layout.code[i].op == "STR"
-    }
-    if not written:
-        return
-    for window in windows:
-        if window is None:
-            continue
-        barriers = 0
-        for j, instr in enumerate(window.instrs):
-            if instr.op == "DMB" and instr.kind in ("ISH", "ISHLD"):
-                barriers |= 1 << j
-            elif instr.op in ("LDR", "AWAIT") and (not instr.loc or instr.loc in written):
-                window.precede[j] &= ~barriers
 
 
 class DmaWatch:
@@ -121,6 +95,7 @@ class DmaWatch:
     master, and with atomics (their reservations count buffered stores, atomic.py)."""
 
     def __init__(self, layout: Layout) -> None:
+        self.layout = layout
         readers: dict[tuple[int, int], set[bool]] = {}
         written: set[tuple[int, int]] = set()
         devices = [t for t, spec in enumerate(layout.threads) if spec.context == Context.DEVICE]
@@ -143,6 +118,32 @@ class DmaWatch:
         self.offsets: dict[int, tuple[int, ...]] = {}  # line -> its watched offsets
         for line, offset in sorted(self.coherent):
             self.offsets[line] = (*self.offsets.get(line, ()), offset)
+
+    def relax_loads(self, windows: Sequence[_Window | None]) -> None:
+        """A ``DMB ISH`` or ``DMB ISHLD`` orders a PE's loads for the observers of the Inner
+        Shareable domain only (B2.6.10, B2.6.2): a later load of a location a DMA master
+        outside it writes (or of one computed at run time) may be satisfied before it, and
+        so before the loads ahead of the barrier.  Only the barrier's own bit goes: a DMB
+        carries no register dependency, and the other orders of the load stay (ordering.py)."""
+        layout = self.layout
+        written = {
+            layout.code[i].loc
+            for t, spec in enumerate(layout.threads)
+            if spec.context == Context.DEVICE and not spec.inner
+            for i in layout.programs[t]
+            if layout.code[i].op == "STR"
+        }
+        if not written:
+            return
+        for window in windows:
+            if window is None:
+                continue
+            barriers = 0
+            for j, instr in enumerate(window.instrs):
+                if instr.op == "DMB" and instr.kind in ("ISH", "ISHLD"):
+                    barriers |= 1 << j
+                elif instr.op in ("LDR", "AWAIT") and (not instr.loc or instr.loc in written):
+                    window.precede[j] &= ~barriers
 
     def late_value(self, bufs: tuple[tuple[Entry, ...], ...], line: int, offset: int) -> int | None:
         """What a DMA master still reads at the location while a store to it is performed

@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
-from stalecheck.machine import atomic, buffer, caches, shareability
+from stalecheck.machine import atomic, buffer, caches
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
 from stalecheck.machine.describe import describe
@@ -108,7 +108,7 @@ class Machine:
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.
         self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
-        shareability.relax_loads(self.execute.windows, lay)  # ISH barriers and DMA-written data
+        self.access.dma.relax_loads(self.execute.windows)  # ISH barriers, DMA-written data
         self.quiet = quiet_lines(lay, self.access)
         self.access.quiet = self.quiet
         self.cache_steps.loud = tuple(line for line in range(self.nl) if line not in self.quiet)
