@@ -113,6 +113,7 @@ class Machine:
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.
         self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
+        self.access.dma.relax_loads(self.execute.windows)  # ISH barriers, DMA-written data
         self.quiet = quiet_lines(lay, self.access)
         self.access.quiet = self.quiet
         self.cache_steps.loud = tuple(line for line in range(self.nl) if line not in self.quiet)
