@@ -34,12 +34,16 @@ class SplitModel(Protocol):
     """What a model offers for the split search (``system.Machine`` does)."""
 
     split_at: int  # states are tuples; their first ``split_at`` fields are the inner part
+    # Inner parts numbered: the buckets hold numbers, whose hashes cost nothing.  The model
+    # numbers the inner parts it hands out in ``expand``; the search numbers the others,
+    # the same way (``setdefault(inner, len(inner_keys))``).
+    inner_keys: dict[tuple[Any, ...], int]
 
     def initial_state(self) -> Any: ...
 
-    def expand(self, state: Any) -> tuple[Sequence[Any], int, Sequence[tuple[Any, ...]]]:
-        """``actions(state)``, the index of the first cache step among them, and the inner
-        part of the successor of each cache step (they follow each other)."""
+    def expand(self, state: Any) -> tuple[Sequence[Any], int, Sequence[tuple[Any, ...]], Sequence[int]]:
+        """``actions(state)``, the index of the first cache step among them, the inner part
+        of the successor of each cache step (they follow each other) and its number."""
         ...
 
     def join(self, inner: tuple[Any, ...], outer: tuple[Any, ...]) -> Any:
@@ -67,7 +71,9 @@ def check_split(
     deadline = start + timeout if timeout is not None else None
     cut = model.split_at
     init = model.initial_state()
-    seen: dict[Hashable, set[Hashable]] = {init[cut:]: {init[:cut]}}
+    numbers = model.inner_keys
+    number = numbers.setdefault
+    seen: dict[Hashable, set[int]] = {init[cut:]: {number(init[:cut], len(numbers))}}
     # One entry per stored state: the parent's id and the action's index (4 bytes each).
     parent = array("i", [-1])
     via = array("i", [-1])
@@ -94,26 +100,26 @@ def check_split(
             nxt: list[tuple[Any, int]] = []
             nxt_append = nxt.append
             for state, sid in frontier:
-                enabled, first, inners = expand(state)
+                enabled, first, inners, keys = expand(state)
                 outer = state[cut:]
                 mine = seen[outer]  # the parent's bucket: a cache step's successor lands in it
                 end = first + len(inners)
                 for index in range(len(enabled)):
                     if first <= index < end:
-                        inner = inners[index - first]
                         before = len(mine)
-                        mine.add(inner)  # add, then see whether the set grew: one hash
+                        mine.add(keys[index - first])  # add, then see whether the set grew
                         if len(mine) == before:
                             continue
-                        succ = join(inner, outer)
+                        succ = join(inners[index - first], outer)
                     else:
                         succ = next_state(state, enabled[index])
+                        key = number(succ[:cut], len(numbers))
                         bucket = seen_get(succ[cut:])
                         if bucket is None:
-                            seen[succ[cut:]] = {succ[:cut]}
+                            seen[succ[cut:]] = {key}
                         else:
                             before = len(bucket)
-                            bucket.add(succ[:cut])
+                            bucket.add(key)
                             if len(bucket) == before:
                                 continue
                     parent_append(sid)

@@ -33,6 +33,7 @@ MEMO_LIMIT = 1 << 18  # entries per memo before it starts afresh (bounds its mem
 STEPS_MEMO_LIMIT = 1 << 15
 
 Inner = tuple[caches.Memory, caches.Copies]  # a state's memory and copies: what a cache step changes
+_Found = tuple[tuple[Step, ...], tuple[Inner, ...], tuple[int, ...]]  # steps, successors, their numbers
 
 
 def effect(copies: caches.Copies, mem: caches.Memory, h: Hierarchy, nl: int, step: Step) -> Inner:
@@ -61,7 +62,11 @@ class Hardware:
         )
         self.loud: tuple[int, ...] = tuple(range(layout.nl))  # lines whose steps are explored (reduction.py)
         self._all_linear = all(self.linear_fill)
-        self._steps_memo: dict[tuple[object, ...], tuple[tuple[Step, ...], tuple[Inner, ...]]] = {}
+        self._steps_memo: dict[tuple[object, ...], _Found] = {}
+        # Every memory-and-copies pair met, numbered: the split search stores the numbers,
+        # whose hashes cost nothing (``explore/split.py``).  Never cleared: the numbers must
+        # stay the same for the whole search.
+        self.inner_keys: dict[Inner, int] = {}
         self._fill_memo: dict[tuple[object, ...], int] = {}
 
     def fillable(self, state: State, inst: int, line: int, dirty: int) -> bool:
@@ -109,11 +114,14 @@ class Hardware:
             self._fill_memo[key] = mask
         return mask
 
-    def steps(self, state: State, live: int, steps: list[Step]) -> tuple[Inner, ...]:
+    def steps(
+        self, state: State, live: int, steps: list[Step]
+    ) -> tuple[tuple[Inner, ...], tuple[int, ...]]:
         """Append the enabled write-backs, drops and fills to ``steps``, instance by
         instance, line by line (the order is part of the witness contract), and return
-        the memory and copies after each (``effect``).  ``live`` is the bitmask of lines
-        that may still be touched (reduction.DeadLines; -1: all)."""
+        the memory and copies after each (``effect``) with their ``inner_keys``.
+        ``live`` is the bitmask of lines that may still be touched (reduction.DeadLines;
+        -1: all)."""
         allocatable = self._allocatable(state)
         copies, mem = state.copies, state.mem
         key = (copies, mem, live, allocatable)
@@ -121,12 +129,14 @@ class Hardware:
         if found is None:
             enabled = self._compute(copies, mem, live, allocatable)
             h, nl = self.layout.h, self.layout.nl
-            found = (enabled, tuple(effect(copies, mem, h, nl, step) for step in enabled))
+            inners = tuple(effect(copies, mem, h, nl, step) for step in enabled)
+            numbers = self.inner_keys
+            found = (enabled, inners, tuple(numbers.setdefault(inner, len(numbers)) for inner in inners))
             if len(self._steps_memo) >= STEPS_MEMO_LIMIT:
                 self._steps_memo.clear()
             self._steps_memo[key] = found
         steps.extend(found[0])
-        return found[1]
+        return found[1], found[2]
 
     def _compute(
         self, copies: caches.Copies, mem: caches.Memory, live: int, allocatable: int

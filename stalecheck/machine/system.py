@@ -110,6 +110,7 @@ class Machine:
         self._weak = spec.options.weak_ordering
         self.completion = Complete(lay, self.mmu)
         self.cache_steps = Hardware(lay, self.access)
+        self.inner_keys = self.cache_steps.inner_keys  # explore/split.py
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.
         self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
@@ -301,11 +302,12 @@ class Machine:
     def actions(self, state: State) -> list[Step]:
         return self.expand(state)[0]
 
-    def expand(self, state: State) -> tuple[list[Step], int, tuple[Inner, ...]]:
-        """``actions``, with where the spontaneous cache steps start among them and the
-        memory and copies after each of those (``hardware.effect``): what the
-        breadth-first search needs to skip building the many successors it has seen
-        (``explore/split.py``; a state's first ``SPLIT_AT`` fields are memory and copies)."""
+    def expand(self, state: State) -> tuple[list[Step], int, tuple[Inner, ...], tuple[int, ...]]:
+        """``actions``, with where the spontaneous cache steps start among them, the
+        memory and copies after each of those (``hardware.effect``) and their numbers in
+        ``inner_keys``: what the breadth-first search needs to skip building the many
+        successors it has seen (``explore/split.py``; a state's first ``SPLIT_AT`` fields
+        are memory and copies)."""
         # The hottest function of the search (called once per distinct state): the
         # loops below are written for speed, the order of the steps is the contract.
         steps: list[Step] = []
@@ -330,7 +332,7 @@ class Machine:
                     append(step)
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
         first = len(steps)
-        inners = self._hardware_steps(state, live, steps)
+        inners, keys = self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):
             if th.pending >= 0:
                 append((SYSREG, t))
@@ -346,7 +348,7 @@ class Machine:
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
         if self.mmu is not None:
             steps.extend(self.mmu.actions(state))
-        return steps, first, inners
+        return steps, first, inners, keys
 
     def join(self, inner: Inner, outer: tuple[object, ...]) -> State:
         """The state with memory and copies ``inner`` and the other fields ``outer``
