@@ -114,9 +114,10 @@ def check_split(
                     else:
                         succ = next_state(state, enabled[index])
                         key = number(succ[:cut], len(numbers))
-                        bucket = seen_get(succ[cut:])
+                        rest = succ[cut:]
+                        bucket = seen_get(rest)
                         if bucket is None:
-                            seen[succ[cut:]] = {key}
+                            seen[rest] = {key}
                         else:
                             before = len(bucket)
                             bucket.add(key)
