@@ -73,7 +73,8 @@ def check_split(
     init = model.initial_state()
     numbers = model.inner_keys
     number = numbers.setdefault
-    seen: dict[Hashable, set[int]] = {init[cut:]: {number(init[:cut], len(numbers))}}
+    init_key = number(init[:cut], len(numbers))
+    seen: dict[Hashable, set[int]] = {init[cut:]: {init_key}}
     # One entry per stored state: the parent's id and the action's index (4 bytes each).
     parent = array("i", [-1])
     via = array("i", [-1])
@@ -90,30 +91,36 @@ def check_split(
     try:
         if model.is_bad(init):
             return done(Outcome.REACHABLE, StopReason.FOUND, 0)
-        frontier: list[tuple[Any, int]] = [(init, 0)]
+        # Each state with its id and its inner part's number.
+        frontier: list[tuple[Any, int, int]] = [(init, 0, init_key)]
         next_tick = progress_every
         slow_at = next_tick if max_states is None else min(next_tick, max_states)
         expand, next_state, join, is_bad = model.expand, model.next_state, model.join, model.is_bad
         parent_append, via_append = parent.append, via.append
         seen_get = seen.get
         while frontier:
-            nxt: list[tuple[Any, int]] = []
+            nxt: list[tuple[Any, int, int]] = []
             nxt_append = nxt.append
-            for state, sid in frontier:
+            for state, sid, own in frontier:
                 enabled, first, inners, keys = expand(state)
                 outer = state[cut:]
+                inside = state[:cut]
                 mine = seen[outer]  # the parent's bucket: a cache step's successor lands in it
                 end = first + len(inners)
                 for index in range(len(enabled)):
                     if first <= index < end:
+                        key = keys[index - first]
                         before = len(mine)
-                        mine.add(keys[index - first])  # add, then see whether the set grew
+                        mine.add(key)  # add, then see whether the set grew
                         if len(mine) == before:
                             continue
                         succ = join(inners[index - first], outer)
                     else:
                         succ = next_state(state, enabled[index])
-                        key = number(succ[:cut], len(numbers))
+                        part = succ[:cut]
+                        # Most thread steps leave memory and copies as they were (the
+                        # same objects: a cheap comparison), and so keep the number.
+                        key = own if part == inside else number(part, len(numbers))
                         rest = succ[cut:]
                         bucket = seen_get(rest)
                         if bucket is None:
@@ -132,7 +139,7 @@ def check_split(
                         return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
                     if not sane and sanity is not None and sanity(succ):
                         sane = True
-                    nxt_append((succ, new_id))
+                    nxt_append((succ, new_id, key))
                     if len(parent) >= slow_at:
                         stored = len(parent)
                         if stored >= next_tick:
