@@ -11,6 +11,7 @@ from stalecheck.machine import atomic, buffer, caches, shareability
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, PATH_NC
 from stalecheck.machine.mmu import Mmu
+from stalecheck.machine.rfco import RfCo
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
@@ -36,6 +37,7 @@ class Complete:
         self.dma = shareability.DmaWatch(layout)  # stores a DMA master may see late
         # Whether any program has atomic pairs (machine/atomic.py) to keep reservations for.
         self._atomics = any(i.flags for i in layout.code.values())
+        self.tracker: RfCo | None = None  # litmus execution counts (rfco.py; set by system.py)
 
     def complete(self, state: State, pe: int, index: int, bypass: int = 0) -> State:
         """A buffered store or CMO takes effect in the memory system.  ``bypass`` picks the
@@ -82,6 +84,8 @@ class Complete:
         state = state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
         if kind == STORE and self._atomics:
             state = atomic.propagated(state, pe, entry)
+        if kind == STORE and self.tracker is not None:
+            state = self.tracker.propagated(state, pe, entry, entry[7])
         return state
 
     def _late_for_dma(self, before: State, after: State, entry: Entry) -> tuple[Entry, ...]:

@@ -127,6 +127,9 @@ class Thread(NamedTuple):
     # Reservations of atomic pairs whose read is satisfied and write not yet propagated:
     # (line, offset, pending, intact) each (machine/atomic.py).
     res: tuple[tuple[int, int, int, int], ...] = ()
+    # With ``Options.record_executions`` (litmus counts): per program index, the write a
+    # load read, or a store's place in coherence order (machine/rfco.py); else empty.
+    trace: tuple[int, ...] = ()
 
 
 class State(NamedTuple):
