@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
+from stalecheck.axiomatic.events import IFB_KINDS, Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.relations import transitive_closure
 
 
@@ -170,7 +170,7 @@ def ifb_ob(t: ThreadView, i: int, j: int) -> str:
     """IFB-ordered-before: [R]; (ctrl | addr; po); [ISB]; po."""
     pos_j, bit = t.events[j].pos, 1 << i
     if any(
-        b.kind == "isb" and b.pos < pos_j
+        b.kind in IFB_KINDS and b.pos < pos_j
         and (b.ctrl_d | b.ctrl_p | b.addr_before_d | b.addr_before_p) & bit
         for b in t.barriers
     ):

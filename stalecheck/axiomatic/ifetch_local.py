@@ -32,7 +32,7 @@ from stalecheck.axiomatic.aarch64_local import (
     lob_reason,
     pick_lob,
 )
-from stalecheck.axiomatic.events import Event, ThreadTrace
+from stalecheck.axiomatic.events import IFB_KINDS, Event, ThreadTrace
 from stalecheck.axiomatic.relations import transitive_closure
 
 
@@ -90,7 +90,7 @@ def ifb_ob_fetch(t: ThreadView, i: int, j: int) -> str:
         return reason
     lo, hi = t.events[i].pos, t.events[j].pos
     for b in t.barriers:
-        if b.kind == "isb" and lo < b.pos < hi and _dsb_ob(t, i, b.pos):
+        if b.kind in IFB_KINDS and lo < b.pos < hi and _dsb_ob(t, i, b.pos):
             return "dsb;isb"
     return ""
 

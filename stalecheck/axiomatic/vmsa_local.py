@@ -40,7 +40,7 @@ from stalecheck.axiomatic.aarch64_local import (
     lob_reason,
     pick_lob,
 )
-from stalecheck.axiomatic.events import Event, ThreadTrace
+from stalecheck.axiomatic.events import IFB_KINDS, Event, ThreadTrace
 from stalecheck.axiomatic.relations import transitive_closure
 
 
@@ -92,7 +92,7 @@ def _isbs(t: ThreadView, lo: int, hi: int) -> list[int]:
     """Positions of the context synchronization events (herd's ``IFB``) strictly between
     positions ``lo`` and ``hi``: ISBs, and MMU faults, which are exception entries
     (``EXC-ENTRY``; Arm ARM D1.3.5: taking an exception is context-synchronizing)."""
-    return [b.pos for b in t.barriers if b.kind == "isb" and lo < b.pos < hi] + [
+    return [b.pos for b in t.barriers if b.kind in IFB_KINDS and lo < b.pos < hi] + [
         ev.pos for ev in t.events if ev.kind == "F" and lo < ev.pos < hi]
 
 

@@ -65,7 +65,7 @@ _TRANSLATED = re.compile(
 # Instructions that need more than walks: TLB and cache maintenance, address
 # translation, exceptions, system registers, exclusives and the other atomics.
 _NOT_WITH_WALKS = re.compile(
-    r"^(AT|DC|IC|SVC|HVC|SMC|UDF|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
+    r"^(AT|DC|IC|HVC|SMC|BRK|LD[AX]|ST[LX]X|LDX|STX|CAS|LD(ADD|CLR|SET|EOR"
     r"|SMAX|SMIN|UMAX|UMIN)|ST(ADD|CLR|SET|EOR|SMAX|SMIN|UMAX|UMIN)|LDP|STP|STG|LDG)"
 )
 # herd's fault handling tags (lib/fault.ml Handling.parse).
