@@ -22,7 +22,7 @@ ROWS = manifest_rows(SUITE)
 IFETCH = frozenset({"ifetch"})  # herd's catalogue flag (README: herd7 -variant ifetch)
 
 # Floors: raising them is progress, lowering them needs a reason in review.
-MIN_AGREEING = 312
+MIN_AGREEING = 315
 # What we may refuse, and why (anything else refused fails the run).
 ALLOWED_REFUSALS = (
     "pte_x names a page-table entry",  # pte_x=(oa:...): the VMSA part
