@@ -169,12 +169,10 @@ def dsb_ob(t: ThreadView, i: int, j: int) -> str:
 def ifb_ob(t: ThreadView, i: int, j: int) -> str:
     """IFB-ordered-before: [R]; (ctrl | addr; po); [ISB]; po."""
     pos_j, bit = t.events[j].pos, 1 << i
-    if any(
-        b.kind in IFB_KINDS and b.pos < pos_j
-        and (b.ctrl_d | b.ctrl_p | b.addr_before_d | b.addr_before_p) & bit
-        for b in t.barriers
-    ):
-        return "ctrl+isb"
+    for b in t.barriers:
+        if (b.kind in IFB_KINDS and b.pos < pos_j
+                and (b.ctrl_d | b.ctrl_p | b.addr_before_d | b.addr_before_p) & bit):
+            return "ctrl+isb" if b.kind == "isb" else "ctrl+exc"  # exc: exception entry/return
     return ""
 
 
