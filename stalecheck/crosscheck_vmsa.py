@@ -422,22 +422,26 @@ def final_state(t: VmsaTranslation, state: State) -> FinalState:
 
 def machine_states(
     t: VmsaTranslation, budget: Budget = Budget()
-) -> tuple[dict[tuple[str, ...], FinalState], bool]:
-    """The machine's final states in herd's spelling, and whether the search completed."""
+) -> tuple[dict[tuple[str, ...], bool], bool]:
+    """The machine's final states in herd's spelling, each with whether it is reached
+    only through a TLB conflict abort (herd prints only the faults its condition names,
+    so such a state may look like any other), and whether the search completed."""
     m = t.machine
-    found: dict[tuple[str, ...], FinalState] = {}
 
     def final(state: State) -> bool:
         return m.is_complete(state) and not any(state.bufs)
 
-    def project(state: State) -> tuple[str, ...]:
+    def project(state: State) -> tuple[tuple[str, ...], bool]:
         fs = final_state(t, state)
-        key = t.evaluator.state(fs)
-        found.setdefault(key, fs)
-        return key
+        return t.evaluator.state(fs), any(f[2] == TLB_CONFLICT for f in fs.faults)
 
     result = collect(m, final, project, budget)
-    return {k: found[k] for k in result.values if isinstance(k, tuple)}, result.complete
+    out: dict[tuple[str, ...], bool] = {}
+    for value in result.values:
+        assert isinstance(value, tuple)
+        key: tuple[str, ...] = value[0]
+        out[key] = out.get(key, True) and bool(value[1])
+    return out, result.complete
 
 
 @dataclass(frozen=True)
@@ -448,7 +452,8 @@ class Comparison:
     axiomatic: frozenset[tuple[str, ...]]
     machine: frozenset[tuple[str, ...]]
     complete: bool
-    tlb_conflict: frozenset[tuple[str, ...]] = frozenset()  # machine states with that abort
+    # machine states reached only through that abort
+    tlb_conflict: frozenset[tuple[str, ...]] = frozenset()
 
     @property
     def machine_only(self) -> frozenset[tuple[str, ...]]:
@@ -469,5 +474,5 @@ def compare(test: ast.LitmusTest, budget: Budget = Budget()) -> Comparison:
     translation = translate_vmsa(test)
     result = check_test(test, keep_witness=False, variants=VARIANTS)
     states, complete = machine_states(translation, budget)
-    conflict = frozenset(k for k, fs in states.items() if any(f[2] == TLB_CONFLICT for f in fs.faults))
+    conflict = frozenset(k for k, only in states.items() if only)
     return Comparison(frozenset(result.states), frozenset(states), complete, conflict)
