@@ -29,8 +29,9 @@ The translation (what is not covered is refused with the reason):
   address (or none); an ``EOR`` of a register with itself and a branch to the
   next instruction are the dependency idioms, which program order subsumes;
 * a fault (fatal, herd's default) is named by the one access of its thread
-  that can take it (same virtual address and direction); a thread where two
-  could is refused.
+  that can take it (its kind and direction, from the entries its address may
+  have); where two could, each that may fault is followed by a store of its
+  rank to a private marker location, whose final value names the faulting one.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class _Access:
     pte: bool = False  # a load of an entry: its value is a descriptor
     stored: int | None = None  # a store's constant value (None: a loaded register)
     fault_kinds: set[str] = field(default_factory=set)  # the MMU faults it may take
+    op_index: int = 0  # its line in ``_ThreadCode.ops``
     target: str = ""  # the machine location it accesses
 
 
@@ -99,6 +101,9 @@ class _ThreadCode:
     accesses: list[_Access] = field(default_factory=list)
     # herd register -> its value after each access count: [(accesses done, value)]
     history: dict[str, list[tuple[int, Sym]]] = field(default_factory=dict)
+    # with two accesses that may take one kind of fault: those that may fault, each
+    # followed by a store of its rank to a private marker (the machine's ESR has no address)
+    marked: list[_Access] = field(default_factory=list)
 
 
 class _Translator:
@@ -237,7 +242,8 @@ class _Translator:
                 dest = reg(ops[0])
                 rn = f"r{dest[1:]}"
                 out.ops.append(f"{'LDR' if m == 'LDR' else m} {rn}, {loc}")
-                out.accesses.append(_Access(k, out.ops[-1], va, False, label, dest, pte))
+                out.accesses.append(_Access(k, out.ops[-1], va, False, label, dest, pte,
+                                            op_index=len(out.ops) - 1))
                 regs[dest] = ("load", k)
                 return [dest]
             data = value(ops[0])
@@ -253,7 +259,8 @@ class _Translator:
                 raise self.refuse(f"stored value {data} in {ins.text}", line)
             out.ops.append(f"{m} {loc}, {text}")
             stored = int(text) if text.isdigit() else None
-            out.accesses.append(_Access(k, out.ops[-1], va, True, label, stored=stored, target=loc))
+            out.accesses.append(_Access(k, out.ops[-1], va, True, label, stored=stored, target=loc,
+                                        op_index=len(out.ops) - 1))
             return []
         raise self.refuse(f"instruction {ins.text}", line)
 
@@ -326,13 +333,17 @@ def translate_vmsa(test: ast.LitmusTest) -> VmsaTranslation:
         else:
             raise _refuse(test, f"initial value {base}={value}")
     b.init(**init)
-    threads = []
-    for thread in test.threads:
-        code = t.thread(thread, desc_of)
-        b.host(f"P{thread.proc}", "\n".join(code.ops) or "NOP", pe=thread.proc)
-        b.translate(f"P{thread.proc}", "k")
-        threads.append((thread.proc, code))
-    _check_attributable(test, t, init, [c for _, c in threads])
+    threads = [(thread.proc, t.thread(thread, desc_of)) for thread in test.threads]
+    for proc in _ambiguous(t, init, [c for _, c in threads]):
+        code = threads[proc][1]
+        code.marked = [a for a in code.accesses if a.fault_kinds]
+        for rank, a in reversed(list(enumerate(code.marked))):
+            code.ops.insert(a.op_index + 1, f"STR mark_{proc}, {rank + 1}")
+        b.page(f"M_{proc}", f"mark_{proc}")
+        b.host_type(f"mark_{proc}", DEVICE)
+    for proc, code in threads:
+        b.host(f"P{proc}", "\n".join(code.ops) or "NOP", pe=proc)
+        b.translate(f"P{proc}", "k")
     b.bad_when(lambda v: False, "(outcome collection)")
     return VmsaTranslation(Machine(b.build()), t, tuple(threads), Evaluator(test, layout, True))
 
@@ -346,11 +357,9 @@ def _kinds(desc: int, write: bool) -> str:
     return "MMU:Permission" if write and desc & tr.RO else ""
 
 
-def _check_attributable(
-    test: ast.LitmusTest, t: _Translator, init: Mapping[str, int], codes: list[_ThreadCode]
-) -> None:
-    """Each fault kind and direction must have at most one access per thread that can
-    take it, so that a machine fault (an ESR, no address) names its instruction."""
+def _ambiguous(t: _Translator, init: Mapping[str, int], codes: list[_ThreadCode]) -> set[int]:
+    """The threads where two accesses may take one kind of fault in one direction: a
+    machine fault (an ESR, no address) does not say which, so they get markers."""
     everything = {v for k, v in init.items() if k.startswith("pte_")}
     everything |= {a.stored for c in codes for a in c.accesses if a.stored is not None}
     may: dict[str, set[int]] = {v: {init[f"pte_{v}"]} for v in t.variables}
@@ -359,23 +368,26 @@ def _check_attributable(
             if a.write and a.target.startswith("pte_"):
                 v = a.target[4:]
                 may[v] |= {a.stored} if a.stored is not None else everything
+    out: set[int] = set()
     for proc, c in enumerate(codes):
         for a in c.accesses:
-            a_kinds = {_kinds(d, a.write) for d in may.get(a.va, set())} - {""}
-            a.fault_kinds = a_kinds
-            for other in c.accesses:
-                if other is a or other.write != a.write or not other.va:
-                    continue
-                if a_kinds & {_kinds(d, other.write) for d in may[other.va]}:
-                    raise _refuse(test, f"P{proc} has two accesses that may take one kind of fault")
+            a.fault_kinds = {_kinds(d, a.write) for d in may.get(a.va, set())} - {""}
+        for a in c.accesses:
+            if any(o is not a and o.write == a.write and a.fault_kinds & o.fault_kinds
+                   for o in c.accesses):
+                out.add(proc)
+    return out
 
 
-def _fault_of(code: _ThreadCode, syndrome: int) -> tuple[_Access, str]:
-    """The access that took a fault with this ESR (the one that can: _check_attributable),
-    and herd's kind for it; a TLB conflict abort names the first translated access."""
+def _fault_of(code: _ThreadCode, syndrome: int, mark: int) -> tuple[_Access, str]:
+    """The access that took a fault with this ESR, and herd's kind for it: the one that
+    can, or in a marked thread the one after the last marker stored; a TLB conflict abort
+    names the first translated access (such states are reported apart)."""
     fsc = syndrome & 0x3F
     kind = TLB_CONFLICT if fsc == tr.FSC_TLB_CONFLICT else _KINDS.get(fsc & ~3, f"FSC{fsc:#x}")
     write = bool(syndrome & tr.WNR)
+    if code.marked and kind != TLB_CONFLICT:
+        return code.marked[mark], kind
     for a in code.accesses:
         if a.va and a.write == write and (kind == TLB_CONFLICT or a.fault_kinds & {kind}):
             return a, kind
@@ -396,7 +408,7 @@ def final_state(t: VmsaTranslation, state: State) -> FinalState:
         th = state.threads[m.thread_index(f"P{proc}")]
         done = len(code.accesses)
         if th.fault:
-            access, kind = _fault_of(code, th.fault)
+            access, kind = _fault_of(code, th.fault, mem(f"mark_{proc}") if code.marked else 0)
             done = access.index
             faults.append((proc, access.label, kind, access.va))
         regs: dict[str, Val] = {}

@@ -97,17 +97,22 @@ exists (0:X0=0)
 """))
 
 
-def test_two_accesses_that_may_take_one_fault_are_refused() -> None:
+def test_two_accesses_that_may_take_one_fault_are_told_apart_by_markers() -> None:
     """The machine records a fault's syndrome, not its address: with two loads that may
-    both take a Translation fault, the faulting instruction is not known."""
-    with pytest.raises(UnsupportedError, match="two accesses"):
-        translate_vmsa(parse_litmus("""AArch64 T
-{ [PTE(x)]=(oa:PA(x), valid:0); [PTE(y)]=(oa:PA(y), valid:0); 0:X1=x; 0:X2=y; }
- P0          ;
- LDR W0,[X1] ;
- LDR W3,[X2] ;
-exists (0:X0=0)
-"""))
+    both take a Translation fault, each is followed by a store of its rank to a private
+    location, and the faulting one is the one after the last rank stored."""
+    c = compare(parse_litmus("""AArch64 T
+{ [PTE(y)]=(oa:PA(y), valid:0); 0:X0=PTE(x); 0:X4=(oa:PA(x), valid:0); 1:X1=x; 1:X2=y; }
+ P0          | P1          ;
+ STR X4,[X0] | L0:         ;
+             | LDR W5,[X1] ;
+             | L1:         ;
+             | LDR W3,[X2] ;
+exists (fault(P1:L0,x) \\/ fault(P1:L1,y))
+"""), Budget(timeout=120))
+    assert c.complete and c.kind == "equal"
+    assert any("Fault(P1:L0,x,D-MMU:Translation)" in state for state in c.machine)
+    assert any("Fault(P1:L1,y,D-MMU:Translation)" in state for state in c.machine)
 
 
 def test_handler_columns_are_refused() -> None:
