@@ -10,14 +10,55 @@ orders through them as through an ISB.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from stalecheck.axiomatic.code_nav import UNROLL, PathCut, label_after, label_at, labels_of
+from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.translation import Fault, PathDropped
-from stalecheck.axiomatic.values import CodeLabel
+from stalecheck.axiomatic.values import CodeLabel, Val
+from stalecheck.errors import UnsupportedError
+from stalecheck.litmus import ast
 
-if TYPE_CHECKING:
-    from stalecheck.axiomatic.machine import ThreadMachine
+
+class ExceptionContext(Protocol):
+    """What exception handling reads of a thread's context (machine.Context)."""
+
+    @property
+    def proc(self) -> int: ...
+    @property
+    def variants(self) -> frozenset[str]: ...
+    @property
+    def programs(self) -> Mapping[int, Sequence[ast.CodeLine]]: ...
+    @property
+    def el0(self) -> frozenset[int]: ...
+    @property
+    def handlers(self) -> Mapping[int, Sequence[ast.CodeLine]]: ...
+    @property
+    def fault_handling(self) -> str: ...
+
+
+class ThreadMachine(Protocol):
+    """What exception handling reads and sets of a running thread (machine.ThreadMachine):
+    a protocol, so that this module does not import the machine that calls it."""
+
+    @property
+    def ctx(self) -> ExceptionContext: ...
+
+    code: Sequence[ast.CodeLine]
+    code_proc: int
+    labels: dict[str, int]
+    trace: ThreadTrace
+    regs: dict[str, tuple[Val, int, int]]
+    in_handler: bool
+    el0: bool
+    instance: int
+    back_taken: dict[tuple[int, int], int]
+    branch_counts: bool
+
+    def unsupported(self, message: str) -> UnsupportedError: ...
+
+    def barrier(self, kind: str) -> None: ...
 
 
 def take_fault(m: ThreadMachine, pc: int, fault: Fault) -> int | None:

@@ -27,7 +27,6 @@ from stalecheck.axiomatic.relations import is_acyclic
 
 if TYPE_CHECKING:
     from stalecheck.axiomatic.aarch64_local import LocalOrder
-    from stalecheck.axiomatic.aarch64_model import Prepared
     from stalecheck.axiomatic.candidates import Candidate, CandidateSpace
 
 
@@ -76,8 +75,18 @@ EXTERNAL = "external visibility (ob is cyclic)"
 ATOMIC = "atomicity (a write between an rmw's read and write)"
 
 Edge = tuple[int, int]
+class PreparedPaths(Protocol):
+    """What the skeleton reads of a model's per-path-combination data
+    (aarch64_model.Prepared and its variants)."""
+
+    @property
+    def orders(self) -> list[LocalOrder]: ...
+    @property
+    def static(self) -> list[int]: ...
+
+
 OrderT = TypeVar("OrderT")  # a variant's per-thread order (LocalOrder, or one that holds it)
-PreparedT = TypeVar("PreparedT", bound="Prepared")
+PreparedT = TypeVar("PreparedT", bound=PreparedPaths)
 
 
 class LocalOrderModel(Generic[OrderT, PreparedT]):
