@@ -23,13 +23,13 @@ from stalecheck.axiomatic.conditions import Evaluator, FinalState
 from stalecheck.axiomatic.initial_state import InitialState, build_initial_state, canonical_reg
 from stalecheck.axiomatic.semantics import is_supported
 from stalecheck.axiomatic.values import Addr, Val
-from stalecheck.errors import Position, UnsupportedError
+from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.explore.search import Budget, collect
 from stalecheck.litmus import ast
 from stalecheck.machine import regexpr as rx
 from stalecheck.machine.caches import coherent_value
 from stalecheck.machine.isa import Instr, Op
-from stalecheck.machine.paths import Address, Operand, Src
+from stalecheck.machine.paths import EXTENDS, Address, Operand, Src
 from stalecheck.machine.state import State
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
@@ -42,6 +42,17 @@ _ALU = {
     "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
 }
 _ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
+_PAIRS = ("LDP", "STP", "LDPSW")  # LDNP/STNP are not: their address dependencies order nothing
+# Multiply-accumulate: mnemonic -> (the product, how the accumulator combines with it).
+_MULTIPLY_ADD = {
+    "MADD": ("MUL", "ADD"), "MSUB": ("MUL", "SUB"), "MNEG": ("MUL", "SUB"),
+    **{f"{sign}{kind}L": (f"{sign}MULL", "ADD" if kind == "MADD" else "SUB")
+       for sign in "SU" for kind in ("MADD", "MSUB", "MNEG")},
+}
+_UNARY = {
+    "ABS": "ABS", "RBIT": "RBIT", "REV": "REV", "REV64": "REV", "REV16": "REV16", "REV32": "REV32",
+    "SXTW": "SXTW", "SXTH": "SXTH", "SXTB": "SXTB", "UXTH": "UXTH", "UXTB": "UXTB",
+}
 _CSEL = {"CSEL", "CSINC", "CSINV", "CSNEG"}
 # CSET rd, c = CSINC rd, zr, zr, !c; CINC rd, rn, c = CSINC rd, rn, rn, !c; ... (C6.2)
 _CSEL_ALIASES = {"CSET": "CSINC", "CSETM": "CSINV", "CINC": "CSINC", "CINV": "CSINV", "CNEG": "CSNEG"}
@@ -49,8 +60,19 @@ _INVERSE = {
     "EQ": "NE", "NE": "EQ", "CS": "CC", "HS": "LO", "CC": "CS", "LO": "HS", "MI": "PL", "PL": "MI",
     "VS": "VC", "VC": "VS", "HI": "LS", "LS": "HI", "GE": "LT", "LT": "GE", "GT": "LE", "LE": "GT",
 }
-_LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A"}
-_STORES = {"STR": False, "STLR": True}
+_LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A", "LDUR": ""}
+_STORES = {"STR": False, "STLR": True, "STUR": False}
+# Narrow loads and stores (C6.2): mnemonic -> (the full-width one, bytes, sign-extended).
+_NARROW_LOADS = {
+    f"{base}{suffix}": (base, size, signed)
+    for base in ("LDR", "LDUR", "LDAR", "LDAPR")
+    for suffix, size, signed in (("B", 1, False), ("H", 2, False), ("SB", 1, True), ("SH", 2, True),
+                                 ("SW", 4, True))
+    if not (signed and base in ("LDAR", "LDAPR"))
+}
+_NARROW_STORES = {
+    f"{base}{suffix}": (base, size) for base in _STORES for suffix, size in (("B", 1), ("H", 2))
+}
 _ORDER_SUFFIX = {"": (False, False), "A": (True, False), "L": (False, True), "AL": (True, True)}
 _LDOPS = {"ADD": "ADD", "EOR": "EOR", "SET": "ORR"}
 
@@ -70,6 +92,7 @@ class Translated:
     layout: InitialState
     evaluator: Evaluator
     locations: tuple[str, ...]
+    widths: dict[tuple[int, int], int]  # (line, column) of an access -> its size in bytes
 
 
 class _Thread:
@@ -78,6 +101,7 @@ class _Thread:
     def __init__(self, test: ast.LitmusTest, proc: int) -> None:
         self.test = test
         self.proc = proc
+        self.relative: dict[ast.Instruction, str] = {}  # PC-relative branch -> its label
 
     def refuse(self, ins: ast.Instruction, why: str) -> UnsupportedError:
         return _refuse(self.test, f"{why} in {ins.text!r}", ins.line, ins.column)
@@ -87,22 +111,36 @@ class _Thread:
             name = canonical_reg(op.name)
             if name == "XZR" or (name[:1] == "X" and name[1:].isdigit()):
                 return op.name.upper()
+            if op.name.upper() == "SP":  # the stack pointer, as a 64-bit register (not WSP)
+                return "SP"
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
-        """An immediate, or a register with an optional shift (``LSL #n``)."""
+        """An immediate (``#imm``, ``#imm, LSL #0|#12``), or a register, shifted
+        (``LSL``/``LSR``/``ASR #n``) or extended (``UXTW``, ``SXTB #n``, ...): C6.2's
+        immediate, shifted-register and extended-register operand forms."""
         op = ops[at]
-        if isinstance(op, ast.Imm):
-            if at + 1 < len(ops):
-                raise self.refuse(ins, "shifted immediate")
-            return Operand("imm", value=op.value)
-        name = self.reg(ins, op)
-        if at + 1 < len(ops):
-            mod = ops[at + 1]
-            if isinstance(mod, ast.Shift) and mod.kind.upper() == "LSL" and at + 2 == len(ops):
-                return Operand("reg", name, ext="LSL", amount=mod.amount)
+        mod = ops[at + 1] if at + 1 < len(ops) else None
+        if at + 2 < len(ops):
             raise self.refuse(ins, "operand form")
-        return Operand("reg", name)
+        if isinstance(op, ast.Imm):
+            if mod is None:
+                return Operand("imm", value=op.value)
+            if isinstance(mod, ast.Shift) and mod.kind.upper() == "LSL" and mod.amount in (0, 12):
+                return Operand("imm", value=op.value << mod.amount)
+            raise self.refuse(ins, "shifted immediate")
+        name = self.reg(ins, op)
+        if mod is None:
+            return Operand("reg", name)
+        if isinstance(mod, ast.Shift):
+            kind, amount = mod.kind.upper(), mod.amount
+        elif isinstance(mod, ast.Reg):
+            kind, amount = mod.name.upper(), 0
+        else:
+            raise self.refuse(ins, "operand form")
+        if kind in ("LSL", "LSR", "ASR", "ROR") or (kind in EXTENDS and amount <= 4):
+            return Operand("reg", name, ext=kind, amount=amount)
+        raise self.refuse(ins, "operand form")
 
     def address(self, ins: ast.Instruction, op: ast.Operand, post: ast.Operand | None = None) -> Address:
         """A memory operand; ``post`` the immediate after it (post-index, ``[X1],#4``)."""
@@ -143,20 +181,112 @@ class _Thread:
     def label(self, ins: ast.Instruction, op: ast.Operand) -> str:
         if isinstance(op, ast.Reg):
             return op.name
+        if isinstance(op, ast.RelLabel) and ins in self.relative:
+            return self.relative[ins]
         raise self.refuse(ins, "branch target")
+
+    def _relative_labels(self, thread: ast.Thread) -> dict[int, list[str]]:
+        """Labels for PC-relative branch targets (``B .+8``): each instruction is 4 bytes
+        (C6.2 B: the offset is from the branch's own address).  Per target instruction
+        number, the labels to put before it; ``self.relative`` maps each branch to its."""
+        code = [cell.instruction for cell in thread.code if cell.instruction is not None]
+        targets: dict[int, list[str]] = {}
+        for k, ins in enumerate(code):
+            for op in ins.operands:
+                if isinstance(op, ast.RelLabel) and op.offset % 4 == 0:
+                    dest = k + op.offset // 4
+                    if not 0 <= dest <= len(code):
+                        raise self.refuse(ins, "branch target outside the thread")
+                    name = f".rel{dest}"
+                    targets.setdefault(dest, []).append(name)
+                    self.relative[ins] = name
+        return targets
 
     def program(self, thread: ast.Thread) -> list[Src]:
         out: list[Src] = []
+        targets = self._relative_labels(thread)
+        k = 0
         for cell in thread.code:
             for label in cell.labels:
                 out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
             if cell.instruction is not None:
-                out.append(self.instruction(cell.instruction))
+                for label in dict.fromkeys(targets.get(k, ())):
+                    out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
+                out += self.instructions(cell.instruction)
+                k += 1
+        for label in dict.fromkeys(targets.get(k, ())):
+            out.append(Src("LABEL", (label,), label, 0, 0, self.test.path))
         return out
+
+    def instructions(self, ins: ast.Instruction) -> list[Src]:
+        """The elements one instruction becomes (two accesses for a pair)."""
+        if ins.mnemonic.upper() in _PAIRS:
+            return self.pair(ins)
+        return [self.instruction(ins)]
+
+    def pair(self, ins: ast.Instruction) -> list[Src]:
+        """LDP/STP/LDPSW Rt1, Rt2, [Xn{, #imm}] (also pre- and post-indexed): two accesses
+        to consecutive cells, each single-copy atomic on its own and neither ordered with
+        the other (B2.2.1: "treated as two single-copy atomic reads"; as herd, without
+        FEAT_LSE2, which makes an aligned pair one access: a weaker model, never a
+        stronger one), then the base register's write-back (C6.2 LDP, STP)."""
+        m = ins.mnemonic.upper()
+        ops = ins.operands
+        if len(ops) not in (3, 4):
+            raise self.refuse(ins, f"{m} with {len(ops)} operands")
+        rt1, rt2 = self.reg(ins, ops[0]), self.reg(ins, ops[1])
+        mem, post = ops[2], ops[3] if len(ops) == 4 else None
+        if not isinstance(mem, ast.Mem) or not mem.parts or len(mem.parts) > 2:
+            raise self.refuse(ins, "addressing mode")
+        base = self.reg(ins, mem.parts[0])
+        offset = mem.parts[1] if len(mem.parts) == 2 else ast.Imm(0)
+        if not isinstance(offset, ast.Imm) or (post is not None and not isinstance(post, ast.Imm)):
+            raise self.refuse(ins, "addressing mode")
+        if post is not None and (mem.writeback or offset.value):
+            raise self.refuse(ins, "addressing mode")
+        if canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)) and (mem.writeback or post):
+            raise self.refuse(ins, "a pair that writes back into a register it transfers")
+        if m == "LDP" and canonical_reg(rt1) == canonical_reg(rt2):
+            raise self.refuse(ins, "LDP into one register twice (CONSTRAINED UNPREDICTABLE)")
+        size = 4 if m == "LDPSW" or rt1[:1].upper() == "W" else 8
+
+        def src(op: str, *args: object) -> Src:
+            return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
+
+        out: list[Src] = []
+        regs = (rt1, rt2)
+        if m != "STP" and canonical_reg(base) in (canonical_reg(rt1),):
+            regs = (rt2, rt1)  # load the base register last: the other address still uses it
+        for rt in regs:
+            k = 0 if rt == rt1 else 1
+            addr = Address(Operand("reg", base), Operand("imm", value=offset.value + k * size))
+            if m == "STP":
+                out.append(src("ST", Operand("reg", rt), addr, False, 0))
+            else:
+                out.append(src("LD", rt, addr, "", False, 4 if m == "LDPSW" else 0, m == "LDPSW"))
+        step = post.value if isinstance(post, ast.Imm) else offset.value if mem.writeback else 0
+        if step:
+            out.append(src("ALU", "ADD", base, base, Operand("imm", value=step), False))
+        return out
+
+    def multiply_add(self, ins: ast.Instruction) -> Src:
+        """MADD/MSUB Rd, Rn, Rm, Ra (Ra + / - Rn * Rm), MNEG Rd, Rn, Rm (-(Rn * Rm)) and
+        their long forms (SMADDL, UMSUBL, SMNEGL, ...: a 32 x 32 -> 64 product), C6.2."""
+        m = ins.mnemonic.upper()
+        product, combine = _MULTIPLY_ADD[m]
+        negate = m.endswith(("NEG", "NEGL"))
+        ops = ins.operands
+        if len(ops) != (3 if negate else 4):
+            raise self.refuse(ins, f"{m} with {len(ops)} operands")
+        rd, rn, rm = (self.reg(ins, op) for op in ops[:3])
+        ra = ("WZR" if rd.startswith("W") else "XZR") if negate else self.reg(ins, ops[3])
+        return Src("MAC", (product, combine, rd, rn, rm, ra), ins.text, ins.line, ins.column, self.test.path)
 
     def instruction(self, ins: ast.Instruction) -> Src:
         m = ins.mnemonic.upper()
         ops = ins.operands
+        if m in _MULTIPLY_ADD:
+            return self.multiply_add(ins)
 
         def src(op: str, *args: object) -> Src:
             return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
@@ -187,6 +317,19 @@ class _Thread:
             name = _ALU.get(m) or _ALU_FLAGS[m]
             return src("ALU", name, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2),
                        m in _ALU_FLAGS)
+        if m in _UNARY:  # ABS, RBIT, REV*, SXTW, UXTB, ...: a function of one register
+            arity(2)
+            return src("ALU", _UNARY[m], self.reg(ins, ops[0]), self.reg(ins, ops[1]), Operand("imm"))
+        if m in ("UBFM", "SBFM"):
+            arity(4)
+            immr, imms = ops[2], ops[3]
+            if not isinstance(immr, ast.Imm) or not isinstance(imms, ast.Imm):
+                raise self.refuse(ins, "operand form")
+            return src("ALU", m, self.reg(ins, ops[0]), self.reg(ins, ops[1]),
+                       Operand("imm", value=immr.value << 8 | imms.value))
+        if m in ("SMULL", "UMULL"):
+            arity(3)
+            return src("ALU", m, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2))
         if m in ("NEG", "MVN"):
             arity(2, 3)
             rd = self.reg(ins, ops[0])
@@ -238,16 +381,18 @@ class _Thread:
         if m in ("CBZ", "CBNZ"):
             arity(2)
             return src("CBZ", self.reg(ins, ops[0]), self.label(ins, ops[1]), m == "CBNZ")
-        if m in _LOADS:
+        if m in _LOADS or m in _NARROW_LOADS:
             arity(2, 3)
+            base, size, signed = _NARROW_LOADS.get(m, (m, 0, False))
             post = ops[2] if len(ops) == 3 else None
             addr = self.address(ins, ops[1], post)
-            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[m], "X" in m[2:4])
-        if m in _STORES:
+            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[base], "X" in m[2:4], size, signed)
+        if m in _STORES or m in _NARROW_STORES:
             arity(2, 3)
+            base, size = _NARROW_STORES.get(m, (m, 0))
             post = ops[2] if len(ops) == 3 else None
             addr = self.address(ins, ops[1], post)
-            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[m])
+            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[base], size)
         if m in ("STXR", "STLXR"):
             arity(3)
             return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),
@@ -289,22 +434,29 @@ def translate(test: ast.LitmusTest) -> Translated:
             if ins is not None and not is_supported(ins.mnemonic):
                 raise _refuse(test, f"instruction {ins.mnemonic}", ins.line, ins.column)
     layout = build_initial_state(test, is_supported, code_layout(test, frozenset()))
-    if layout.arrays or layout.symbolic_registers:
-        raise _refuse(test, "arrays and symbolic registers")
+    if layout.symbolic_registers:
+        raise _refuse(test, "symbolic registers")
+    # Each cell its own location: a scalar by its name, an array element ``v+4`` at its
+    # byte offset (machine/layout.py gives it the address of ``v`` plus 4).
     locations: list[str] = []
     memory: dict[str, int | str] = {}
-    for (base, offset), ctype in sorted(layout.cell_types.items()):
+    placed: dict[str, tuple[str, int]] = {}
+    for (base, offset), _ in sorted(layout.cell_types.items(), key=lambda c: (c[0][0], c[0][1])):
+        if offset and base not in layout.arrays:
+            raise _refuse(test, f"location {base}+{offset} (mixed-size cells)")
+        if _CELL in base:
+            raise _refuse(test, f"location name {base}")
         if offset:
-            raise _refuse(test, f"location {base}+{offset} (mixed-size or array cells)")
-        del ctype
-        locations.append(base)
-        value = layout.memory.get((base, 0), 0)
-        memory[base] = value.base if isinstance(value, Addr) and not value.offset else _int(test, value)
+            placed[_loc_name(base, offset)] = (base, offset)
+        name = _loc_name(base, offset)
+        locations.append(name)
+        value = layout.memory.get((base, offset), 0)
+        memory[name] = _loc_name(value.base, value.offset) if isinstance(value, Addr) else _int(test, value)
     if not locations:  # a scenario needs a line; this one is never accessed
         locations.append("_unused")
     b = Builder()
     b.system(pes=max(1, len(test.threads)))
-    b.options(weak_ordering=True, quiet_coherent_lines=True)
+    b.options(weak_ordering=True, quiet_coherent_lines=True, record_executions=True)
     for name in locations:
         b.page(f"page_{name}", name)
     b.init(**{k: v for k, v in memory.items() if isinstance(v, int)})
@@ -317,31 +469,75 @@ def translate(test: ast.LitmusTest) -> Translated:
         regs: list[tuple[str, int | str]] = []
         for reg, value in layout.registers.get(thread.proc, {}).items():
             if isinstance(value, Addr):
-                if value.offset:
+                if _loc_name(value.base, value.offset) not in locations:
                     raise _refuse(test, f"register {thread.proc}:{reg} holds {value}")
-                regs.append((reg, value.base))
+                regs.append((reg, _loc_name(value.base, value.offset)))
             else:
                 regs.append((reg, _int(test, value)))
         source = tuple(_Thread(test, thread.proc).program(thread)) or (
             Src("INSTR", (Instr(Op.NOP),)),
         )
         threads.append(dataclasses.replace(tspec, program=(), source=source, registers=tuple(regs)))
-    spec = dataclasses.replace(spec, threads=tuple(threads))
+    spec = dataclasses.replace(spec, threads=tuple(threads), placed=placed)
     pointer_init = {k: v for k, v in memory.items() if isinstance(v, str)}
     machine = Machine(spec)
     if pointer_init:  # a location initialised with another's address
         lay = machine.layout
+        if any(v not in lay.loc_values for v in pointer_init.values()):
+            raise _refuse(test, "a location initialised with an address that is no cell")
         spec = dataclasses.replace(
             spec, init={**dict(spec.init), **{k: lay.loc_values[v] for k, v in pointer_init.items()}}
         )
         machine = Machine(spec)
-    return Translated(test, machine, layout, Evaluator(test, layout), tuple(locations))
+    widths = {(w.line, w.column): w.width for w in _widths(test)}
+    return Translated(test, machine, layout, Evaluator(test, layout), tuple(locations), widths)
+
+
+_CELL = "__cell"  # machine names of array elements: ``v__cell4`` is ``v`` + 4 bytes
+
+
+def _loc_name(base: str, offset: int) -> str:
+    """The machine location of a litmus cell (``base``, ``offset``)."""
+    return f"{base}{_CELL}{offset}" if offset else base
+
+
+def _cell(name: str) -> tuple[str, int]:
+    base, sep, offset = name.partition(_CELL)
+    return (base, int(offset)) if sep else (name, 0)
 
 
 def _int(test: ast.LitmusTest, value: Val) -> int:
     if isinstance(value, int):
         return value
     raise _refuse(test, f"initial value {value}")
+
+
+@dataclass(frozen=True)
+class _Width:
+    line: int
+    column: int
+    width: int  # bytes
+
+
+def _widths(test: ast.LitmusTest) -> list[_Width]:
+    """The access size of each load, store and atomic, from its data register (W: 4
+    bytes, X: 8), where the instruction is written."""
+    out: list[_Width] = []
+    for thread in test.threads:
+        for cell in thread.code:
+            ins = cell.instruction
+            if ins is None or not ins.operands:
+                continue
+            m = ins.mnemonic.upper()
+            if not (m.startswith(("LD", "ST", "CAS", "SWP"))):
+                continue
+            data = ins.operands[1] if m.startswith("ST") and "X" in m[2:5] else ins.operands[0]
+            narrow = _NARROW_LOADS.get(m, (m, 0, False))[1] or _NARROW_STORES.get(m, (m, 0))[1]
+            if narrow:
+                out.append(_Width(ins.line, ins.column, narrow))
+            elif isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):
+                out.append(_Width(ins.line, ins.column, 4 if data.name[:1].upper() == "W" else 8))
+    return out
 
 
 def final_state(t: Translated, state: State) -> FinalState:
@@ -352,7 +548,7 @@ def final_state(t: Translated, state: State) -> FinalState:
 
     def val(v: int) -> Val:
         name = by_value.get(v)
-        return Addr(name) if name is not None else v
+        return Addr(*_cell(name)) if name is not None else v
 
     registers: list[dict[str, Val]] = []
     for ti in range(len(m.threads)):
@@ -371,41 +567,120 @@ def final_state(t: Translated, state: State) -> FinalState:
     memory: dict[tuple[str, int], Val] = {}
     for name in t.locations:
         line, offset = m.loc_index(name)
-        memory[(name, 0)] = val(coherent_value(state.copies, state.mem, m.h, -1, line, m.nl)[offset])
+        memory[_cell(name)] = val(coherent_value(state.copies, state.mem, m.h, -1, line, m.nl)[offset])
     return FinalState(registers, memory, ())
 
 
-def outcomes(t: Translated, budget: Budget = Budget()) -> tuple[dict[tuple[str, ...], FinalState], bool]:
-    """Every final state the machine reaches (as herd prints it), and whether the
-    search was complete."""
+def execution(t: Translated, state: State) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """The execution a final state ends: per thread, the path it ran and what it read
+    from and where its writes went in coherence order (machine/rfco.py)."""
+    lay = t.machine.layout
+    out = []
+    for ti, th in enumerate(state.threads):
+        span = lay.path_of(ti, th.pc)
+        out.append((span.start if span is not None else -1, th.trace))
+    return tuple(out)
+
+
+def _check_addresses(t: Translated, state: State) -> None:
+    """herd fails a test when an execution the model allows accesses an address that is
+    no location ("non symbolic address", A217/A262 of its instruction tests).  Here: a
+    reached state in which a thread's oldest unexecuted instruction is such an access
+    (every earlier instruction has executed and every branch guess before it was
+    checked, so its path up to there is not speculative)."""
+    m = t.machine
+    for ti, th in enumerate(state.threads):
+        instr = m.layout.current(state, ti)
+        if instr is None or instr.op not in ("LDR", "STR") or instr.loc or th.hyp:
+            continue
+        if m.execute.where(th, ti, th.pc, instr) is None:
+            slots, regs = m.layout.regs[ti], th.regs
+
+            def value_of(slot: str, s: dict[str, int] = slots, r: tuple[int, ...] = regs) -> int:
+                return r[s[slot]]
+
+            value = rx.evaluate(instr.addr, value_of)
+            signed = value - (1 << 64) if value >> 63 else value
+            raise InputError(
+                f"non symbolic address: [{signed}]", Position(t.test.path, instr.line, instr.column)
+            )
+
+
+def _check_sizes(
+    t: Translated, state: State, names: dict[tuple[int, int], str], untyped: dict[tuple[str, int], int]
+) -> None:
+    """Refuse a mixed-size access in a reached execution: an access whose size is not its
+    cell's declared size, or two sizes on one untyped cell (``untyped`` keeps the first
+    seen).  The machine holds one value per cell; herd rejects such tests outside
+    ``-variant mixed`` (the axiomatic engine says "mixed-size; not supported")."""
+    m = t.machine
+    for ti, th in enumerate(state.threads):
+        window = m.execute.windows[ti]
+        span = m.layout.path_of(ti, th.pc)
+        if window is None or span is None:
+            continue
+        for j in range(span.start, span.stop):
+            instr = window.instrs[j]
+            width = t.widths.get((instr.line, instr.column))
+            if instr.op not in ("LDR", "STR") or width is None:
+                continue
+            where = m.execute.where(th, ti, j, instr)
+            if where is None:
+                continue
+            cell = _cell(names[where])
+            ctype = t.layout.cell_types[cell]
+            size = untyped.setdefault(cell, width) if ctype.default else ctype.size
+            if size != width:
+                where_text = cell[0] if not cell[1] else f"{cell[0]}+{cell[1]}"
+                raise _refuse(
+                    t.test, f"{width}-byte access to {size}-byte location {where_text} (mixed-size)",
+                    instr.line, instr.column,
+                )
+
+
+def outcomes(
+    t: Translated, budget: Budget = Budget()
+) -> tuple[dict[tuple[str, ...], FinalState], dict[tuple[str, ...], int], bool]:
+    """Every final state the machine reaches (as herd prints it), how many executions
+    (herd's candidate executions: paths, read-from and coherence order) end in each,
+    and whether the search was complete."""
     m = t.machine
     found: dict[tuple[str, ...], FinalState] = {}
 
     def final(state: State) -> bool:
+        _check_addresses(t, state)
         return m.is_complete(state) and not any(state.bufs)
 
-    def project(state: State) -> tuple[str, ...]:
+    names = {where: name for name, where in m.layout.locations.items()}
+    untyped: dict[tuple[str, int], int] = {}
+
+    def project(state: State) -> tuple[tuple[str, ...], object]:
+        _check_sizes(t, state, names, untyped)
         fs = final_state(t, state)
         key = t.evaluator.state(fs)
         found.setdefault(key, fs)
-        return key
+        return key, execution(t, state)
 
     result = collect(m, final, project, budget)
-    return {k: found[k] for k in result.values if isinstance(k, tuple)}, result.complete
+    counts: dict[tuple[str, ...], int] = {}
+    for value in result.values:
+        assert isinstance(value, tuple)
+        counts[value[0]] = counts.get(value[0], 0) + 1
+    return {k: found[k] for k in counts}, counts, result.complete
 
 
 def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
-    """The machine engine's result for ``test``, in the axiomatic engine's form.  The
-    witness counts are counts of distinct final states (the machine has no
-    executions to count); the States and the Observation word are herd's."""
+    """The machine engine's result for ``test``, in the axiomatic engine's form: the
+    witness counts are herd's, counts of executions (machine/rfco.py), each reached
+    as a final state of the exploration."""
     start = time.perf_counter()
     t = translate(test)
-    states, complete = outcomes(t, budget)
+    states, counts, complete = outcomes(t, budget)
     if not complete:
         raise _refuse(test, "the machine's search did not finish within its budget")
     ev = t.evaluator
-    p_true = sum(1 for fs in states.values() if ev.holds(ev.prop, fs))
-    p_false = len(states) - p_true
+    p_true = sum(n for k, n in counts.items() if ev.holds(ev.prop, states[k]))
+    p_false = sum(counts.values()) - p_true
     positive, negative = (p_false, p_true) if ev.quantifier == "~exists" else (p_true, p_false)
     cut = any(e is not None and e.cut for e in t.machine.layout.elaborated)
     return CheckResult(
@@ -422,6 +697,6 @@ def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
         p_false=p_false,
         loop=cut,
         elapsed=time.perf_counter() - start,
-        executions=len(states),
-        state_counts={k: 1 for k in states},
+        executions=sum(counts.values()),
+        state_counts=counts,
     )

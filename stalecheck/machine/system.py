@@ -23,6 +23,7 @@ is a list of indices.
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import itemgetter
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
@@ -39,6 +40,7 @@ from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
+from stalecheck.machine.rfco import RfCo
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
 from stalecheck.machine.state import (
     SCTLR_C,
@@ -109,11 +111,14 @@ class Machine:
         self.execute = Execute(lay, self.access, self.traps, self.mmu)
         self._weak = spec.options.weak_ordering
         self.completion = Complete(lay, self.mmu)
+        if spec.options.record_executions:  # litmus execution counts (machine/rfco.py)
+            self.execute.tracker = self.completion.tracker = RfCo(lay, self.execute)
         self.cache_steps = Hardware(lay, self.access)
         self.inner_keys = self.cache_steps.inner_keys  # explore/split.py
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.
         self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
+        self.access.dma.relax_loads(self.execute.windows)  # ISH barriers, DMA-written data
         self.quiet = quiet_lines(lay, self.access)
         self.access.quiet = self.quiet
         self.cache_steps.loud = tuple(line for line in range(self.nl) if line not in self.quiet)
@@ -242,11 +247,11 @@ class Machine:
             )
         )
 
-    def partition_key(self, state: State) -> tuple[Thread, ...]:
-        """What places a state on a worker of a parallel search (``explore.parallel``):
-        the threads, which the spontaneous cache steps and buffer completions (most
-        transitions) leave alone, so that those successors stay on their worker."""
-        return state.threads
+    # What places a state on a worker of a parallel search (``explore.parallel``): the
+    # threads, which the spontaneous cache steps and buffer completions (most transitions)
+    # leave alone, so that those successors stay on their worker.  An ``itemgetter``, not
+    # a method: it runs once per transition there, and a C call costs a third as much.
+    partition_key = itemgetter(State._fields.index("threads"))
 
     def shared_tables(self) -> dict[int, Instr]:
         """What another process needs to read this one's states: the code emitted so far."""
