@@ -43,7 +43,7 @@ from stalecheck.errors import UsageError
 from stalecheck.explore.protocol import Model
 from stalecheck.explore.reduced import PLAIN, ReducerFactory, SearchMode, check_reduced, witness_path
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
-from stalecheck.explore.watchdog import Stop
+from stalecheck.explore.watchdog import Stop, raise_if_tripped
 
 
 class Store(StrEnum):
@@ -178,6 +178,7 @@ def check(
                         if len(seen) >= next_tick:
                             next_tick += progress_every
                             now = time.monotonic()
+                            raise_if_tripped()  # a Stop the watchdog raised may have been lost
                             if progress is not None:
                                 progress(
                                     Progress(len(seen), transitions + index + 1, depth, len(nxt), now - start)

@@ -305,9 +305,9 @@ class Execute:
         if not orders_others(instr.kind):  # the PE's own maintenance only (shareability.py)
             return not any(nsh_dsb_waits_for(e) for e in buf)
         if instr.kind in STORE_BARRIERS:
-            return not buffer.has_stores(buf)
+            return not buffer.has_stores(buf, instr.kind)  # in the DSB's domain (shareability.py)
         if instr.kind in FULL_BARRIERS:
-            return not buf
+            return buffer.performed(buf, instr.kind)
         return True
 
     def execute_early(self, state: State, t: int, j: int, choice: int) -> State:
@@ -451,7 +451,8 @@ class Execute:
             if not orders_others(instr.kind):  # a Non-shareable DMB orders nothing (shareability.py)
                 return state, th
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
-                marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)
+                domain = instr.kind if self.access.dma.active else "SY"  # shareability.py
+                marker = buffer.dmb_marker(state.bufs[pe], instr.kind in FULL_BARRIERS, domain)
                 if marker is not None:
                     return with_entry(state, pe, marker), th
             # DMB LD leaves no marker: it orders loads, which wait for it in the

@@ -28,15 +28,16 @@ else is refused rather than counted wrongly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.memtypes import PATH_CACHEABLE
 from stalecheck.machine.state import Entry, State, Thread, with_thread
 
 if TYPE_CHECKING:
-    from stalecheck.machine.execute import Execute
+    from stalecheck.machine.isa import Instr
     from stalecheck.machine.layout import Layout
+    from stalecheck.machine.ordering import Window
 
 INIT = 1  # a load read the location's initial value
 _STRIDE = 1 << 16  # program indices per thread in a write id
@@ -54,10 +55,23 @@ def _set(th: Thread, j: int, value: int) -> Thread:
     return th._replace(trace=(*trace[:j], value, *trace[j + 1 :]))
 
 
+class Placing(Protocol):
+    """What the recorder needs of ``execute.Execute``, which owns it: an interface
+    here rather than an import, so that the two modules do not import each other."""
+
+    @property
+    def layout(self) -> Layout: ...
+
+    @property
+    def windows(self) -> tuple[Window | None, ...]: ...
+
+    def where(self, th: Thread, t: int, j: int, instr: Instr) -> tuple[int, int] | None: ...
+
+
 class RfCo:
     """Records read-from and coherence order in the threads of a state (module doc)."""
 
-    def __init__(self, layout: Layout, execute: Execute) -> None:
+    def __init__(self, layout: Layout, execute: Placing) -> None:
         self.execute = execute
         self.thread_on: dict[int, int] = {}
         self.stores: list[tuple[int, ...]] = []
