@@ -180,6 +180,8 @@ def check_reduced(
             observed = again.observed
             continue
         except SymmetryBroken as broken:
+            if sym is not None:
+                sym.done()
             sym, sym_note = None, f"symmetry off: {broken}"
             continue
         finally:
