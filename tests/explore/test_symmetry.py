@@ -29,7 +29,7 @@ from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
 from stalecheck.scenarios.support.policies import map_on_fault, on_sctlr_toggle_flush, on_setway_flush
 
-SMALL = 2_000  # random systems bigger than this are drawn again
+SMALL = 1_500  # random systems bigger than this are drawn again
 
 
 def _instruction(guest: bool) -> st.SearchStrategy[str]:
@@ -145,7 +145,7 @@ def _reachable(m: Machine, limit: int) -> list[State]:
     return list(seen)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(symmetric_systems())
 def test_renamings_map_the_steps_of_a_state_onto_the_steps_of_the_renamed_state(
     drawn: tuple[SystemSpec, bool],
@@ -159,7 +159,7 @@ def test_renamings_map_the_steps_of_a_state_onto_the_steps_of_the_renamed_state(
         assert sym.why.startswith("declared")
     sym.start()  # policies are checked as the symmetric search checks them
     try:
-        for state in _reachable(m, 120):
+        for state in _reachable(m, 80):
             for k in range(sym.size - 1):
                 image = sym.apply(state, k)
                 renamed_succs = {sym.apply(m.next_state(state, a), k) for a in m.actions(state)}
