@@ -72,7 +72,7 @@ def litmus(
         typer.Option(
             "--engine",
             help="axiomatic (the Arm model, as herd7) or machine (one PE per thread over "
-            "coherent caches, out-of-order; witness counts are distinct final states).",
+            "coherent caches, out-of-order; herd's execution counts, from the exploration).",
         ),
     ] = "axiomatic",
 ) -> None:

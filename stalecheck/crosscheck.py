@@ -5,7 +5,10 @@ A litmus test that both engines can express is run on the machine engine
 write-back line, coherent caches, out-of-order execution inside each PE) and
 on the axiomatic engine.  The machine engine's final states must *equal* the
 axiomatic engine's allowed states: a state on one side only is a bug in one of
-the two engines, found without a hardware reference.  What the machine
+the two engines, found without a hardware reference.  The number of executions
+ending in each state must be equal too (herd's counts, so that the Observation
+line is the same: the machine counts the distinct paths, read-from and
+coherence orders of its final states, machine/rfco.py).  What the machine
 notation cannot express is refused with the reason, never approximated.
 
 ``python -m stalecheck.crosscheck PATH...`` prints, per test, whether the
@@ -35,6 +38,9 @@ class Comparison:
     machine_only: frozenset[tuple[str, ...]] = frozenset()
     axiomatic_only: frozenset[tuple[str, ...]] = frozenset()
     states: int = 0
+    # (state, machine's executions, axiomatic engine's executions) where they differ
+    count_mismatch: tuple[tuple[tuple[str, ...], int, int], ...] = ()
+    executions: int = 0  # the machine's, when the states are equal
 
 
 def compare(test: ast.LitmusTest, budget: Budget = Budget()) -> Comparison:
@@ -45,16 +51,21 @@ def compare(test: ast.LitmusTest, budget: Budget = Budget()) -> Comparison:
         return Comparison("out-of-scope", exc.render())
     try:
         translated = litmus_machine.translate(test)
-        states, complete = litmus_machine.outcomes(translated, budget)
+        states, counts, complete = litmus_machine.outcomes(translated, budget)
     except StalecheckError as exc:
         return Comparison("refused", exc.render())
     if not complete:
         return Comparison("refused", "the machine's search did not finish within its budget")
     machine = frozenset(states)
     expected = frozenset(axiomatic.states)
-    if machine == expected:
-        return Comparison("equal", states=len(machine))
-    return Comparison("different", "", machine - expected, expected - machine, len(machine))
+    if machine != expected:
+        return Comparison("different", "", machine - expected, expected - machine, len(machine))
+    mismatch = tuple(
+        (k, counts[k], axiomatic.state_counts.get(k, 0))
+        for k in sorted(machine) if counts[k] != axiomatic.state_counts.get(k, 0)
+    )
+    status = "different" if mismatch else "equal"
+    return Comparison(status, states=len(machine), count_mismatch=mismatch, executions=sum(counts.values()))
 
 
 def compare_file(path: Path, budget: Budget = Budget()) -> Comparison:
@@ -75,13 +86,18 @@ def main(argv: list[str]) -> int:
         c = compare_file(path)
         counts[c.status] = counts.get(c.status, 0) + 1
         detail = c.reason.splitlines()[0] if c.reason else ""
-        if c.status == "different":
+        if c.status == "different" and c.count_mismatch:
+            detail = "executions per state (machine, axiomatic): " + "; ".join(
+                f"{' '.join(k)} {m} {a}" for k, m, a in c.count_mismatch
+            )
+        elif c.status == "different":
             detail = f"machine only {sorted(c.machine_only)}; axiomatic only {sorted(c.axiomatic_only)}"
         print(f"{c.status:12} {path}" + (f"  {detail}" if detail else ""))
     accepted = counts.get("equal", 0) + counts.get("different", 0)
     print(
         f"{len(files)} tests: the machine engine accepts {accepted} "
-        f"({counts.get('equal', 0)} equal to the axiomatic engine, {counts.get('different', 0)} different), "
+        f"({counts.get('equal', 0)} equal to the axiomatic engine in states and executions, "
+        f"{counts.get('different', 0)} different), "
         f"refuses {counts.get('refused', 0)}; {counts.get('out-of-scope', 0)} outside the axiomatic engine"
     )
     return 1 if counts.get("different") else 0

@@ -23,13 +23,13 @@ from stalecheck.axiomatic.conditions import Evaluator, FinalState
 from stalecheck.axiomatic.initial_state import InitialState, build_initial_state, canonical_reg
 from stalecheck.axiomatic.semantics import is_supported
 from stalecheck.axiomatic.values import Addr, Val
-from stalecheck.errors import Position, UnsupportedError
+from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.explore.search import Budget, collect
 from stalecheck.litmus import ast
 from stalecheck.machine import regexpr as rx
 from stalecheck.machine.caches import coherent_value
 from stalecheck.machine.isa import Instr, Op
-from stalecheck.machine.paths import Address, Operand, Src
+from stalecheck.machine.paths import EXTENDS, Address, Operand, Src
 from stalecheck.machine.state import State
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
@@ -70,6 +70,7 @@ class Translated:
     layout: InitialState
     evaluator: Evaluator
     locations: tuple[str, ...]
+    widths: dict[tuple[int, int], int]  # (line, column) of an access -> its size in bytes
 
 
 class _Thread:
@@ -78,6 +79,7 @@ class _Thread:
     def __init__(self, test: ast.LitmusTest, proc: int) -> None:
         self.test = test
         self.proc = proc
+        self.relative: dict[ast.Instruction, str] = {}  # PC-relative branch -> its label
 
     def refuse(self, ins: ast.Instruction, why: str) -> UnsupportedError:
         return _refuse(self.test, f"{why} in {ins.text!r}", ins.line, ins.column)
@@ -90,19 +92,31 @@ class _Thread:
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
-        """An immediate, or a register with an optional shift (``LSL #n``)."""
+        """An immediate (``#imm``, ``#imm, LSL #0|#12``), or a register, shifted
+        (``LSL``/``LSR``/``ASR #n``) or extended (``UXTW``, ``SXTB #n``, ...): C6.2's
+        immediate, shifted-register and extended-register operand forms."""
         op = ops[at]
-        if isinstance(op, ast.Imm):
-            if at + 1 < len(ops):
-                raise self.refuse(ins, "shifted immediate")
-            return Operand("imm", value=op.value)
-        name = self.reg(ins, op)
-        if at + 1 < len(ops):
-            mod = ops[at + 1]
-            if isinstance(mod, ast.Shift) and mod.kind.upper() == "LSL" and at + 2 == len(ops):
-                return Operand("reg", name, ext="LSL", amount=mod.amount)
+        mod = ops[at + 1] if at + 1 < len(ops) else None
+        if at + 2 < len(ops):
             raise self.refuse(ins, "operand form")
-        return Operand("reg", name)
+        if isinstance(op, ast.Imm):
+            if mod is None:
+                return Operand("imm", value=op.value)
+            if isinstance(mod, ast.Shift) and mod.kind.upper() == "LSL" and mod.amount in (0, 12):
+                return Operand("imm", value=op.value << mod.amount)
+            raise self.refuse(ins, "shifted immediate")
+        name = self.reg(ins, op)
+        if mod is None:
+            return Operand("reg", name)
+        if isinstance(mod, ast.Shift):
+            kind, amount = mod.kind.upper(), mod.amount
+        elif isinstance(mod, ast.Reg):
+            kind, amount = mod.name.upper(), 0
+        else:
+            raise self.refuse(ins, "operand form")
+        if kind in ("LSL", "LSR", "ASR") or (kind in EXTENDS and amount <= 4):
+            return Operand("reg", name, ext=kind, amount=amount)
+        raise self.refuse(ins, "operand form")
 
     def address(self, ins: ast.Instruction, op: ast.Operand, post: ast.Operand | None = None) -> Address:
         """A memory operand; ``post`` the immediate after it (post-index, ``[X1],#4``)."""
@@ -143,15 +157,41 @@ class _Thread:
     def label(self, ins: ast.Instruction, op: ast.Operand) -> str:
         if isinstance(op, ast.Reg):
             return op.name
+        if isinstance(op, ast.RelLabel) and ins in self.relative:
+            return self.relative[ins]
         raise self.refuse(ins, "branch target")
+
+    def _relative_labels(self, thread: ast.Thread) -> dict[int, list[str]]:
+        """Labels for PC-relative branch targets (``B .+8``): each instruction is 4 bytes
+        (C6.2 B: the offset is from the branch's own address).  Per target instruction
+        number, the labels to put before it; ``self.relative`` maps each branch to its."""
+        code = [cell.instruction for cell in thread.code if cell.instruction is not None]
+        targets: dict[int, list[str]] = {}
+        for k, ins in enumerate(code):
+            for op in ins.operands:
+                if isinstance(op, ast.RelLabel) and op.offset % 4 == 0:
+                    dest = k + op.offset // 4
+                    if not 0 <= dest <= len(code):
+                        raise self.refuse(ins, "branch target outside the thread")
+                    name = f".rel{dest}"
+                    targets.setdefault(dest, []).append(name)
+                    self.relative[ins] = name
+        return targets
 
     def program(self, thread: ast.Thread) -> list[Src]:
         out: list[Src] = []
+        targets = self._relative_labels(thread)
+        k = 0
         for cell in thread.code:
             for label in cell.labels:
                 out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
             if cell.instruction is not None:
+                for label in dict.fromkeys(targets.get(k, ())):
+                    out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
                 out.append(self.instruction(cell.instruction))
+                k += 1
+        for label in dict.fromkeys(targets.get(k, ())):
+            out.append(Src("LABEL", (label,), label, 0, 0, self.test.path))
         return out
 
     def instruction(self, ins: ast.Instruction) -> Src:
@@ -289,22 +329,29 @@ def translate(test: ast.LitmusTest) -> Translated:
             if ins is not None and not is_supported(ins.mnemonic):
                 raise _refuse(test, f"instruction {ins.mnemonic}", ins.line, ins.column)
     layout = build_initial_state(test, is_supported, code_layout(test, frozenset()))
-    if layout.arrays or layout.symbolic_registers:
-        raise _refuse(test, "arrays and symbolic registers")
+    if layout.symbolic_registers:
+        raise _refuse(test, "symbolic registers")
+    # Each cell its own location: a scalar by its name, an array element ``v+4`` at its
+    # byte offset (machine/layout.py gives it the address of ``v`` plus 4).
     locations: list[str] = []
     memory: dict[str, int | str] = {}
-    for (base, offset), ctype in sorted(layout.cell_types.items()):
+    placed: dict[str, tuple[str, int]] = {}
+    for (base, offset), _ in sorted(layout.cell_types.items(), key=lambda c: (c[0][0], c[0][1])):
+        if offset and base not in layout.arrays:
+            raise _refuse(test, f"location {base}+{offset} (mixed-size cells)")
+        if _CELL in base:
+            raise _refuse(test, f"location name {base}")
         if offset:
-            raise _refuse(test, f"location {base}+{offset} (mixed-size or array cells)")
-        del ctype
-        locations.append(base)
-        value = layout.memory.get((base, 0), 0)
-        memory[base] = value.base if isinstance(value, Addr) and not value.offset else _int(test, value)
+            placed[_loc_name(base, offset)] = (base, offset)
+        name = _loc_name(base, offset)
+        locations.append(name)
+        value = layout.memory.get((base, offset), 0)
+        memory[name] = _loc_name(value.base, value.offset) if isinstance(value, Addr) else _int(test, value)
     if not locations:  # a scenario needs a line; this one is never accessed
         locations.append("_unused")
     b = Builder()
     b.system(pes=max(1, len(test.threads)))
-    b.options(weak_ordering=True, quiet_coherent_lines=True)
+    b.options(weak_ordering=True, quiet_coherent_lines=True, record_executions=True)
     for name in locations:
         b.page(f"page_{name}", name)
     b.init(**{k: v for k, v in memory.items() if isinstance(v, int)})
@@ -317,31 +364,72 @@ def translate(test: ast.LitmusTest) -> Translated:
         regs: list[tuple[str, int | str]] = []
         for reg, value in layout.registers.get(thread.proc, {}).items():
             if isinstance(value, Addr):
-                if value.offset:
+                if _loc_name(value.base, value.offset) not in locations:
                     raise _refuse(test, f"register {thread.proc}:{reg} holds {value}")
-                regs.append((reg, value.base))
+                regs.append((reg, _loc_name(value.base, value.offset)))
             else:
                 regs.append((reg, _int(test, value)))
         source = tuple(_Thread(test, thread.proc).program(thread)) or (
             Src("INSTR", (Instr(Op.NOP),)),
         )
         threads.append(dataclasses.replace(tspec, program=(), source=source, registers=tuple(regs)))
-    spec = dataclasses.replace(spec, threads=tuple(threads))
+    spec = dataclasses.replace(spec, threads=tuple(threads), placed=placed)
     pointer_init = {k: v for k, v in memory.items() if isinstance(v, str)}
     machine = Machine(spec)
     if pointer_init:  # a location initialised with another's address
         lay = machine.layout
+        if any(v not in lay.loc_values for v in pointer_init.values()):
+            raise _refuse(test, "a location initialised with an address that is no cell")
         spec = dataclasses.replace(
             spec, init={**dict(spec.init), **{k: lay.loc_values[v] for k, v in pointer_init.items()}}
         )
         machine = Machine(spec)
-    return Translated(test, machine, layout, Evaluator(test, layout), tuple(locations))
+    widths = {(w.line, w.column): w.width for w in _widths(test)}
+    return Translated(test, machine, layout, Evaluator(test, layout), tuple(locations), widths)
+
+
+_CELL = "__cell"  # machine names of array elements: ``v__cell4`` is ``v`` + 4 bytes
+
+
+def _loc_name(base: str, offset: int) -> str:
+    """The machine location of a litmus cell (``base``, ``offset``)."""
+    return f"{base}{_CELL}{offset}" if offset else base
+
+
+def _cell(name: str) -> tuple[str, int]:
+    base, sep, offset = name.partition(_CELL)
+    return (base, int(offset)) if sep else (name, 0)
 
 
 def _int(test: ast.LitmusTest, value: Val) -> int:
     if isinstance(value, int):
         return value
     raise _refuse(test, f"initial value {value}")
+
+
+@dataclass(frozen=True)
+class _Width:
+    line: int
+    column: int
+    width: int  # bytes
+
+
+def _widths(test: ast.LitmusTest) -> list[_Width]:
+    """The access size of each load, store and atomic, from its data register (W: 4
+    bytes, X: 8), where the instruction is written."""
+    out: list[_Width] = []
+    for thread in test.threads:
+        for cell in thread.code:
+            ins = cell.instruction
+            if ins is None or not ins.operands:
+                continue
+            m = ins.mnemonic.upper()
+            if not (m.startswith(("LD", "ST", "CAS", "SWP"))):
+                continue
+            data = ins.operands[1] if m.startswith("ST") and "X" in m[2:5] else ins.operands[0]
+            if isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):
+                out.append(_Width(ins.line, ins.column, 4 if data.name[:1].upper() == "W" else 8))
+    return out
 
 
 def final_state(t: Translated, state: State) -> FinalState:
@@ -352,7 +440,7 @@ def final_state(t: Translated, state: State) -> FinalState:
 
     def val(v: int) -> Val:
         name = by_value.get(v)
-        return Addr(name) if name is not None else v
+        return Addr(*_cell(name)) if name is not None else v
 
     registers: list[dict[str, Val]] = []
     for ti in range(len(m.threads)):
@@ -371,41 +459,120 @@ def final_state(t: Translated, state: State) -> FinalState:
     memory: dict[tuple[str, int], Val] = {}
     for name in t.locations:
         line, offset = m.loc_index(name)
-        memory[(name, 0)] = val(coherent_value(state.copies, state.mem, m.h, -1, line, m.nl)[offset])
+        memory[_cell(name)] = val(coherent_value(state.copies, state.mem, m.h, -1, line, m.nl)[offset])
     return FinalState(registers, memory, ())
 
 
-def outcomes(t: Translated, budget: Budget = Budget()) -> tuple[dict[tuple[str, ...], FinalState], bool]:
-    """Every final state the machine reaches (as herd prints it), and whether the
-    search was complete."""
+def execution(t: Translated, state: State) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """The execution a final state ends: per thread, the path it ran and what it read
+    from and where its writes went in coherence order (machine/rfco.py)."""
+    lay = t.machine.layout
+    out = []
+    for ti, th in enumerate(state.threads):
+        span = lay.path_of(ti, th.pc)
+        out.append((span.start if span is not None else -1, th.trace))
+    return tuple(out)
+
+
+def _check_addresses(t: Translated, state: State) -> None:
+    """herd fails a test when an execution the model allows accesses an address that is
+    no location ("non symbolic address", A217/A262 of its instruction tests).  Here: a
+    reached state in which a thread's oldest unexecuted instruction is such an access
+    (every earlier instruction has executed and every branch guess before it was
+    checked, so its path up to there is not speculative)."""
+    m = t.machine
+    for ti, th in enumerate(state.threads):
+        instr = m.layout.current(state, ti)
+        if instr is None or instr.op not in ("LDR", "STR") or instr.loc or th.hyp:
+            continue
+        if m.execute.where(th, ti, th.pc, instr) is None:
+            slots, regs = m.layout.regs[ti], th.regs
+
+            def value_of(slot: str, s: dict[str, int] = slots, r: tuple[int, ...] = regs) -> int:
+                return r[s[slot]]
+
+            value = rx.evaluate(instr.addr, value_of)
+            signed = value - (1 << 64) if value >> 63 else value
+            raise InputError(
+                f"non symbolic address: [{signed}]", Position(t.test.path, instr.line, instr.column)
+            )
+
+
+def _check_sizes(
+    t: Translated, state: State, names: dict[tuple[int, int], str], untyped: dict[tuple[str, int], int]
+) -> None:
+    """Refuse a mixed-size access in a reached execution: an access whose size is not its
+    cell's declared size, or two sizes on one untyped cell (``untyped`` keeps the first
+    seen).  The machine holds one value per cell; herd rejects such tests outside
+    ``-variant mixed`` (the axiomatic engine says "mixed-size; not supported")."""
+    m = t.machine
+    for ti, th in enumerate(state.threads):
+        window = m.execute.windows[ti]
+        span = m.layout.path_of(ti, th.pc)
+        if window is None or span is None:
+            continue
+        for j in range(span.start, span.stop):
+            instr = window.instrs[j]
+            width = t.widths.get((instr.line, instr.column))
+            if instr.op not in ("LDR", "STR") or width is None:
+                continue
+            where = m.execute.where(th, ti, j, instr)
+            if where is None:
+                continue
+            cell = _cell(names[where])
+            ctype = t.layout.cell_types[cell]
+            size = untyped.setdefault(cell, width) if ctype.default else ctype.size
+            if size != width:
+                where_text = cell[0] if not cell[1] else f"{cell[0]}+{cell[1]}"
+                raise _refuse(
+                    t.test, f"{width}-byte access to {size}-byte location {where_text} (mixed-size)",
+                    instr.line, instr.column,
+                )
+
+
+def outcomes(
+    t: Translated, budget: Budget = Budget()
+) -> tuple[dict[tuple[str, ...], FinalState], dict[tuple[str, ...], int], bool]:
+    """Every final state the machine reaches (as herd prints it), how many executions
+    (herd's candidate executions: paths, read-from and coherence order) end in each,
+    and whether the search was complete."""
     m = t.machine
     found: dict[tuple[str, ...], FinalState] = {}
 
     def final(state: State) -> bool:
+        _check_addresses(t, state)
         return m.is_complete(state) and not any(state.bufs)
 
-    def project(state: State) -> tuple[str, ...]:
+    names = {where: name for name, where in m.layout.locations.items()}
+    untyped: dict[tuple[str, int], int] = {}
+
+    def project(state: State) -> tuple[tuple[str, ...], object]:
+        _check_sizes(t, state, names, untyped)
         fs = final_state(t, state)
         key = t.evaluator.state(fs)
         found.setdefault(key, fs)
-        return key
+        return key, execution(t, state)
 
     result = collect(m, final, project, budget)
-    return {k: found[k] for k in result.values if isinstance(k, tuple)}, result.complete
+    counts: dict[tuple[str, ...], int] = {}
+    for value in result.values:
+        assert isinstance(value, tuple)
+        counts[value[0]] = counts.get(value[0], 0) + 1
+    return {k: found[k] for k in counts}, counts, result.complete
 
 
 def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
-    """The machine engine's result for ``test``, in the axiomatic engine's form.  The
-    witness counts are counts of distinct final states (the machine has no
-    executions to count); the States and the Observation word are herd's."""
+    """The machine engine's result for ``test``, in the axiomatic engine's form: the
+    witness counts are herd's, counts of executions (machine/rfco.py), each reached
+    as a final state of the exploration."""
     start = time.perf_counter()
     t = translate(test)
-    states, complete = outcomes(t, budget)
+    states, counts, complete = outcomes(t, budget)
     if not complete:
         raise _refuse(test, "the machine's search did not finish within its budget")
     ev = t.evaluator
-    p_true = sum(1 for fs in states.values() if ev.holds(ev.prop, fs))
-    p_false = len(states) - p_true
+    p_true = sum(n for k, n in counts.items() if ev.holds(ev.prop, states[k]))
+    p_false = sum(counts.values()) - p_true
     positive, negative = (p_false, p_true) if ev.quantifier == "~exists" else (p_true, p_false)
     cut = any(e is not None and e.cut for e in t.machine.layout.elaborated)
     return CheckResult(
@@ -422,6 +589,6 @@ def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
         p_false=p_false,
         loop=cut,
         elapsed=time.perf_counter() - start,
-        executions=len(states),
-        state_counts={k: 1 for k in states},
+        executions=sum(counts.values()),
+        state_counts=counts,
     )

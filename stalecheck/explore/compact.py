@@ -41,6 +41,7 @@ import numpy as np
 from stalecheck.explore.protocol import Model
 from stalecheck.explore.reduced import witness_path
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
+from stalecheck.explore.watchdog import raise_if_tripped
 
 STORED_BYTES = 8 + 4 + 1  # per state: fingerprint, parent id, action index (widened past 255)
 CHUNK = 2048  # frontier states expanded between two look-ups in the sorted array
@@ -184,6 +185,7 @@ def check_compact(
                 if stored >= next_tick:
                     next_tick += progress_every
                     now = time.monotonic()
+                    raise_if_tripped()  # a Stop the watchdog raised may have been lost
                     if progress is not None:
                         progress(progress_type(stored, transitions + ends[k], depth, len(nxt), now - start))
                     if deadline is not None and now > deadline:

@@ -52,7 +52,7 @@ from typing import Any, Protocol
 
 from stalecheck.explore.protocol import Model
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
-from stalecheck.explore.watchdog import Stop
+from stalecheck.explore.watchdog import Stop, raise_if_tripped
 
 
 class Order(StrEnum):
@@ -284,8 +284,10 @@ class _Run:
         """Why the search must stop after ``states`` states, if it must."""
         if self.max_states is not None and states >= self.max_states:
             return StopReason.MAX_STATES
-        if self.deadline is not None and states % 4096 == 0 and time.monotonic() > self.deadline:
-            return StopReason.TIMEOUT
+        if states % 4096 == 0:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return StopReason.TIMEOUT
+            raise_if_tripped()  # a Stop the watchdog raised may have been lost
         return None
 
     def verdict(

@@ -50,7 +50,7 @@ from stalecheck.explore.reduced import (
     witness_path,
 )
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
-from stalecheck.explore.watchdog import Stop
+from stalecheck.explore.watchdog import Stop, raise_if_tripped
 
 
 class Store(StrEnum):
@@ -187,6 +187,7 @@ def check(
                         if len(seen) >= next_tick:
                             next_tick += progress_every
                             now = time.monotonic()
+                            raise_if_tripped()  # a Stop the watchdog raised may have been lost
                             if progress is not None:
                                 progress(
                                     Progress(len(seen), transitions + index + 1, depth, len(nxt), now - start)

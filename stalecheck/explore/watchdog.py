@@ -23,10 +23,29 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import NoReturn
 
 from stalecheck.explore.verdict import StopReason
 
 TICK = 0.05  # seconds between checks: the issue's bound is 0.1 s
+
+# The reason the running watchdog fired, until its body ends.  A signal handler's
+# exception can be lost: CPython drops one raised inside a finaliser, a weakref
+# callback or the garbage collector ("Exception ignored in ...").  The searches
+# therefore also poll ``tripped()`` between states, so a lost ``Stop`` still stops them.
+_tripped: StopReason | None = None
+
+
+def tripped() -> StopReason | None:
+    """Why the watchdog around the running search fired, or None: polled by the
+    searches so that a ``Stop`` lost on its way still ends them."""
+    return _tripped
+
+
+def raise_if_tripped() -> None:
+    """Raise ``Stop`` again if the watchdog fired and its exception was lost."""
+    if _tripped is not None:
+        raise Stop(_tripped)
 
 
 class Stop(BaseException):
@@ -53,29 +72,32 @@ def watchdog(
     """Raise ``Stop`` inside the ``with`` body when ``timeout`` seconds have passed,
     when resident memory exceeds ``max_memory`` bytes, or (if ``interrupt``) on Ctrl-C.
     Nothing is raised once the body has ended."""
+    global _tripped
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield
         return
     deadline = None if timeout is None else time.monotonic() + timeout
     armed = True
 
-    def tick(_signum: int, _frame: FrameType | None) -> None:
+    def fire(reason: StopReason) -> NoReturn:
+        global _tripped
         nonlocal armed
+        armed = False
+        _tripped = reason
+        raise Stop(reason)
+
+    def tick(_signum: int, _frame: FrameType | None) -> None:
         if not armed:
             return
         if deadline is not None and time.monotonic() >= deadline:
-            armed = False
-            raise Stop(StopReason.TIMEOUT)
+            fire(StopReason.TIMEOUT)
         if max_memory is not None and resident_bytes() > max_memory:
-            armed = False
-            raise Stop(StopReason.MAX_MEMORY)
+            fire(StopReason.MAX_MEMORY)
 
     def ctrl_c(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal armed
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C is plain
         if armed:
-            armed = False
-            raise Stop(StopReason.INTERRUPTED)
+            fire(StopReason.INTERRUPTED)
         raise KeyboardInterrupt
 
     timed = deadline is not None or max_memory is not None
@@ -87,6 +109,7 @@ def watchdog(
         yield
     finally:
         armed = False
+        _tripped = None
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_alarm)

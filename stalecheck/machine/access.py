@@ -17,6 +17,7 @@ from stalecheck.machine import buffer, caches
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
+from stalecheck.machine.shareability import DmaWatch
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import OP_INVAL, SCTLR_C, SCTLR_M, State
 
@@ -29,6 +30,7 @@ class Access:
         self.quiet = frozenset[int]()  # lines reduced as coherent-only (reduction.quiet_lines)
         self.cached_type = lru_cache(maxsize=None)(self.memory_type)
         self._nc_may_hit = layout.spec.options.nc_reads_may_hit
+        self.dma = DmaWatch(layout)  # stores a DMA master may see late (shareability.py)
 
     def memory_type(self, t: int, in_hyp: bool, sctlr: int, hcr: int, line: int) -> MemType:
         """The type of thread ``t``'s data access to ``line`` for these register values."""
@@ -108,6 +110,10 @@ class Access:
     def device_load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         lay = self.layout
         line, offset = lay.loc_index(instr.loc)
+        if self.dma.active:  # a store performed for the PEs only is not seen yet (shareability.py)
+            late = self.dma.late_value(state.bufs, line, offset)
+            if late is not None:
+                return (late,)
         if lay.threads[t].coherent:  # I/O coherent: snoops the CPU caches (clean copies too, B2.11)
             options = caches.snoop_read_options(state.copies, state.mem, lay.h, line, lay.nl)
             return tuple(sorted({values[offset] for values in options}))

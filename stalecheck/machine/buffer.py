@@ -34,26 +34,37 @@ The rules on what may complete before what, each with its place in the Arm ARM
   cache maintenance instructions in program order before the DSB" are waited for
   only when the required access types are reads and writes; D7.5.9.15: a CMO "is
   only guaranteed to be complete ... following a DSB"), so a ``DSB ST`` completes
-  no CMO (docs/design.md section 1).
+  no CMO (docs/design.md section 1);
+- a store performed for the PEs but not yet for the DMA masters (``STORE_DMA_LATE``,
+  ``shareability.py``) is ordered only with later stores to its location (coherence
+  for the DMA masters) and by the markers of barriers that reach them (OSH and SY:
+  ``MARK_FULL``, ``MARK_ST``); ISH markers (``MARK_FULL_ISH``, ``MARK_ST_ISH``), ``DSB
+  ISH``, release stores and forwarding ignore it.
 """
 
 from __future__ import annotations
 
 from stalecheck.machine.memtypes import INNER_CACHEABLE_PATHS
+from stalecheck.machine.shareability import reaches_dma
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
     MARK_FULL,
+    MARK_FULL_ISH,
     MARK_ST,
+    MARK_ST_ISH,
     SETWAY,
     STORE,
+    STORE_DMA_LATE,
     STORE_RELEASE,
     TLBI_ENTRY,
     Entry,
     MarkEntry,
 )
 
-_MARKS = (MARK_FULL, MARK_ST)
+_MARKS = (MARK_FULL, MARK_ST, MARK_FULL_ISH, MARK_ST_ISH)
+_FULL_MARKS = (MARK_FULL, MARK_FULL_ISH)
+_OUTER_MARKS = (MARK_FULL, MARK_ST)  # they order for the DMA masters too (shareability.py)
 _MAINTENANCE = (DCVA, SETWAY)
 
 
@@ -62,22 +73,28 @@ def _blocks(earlier: Entry, later: Entry, setway_in_order: bool) -> bool:
     ek, lk = earlier[0], later[0]
     if lk in (TLBI_ENTRY, IC_ENTRY):  # D7.5.9.15, D8.17: ordered by nothing but a DSB
         return False
-    if ek == MARK_FULL:  # a full DMB orders stores, DC and set/way after it
+    if ek in _FULL_MARKS:  # a full DMB orders stores, DC and set/way after it
         return True
     if lk == SETWAY:
         return setway_in_order and ek == SETWAY
-    if ek == MARK_ST:  # DMB ST: stores only (D7.5.9.15)
+    if ek in _MARKS:  # DMB ST: stores only (D7.5.9.15)
         return lk == STORE
     if lk == STORE:
-        if later[5] & STORE_RELEASE and ek == STORE:  # B2.3.7: a release after every earlier store
-            return True
         if ek == STORE:
+            if (earlier[5] | later[5]) & STORE_DMA_LATE:  # the DMA masters see a location in order
+                return earlier[1] == later[1] and earlier[2] == later[2]
+            if later[5] & STORE_RELEASE:  # B2.3.7: a release after every earlier store
+                return True
             return earlier[1] == later[1] and earlier[2] == later[2]
+        if later[5] & STORE_DMA_LATE:
+            return False
         if ek == DCVA:  # D7.5.9.15: same line, Normal Inner cacheable, same cacheability (WT != WB)
             return earlier[2] == later[1] and earlier[6] == later[6] and later[4] in INNER_CACHEABLE_PATHS
         return False
     if lk == DCVA:
         if ek == STORE:
+            if earlier[5] & STORE_DMA_LATE:
+                return False
             return earlier[1] == later[2] and earlier[6] == later[6] and later[3] in INNER_CACHEABLE_PATHS
         if ek == DCVA:
             return earlier[2] == later[2]
@@ -123,38 +140,63 @@ def completable(buf: tuple[Entry, ...], setway_in_order: bool = False) -> list[i
     return out
 
 
-def has_stores(buf: tuple[Entry, ...]) -> bool:
-    return any(entry[0] == STORE for entry in buf)
+def has_stores(buf: tuple[Entry, ...], domain: str = "SY") -> bool:
+    """Whether a store has not completed for the observers of a barrier's ``domain`` (its
+    option): a ``DSB ISHST`` does not wait for the DMA masters (shareability.py)."""
+    if reaches_dma(domain):
+        return any(entry[0] == STORE for entry in buf)
+    return any(entry[0] == STORE and not entry[5] & STORE_DMA_LATE for entry in buf)
+
+
+def performed(buf: tuple[Entry, ...], domain: str = "SY") -> bool:
+    """Whether every entry has completed for the observers of a barrier's ``domain`` (its
+    option): what a full DSB waits for (B2.6.9, in its domain: shareability.py)."""
+    if not buf or reaches_dma(domain):
+        return not buf
+    return all(entry[0] == STORE and entry[5] & STORE_DMA_LATE for entry in buf)
 
 
 def has_release(buf: tuple[Entry, ...]) -> bool:
     """Whether a release store (STLR) has not propagated yet: a later LDAR waits for it
     (B2.3.7 Barrier-ordered-before: release then acquire, RCsc)."""
-    return any(entry[0] == STORE and entry[5] & STORE_RELEASE for entry in buf)
+    pending_release = STORE_RELEASE | STORE_DMA_LATE
+    return any(entry[0] == STORE and entry[5] & pending_release == STORE_RELEASE for entry in buf)
 
 
-def _orders(marker: int, entry: Entry) -> bool:
-    """Whether a marker of this kind has ``entry`` (before it) to order."""
-    if marker == MARK_FULL:
+def _orders(marker: Entry, entry: Entry) -> bool:
+    """Whether a marker has ``entry`` (before it) to order."""
+    if entry[0] == STORE and entry[5] & STORE_DMA_LATE:
+        return marker[0] in _OUTER_MARKS  # only a barrier that reaches the DMA masters (shareability.py)
+    if marker[0] in _FULL_MARKS:
         return entry[0] == STORE or entry[0] in _MAINTENANCE
     return entry[0] == STORE
 
 
-def dmb_marker(buf: tuple[Entry, ...], full: bool) -> Entry | None:
-    """The marker a DMB leaves, or None when nothing before it needs ordering."""
-    marker = MARK_FULL if full else MARK_ST
-    return MarkEntry(marker) if any(_orders(marker, entry) for entry in buf) else None
+def dmb_marker(buf: tuple[Entry, ...], full: bool, domain: str = "SY") -> Entry | None:
+    """The marker a DMB leaves, or None when nothing before it needs ordering; ``domain``
+    (the option) says whether it orders for the DMA masters too (shareability.py)."""
+    kinds = (MARK_FULL, MARK_ST) if reaches_dma(domain) else (MARK_FULL_ISH, MARK_ST_ISH)
+    marker = MarkEntry(kinds[0] if full else kinds[1])
+    return marker if any(_orders(marker, entry) for entry in buf) else None
+
+
+def _dominates(a: Entry, b: Entry) -> bool:
+    """Whether marker ``a`` orders everything marker ``b`` does."""
+    wider = a[0] in _OUTER_MARKS or b[0] not in _OUTER_MARKS
+    return wider and (a[0] in _FULL_MARKS or b[0] not in _FULL_MARKS)
 
 
 def loads_blocked(buf: tuple[Entry, ...]) -> bool:
     """A load after a full DMB waits until the stores and maintenance before it complete."""
-    return any(entry[0] == MARK_FULL for entry in buf)
+    return any(entry[0] in _FULL_MARKS for entry in buf)
 
 
 def forward(buf: tuple[Entry, ...], line: int, offset: int) -> int | None:
     """The value of the newest buffered store to the location, if any."""
     for entry in reversed(buf):
         if entry[0] == STORE and entry[1] == line and entry[2] == offset:
+            if entry[5] & STORE_DMA_LATE:  # already in the memory system for the PEs
+                return None
             return entry[3]
     return None
 
@@ -176,16 +218,30 @@ def named_lines(buf: tuple[Entry, ...]) -> int:
 def remove(buf: tuple[Entry, ...], index: int) -> tuple[Entry, ...]:
     """Drop a completed entry, then any marker with nothing left to order before it,
     so equal buffers have one representation."""
+    return _normal((*buf[:index], *buf[index + 1 :]))
+
+
+def performed_for_pes(buf: tuple[Entry, ...], index: int, dma_value: int) -> tuple[Entry, ...]:
+    """The store at ``index`` has completed for the PEs but not for the DMA masters, which
+    still read ``dma_value`` (shareability.py): it stays, flagged, in its place."""
+    entry = buf[index]
+    late = (*entry[:3], dma_value, entry[4], entry[5] | STORE_DMA_LATE, *entry[6:])
+    return _normal((*buf[:index], late, *buf[index + 1 :]))
+
+
+def _normal(buf: tuple[Entry, ...]) -> tuple[Entry, ...]:
+    """``buf`` without the markers that have nothing left to order before them, adjacent
+    markers merged where one orders all the other does."""
     out: list[Entry] = []
-    for i, entry in enumerate(buf):
-        if i == index:
-            continue
+    for entry in buf:
         if entry[0] in _MARKS:
-            if not any(_orders(entry[0], e) for e in out if e[0] not in _MARKS):
+            if not any(_orders(entry, e) for e in out if e[0] not in _MARKS):
                 continue
-            if out and out[-1][0] in _MARKS:  # adjacent markers: the full one subsumes
-                if entry[0] == MARK_FULL:
+            if out and out[-1][0] in _MARKS:  # adjacent markers: one may subsume the other
+                if _dominates(out[-1], entry):
+                    continue
+                if _dominates(entry, out[-1]):
                     out[-1] = entry
-                continue
+                    continue
         out.append(entry)
     return tuple(out)

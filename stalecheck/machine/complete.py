@@ -7,10 +7,11 @@ and non-cacheable writes) and, for ``TLBI`` and ``IC``, in ``mmu.py``.
 
 from __future__ import annotations
 
-from stalecheck.machine import atomic, buffer, caches
+from stalecheck.machine import atomic, buffer, caches, shareability
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, PATH_NC
 from stalecheck.machine.mmu import Mmu
+from stalecheck.machine.rfco import RfCo
 from stalecheck.machine.state import (
     DCVA,
     IC_ENTRY,
@@ -18,6 +19,7 @@ from stalecheck.machine.state import (
     OP_INVAL,
     SETWAY,
     STORE,
+    STORE_DMA_LATE,
     STORE_WT,
     TLBI_ENTRY,
     State,
@@ -30,8 +32,10 @@ class Complete:
     def __init__(self, layout: Layout, mmu: Mmu | None) -> None:
         self.layout = layout
         self.mmu = mmu
+        self.dma = shareability.DmaWatch(layout)  # stores a DMA master may see late
         # Whether any program has atomic pairs (machine/atomic.py) to keep reservations for.
         self._atomics = any(i.flags for i in layout.code.values())
+        self.tracker: RfCo | None = None  # litmus execution counts (rfco.py; set by system.py)
 
     def complete(self, state: State, pe: int, index: int, bypass: int = 0) -> State:
         """A buffered store or CMO takes effect in the memory system.  ``bypass`` picks the
@@ -47,6 +51,9 @@ class Complete:
             copies, mem = state.copies, state.mem
         elif kind == STORE:
             _, line, offset, value, cacheable, wt, _, _ = entry
+            if wt & STORE_DMA_LATE:  # the second step: the DMA masters see it now (shareability.py)
+                bufs = state.bufs
+                return state._replace(bufs=(*bufs[:pe], buffer.remove(buf, index), *bufs[pe + 1 :]))
             if cacheable == PATH_CACHEABLE or (cacheable != PATH_NC and not bypass):
                 copies = caches.coherent_write(copies, mem, h, pe, line, offset, value, nl)
                 if wt & STORE_WT:  # write-through: the write also reaches the PoC
@@ -67,7 +74,28 @@ class Complete:
             )
         bufs = state.bufs
         new_buf = buffer.remove(buf, index)
+        if kind == STORE and self.dma.active:
+            # shareability.py: performed for the PEs first, for the DMA masters later
+            line, offset = entry[1], entry[2]
+            dma_before = self._dma_view(state, line, offset)
+            after = state._replace(copies=copies, mem=mem)
+            if dma_before is not None and self._dma_view(after, line, offset) != dma_before:
+                new_buf = buffer.performed_for_pes(buf, index, dma_before)
         state = state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
         if kind == STORE and self._atomics:
             state = atomic.propagated(state, pe, entry)
+        if kind == STORE and self.tracker is not None:
+            state = self.tracker.propagated(state, pe, entry, entry[7])
         return state
+
+    def _dma_view(self, state: State, line: int, offset: int) -> int | None:
+        """What the DMA masters watching a location read there now (``DmaWatch``), or None
+        when none does or another PE's store to it is already pending for them (Model: a
+        second such store reaches them at once)."""
+        coherent = self.dma.coherent.get((line, offset))
+        if coherent is None or self.dma.late_value(state.bufs, line, offset) is not None:
+            return None
+        lay = self.layout
+        if coherent:
+            return caches.coherent_value(state.copies, state.mem, lay.h, -1, line, lay.nl)[offset]
+        return state.mem[line][offset]

@@ -17,7 +17,17 @@ from stalecheck.machine import buffer
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.memtypes import MemType
 from stalecheck.machine.mmu_text import MmuText
-from stalecheck.machine.state import DCVA, OP_CLEAN, OP_CLEAN_INVAL, OP_INVAL, SETWAY, STORE, State
+from stalecheck.machine.state import (
+    DCVA,
+    OP_CLEAN,
+    OP_CLEAN_INVAL,
+    OP_INVAL,
+    SETWAY,
+    STORE,
+    STORE_DMA_LATE,
+    Entry,
+    State,
+)
 from stalecheck.machine.step_record import Action, Actor, ActorKind, Effect, StepRecord
 from stalecheck.machine.steps import COMPLETE, DROP, EARLY, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
 from stalecheck.machine.text import Names, Where, buffer_actor, every_line, hardware, record, thread_actor
@@ -221,6 +231,15 @@ def _load_source(m: Machine, before: State, t: int, line: int, offset: int, valu
     return f"({mt})", str(mt)
 
 
+def _dma_old(after: State, pe: int, entry: Entry) -> int:
+    """The value the DMA masters still read after ``entry`` completed for the PEs only
+    (-1: it completed for every observer)."""
+    for e in after.bufs[pe]:
+        if e[0] == STORE and e[5] & STORE_DMA_LATE and e[1:3] == entry[1:3]:
+            return e[3]
+    return -1
+
+
 def _describe_complete(
     m: Machine, before: State, pe: int, index: int, after: State, bypass: bool = False
 ) -> StepRecord:
@@ -230,9 +249,15 @@ def _describe_complete(
     common: Where = {"instruction": str(instr), "target": instr.loc}
     if entry[0] == STORE:
         line = entry[1]
+        if entry[5] & STORE_DMA_LATE:  # shareability.py: the second step
+            effect = Effect(f"{instr} reaches the DMA masters (outside the Inner Shareable domain)")
+            return record(m, before, after, actor, Action.COMPLETE, effect, lines=(line,), **common)
         how = "cacheable write into L1" if entry[4] and not bypass else "non-cacheable write at the PoC"
         if entry[4] > 1:
             how += ", an inner/outer cacheability mix"
+        old = _dma_old(after, pe, entry)
+        if old >= 0:  # it stayed in the buffer: performed for the PEs only (shareability.py)
+            how += f"; for the PEs only: DMA masters still read {old}"
         effect = Effect(f"{instr} completes ({how})")
         return record(
             m, before, after, actor, Action.COMPLETE, effect, lines=(line,), shows_copies=True, **common

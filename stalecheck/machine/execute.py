@@ -18,6 +18,7 @@ from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
 from stalecheck.machine.regexpr import Eval, Expr, compile_expr
+from stalecheck.machine.rfco import RfCo
 from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
@@ -76,6 +77,9 @@ class Execute:
             for t, prog in enumerate(layout.programs)
         )
         self._fns: dict[tuple[int, int, int], Eval] = {}
+        # Read-from and coherence order for litmus execution counts (rfco.py), when
+        # ``Options.record_executions`` is on (set by system.py).
+        self.tracker: RfCo | None = None
 
     # ---- registers and locations (machine/regexpr.py) -----------------------------------
 
@@ -171,23 +175,13 @@ class Execute:
         if where is None:
             return ()
         line, offset = where
-        done = th.ahead | ((1 << th.pc) - 1)
-        values: tuple[int, ...] | None = None
         instrs = window.instrs
-        for s in window.stores_before[index]:
-            store = instrs[s]
-            if self.where(th, t, s, store) != where:
-                continue
-            if done >> s & 1:
-                break  # the latest earlier store to the location has executed: read as usual
-            if window.data_loads[s] & ~done:
-                return ()  # its data is not known yet
-            pair = window.pair_read[s]
-            if instr.kind in (ACQUIRE, ACQUIRE_PC) and pair >= 0 and not done >> pair & 1:
-                return ()
-            values = (self.store_value(th, t, s, store),)
-            break
-        if values is None:
+        s = self.forwarder(th, t, instr, index, where)
+        if s == -2:
+            return ()
+        if s >= 0:
+            values: tuple[int, ...] = (self.store_value(th, t, s, instrs[s]),)
+        else:
             values = self.access.values_at(state, t, line, offset, self.access.access_type(state, t, line))
         for k, between in window.later_loads[index]:
             if not th.ahead >> k & 1 or self.where(th, t, k, instrs[k]) != where:
@@ -197,6 +191,30 @@ class Execute:
             need = th.regs[self._dest[t][k]]
             values = tuple(v for v in values if v == need)
         return values
+
+    def forwarder(self, th: Thread, t: int, instr: Instr, index: int, where: tuple[int, int]) -> int:
+        """The program-order earlier store of the location, not executed yet, that the load
+        at ``index`` reads from (``load_values``); -1 when the latest earlier store to the
+        location has executed (or there is none): the load reads as usual; -2 when it
+        cannot be satisfied yet (that store's data is not known, or it is an atomic's
+        write whose read has not been satisfied and the load is an acquire)."""
+        window = self.windows[t]
+        assert window is not None
+        done = th.ahead | ((1 << th.pc) - 1)
+        instrs = window.instrs
+        for s in window.stores_before[index]:
+            store = instrs[s]
+            if self.where(th, t, s, store) != where:
+                continue
+            if done >> s & 1:
+                return -1  # the latest earlier store to the location has executed: read as usual
+            if window.data_loads[s] & ~done:
+                return -2  # its data is not known yet
+            pair = window.pair_read[s]
+            if instr.kind in (ACQUIRE, ACQUIRE_PC) and pair >= 0 and not done >> pair & 1:
+                return -2
+            return s
+        return -1
 
     def _pending(self, state: State, t: int, th: Thread, index: int, where: tuple[int, int]) -> int:
         """How many of the PE's own stores to ``where`` must propagate before the write an
@@ -283,9 +301,9 @@ class Execute:
         if not orders_others(instr.kind):  # the PE's own maintenance only (shareability.py)
             return not any(nsh_dsb_waits_for(e) for e in buf)
         if instr.kind in STORE_BARRIERS:
-            return not buffer.has_stores(buf)
+            return not buffer.has_stores(buf, instr.kind)  # in the DSB's domain (shareability.py)
         if instr.kind in FULL_BARRIERS:
-            return not buf
+            return buffer.performed(buf, instr.kind)
         return True
 
     def execute_early(self, state: State, t: int, j: int, choice: int) -> State:
@@ -382,6 +400,11 @@ class Execute:
                 where = self.where(th, t, index, instr)
                 assert where is not None
                 loaded = atomic.reserve(loaded, *where, self._pending(state, t, th, index, where))
+            if self.tracker is not None and index >= 0:  # litmus execution counts (rfco.py)
+                where = self.where(th, t, index, instr)
+                assert where is not None
+                source = self.forwarder(th, t, instr, index, where)
+                loaded = self.tracker.read(state, t, loaded, index, source)
             return state, loaded
         if op == "STR":
             if index >= 0 and self.windows[t] is not None:
@@ -424,7 +447,8 @@ class Execute:
             if not orders_others(instr.kind):  # a Non-shareable DMB orders nothing (shareability.py)
                 return state, th
             if instr.kind in FULL_BARRIERS or instr.kind in STORE_BARRIERS:
-                marker = buffer.dmb_marker(state.bufs[pe], full=instr.kind in FULL_BARRIERS)
+                domain = instr.kind if self.access.dma.active else "SY"  # shareability.py
+                marker = buffer.dmb_marker(state.bufs[pe], instr.kind in FULL_BARRIERS, domain)
                 if marker is not None:
                     return with_entry(state, pe, marker), th
             # DMB LD leaves no marker: it orders loads, which wait for it in the

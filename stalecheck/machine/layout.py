@@ -84,7 +84,17 @@ class Layout:
         self.code: dict[int, Instr] = {}  # interned id -> instruction (programs: 0..n-1)
         self.ids: dict[Instr, int] = {}
         # Each location's value as an address (what a register pointing at it holds).
-        self.loc_values = {loc: LOC_BASE + k * LOC_STRIDE for k, loc in enumerate(self.locations)}
+        # A location ``SystemSpec.placed`` puts N bytes after another (a litmus array's
+        # element, litmus_machine.py) has that address.
+        self.loc_values: dict[str, int] = {}
+        for k, loc in enumerate(self.locations):
+            base, offset = spec.placed.get(loc, ("", 0))
+            if base in self.loc_values and 0 <= offset < LOC_STRIDE:
+                self.loc_values[loc] = self.loc_values[base] + offset
+            elif base:
+                raise ScenarioError(f"location {loc!r} is placed after {base!r}, not declared before it")
+            else:
+                self.loc_values[loc] = LOC_BASE + k * LOC_STRIDE
         self.value_locs = {v: self.locations[loc] for loc, v in self.loc_values.items()}
         # Threads whose program has registers, branches or atomics run one of their paths
         # (machine/paths.py): ``paths[t]`` gives each path's first and end index in

@@ -392,15 +392,15 @@ def xlate_assumptions(s: XlateSpec) -> list[str]:
     if any(r.contig > 1 for r in s.regimes):
         out.append(
             "a Contiguous-bit entry may stand for every entry of its range, extrapolated from it "
-            "(D8.7.1); a misprogrammed range gives one of its entries' values or a TLB conflict "
-            "abort, never an unrelated output (stronger than the Arm ARM without FEAT_BBM level 1 "
-            "or 2, D8.7.1.1)"
+            "(D8.7.1); in a misprogrammed range a lookup may give any output page an entry of the "
+            "range gives or extrapolates, with any entry's attributes and permissions, or a TLB "
+            "conflict abort (D8.7.1.1, no FEAT_BBM level 1 or 2; bounded by D8.7.1.2)"
         )
     if any(r.s2 and len(r.levels) > 1 for r in s.regimes):
         out.append(
-            "a guest's stage-1 walk-cache entry holds the next table's IPA, never its PA: a stale "
-            "stage-2 translation of a table page is not kept past a TLBI by IPA (stronger than the "
-            "Arm ARM, D8.17.6.1: TLBI VAE1 or VMALLE1 is also required)"
+            "a guest's stage-1 walk-cache entry may hold the next table's IPA or its PA (stage 2 "
+            "applied): the PA form survives a TLBI by IPA until a stage-1 TLBI of the VA that is "
+            "not last-level, VMALLE1, VMALLS12E1 or ALLE1 (D8.17 R_RRVJDB, D8.17.6.1)"
         )
     if s.icache != "none" or s.dic:
         out.append(f"I-cache {s.icache}; CTR_EL0.IDC={int(s.idc)} DIC={int(s.dic)}")

@@ -54,9 +54,10 @@ class MmuText:
             return f"{name}:{rg.group_names[rid][key]} {self.result_text(result)}"
         if kind == tlb.COMBINED:
             return f"{name}:{rg.group_names[rid][key]} (stage 1+2) {self.result_text(result)}"
-        level = rg.regimes[rid].levels[kind - tlb.TABLE]
+        level = rg.regimes[rid].levels[tlb.table_position(kind)]
         table = self.layout.lines[desc_oa(result)].name
-        return f"{name}:{rg.prefix_names[rid][key]} level-{level} table entry -> {table}"
+        both = " (stage 1+2, PA)" if kind >= tlb.COMBINED_TABLE else ""
+        return f"{name}:{rg.prefix_names[rid][key]} level-{level} table entry{both} -> {table}"
 
     def entry_input(self, tag: int, key: int) -> str:
         """The input an entry is for: a VA or IPA name, or the names sharing a walk-cache prefix."""

@@ -52,6 +52,9 @@ AMO_AL = 8  # the write of an acquire-release atomic: ordered before every later
 EXCLUSIVE = 16  # from LDXR/STXR (for the witness only)
 ATOMIC_READ = 32  # the read of an atomic instruction (CAS, SWP, LDADD)
 
+# Extends of a register operand (``Operand.ext``), then shifted left by ``amount``.
+EXTENDS = ("SXTW", "UXTW", "SXTB", "UXTB", "SXTH", "UXTH", "SXTX", "UXTX")
+
 # Kinds of ``ASSUME``.
 BRANCH = "B"  # a conditional branch: a control dependency for what follows
 PICK = "P"  # a CSEL or CAS outcome: a pick dependency only through the picked value
@@ -249,7 +252,9 @@ class Elaborator:
                 raise self.refuse(src, f"unknown location {op.name!r}")
             return rx.const(self.locations[op.name])
         value = self.read(w, op.name)
-        if op.ext in ("SXTW", "UXTW"):
+        if op.ext in ("LSR", "ASR"):  # C6.2 shifted-register forms: shifted at the operation's width
+            return rx.binary(op.ext, width, value, rx.const(op.amount))
+        if op.ext in EXTENDS:  # C6.2 extended-register forms: extend, then shift left
             value = rx.binary(op.ext, 64, value, rx.const(0))
         if op.amount or op.ext == "LSL":
             value = rx.binary("LSL", 64, value, rx.const(op.amount))
@@ -574,19 +579,22 @@ class Elaborator:
         self, w: _Walk, src: Src, rs: str, rt: str, addr: Address, order: str, release: bool,
         noret: bool, width: int,
     ) -> list[_Walk] | None:
-        """CAS Rs, Rt, [Xn]: read; if equal to Rs, write Rt.  Three paths, as herd has
+        """CAS Rs, Rt, [Xn]: read; if equal to Rs, write Rt.  Four paths, as herd has
         them (AArch64Sem.ml ``cas``, the axiomatic engine's ``_compare_and_swap``):
         success with Rs rewritten from the memory read (data dependency on it),
         success with Rs rewritten from its own value (data from Rs, pick on the read),
-        and failure without a write.  herd's other failing form writes back the value
-        read; such a write changes no final state (it rewrites the value the location
-        already holds, with no other write between), so it is not a path here."""
+        failure without a write, and failure writing back the value read (an atomic
+        read and write, a release for CASL/CASAL).  The write-back rewrites the value
+        the location already holds with no other write between, so it adds no final
+        state, but it is an execution of its own that herd counts (litmus_machine.py).
+        Arm ARM C6.2 CAS: "If the comparison is not equal, the architecture permits
+        writing the value read from the location to memory", atomically."""
         compare = self.read(w, rs)
         new = self.read(w, rt)
         aloc, aexpr = self.address(w, addr, src)
         kind = ACQUIRE if order == "A" else ""
         forks: list[_Walk] = []
-        for outcome in ("fail", "from-register", "from-memory"):
+        for outcome in ("fail", "fail-write-back", "from-register", "from-memory"):
             b = w.fork()
             slot = self.slot(b, f"{canonical(rs)}.mem" if noret else rs)
             flags = ATOMIC_READ | (NORET if noret else 0) | (0 if outcome == "fail" else RMW_READ)
@@ -595,6 +603,11 @@ class Elaborator:
             equal = rx.flags_cond("EQ", width, old, compare)
             if outcome == "fail":
                 self.assume(b, src, rx.negate(equal), PICK)
+                self.write(b, rs, old)
+            elif outcome == "fail-write-back":
+                name = self.assume(b, src, rx.negate(equal), PICK)
+                wflags = RMW_WRITE | (AMO_AL if order and release else 0)
+                self.store(b, src, addr, rx.pick(name, old), release, wflags, width)
                 self.write(b, rs, old)
             else:
                 name = self.assume(b, src, equal, PICK)

@@ -58,6 +58,13 @@ _BINARY: dict[str, Callable[[int, int, int], int]] = {
     "TBIT": lambda a, b, w: (a >> b) & 1,  # bit b of a
     "SXTW": lambda a, b, w: _mask(_signed(a, 32), w),  # b unused: sign-extend a W value
     "UXTW": lambda a, b, w: _mask(a, 32),
+    # The other extends of C6.2's extended-register forms (ADD/SUB (extended register)).
+    "SXTB": lambda a, b, w: _mask(_signed(a, 8), w),
+    "UXTB": lambda a, b, w: _mask(a, 8),
+    "SXTH": lambda a, b, w: _mask(_signed(a, 16), w),
+    "UXTH": lambda a, b, w: _mask(a, 16),
+    "SXTX": lambda a, b, w: _mask(a, w),
+    "UXTX": lambda a, b, w: _mask(a, w),
     "MASK": lambda a, b, w: _mask(a, w),  # a W register read: the low 32 bits
 }
 

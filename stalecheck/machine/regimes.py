@@ -36,6 +36,10 @@ class Regimes:
                 raise ScenarioError(f"regime {r.name!r}: root table {r.root!r} is not a declared line")
             if r.s2 and r.s2 not in self.rid:
                 raise ScenarioError(f"regime {r.name!r}: unknown stage-2 regime {r.s2!r}")
+            if not 1 <= len(r.levels) <= tlb.MAX_TABLE_LEVELS:  # D8.2: levels -1 to 3
+                raise ScenarioError(
+                    f"regime {r.name!r}: 1 to {tlb.MAX_TABLE_LEVELS} levels, not {len(r.levels)}"
+                )
             for va, idx in r.vas.items():
                 if len(idx) != len(r.levels):
                     raise ScenarioError(f"regime {r.name!r}: {va!r} needs one entry index per level")

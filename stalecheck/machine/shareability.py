@@ -3,13 +3,28 @@
 B2.6.10 (Shareability and access limitations on the data barrier operations): a DMB
 or DSB names the domain it operates over, Full system (SY), Outer Shareable (OSH),
 Inner Shareable (ISH) or Non-shareable (NSH), and orders accesses only for the
-observers in that domain.  The model has one domain:
+observers in that domain.  The model's domains:
 
 - every PE is in one Inner Shareable domain.  The architecture assumes this of the
   PEs that one operating system or hypervisor runs on (B2.10.1.1 Shareable Normal
   memory), and the formal model of B2.3 is stated for it (B2.3: "All PEs are part of
   the same Inner Shareable domain ... as long as no barriers or TLB invalidations
   specify the Non-shareable domain").  So ISH and OSH barriers act like SY among PEs;
+- DMA masters are outside that domain (B2.10.1.1.1 Note: "The Inner Shareable domain
+  is expected to be the set of PEs controlled by a single hypervisor or operating
+  system") and inside the PEs' Outer Shareable domain (Model: the domains are system
+  specific; B2.6.10 Note: "The distinction between Full system and Outer Shareable is
+  applicable only for Normal Non-cacheable memory accesses and Device memory
+  accesses"; printed with every verdict that has a DMA master).  So an ISH barrier,
+  ``DMB ISH[ST]`` or ``DSB ISH[ST]``, orders a PE's stores for the other PEs only, and
+  an OSH or SY one for the DMA masters too (``reaches_dma``).  A store the model may
+  show a DMA master late (``DmaWatch``) completes in two steps: first for the PEs
+  (memory and caches change; the buffer keeps the entry, flagged ``STORE_DMA_LATE``,
+  holding the value the DMA masters still read), then for the DMA masters.  An
+  ISH-only barrier's marker and a ``DSB ISH[ST]`` wait for the first step only; an
+  OSH or SY one, and ``SIGNAL`` (a kick), for both (``buffer.py``, ``execute.py``).
+  A release store (``STLR``) is Barrier-ordered-after earlier accesses for the PEs'
+  domain only (B2.3 is stated for it), so it waits for the first step only;
 - a ``DMB`` that names the Non-shareable domain orders nothing for any other observer
   (the PE's own loads already read its own stores in program order), so it leaves no
   marker in the buffer (``orders_others``);
@@ -19,12 +34,13 @@ observers in that domain.  The model has one domain:
   maintenance instructions that apply to a single PE"), ``IC IALLU``, ``DC`` by VA to
   Non-shareable memory and set/way operations (``nsh_dsb_waits_for``).  Its stores may
   still be buffered after it, so the PE's own walker may see them late: more
-  executions, never fewer (the formal model of B2.3 does not cover NSH at all);
-- the rest is not modelled and stronger than the Arm ARM, so it is printed with each
-  verdict it can affect (``assumption``): an ISH or OSH barrier orders accesses for DMA
-  masters too, which may sit outside the PEs' Inner Shareable domain (B2.10.1.1.1: the
-  domains are system specific; the distinction between SY and OSH applies to
-  Non-cacheable and Device accesses).
+  executions, never fewer (the formal model of B2.3 does not cover NSH at all).
+
+What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads are
+ordered by an ISH barrier for data a DMA master wrote as by an OSH one, cache
+maintenance completed for the PEs is complete for the DMA masters, and a location a
+DMA master both reads and writes (or that masters of both kinds, or atomics, touch)
+is shown to the DMA masters at once.
 """
 
 from __future__ import annotations
@@ -32,10 +48,67 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from stalecheck.machine.isa import Instr
-from stalecheck.machine.state import DCVA, IC_ENTRY, IC_IALLU, SETWAY, TLBI_ENTRY, Entry
+from stalecheck.machine.layout import Layout
+from stalecheck.machine.spec import Context
+from stalecheck.machine.state import (
+    DCVA,
+    IC_ENTRY,
+    IC_IALLU,
+    SETWAY,
+    STORE,
+    STORE_DMA_LATE,
+    TLBI_ENTRY,
+    Entry,
+)
 
 NON_SHAREABLE = ("NSH", "NSHST", "NSHLD")
+INNER_ONLY = ("ISH", "ISHST", "ISHLD")
 INNER_OUTER = ("ISH", "ISHST", "ISHLD", "OSH", "OSHST", "OSHLD")
+
+
+def reaches_dma(option: str) -> bool:
+    """Whether a ``DMB`` or ``DSB <option>`` orders accesses for the DMA masters: those of
+    the Outer Shareable and Full system domains do, the PEs' Inner Shareable one does
+    not (B2.6.10; B2.10.1.1.1)."""
+    return option not in NON_SHAREABLE and option not in INNER_ONLY
+
+
+class DmaWatch:
+    """The locations whose stores a DMA master may see later than the PEs do: each is
+    read by DMA masters of one kind (all I/O-coherent or all not) and written by none
+    (Model: otherwise every store reaches them at once; printed).  Empty without a DMA
+    master, and with atomics (their reservations count buffered stores, atomic.py)."""
+
+    def __init__(self, layout: Layout) -> None:
+        readers: dict[tuple[int, int], set[bool]] = {}
+        written: set[tuple[int, int]] = set()
+        devices = [t for t, spec in enumerate(layout.threads) if spec.context == Context.DEVICE]
+        for t in devices:
+            for i in layout.programs[t]:
+                instr = layout.code[i]
+                if not instr.loc or instr.loc not in layout.locations:
+                    continue
+                where = layout.loc_index(instr.loc)
+                if instr.op == "STR":
+                    written.add(where)
+                elif instr.op in ("LDR", "AWAIT"):
+                    readers.setdefault(where, set()).add(layout.threads[t].coherent)
+        atomics = any(i.flags for i in layout.code.values())
+        # location -> whether its readers are I/O-coherent (they see the coherent value)
+        self.coherent: dict[tuple[int, int], bool] = {}
+        if not atomics:
+            self.coherent = {w: k.pop() for w, k in readers.items() if len(k) == 1 and w not in written}
+        self.active = bool(self.coherent)
+        self.refused = sorted(set(readers) - set(self.coherent))  # read by DMA, but shown at once
+
+    def late_value(self, bufs: tuple[tuple[Entry, ...], ...], line: int, offset: int) -> int | None:
+        """What a DMA master still reads at the location while a store to it is performed
+        for the PEs only: the value before the oldest such store, or None."""
+        for buf in bufs:
+            for entry in buf:
+                if entry[0] == STORE and entry[5] & STORE_DMA_LATE and entry[1:3] == (line, offset):
+                    return entry[3]
+        return None
 
 
 def orders_others(option: str) -> bool:
@@ -57,14 +130,16 @@ def nsh_dsb_waits_for(entry: Entry) -> bool:
 
 def assumption(code: Iterable[Instr], devices: bool) -> str | None:
     """The printed assumption for the barriers in ``code`` (every instruction the
-    explored machine interned, policy code included), or None when no barrier in it
-    names a domain the model widens to the full system."""
-    barriers = sorted({(i.op, i.kind) for i in code if i.op in ("DMB", "DSB")})
-    inner = [f"{op} {o}" for op, o in barriers if o in INNER_OUTER] if devices else []
-    if not inner:
+    explored machine interned, policy code included), or None without a DMA master."""
+    if not devices:
         return None
+    barriers = sorted({f"{i.op} {i.kind}" for i in code if i.op in ("DMB", "DSB") and i.kind in INNER_OUTER})
+    used = f" (here: {', '.join(barriers)})" if barriers else ""
     return (
-        f"barriers act system-wide: no shareability domains ({', '.join(inner)} act like SY; "
-        "stronger than the Arm ARM where a DMA master lies outside the PEs' Inner or Outer "
-        "Shareable domain: B2.6.10, B2.10.1.1.1)"
+        "shareability domains: the PEs share one Inner Shareable domain, DMA masters are outside "
+        f"it and inside the Outer Shareable one{used}, so ISH barriers order a PE's stores for "
+        "the PEs only and OSH/SY ones for DMA masters too (B2.6.10, B2.10.1.1.1: system specific). "
+        "Stronger than the Arm ARM: an ISH barrier orders a PE's loads of what a DMA master wrote, "
+        "maintenance complete for the PEs is complete for DMA masters, and a location a DMA master "
+        "writes, or that atomics use, shows each store to DMA masters at once"
     )

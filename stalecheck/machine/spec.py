@@ -166,6 +166,7 @@ class Options:
     prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
     quiet_coherent_lines: bool = False  # skip spontaneous steps on cacheable-only lines (reduce.py)
     weak_ordering: bool = False  # out-of-order execution inside a PE (machine/ordering.py)
+    record_executions: bool = False  # litmus counts: record read-from and coherence order (machine/rfco.py)
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ class SystemSpec:
     host_types: dict[str, MemType] = field(default_factory=dict, compare=False, hash=False)
     options: Options = Options()
     init: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # Locations placed at a byte offset from another (a litmus array's elements,
+    # litmus_machine.py): name -> (location, offset); the others get addresses apart.
+    placed: dict[str, tuple[str, int]] = field(default_factory=dict, compare=False, hash=False)
     bad: Callable[[StateView], bool] | None = None
     bad_text: str = ""
     xlate: XlateSpec | None = None  # translation and instruction fetch (machine/mmu.py)

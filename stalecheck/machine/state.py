@@ -21,12 +21,19 @@ STORE = 0
 STORE_WT = 1  # StoreEntry.flags: write-through, the write also reaches the PoC
 STORE_RELEASE = 2  # StoreEntry.flags: STLR, propagates only after every earlier buffered store (B2.3.7)
 STORE_ATOMIC = 4  # StoreEntry.flags: the write of an atomic pair (machine/atomic.py)
+# StoreEntry.flags: performed for the PEs' Inner Shareable domain, not yet for the DMA
+# masters outside it; ``value`` then holds what they still read (machine/shareability.py).
+STORE_DMA_LATE = 8
 DCVA = 1
 SETWAY = 2
 MARK_FULL = 3  # a DMB ordering loads and stores
 MARK_ST = 4  # a DMB ST/ISHST: orders stores and DCs only
 TLBI_ENTRY = 5  # translation model (machine/mmu.py)
 IC_ENTRY = 6  # instruction fetch model (machine/fetch.py)
+# The markers of DMB ISH and DMB ISHST where a DMA master may see stores late: they
+# order nothing for it (machine/shareability.py).  Elsewhere they leave MARK_FULL/MARK_ST.
+MARK_FULL_ISH = 7
+MARK_ST_ISH = 8
 
 # DC operations.
 OP_CLEAN = 1
@@ -74,7 +81,8 @@ class SetWayEntry(NamedTuple):
 
 
 class MarkEntry(NamedTuple):
-    """The marker a DMB leaves in the buffer (``kind`` is ``MARK_FULL`` or ``MARK_ST``)."""
+    """The marker a DMB leaves in the buffer (``kind`` is ``MARK_FULL`` or ``MARK_ST``, or
+    ``MARK_FULL_ISH``/``MARK_ST_ISH`` for one that does not order for DMA masters)."""
 
     kind: int
 
@@ -119,6 +127,9 @@ class Thread(NamedTuple):
     # Reservations of atomic pairs whose read is satisfied and write not yet propagated:
     # (line, offset, pending, intact) each (machine/atomic.py).
     res: tuple[tuple[int, int, int, int], ...] = ()
+    # With ``Options.record_executions`` (litmus counts): per program index, the write a
+    # load read, or a store's place in coherence order (machine/rfco.py); else empty.
+    trace: tuple[int, ...] = ()
 
 
 class State(NamedTuple):

@@ -39,6 +39,7 @@ from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
+from stalecheck.machine.rfco import RfCo
 from stalecheck.machine.spec import Context, SystemSpec, TrapContext
 from stalecheck.machine.state import (
     SCTLR_C,
@@ -104,6 +105,8 @@ class Machine:
         self.execute = Execute(lay, self.access, self.traps, self.mmu)
         self._weak = spec.options.weak_ordering
         self.completion = Complete(lay, self.mmu)
+        if spec.options.record_executions:  # litmus execution counts (machine/rfco.py)
+            self.execute.tracker = self.completion.tracker = RfCo(lay, self.execute)
         self.cache_steps = Hardware(lay, self.access)
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.

@@ -29,7 +29,21 @@ defined here once:
   entries"); a stage-2 TLBI by IPA leaves combined entries, which only a stage-1
   TLBI of the VA or ``VMALLE1``/``VMALLS12E1``/``ALLE1`` removes (D8.17.6.1: "TLBI
   IPAS2E1, Xt; DSB; TLBI VMALLE1" is required to invalidate all cached copies of the
-  stage 2 translation of the IPA).
+  stage 2 translation of the IPA);
+- a guest's stage-1 walk cache may hold a *combined table* entry: the Table descriptor
+  with the next table's IPA already translated by stage 2 to its PA (D8.17 R_RRVJDB: any
+  structure holding a translation table entry; D8.17.6.1: after ``TLBI IPAS2E1`` a
+  stage-2 translation of a table's IPA survives in such entries until a stage-1 TLBI of
+  the VA that is not last-level, ``VMALLE1``, ``VMALLS12E1`` or ``ALLE1``).  It is a
+  stage-1 entry (the stage-1 regime's tag), so a stage-2 TLBI never removes it;
+- a lookup in a range with the Contiguous bit *misprogrammed* (some valid entry of the
+  range has it, another has not) may give an output, permissions and attributes
+  consistent with any entry of the range, or inconsistent with all of them (without
+  FEAT_BBM levels 1 and 2), or a TLB conflict abort (D8.7.1.1 R_NGLXZ); it never reaches
+  memory or attributes that a correctly programmed range could not (D8.7.1.2 R_MWFWF).
+  So the TLB may hold, for each input of the range, every output page any entry gives
+  (as its own or extrapolated across the range) with the bits of any entry
+  (``misprogrammed``); two different such entries give the conflict abort.
 """
 
 from __future__ import annotations
@@ -50,8 +64,18 @@ class TlbEntry(NamedTuple):
 
 Tlb = tuple[TlbEntry, ...]
 
-# Kinds of entry; a table entry of level position p (0: the first level) is TABLE + p.
+# Kinds of entry; a table entry of level position p (0: the first level) is TABLE + p,
+# a combined table entry (its next table's address a PA: stage 1 and 2) COMBINED_TABLE + p.
 LEAF, COMBINED, TABLE = 0, 1, 2
+MAX_TABLE_LEVELS = 5  # D8.2: at most five lookup levels (-1 to 3)
+COMBINED_TABLE = TABLE + MAX_TABLE_LEVELS
+
+
+def table_position(kind: int) -> int:
+    """The level position of a (plain or combined) table entry's kind, -1 for a leaf kind."""
+    if kind >= COMBINED_TABLE:
+        return kind - COMBINED_TABLE
+    return kind - TABLE if kind >= TABLE else -1
 
 
 def tag(regime: int, kind: int, n_regimes: int) -> int:
@@ -74,6 +98,23 @@ def fill(tlb: Tlb, regime: int, key: int, result: int) -> Tlb:
     """Cache a non-faulting walk result (a faulting one is never cached)."""
     assert result >= 0, "a faulting walk result is never cached in a TLB"
     return tuple(sorted({*tlb, TlbEntry(regime, key, result)}))
+
+
+def misprogrammed(
+    range_leaves: list[tuple[int, tuple[int, ...]]], contig_bit: int, oa_shift: int, n_pages: int
+) -> set[int]:
+    """The results a TLB may hold for one input of a contiguous range whose Contiguous bit
+    is misprogrammed (D8.7.1.1 R_QTRPM, R_NGLXZ; bounded by D8.7.1.2 R_MWFWF), or the empty
+    set when it is not.  ``range_leaves`` holds, for every entry of the range (this input's
+    own at distance 0), its distance in pages from this input and its valid leaf results."""
+    leaves = [r for _, rs in range_leaves for r in rs]
+    if not any(r & contig_bit for r in leaves) or all(r & contig_bit for r in leaves):
+        return set()  # D8.7.1.1 I_PGVGZ: invalid entries do not make a range misprogrammed
+    low = (1 << oa_shift) - 1
+    pages = {r >> oa_shift for r in leaves}  # an entry's own output ...
+    pages |= {(r >> oa_shift) + d for d, rs in range_leaves for r in rs}  # ... or extrapolated
+    bits = {r & low for r in leaves}
+    return {b | (p << oa_shift) for p in pages if 0 <= p < n_pages for b in bits}
 
 
 def drop(tlb: Tlb, index: int) -> Tlb:
@@ -136,7 +177,8 @@ def invalidate(
                 continue
             if kind in (LEAF, COMBINED) and entry.key == key:
                 continue
-            if kind >= TABLE and not last_level and entry.key == prefixes[kind - TABLE]:
+            pos = table_position(kind)
+            if pos >= 0 and not last_level and entry.key == prefixes[pos]:
                 continue
         out.append(entry)
     return tuple(out)

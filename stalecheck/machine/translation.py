@@ -198,6 +198,8 @@ def walk(
     line_offset: Callable[[int, int], tuple[int, int]],
     cached: Callable[[int], tuple[int, ...]] | None = None,
     seen: set[tuple[int, int]] | None = None,
+    cached_pa: Callable[[int], tuple[int, ...]] | None = None,
+    read_pa: Reader | None = None,
 ) -> tuple[int, ...]:
     """Every result a walk of ``va`` may produce (D8.2 translation table walk).
 
@@ -214,15 +216,20 @@ def walk(
     reading the levels above (D8.16 R_SQBCS: entries may be held in "intermediate TLB
     caching structures"; tlb.py).  ``seen`` collects the (level position, Table
     descriptor) pairs the walk went through, which a walk cache may hold.
+
+    ``cached_pa(p)`` gives a guest stage-1 walk cache's *combined* Table entries at level
+    position p: the next table's address is already a PA (stage 2 applied when the entry
+    was cached), so that table is read with ``read_pa``, with no stage-2 translation
+    (D8.17 R_RRVJDB, D8.17.6.1; tlb.py).
     """
     results: set[int] = set()
     indices = regime.vas[va]
     stage2 = regime.stage == 2
 
-    def step(level_pos: int, table_line: int) -> None:
+    def step(level_pos: int, table_line: int, reader: Reader = read) -> None:
         level = regime.levels[level_pos]
         line, offset = line_offset(table_line, indices[level_pos])
-        for desc in read(line, offset):
+        for desc in reader(line, offset):
             last = level_pos == len(regime.levels) - 1
             if desc < 0:  # the table's own address faulted at stage 2 (D8.2: S1PTW)
                 results.add(-(1 + ((-desc - 1) | WALK_FAULT)))
@@ -242,6 +249,10 @@ def walk(
         for level_pos in range(len(regime.levels) - 1):
             for desc in cached(level_pos):
                 step(level_pos + 1, desc_oa(desc))
+    if cached_pa is not None and read_pa is not None:
+        for level_pos in range(len(regime.levels) - 1):
+            for desc in cached_pa(level_pos):
+                step(level_pos + 1, desc_oa(desc), read_pa)
     return tuple(sorted(results))
 
 

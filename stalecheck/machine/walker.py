@@ -52,21 +52,34 @@ class Walker:
         )
 
     def walk_results(
-        self, state: State, pe: int, rid: int, key: int, seen: set[tuple[int, int]] | None = None
+        self,
+        state: State,
+        pe: int,
+        rid: int,
+        key: int,
+        seen: set[tuple[int, int]] | None = None,
+        combined: set[tuple[int, int]] | None = None,
     ) -> tuple[int, ...]:
         """Walk of one input: no leaf entry of this stage from the TLB, but the walk may
-        start from a table entry of its walk cache (tlb.py), and stage 2 of a table access
-        may use the TLB.  ``seen`` collects the Table descriptors walked through."""
+        start from a table entry of its walk cache (tlb.py), plain or, for a guest's stage
+        1, combined (its next table's PA), and stage 2 of a table access may use the TLB.
+        ``seen`` collects the Table descriptors walked through; ``combined`` the combined
+        table entries a guest's walk cache may hold for them (level position, the Table
+        descriptor with its next table's IPA line replaced by each PA line stage 2 gave)."""
         rg = self.regimes
         regime = rg.regimes[rid]
         s2 = rg.rid[regime.s2] if regime.s2 else -1
+        pa_of: dict[int, set[int]] = {}  # a table's IPA line -> the PA lines stage 2 gave it
 
         def line_offset(table_line: int, index: int) -> tuple[int, int]:
             return table_line, index
 
+        def read_pa(line: int, offset: int) -> tuple[int, ...]:
+            return self.walker_values(state, pe, regime.walk, line, offset)
+
         def read(line: int, offset: int) -> tuple[int, ...]:
             if s2 < 0:
-                return self.walker_values(state, pe, regime.walk, line, offset)
+                return read_pa(line, offset)
             page = self.layout.lines[line].page
             ipa_key = rg.keys[s2].get(page)
             if ipa_key is None:
@@ -77,7 +90,8 @@ class Walker:
                     out.append(r2)
                     continue
                 pa_line = rg.same_line_in(line, desc_oa(r2))
-                out.extend(self.walker_values(state, pe, regime.walk, pa_line, offset))
+                pa_of.setdefault(line, set()).add(pa_line)
+                out.extend(read_pa(pa_line, offset))
             return tuple(sorted(set(out)))
 
         root = self.layout.line_index[regime.root]
@@ -87,7 +101,18 @@ class Walker:
         def cached(level_pos: int) -> tuple[int, ...]:
             return tlb.lookup(held, rg.leaf_tag(rid, tlb.TABLE + level_pos), prefixes[level_pos])
 
-        results = walk(regime, rg.key_names[rid][key], root, read, line_offset, cached, seen)
+        def cached_pa(level_pos: int) -> tuple[int, ...]:
+            return tlb.lookup(held, rg.leaf_tag(rid, tlb.COMBINED_TABLE + level_pos), prefixes[level_pos])
+
+        seen_here = seen if seen is not None or combined is None else set()
+        results = walk(
+            regime, rg.key_names[rid][key], root, read, line_offset, cached, seen_here,
+            cached_pa if s2 >= 0 else None, read_pa,
+        )
+        if combined is not None and s2 >= 0 and seen_here is not None:
+            low = (1 << OA_SHIFT) - 1
+            for p, desc in seen_here:
+                combined.update((p, (desc & low) | (pa << OA_SHIFT)) for pa in pa_of.get(desc_oa(desc), ()))
         if regime.stage == 2:  # remember which IPA page faulted, for the hypervisor (HPFAR_EL2)
             ipa = rg.page_index.get(rg.key_names[rid][key], -1)
             results = tuple(with_ipa(r, ipa) for r in results)
@@ -173,24 +198,34 @@ class Walker:
                 if rg.regimes[rid].s2:
                     rids.append(rg.rid[rg.regimes[rid].s2])
         found: set[tuple[int, int, int]] = set()
+        n_pages = len(self.layout.pages)
         for rid in sorted(set(rids)):
             two_stage = bool(rg.regimes[rid].s2)
+            leaf = rg.leaf_tag(rid)
+            walked: list[tuple[int, ...]] = []
             for key in range(len(rg.key_names[rid])):
                 seen: set[tuple[int, int]] = set()
+                pairs: set[tuple[int, int]] = set()  # combined table entries (guest stage 1)
                 tkey = rg.tlb_key[rid][key]
-                leaf = rg.leaf_tag(rid)
-                leaves = [r for r in self.walk_results(state, pe, rid, key, seen) if r >= 0]
+                leaves = tuple(r for r in self.walk_results(state, pe, rid, key, seen, pairs) if r >= 0)
+                walked.append(leaves)
                 found.update((leaf, tkey, r) for r in leaves)
                 for other, delta in rg.contiguous[rid][key]:  # D8.7.1: one entry for the range
                     found.update(
                         (leaf, rg.tlb_key[rid][other], r + delta * (1 << OA_SHIFT))
                         for r in leaves
-                        if r & CONTIG and 0 <= desc_oa(r) + delta < len(self.layout.pages)
+                        if r & CONTIG and 0 <= desc_oa(r) + delta < n_pages
                     )
                 prefixes = rg.prefixes[rid][key]
                 found.update((rg.leaf_tag(rid, tlb.TABLE + p), prefixes[p], desc) for p, desc in seen)
+                found.update((rg.leaf_tag(rid, tlb.COMBINED_TABLE + p), prefixes[p], d) for p, d in pairs)
                 if two_stage:
                     combined = rg.leaf_tag(rid, tlb.COMBINED)
                     both = self.full(state, pe, rid, key, False, False)
                     found.update((combined, tkey, r) for r in both if r >= 0)
+            for key, others in enumerate(rg.contiguous[rid]):  # D8.7.1.1: a misprogrammed range
+                if others:
+                    span = [(0, walked[key]), *((-delta, walked[other]) for other, delta in others)]
+                    tkey = rg.tlb_key[rid][key]
+                    found.update((leaf, tkey, r) for r in tlb.misprogrammed(span, CONTIG, OA_SHIFT, n_pages))
         return sorted(found - set(state.tlbs[pe]))

@@ -19,7 +19,7 @@ import pytest
 
 import stalecheck.cli_stress as cli_stress
 from stalecheck.errors import ExitCode
-from stalecheck.explore.verdict import StopReason
+from stalecheck.explore.verdict import Outcome, StopReason
 from stalecheck.explore.watchdog import Stop, watchdog
 from stalecheck.workers import available_cpus, capped_note, worker_count
 from tests.badinput.cli_harness import COMMAND, SB, in_process, script, user_scenario
@@ -249,3 +249,27 @@ def test_stress_scheduler_that_is_not_dask_is_a_user_error(
         stop.set()
     assert res.code == ExitCode.USER_ERROR, res.stderr
     assert "cannot reach the cluster" in res.stderr
+
+
+def test_a_stop_lost_on_its_way_still_ends_the_search() -> None:
+    """CPython drops an exception raised by a signal handler inside a finaliser or a
+    weakref callback; the search then still stops, at its next poll of the watchdog."""
+    from stalecheck.explore.search import check
+    from tests.explore.test_search import Counters
+
+    class Swallowing(Counters):
+        lost = 0
+
+        def actions(self, state: tuple[int, ...]) -> list[int]:
+            if not self.lost:
+                try:
+                    time.sleep(1.0)  # the watchdog's first tick (0.05 s) fires in here
+                except Stop:
+                    Swallowing.lost += 1  # ... and its Stop is lost, as in a finaliser
+            return list(super().actions(state))
+
+    model = Swallowing(3, 40)  # 68,921 states: polled every 20,000
+    with watchdog(max_memory=1, interrupt=False):
+        v = check(model)
+    assert Swallowing.lost == 1
+    assert v.outcome == Outcome.UNKNOWN and v.reason == StopReason.MAX_MEMORY

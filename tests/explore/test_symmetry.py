@@ -174,7 +174,7 @@ def test_renamings_map_the_steps_of_a_state_onto_the_steps_of_the_renamed_state(
         sym.done()
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(symmetric_systems(), st.integers(0, 2), st.integers(0, 2), st.booleans())
 def test_random_symmetric_systems_get_the_same_verdict_with_and_without_symmetry(
     drawn: tuple[SystemSpec, bool], which: int, value: int, needs_done: bool

@@ -1,0 +1,141 @@
+"""``stalecheck litmus --engine machine`` prints herd's counts (issue 10, "Done means").
+
+herd7 counts candidate executions (a path per thread, read-from, coherence
+order), not final states.  The machine engine records, per thread, the write
+each load read and each store's place in coherence order (machine/rfco.py), and
+counts the distinct ones among the final states it reaches.  These tests pin the
+cases where executions and states differ, and the whole printed output on the
+catalogue.
+"""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from stalecheck import litmus_machine
+from stalecheck.axiomatic.check import check_test
+from stalecheck.cli_litmus import litmus
+from stalecheck.errors import InputError, UnsupportedError
+from stalecheck.litmus.parser import parse_file, parse_litmus
+from tests.data import HERDTOOLS7
+
+CATALOGUE = HERDTOOLS7 / "herd-catalogue" / "aarch64"
+INSTRUCTIONS = HERDTOOLS7 / "herd-instructions" / "AArch64"
+
+
+def _counts(text_or_path: str) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int]]:
+    """Executions per final state: (machine, axiomatic)."""
+    test = parse_file(INSTRUCTIONS / text_or_path) if text_or_path.endswith(".litmus") else (
+        parse_litmus(text_or_path, "t.litmus")
+    )
+    return litmus_machine.check(test).state_counts, check_test(test).state_counts
+
+
+def test_reading_zero_from_the_initial_write_or_from_a_write_of_zero_are_two_executions() -> None:
+    """LB+rel+BEQ2: P1 stores the 0 it read to x, and P0's read of x = 0 may take it from
+    the initial write or from that store (B2.3.1: reads-from is a relation on writes, not
+    values).  herd counts 3 executions in 2 states."""
+    test = parse_file(CATALOGUE / "tests" / "LB+rel+BEQ2.litmus")
+    machine = litmus_machine.check(test)
+    axiomatic = check_test(test)
+    assert machine.state_counts == axiomatic.state_counts
+    assert sorted(machine.state_counts.values()) == [1, 2]
+    assert (machine.positive, machine.negative) == (axiomatic.positive, axiomatic.negative) == (0, 3)
+
+
+def test_a_failing_cas_may_write_back_the_value_it_read() -> None:
+    """Arm ARM C6.2 CAS: "If the comparison is not equal, the architecture permits
+    writing the value read from the location to memory" - a failing CAS with and
+    without that write are two executions of one final state."""
+    text = """AArch64 cas-fails
+{ x=1; 0:X1=x; }
+ P0             ;
+ MOV W0,#0      ;
+ MOV W2,#2      ;
+ CAS W0,W2,[X1] ;
+exists (x=1 /\\ 0:X0=1)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic == {("0:X0=1", "[x]=1"): 2}
+
+
+def test_a_successful_cas_is_two_executions() -> None:
+    """herd writes the comparison register of a successful CAS in two ways (from the
+    register, or from the value read), with different dependencies: both are
+    executions (L007: 4 executions of one final state)."""
+    machine, axiomatic = _counts("L007.litmus")
+    assert machine == axiomatic
+    assert list(machine.values()) == [4]
+
+
+def test_each_failed_store_exclusive_of_a_loop_is_an_execution() -> None:
+    """A184: the LDXR/STXR loop succeeds at the first, second or third try (herd
+    unrolls twice): three executions, one final state."""
+    machine, axiomatic = _counts("A184.litmus")
+    assert machine == axiomatic
+    assert list(machine.values()) == [3]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _group() -> None:
+        """Force sub-command mode as in the real CLI."""
+
+    app.command("litmus")(litmus)
+    return app
+
+
+def _printed(*args: str) -> list[str]:
+    result = CliRunner().invoke(_app(), ["litmus", *args])
+    assert result.exit_code == 0, result.output
+    return [line for line in result.stdout.splitlines() if not line.startswith("Time ")]
+
+
+@pytest.mark.xdist_group("litmus-machine-catalogue")
+def test_catalogue_output_equals_the_axiomatic_engine_line_for_line() -> None:
+    """Done means: the same Observation line as the axiomatic engine (which matches
+    herd7) on every test the machine accepts; here every line but ``Time``, on all 80
+    catalogue tests (the machine accepts them all)."""
+    machine = _printed("--engine", "machine", str(CATALOGUE))
+    axiomatic = _printed(str(CATALOGUE))
+    observations = [line for line in machine if line.startswith("Observation ")]
+    assert len(observations) >= 80
+    assert machine == axiomatic
+
+
+def test_array_elements_are_cells_at_their_offsets() -> None:
+    """L012 swaps v[0] and v[2] through [X2] and [X2,#8]: each element is its own
+    location, 4 bytes apart, and the final array prints as herd prints it."""
+    test = parse_file(INSTRUCTIONS / "L012.litmus")
+    machine = litmus_machine.check(test)
+    assert machine.states == check_test(test).states == [("v={3,2,1}",)]
+
+
+def test_a_mixed_size_access_is_refused() -> None:
+    """A177 reads 4 bytes of an 8-byte pointer: herd rejects mixed-size tests outside
+    -variant mixed; the machine holds one value per cell, so it refuses too."""
+    with pytest.raises(UnsupportedError, match="mixed-size"):
+        litmus_machine.check(parse_file(INSTRUCTIONS / "A177.litmus"))
+
+
+@pytest.mark.parametrize("name", ["A217", "A262"])
+def test_an_access_to_a_number_fails_as_in_herd(name: str) -> None:
+    """herd fails a test when an execution the model allows dereferences a number
+    (their ``.expected-failure``); the axiomatic engine and the machine say where."""
+    test = parse_file(INSTRUCTIONS / f"{name}.litmus")
+    with pytest.raises(InputError, match="non symbolic address") as machine:
+        litmus_machine.check(test)
+    with pytest.raises(InputError, match="non symbolic address") as axiomatic:
+        check_test(test)
+    assert machine.value.render().splitlines()[0] == axiomatic.value.render().splitlines()[0]
+
+
+def test_an_access_to_a_number_the_model_never_reaches_is_no_error() -> None:
+    """A260: the path that would dereference 16 needs the two reads of x to break
+    read-read coherence (B2.3.1), so no execution reaches it."""
+    test = parse_file(INSTRUCTIONS / "A260.litmus")
+    assert litmus_machine.check(test).state_counts == check_test(test).state_counts
