@@ -148,7 +148,7 @@ def _exit_if_interrupted(results: list[Result], planned: int) -> None:
     if results and _interrupted(results[-1]):
         last = results[-1]
         v = last.verdict
-        plain = v.order == "bfs" and v.reduction != "partial-order"  # only then is depth a bound
+        plain = v.order == "bfs" and not v.reduction.startswith("partial-order")  # only then is depth a bound
         covered = f"nothing bad within {v.depth} steps" if plain else "nothing bad in those states"
         explain_interrupt(
             err,

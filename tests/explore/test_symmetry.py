@@ -259,6 +259,9 @@ def test_lines_renamed_with_their_threads() -> None:
     assert plain.outcome == reduced.outcome == Outcome.UNREACHABLE
     assert reduced.states < plain.states
     assert reduced.reduction == "symmetry (2)"
+    assert any(a.startswith("symmetry reduction (machine/symmetry.py") for a in reduced.search_assumptions)
+    _, both = _search(m.spec, SearchMode(symmetry=True, por=True))
+    assert len(both.search_assumptions) == 2, "both reductions are printed with the verdict"
 
 
 def test_a_policy_that_tells_threads_apart_turns_the_symmetry_off() -> None:
