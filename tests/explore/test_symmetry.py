@@ -29,14 +29,14 @@ from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
 from stalecheck.scenarios.support.policies import map_on_fault, on_sctlr_toggle_flush, on_setway_flush
 
-SMALL = 1_500  # random systems bigger than this are drawn again
+SMALL = 2_000  # random systems bigger than this are drawn again
+SLOW = [HealthCheck.too_slow, HealthCheck.filter_too_much]
 
 
 def _instruction(guest: bool) -> st.SearchStrategy[str]:
     line = st.sampled_from(["X", "OWN"])  # OWN: the thread's own line (or Y when lines stay)
     choices = [
         st.builds(lambda x, v: f"STR {x}, {v}", line, st.integers(1, 2)),
-        st.builds(lambda x: f"LDR r1, {x}", line),
         st.builds(lambda op, x: f"DC {op} {x}", st.sampled_from(["CVAC", "CVAU", "CIVAC"]), line),
         st.builds(lambda op, x: f"DC {op} L1, {x}", st.sampled_from(["CSW", "CISW"]), line),
         st.sampled_from(["DSB SY", "DMB SY", "DMB ST", "ISB"]),
@@ -74,7 +74,8 @@ def symmetric_systems(draw: st.DrawFn) -> tuple[SystemSpec, bool]:
         on_sctlr=on_sctlr_toggle_flush(),
         on_cmo=lambda trap: [],
     )
-    template = draw(st.lists(_instruction(guest), min_size=1, max_size=3))
+    template = draw(st.lists(_instruction(guest), min_size=0, max_size=2))
+    template.append(draw(st.sampled_from(["LDR r1, X", "LDR r1, OWN"])))  # one load: what bad states read
     migratable = guest and draw(st.booleans())
     for p in range(n):
         program = "\n".join(line.replace("OWN", owns[p]) for line in template)
@@ -145,7 +146,7 @@ def _reachable(m: Machine, limit: int) -> list[State]:
     return list(seen)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=SLOW)
 @given(symmetric_systems())
 def test_renamings_map_the_steps_of_a_state_onto_the_steps_of_the_renamed_state(
     drawn: tuple[SystemSpec, bool],
@@ -174,7 +175,7 @@ def test_renamings_map_the_steps_of_a_state_onto_the_steps_of_the_renamed_state(
         sym.done()
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=SLOW)
 @given(symmetric_systems(), st.integers(0, 2), st.integers(0, 2), st.booleans())
 def test_random_symmetric_systems_get_the_same_verdict_with_and_without_symmetry(
     drawn: tuple[SystemSpec, bool], which: int, value: int, needs_done: bool
