@@ -10,6 +10,7 @@ stdout with ``json.dumps``, never through a console that reads markup.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,9 +37,10 @@ from stalecheck.report.verdicts import dumps, html_section, verdict_table, witne
 from stalecheck.report.witness_dot import witness_dot
 from stalecheck.report.witness_html import Section, page
 from stalecheck.report.witness_text import witness_lines
-from stalecheck.runner import Parallel, Result, load_scenario, run_variant, select, table_rows
+from stalecheck.runner import Parallel, Result, load_scenario, run_variant, select, source_of, table_rows
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, Variant
+from stalecheck.variant_pool import check_many
 from stalecheck.workers import available_cpus, capped_note
 
 EXIT_CODES = (
@@ -341,16 +343,32 @@ def run_all(
     order: OrderOption = Order.BFS,
     shortest: ShortestOption = False,
     bitstate_bits: BitstateOption = 30,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Check this many variants at once, each in its own worker process (every "
+            "search stays on one core: the same verdicts, counts and witnesses).",
+        ),
+    ] = 1,
 ) -> None:
     """The verdict table of every variant, and each scenario's extra tables (what
     `make run` shows for the bundled scenarios)."""
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
     mode = _mode(por, order, shortest, bitstate_bits, store, symmetry)
-    for name in only or registry.names():
-        sc = load_scenario(name)
+    scenarios = [(name, load_scenario(name)) for name in only or registry.names()]
+    pooled: Iterator[Result] | None = None
+    if jobs > 1:
+        if jobs > available_cpus():
+            err.print(capped_note(jobs))
+        tasks = [(source_of(name), v.name) for name, sc in scenarios for v in select(sc, [])]
+        pooled = check_many(tasks, jobs, budget, store, mode)
+    for _, sc in scenarios:
         results = []
         for v in select(sc, []):
-            results.append(_run(sc, v, budget, store, mode))
+            results.append(_run(sc, v, budget, store, mode) if pooled is None else next(pooled))
             if _interrupted(results[-1]):
                 break
         named = f"{sc.name} (seed {sc.seed})" if sc.seed else sc.name

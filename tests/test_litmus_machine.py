@@ -139,3 +139,21 @@ def test_an_access_to_a_number_the_model_never_reaches_is_no_error() -> None:
     read-read coherence (B2.3.1), so no execution reaches it."""
     test = parse_file(INSTRUCTIONS / "A260.litmus")
     assert litmus_machine.check(test).state_counts == check_test(test).state_counts
+
+
+def test_read_read_coherence_holds_for_writes_not_values() -> None:
+    """B2.3.1 CoRR: of two program-ordered reads of x, the first may not read a write
+    coherence-after the one the second read.  P0 writes 1 to x twice: the first read
+    may not take the second write when the second read took the first, although the
+    values are equal (3 executions satisfy the condition, not 4)."""
+    text = """AArch64 CoRR-equal-values
+{ 0:X1=x; 1:X1=x; }
+ P0          | P1          ;
+ MOV W0,#1   | LDR W2,[X1] ;
+ STR W0,[X1] | LDR W3,[X1] ;
+ STR W0,[X1] |             ;
+exists (1:X2=1 /\\ 1:X3=1)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic
+    assert machine[("1:X2=1", "1:X3=1")] == 3

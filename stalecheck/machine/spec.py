@@ -47,6 +47,7 @@ class ThreadSpec:
     vm: str = ""
     migratable: bool = False
     coherent: bool = False  # devices: I/O-coherent (snoops) or not (PoC)
+    inner: bool = False  # devices: in the PEs' Inner Shareable domain (shareability.py)
     sctlr: tuple[int, int, int] = (1, 1, 1)  # SCTLR_EL1 (M, C, I) at start
     # A program with registers, branches or atomics (machine/paths.py): elaborated into
     # paths by the layout; ``program`` is then unused.  ``registers`` are initial values,

@@ -23,6 +23,7 @@ is a list of indices.
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import itemgetter
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
@@ -70,6 +71,7 @@ from stalecheck.machine.traps import Traps
 from stalecheck.machine.view import StateView
 
 _new_state = tuple.__new__
+_MEMO_LIMIT = 1 << 18  # entries of a per-variant memo before it starts afresh (bounds its memory)
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
 
 
@@ -111,6 +113,7 @@ class Machine:
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.
         self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
+        self.access.dma.relax_loads(self.execute.windows)  # ISH barriers, DMA-written data
         self.quiet = quiet_lines(lay, self.access)
         self.access.quiet = self.quiet
         self.cache_steps.loud = tuple(line for line in range(self.nl) if line not in self.quiet)
@@ -124,6 +127,9 @@ class Machine:
         self._max_migrations = spec.options.max_migrations
         self._preemptible = spec.options.preemptible_policies
         self._completions = lru_cache(maxsize=1 << 16)(self._buffer_completions)
+        self._bad_memo: dict[tuple[Thread, ...], bool] = {}  # is_bad's answers by threads
+        self._bad_last: tuple[object, bool] = (None, False)  # the last threads memoized, and their answer
+        self._complete_last: tuple[object, bool] = (None, False)
 
     # ---- names ---------------------------------------------------------------------
 
@@ -236,11 +242,11 @@ class Machine:
             )
         )
 
-    def partition_key(self, state: State) -> tuple[Thread, ...]:
-        """What places a state on a worker of a parallel search (``explore.parallel``):
-        the threads, which the spontaneous cache steps and buffer completions (most
-        transitions) leave alone, so that those successors stay on their worker."""
-        return state.threads
+    # What places a state on a worker of a parallel search (``explore.parallel``): the
+    # threads, which the spontaneous cache steps and buffer completions (most transitions)
+    # leave alone, so that those successors stay on their worker.  An ``itemgetter``, not
+    # a method: it runs once per transition there, and a C call costs a third as much.
+    partition_key = itemgetter(State._fields.index("threads"))
 
     def shared_tables(self) -> dict[int, Instr]:
         """What another process needs to read this one's states: the code emitted so far."""
@@ -253,12 +259,45 @@ class Machine:
         return describe(self, before, step, after)
 
     def is_bad(self, state: State) -> bool:
-        if self.spec.bad is None:
+        """The scenario's bad-state predicate.  Speed: most transitions (cache steps,
+        buffer completions) leave the threads alone, and most predicates read only
+        registers and whether threads are done.  An evaluation that read nothing but
+        ``state.threads`` (``StateView.wide`` stayed False) followed a path fixed by
+        the threads, so its answer holds for every state with the same threads and is
+        memoized by them: the same answers as evaluating afresh (the predicate is a
+        function of what it reads through the view, as partial-order reduction's
+        ``ObservedView`` assumes too)."""
+        bad = self.spec.bad
+        if bad is None:
             return False
-        return self.spec.bad(StateView(self, state))
+        threads = state.threads
+        if threads is self._bad_last[0]:  # a sibling from the same parent: no hashing
+            return self._bad_last[1]
+        memo = self._bad_memo
+        found = memo.get(threads)
+        if found is not None:
+            self._bad_last = (threads, found)
+            return found
+        view = StateView(self, state)
+        answer = bad(view)
+        if not view.wide:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[threads] = answer
+            self._bad_last = (threads, answer)
+        return answer
 
     def is_complete(self, state: State) -> bool:
-        return all(self.layout.finished(state, i) for i in self._thread_range)
+        """Every program ran to its end: a function of ``state.threads``, so the answer
+        for the last threads asked about is kept (the search asks about a state's
+        successors in turn, and most share their parent's threads)."""
+        threads = state.threads
+        last = self._complete_last
+        if threads is last[0]:
+            return last[1]
+        answer = all(self.layout.finished(state, i) for i in self._thread_range)
+        self._complete_last = (threads, answer)
+        return answer
 
     def actions(self, state: State) -> list[Step]:
         # The hottest function of the search (called once per distinct state): the

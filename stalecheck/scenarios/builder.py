@@ -291,10 +291,13 @@ class Builder:
         self._thread(name, program, Context.GUEST, pe=pe, vm=vm, sctlr=tuple(sctlr), migratable=migratable)
 
     @_placed
-    def device(self, name: str, program: str, coherent: bool = False) -> None:
-        """A DMA master: I/O-coherent (snoops, invalidates) or not (reads/writes the PoC)."""
+    def device(self, name: str, program: str, coherent: bool = False, inner_shareable: bool = False) -> None:
+        """A DMA master: I/O-coherent (snoops, invalidates) or not (reads/writes the PoC).
+        It is outside the PEs' Inner Shareable domain unless ``inner_shareable`` (then ISH
+        barriers order accesses for it as for a PE: machine/shareability.py)."""
         _expect(coherent, bool, "coherent", "True or False")
-        self._thread(name, program, Context.DEVICE, coherent=coherent)
+        _expect(inner_shareable, bool, "inner_shareable", "True or False")
+        self._thread(name, program, Context.DEVICE, coherent=coherent, inner=inner_shareable)
 
     @_placed
     def host_type(self, line: str, memtype: MemType) -> None:
