@@ -106,7 +106,7 @@ class Symmetry:
 
     # ---- renaming a state ---------------------------------------------------------------------
 
-    def _ident(self, k: int, ident: int) -> int:
+    def ident(self, k: int, ident: int) -> int:
         """Interned code ``ident`` with its names renamed by ``group[k]``."""
         p = self.group[k]
         if not p.names:
@@ -136,7 +136,7 @@ class Symmetry:
             return entry  # markers; TLBI and IC entries (lines never move with the translation model)
         if p.names:
             fields[at] = p.lines[entry[at]]
-            fields[-1] = self._ident(k, entry[-1])  # the interned instruction is the last field
+            fields[-1] = self.ident(k, entry[-1])  # the interned instruction is the last field
         elif kind != SETWAY:
             return entry
         make = getattr(type(entry), "_make", None)
@@ -145,7 +145,7 @@ class Symmetry:
     def _thread(self, k: int, th: Thread) -> Thread:
         p = self.group[k]
         if p.names and (th.hyp or th.res):
-            hyp = tuple(self._ident(k, i) for i in th.hyp)
+            hyp = tuple(self.ident(k, i) for i in th.hyp)
             res = tuple((p.lines[r[0]], *r[1:]) for r in th.res)
             th = th._replace(hyp=hyp, res=res)
         if th.pe < 0:
@@ -271,7 +271,7 @@ class PolicyCheck:
             lay = self.sym.m.layout
             for k, p in enumerate(self.sym.group):
                 other = original(self._rename(trap, p))
-                renamed = tuple(self.sym._ident(k, i) for i in code)
+                renamed = tuple(self.sym.ident(k, i) for i in code)
                 if [lay.code[i] for i in other] != [lay.code[i] for i in renamed]:
                     raise SymmetryBroken(
                         f"the {trap.kind} policy of VM {trap.vm.name!r} runs different code for "
