@@ -116,6 +116,20 @@ def check(
         return check_compact(
             model, budget.max_states, budget.timeout, progress, progress_every, sanity, replay, Progress
         )
+    if store == Store.EXACT and getattr(model, "split_at", None):
+        # The same search on the visited set split in two parts (explore/split.py).
+        from stalecheck.explore.split import check_split
+
+        return check_split(
+            model,  # type: ignore[arg-type]
+            budget.max_states,
+            budget.timeout,
+            progress,
+            progress_every,
+            sanity,
+            replay,
+            Progress,
+        )
     start = time.monotonic()
     deadline = start + budget.timeout if budget.timeout is not None else None
     init = model.initial_state()

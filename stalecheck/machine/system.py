@@ -27,12 +27,12 @@ from operator import itemgetter
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.fingerprint import digest64
-from stalecheck.machine import atomic, buffer, caches
+from stalecheck.machine import atomic, buffer, caches, hardware
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
 from stalecheck.machine.describe import describe
 from stalecheck.machine.execute import Execute
-from stalecheck.machine.hardware import Hardware
+from stalecheck.machine.hardware import Hardware, Inner
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
@@ -73,10 +73,14 @@ from stalecheck.machine.view import StateView
 _new_state = tuple.__new__
 _MEMO_LIMIT = 1 << 18  # entries of a per-variant memo before it starts afresh (bounds its memory)
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
+_CACHE_STEPS = frozenset((DROP, FILL, WRITE_BACK))
+SPLIT_AT = 2  # a state's first fields that cache steps change (``Machine.expand``, explore/split.py)
 
 
 class Machine:
     """One variant of a scenario, ready to explore."""
+
+    split_at = SPLIT_AT  # the fields a cache step changes come first (explore/split.py)
 
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
@@ -110,6 +114,7 @@ class Machine:
         if spec.options.record_executions:  # litmus execution counts (machine/rfco.py)
             self.execute.tracker = self.completion.tracker = RfCo(lay, self.execute)
         self.cache_steps = Hardware(lay, self.access)
+        self.inner_keys = self.cache_steps.inner_keys  # explore/split.py
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.
         self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
@@ -300,6 +305,14 @@ class Machine:
         return answer
 
     def actions(self, state: State) -> list[Step]:
+        return self.expand(state)[0]
+
+    def expand(self, state: State) -> tuple[list[Step], int, tuple[Inner, ...], tuple[int, ...]]:
+        """``actions``, with where the spontaneous cache steps start among them, the
+        memory and copies after each of those (``hardware.effect``) and their numbers in
+        ``inner_keys``: what the breadth-first search needs to skip building the many
+        successors it has seen (``explore/split.py``; a state's first ``SPLIT_AT`` fields
+        are memory and copies)."""
         # The hottest function of the search (called once per distinct state): the
         # loops below are written for speed, the order of the steps is the contract.
         steps: list[Step] = []
@@ -323,7 +336,8 @@ class Machine:
                         continue  # machine/atomic.py: another observer wrote between
                     append(step)
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
-        self._hardware_steps(state, live, steps)
+        first = len(steps)
+        inners, keys = self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):
             if th.pending >= 0:
                 append((SYSREG, t))
@@ -339,7 +353,12 @@ class Machine:
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
         if self.mmu is not None:
             steps.extend(self.mmu.actions(state))
-        return steps
+        return steps, first, inners, keys
+
+    def join(self, inner: Inner, outer: tuple[object, ...]) -> State:
+        """The state with memory and copies ``inner`` and the other fields ``outer``
+        (``state[SPLIT_AT:]`` of the state a cache step was taken in)."""
+        return _new_state(State, inner + outer)
 
     def _buffer_completions(self, pe: int, buf: tuple[Entry, ...]) -> tuple[Step, ...]:
         """The COMPLETE steps of PE ``pe``'s buffer ``buf`` (``buffer.completable``): a
@@ -361,16 +380,9 @@ class Machine:
             return self.execute.execute_early(state, step[1], step[2], step[3])
         # Hardware steps build the new State directly (mem and copies are its first
         # two fields): they are most of the transitions, and _replace costs more.
-        if kind == DROP:
-            copies = caches.drop_clean(state.copies, step[1], step[2], self.nl)
-            return _new_state(State, (state[0], copies, *state[2:]))
-        if kind == FILL:
-            source = step[3] if len(step) > 3 else 0
-            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl, source)
-            return _new_state(State, (state[0], copies, *state[2:]))
-        if kind == WRITE_BACK:
-            copies, mem = caches.write_back(state.copies, state.mem, self.h, step[1], step[2], self.nl)
-            return _new_state(State, (mem, copies, *state[2:]))
+        if kind in _CACHE_STEPS:
+            inner = hardware.effect(state.copies, state.mem, self.h, self.nl, step)
+            return _new_state(State, inner + state[SPLIT_AT:])
         if kind == SYSREG:
             return with_thread(state, step[1], synchronise(state.threads[step[1]]))
         if kind == MIGRATE:
