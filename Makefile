@@ -14,8 +14,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Variants are independent searches: run-all -j checks them side by side, one per CPU.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 run: $(STAMP)
-	$(BIN)/stalecheck run-all
+	$(BIN)/stalecheck run-all -j $(JOBS)
 	$(BIN)/stalecheck stress fcvm-vsock-nv2 --runs 20 --jobs 2
 
 # mypy --strict first (pyproject.toml [tool.mypy]), then the tests.

@@ -216,41 +216,71 @@ def run(
 
 
 def parallel_speedup(case: str, size: tuple[int, ...], jobs: int) -> dict[str, Any]:
-    """Wall time of one exhaustive search with one process and with ``jobs`` workers
-    (``explore.parallel``: the same states and transitions), and the CPU time each used.
-    Wall time is what -j buys, so the machine's load average is reported with it: on a
-    shared machine the figure is only as good as the cores that were free."""
-    from stalecheck.explore.parallel import check_parallel
+    """One exhaustive search in one process and on ``jobs`` worker processes
+    (``explore.parallel``: the same states and transitions), timed two ways.
+
+    Wall time is what -j buys, but on a machine other people share it is only as good
+    as the cores that were free, so the load average is printed beside it.  CPU time
+    does not depend on the load: the workers' and the coordinator's CPU against one
+    process's says what splitting the search costs, and the critical path (for every
+    call of the level protocol the CPU of its slowest worker, since the call ends when
+    they all have, plus the coordinator) says what wall time the split would take on
+    ``jobs`` free cores.  The one-process figure is the faster of the search as
+    ``check`` runs it and with the garbage collector off (as the workers run), so the
+    speed-up is not flattered by the collector."""
+    from stalecheck.explore.parallel import LocalWorkers, search
 
     machine = Machine(CASES[case][0](*size))
+    machine.actions(machine.initial_state())  # warm caches outside the measurement
     load_before = os.getloadavg()[0]
     wall = time.monotonic()
     cpu = time.process_time()
     plain = check(machine, Budget())
     plain_wall, plain_cpu = time.monotonic() - wall, time.process_time() - cpu
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-    wall = time.monotonic()
-    split = check_parallel(machine, jobs)
-    split_wall = time.monotonic() - wall
-    workers_cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - children
-    assert (split.states, split.transitions) == (plain.states, plain.transitions)
+    gc.disable()
+    cpu = time.process_time()
+    check(machine, Budget())
+    plain_cpu_no_gc = time.process_time() - cpu
+    gc.enable()
+    one = min(plain_cpu, plain_cpu_no_gc)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = usage.ru_utime + usage.ru_stime
+    workers = LocalWorkers(lambda: machine, jobs)
+    try:
+        wall = time.monotonic()
+        cpu = time.process_time()
+        split = search(machine, workers)
+        split_wall, coordinator_cpu = time.monotonic() - wall, time.process_time() - cpu
+        calls = workers.call("call_cpu", [()] * jobs)
+    finally:
+        workers.close()  # joins them, so that their CPU time is counted below
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = usage.ru_utime + usage.ru_stime - children
+    assert (split.states, split.transitions, split.depth) == (plain.states, plain.transitions, plain.depth)
+    critical = sum(max(call) for call in zip(*calls, strict=True)) + coordinator_cpu
     return {
         "case": case,
         "size": "x".join(map(str, size)),
         "jobs": jobs,
         "states": plain.states,
+        "cpu_seconds_1": round(plain_cpu, 2),
+        "cpu_seconds_1_without_gc": round(plain_cpu_no_gc, 2),
+        "cpu_seconds_workers": round(workers_cpu, 2),
+        "cpu_seconds_coordinator": round(coordinator_cpu, 2),
+        "cpu_cost_of_splitting": round((workers_cpu + coordinator_cpu) / one, 3),
+        "critical_path_cpu_seconds": round(critical, 2),
+        "speedup_on_free_cores": round(one / critical, 2) if critical > 0 else 0,
         "wall_seconds_1": round(plain_wall, 2),
         "wall_seconds_j": round(split_wall, 2),
-        "speedup": round(plain_wall / split_wall, 2) if split_wall > 0 else 0,
-        "cpu_seconds_1": round(plain_cpu, 2),
-        "cpu_seconds_workers": round(workers_cpu, 2),
+        "speedup_wall": round(plain_wall / split_wall, 2) if split_wall > 0 else 0,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
 def bundled_variants(timeout: float) -> list[dict[str, Any]]:
     """Every bundled scenario variant checked as ``stalecheck check`` does (default
-    store, no reduction): its verdict, states and wall time."""
+    store, no reduction): its verdict, states, wall time and CPU time (on a shared
+    machine the CPU time is the figure to compare with the issue's 2 s a variant)."""
     from stalecheck.runner import load_scenario, run_variant, select
     from stalecheck.scenarios import registry
 
@@ -259,6 +289,7 @@ def bundled_variants(timeout: float) -> list[dict[str, Any]]:
         sc = load_scenario(name)
         for v in select(sc, []):
             wall = time.monotonic()
+            cpu = time.process_time()
             r = run_variant(sc, v, Budget(timeout=timeout))
             rows.append(
                 {
@@ -266,6 +297,7 @@ def bundled_variants(timeout: float) -> list[dict[str, Any]]:
                     "verdict": r.verdict.outcome.value,
                     "states": r.verdict.states,
                     "seconds": round(time.monotonic() - wall, 2),
+                    "cpu_seconds": round(time.process_time() - cpu, 2),
                 }
             )
     return rows
@@ -295,6 +327,7 @@ def report(jobs: int, timeout: float) -> dict[str, Any]:
     and every bundled variant's wall time (``--report``; several minutes)."""
     headline = run("pes-x-lines", None)
     largest = [_size(headline["sizes"][-1]["size"])]
+    variants = bundled_variants(timeout)
     return {
         "python": sys.version.split()[0],
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -304,7 +337,9 @@ def report(jobs: int, timeout: float) -> dict[str, Any]:
         "two_vcpu_guest": run("two-vcpu-guest", None, timeout=timeout),
         "parallel": parallel_speedup("pes-x-lines", _size("3x1"), jobs),
         "reduction": reduction_factor("pes-x-lines", largest[0]),
-        "variants": bundled_variants(timeout),
+        "variants": variants,
+        "variants_cpu_seconds": round(sum(row["cpu_seconds"] for row in variants), 1),
+        "variants_over_2s": [row["variant"] for row in variants if row["cpu_seconds"] >= 2.0],
     }
 
 
@@ -410,9 +445,23 @@ def main(argv: list[str] | None = None) -> None:
         "--report", action="store_true", help="every figure of issue 12 as one JSON object (minutes)"
     )
     parser.add_argument("--jobs", type=int, default=2, help="workers for the -j speed-up (--report)")
+    parser.add_argument(
+        "--parallel",
+        nargs="*",
+        type=int,
+        metavar="N",
+        help="the -j speed-up on N workers (default 2) for the last size of --case/--sizes (default 3x1)",
+    )
     args = parser.parse_args(argv)
     if args.report:
         print(json.dumps(report(args.jobs, args.timeout or 60.0)))
+        return
+    if args.parallel is not None:
+        size = _size(args.sizes.split(",")[-1]) if args.sizes else None
+        if size is None:
+            size = _size("3x1") if args.case == "pes-x-lines" else CASES[args.case][1][-1]
+        for jobs in args.parallel or [2]:
+            print(json.dumps(parallel_speedup(args.case, size, jobs)), flush=True)
         return
     if args.weak is not None:
         print(f"{'variant':<52} {'in order: verdict, states, CPU':>24}  {'weak ordering':>24}  {'growth':>7}")

@@ -10,6 +10,7 @@ stdout with ``json.dumps``, never through a console that reads markup.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,9 +37,10 @@ from stalecheck.report.verdicts import dumps, html_section, verdict_table, witne
 from stalecheck.report.witness_dot import witness_dot
 from stalecheck.report.witness_html import Section, page
 from stalecheck.report.witness_text import witness_lines
-from stalecheck.runner import Parallel, Result, load_scenario, run_variant, select, table_rows
+from stalecheck.runner import Parallel, Result, load_scenario, run_variant, select, source_of, table_rows
 from stalecheck.scenarios import registry
 from stalecheck.scenarios.builder import Scenario, Variant
+from stalecheck.variant_pool import check_many
 from stalecheck.workers import available_cpus, capped_note
 
 EXIT_CODES = (
@@ -101,6 +103,15 @@ PorOption = Annotated[
         "threads, buffers and cache lines). Verdicts are the same; the witness may not be the shortest.",
     ),
 ]
+SymmetryOption = Annotated[
+    bool,
+    typer.Option(
+        "--symmetry/--no-symmetry",
+        help="Symmetry reduction: one state per orbit of interchangeable threads, PEs and lines "
+        "(declared with Builder.interchangeable, or threads with identical programs on PEs placed "
+        "alike). Verdicts are the same; the witness is a real run.",
+    ),
+]
 OrderOption = Annotated[
     Order,
     typer.Option(
@@ -139,7 +150,7 @@ def _exit_if_interrupted(results: list[Result], planned: int) -> None:
     if results and _interrupted(results[-1]):
         last = results[-1]
         v = last.verdict
-        plain = v.order == "bfs" and v.reduction != "partial-order"  # only then is depth a bound
+        plain = v.order == "bfs" and not v.reduction.startswith("partial-order")  # only then is depth a bound
         covered = f"nothing bad within {v.depth} steps" if plain else "nothing bad in those states"
         explain_interrupt(
             err,
@@ -245,6 +256,7 @@ def check(
     max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
     por: PorOption = False,
+    symmetry: SymmetryOption = False,
     order: OrderOption = Order.BFS,
     shortest: ShortestOption = False,
     bitstate_bits: BitstateOption = 30,
@@ -266,7 +278,7 @@ def check(
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
-    mode = _mode(por, order, shortest, bitstate_bits, store)
+    mode = _mode(por, order, shortest, bitstate_bits, store, symmetry)
     chosen = select(sc, variant or [])
     _, client = _executor(scheduler)
     if client is None and jobs > available_cpus():
@@ -292,13 +304,18 @@ def check(
     _exit_if_interrupted(results, len(chosen))
 
 
-def _mode(por: bool, order: Order, shortest: bool, bitstate_bits: int, store: Store) -> SearchMode:
+def _mode(
+    por: bool, order: Order, shortest: bool, bitstate_bits: int, store: Store, symmetry: bool = False
+) -> SearchMode:
     """The search mode from the options (explore/reduced.py), refusing combinations
     that cannot run."""
-    mode = SearchMode(order=order, por=por, bitstate_log2=bitstate_bits, shortest=shortest)
+    mode = SearchMode(
+        order=order, por=por, bitstate_log2=bitstate_bits, shortest=shortest, symmetry=symmetry
+    )
     if store == Store.COMPACT and mode != PLAIN:
         raise UsageError(
-            "--store compact works only with the plain breadth-first search (no --por, --order bfs)"
+            "--store compact works only with the plain breadth-first search "
+            "(no --por, --symmetry, --order bfs)"
         )
     return mode
 
@@ -322,19 +339,36 @@ def run_all(
     max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
     por: PorOption = False,
+    symmetry: SymmetryOption = False,
     order: OrderOption = Order.BFS,
     shortest: ShortestOption = False,
     bitstate_bits: BitstateOption = 30,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Check this many variants at once, each in its own worker process (every "
+            "search stays on one core: the same verdicts, counts and witnesses).",
+        ),
+    ] = 1,
 ) -> None:
     """The verdict table of every variant, and each scenario's extra tables (what
     `make run` shows for the bundled scenarios)."""
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
-    mode = _mode(por, order, shortest, bitstate_bits, store)
-    for name in only or registry.names():
-        sc = load_scenario(name)
+    mode = _mode(por, order, shortest, bitstate_bits, store, symmetry)
+    scenarios = [(name, load_scenario(name)) for name in only or registry.names()]
+    pooled: Iterator[Result] | None = None
+    if jobs > 1:
+        if jobs > available_cpus():
+            err.print(capped_note(jobs))
+        tasks = [(source_of(name), v.name) for name, sc in scenarios for v in select(sc, [])]
+        pooled = check_many(tasks, jobs, budget, store, mode)
+    for _, sc in scenarios:
         results = []
         for v in select(sc, []):
-            results.append(_run(sc, v, budget, store, mode))
+            results.append(_run(sc, v, budget, store, mode) if pooled is None else next(pooled))
             if _interrupted(results[-1]):
                 break
         named = f"{sc.name} (seed {sc.seed})" if sc.seed else sc.name

@@ -42,6 +42,17 @@ _ALU = {
     "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
 }
 _ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
+_PAIRS = ("LDP", "STP", "LDPSW")  # LDNP/STNP are not: their address dependencies order nothing
+# Multiply-accumulate: mnemonic -> (the product, how the accumulator combines with it).
+_MULTIPLY_ADD = {
+    "MADD": ("MUL", "ADD"), "MSUB": ("MUL", "SUB"), "MNEG": ("MUL", "SUB"),
+    **{f"{sign}{kind}L": (f"{sign}MULL", "ADD" if kind == "MADD" else "SUB")
+       for sign in "SU" for kind in ("MADD", "MSUB", "MNEG")},
+}
+_UNARY = {
+    "ABS": "ABS", "RBIT": "RBIT", "REV": "REV", "REV64": "REV", "REV16": "REV16", "REV32": "REV32",
+    "SXTW": "SXTW", "SXTH": "SXTH", "SXTB": "SXTB", "UXTH": "UXTH", "UXTB": "UXTB",
+}
 _CSEL = {"CSEL", "CSINC", "CSINV", "CSNEG"}
 # CSET rd, c = CSINC rd, zr, zr, !c; CINC rd, rn, c = CSINC rd, rn, rn, !c; ... (C6.2)
 _CSEL_ALIASES = {"CSET": "CSINC", "CSETM": "CSINV", "CINC": "CSINC", "CINV": "CSINV", "CNEG": "CSNEG"}
@@ -49,8 +60,19 @@ _INVERSE = {
     "EQ": "NE", "NE": "EQ", "CS": "CC", "HS": "LO", "CC": "CS", "LO": "HS", "MI": "PL", "PL": "MI",
     "VS": "VC", "VC": "VS", "HI": "LS", "LS": "HI", "GE": "LT", "LT": "GE", "GT": "LE", "LE": "GT",
 }
-_LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A"}
-_STORES = {"STR": False, "STLR": True}
+_LOADS = {"LDR": "", "LDAR": "A", "LDAPR": "Q", "LDXR": "", "LDAXR": "A", "LDUR": ""}
+_STORES = {"STR": False, "STLR": True, "STUR": False}
+# Narrow loads and stores (C6.2): mnemonic -> (the full-width one, bytes, sign-extended).
+_NARROW_LOADS = {
+    f"{base}{suffix}": (base, size, signed)
+    for base in ("LDR", "LDUR", "LDAR", "LDAPR")
+    for suffix, size, signed in (("B", 1, False), ("H", 2, False), ("SB", 1, True), ("SH", 2, True),
+                                 ("SW", 4, True))
+    if not (signed and base in ("LDAR", "LDAPR"))
+}
+_NARROW_STORES = {
+    f"{base}{suffix}": (base, size) for base in _STORES for suffix, size in (("B", 1), ("H", 2))
+}
 _ORDER_SUFFIX = {"": (False, False), "A": (True, False), "L": (False, True), "AL": (True, True)}
 _LDOPS = {"ADD": "ADD", "EOR": "EOR", "SET": "ORR"}
 
@@ -89,6 +111,8 @@ class _Thread:
             name = canonical_reg(op.name)
             if name == "XZR" or (name[:1] == "X" and name[1:].isdigit()):
                 return op.name.upper()
+            if op.name.upper() == "SP":  # the stack pointer, as a 64-bit register (not WSP)
+                return "SP"
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
@@ -114,7 +138,7 @@ class _Thread:
             kind, amount = mod.name.upper(), 0
         else:
             raise self.refuse(ins, "operand form")
-        if kind in ("LSL", "LSR", "ASR") or (kind in EXTENDS and amount <= 4):
+        if kind in ("LSL", "LSR", "ASR", "ROR") or (kind in EXTENDS and amount <= 4):
             return Operand("reg", name, ext=kind, amount=amount)
         raise self.refuse(ins, "operand form")
 
@@ -188,15 +212,81 @@ class _Thread:
             if cell.instruction is not None:
                 for label in dict.fromkeys(targets.get(k, ())):
                     out.append(Src("LABEL", (label,), label, cell.line, 0, self.test.path))
-                out.append(self.instruction(cell.instruction))
+                out += self.instructions(cell.instruction)
                 k += 1
         for label in dict.fromkeys(targets.get(k, ())):
             out.append(Src("LABEL", (label,), label, 0, 0, self.test.path))
         return out
 
+    def instructions(self, ins: ast.Instruction) -> list[Src]:
+        """The elements one instruction becomes (two accesses for a pair)."""
+        if ins.mnemonic.upper() in _PAIRS:
+            return self.pair(ins)
+        return [self.instruction(ins)]
+
+    def pair(self, ins: ast.Instruction) -> list[Src]:
+        """LDP/STP/LDPSW Rt1, Rt2, [Xn{, #imm}] (also pre- and post-indexed): two accesses
+        to consecutive cells, each single-copy atomic on its own and neither ordered with
+        the other (B2.2.1: "treated as two single-copy atomic reads"; as herd, without
+        FEAT_LSE2, which makes an aligned pair one access: a weaker model, never a
+        stronger one), then the base register's write-back (C6.2 LDP, STP)."""
+        m = ins.mnemonic.upper()
+        ops = ins.operands
+        if len(ops) not in (3, 4):
+            raise self.refuse(ins, f"{m} with {len(ops)} operands")
+        rt1, rt2 = self.reg(ins, ops[0]), self.reg(ins, ops[1])
+        mem, post = ops[2], ops[3] if len(ops) == 4 else None
+        if not isinstance(mem, ast.Mem) or not mem.parts or len(mem.parts) > 2:
+            raise self.refuse(ins, "addressing mode")
+        base = self.reg(ins, mem.parts[0])
+        offset = mem.parts[1] if len(mem.parts) == 2 else ast.Imm(0)
+        if not isinstance(offset, ast.Imm) or (post is not None and not isinstance(post, ast.Imm)):
+            raise self.refuse(ins, "addressing mode")
+        if post is not None and (mem.writeback or offset.value):
+            raise self.refuse(ins, "addressing mode")
+        if canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)) and (mem.writeback or post):
+            raise self.refuse(ins, "a pair that writes back into a register it transfers")
+        if m == "LDP" and canonical_reg(rt1) == canonical_reg(rt2):
+            raise self.refuse(ins, "LDP into one register twice (CONSTRAINED UNPREDICTABLE)")
+        size = 4 if m == "LDPSW" or rt1[:1].upper() == "W" else 8
+
+        def src(op: str, *args: object) -> Src:
+            return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
+
+        out: list[Src] = []
+        regs = (rt1, rt2)
+        if m != "STP" and canonical_reg(base) in (canonical_reg(rt1),):
+            regs = (rt2, rt1)  # load the base register last: the other address still uses it
+        for rt in regs:
+            k = 0 if rt == rt1 else 1
+            addr = Address(Operand("reg", base), Operand("imm", value=offset.value + k * size))
+            if m == "STP":
+                out.append(src("ST", Operand("reg", rt), addr, False, 0))
+            else:
+                out.append(src("LD", rt, addr, "", False, 4 if m == "LDPSW" else 0, m == "LDPSW"))
+        step = post.value if isinstance(post, ast.Imm) else offset.value if mem.writeback else 0
+        if step:
+            out.append(src("ALU", "ADD", base, base, Operand("imm", value=step), False))
+        return out
+
+    def multiply_add(self, ins: ast.Instruction) -> Src:
+        """MADD/MSUB Rd, Rn, Rm, Ra (Ra + / - Rn * Rm), MNEG Rd, Rn, Rm (-(Rn * Rm)) and
+        their long forms (SMADDL, UMSUBL, SMNEGL, ...: a 32 x 32 -> 64 product), C6.2."""
+        m = ins.mnemonic.upper()
+        product, combine = _MULTIPLY_ADD[m]
+        negate = m.endswith(("NEG", "NEGL"))
+        ops = ins.operands
+        if len(ops) != (3 if negate else 4):
+            raise self.refuse(ins, f"{m} with {len(ops)} operands")
+        rd, rn, rm = (self.reg(ins, op) for op in ops[:3])
+        ra = ("WZR" if rd.startswith("W") else "XZR") if negate else self.reg(ins, ops[3])
+        return Src("MAC", (product, combine, rd, rn, rm, ra), ins.text, ins.line, ins.column, self.test.path)
+
     def instruction(self, ins: ast.Instruction) -> Src:
         m = ins.mnemonic.upper()
         ops = ins.operands
+        if m in _MULTIPLY_ADD:
+            return self.multiply_add(ins)
 
         def src(op: str, *args: object) -> Src:
             return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
@@ -227,6 +317,19 @@ class _Thread:
             name = _ALU.get(m) or _ALU_FLAGS[m]
             return src("ALU", name, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2),
                        m in _ALU_FLAGS)
+        if m in _UNARY:  # ABS, RBIT, REV*, SXTW, UXTB, ...: a function of one register
+            arity(2)
+            return src("ALU", _UNARY[m], self.reg(ins, ops[0]), self.reg(ins, ops[1]), Operand("imm"))
+        if m in ("UBFM", "SBFM"):
+            arity(4)
+            immr, imms = ops[2], ops[3]
+            if not isinstance(immr, ast.Imm) or not isinstance(imms, ast.Imm):
+                raise self.refuse(ins, "operand form")
+            return src("ALU", m, self.reg(ins, ops[0]), self.reg(ins, ops[1]),
+                       Operand("imm", value=immr.value << 8 | imms.value))
+        if m in ("SMULL", "UMULL"):
+            arity(3)
+            return src("ALU", m, self.reg(ins, ops[0]), self.reg(ins, ops[1]), self.source(ins, ops, 2))
         if m in ("NEG", "MVN"):
             arity(2, 3)
             rd = self.reg(ins, ops[0])
@@ -278,16 +381,18 @@ class _Thread:
         if m in ("CBZ", "CBNZ"):
             arity(2)
             return src("CBZ", self.reg(ins, ops[0]), self.label(ins, ops[1]), m == "CBNZ")
-        if m in _LOADS:
+        if m in _LOADS or m in _NARROW_LOADS:
             arity(2, 3)
+            base, size, signed = _NARROW_LOADS.get(m, (m, 0, False))
             post = ops[2] if len(ops) == 3 else None
             addr = self.address(ins, ops[1], post)
-            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[m], "X" in m[2:4])
-        if m in _STORES:
+            return src("LD", self.reg(ins, ops[0]), addr, _LOADS[base], "X" in m[2:4], size, signed)
+        if m in _STORES or m in _NARROW_STORES:
             arity(2, 3)
+            base, size = _NARROW_STORES.get(m, (m, 0))
             post = ops[2] if len(ops) == 3 else None
             addr = self.address(ins, ops[1], post)
-            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[m])
+            return src("ST", Operand("reg", self.reg(ins, ops[0])), addr, _STORES[base], size)
         if m in ("STXR", "STLXR"):
             arity(3)
             return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),
@@ -427,7 +532,10 @@ def _widths(test: ast.LitmusTest) -> list[_Width]:
             if not (m.startswith(("LD", "ST", "CAS", "SWP"))):
                 continue
             data = ins.operands[1] if m.startswith("ST") and "X" in m[2:5] else ins.operands[0]
-            if isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):
+            narrow = _NARROW_LOADS.get(m, (m, 0, False))[1] or _NARROW_STORES.get(m, (m, 0))[1]
+            if narrow:
+                out.append(_Width(ins.line, ins.column, narrow))
+            elif isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):
                 out.append(_Width(ins.line, ins.column, 4 if data.name[:1].upper() == "W" else 8))
     return out
 

@@ -5,7 +5,7 @@ model's ``partition_key(state)`` when it has one: the machine engine uses the th
 so that the spontaneous cache steps, most of the transitions, stay inside a worker
 and only program steps cross).  A worker keeps its own visited set and expands only
 the states it owns; nothing is shared between processes: successors owned elsewhere
-travel, pickled, through the coordinator (this process), which also orders them.
+travel, encoded (below), through the coordinator (this process), which also orders them.
 
 Why the answer is the sequential one (``search.check`` with ``Store.EXACT``): the
 search runs level by level and reproduces the plain BFS order inside each level.
@@ -20,14 +20,24 @@ state; a collision there moves no state between verdicts.
 
 A model may offer ``shared_tables()`` and ``adopt_tables(tables)``: side tables that its
 states refer to and that grow while exploring (the machine engine's code emitted by
-policies), sent along with every batch of states.  (Packing states as plain tuples for
-``marshal`` was tried: rebuilding the NamedTuples in Python cost more than unpickling.)
+policies), sent along with a batch of states when they grew.
+
+What crossing costs, and why it is cheap enough: on the 3x1 benchmark case about 30% of
+the transitions change the threads (an instruction), half of those land on the other
+worker, and 96% of the states they carry are duplicates the owner already has (the same
+state reached by a cache step from a state it owns).  The owner needs the state itself
+to say so (a fingerprint could collide, and ``unreachable`` must stay a proof), so each
+is sent, but field by field (``explore.transfer``): each distinct memory, set of cache
+copies or tuple of threads crosses a channel once, and a state costs a row of small
+ints, about 2.5 µs to encode and decode against 6 µs pickled whole.  The sender drops
+the duplicates within a level; resending across levels was measured to be rare (2.5%).
 
 Transport: ``LocalWorkers`` forks N processes joined by pipes (the model is inherited,
 never pickled); ``DaskWorkers`` runs the same ``Partition`` objects as dask actors on
 a ``distributed`` cluster, the engine ``stress`` uses, so one search spans machines.
 Every round trip goes through the coordinator (a star), which keeps the workers
-independent of each other's addresses.
+independent of each other's addresses; it only forwards bytes (6 MB in all on the
+benchmark), two round trips per BFS level.
 """
 
 from __future__ import annotations
@@ -35,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import pickle
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -45,11 +54,11 @@ import numpy as np
 
 from stalecheck.errors import UsageError
 from stalecheck.explore.protocol import Model
+from stalecheck.explore.transfer import Decoder, Encoder
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop
 
 STRIDE = 1 << 20  # action indices per state in a transition key (a state enables fewer)
-SETTLED = -1  # the value of a visited state of an earlier level in ``Partition.seen``
 ModelFactory = Callable[[], Model[Any, Any]]
 # A "sometimes" property (``search.check``'s ``sanity``), or the name of the model's method
 # that decides it (what a dask worker can be sent: a bound method would pickle the model).
@@ -60,16 +69,26 @@ def _owner_function(model: Model[Any, Any], workers: int) -> Callable[[Any], int
     """Which worker owns a state: ``hash(model.partition_key(state)) % workers`` when the
     model offers ``partition_key`` (its value must be made of ints and tuples, whose
     hash is the same in every process), else its fingerprint modulo ``workers``."""
-    key = getattr(model, "partition_key", None)
-    if key is not None:
-        return lambda state: hash(key(state)) % workers
-    fingerprint = model.fingerprint
-    return lambda state: fingerprint(state) % workers
+    part_key, key_hash = _partition(model)
+    return lambda state: key_hash(part_key(state)) % workers
+
+
+def _partition(model: Model[Any, Any]) -> tuple[Callable[[Any], Any], Callable[[Any], int]]:
+    """The model's partition key and the hash of it that places a state (see above)."""
+    part_key = getattr(model, "partition_key", None)
+    if part_key is not None:
+        return part_key, hash
+    return _itself, model.fingerprint
 
 
 class Partition:
     """One worker's share of the search: its visited states, its frontier, and for each
-    state it found, the key of the transition that first reached it (for witnesses)."""
+    state it found, the key of the transition that first reached it (for witnesses).
+
+    ``seen`` maps each state to its serial number here (the count of states before it);
+    those numbered from ``level_start`` on are this level's candidates, at the same
+    positions in ``candidates`` and ``keys``.  So settling a level is moving one number,
+    not a write per state."""
 
     def __init__(self, factory: ModelFactory, index: int, workers: int, sanity: Sanity = None) -> None:
         self.model = factory()
@@ -77,12 +96,18 @@ class Partition:
         self.index = index
         self.workers = workers
         self.owner = _owner_function(self.model, workers)
-        self.seen: dict[Any, int] = {}  # state -> SETTLED, or its smallest key in this level
-        self.frontier: list[tuple[Any, int]] = []  # (state, id), in id order
+        self.seen: dict[Any, int] = {}
+        self.level_start = 0
+        self.frontier: list[Any] = []  # in id order
+        self.frontier_ids: list[int] = []
         self.enabled: list[int] = []  # actions enabled in each frontier state
-        self.candidates: list[Any] = []  # states first met in this level
-        self.sent: set[Any] = set()  # states sent to other workers in the last two levels
-        self.sent_levels: list[list[Any]] = [[], []]  # ... level by level, to forget them
+        self.candidates: list[Any] = []  # states first met in this level (in key order after ``merge``)
+        self.keys: list[int] = []  # the smallest key of a transition to each candidate
+        self.sorted_keys: np.ndarray[Any, np.dtype[np.int64]] = np.zeros(0, dtype=np.int64)
+        self.cpu: list[float] = []  # CPU seconds this worker spent on each call (``call_cpu``)
+        init = self.model.initial_state()
+        self.encoders = [Encoder(init) for _ in range(workers)]
+        self.decoders = [Decoder(init) for _ in range(workers)]
         # per level: the ids of the states found here, and the key of the transition to each
         self.ids: list[np.ndarray[Any, np.dtype[np.int64]]] = []
         self.parents: list[np.ndarray[Any, np.dtype[np.int64]]] = []
@@ -94,87 +119,157 @@ class Partition:
         init = self.model.initial_state()
         if self.owner(init) != self.index:
             return False, False
-        self.seen[init] = SETTLED
-        self.frontier = [(init, 0)]
+        self.seen[init] = 0
+        self.level_start = 1
+        self.frontier, self.frontier_ids = [init], [0]
         self.ids = [np.zeros(1, dtype=np.int64)]
         self.parents = [np.full(1, -1, dtype=np.int64)]
         return True, self.model.is_bad(init)
 
-    def expand(self) -> tuple[list[bytes], int]:
-        """Every successor of the frontier: kept as a candidate when owned here, else
-        queued (the first, smallest key per state) for its owner, pickled per worker.
-        Returns the outgoing batches and the transitions taken.
+    def lend(self, ids: np.ndarray[Any, np.dtype[np.int64]], plan: Sequence[int]) -> list[bytes]:
+        """Settle the last level with ``ids``, then hand the last ``plan[w]`` states of the
+        frontier to worker ``w`` to expand in this level (``_lending_plan``): encoded with
+        their ids, one batch per worker.  They stay this worker's states (their ids and
+        parent keys are recorded here); only their successors are computed elsewhere."""
+        started = time.process_time()
+        self._settle(ids)
+        shared = self.model.shared_tables() if hasattr(self.model, "shared_tables") else None
+        batches = [b""] * self.workers
+        end = len(self.frontier)
+        for w, count in enumerate(plan):
+            if count and w != self.index:
+                start = max(end - count, 0)
+                lent = self.frontier[start:end], self.frontier_ids[start:end]
+                batches[w] = self.encoders[w].encode(*lent, shared)
+                end = start
+        del self.frontier[end:], self.frontier_ids[end:]
+        self.cpu.append(time.process_time() - started)
+        return batches
 
-        Two shortcuts, neither changing the answer: a successor whose partition key is
-        the parent's own object (the step left it alone) is owned here, without hashing;
-        and a successor this worker sent in one of the two previous levels is not sent
-        again (its owner has it: accepted then, or known before)."""
-        actions, next_state, owner, me = self.model.actions, self.model.next_state, self.owner, self.index
-        part_key = getattr(self.model, "partition_key", None)
-        seen, sent = self.seen, self.sent
-        setdefault = seen.setdefault
-        candidates = self.candidates = []
+    def expand(
+        self, ids: np.ndarray[Any, np.dtype[np.int64]] | None = None, borrowed: Sequence[bytes] = ()
+    ) -> tuple[list[bytes], int]:
+        """Settle the last level with ``ids`` (from ``search``) if given, then take every
+        successor of the frontier and of the states ``borrowed`` from other workers
+        (``lend``): a candidate when owned here, else queued (with its smallest key) for
+        its owner.  Returns one encoded batch per worker (empty for this one) and the
+        transitions taken.
+
+        A successor whose partition key is the parent's own object (the step left it
+        alone) has the parent's owner, without hashing.  The frontier is taken in id
+        order, so the first key met for a successor is its smallest; borrowed states
+        come after it, so for their successors the keys are compared."""
+        started = time.process_time()
+        if ids is not None:
+            self._settle(ids)
+        model, me, workers = self.model, self.index, self.workers
+        actions, next_state = model.actions, model.next_state
+        part_key, key_hash = _partition(model)
+        setdefault = self.seen.setdefault
+        serial = len(self.seen)
+        candidates, keys = self.candidates, self.keys
+        add_candidate, add_key = candidates.append, keys.append
         outgoing: list[dict[Any, int]] = [{} for _ in range(self.workers)]
         self.enabled = enabled = []
         transitions = 0
-        for state, sid in self.frontier:
+        for state, sid in zip(self.frontier, self.frontier_ids, strict=True):
             acts = actions(state)
             enabled.append(len(acts))
             transitions += len(acts)
             base = sid * STRIDE
-            mine = part_key(state) if part_key is not None else None
+            mine = part_key(state)
             for index, action in enumerate(acts):
                 succ = next_state(state, action)
-                key = base + index
-                dest = me if part_key is not None and part_key(succ) is mine else owner(succ)
-                if dest == me:
-                    if setdefault(succ, key) == key:
-                        candidates.append(succ)
-                elif succ not in sent:
-                    outgoing[dest].setdefault(succ, key)
-        # what was sent two levels ago is forgotten; this level's sends are remembered
-        for state in self.sent_levels.pop(0):
-            sent.discard(state)
-        now = [state for out in outgoing for state in out]
-        sent.update(now)
-        self.sent_levels.append(now)
-        tables = self.model.shared_tables() if hasattr(self.model, "shared_tables") else None
+                succ_key = part_key(succ)
+                if succ_key is not mine:
+                    dest = key_hash(succ_key) % workers
+                    if dest != me:
+                        outgoing[dest].setdefault(succ, base + index)  # the first key is the smallest
+                        continue
+                if setdefault(succ, serial) == serial:
+                    add_candidate(succ)
+                    add_key(base + index)
+                    serial += 1
+        for lender, batch in enumerate(borrowed):
+            if batch:
+                transitions += self._expand_borrowed(lender, batch, outgoing)
+        shared = model.shared_tables() if hasattr(model, "shared_tables") else None
         batches = [
-            pickle.dumps((tables, list(out.items())), pickle.HIGHEST_PROTOCOL) if w != me else b""
+            self.encoders[w].encode(list(out), list(out.values()), shared) if w != me else b""
             for w, out in enumerate(outgoing)
         ]
+        self.cpu.append(time.process_time() - started)
         return batches, transitions
 
-    def _decode(self, batch: bytes) -> list[tuple[Any, int]]:
-        """The (state, key) pairs of a batch ``expand`` encoded, after learning the
-        sender's side tables (``shared_tables``)."""
-        tables, items = pickle.loads(batch)
-        if tables is not None:
-            self.model.adopt_tables(tables)  # type: ignore[attr-defined]
-        decoded: list[tuple[Any, int]] = items
-        return decoded
+    def _expand_borrowed(self, lender: int, batch: bytes, outgoing: list[dict[Any, int]]) -> int:
+        """``expand`` for the states worker ``lender`` lent: their successors whose
+        partition key they keep go back to it, and every key is compared (see ``expand``).
+        The states join this level's frontier here, for ``transitions_before``."""
+        states, ids, shared = self.decoders[lender].decode(batch)
+        if shared is not None:
+            self.model.adopt_tables(shared)  # type: ignore[attr-defined]
+        model, me, workers, start = self.model, self.index, self.workers, self.level_start
+        part_key, key_hash = _partition(model)
+        seen, candidates, keys = self.seen, self.candidates, self.keys
+        transitions = 0
+        for state, sid in zip(states, ids, strict=True):
+            acts = model.actions(state)
+            self.enabled.append(len(acts))
+            transitions += len(acts)
+            base = sid * STRIDE
+            theirs = part_key(state)
+            for index, action in enumerate(acts):
+                succ = model.next_state(state, action)
+                key = base + index
+                succ_key = part_key(succ)
+                dest = lender if succ_key is theirs else key_hash(succ_key) % workers
+                if dest != me:
+                    out = outgoing[dest]
+                    if out.get(succ, key) >= key:
+                        out[succ] = key
+                    continue
+                pos = seen.setdefault(succ, len(seen))
+                if pos == len(candidates) + start:
+                    candidates.append(succ)
+                    keys.append(key)
+                elif pos >= start and keys[pos - start] > key:
+                    keys[pos - start] = key
+        self.frontier.extend(states)
+        self.frontier_ids.extend(ids)
+        return transitions
 
     def merge(self, batches: Sequence[bytes]) -> tuple[Any, int, int]:
         """Take the successors other workers found for this one; then, for this level's
         candidates: their keys in order, the smallest key of a bad one and of one that
         meets ``sanity`` (-1 if none)."""
-        seen = self.seen
-        candidates = self.candidates
-        for batch in batches:
+        started = time.process_time()
+        seen, start = self.seen, self.level_start
+        setdefault = seen.setdefault
+        serial = len(seen)
+        candidates, keys = self.candidates, self.keys
+        for source, batch in enumerate(batches):
             if not batch:
                 continue
-            for succ, key in self._decode(batch):
-                old = seen.get(succ)
-                if old is None:
-                    seen[succ] = key
+            states, their_keys, shared = self.decoders[source].decode(batch)
+            if shared is not None:
+                self.model.adopt_tables(shared)  # type: ignore[attr-defined]
+            for succ, key in zip(states, their_keys, strict=True):
+                pos = setdefault(succ, serial)
+                if pos == serial:
                     candidates.append(succ)
-                elif old > key:  # a candidate of this level reached by an earlier transition
-                    seen[succ] = key
-        keys = np.fromiter((seen[s] for s in candidates), dtype=np.int64, count=len(candidates))
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
+                    keys.append(key)
+                    serial += 1
+                elif pos >= start and keys[pos - start] > key:  # reached earlier in this level
+                    keys[pos - start] = key
+        in_order = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(in_order)
+        in_order = in_order[order]
         self.candidates = [candidates[i] for i in order.tolist()]
-        return keys, self._first(self.model.is_bad, keys), self._first(self.sanity, keys)
+        self.keys = []
+        self.sorted_keys = in_order
+        found = self._first(self.model.is_bad, in_order), self._first(self.sanity, in_order)
+        self.cpu.append(time.process_time() - started)
+        return in_order, *found
 
     def _first(self, test: Callable[[Any], bool] | None, keys: np.ndarray[Any, Any]) -> int:
         """The key of the first candidate (in key order) that meets ``test``, else -1."""
@@ -182,20 +277,17 @@ class Partition:
             return -1
         return next((int(k) for s, k in zip(self.candidates, keys.tolist(), strict=True) if test(s)), -1)
 
-    def settle(self, ids: np.ndarray[Any, np.dtype[np.int64]]) -> None:
+    def _settle(self, ids: np.ndarray[Any, np.dtype[np.int64]]) -> None:
         """This level's candidates get their ids (in key order) and become the frontier."""
-        seen = self.seen
-        keys = np.fromiter((seen[s] for s in self.candidates), dtype=np.int64, count=len(self.candidates))
-        for state in self.candidates:
-            seen[state] = SETTLED
-        self.frontier = list(zip(self.candidates, ids.tolist(), strict=True))
+        self.frontier, self.frontier_ids = self.candidates, ids.tolist()
         self.candidates = []
+        self.level_start = len(self.seen)
         self.ids.append(ids)
-        self.parents.append(keys)
+        self.parents.append(self.sorted_keys)
 
     def transitions_before(self, sid: int) -> int:
         """Actions enabled in this worker's frontier states with an id below ``sid``."""
-        return sum(n for (_, s), n in zip(self.frontier, self.enabled, strict=True) if s < sid)
+        return sum(n for s, n in zip(self.frontier_ids, self.enabled, strict=True) if s < sid)
 
     def parent_key(self, sid: int) -> int | None:
         """The key of the transition that first reached state ``sid``, if found here."""
@@ -208,6 +300,18 @@ class Partition:
 
     def stored(self) -> int:
         return len(self.seen)
+
+    def call_cpu(self) -> list[float]:
+        """CPU seconds spent on each call of the level protocol: every worker gets the
+        same calls and a call ends when its slowest worker is done, so the sum over calls
+        of the largest share is the search's critical path on free cores
+        (``benchmarks/explore_speed.py`` measures it on a busy machine)."""
+        return self.cpu
+
+
+def _itself(state: Any) -> Any:
+    """The partition key of a model without one: the state (so every step may move it)."""
+    return state
 
 
 # ---- transports ------------------------------------------------------------------------------
@@ -349,8 +453,9 @@ def search(
         if any(bad for _, bad in started):
             return verdict(Outcome.REACHABLE, StopReason.FOUND)
         level_size = 1
+        settle = none  # the ids of the last level's states, sent with the next ``expand``
         while level_size:
-            expanded = workers.call("expand", none)
+            expanded = workers.call("expand", settle)
             routed = [tuple(expanded[src][0][dst] for src in range(n)) for dst in range(n)]
             merged = workers.call("merge", [(routed[dst],) for dst in range(n)])
             keys = [m[0] for m in merged]
@@ -384,7 +489,12 @@ def search(
                 return verdict(Outcome.REACHABLE, reason, (*_witness(workers, parent), stop_key % STRIDE))
             transitions += sum(e[1] for e in expanded)
             ranks = [np.searchsorted(everything, k).astype(np.int64) + states for k in keys]
-            workers.call("settle", [(r,) for r in ranks])
+            plan = _lending_plan([len(k) for k in keys])
+            if plan is None:
+                settle = [(r,) for r in ranks]
+            else:
+                lent = workers.call("lend", list(zip(ranks, plan, strict=True)))
+                settle = [(None, tuple(lent[src][dst] for src in range(n))) for dst in range(n)]
             states += level_size
             if level_size:
                 depth += 1
@@ -393,6 +503,33 @@ def search(
         return verdict(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
     except Stop as stop:
         return verdict(Outcome.UNKNOWN, stop.reason)
+
+
+LEND_MIN = 32  # states: a smaller surplus is not worth a round trip
+LEND_SLACK = 0.03  # a worker lends when it holds this much more than the mean share
+LEND_SHARE = 0.8  # of its surplus (a lent state costs the borrower more than it saves the lender)
+
+
+def _lending_plan(counts: Sequence[int]) -> list[list[int]] | None:
+    """``plan[i][w]``: how many states of its next frontier worker ``i`` lends to ``w``
+    (``Partition.lend``), or None when the workers' shares are even enough.
+
+    Why: a level ends when its slowest worker does, and partitioning by threads puts
+    every state of one thread tuple on one worker; on the 2x2 benchmark case a level
+    holds about 100 thread tuples and the largest up to a fifth of the level, so hashing
+    leaves one worker up to 1.3 times the mean share.  Owners cannot change (a state
+    met again must reach the worker that stored it), but expanding a state does not
+    need its owner: the heavy worker lends part of its surplus, in proportion to the
+    others' deficits, and gets most successors back (they keep the parent's threads)."""
+    n = len(counts)
+    mean = sum(counts) / n
+    surplus = [max(c - mean, 0.0) for c in counts]
+    deficit = [max(mean - c, 0.0) for c in counts]
+    if n < 2 or max(surplus) < max(LEND_MIN, LEND_SLACK * mean):
+        return None
+    total_deficit = sum(deficit)
+    plan = [[int(s * LEND_SHARE * d / total_deficit) for d in deficit] for s in surplus]
+    return plan if any(map(any, plan)) else None
 
 
 def _witness(workers: Workers, sid: int) -> tuple[int, ...]:

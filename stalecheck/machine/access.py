@@ -110,7 +110,7 @@ class Access:
     def device_load_values(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         lay = self.layout
         line, offset = lay.loc_index(instr.loc)
-        if self.dma.active:  # a store performed for the PEs only is not seen yet (shareability.py)
+        if self.dma.active and not lay.threads[t].inner:  # shareability.py: not seen yet
             late = self.dma.late_value(state.bufs, line, offset)
             if late is not None:
                 return (late,)

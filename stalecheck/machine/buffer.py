@@ -221,12 +221,10 @@ def remove(buf: tuple[Entry, ...], index: int) -> tuple[Entry, ...]:
     return _normal((*buf[:index], *buf[index + 1 :]))
 
 
-def performed_for_pes(buf: tuple[Entry, ...], index: int, dma_value: int) -> tuple[Entry, ...]:
-    """The store at ``index`` has completed for the PEs but not for the DMA masters, which
-    still read ``dma_value`` (shareability.py): it stays, flagged, in its place."""
-    entry = buf[index]
-    late = (*entry[:3], dma_value, entry[4], entry[5] | STORE_DMA_LATE, *entry[6:])
-    return _normal((*buf[:index], late, *buf[index + 1 :]))
+def performed_for_pes(buf: tuple[Entry, ...], index: int, late: tuple[Entry, ...]) -> tuple[Entry, ...]:
+    """The entry at ``index`` has completed for the PEs but not for the DMA masters: in its
+    place stay the ``STORE_DMA_LATE`` records of what they still read (shareability.py)."""
+    return _normal((*buf[:index], *late, *buf[index + 1 :]))
 
 
 def _normal(buf: tuple[Entry, ...]) -> tuple[Entry, ...]:

@@ -22,7 +22,9 @@ from stalecheck.machine.state import (
     STORE_DMA_LATE,
     STORE_WT,
     TLBI_ENTRY,
+    Entry,
     State,
+    StoreEntry,
 )
 
 
@@ -74,19 +76,31 @@ class Complete:
             )
         bufs = state.bufs
         new_buf = buffer.remove(buf, index)
-        if kind == STORE and self.dma.active:
+        if self.dma.active and kind in (STORE, DCVA, SETWAY):
             # shareability.py: performed for the PEs first, for the DMA masters later
-            line, offset = entry[1], entry[2]
-            dma_before = self._dma_view(state, line, offset)
-            after = state._replace(copies=copies, mem=mem)
-            if dma_before is not None and self._dma_view(after, line, offset) != dma_before:
-                new_buf = buffer.performed_for_pes(buf, index, dma_before)
+            late = self._late_for_dma(state, state._replace(copies=copies, mem=mem), entry)
+            if late:
+                new_buf = buffer.performed_for_pes(buf, index, late)
         state = state._replace(copies=copies, mem=mem, bufs=(*bufs[:pe], new_buf, *bufs[pe + 1 :]))
         if kind == STORE and self._atomics:
             state = atomic.propagated(state, pe, entry)
         if kind == STORE and self.tracker is not None:
             state = self.tracker.propagated(state, pe, entry, entry[7])
         return state
+
+    def _late_for_dma(self, before: State, after: State, entry: Entry) -> tuple[Entry, ...]:
+        """The records of what the DMA masters still read where ``entry`` (a store, a DC
+        or a set/way operation) changed their view (``DmaWatch``): one per location."""
+        line = entry[1] if entry[0] == STORE else entry[2] if entry[0] == DCVA else entry[3]
+        out: list[Entry] = []
+        for offset in self.dma.offsets.get(line, ()):
+            old = self._dma_view(before, line, offset)
+            if old is not None and self._dma_view(after, line, offset) != old:
+                if entry[0] == STORE:
+                    out.append((*entry[:3], old, entry[4], entry[5] | STORE_DMA_LATE, *entry[6:]))
+                else:
+                    out.append(StoreEntry(STORE, line, offset, old, PATH_NC, STORE_DMA_LATE, 0, entry[-1]))
+        return tuple(out)
 
     def _dma_view(self, state: State, line: int, offset: int) -> int | None:
         """What the DMA masters watching a location read there now (``DmaWatch``), or None

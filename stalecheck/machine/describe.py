@@ -266,7 +266,9 @@ def _describe_complete(
     if entry[0] == DCVA:
         line, depth = entry[2], entry[4]
         point = "PoC" if depth == m.h.poc_depth else "PoU"
-        effect = Effect(f"{instr} completes: {_OP_WORDS[entry[1]]} to the {point}")
+        late = [e[3] for e in after.bufs[pe] if e[0] == STORE and e[5] & STORE_DMA_LATE and e[7] == entry[7]]
+        dma = f" (for the PEs only: DMA masters still read {late[0]})" if late else ""  # shareability.py
+        effect = Effect(f"{instr} completes: {_OP_WORDS[entry[1]]} to the {point}{dma}")
         return record(
             m, before, after, actor, Action.COMPLETE, effect, lines=(line,), shows_copies=True, **common
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stalecheck.machine import atomic, buffer, caches
+from stalecheck.machine import atomic, buffer, caches, rfco
 from stalecheck.machine.access import Access
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr, awaits
 from stalecheck.machine.layout import Layout
@@ -21,7 +21,6 @@ from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
 from stalecheck.machine.regexpr import Eval, Expr, compile_expr
 from stalecheck.machine.regimes import DATA_OPS
-from stalecheck.machine.rfco import RfCo
 from stalecheck.machine.shareability import nsh_dsb_waits_for, orders_others
 from stalecheck.machine.spec import Context, hcr_bit
 from stalecheck.machine.state import (
@@ -84,7 +83,7 @@ class Execute:
         self._fns: dict[tuple[int, int, int], Eval] = {}
         # Read-from and coherence order for litmus execution counts (rfco.py), when
         # ``Options.record_executions`` is on (set by system.py).
-        self.tracker: RfCo | None = None
+        self.tracker: rfco.RfCo | None = None
 
     # ---- registers and locations (machine/regexpr.py) -----------------------------------
 
@@ -181,11 +180,11 @@ class Execute:
             return ()
         line, offset = where
         instrs = window.instrs
-        s = self.forwarder(th, t, instr, index, where)
-        if s == -2:
+        fwd = self.forwarder(th, t, instr, index, where)
+        if fwd == -2:
             return ()
-        if s >= 0:
-            values: tuple[int, ...] = (self.store_value(th, t, s, instrs[s]),)
+        if fwd >= 0:
+            values: tuple[int, ...] = (self.store_value(th, t, fwd, instrs[fwd]),)
         else:
             values = self.access.values_at(state, t, line, offset, self.access.access_type(state, t, line))
         for k, between in window.later_loads[index]:
@@ -195,6 +194,11 @@ class Execute:
                 continue
             need = th.regs[self._dest[t][k]]
             values = tuple(v for v in values if v == need)
+            # Counting executions (rfco.py): the same write, not only the same value (two
+            # writes of one value are two executions, and CoRR orders writes).
+            tracker = self.tracker
+            if values and tracker is not None and tracker.source(state, t, th, index, fwd) != th.trace[k]:
+                return ()
         return values
 
     def forwarder(self, th: Thread, t: int, instr: Instr, index: int, where: tuple[int, int]) -> int:

@@ -9,20 +9,44 @@ allocate the line (``fillable``).
 Speed: the enabled steps depend on the copies and memory, on which lines are
 live, and on which (cache, line) pairs some regime may allocate; the last depends
 on the threads, HCR_EL2 and the stage-2 mappings alone.  Far fewer distinct
-combinations of these occur than states, so both are memoized per variant
-(``Hardware.steps``), keyed by the values themselves: the same steps, in the same
-order, as computing them afresh.
+combinations of these occur than states (4,608 for 225k states of
+xen-set-way/tsw-tvm, 270 for 144k of the benchmark's 3x1), so both are memoized
+per variant (``Hardware.steps``), keyed by the values themselves: the same steps,
+in the same order, as computing them afresh.  What each step leaves in the
+memory and copies (``effect``) depends on the same key, so the memo keeps that
+too: the breadth-first search (``explore/split.py``) takes the successors of
+cache steps from it without building a state for each (most are states it has
+already seen).
 """
 
 from __future__ import annotations
 
 from stalecheck.machine import caches
 from stalecheck.machine.access import Access
+from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.state import State
 from stalecheck.machine.steps import DROP, FILL, WRITE_BACK, Step
 
 MEMO_LIMIT = 1 << 18  # entries per memo before it starts afresh (bounds its memory)
+# The steps memo also holds every step's successor memory and copies: fewer entries.
+STEPS_MEMO_LIMIT = 1 << 15
+
+Inner = tuple[caches.Memory, caches.Copies]  # a state's memory and copies: what a cache step changes
+_Found = tuple[tuple[Step, ...], tuple[Inner, ...], tuple[int, ...]]  # steps, successors, their numbers
+
+
+def effect(copies: caches.Copies, mem: caches.Memory, h: Hierarchy, nl: int, step: Step) -> Inner:
+    """The memory and copies after the spontaneous cache step ``step`` (a write-back,
+    drop or fill: ``caches.write_back``, ``drop_clean``, ``fill``)."""
+    kind = step[0]
+    if kind == DROP:
+        return mem, caches.drop_clean(copies, step[1], step[2], nl)
+    if kind == FILL:
+        return mem, caches.fill(copies, mem, h, step[1], step[2], nl, step[3] if len(step) > 3 else 0)
+    assert kind == WRITE_BACK
+    copies, mem = caches.write_back(copies, mem, h, step[1], step[2], nl)
+    return mem, copies
 
 
 class Hardware:
@@ -38,7 +62,11 @@ class Hardware:
         )
         self.loud: tuple[int, ...] = tuple(range(layout.nl))  # lines whose steps are explored (reduction.py)
         self._all_linear = all(self.linear_fill)
-        self._steps_memo: dict[tuple[object, ...], tuple[Step, ...]] = {}
+        self._steps_memo: dict[tuple[object, ...], _Found] = {}
+        # Every memory-and-copies pair met, numbered: the split search stores the numbers,
+        # whose hashes cost nothing (``explore/split.py``).  Never cleared: the numbers must
+        # stay the same for the whole search.
+        self.inner_keys: dict[Inner, int] = {}
         self._fill_memo: dict[tuple[object, ...], int] = {}
 
     def fillable(self, state: State, inst: int, line: int, dirty: int) -> bool:
@@ -86,19 +114,29 @@ class Hardware:
             self._fill_memo[key] = mask
         return mask
 
-    def steps(self, state: State, live: int, steps: list[Step]) -> None:
+    def steps(
+        self, state: State, live: int, steps: list[Step]
+    ) -> tuple[tuple[Inner, ...], tuple[int, ...]]:
         """Append the enabled write-backs, drops and fills to ``steps``, instance by
-        instance, line by line (the order is part of the witness contract).  ``live``
-        is the bitmask of lines that may still be touched (reduction.DeadLines; -1: all)."""
+        instance, line by line (the order is part of the witness contract), and return
+        the memory and copies after each (``effect``) with their ``inner_keys``.
+        ``live`` is the bitmask of lines that may still be touched (reduction.DeadLines;
+        -1: all)."""
         allocatable = self._allocatable(state)
-        key = (state.copies, state.mem, live, allocatable)
+        copies, mem = state.copies, state.mem
+        key = (copies, mem, live, allocatable)
         found = self._steps_memo.get(key)
         if found is None:
-            found = self._compute(state.copies, state.mem, live, allocatable)
-            if len(self._steps_memo) >= MEMO_LIMIT:
+            enabled = self._compute(copies, mem, live, allocatable)
+            h, nl = self.layout.h, self.layout.nl
+            inners = tuple(effect(copies, mem, h, nl, step) for step in enabled)
+            numbers = self.inner_keys
+            found = (enabled, inners, tuple(numbers.setdefault(inner, len(numbers)) for inner in inners))
+            if len(self._steps_memo) >= STEPS_MEMO_LIMIT:
                 self._steps_memo.clear()
             self._steps_memo[key] = found
-        steps.extend(found)
+        steps.extend(found[0])
+        return found[1], found[2]
 
     def _compute(
         self, copies: caches.Copies, mem: caches.Memory, live: int, allocatable: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 
 
 class Cacheability(IntEnum):
@@ -30,20 +31,23 @@ INNER_CACHEABLE_PATHS = (PATH_CACHEABLE, PATH_MIX_INNER)
 
 @dataclass(frozen=True)
 class MemType:
-    """One access's effective type: Device, or Normal with inner/outer cacheability."""
+    """One access's effective type: Device, or Normal with inner/outer cacheability.
+
+    The derived properties are ``cached_property``: the search asks them of the same few
+    types millions of times (speed only; frozen fields, so the cached answers stay true)."""
 
     device: bool
     inner: Cacheability
     outer: Cacheability
     share: Shareability
 
-    @property
+    @cached_property
     def cacheable(self) -> bool:
         """Whether the access is cacheable at every level: it allocates in and looks up
         the data caches and is coherent with other cacheable accesses (D7.5.1)."""
         return not self.device and self.inner != Cacheability.NC and self.outer != Cacheability.NC
 
-    @property
+    @cached_property
     def mixed(self) -> bool:
         """Inner and outer disagree on caching at all (Inner WB / Outer NC, Inner NC / Outer
         WB, ...).  Such an access is cached in some levels and not in others; which
@@ -52,7 +56,7 @@ class MemType:
         (D8.6.5.2 keeps inner and outer cacheability separate; B2.11)."""
         return not self.device and (self.inner == Cacheability.NC) != (self.outer == Cacheability.NC)
 
-    @property
+    @cached_property
     def path(self) -> int:
         """How buffered entries record the type (state.py STORE/DCVA fields): 0 Non-cacheable
         or Device, 1 cacheable, 2 an inner/outer mix with the inner side cacheable, 3 a mix
@@ -63,12 +67,12 @@ class MemType:
             return PATH_MIX_INNER if self.inner != Cacheability.NC else PATH_MIX_OUTER
         return PATH_NC
 
-    @property
+    @cached_property
     def allocates(self) -> bool:
         """Whether the type lets a cache allocate the line (D7.5.1): any cacheable level."""
         return self.cacheable or self.mixed
 
-    @property
+    @cached_property
     def cacheability_key(self) -> int:
         """The inner and outer cacheability as one int, for D7.5.9.15 Ordering and completion
         of data and instruction cache instructions: a DC by VA executes in program order
@@ -76,7 +80,7 @@ class MemType:
         cacheability attributes" (Write-Back and Write-Through are different attributes)."""
         return int(self.inner) * 3 + int(self.outer)
 
-    @property
+    @cached_property
     def write_through(self) -> bool:
         return self.cacheable and Cacheability.WT in (self.inner, self.outer)
 

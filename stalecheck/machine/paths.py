@@ -52,6 +52,11 @@ AMO_AL = 8  # the write of an acquire-release atomic: ordered before every later
 EXCLUSIVE = 16  # from LDXR/STXR (for the witness only)
 ATOMIC_READ = 32  # the read of an atomic instruction (CAS, SWP, LDADD)
 
+# Narrow accesses (bytes -> the extend that keeps them): a store keeps the low bytes, a
+# signed load sign-extends them (LDRSB/LDRSH/LDRSW), an unsigned one reads the cell.
+_ZERO_EXTEND = {1: "UXTB", 2: "UXTH"}
+_SIGN_EXTEND = {1: "SXTB", 2: "SXTH", 4: "SXTW"}
+
 # Extends of a register operand (``Operand.ext``), then shifted left by ``amount``.
 EXTENDS = ("SXTW", "UXTW", "SXTB", "UXTB", "SXTH", "UXTH", "SXTX", "UXTX")
 
@@ -87,11 +92,13 @@ class Src(NamedTuple):
     """One instruction before elaboration.  ``op`` and ``args``:
 
     - ``MOV (rd, src)``, ``ALU (op, rd, rn, src)``, ``CMP (rn, src)``,
+      ``MAC (product, combine, rd, rn, rm, ra)`` (multiply-accumulate),
       ``CSEL (rd, rn, rm, cond)``;
     - ``B (cond, label)`` (``cond`` "" for always), ``CBZ (reg, label, nonzero)``,
       ``LABEL (name,)``;
-    - ``LD (rd, address, order, exclusive)`` with ``order`` one of "", "A", "Q";
-    - ``ST (src, address, release)``, ``STX (status, src, address, release)``;
+    - ``LD (rd, address, order, exclusive[, size, signed])`` with ``order`` one of "",
+      "A", "Q", and ``size`` in bytes for a narrow load (``LDRB``, ``LDRSH``: 1, 2, 4);
+    - ``ST (src, address, release[, size])``, ``STX (status, src, address, release)``;
     - ``CAS (rs, rt, address, acquire, release)``, ``SWP (rs, rt, address, acquire, release)``,
       ``LDOP (op, rs, rt, address, acquire, release)``;
     - ``INSTR (instr,)``: any other machine instruction, kept as it is.
@@ -252,7 +259,7 @@ class Elaborator:
                 raise self.refuse(src, f"unknown location {op.name!r}")
             return rx.const(self.locations[op.name])
         value = self.read(w, op.name)
-        if op.ext in ("LSR", "ASR"):  # C6.2 shifted-register forms: shifted at the operation's width
+        if op.ext in ("LSR", "ASR", "ROR"):  # C6.2 shifted-register forms: at the operation's width
             return rx.binary(op.ext, width, value, rx.const(op.amount))
         if op.ext in EXTENDS:  # C6.2 extended-register forms: extend, then shift left
             value = rx.binary(op.ext, 64, value, rx.const(0))
@@ -409,6 +416,11 @@ class Elaborator:
                 y = rx.binary("NOT", width, y, rx.const(0))
                 name = {"BIC": "AND", "ORN": "ORR", "EON": "EOR"}[name]
             self.write(w, rd, rx.binary(name, width, x, y))
+        elif op == "MAC":  # multiply-accumulate: rd = ra (+|-) (rn * rm), C6.2 MADD, SMSUBL, ...
+            product, combine, rd, rn, rm, ra = a
+            width = width_of(rd)
+            mul = rx.binary(product, width, self.read(w, rn), self.read(w, rm))
+            self.write(w, rd, rx.binary(combine, width, self.read(w, ra), mul))
         elif op == "MOVK":  # insert 16 bits, keep the rest (C6.2 MOVK)
             rd, imm, shift = a
             width = width_of(rd)
@@ -438,17 +450,24 @@ class Elaborator:
             cond = rx.flags_cond("NE" if nonzero else "EQ", 64, value, rx.const(0))
             return self.branch(w, src, cond, label)
         elif op == "LD":
-            rd, addr, order, exclusive = a
+            rd, addr, order, exclusive = a[:4]
+            size, signed = (a[4], a[5]) if len(a) > 4 else (0, False)
             base = self._base(w, addr, src)
-            self.load(w, src, rd, addr, order, EXCLUSIVE if exclusive else 0)
+            slot = self.load(w, src, rd, addr, order, EXCLUSIVE if exclusive else 0)
+            if signed:  # LDRSB/LDRSH/LDRSW: sign-extend the byte, halfword or word (C6.2)
+                self.write(w, rd, rx.binary(_SIGN_EXTEND[size], width_of(rd), rx.reg(slot), rx.const(0)))
             if exclusive:
                 w.monitor = (len(w.out) - 1, w.out[-1].loc)
             self._writeback(w, addr, base, src)
         elif op == "ST":
-            s, addr, release = a
+            s, addr, release = a[:3]
+            size = a[3] if len(a) > 3 else 0
             width = width_of(s.name) if s.kind == "reg" else 64
             base = self._base(w, addr, src)
-            self.store(w, src, addr, self.operand(w, s, width, src), release, 0, width)
+            data = self.operand(w, s, width, src)
+            if size in _ZERO_EXTEND:  # STRB/STRH: the low byte or halfword (C6.2)
+                data = rx.binary(_ZERO_EXTEND[size], 64, data, rx.const(0))
+            self.store(w, src, addr, data, release, 0, width)
             self._writeback(w, addr, base, src)
         elif op == "STX":
             return self.store_exclusive(w, src)

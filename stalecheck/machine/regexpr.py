@@ -66,7 +66,51 @@ _BINARY: dict[str, Callable[[int, int, int], int]] = {
     "SXTX": lambda a, b, w: _mask(a, w),
     "UXTX": lambda a, b, w: _mask(a, w),
     "MASK": lambda a, b, w: _mask(a, w),  # a W register read: the low 32 bits
+    # C6.2 ROR (shifted-register operand), ABS, RBIT, REV/REV16/REV32, SMULL/UMULL
+    # (32 x 32 -> 64), UBFM/SBFM (``b`` is ``immr << 8 | imms``; UBFX, LSR #n, ... are aliases).
+    "ROR": lambda a, b, w: _mask((_mask(a, w) >> (b % w)) | (a << (w - b % w)), w),
+    "ABS": lambda a, b, w: _mask(abs(_signed(a, w)), w),
+    "RBIT": lambda a, b, w: _reverse(_mask(a, w), w, 1),
+    "REV": lambda a, b, w: _reverse(_mask(a, w), w, 8),
+    "REV16": lambda a, b, w: _chunks(_mask(a, w), w, 16),
+    "REV32": lambda a, b, w: _chunks(_mask(a, w), w, 32),
+    "SMULL": lambda a, b, w: _mask(_signed(a, 32) * _signed(b, 32), w),
+    "UMULL": lambda a, b, w: _mask(_mask(a, 32) * _mask(b, 32), w),
+    "UBFM": lambda a, b, w: _bitfield(_mask(a, w), b >> 8, b & 0xFF, w, False),
+    "SBFM": lambda a, b, w: _bitfield(_mask(a, w), b >> 8, b & 0xFF, w, True),
 }
+
+
+def _reverse(value: int, width: int, unit: int) -> int:
+    """``value``'s ``width`` bits with the order of its ``unit``-bit pieces reversed."""
+    out = 0
+    for k in range(0, width, unit):
+        out |= ((value >> k) & ((1 << unit) - 1)) << (width - unit - k)
+    return out
+
+
+def _chunks(value: int, width: int, chunk: int) -> int:
+    """The bytes of each ``chunk``-bit piece of ``value`` reversed (REV16, REV32)."""
+    out = 0
+    for k in range(0, width, chunk):
+        out |= _reverse((value >> k) & ((1 << chunk) - 1), chunk, 8) << k
+    return out
+
+
+def _bitfield(value: int, immr: int, imms: int, width: int, signed: bool) -> int:
+    """UBFM/SBFM Rd, Rn, #immr, #imms (C6.2): with imms >= immr, bits imms..immr of Rn
+    to the bottom of Rd (UBFX); otherwise bits imms..0 of Rn to bit width - immr (UBFIZ)."""
+    if imms >= immr:
+        length = imms - immr + 1
+        field = (value >> immr) & ((1 << length) - 1)
+        shift = 0
+    else:
+        length = imms + 1
+        field = value & ((1 << length) - 1)
+        shift = width - immr
+    if signed:
+        field = _signed(field, length)
+    return _mask(field << shift, width)
 
 
 def const(value: int) -> Expr:

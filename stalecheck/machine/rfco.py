@@ -107,23 +107,28 @@ class RfCo:
                     best, source = trace[j], write_id(t, j)
         return best, source
 
-    def read(self, state: State, t: int, th: Thread, index: int, forwarder: int) -> Thread:
-        """``th`` (thread ``t`` after its load ``index`` was satisfied) with the load's
-        source recorded.  ``forwarder`` is the not-yet-executed store the value was
-        forwarded from, or -1 (``Execute.load_values``)."""
+    def source(self, state: State, t: int, th: Thread, index: int, forwarder: int) -> int:
+        """The write load ``index`` of thread ``t`` reads in ``state``: ``forwarder`` (the
+        not-yet-executed store its value is forwarded from, ``Execute.forwarder``), else
+        the newest own store to the location still in the buffer (``buffer.forward``:
+        same-location stores enter it in program order, and none after the load has
+        executed), else the coherence-latest propagated write."""
         if forwarder >= 0:
-            return _set(th, index, write_id(t, forwarder))
+            return write_id(t, forwarder)
         where = self._where(th, t, index)
         assert where is not None
         done = th.ahead | ((1 << th.pc) - 1)
         trace = th.trace
-        # The newest own store to the location still in the buffer (buffer.forward): same-
-        # location stores enter it in program order, and none after the load has executed.
         for j in reversed(self._path_stores(th, t)):
             unpropagated = j >= len(trace) or not trace[j]
             if j < index and done >> j & 1 and unpropagated and self._where(th, t, j) == where:
-                return _set(th, index, write_id(t, j))
-        return _set(th, index, self._latest(state, where)[1])
+                return write_id(t, j)
+        return self._latest(state, where)[1]
+
+    def read(self, state: State, t: int, th: Thread, index: int, forwarder: int) -> Thread:
+        """``th`` (thread ``t`` after its load ``index`` was satisfied) with the load's
+        source recorded (``state`` is the state before the load)."""
+        return _set(th, index, self.source(state, t, th, index, forwarder))
 
     def propagated(self, state: State, pe: int, entry: Entry, ident: int) -> State:
         """A store of PE ``pe`` (buffer entry ``entry``, interned instruction ``ident``)

@@ -17,14 +17,19 @@ observers in that domain.  The model's domains:
   applicable only for Normal Non-cacheable memory accesses and Device memory
   accesses"; printed with every verdict that has a DMA master).  So an ISH barrier,
   ``DMB ISH[ST]`` or ``DSB ISH[ST]``, orders a PE's stores for the other PEs only, and
-  an OSH or SY one for the DMA masters too (``reaches_dma``).  A store the model may
-  show a DMA master late (``DmaWatch``) completes in two steps: first for the PEs
-  (memory and caches change; the buffer keeps the entry, flagged ``STORE_DMA_LATE``,
-  holding the value the DMA masters still read), then for the DMA masters.  An
+  an OSH or SY one for the DMA masters too (``reaches_dma``).  A store, DC or set/way
+  operation that changes what a DMA master reads at a watched location (``DmaWatch``)
+  completes in two steps: first for the PEs (memory and caches change; the buffer keeps,
+  in its place, a ``STORE_DMA_LATE`` record per location holding the value the DMA
+  masters still read), then for the DMA masters (B2.6.9: a DSB completes maintenance
+  "for the set of observers in the required shareability domain").  An
   ISH-only barrier's marker and a ``DSB ISH[ST]`` wait for the first step only; an
   OSH or SY one, and ``SIGNAL`` (a kick), for both (``buffer.py``, ``execute.py``).
   A release store (``STLR``) is Barrier-ordered-after earlier accesses for the PEs'
-  domain only (B2.3 is stated for it), so it waits for the first step only;
+  domain only (B2.3 is stated for it), so it waits for the first step only.  For the
+  same reason a ``DMB ISH[LD]`` does not order a PE's later load of a location a DMA
+  master writes after its earlier loads (``DmaWatch.relax_loads``), while a ``DMB OSH[LD]``
+  (Linux's dma_rmb) does;
 - a ``DMB`` that names the Non-shareable domain orders nothing for any other observer
   (the PE's own loads already read its own stores in program order), so it leaves no
   marker in the buffer (``orders_others``);
@@ -36,16 +41,17 @@ observers in that domain.  The model's domains:
   still be buffered after it, so the PE's own walker may see them late: more
   executions, never fewer (the formal model of B2.3 does not cover NSH at all).
 
-What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads are
-ordered by an ISH barrier for data a DMA master wrote as by an OSH one, cache
-maintenance completed for the PEs is complete for the DMA masters, and a location a
-DMA master both reads and writes (or that masters of both kinds, or atomics, touch)
-is shown to the DMA masters at once.
+What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads of what a
+DMA master wrote are ordered by a ``DSB ISH``, an acquire, or an ISH ``DMB`` after the
+PE's own stores as if they were OSH, and a store reaches the DMA masters together with
+the PEs where a DMA master writes its location, masters of both kinds read it, the
+program has atomics, or another PE's store to it has not reached them yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
@@ -73,13 +79,23 @@ def reaches_dma(option: str) -> bool:
     return option not in NON_SHAREABLE and option not in INNER_ONLY
 
 
+class _Window(Protocol):
+    """What ``DmaWatch.relax_loads`` needs of ``ordering.Window`` (which imports this module)."""
+
+    instrs: list[Instr]
+    precede: list[int]
+
+
 class DmaWatch:
     """The locations whose stores a DMA master may see later than the PEs do: each is
-    read by DMA masters of one kind (all I/O-coherent or all not) and written by none
-    (Model: otherwise every store reaches them at once; printed).  Empty without a DMA
+    read by DMA masters of one kind (all I/O-coherent or all not) outside the PEs' Inner
+    Shareable domain, and written by no DMA master (Model: otherwise every store reaches
+    them at once; printed).  A master inside the domain (``Builder.device(...,
+    inner_shareable=True)``) reads what the PEs read.  Empty without a DMA
     master, and with atomics (their reservations count buffered stores, atomic.py)."""
 
     def __init__(self, layout: Layout) -> None:
+        self.layout = layout
         readers: dict[tuple[int, int], set[bool]] = {}
         written: set[tuple[int, int]] = set()
         devices = [t for t, spec in enumerate(layout.threads) if spec.context == Context.DEVICE]
@@ -91,7 +107,7 @@ class DmaWatch:
                 where = layout.loc_index(instr.loc)
                 if instr.op == "STR":
                     written.add(where)
-                elif instr.op in ("LDR", "AWAIT"):
+                elif instr.op in ("LDR", "AWAIT") and not layout.threads[t].inner:
                     readers.setdefault(where, set()).add(layout.threads[t].coherent)
         atomics = any(i.flags for i in layout.code.values())
         # location -> whether its readers are I/O-coherent (they see the coherent value)
@@ -99,7 +115,35 @@ class DmaWatch:
         if not atomics:
             self.coherent = {w: k.pop() for w, k in readers.items() if len(k) == 1 and w not in written}
         self.active = bool(self.coherent)
-        self.refused = sorted(set(readers) - set(self.coherent))  # read by DMA, but shown at once
+        self.offsets: dict[int, tuple[int, ...]] = {}  # line -> its watched offsets
+        for line, offset in sorted(self.coherent):
+            self.offsets[line] = (*self.offsets.get(line, ()), offset)
+
+    def relax_loads(self, windows: Sequence[_Window | None]) -> None:
+        """A ``DMB ISH`` or ``DMB ISHLD`` orders a PE's loads for the observers of the Inner
+        Shareable domain only (B2.6.10, B2.6.2): a later load of a location a DMA master
+        outside it writes (or of one computed at run time) may be satisfied before it, and
+        so before the loads ahead of the barrier.  Only the barrier's own bit goes: a DMB
+        carries no register dependency, and the other orders of the load stay (ordering.py)."""
+        layout = self.layout
+        written = {
+            layout.code[i].loc
+            for t, spec in enumerate(layout.threads)
+            if spec.context == Context.DEVICE and not spec.inner
+            for i in layout.programs[t]
+            if layout.code[i].op == "STR"
+        }
+        if not written:
+            return
+        for window in windows:
+            if window is None:
+                continue
+            barriers = 0
+            for j, instr in enumerate(window.instrs):
+                if instr.op == "DMB" and instr.kind in ("ISH", "ISHLD"):
+                    barriers |= 1 << j
+                elif instr.op in ("LDR", "AWAIT") and (not instr.loc or instr.loc in written):
+                    window.precede[j] &= ~barriers
 
     def late_value(self, bufs: tuple[tuple[Entry, ...], ...], line: int, offset: int) -> int | None:
         """What a DMA master still reads at the location while a store to it is performed
@@ -137,9 +181,11 @@ def assumption(code: Iterable[Instr], devices: bool) -> str | None:
     used = f" (here: {', '.join(barriers)})" if barriers else ""
     return (
         "shareability domains: the PEs share one Inner Shareable domain, DMA masters are outside "
-        f"it and inside the Outer Shareable one{used}, so ISH barriers order a PE's stores for "
+        f"it (unless declared inner_shareable) and inside the Outer Shareable one{used}, so ISH "
+        "barriers order a PE's stores for "
         "the PEs only and OSH/SY ones for DMA masters too (B2.6.10, B2.10.1.1.1: system specific). "
-        "Stronger than the Arm ARM: an ISH barrier orders a PE's loads of what a DMA master wrote, "
-        "maintenance complete for the PEs is complete for DMA masters, and a location a DMA master "
-        "writes, or that atomics use, shows each store to DMA masters at once"
+        "Stronger than the Arm ARM: a DSB ISH, an acquire, or a DMB ISH after the PE's own stores "
+        "orders a PE's loads of what a DMA master wrote as an OSH one would; a store reaches DMA "
+        "masters when it reaches the PEs if a DMA master writes its location, masters of both "
+        "kinds read it, the program has atomics, or another PE's store to it has not reached them"
     )

@@ -47,6 +47,7 @@ class ThreadSpec:
     vm: str = ""
     migratable: bool = False
     coherent: bool = False  # devices: I/O-coherent (snoops) or not (PoC)
+    inner: bool = False  # devices: in the PEs' Inner Shareable domain (shareability.py)
     sctlr: tuple[int, int, int] = (1, 1, 1)  # SCTLR_EL1 (M, C, I) at start
     # A program with registers, branches or atomics (machine/paths.py): elaborated into
     # paths by the layout; ``program`` is then unused.  ``registers`` are initial values,
@@ -187,3 +188,6 @@ class SystemSpec:
     bad: Callable[[StateView], bool] | None = None
     bad_text: str = ""
     xlate: XlateSpec | None = None  # translation and instruction fetch (machine/mmu.py)
+    # Interchangeable blocks of thread and line names (``Builder.interchangeable``,
+    # machine/symmetry.py): swapping whole blocks, name by name, maps the system onto itself.
+    symmetry: tuple[tuple[str, ...], ...] = ()

@@ -23,14 +23,15 @@ is a list of indices.
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import itemgetter
 
 from stalecheck.explore.fingerprint import digest64
-from stalecheck.machine import atomic, buffer, caches
+from stalecheck.machine import atomic, buffer, caches, hardware
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
 from stalecheck.machine.describe import describe
 from stalecheck.machine.execute import Execute
-from stalecheck.machine.hardware import Hardware
+from stalecheck.machine.hardware import Hardware, Inner
 from stalecheck.machine.isa import Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
@@ -69,11 +70,16 @@ from stalecheck.machine.traps import Traps
 from stalecheck.machine.view import StateView
 
 _new_state = tuple.__new__
+_MEMO_LIMIT = 1 << 18  # entries of a per-variant memo before it starts afresh (bounds its memory)
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
+_CACHE_STEPS = frozenset((DROP, FILL, WRITE_BACK))
+SPLIT_AT = 2  # a state's first fields that cache steps change (``Machine.expand``, explore/split.py)
 
 
 class Machine:
     """One variant of a scenario, ready to explore."""
+
+    split_at = SPLIT_AT  # the fields a cache step changes come first (explore/split.py)
 
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
@@ -105,9 +111,11 @@ class Machine:
         if spec.options.record_executions:  # litmus execution counts (machine/rfco.py)
             self.execute.tracker = self.completion.tracker = RfCo(lay, self.execute)
         self.cache_steps = Hardware(lay, self.access)
+        self.inner_keys = self.cache_steps.inner_keys  # explore/split.py
         # Optional reductions (machine/reduction.py); page-table walks read lines, so
         # the dead-lines one is off with the translation model.
         self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
+        self.access.dma.relax_loads(self.execute.windows)  # ISH barriers, DMA-written data
         self.quiet = quiet_lines(lay, self.access)
         self.access.quiet = self.quiet
         self.cache_steps.loud = tuple(line for line in range(self.nl) if line not in self.quiet)
@@ -121,6 +129,9 @@ class Machine:
         self._max_migrations = spec.options.max_migrations
         self._preemptible = spec.options.preemptible_policies
         self._completions = lru_cache(maxsize=1 << 16)(self._buffer_completions)
+        self._bad_memo: dict[tuple[Thread, ...], bool] = {}  # is_bad's answers by threads
+        self._bad_last: tuple[object, bool] = (None, False)  # the last threads memoized, and their answer
+        self._complete_last: tuple[object, bool] = (None, False)
 
     # ---- names ---------------------------------------------------------------------
 
@@ -233,11 +244,11 @@ class Machine:
             )
         )
 
-    def partition_key(self, state: State) -> tuple[Thread, ...]:
-        """What places a state on a worker of a parallel search (``explore.parallel``):
-        the threads, which the spontaneous cache steps and buffer completions (most
-        transitions) leave alone, so that those successors stay on their worker."""
-        return state.threads
+    # What places a state on a worker of a parallel search (``explore.parallel``): the
+    # threads, which the spontaneous cache steps and buffer completions (most transitions)
+    # leave alone, so that those successors stay on their worker.  An ``itemgetter``, not
+    # a method: it runs once per transition there, and a C call costs a third as much.
+    partition_key = itemgetter(State._fields.index("threads"))
 
     def shared_tables(self) -> dict[int, Instr]:
         """What another process needs to read this one's states: the code emitted so far."""
@@ -250,14 +261,55 @@ class Machine:
         return describe(self, before, step, after)
 
     def is_bad(self, state: State) -> bool:
-        if self.spec.bad is None:
+        """The scenario's bad-state predicate.  Speed: most transitions (cache steps,
+        buffer completions) leave the threads alone, and most predicates read only
+        registers and whether threads are done.  An evaluation that read nothing but
+        ``state.threads`` (``StateView.wide`` stayed False) followed a path fixed by
+        the threads, so its answer holds for every state with the same threads and is
+        memoized by them: the same answers as evaluating afresh (the predicate is a
+        function of what it reads through the view, as partial-order reduction's
+        ``ObservedView`` assumes too)."""
+        bad = self.spec.bad
+        if bad is None:
             return False
-        return self.spec.bad(StateView(self, state))
+        threads = state.threads
+        if threads is self._bad_last[0]:  # a sibling from the same parent: no hashing
+            return self._bad_last[1]
+        memo = self._bad_memo
+        found = memo.get(threads)
+        if found is not None:
+            self._bad_last = (threads, found)
+            return found
+        view = StateView(self, state)
+        answer = bad(view)
+        if not view.wide:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[threads] = answer
+            self._bad_last = (threads, answer)
+        return answer
 
     def is_complete(self, state: State) -> bool:
-        return all(self.layout.finished(state, i) for i in self._thread_range)
+        """Every program ran to its end: a function of ``state.threads``, so the answer
+        for the last threads asked about is kept (the search asks about a state's
+        successors in turn, and most share their parent's threads)."""
+        threads = state.threads
+        last = self._complete_last
+        if threads is last[0]:
+            return last[1]
+        answer = all(self.layout.finished(state, i) for i in self._thread_range)
+        self._complete_last = (threads, answer)
+        return answer
 
     def actions(self, state: State) -> list[Step]:
+        return self.expand(state)[0]
+
+    def expand(self, state: State) -> tuple[list[Step], int, tuple[Inner, ...], tuple[int, ...]]:
+        """``actions``, with where the spontaneous cache steps start among them, the
+        memory and copies after each of those (``hardware.effect``) and their numbers in
+        ``inner_keys``: what the breadth-first search needs to skip building the many
+        successors it has seen (``explore/split.py``; a state's first ``SPLIT_AT`` fields
+        are memory and copies)."""
         # The hottest function of the search (called once per distinct state): the
         # loops below are written for speed, the order of the steps is the contract.
         steps: list[Step] = []
@@ -281,7 +333,8 @@ class Machine:
                         continue  # machine/atomic.py: another observer wrote between
                     append(step)
         live = self.dead_lines.live(state) if self.dead_lines is not None else -1
-        self._hardware_steps(state, live, steps)
+        first = len(steps)
+        inners, keys = self._hardware_steps(state, live, steps)
         for t, th in enumerate(state.threads):
             if th.pending >= 0:
                 append((SYSREG, t))
@@ -297,7 +350,12 @@ class Machine:
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
         if self.mmu is not None:
             steps.extend(self.mmu.actions(state))
-        return steps
+        return steps, first, inners, keys
+
+    def join(self, inner: Inner, outer: tuple[object, ...]) -> State:
+        """The state with memory and copies ``inner`` and the other fields ``outer``
+        (``state[SPLIT_AT:]`` of the state a cache step was taken in)."""
+        return _new_state(State, inner + outer)
 
     def _buffer_completions(self, pe: int, buf: tuple[Entry, ...]) -> tuple[Step, ...]:
         """The COMPLETE steps of PE ``pe``'s buffer ``buf`` (``buffer.completable``): a
@@ -319,16 +377,9 @@ class Machine:
             return self.execute.execute_early(state, step[1], step[2], step[3])
         # Hardware steps build the new State directly (mem and copies are its first
         # two fields): they are most of the transitions, and _replace costs more.
-        if kind == DROP:
-            copies = caches.drop_clean(state.copies, step[1], step[2], self.nl)
-            return _new_state(State, (state[0], copies, *state[2:]))
-        if kind == FILL:
-            source = step[3] if len(step) > 3 else 0
-            copies = caches.fill(state.copies, state.mem, self.h, step[1], step[2], self.nl, source)
-            return _new_state(State, (state[0], copies, *state[2:]))
-        if kind == WRITE_BACK:
-            copies, mem = caches.write_back(state.copies, state.mem, self.h, step[1], step[2], self.nl)
-            return _new_state(State, (mem, copies, *state[2:]))
+        if kind in _CACHE_STEPS:
+            inner = hardware.effect(state.copies, state.mem, self.h, self.nl, step)
+            return _new_state(State, inner + state[SPLIT_AT:])
         if kind == SYSREG:
             return with_thread(state, step[1], synchronise(state.threads[step[1]]))
         if kind == MIGRATE:

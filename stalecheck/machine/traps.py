@@ -32,6 +32,7 @@ class Traps:
         self.layout = layout
         self.access = access
         self.regimes = regimes
+        self._policy_memo: dict[TrapContext, tuple[int, ...]] = {}
 
     def context(self, kind: TrapKind, state: State, t: int, instr: Instr, **extra: object) -> TrapContext:
         """What the hypervisor policy sees when guest thread ``t`` traps on ``instr``.
@@ -138,7 +139,18 @@ class Traps:
         return self.policy_code(self.context(TrapKind.VCPU_LOAD, state, t, Instr(Op.NOP), pe=pe))
 
     def policy_code(self, trap: TrapContext) -> tuple[int, ...]:
-        """The code the VM's policy for this trap runs at EL2, interned."""
+        """The code the VM's policy for this trap runs at EL2, interned.  Memoized by the
+        context (speed only: a policy is a function of what it is told, and the same
+        trap recurs in many states; parsing its code each time was ~5% of a search)."""
+        try:
+            code = self._policy_memo.get(trap)
+        except TypeError:  # a user's policy object that is not hashable: no memo
+            return self._policy_code(trap)
+        if code is None:
+            code = self._policy_memo[trap] = self._policy_code(trap)
+        return code
+
+    def _policy_code(self, trap: TrapContext) -> tuple[int, ...]:
         vm = trap.vm
         policy = {
             TrapKind.SETWAY: vm.on_setway,

@@ -49,11 +49,15 @@ class Machine(Protocol):
 class StateView:
     """Names in, values out: ``v.reg("guest", "r1")``, ``v.done("guest")``, ``v.mem("X")``."""
 
-    __slots__ = ("_m", "_s")
+    __slots__ = ("_m", "_s", "wide")
 
     def __init__(self, machine: Machine, state: State) -> None:
         self._m = machine
         self._s = state
+        # Set by every read of more than ``state.threads`` (memory, caches, TLBs,
+        # I-caches): while it stays False the answer is a function of the threads
+        # alone, which lets ``Machine.is_bad`` memoize it by them.
+        self.wide = False
 
     def reg(self, thread: str, reg: str) -> int:
         t = self._m.thread_index(thread)
@@ -74,6 +78,7 @@ class StateView:
 
     def _exact(self, what: str, line: int | None) -> None:
         """Reductions skip fills, drops and write-backs: what they change is not exact."""
+        self.wide = True
         if self._m.pruned or (line is not None and line in self._m.reduced_lines()) or (
             line is None and self._m.reduced_lines()
         ):

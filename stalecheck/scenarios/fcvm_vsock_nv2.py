@@ -61,8 +61,10 @@ The readers' barriers matter only with out-of-order execution: without the VMM's
 its poll of ``avail->idx`` exits, and it takes the previous message's frame for
 the new one with every line Normal WB (``vmm-no-acquire-fwb``, reachable).  The
 driver's ``virtio_rmb`` is not needed on the TX path as modelled: its stores into a
-reused skb wait for the poll of ``used->idx`` (a control dependency); it still
-orders the reads of the used entries, which the model leaves out.
+reused skb wait for the poll of ``used->idx`` (a control dependency, B2.3.6; also
+without the interrupt wait: tests/virtio); it still orders the reads of the used
+entries, which the model leaves out (with one descriptor per message, completed in
+order, an entry reads the same on every lap, so a stale one names the same skb).
 """
 
 from __future__ import annotations
@@ -299,7 +301,11 @@ _variant(
     "reachable",
     "H2 with every posted patch and DC CIVAC of the vring after publishing, with"
     " a DSB SY before and after: too late for a VMM that pops the next chain as soon as"
-    " avail->idx shows it, from a descriptor line it had cached before the clean.",
+    " avail->idx shows it (Firecracker's process_tx loop, without waiting for the kick),"
+    " from a descriptor line its cacheable mapping filled (speculatively, D7.5.1) before"
+    " the clean: the NC store of avail->idx reaches memory before the DC CIVAC removes"
+    " that copy (B2.11 mismatched attributes). Unreachable when the VMM reads a chain"
+    " only after its own kick.",
     vq=replace(HYP, patches=replace(ALL_PATCHES, flush_ring=True, ring_flush_dsb=True)),
     fwb=False,
     l1_stage1=RING_NC,
@@ -378,7 +384,11 @@ _variant(
     "driver-no-rmb-fwb",
     "unreachable",
     "The driver without virtio_rmb after reading used->idx before it reuses a slot (FWB):"
-    " its stores into the reused skb wait for the poll anyway (a control dependency).",
+    " its stores into the reused skb wait for its poll of used->idx anyway (a control"
+    " dependency orders later writes, B2.3.6/B2.3.7; also without the interrupt wait,"
+    " tests/virtio).  What virtio_rmb orders in Linux, the read of the used entry that"
+    " names the buffer to free, is not modelled: in order, one descriptor per message,"
+    " that entry reads the same on every lap.",
     vq=replace(HYP, driver_rmb=False),
     fwb=True,
 )

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stalecheck.explore.parallel import check_parallel
+from stalecheck.explore import parallel
+from stalecheck.explore.parallel import _lending_plan, check_parallel
 from stalecheck.explore.search import Budget, check, replay
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario
@@ -46,15 +47,52 @@ graphs = st.integers(1, 30).flatmap(
 def test_parallel_matches_the_plain_search_on_random_graphs(
     case: tuple[dict[int, list[int]], frozenset[int], int | None, frozenset[int]], jobs: int
 ) -> None:
+    _same_on_a_random_graph(case, jobs)
+
+
+def _same_on_a_random_graph(
+    case: tuple[dict[int, list[int]], frozenset[int], int | None, frozenset[int]], jobs: int
+) -> None:
+    """The parallel search of a random graph gives the plain search's verdict, counts and witness."""
     edges, bad, max_states, sane_states = case
     g = Graph(edges, bad=bad)
 
     def sanity(state: int) -> bool:
         return state in sane_states
 
-    budget = Budget(max_states=max_states)
-    expected = check(g, budget, sanity=sanity)
+    expected = check(g, Budget(max_states=max_states), sanity=sanity)
     _same(check_parallel(g, jobs, max_states, sanity=sanity, replay=replay), expected)
+
+
+def _lend_whenever_uneven(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lending (``Partition.lend``) on every uneven level, however small."""
+    monkeypatch.setattr(parallel, "LEND_MIN", 1)
+    monkeypatch.setattr(parallel, "LEND_SLACK", 0.0)
+    monkeypatch.setattr(parallel, "LEND_SHARE", 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(graphs, st.integers(2, 3))
+def test_lending_states_to_expand_changes_nothing_on_random_graphs(
+    case: tuple[dict[int, list[int]], frozenset[int], int | None, frozenset[int]], jobs: int
+) -> None:
+    """States expanded by a worker that does not own them: same counts, depth, witness."""
+    with pytest.MonkeyPatch.context() as mp:
+        _lend_whenever_uneven(mp)
+        _same_on_a_random_graph(case, jobs)
+
+
+def test_lending_changes_nothing_on_a_bundled_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    _lend_whenever_uneven(monkeypatch)
+    m = Machine(load_scenario("kvm-external-l3").variants["clean-to-pou"].build())
+    _same(check_parallel(m, 3, replay=replay), check(m))
+
+
+def test_a_worker_lends_part_of_its_surplus_in_proportion_to_the_deficits() -> None:
+    assert _lending_plan([1000, 1000]) is None
+    assert _lending_plan([1010, 990]) is None  # within the slack
+    assert _lending_plan([2000, 0]) == [[0, 800], [0, 0]]
+    assert _lending_plan([3000, 0, 1000, 0]) == [[0, 800, 0, 800], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
 
 
 def test_parallel_counts_every_state_of_a_grid() -> None:

@@ -22,7 +22,7 @@ from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
 
 
-def _publish(barrier: str, coherent: bool, reader: str = "dma") -> Machine:
+def _publish(barrier: str, coherent: bool, reader: str = "dma", inner: bool = False) -> Machine:
     """A PE writes the descriptor D, then ``barrier``, then the flag F; the reader polls F
     and reads D.  With a non-coherent DMA master the two are Device memory (written at
     the PoC); with an I/O-coherent one, Normal write-back (in the caches)."""
@@ -35,7 +35,7 @@ def _publish(barrier: str, coherent: bool, reader: str = "dma") -> Machine:
     b.host("cpu", f"STR D, 1\n{barrier}\nSTR F, 1", pe=0)
     consume = "AWAIT F, >=1\nLDR r1, D"
     if reader == "dma":
-        b.device("dma", consume, coherent=coherent)
+        b.device("dma", consume, coherent=coherent, inner_shareable=inner)
     else:
         b.host("pe1", "AWAIT F, >=1\nDMB SY\nLDR r1, D", pe=1)
     b.bad_when(
@@ -71,8 +71,92 @@ def test_an_ish_barrier_still_orders_stores_for_another_pe(barrier: str) -> None
     assert check(_publish(barrier, coherent=False, reader="pe1")).outcome.value == "unreachable"
 
 
+@pytest.mark.parametrize("barrier", ["DMB ISHST", "DSB ISH"])
+def test_a_dma_master_declared_inner_shareable_is_ordered_like_a_pe(barrier: str) -> None:
+    """B2.10.1.1.1: the domains are system specific; a master inside the PEs' Inner
+    Shareable domain is among the observers an ISH barrier orders accesses for."""
+    for coherent in (False, True):
+        assert check(_publish(barrier, coherent, inner=True)).outcome.value == "unreachable"
+
+
 def test_the_domains_are_printed_with_a_dma_master() -> None:
     m = _publish("DMB ISHST", coherent=False)
     check(m)
     [line] = [a for a in assumptions(m) if "shareability domains" in a]
     assert "DMB ISHST" in line and "B2.6.10" in line
+
+
+def _clean_then_kick(barrier: str) -> str:
+    """A PE writes a buffer D through its cache, cleans it to the PoC (``DC CVAC``), then
+    ``barrier``, then rings the doorbell F (Device memory); a non-coherent DMA master
+    polls F and reads D at the PoC.  B2.6.9: the DSB waits for the clean to be complete
+    "for the set of observers in the required shareability domain" only; D7.5.9.15: a
+    CMO's effects are visible to other observers "following a DSB"."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "D")
+    b.page("R", "F")
+    b.host_type("F", DEVICE)
+    b.host("cpu", f"STR D, 1\nDC CVAC D\n{barrier}\nSTR F, 1")
+    b.device("dma", "AWAIT F, >=1\nLDR r1, D", coherent=False)
+    b.bad_when(
+        lambda v: v.done("dma") and v.reg("dma", "r1") == 0, "the device reads D from before the clean"
+    )
+    return check(Machine(b.build())).outcome.value
+
+
+@pytest.mark.parametrize(
+    ("barrier", "expect"),
+    [
+        ("DSB ISH", "reachable"),
+        ("DSB OSH", "unreachable"),
+        ("DSB SY", "unreachable"),
+        ("DMB ISH", "reachable"),
+        ("DMB OSH", "unreachable"),
+    ],
+)
+def test_a_clean_completed_by_dsb_ish_may_not_have_reached_a_dma_master(barrier: str, expect: str) -> None:
+    assert _clean_then_kick(barrier) == expect
+
+
+def _read_after_dma(barrier: str) -> str:
+    """An I/O-coherent DMA master writes the data D, then the status F; a PE (executing out
+    of order) polls F, then ``barrier``, then reads D.  B2.6.2: a DMB orders accesses for
+    the observers "to the extent required by the DMB options"; Linux reads DMA-written
+    descriptors after dma_rmb() (DMB OSHLD), not virt_rmb() (DMB ISHLD)."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "D F")
+    b.options(weak_ordering=True)
+    b.device("dma", "STR D, 1\nSTR F, 1", coherent=True)
+    b.host("cpu", f"AWAIT F, >=1\n{barrier}\nLDR r1, D")
+    b.bad_when(lambda v: v.done("cpu") and v.reg("cpu", "r1") == 0, "the PE reads D from before the status")
+    return check(Machine(b.build())).outcome.value
+
+
+@pytest.mark.parametrize(
+    ("barrier", "expect"),
+    [
+        ("DMB ISHLD", "reachable"),
+        ("DMB ISH", "reachable"),
+        ("DMB OSHLD", "unreachable"),
+        ("DMB LD", "unreachable"),
+    ],
+)
+def test_an_ish_barrier_does_not_order_loads_of_what_a_dma_master_wrote(barrier: str, expect: str) -> None:
+    assert _read_after_dma(barrier) == expect
+
+
+@pytest.mark.parametrize(("barrier", "expect"), [("DMB ISHST", "reachable"), ("DMB OSHST", "unreachable")])
+def test_partial_order_reduction_keeps_the_dma_verdicts(barrier: str, expect: str) -> None:
+    """The two completion steps of a store (for the PEs, then for the DMA masters) are
+    seen by --por as buffer completions touching the store's line: same verdicts."""
+    from stalecheck.explore.reduced import SearchMode
+    from stalecheck.explore.search import Budget
+    from stalecheck.machine.por import PartialOrder
+
+    for coherent in (False, True):
+        m = _publish(barrier, coherent)
+        por = SearchMode(por=True)
+        reduced = check(m, Budget(), mode=por, reducer=lambda seen, m=m: PartialOrder(m, seen))
+        assert reduced.outcome.value == expect

@@ -1,13 +1,15 @@
 """Virtqueue programs, the AWAIT step and ring wrap (quiet lines: tests/machine/test_reduction.py)."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from stalecheck.explore.verdict import Outcome
 from stalecheck.machine.isa import ACQUIRE, awaits, render
 from stalecheck.machine.program import parse_program
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
 from stalecheck.scenarios.fcvm_vsock_nv2 import build
 from stalecheck.scenarios.support.virtio import Virtqueue
+from tests.machine.util import explore
 
 
 def _machine(vq: Virtqueue, fwb: bool = True, quiet: bool = True, **kw: object) -> Machine:
@@ -48,3 +50,34 @@ def test_canonical_run_delivers_every_frame_intact() -> None:
         state = m.next_state(state, steps[0])
     assert m.is_complete(state)
     assert not m.is_bad(state)
+
+
+@dataclass(frozen=True)
+class _NoIrqWait(Virtqueue):
+    """The driver without the interrupt wait before it reclaims a slot; ``poll`` False
+    also reads ``used->idx`` once (a plain load) instead of polling it."""
+
+    poll: bool = True
+
+    def driver(self) -> str:
+        out = []
+        for line in super().driver().splitlines():
+            if line.startswith("WAIT irq"):
+                continue
+            if line.startswith("AWAIT uidx") and not self.poll:
+                line = "LDR r9, uidx  // read once: no loop, no control dependency"
+            out.append(line)
+        return "\n".join(out)
+
+
+def test_driver_without_virtio_rmb_is_held_by_the_polls_control_dependency() -> None:
+    """``driver-no-rmb-fwb`` is unreachable because the driver's stores into the reused
+    skb wait for its poll of ``used->idx`` (B2.3.6 Control dependency; B2.3.7
+    Dependency-ordered-before orders a write after the branch), not only because it
+    waits for the interrupt: without the interrupt wait it is still unreachable, and
+    with ``used->idx`` read once (no branch on it) the driver overwrites the skb the
+    VMM is still reading."""
+    held = explore(_machine(_NoIrqWait(1, 2, paged=True, driver_rmb=False)))
+    assert held.outcome == Outcome.UNREACHABLE and held.sane
+    free = _NoIrqWait(1, 2, paged=True, driver_rmb=False, poll=False)
+    assert explore(_machine(free)).outcome == Outcome.REACHABLE
