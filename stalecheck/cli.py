@@ -103,6 +103,15 @@ PorOption = Annotated[
         "threads, buffers and cache lines). Verdicts are the same; the witness may not be the shortest.",
     ),
 ]
+SymmetryOption = Annotated[
+    bool,
+    typer.Option(
+        "--symmetry/--no-symmetry",
+        help="Symmetry reduction: one state per orbit of interchangeable threads, PEs and lines "
+        "(declared with Builder.interchangeable, or threads with identical programs on PEs placed "
+        "alike). Verdicts are the same; the witness is a real run.",
+    ),
+]
 OrderOption = Annotated[
     Order,
     typer.Option(
@@ -141,7 +150,7 @@ def _exit_if_interrupted(results: list[Result], planned: int) -> None:
     if results and _interrupted(results[-1]):
         last = results[-1]
         v = last.verdict
-        plain = v.order == "bfs" and v.reduction != "partial-order"  # only then is depth a bound
+        plain = v.order == "bfs" and not v.reduction.startswith("partial-order")  # only then is depth a bound
         covered = f"nothing bad within {v.depth} steps" if plain else "nothing bad in those states"
         explain_interrupt(
             err,
@@ -247,6 +256,7 @@ def check(
     max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
     por: PorOption = False,
+    symmetry: SymmetryOption = False,
     order: OrderOption = Order.BFS,
     shortest: ShortestOption = False,
     bitstate_bits: BitstateOption = 30,
@@ -268,7 +278,7 @@ def check(
     """Explore every interleaving of a scenario's variants; print verdicts and witnesses."""
     sc = load_scenario(scenario)
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
-    mode = _mode(por, order, shortest, bitstate_bits, store)
+    mode = _mode(por, order, shortest, bitstate_bits, store, symmetry)
     chosen = select(sc, variant or [])
     _, client = _executor(scheduler)
     if client is None and jobs > available_cpus():
@@ -294,13 +304,18 @@ def check(
     _exit_if_interrupted(results, len(chosen))
 
 
-def _mode(por: bool, order: Order, shortest: bool, bitstate_bits: int, store: Store) -> SearchMode:
+def _mode(
+    por: bool, order: Order, shortest: bool, bitstate_bits: int, store: Store, symmetry: bool = False
+) -> SearchMode:
     """The search mode from the options (explore/reduced.py), refusing combinations
     that cannot run."""
-    mode = SearchMode(order=order, por=por, bitstate_log2=bitstate_bits, shortest=shortest)
+    mode = SearchMode(
+        order=order, por=por, bitstate_log2=bitstate_bits, shortest=shortest, symmetry=symmetry
+    )
     if store == Store.COMPACT and mode != PLAIN:
         raise UsageError(
-            "--store compact works only with the plain breadth-first search (no --por, --order bfs)"
+            "--store compact works only with the plain breadth-first search "
+            "(no --por, --symmetry, --order bfs)"
         )
     return mode
 
@@ -324,6 +339,7 @@ def run_all(
     max_memory: MaxMemory = None,
     store: StoreOption = Store.EXACT,
     por: PorOption = False,
+    symmetry: SymmetryOption = False,
     order: OrderOption = Order.BFS,
     shortest: ShortestOption = False,
     bitstate_bits: BitstateOption = 30,
@@ -341,7 +357,7 @@ def run_all(
     """The verdict table of every variant, and each scenario's extra tables (what
     `make run` shows for the bundled scenarios)."""
     budget = Budget(max_states=max_states, timeout=timeout, max_memory=max_memory)
-    mode = _mode(por, order, shortest, bitstate_bits, store)
+    mode = _mode(por, order, shortest, bitstate_bits, store, symmetry)
     scenarios = [(name, load_scenario(name)) for name in only or registry.names()]
     pooled: Iterator[Result] | None = None
     if jobs > 1:

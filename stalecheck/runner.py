@@ -17,6 +17,7 @@ from stalecheck.explore.reduced import PLAIN, SearchMode
 from stalecheck.explore.search import Budget, ProgressFn, Store, check, replay
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, watchdog
+from stalecheck.machine import symmetry
 from stalecheck.machine.assumptions import assumptions
 from stalecheck.machine.cost import measure_cost
 from stalecheck.machine.describe import every_line
@@ -329,6 +330,7 @@ def _explore(
         store=store,
         mode=mode,
         reducer=lambda seen: PartialOrder(machine, seen),
+        symmetry=lambda: symmetry.find(machine),
     )
     verdict: Verdict = _user_call(search, variant.build_fn, machine, budget, progress)
     if mode.shortest and verdict.outcome == Outcome.REACHABLE and not verdict.shortest:

@@ -17,6 +17,17 @@ reachable, are those of the full graph.  The witness is a real run, but with
 the reduction breadth-first order no longer guarantees that it is the shortest:
 ``Verdict.shortest`` says so, and ``shortest`` re-runs without reduction.
 
+*Symmetry* (``Symmetric``: ``machine/symmetry.py`` says which renamings and why
+they are sound).  The visited set holds one canonical representative per orbit
+of the renamings, but the search expands the real state it reached, so parent
+ids and action indices still describe a real run from the initial state.  The
+bad-state and sanity predicates are asked of every member of an orbit: neither
+needs to be symmetric.  When only a renamed member is bad, the witness is
+re-found along the renamed path (``_renamed_witness``: each renamed step is one
+of the renamed state's enabled steps, because the renaming maps steps onto
+steps); the renaming fixes the initial state and keeps distances from it, so
+breadth-first order still finds a shortest witness.
+
 *Depth-first* keeps the path on a stack instead of a breadth-first level of full
 states, for runs whose frontier, not their visited set, fills memory.  Its
 witness is the stack: not the shortest.
@@ -31,6 +42,7 @@ coverage printed.
 
 from __future__ import annotations
 
+import functools
 import time
 from array import array
 from collections.abc import Callable, Hashable, Sequence
@@ -61,6 +73,39 @@ class RestartSearch(Exception):
         self.why = why
 
 
+class SymmetryBroken(Exception):
+    """The model found that a renaming the symmetry reduction relies on is not one
+    (e.g. a hypervisor policy treats two interchangeable threads differently): the
+    search runs again without the symmetry."""
+
+
+class Symmetric(Protocol):
+    """What a model offers for symmetry reduction: renamings ``1 .. size-1`` that map
+    its state graph onto itself and fix the initial state."""
+
+    size: int  # the group's order, identity included
+
+    def canonical(self, state: Any) -> Any:
+        """The representative of ``state``'s orbit (equal for every member)."""
+        ...
+
+    def apply(self, state: Any, k: int) -> Any:
+        """``state`` renamed by the ``k``-th non-identity renaming (``0 <= k < size - 1``)."""
+        ...
+
+    def close(self, observed: frozenset[Any]) -> frozenset[Any]:
+        """A partial-order reduction's observed set, closed under the renamings."""
+        ...
+
+    def start(self) -> None:
+        """A search over orbits starts (the model may check its renamings from now on)."""
+        ...
+
+    def done(self) -> None:
+        """That search ended (normally or not)."""
+        ...
+
+
 class Reducer(Protocol):
     """What a model offers for partial-order reduction."""
 
@@ -88,6 +133,7 @@ class SearchMode:
     por: bool = False
     bitstate_log2: int = 30  # bits in the bitstate array: 2**30 bits = 128 MiB
     shortest: bool = False  # a witness found with reduction is searched again without it
+    symmetry: bool = False  # one state per orbit of the model's renamings (``Symmetric``)
 
 
 PLAIN = SearchMode()  # breadth-first, unreduced: what ``search.check`` does by itself
@@ -102,21 +148,28 @@ def check_reduced(
     sanity: Callable[[Any], bool] | None,
     exact: bool,
     replay: Callable[[Model[Any, Any], tuple[int, ...]], tuple[Any, ...]],
+    symmetry: Callable[[], Symmetric | None] | None = None,
 ) -> Verdict:
     """Run the search ``mode`` asks for, restarting when the reduction learns that the
-    predicate reads more than it assumed (``RestartSearch``)."""
+    predicate reads more than it assumed (``RestartSearch``), or that the symmetry
+    does not hold (``SymmetryBroken``)."""
     start = time.monotonic()
     observed: frozenset[Hashable] | None = frozenset() if mode.por and reducer is not None else None
     notes: list[str] = []
+    sym = symmetry() if mode.symmetry and symmetry is not None else None
+    sym_note = "" if sym is not None or not mode.symmetry else "symmetry: none found"
     while True:
         try:
-            red = reducer(observed) if observed is not None and reducer is not None else None
+            seen = sym.close(observed) if sym is not None and observed is not None else observed
+            red = reducer(seen) if seen is not None and reducer is not None else None
         except RestartSearch as off:  # the model cannot reduce this variant
             notes.append(off.why)
             observed, red = None, None
         bitstate = mode.order == Order.BITSTATE
         store = "bitstate" if bitstate else ("exact" if exact else "digest")
-        run = _Run(model, red, max_states, timeout, sanity, exact and not bitstate, start, store)
+        run = _Run(model, red, max_states, timeout, sanity, exact and not bitstate, start, store, sym)
+        if sym is not None:
+            sym.start()
         try:
             if mode.order == Order.BFS:
                 verdict = _bfs(model, run)
@@ -126,9 +179,23 @@ def check_reduced(
             notes.append(again.why)
             observed = again.observed
             continue
+        except SymmetryBroken as broken:
+            if sym is not None:
+                sym.done()
+            sym, sym_note = None, f"symmetry off: {broken}"
+            continue
+        finally:
+            if sym is not None:
+                sym.done()
         witness = verdict.witness
+        if sym is not None and run.image > 0:  # a renamed member of the orbit was the bad one
+            witness = _renamed_witness(model, witness, functools.partial(sym.apply, k=run.image - 1))
         steps = replay(model, witness) if verdict.outcome == Outcome.REACHABLE else ()
         reduction = "partial-order" if red is not None else ("none" if not notes else "off: " + notes[-1])
+        if sym is not None:
+            reduction = ("symmetry" if reduction == "none" else reduction + " + symmetry") + f" ({sym.size})"
+        elif sym_note:
+            reduction = sym_note if reduction == "none" else reduction + "; " + sym_note
         return Verdict(
             verdict.outcome,
             verdict.reason,
@@ -162,11 +229,19 @@ class _Run:
         exact: bool,
         start: float,
         store: str,
+        sym: Symmetric | None = None,
     ) -> None:
         self.deadline = start + timeout if timeout is not None else None
         self.max_states = max_states
         self.key: Callable[[Any], Hashable] = (lambda s: s) if exact else model.fingerprint
-        self.is_bad = red.is_bad if red is not None else model.is_bad
+        self._bad = red.is_bad if red is not None else model.is_bad
+        self.is_bad: Callable[[Any], bool] = self._bad
+        self.image = 0  # which member of the orbit was bad: 0 the state itself, k+1 renaming k
+        self._sym = sym
+        if sym is not None:
+            canonical, fingerprint = sym.canonical, model.fingerprint
+            self.key = canonical if exact else (lambda s: fingerprint(canonical(s)))
+            self.is_bad = self._orbit_bad
         self._ample = red.ample if red is not None else None
         self._actions, self._next_state = model.actions, model.next_state
         self._sanity = sanity
@@ -175,12 +250,26 @@ class _Run:
         self.reduced = 0
         self.sane = True
 
+    def _orbit(self, state: Any) -> list[Any]:
+        sym = self._sym
+        if sym is None:
+            return [state]
+        return [state, *(sym.apply(state, k) for k in range(sym.size - 1))]
+
+    def _orbit_bad(self, state: Any) -> bool:
+        """Whether some member of ``state``'s orbit is bad (``image`` says which)."""
+        for k, member in enumerate(self._orbit(state)):
+            if self._bad(member):
+                self.image = k
+                return True
+        return False
+
     def start(self, init: Any) -> None:
-        self.sane = self._sanity is None or bool(self._sanity(init))
+        self.sane = self._sanity is None or any(self._sanity(s) for s in self._orbit(init))
 
     def meet(self, state: Any) -> None:
-        """A new state: note whether it meets the sanity property."""
-        if not self.sane and self._sanity is not None and self._sanity(state):
+        """A new state: note whether it (or a member of its orbit) meets the sanity property."""
+        if not self.sane and self._sanity is not None and any(self._sanity(s) for s in self._orbit(state)):
             self.sane = True
 
     def successors(self, state: Any) -> list[tuple[int, Any, Hashable]]:
@@ -365,3 +454,29 @@ def witness_path(parent: array[int], via: array[int], node: int) -> tuple[int, .
         steps.append(via[node])
         node = parent[node]
     return tuple(reversed(steps))
+
+
+def _renamed_witness(
+    model: Model[Any, Any], witness: tuple[int, ...], rename: Callable[[Any], Any]
+) -> tuple[int, ...]:
+    """The run to the renamed image of the state ``witness`` reaches: from the initial
+    state (which the renaming fixes), at each step the enabled step whose successor is the
+    renamed successor.  One exists because the renaming maps steps onto steps; a missing
+    one is a bug of the symmetry, never a verdict."""
+    state = model.initial_state()
+    image = state
+    if rename(state) != state:
+        raise AssertionError("the symmetry does not fix the initial state")
+    out: list[int] = []
+    for number, index in enumerate(witness, 1):
+        state = model.next_state(state, model.actions(state)[index])
+        target = rename(state)
+        for j, action in enumerate(model.actions(image)):
+            succ = model.next_state(image, action)
+            if succ == target:
+                out.append(j)
+                image = succ
+                break
+        else:
+            raise AssertionError(f"step {number} of the renamed witness is not a step of the model")
+    return tuple(out)

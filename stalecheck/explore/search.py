@@ -41,7 +41,14 @@ from typing import Any
 
 from stalecheck.errors import UsageError
 from stalecheck.explore.protocol import Model
-from stalecheck.explore.reduced import PLAIN, ReducerFactory, SearchMode, check_reduced, witness_path
+from stalecheck.explore.reduced import (
+    PLAIN,
+    ReducerFactory,
+    SearchMode,
+    Symmetric,
+    check_reduced,
+    witness_path,
+)
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.explore.watchdog import Stop, raise_if_tripped
 
@@ -86,6 +93,7 @@ def check(
     store: Store = Store.EXACT,
     mode: SearchMode | None = None,
     reducer: ReducerFactory | None = None,
+    symmetry: Callable[[], Symmetric | None] | None = None,
 ) -> Verdict:
     """Explore every reachable state of ``model`` until a bad state or the budget.
 
@@ -93,13 +101,14 @@ def check(
     the verdict records whether any explored state met it, so that a scenario
     whose programs can never finish is not reported as a proof.  ``mode`` asks
     for partial-order reduction (with ``reducer``), depth-first or bitstate
-    search (``explore/reduced.py``).
+    search, and for symmetry reduction (with ``symmetry``: ``explore/reduced.py``).
     """
     if mode is not None and mode != PLAIN:
         if store == Store.COMPACT:
             raise UsageError("--store compact works only with the plain breadth-first search")
         return check_reduced(
-            model, mode, reducer, budget.max_states, budget.timeout, sanity, store == Store.EXACT, replay
+            model, mode, reducer, budget.max_states, budget.timeout, sanity, store == Store.EXACT, replay,
+            symmetry,
         )
     if store == Store.COMPACT:
         from stalecheck.explore.compact import check_compact  # NumPy only when asked for

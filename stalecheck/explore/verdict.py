@@ -63,15 +63,31 @@ class Verdict:
     def search_assumptions(self) -> tuple[str, ...]:
         """What the search order and reduction add to the verdict's assumptions."""
         out: list[str] = []
-        if self.reduction == "partial-order":
+        # ``reduction``: "partial-order", "off: why", "none", each maybe followed by
+        # " + symmetry (N)" or "; symmetry off: why" / "symmetry: none found" (reduced.py).
+        por, _, sym = self.reduction.partition("; ")
+        if por.startswith("symmetry"):
+            por, sym = "none", por
+        if " + symmetry (" in por:
+            por, _, group = por.partition(" + ")
+            sym = group
+        if sym.startswith("symmetry ("):
+            out.append(
+                f"symmetry reduction (machine/symmetry.py, a group of {sym[10:-1]} renamings of "
+                "interchangeable threads, PEs and lines): one state per orbit explored, the bad state "
+                "asked of every member"
+            )
+        elif sym:
+            out.append(f"symmetry reduction: {sym.removeprefix('symmetry').lstrip(': ')}")
+        if por == "partial-order":
             out.append(
                 "partial-order reduction (stubborn sets over threads, buffers and lines, machine/por.py): "
                 "every reachable valuation of what the bad state reads is reached; "
                 + ("the witness may not be the shortest (--shortest finds it)" if self.witness else
                    f"{self.reduced_states:,} states expanded in part")
             )
-        elif self.reduction.startswith("off: "):
-            out.append(f"partial-order reduction turned off: {self.reduction[5:]}")
+        elif por.startswith("off: "):
+            out.append(f"partial-order reduction turned off: {por[5:]}")
         if self.order == "dfs":
             out.append("depth-first search: a witness is a run, not the shortest one")
         return tuple(out)

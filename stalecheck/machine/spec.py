@@ -188,3 +188,6 @@ class SystemSpec:
     bad: Callable[[StateView], bool] | None = None
     bad_text: str = ""
     xlate: XlateSpec | None = None  # translation and instruction fetch (machine/mmu.py)
+    # Interchangeable blocks of thread and line names (``Builder.interchangeable``,
+    # machine/symmetry.py): swapping whole blocks, name by name, maps the system onto itself.
+    symmetry: tuple[tuple[str, ...], ...] = ()

@@ -18,7 +18,10 @@ defined here once:
   (D8.16 Translation Lookaside Buffers: speculative walks and eviction);
 - a TLB may hold two different results for one input when the table changed
   between two fills without break-before-make; a lookup may then take a TLB
-  conflict abort (D8.16 Translation Lookaside Buffers, TLB conflict abort) or use either entry;
+  conflict abort (D8.16 Translation Lookaside Buffers, TLB conflict abort) or use either entry,
+  and so may a walk that finds two table entries of one level for its input (D8.17.1
+  I_HYQMB: "For Table descriptors, this also applies to intermediate TLB caching
+  structures"; ``walker.py``);
 - a TLBI removes the matching entries of every PE in its scope when it
   *completes*; it completes asynchronously and only a DSB waits for it
   (D8.17 TLB maintenance, R_YNJCP, R_PSMWS; docs/design.md section 1: ``DSB ISHST`` completes none);

@@ -113,6 +113,11 @@ class Walker:
             low = (1 << OA_SHIFT) - 1
             for p, desc in seen_here:
                 combined.update((p, (desc & low) | (pa << OA_SHIFT)) for pa in pa_of.get(desc_oa(desc), ()))
+        # D8.17.1 I_HYQMB: two walk-cache entries for one input at one level ("For Table
+        # descriptors, this also applies to intermediate TLB caching structures") may give
+        # a TLB conflict abort, as two leaf entries may (``translate``).
+        if any(len(cached(p)) > 1 or len(cached_pa(p)) > 1 for p in range(len(regime.levels) - 1)):
+            results = tuple(sorted({*results, fault(FSC_TLB_CONFLICT)}))
         if regime.stage == 2:  # remember which IPA page faulted, for the hypervisor (HPFAR_EL2)
             ipa = rg.page_index.get(rg.key_names[rid][key], -1)
             results = tuple(with_ipa(r, ipa) for r in results)

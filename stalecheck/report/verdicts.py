@@ -71,7 +71,7 @@ def because(r: Result) -> str:
         return f"{which} {len(v.witness)} steps, found after {v.states:,} states"
     if v.outcome == Outcome.UNREACHABLE:
         return f"every reachable state explored: {v.states:,} states, {v.transitions:,} transitions"
-    if v.order != "bfs" or v.reduction == "partial-order":
+    if v.order != "bfs" or v.reduction.startswith("partial-order"):
         # Depth-first, bitstate and reduced levels prove no depth bound of the full graph.
         return f"search stopped ({v.reason.value}) after {v.states:,} states; nothing bad in those states"
     return (

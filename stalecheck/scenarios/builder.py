@@ -110,6 +110,7 @@ class Builder:
         self._bad: Callable[[StateView], bool] | None = None
         self._bad_text = ""
         self._xlate: dict[str, Any] | None = None  # translation/ifetch settings, when used
+        self._symmetry: tuple[tuple[str, ...], ...] = ()
         # Where each declaration was made, to place the checks ``build`` does.
         self._site: callsite.CallSite | None = None
         self._sites: dict[tuple[str, str], callsite.CallSite | None] = {}
@@ -336,6 +337,25 @@ class Builder:
         self._bad = predicate
         self._bad_text = text
 
+    @_placed
+    def interchangeable(self, *blocks: Sequence[str]) -> None:
+        """Declare blocks of threads and lines interchangeable, for symmetry reduction
+        (``--symmetry``, machine/symmetry.py): ``b.interchangeable(("vcpu0", "X0"),
+        ("vcpu1", "X1"))`` says that swapping vcpu0 with vcpu1 (and their PEs) and X0
+        with X1 maps the system onto itself.  The search checks that it does (same
+        programs after renaming, same attributes, same place in the cache topology) and
+        refuses the declaration otherwise; the bad state need not be symmetric."""
+        if len(blocks) < 2:
+            raise ScenarioError("interchangeable(...) needs at least two blocks of names")
+        out: list[tuple[str, ...]] = []
+        for block in blocks:
+            names = (block,) if isinstance(block, str) else tuple(block)
+            for name in names:
+                _expect_name(name, "interchangeable name")
+            out.append(names)
+        self._remember("interchangeable", "")
+        self._symmetry = tuple(out)
+
     # ---- translation and instruction fetch (machine/mmu.py) ----------------------------
 
     def _x(self) -> dict[str, Any]:
@@ -471,6 +491,7 @@ class Builder:
             bad=self._bad,
             bad_text=self._bad_text,
             xlate=self._build_xlate(),
+            symmetry=self._symmetry,
         )
 
     def _check_references(self) -> None:

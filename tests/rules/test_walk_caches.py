@@ -78,3 +78,37 @@ def _remap_ipa(vmalle1: bool) -> str:
 def test_a_combined_entry_survives_tlbi_ipas2e1_without_vmalle1() -> None:
     assert _remap_ipa(vmalle1=False) == "reachable"
     assert _remap_ipa(vmalle1=True) == "unreachable"
+
+
+def _move_table_without_break(tlbi: str) -> str:
+    """Point V's level-2 entry at another level-3 table (mapping V to the same page, so no
+    two different leaf entries can meet) without invalidating the old table entry, then
+    invalidate with ``tlbi`` and read V.  D8.17.1 I_HYQMB: without break-before-make "a TLB
+    conflict abort can be generated because in a TLB there might be multiple translation
+    table entries that all translate the same IA. For Table descriptors, this also applies
+    to intermediate TLB caching structures."  VALE1 leaves the old table entry (I_RTRQB)."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("PT", "L2T:l2e L3A:a3e L3B:b3e")
+    b.page("PA", "A")
+    b.page("PB", "B")
+    b.host_type("A", DEVICE)
+    b.host_type("B", DEVICE)
+    b.regime("k", root="L2T", levels=(2, 3), vas={"V": (0, 0)})
+    b.init(
+        l2e=b.table_desc("L3A"),
+        a3e=b.page_desc("PA", attr="device"),
+        b3e=b.page_desc("PA", attr="device"),
+        A=1,
+        B=2,
+    )
+    move = f"STR l2e, {b.table_desc('L3B')}\nDSB ISH\nTLBI {tlbi}, V\nDSB ISH\nISB"
+    b.host("cpu", f"LDR r0, V\n{move}\nLDR r1, V")
+    b.translate("cpu", "k")
+    b.bad_when(lambda v: v.fault("cpu") != 0, "V takes an abort after the tables were changed")
+    return check(Machine(b.build())).outcome.value
+
+
+@pytest.mark.parametrize(("tlbi", "expect"), [("VALE1", "reachable"), ("VAE1", "unreachable")])
+def test_two_walk_cache_entries_for_one_input_may_give_a_tlb_conflict_abort(tlbi: str, expect: str) -> None:
+    assert _move_table_without_break(tlbi) == expect
