@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from stalecheck.crosscheck_ifetch import compare
 from stalecheck.errors import StalecheckError
 from stalecheck.explore.search import Budget
+from stalecheck.litmus import ast
 from stalecheck.litmus.parser import parse_file
 
 CATALOGUE = (Path(__file__).resolve().parents[1] / "tests" / "data" / "herdtools7" / "herd-catalogue"
@@ -39,26 +41,29 @@ def _reason(message: str) -> str:
     return why.split(" ")[0] + " " + why.split(" ")[1] if why.startswith("instruction") else why
 
 
-def main(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds per machine search.")] = 120.0,
-) -> None:
-    """Run every ifetch test on both engines and print the counts."""
+def run(catalogue: Path, compare: Callable[[ast.LitmusTest, Budget], Any], as_json: bool,
+        timeout: float) -> None:
+    """Every test of ``catalogue`` on both engines; print the counts (shared with the VMSA
+    cross-check, benchmarks/crosscheck_vmsa.py)."""
     kinds: dict[str, list[str]] = {"equal": [], "subset": [], "machine-only": [], "incomplete": []}
     refused: dict[str, list[str]] = {}
+    conflicts: list[str] = []  # machine states with a TLB conflict abort (VMSA; no herd kind)
     start = time.perf_counter()
-    for path in sorted(CATALOGUE.rglob("*.litmus")):
-        name = str(path.relative_to(CATALOGUE))
+    for path in sorted(catalogue.rglob("*.litmus")):
+        name = str(path.relative_to(catalogue))
         try:
             c = compare(parse_file(path), Budget(timeout=timeout))
         except StalecheckError as exc:
             refused.setdefault(_reason(exc.message), []).append(name)
             continue
         kinds[c.kind if c.complete or c.kind == "machine-only" else "incomplete"].append(name)
+        if getattr(c, "tlb_conflict", None):
+            conflicts.append(name)
     seconds = round(time.perf_counter() - start, 1)
     if as_json:
         typer.echo(json.dumps({"counts": {k: len(v) for k, v in kinds.items()},
                                "machine_only": kinds["machine-only"],
+                               "tlb_conflict": conflicts,
                                "refused": {k: len(v) for k, v in refused.items()},
                                "seconds": seconds}))
         return
@@ -69,9 +74,21 @@ def main(
         typer.echo(f"  {k}: {len(names)}")
     for name in kinds["machine-only"]:
         typer.echo(f"    machine-only states: {name}")
+    if conflicts:
+        typer.echo(f"  with a TLB conflict abort on the machine (herd has none): {len(conflicts)}")
+        for name in conflicts:
+            typer.echo(f"    {name}")
     typer.echo("not expressible:")
     for reason, names in sorted(refused.items(), key=lambda kv: -len(kv[1])):
         typer.echo(f"  {len(names):4}  {reason}")
+
+
+def main(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds per machine search.")] = 120.0,
+) -> None:
+    """Run every ifetch test on both engines and print the counts."""
+    run(CATALOGUE, compare, as_json, timeout)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ class Tally:
     catalogue: Catalogue
     rows: list[Row] = field(default_factory=list)
     seconds: float = 0.0
+    worst: tuple[float, str] = (0.0, "")  # the slowest test: seconds, path
 
     def count(self, klass: str) -> int:
         return sum(1 for r in self.rows if r.klass == klass)
@@ -110,6 +111,7 @@ def run_catalogue(root: Path, cat: Catalogue, timeout: float | None = 60.0) -> T
             str(root / row["relative_path"]), timeout, keep_result=True, variants=cat.variants
         )
         tally.seconds += outcome.seconds
+        tally.worst = max(tally.worst, (outcome.seconds, row["relative_path"]))
         tally.rows.append(classify(root, row, outcome))
     return tally
 

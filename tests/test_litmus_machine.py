@@ -11,15 +11,14 @@ catalogue.
 from __future__ import annotations
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from stalecheck import litmus_machine
 from stalecheck.axiomatic.check import check_test
-from stalecheck.cli_litmus import litmus
 from stalecheck.errors import InputError, UnsupportedError
 from stalecheck.litmus.parser import parse_file, parse_litmus
 from tests.data import HERDTOOLS7
+from tests.litmus.test_cli_litmus import _app
 
 CATALOGUE = HERDTOOLS7 / "herd-catalogue" / "aarch64"
 INSTRUCTIONS = HERDTOOLS7 / "herd-instructions" / "AArch64"
@@ -76,17 +75,6 @@ def test_each_failed_store_exclusive_of_a_loop_is_an_execution() -> None:
     machine, axiomatic = _counts("A184.litmus")
     assert machine == axiomatic
     assert list(machine.values()) == [3]
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _group() -> None:
-        """Force sub-command mode as in the real CLI."""
-
-    app.command("litmus")(litmus)
-    return app
 
 
 def _printed(*args: str) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
+from stalecheck.axiomatic.events import IFB_KINDS, Barrier, Event, ThreadTrace
 from stalecheck.axiomatic.relations import transitive_closure
 
 
@@ -30,6 +30,17 @@ class LocalOrder:
     lob: tuple[int, ...]
     hw: tuple[int, ...]
     named: tuple[tuple[int, int, str], ...]  # for witnesses: (i, j, relation name)
+
+
+@dataclass(frozen=True)
+class MaintainedOrder:
+    """``lob`` of a path with maintenance effects (IC under ifetch, TLBI under vmsa), each
+    effect's ``DSB-ob | IFB-ob`` targets, and the complete ones (a full DSB after them:
+    enumerations.cat ``C_IC``/``C_TLBI``), which the models order with fetches or walks."""
+
+    order: LocalOrder
+    reach: dict[int, int]  # local maintenance effect -> bitmask of local events
+    complete: frozenset[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +180,10 @@ def dsb_ob(t: ThreadView, i: int, j: int) -> str:
 def ifb_ob(t: ThreadView, i: int, j: int) -> str:
     """IFB-ordered-before: [R]; (ctrl | addr; po); [ISB]; po."""
     pos_j, bit = t.events[j].pos, 1 << i
-    if any(
-        b.kind == "isb" and b.pos < pos_j
-        and (b.ctrl_d | b.ctrl_p | b.addr_before_d | b.addr_before_p) & bit
-        for b in t.barriers
-    ):
-        return "ctrl+isb"
+    for b in t.barriers:
+        if (b.kind in IFB_KINDS and b.pos < pos_j
+                and (b.ctrl_d | b.ctrl_p | b.addr_before_d | b.addr_before_p) & bit):
+            return "ctrl+isb" if b.kind == "isb" else "ctrl+exc"  # exc: exception entry/return
     return ""
 
 
@@ -227,9 +236,21 @@ def pick_lob(t: ThreadView, lob_closed: list[int], named: list[tuple[int, int, s
     return transitive_closure(hw)
 
 
-def local_order(trace: ThreadTrace) -> LocalOrder:
-    """``lob`` and ``(lob | pick-lob)+`` of one thread path, with each edge's name."""
-    t = ThreadView.of(trace)
+# Why an earlier event is ordered before a later one of the same thread; the second
+# function is for two effects of one instruction (not in po), the first for the rest.
+PairReason = Callable[[ThreadView, int, int], str]
+
+
+def same_instruction(t: ThreadView, i: int, j: int) -> str:
+    """Effects of one instruction are not in po: only rmw and iico_order order them."""
+    return "rmw" if t.rmw.get(i, 0) >> j & 1 else ""
+
+
+def order_from(t: ThreadView, trace: ThreadTrace, across: PairReason,
+               within: PairReason = same_instruction) -> LocalOrder:
+    """``lob`` from a reason for each pair of the path (``across`` instructions, or
+    ``within`` one), plus ``iico_order``; closed, with ``(lob | pick-lob)+``.  The one
+    loop every variant's local order shares (base, ifetch, vmsa)."""
     events = t.events
     n = len(events)
     lob = [0] * n
@@ -237,11 +258,7 @@ def local_order(trace: ThreadTrace) -> LocalOrder:
     for i in range(n):
         inst = events[i].instance
         for j in range(i + 1, n):
-            if events[j].instance == inst:
-                # Effects of one instruction are not in po: only rmw and iico_order order them.
-                reason = "rmw" if t.rmw.get(i, 0) >> j & 1 else ""
-            else:
-                reason = lob_reason(t, i, j)
+            reason = within(t, i, j) if events[j].instance == inst else across(t, i, j)
             if reason:
                 lob[i] |= 1 << j
                 named.append((i, j, reason))
@@ -251,3 +268,44 @@ def local_order(trace: ThreadTrace) -> LocalOrder:
     lob_closed = transitive_closure(lob)
     hw = pick_lob(t, lob_closed, named)
     return LocalOrder(tuple(lob_closed), tuple(hw), tuple(named))
+
+
+def explicit_view(trace: ThreadTrace, is_explicit: Callable[[Event], bool]) -> ThreadView:
+    """The base view, with ``addr; [Exp & M]; po`` counting explicit accesses only (a
+    fetch, walk or hardware update is implicit: ifetch and vmsa)."""
+    base = ThreadView.of(trace)
+    before_d = [0] * (len(trace.events) + 1)
+    before_p = [0] * (len(trace.events) + 1)
+    for k, ev in enumerate(trace.events):
+        explicit = is_explicit(ev)
+        before_d[k + 1] = before_d[k] | (ev.addr_d if explicit else 0)
+        before_p[k + 1] = before_p[k] | (ev.addr_p if explicit else 0)
+    return ThreadView(base.events, base.barriers, base.rmw, base.rmw_rev, before_d, before_p,
+                      base.al_writes, base.sca)
+
+
+def maintenance_reach(
+    t: ThreadView, selected: Callable[[Event], bool], reaches: Callable[[int, int], bool],
+) -> tuple[dict[int, int], frozenset[int]]:
+    """For each selected maintenance effect (IC, TLBI), the later events ``reaches``
+    says it is ``DSB-ob | IFB-ob`` before, and which are complete: a full DSB is
+    po-after them (enumerations.cat ``C_IC``, ``C_TLBI``: ``domain(po; [dsb.full])``)."""
+    events = t.events
+    reach: dict[int, int] = {}
+    complete: set[int] = set()
+    for k, ev in enumerate(events):
+        if not selected(ev):
+            continue
+        if any(b.kind == "dsb.full" and b.pos > ev.pos for b in t.barriers):
+            complete.add(k)
+        mask = 0
+        for j in range(k + 1, len(events)):
+            if reaches(k, j):
+                mask |= 1 << j
+        reach[k] = mask
+    return reach, frozenset(complete)
+
+
+def local_order(trace: ThreadTrace) -> LocalOrder:
+    """``lob`` and ``(lob | pick-lob)+`` of one thread path, with each edge's name."""
+    return order_from(ThreadView.of(trace), trace, lob_reason)

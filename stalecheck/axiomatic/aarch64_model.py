@@ -6,8 +6,9 @@ model (Arm ARM B2.3, herd's ``aarch64.cat`` at the vendored commit):
 * :func:`internal_visibility` -- ``coWR-Exp`` (``irreflexive [W]; po-loc; [R];
   (ca & int); [W]``); the other two, ``coRW1-Exp`` and ``coWW-Exp``, are built
   into the candidate enumeration;
-* :func:`external_visibility` -- ``acyclic ob`` with
-  ``ob = (obs; sca-class?) | lob | Exp-haz-ob`` (:func:`ordered_before`);
+* external visibility -- ``acyclic ob`` with
+  ``ob = (obs; sca-class?) | lob | Exp-haz-ob`` (:func:`rfe`, :func:`coe`,
+  :func:`fre_and_exp_haz_ob` over the static ``lob``);
 * :func:`atomicity` -- ``atomic``: no other thread's write between an rmw's
   read source and its write in co.
 
@@ -15,9 +16,10 @@ The thread-local part (``lob`` and pick-lob) is in
 :mod:`stalecheck.axiomatic.aarch64_local` and computed once per thread path.
 Relations are bitmask rows (:mod:`stalecheck.axiomatic.relations`).
 
-Extension point: variants (ifetch, vmsa, ETS2) add relations here (e.g.
-ordering to translation-table walks and TLBIs into ``ob``) and clauses to
-``aarch64_local`` -- not to the enumeration in ``candidates``.
+The skeleton (caching, rf pruning, the axioms in order) is
+:class:`~stalecheck.axiomatic.model.LocalOrderModel`, which the ifetch and vmsa
+models share: a variant adds relations through its hooks and clauses to its
+local order, not to the enumeration in ``candidates``.
 """
 
 from __future__ import annotations
@@ -27,12 +29,7 @@ from dataclasses import dataclass
 from stalecheck.axiomatic.aarch64_local import LocalOrder, local_order
 from stalecheck.axiomatic.candidates import Candidate, CandidateSpace
 from stalecheck.axiomatic.events import ThreadTrace
-from stalecheck.axiomatic.model import Judgement
-from stalecheck.axiomatic.relations import is_acyclic
-
-INTERNAL = "internal visibility (coWR)"
-EXTERNAL = "external visibility (ob is cyclic)"
-ATOMIC = "atomicity (a write between an rmw's read and write)"
+from stalecheck.axiomatic.model import LocalOrderModel, static_rows
 
 
 @dataclass
@@ -119,23 +116,10 @@ def fre_and_exp_haz_ob(p: Prepared, c: Candidate, rows: list[int]) -> None:
                     rows[r1] |= sca[w2]
 
 
-def ordered_before(p: Prepared, with_rfe: list[int], c: Candidate) -> list[int]:
-    """``ob`` = ``obs; sca-class?`` | ``lob`` | pick-lob | ``Exp-haz-ob`` (before closure)."""
-    ob = list(with_rfe)
-    coe(p, c, ob)
-    fre_and_exp_haz_ob(p, c, ob)
-    return ob
-
-
 def internal_visibility(p: Prepared, c: Candidate) -> bool:
     """coWR: a read after its own thread's write reads that write or a co-later one."""
     rf, rank = c.rf, c.co_rank
     return all(rank[rf[r]] >= rank[w] for r, w in p.prior_write.items())
-
-
-def external_visibility(ob: list[int]) -> bool:
-    """``acyclic ob``."""
-    return is_acyclic(ob)
 
 
 def atomicity(p: Prepared, c: Candidate) -> bool:
@@ -155,59 +139,28 @@ def atomicity(p: Prepared, c: Candidate) -> bool:
     return True
 
 
-class Aarch64Model:
+class Aarch64Model(LocalOrderModel[LocalOrder, Prepared]):
     """herd's ``aarch64.cat`` (user-level part), as a :class:`~.model.MemoryModel`."""
 
     name = "aarch64"
 
-    def __init__(self) -> None:
-        # lob per thread path, computed once: keyed by id, holding the trace alive.
-        self._orders: dict[int, tuple[ThreadTrace, LocalOrder]] = {}
-
-    def thread_order(self, trace: ThreadTrace) -> LocalOrder:
-        hit = self._orders.get(id(trace))
-        if hit is None:
-            hit = self._orders[id(trace)] = (trace, local_order(trace))
-        return hit[1]
+    def local_order(self, trace: ThreadTrace) -> LocalOrder:
+        return local_order(trace)
 
     def prepare(self, space: CandidateSpace) -> Prepared:
         orders = [self.thread_order(tr) for tr in space.traces]
-        static = [0] * space.size
-        for tr, order, off in zip(space.traces, orders, space.offsets, strict=True):
-            for k in range(len(tr.events)):
-                static[off + k] = order.hw[k] << off
         prior_write, prior_reads = po_loc_lookups(space)
-        return Prepared(space, orders, static, prior_write, prior_reads)
+        return Prepared(space, orders, static_rows(space, orders), prior_write, prior_reads)
 
-    def thread_edges(self, prepared: object) -> tuple[tuple[tuple[int, int, str], ...], ...]:
-        assert isinstance(prepared, Prepared)
-        return tuple(order.named for order in prepared.orders)
+    def rf_edges(self, p: Prepared, rf: dict[int, int], rows: list[int]) -> None:
+        rfe(p, rf, rows)
 
-    def admits_rf(self, prepared: object, rf: dict[int, int], explain: bool) -> list[int] | None:
-        """Static ob plus rfe; every co choice only adds edges, so a cycle here is final."""
-        assert isinstance(prepared, Prepared)
-        with_rfe = list(prepared.static)
-        rfe(prepared, rf, with_rfe)
-        if not explain and not is_acyclic(with_rfe):
-            return None
-        return with_rfe
+    def co_edges(self, p: Prepared, c: Candidate, rows: list[int]) -> None:
+        coe(p, c, rows)
+        fre_and_exp_haz_ob(p, c, rows)
 
-    def judge(
-        self, prepared: object, rf_state: object, candidate: Candidate, explain: bool
-    ) -> Judgement:
-        assert isinstance(prepared, Prepared) and isinstance(rf_state, list)
-        violation = ""
-        if not internal_visibility(prepared, candidate):
-            if not explain:
-                return Judgement(INTERNAL)
-            violation = INTERNAL
-        ob = ordered_before(prepared, rf_state, candidate)
-        if not external_visibility(ob):
-            if not explain:
-                return Judgement(EXTERNAL)
-            violation = violation or EXTERNAL
-        if not atomicity(prepared, candidate):
-            if not explain:
-                return Judgement(ATOMIC)
-            violation = violation or ATOMIC
-        return Judgement(violation, tuple(ob) if explain else ())
+    def internal(self, p: Prepared, c: Candidate) -> bool:
+        return internal_visibility(p, c)
+
+    def atomic(self, p: Prepared, c: Candidate) -> bool:
+        return atomicity(p, c)

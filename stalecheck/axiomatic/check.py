@@ -130,6 +130,7 @@ def _value_domain(
     programs = {t.proc: t.code for t in test.threads}
     traces: list[list[ThreadTrace]] = [[] for _ in test.threads]
     cuts = [False] * len(test.threads)
+    partial: list[list[tuple[Cell, Val]]] = [[] for _ in test.threads]
     changed: set[Cell] | None = None  # None: run every thread
     for _ in range(stores + 2):
         ordered = {c: sorted(vs, key=_val_key) for c, vs in domain.items()}
@@ -148,15 +149,16 @@ def _value_domain(
             )
             traces[k] = paths.traces
             cuts[k] = paths.cut
+            partial[k] = paths.cut_writes
         changed = set()
-        for per_thread in traces:
-            for tr in per_thread:
-                for ev in tr.events:
-                    if ev.kind == "W" and ev.value not in domain.setdefault(ev.cell, set()):
-                        domain[ev.cell].add(ev.value)
-                        if spurious:
-                            domain[ev.cell].update(spurious_domain([ev.value]))
-                        changed.add(ev.cell)
+        written = [(ev.cell, ev.value) for per_thread in traces for tr in per_thread
+                   for ev in tr.events if ev.kind == "W"]
+        for cell, value in itertools.chain(written, *partial):
+            if value not in domain.setdefault(cell, set()):
+                domain[cell].add(value)
+                if spurious:
+                    domain[cell].update(spurious_domain([value]))
+                changed.add(cell)
         if not changed:
             break
     cut = any(cuts)
@@ -327,11 +329,6 @@ def _check(
     _check_labels(test)
     code = code_layout(test, variants)
     vmsa = walks_modelled(test, variants)
-    for thread in test.threads:
-        if thread.handler and not vmsa:  # herd runs one only on a memory fault (VMSA)
-            raise UnsupportedError(
-                f"fault handler column P{thread.proc}.F is not supported without translation "
-                "(herd's vmsa variant)", Position(test.path, thread.handler[0].line))
     if not vmsa:  # a translation-free VMSA test is decided without walks (vmsa_scope.py)
         variants = variants - {"vmsa", "kvm"}
     layout = build_initial_state(test, is_supported, code, vmsa)

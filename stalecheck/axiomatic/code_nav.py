@@ -11,6 +11,12 @@ from collections.abc import Sequence
 
 from stalecheck.litmus import ast
 
+UNROLL = 2  # herd7's default -unroll: a backward branch is taken at most this often
+
+
+class PathCut(Exception):
+    """A loop exceeded the unrolling bound: herd drops such paths and prints ``Loop``."""
+
 
 def labels_of(code: Sequence[ast.CodeLine]) -> dict[str, int]:
     """Each label's row."""

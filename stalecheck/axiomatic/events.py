@@ -73,11 +73,21 @@ class Event:
         return self.addr_p | self.data_p | self.intra_p
 
 
+# Barrier kinds that are context synchronization events (herd's ``IFB``,
+# aarch64hwreqs.cat: ``ISB | EXC-ENTRY-IFB | EXC-RET-IFB``): an ISB, and an exception
+# entry or return (Arm ARM D1.3.5: both are context-synchronizing unless FEAT_ExS says
+# otherwise).  ``exc.entry.noifb``/``exc.ret.noifb`` record one that FEAT_ExS makes not
+# synchronizing (``-variant exs`` without ``eis``/``eos``): no model orders through it.
+IFB_KINDS = frozenset({"isb", "exc.entry", "exc.ret"})
+
+
 @dataclass(slots=True)
 class Barrier:
     """A DMB/DSB/ISB in program order; ISB remembers which reads it is ordered after."""
 
-    kind: str  # "dmb.full", "dmb.ld", "dmb.st", "dsb.full", "dsb.ld", "dsb.st", "isb"
+    # "dmb.full", "dmb.ld", "dmb.st", "dsb.full", "dsb.ld", "dsb.st", "isb", and the
+    # exception entries and returns "exc.entry", "exc.ret" (+ ".noifb", see IFB_KINDS)
+    kind: str
     pos: int
     ctrl_d: int = 0
     ctrl_p: int = 0

@@ -23,43 +23,23 @@ Besides ``lob`` it returns, for each complete ``IC``, the effects it is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stalecheck.axiomatic.aarch64_local import (
-    LocalOrder,
+    MaintainedOrder,
     ThreadView,
+    explicit_view,
     ifb_ob,
     lob_reason,
-    pick_lob,
+    maintenance_reach,
+    order_from,
+    same_instruction,
 )
-from stalecheck.axiomatic.events import Event, ThreadTrace
-from stalecheck.axiomatic.relations import transitive_closure
+from stalecheck.axiomatic.events import IFB_KINDS, Event, ThreadTrace
 
-
-@dataclass(frozen=True)
-class FetchOrder:
-    """``lob`` with fetches and maintenance, and each IC's ``DSB-ob | IFB-ob`` targets."""
-
-    order: LocalOrder
-    ic_reach: dict[int, int]  # local IC index -> bitmask of local events
-    complete_ic: frozenset[int]  # C_IC: ICs with a full DSB after them (enumerations.cat)
+FetchOrder = MaintainedOrder
 
 
 def is_explicit(ev: Event) -> bool:
     return ev.kind in ("R", "W") and not ev.fetch
-
-
-def _view(trace: ThreadTrace) -> ThreadView:
-    """The base view, but ``addr; [Exp & M]; po`` counts explicit accesses only."""
-    base = ThreadView.of(trace)
-    before_d = [0] * (len(trace.events) + 1)
-    before_p = [0] * (len(trace.events) + 1)
-    for k, ev in enumerate(trace.events):
-        explicit = is_explicit(ev)
-        before_d[k + 1] = before_d[k] | (ev.addr_d if explicit else 0)
-        before_p[k + 1] = before_p[k] | (ev.addr_p if explicit else 0)
-    return ThreadView(base.events, base.barriers, base.rmw, base.rmw_rev, before_d, before_p,
-                      base.al_writes, base.sca)
 
 
 def _dsb_ob(t: ThreadView, i: int, pos_j: int) -> str:
@@ -90,7 +70,7 @@ def ifb_ob_fetch(t: ThreadView, i: int, j: int) -> str:
         return reason
     lo, hi = t.events[i].pos, t.events[j].pos
     for b in t.barriers:
-        if b.kind == "isb" and lo < b.pos < hi and _dsb_ob(t, i, b.pos):
+        if b.kind in IFB_KINDS and lo < b.pos < hi and _dsb_ob(t, i, b.pos):
             return "dsb;isb"
     return ""
 
@@ -141,44 +121,24 @@ def fetch_lob_reason(t: ThreadView, i: int, j: int) -> str:
     return ""
 
 
+def _within_fetch(t: ThreadView, i: int, j: int) -> str:
+    """f-ib: the fetch is intrinsically before its instruction's effects; else rmw."""
+    return "f-ib" if t.events[i].fetch and not t.events[j].fetch else same_instruction(t, i, j)
+
+
+def _across_fetch(t: ThreadView, i: int, j: int) -> str:
+    ei, ej = t.events[i], t.events[j]
+    return lob_reason(t, i, j) if is_explicit(ei) and is_explicit(ej) else fetch_lob_reason(t, i, j)
+
+
 def fetch_local_order(trace: ThreadTrace) -> FetchOrder:
     """``lob`` and ``(lob | pick-lob)+`` of a thread path with fetches and maintenance."""
-    t = _view(trace)
+    t = explicit_view(trace, is_explicit)
     events = t.events
-    n = len(events)
-    lob = [0] * n
-    named: list[tuple[int, int, str]] = []
-    for i in range(n):
-        ei = events[i]
-        for j in range(i + 1, n):
-            ej = events[j]
-            if ej.instance == ei.instance:
-                # f-ib: the fetch is intrinsically before its instruction's effects.
-                reason = "f-ib" if ei.fetch and not ej.fetch else (
-                    "rmw" if t.rmw.get(i, 0) >> j & 1 else "")
-            elif is_explicit(ei) and is_explicit(ej):
-                reason = lob_reason(t, i, j)
-            else:
-                reason = fetch_lob_reason(t, i, j)
-            if reason:
-                lob[i] |= 1 << j
-                named.append((i, j, reason))
-    for a, b in trace.iico_order:
-        lob[a] |= 1 << b
-        named.append((a, b, "iico_order"))
-    lob_closed = transitive_closure(lob)
-    hw = pick_lob(t, lob_closed, named)
-    ic_reach: dict[int, int] = {}
-    complete: set[int] = set()
-    for k, ev in enumerate(events):
-        if not ev.cmo.startswith("IC."):
-            continue
-        if any(b.kind == "dsb.full" and b.pos > ev.pos for b in t.barriers):
-            complete.add(k)
-        mask = 0
-        for j in range(k + 1, n):
-            if events[j].instance != ev.instance and (dsb_ob(t, k, j) or ifb_ob_fetch(t, k, j)):
-                mask |= 1 << j
-        ic_reach[k] = mask
-    return FetchOrder(LocalOrder(tuple(lob_closed), tuple(hw), tuple(named)), ic_reach,
-                      frozenset(complete))
+
+    def reaches(k: int, j: int) -> bool:
+        return events[j].instance != events[k].instance and bool(
+            dsb_ob(t, k, j) or ifb_ob_fetch(t, k, j))
+
+    ic_reach, complete = maintenance_reach(t, lambda ev: ev.cmo.startswith("IC."), reaches)
+    return FetchOrder(order_from(t, trace, _across_fetch, _within_fetch), ic_reach, complete)

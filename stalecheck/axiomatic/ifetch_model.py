@@ -34,9 +34,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import (
-    ATOMIC,
-    EXTERNAL,
-    INTERNAL,
     Prepared,
     atomicity,
     coe,
@@ -48,10 +45,16 @@ from stalecheck.axiomatic.candidates import Candidate, CandidateSpace
 from stalecheck.axiomatic.code_data import CodeLayout
 from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.ifetch_local import FetchOrder, fetch_local_order
-from stalecheck.axiomatic.model import Judgement
+from stalecheck.axiomatic.model import (
+    Edge,
+    LocalOrderModel,
+    first_orientation,
+    global_reach,
+    orientations,
+    some_orientation_acyclic,
+    static_rows,
+)
 from stalecheck.axiomatic.relations import is_acyclic
-
-Edge = tuple[int, int]
 
 
 @dataclass
@@ -64,16 +67,6 @@ class FetchPrepared(Prepared):
     ic_pairs: list[tuple[int, int, tuple[int, ...]]] = field(default_factory=list)
     dc_pairs: list[tuple[int, int, tuple[int, ...]]] = field(default_factory=list)
     ic_reach: dict[int, list[int]] = field(default_factory=dict)  # IC -> DSB-ob|IFB-ob targets
-
-
-def _orientations(hw: list[int], proc_of: list[int], a: int, b: int) -> tuple[int, ...]:
-    """enumerate-ordered-pairs: local-hw-reqs fixes the order of a same-thread pair."""
-    if proc_of[a] == proc_of[b]:
-        if hw[a] >> b & 1:
-            return (1,)
-        if hw[b] >> a & 1:
-            return (-1,)
-    return (1, -1)
 
 
 def explicit_fr_and_haz(p: FetchPrepared, c: Candidate, rows: list[int]) -> None:
@@ -159,67 +152,26 @@ def choice_edges(
     return edges
 
 
-def some_choice_acyclic(
-    p: FetchPrepared, code: CodeLayout, fr: dict[int, list[int]], ob: list[int]
-) -> bool:
-    """Whether some orientation of the IC/DC pairs keeps ``ob`` acyclic (backtracking)."""
-    pairs = [o for _, _, o in p.ic_pairs] + [o for _, _, o in p.dc_pairs]
-    choice = [0] * len(pairs)
-
-    def search(k: int, rows: list[int]) -> bool:
-        if k == len(pairs):
-            return True
-        for o in pairs[k]:
-            choice[k] = o
-            new = list(rows)
-            for a, b in choice_edges(p, code, fr, choice, k):
-                new[a] |= 1 << b
-            if is_acyclic(new) and search(k + 1, new):
-                return True
-        choice[k] = 0
-        return False
-
-    return search(0, ob)
-
-
-def first_choice(p: FetchPrepared, code: CodeLayout, fr: dict[int, list[int]], ob: list[int]) -> list[int]:
-    """``ob`` under the first orientation of every pair: a cyclic witness for explanations."""
-    pairs = [o for _, _, o in p.ic_pairs] + [o for _, _, o in p.dc_pairs]
-    choice = [o[0] for o in pairs]
-    rows = list(ob)
-    for k in range(len(pairs)):
-        for a, b in choice_edges(p, code, fr, choice, k):
-            rows[a] |= 1 << b
-    return rows
-
-
-class IfetchModel:
+class IfetchModel(LocalOrderModel[FetchOrder, FetchPrepared]):
     """herd's ``aarch64.cat`` with ``-variant ifetch``, as a :class:`~.model.MemoryModel`."""
 
     name = "aarch64-ifetch"
 
     def __init__(self, code: CodeLayout) -> None:
+        super().__init__()
         self.code = code
-        self._orders: dict[int, tuple[ThreadTrace, FetchOrder]] = {}
 
-    def thread_order(self, trace: ThreadTrace) -> FetchOrder:
-        hit = self._orders.get(id(trace))
-        if hit is None:
-            hit = self._orders[id(trace)] = (trace, fetch_local_order(trace))
-        return hit[1]
+    def local_order(self, trace: ThreadTrace) -> FetchOrder:
+        return fetch_local_order(trace)
 
     def prepare(self, space: CandidateSpace) -> FetchPrepared:
         orders = [self.thread_order(tr) for tr in space.traces]
         evs, proc_of = space.evs, space.proc_of
-        static = [0] * space.size
-        reach: dict[int, list[int]] = {}
-        complete: set[int] = set()
-        for tr, fo, off in zip(space.traces, orders, space.offsets, strict=True):
-            for k in range(len(tr.events)):
-                static[off + k] = fo.order.hw[k] << off
-            for k, mask in fo.ic_reach.items():
-                reach[off + k] = [off + j for j in range(len(tr.events)) if mask >> j & 1]
-            complete.update(off + k for k in fo.complete_ic)
+        lobs = [fo.order for fo in orders]
+        static = static_rows(space, lobs)
+        reach = global_reach(space, [fo.reach for fo in orders])
+        complete = {off + k for fo, off in zip(orders, space.offsets, strict=True)
+                    for k in fo.complete}
         prior_write, prior_reads = po_loc_lookups(space)
         prior_write = {r: w for r, w in prior_write.items() if not evs[r].fetch}
         prior_reads = {r: [x for x in rs if not evs[x].fetch] for r, rs in prior_reads.items()}
@@ -231,57 +183,47 @@ class IfetchModel:
             everywhere = evs[ic].cmo in ("IC.IALLU", "IC.IALLUIS")
             for f in fetches:
                 if everywhere or evs[f].cell == evs[ic].cell:
-                    ic_pairs.append((ic, f, _orientations(static, proc_of, ic, f)))
+                    ic_pairs.append((ic, f, orientations(static, proc_of, ic, f)))
         dc_pairs = []
         for dc, ev in enumerate(evs):  # scl & (DC.CVAU * (Exp & W)), initial writes first
             if ev.cmo != "DC.CVAU":
                 continue
             for w in space.writes_by_cell.get(ev.cell, []):
                 if proc_of[w] >= 0:
-                    dc_pairs.append((dc, w, _orientations(static, proc_of, dc, w)))
+                    dc_pairs.append((dc, w, orientations(static, proc_of, dc, w)))
         return FetchPrepared(
-            space, [fo.order for fo in orders], static, prior_write, prior_reads,
+            space, lobs, static, prior_write, prior_reads,
             fetches, earlier, ic_pairs, dc_pairs, reach,
         )
 
-    def thread_edges(self, prepared: object) -> tuple[tuple[tuple[int, int, str], ...], ...]:
-        assert isinstance(prepared, FetchPrepared)
-        return tuple(order.named for order in prepared.orders)
+    def rf_edges(self, p: FetchPrepared, rf: dict[int, int], rows: list[int]) -> None:
+        rfe(p, rf, rows)
+        instr_obs_rf(p, rf, rows)
 
-    def admits_rf(self, prepared: object, rf: dict[int, int], explain: bool) -> list[int] | None:
-        """Static ob plus rfe and rf into fetches; every later choice only adds edges."""
-        assert isinstance(prepared, FetchPrepared)
-        rows = list(prepared.static)
-        rfe(prepared, rf, rows)
-        instr_obs_rf(prepared, rf, rows)
-        if not explain and not is_acyclic(rows):
-            return None
-        return rows
+    def co_edges(self, p: FetchPrepared, c: Candidate, rows: list[int]) -> None:
+        coe(p, c, rows)
+        explicit_fr_and_haz(p, c, rows)
 
-    def judge(
-        self, prepared: object, rf_state: object, candidate: Candidate, explain: bool
-    ) -> Judgement:
-        assert isinstance(prepared, FetchPrepared) and isinstance(rf_state, list)
-        p, c = prepared, candidate
-        violation = ""
-        if not internal_visibility(p, c):
-            if not explain:
-                return Judgement(INTERNAL)
-            violation = INTERNAL
-        ob = list(rf_state)
-        coe(p, c, ob)
-        explicit_fr_and_haz(p, c, ob)
+    def internal(self, p: FetchPrepared, c: Candidate) -> bool:
+        return internal_visibility(p, c)
+
+    def external(
+        self, p: FetchPrepared, c: Candidate, ob: list[int], explain: bool
+    ) -> tuple[bool, list[int]]:
+        """``acyclic ob`` for some orientation of the IC-after/DC-after pairs, with the
+        DIC relations (``IC-ca``, ``IC-ob`` through coherence) that need co."""
         fr = fetch_fr(p, c)
         if self.code.dic:
             ic_ca_dic(p, fr, ob)
             ic_ob_dic(p, fr, ob)
-        if not (is_acyclic(ob) and some_choice_acyclic(p, self.code, fr, ob)):
-            if not explain:
-                return Judgement(EXTERNAL)
-            violation = violation or EXTERNAL
-            ob = first_choice(p, self.code, fr, ob)  # every choice is cyclic: show one
-        if not atomicity(p, c):
-            if not explain:
-                return Judgement(ATOMIC)
-            violation = violation or ATOMIC
-        return Judgement(violation, tuple(ob) if explain else ())
+        pairs = [o for _, _, o in p.ic_pairs] + [o for _, _, o in p.dc_pairs]
+
+        def edges(choice: list[int], k: int) -> list[Edge]:
+            return choice_edges(p, self.code, fr, choice, k)
+
+        if is_acyclic(ob) and some_orientation_acyclic(pairs, edges, ob):
+            return True, ob
+        return False, first_orientation(pairs, edges, ob) if explain else ob
+
+    def atomic(self, p: FetchPrepared, c: Candidate) -> bool:
+        return atomicity(p, c)

@@ -8,6 +8,7 @@ loops.  Control dependencies are recorded here, barriers become
 
 from __future__ import annotations
 
+from stalecheck.axiomatic.exceptions import exception_boundary, leave_handler
 from stalecheck.axiomatic.isa_common import CONDITIONS, branch_target, condition_holds, expect_operands
 from stalecheck.axiomatic.machine import Handler, Poison, ThreadMachine
 from stalecheck.axiomatic.translation import Fault
@@ -121,15 +122,15 @@ def _isb(m: ThreadMachine, ins: ast.Instruction) -> None:
 
 def _eret(m: ThreadMachine, ins: ast.Instruction) -> CodeLabel:
     """ERET from a fault handler to ELR_EL1 (herd: FaultRet); an exception return is
-    context-synchronizing (D1.3.5; herd's EXC-RET in IFB), recorded like an ISB."""
+    context-synchronizing unless FEAT_ExS says otherwise (D1.3.5; herd's EXC-RET-IFB)."""
     expect_operands(m, ins, 0)
-    if not m.in_handler or not m.ctx.vmsa:
+    if not m.in_handler:
         raise m.unsupported("ERET outside a fault handler is not supported")
     target = m.regs.get("ELR_EL1", (0, 0, 0))[0]
     if not isinstance(target, CodeLabel):
         raise m.bad_input("Cannot determine ERET target")
-    m.barrier("isb")
-    m.leave_handler()
+    exception_boundary(m, "exc.ret")
+    leave_handler(m)
     return target
 
 

@@ -330,7 +330,7 @@ def _mrs(m: ThreadMachine, ins: ast.Instruction) -> None:
         value, d, p, _ = m.load(addr, 8, 0, 0)
         m.set(ops[0], value, d, p)
         return
-    if isinstance(ops[1], ast.Reg) and ops[1].name.upper() == "ELR_EL1" and m.ctx.vmsa:
+    if isinstance(ops[1], ast.Reg) and ops[1].name.upper() == "ELR_EL1" and (m.ctx.vmsa or m.ctx.handlers):
         value, d, p = m.regs.get("ELR_EL1", (0, 0, 0))  # set when a fault is taken
         m.set(ops[0], value, d, p)
         return
@@ -347,7 +347,7 @@ def _msr(m: ThreadMachine, ins: ast.Instruction) -> None:
         v, d, p = m.get(ops[1])
         m.store(addr, 8, v, 0, 0, d, p)
         return
-    if isinstance(ops[0], ast.Reg) and ops[0].name.upper() == "ELR_EL1" and m.ctx.vmsa:
+    if isinstance(ops[0], ast.Reg) and ops[0].name.upper() == "ELR_EL1" and (m.ctx.vmsa or m.ctx.handlers):
         m.regs["ELR_EL1"] = m.get(ops[1])  # where a handler's ERET returns to
         return
     if not (isinstance(ops[0], ast.Reg) and ops[0].name.upper() == "NZCV"):

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from stalecheck.axiomatic.code_nav import PathCut
 from stalecheck.axiomatic.initial_state import canonical_reg
 from stalecheck.axiomatic.isa_common import expect_operands, width_of
-from stalecheck.axiomatic.machine import CHOICE, Handler, PathCut, Tainted, ThreadMachine
+from stalecheck.axiomatic.machine import CHOICE, Handler, Tainted, ThreadMachine
 from stalecheck.axiomatic.translation import pte_logic
 from stalecheck.axiomatic.values import MASK64, Addr, PteVal, Val, mask, signed
 from stalecheck.litmus import ast

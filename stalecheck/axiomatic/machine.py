@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from stalecheck.axiomatic.code_data import CodeLayout
-from stalecheck.axiomatic.code_nav import label_after, label_at, labels_of, relative
+from stalecheck.axiomatic.code_nav import UNROLL, PathCut, label_after, labels_of, relative
 from stalecheck.axiomatic.events import Barrier, Event, ThreadTrace
+from stalecheck.axiomatic.exceptions import take_fault
 from stalecheck.axiomatic.initial_state import InitialState, canonical_reg
-from stalecheck.axiomatic.translation import NO_HARDWARE, Fault, Hardware, PathDropped, translate
+from stalecheck.axiomatic.translation import NO_HARDWARE, Fault, Hardware, translate
 from stalecheck.axiomatic.values import MASK64, Addr, CodeLabel, Instr, Val, mask, signed
 from stalecheck.errors import InputError, Position, UnsupportedError
 from stalecheck.litmus import ast
@@ -51,8 +52,6 @@ Handler = Callable[["ThreadMachine", ast.Instruction], "str | CodeLabel | None"]
 # The instruction table: a mnemonic's handler and operand-count bounds (None: unknown).
 Decoder = Callable[[str], "tuple[Handler | None, tuple[int, int] | None]"]
 
-UNROLL = 2  # herd7's default -unroll: a backward branch is taken at most this often
-
 
 class NeedRead(Exception):
     """Raised by a read the current choice list does not cover yet."""
@@ -75,9 +74,6 @@ class Poison(Exception):
 
 
 
-
-class PathCut(Exception):
-    """A loop exceeded the unrolling bound: herd drops such paths and prints ``Loop``."""
 
 
 @dataclass
@@ -138,7 +134,7 @@ class ThreadMachine:
         self.branch_counts = True
         self.current: ast.Instruction | None = None
         self.translations: dict[tuple[int, str], str] = {}  # (instance, page) -> physical page
-        self._el0, self.in_handler = ctx.proc in ctx.el0, False  # EL0=; in a fault handler
+        self.el0, self.in_handler = ctx.proc in ctx.el0, False  # EL0=; in a fault handler
         self._hw, self.cells = ctx.hardware.get(ctx.proc, NO_HARDWARE), ctx.layout.cell_types
 
     # ------------------------------------------------------------ errors
@@ -380,7 +376,7 @@ class ThreadMachine:
     def translated(self, addr: Addr, write: bool, d: int, p: int) -> Addr:
         """Under VMSA the physical address, after this instruction's walk (translation.py)."""
         vmsa = self.ctx.vmsa
-        return translate(self, addr, write, d, p, self._el0, self.cells, self._hw) if vmsa else addr
+        return translate(self, addr, write, d, p, self.el0, self.cells, self._hw) if vmsa else addr
 
     def load(
         self, addr: Addr, size: int, d: int, p: int, **kw: object
@@ -499,38 +495,6 @@ class ThreadMachine:
         """The address after the instruction at ``pc``: its label if it has one."""
         return CodeLabel(self.code_proc, label_after(self.code, pc))
 
-    def _take_fault(self, pc: int, fault: Fault) -> int | None:
-        """Record a fault; where the thread goes on (herd: mem.ml ``add_fault``): its
-        handler (``P0.F``) at EL1, ELR_EL1 naming the faulting instruction; else under
-        ``handled`` that instruction again (a second fault drops the path), under
-        ``faultToNext`` the next one, under ``fatal`` nowhere."""
-        label = label_at(self.code, pc)
-        self.trace.faults.append((self.code_proc, label, fault.kind, fault.loc))
-        self.regs["ELR_EL1"] = (CodeLabel(self.code_proc, label), 0, 0)
-        handler = self.ctx.handlers.get(self.code_proc)
-        if self.in_handler and handler:  # herd: "legal outcomes may be missing"
-            raise self.unsupported("a fault inside a fault handler is not supported")
-        if self.in_handler:
-            raise PathDropped()
-        self.instance += 1
-        if handler or self.ctx.fault_handling == "handled":
-            self.in_handler, self._el0 = True, False
-            if handler:
-                self.code, self.labels = handler, labels_of(handler)
-            return 0 if handler else pc
-        return pc + 1 if self.ctx.fault_handling == "skip" else None
-
-    def leave_handler(self) -> None:
-        """ERET: back to the thread's code and exception level (counted like a backward
-        branch, as herd unrolls FaultRet)."""
-        self.code = self.ctx.programs.get(self.code_proc, self.code)
-        self.labels, self.in_handler = labels_of(self.code), False
-        self._el0 = self.ctx.proc in self.ctx.el0
-        taken = self.back_taken[(self.code_proc, -1)] = self.back_taken.get((self.code_proc, -1), 0) + 1
-        if taken > UNROLL:
-            raise PathCut()
-        self.branch_counts = False
-
     # ------------------------------------------------------------ run
     def run(self) -> ThreadTrace:
         pc = 0
@@ -545,11 +509,13 @@ class ThreadMachine:
                 pc += 1
                 continue
             self.current = ins
-            if self.ctx.code is not None and (self.code_proc, pc) in self.ctx.code.fetch_at:
+            if (self.ctx.code is not None and (self.code_proc, pc) in self.ctx.code.fetch_at
+                    and self.code is not self.ctx.handlers.get(self.code_proc)):  # P0.F code
+                # is not at an exported label: fetch_at names rows of the thread's code
                 try:
                     ins = self.fetch(pc, ins)
                 except Fault as fault:
-                    resume = self._take_fault(pc, fault)
+                    resume = take_fault(self, pc, fault)
                     if resume is None:
                         break
                     pc = resume
@@ -571,7 +537,7 @@ class ThreadMachine:
                 self.trace.poison = poison.error
                 break
             except Fault as fault:
-                resume = self._take_fault(pc, fault)
+                resume = take_fault(self, pc, fault)
                 if resume is None:
                     break
                 pc = resume

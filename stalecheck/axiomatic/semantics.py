@@ -11,20 +11,14 @@ chosen.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stalecheck.axiomatic import isa_cache, isa_control, isa_data, isa_memory, isa_tlbi
 from stalecheck.axiomatic.code_data import CodeLayout
+from stalecheck.axiomatic.code_nav import UNROLL, PathCut
 from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.initial_state import InitialState
-from stalecheck.axiomatic.machine import (
-    UNROLL,
-    Context,
-    Handler,
-    NeedRead,
-    PathCut,
-    ThreadMachine,
-)
+from stalecheck.axiomatic.machine import Context, Handler, NeedRead, ThreadMachine
 from stalecheck.axiomatic.mixed_size import Granules
 from stalecheck.axiomatic.translation import Hardware, PathDropped
 from stalecheck.axiomatic.values import Val
@@ -89,6 +83,9 @@ class ThreadPaths:
 
     traces: list[ThreadTrace]
     cut: bool
+    # writes of the paths the loop bound cut, up to the cut: values stored in some
+    # execution prefix (a handler loop may be what stores the value that ends it)
+    cut_writes: list[tuple[Cell, Val]] = field(default_factory=list)
 
 
 def thread_traces(
@@ -113,6 +110,7 @@ def thread_traces(
     )
     out: list[ThreadTrace] = []
     cut = False
+    cut_writes: list[tuple[Cell, Val]] = []
     stack: list[list[Val]] = [[]]
     while stack:
         choices = stack.pop()
@@ -131,7 +129,8 @@ def thread_traces(
         except PathCut:
             if machine.back_taken and any(c >= UNROLL for c in machine.back_taken.values()):
                 cut = True
-    return ThreadPaths(out, cut)
+            cut_writes.extend((ev.cell, ev.value) for ev in machine.trace.events if ev.kind == "W")
+    return ThreadPaths(out, cut, cut_writes)
 
 
 __all__ = ["ThreadPaths", "check_supported", "decode", "is_supported", "thread_traces"]

@@ -48,9 +48,11 @@ _HERD_PATTERNS = re.compile(r"^(t\d\d|sve:\d+|sme:\d+)$")
 # what it does not reproduce is refused there.
 # ``ifetch``/``self`` is instruction fetch (code_data.py, ifetch_model.py), with the
 # CTR_EL0 configurations ``dic``/``idc`` (also given by the ``CacheType`` key).
+# ``exs``/``eis``/``eos`` are FEAT_ExS: whether an SVC entry and an exception return are
+# context-synchronizing (machine.py ``exception_boundary``).
 SUPPORTED = frozenset({
     "nv2", "mixed", "fatal", "precise", "telechat", "dontcheckmixed", "ifetch", "self", "dic",
-    "idc",
+    "idc", "exs", "eis", "eos",
 })
 
 # Fault handling tags; walk_refusal refuses the ones other than herd's default.

@@ -30,27 +30,20 @@ Besides ``lob`` it returns, for each TLBI, what it is ``DSB-ob | IFB-ob`` before
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stalecheck.axiomatic.aarch64_local import (
     LOB_CLAUSES,
-    LocalOrder,
+    MaintainedOrder,
     ThreadView,
+    explicit_view,
     ifb_ob,
     lob_reason,
-    pick_lob,
+    maintenance_reach,
+    order_from,
+    same_instruction,
 )
-from stalecheck.axiomatic.events import Event, ThreadTrace
-from stalecheck.axiomatic.relations import transitive_closure
+from stalecheck.axiomatic.events import IFB_KINDS, Event, ThreadTrace
 
-
-@dataclass(frozen=True)
-class VmsaOrder:
-    """``lob`` with walks, TLBIs and faults; each TLBI's ``DSB-ob | IFB-ob`` targets."""
-
-    order: LocalOrder
-    tlbi_reach: dict[int, int]  # local TLBI index -> bitmask of local events
-    complete_tlbi: frozenset[int]  # C_TLBI: TLBIs with a full DSB po-after them
+VmsaOrder = MaintainedOrder
 
 
 def is_explicit(ev: Event) -> bool:
@@ -60,19 +53,6 @@ def is_explicit(ev: Event) -> bool:
 def _implicit_ttd(ev: Event) -> bool:
     """``Imp & TTD & M``: a walk or a hardware update, never a DSB-ob target."""
     return ev.walk or ev.hu
-
-
-def _view(trace: ThreadTrace) -> ThreadView:
-    """The base view, with ``addr; [Exp & M]; po`` counting explicit accesses only."""
-    base = ThreadView.of(trace)
-    before_d = [0] * (len(trace.events) + 1)
-    before_p = [0] * (len(trace.events) + 1)
-    for k, ev in enumerate(trace.events):
-        explicit = is_explicit(ev)
-        before_d[k + 1] = before_d[k] | (ev.addr_d if explicit else 0)
-        before_p[k + 1] = before_p[k] | (ev.addr_p if explicit else 0)
-    return ThreadView(base.events, base.barriers, base.rmw, base.rmw_rev, before_d, before_p,
-                      base.al_writes, base.sca)
 
 
 def _dsb_before(t: ThreadView, i: int, pos: int) -> str:
@@ -92,7 +72,7 @@ def _isbs(t: ThreadView, lo: int, hi: int) -> list[int]:
     """Positions of the context synchronization events (herd's ``IFB``) strictly between
     positions ``lo`` and ``hi``: ISBs, and MMU faults, which are exception entries
     (``EXC-ENTRY``; Arm ARM D1.3.5: taking an exception is context-synchronizing)."""
-    return [b.pos for b in t.barriers if b.kind == "isb" and lo < b.pos < hi] + [
+    return [b.pos for b in t.barriers if b.kind in IFB_KINDS and lo < b.pos < hi] + [
         ev.pos for ev in t.events if ev.kind == "F" and lo < ev.pos < hi]
 
 
@@ -261,45 +241,27 @@ def vmsa_lob_reason(t: ThreadView, i: int, j: int, ets: str = "") -> str:
     return ""  # nothing is locally ordered after a fault but through IFB-ob
 
 
+def _within_walk(t: ThreadView, i: int, j: int) -> str:
+    """tr-ib: the walk is intrinsically before its access or fault (B2.3.5);
+    aob: ``[Imp & TTD & R]; rmw; [HU]``, before the update it makes; else rmw."""
+    ei, ej = t.events[i], t.events[j]
+    if ei.walk and not ej.walk:
+        return "rmw" if ej.hu else "tr-ib"
+    return same_instruction(t, i, j)
+
+
 def vmsa_local_order(trace: ThreadTrace, ets: str = "") -> VmsaOrder:
     """``lob`` and ``(lob | pick-lob)+`` of a thread path with walks, TLBIs and faults."""
-    t = _view(trace)
+    t = explicit_view(trace, is_explicit)
     events = t.events
-    n = len(events)
-    lob = [0] * n
-    named: list[tuple[int, int, str]] = []
-    for i in range(n):
-        ei = events[i]
-        for j in range(i + 1, n):
-            ej = events[j]
-            if ej.instance == ei.instance:
-                # tr-ib: the walk is intrinsically before its access or fault (B2.3.5);
-                # aob: [Imp & TTD & R]; rmw; [HU], before the update it makes.
-                reason = ("rmw" if ej.hu else "tr-ib") if ei.walk and not ej.walk else (
-                    "rmw" if t.rmw.get(i, 0) >> j & 1 else "")
-            else:
-                reason = vmsa_lob_reason(t, i, j, ets)
-            if reason:
-                lob[i] |= 1 << j
-                named.append((i, j, reason))
-    for a, b in trace.iico_order:
-        lob[a] |= 1 << b
-        named.append((a, b, "iico_order"))
-    lob_closed = transitive_closure(lob)
-    hw = pick_lob(t, lob_closed, named)
-    reach: dict[int, int] = {}
-    complete: set[int] = set()
-    for k, ev in enumerate(events):
-        if ev.kind != "T":
-            continue
-        if any(b.kind == "dsb.full" and b.pos > ev.pos for b in t.barriers):
-            complete.add(k)  # enumerations.cat: C_TLBI = TLBI & domain(po; [dsb.full])
-        mask = 0
-        for j in range(k + 1, n):
-            ej = events[j]
-            if ((ets or not _implicit_ttd(ej)) and _dsb_before(t, k, ej.pos)) or any(
-                    _dsb_before(t, k, pos) for pos in _isbs(t, ev.pos, ej.pos)):
-                mask |= 1 << j  # DSB-ob | IFB-ob (DSB-ob; [IFB]; po)
-        reach[k] = mask
-    return VmsaOrder(LocalOrder(tuple(lob_closed), tuple(hw), tuple(named)), reach,
-                     frozenset(complete))
+
+    def across(t: ThreadView, i: int, j: int) -> str:
+        return vmsa_lob_reason(t, i, j, ets)
+
+    def reaches(k: int, j: int) -> bool:  # DSB-ob | IFB-ob (DSB-ob; [IFB]; po)
+        ej = events[j]
+        return ((bool(ets) or not _implicit_ttd(ej)) and bool(_dsb_before(t, k, ej.pos))) or any(
+            _dsb_before(t, k, pos) for pos in _isbs(t, events[k].pos, ej.pos))
+
+    reach, complete = maintenance_reach(t, lambda ev: ev.kind == "T", reaches)
+    return VmsaOrder(order_from(t, trace, across, _within_walk), reach, complete)

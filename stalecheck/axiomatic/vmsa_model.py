@@ -41,9 +41,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stalecheck.axiomatic.aarch64_model import (
-    ATOMIC,
-    EXTERNAL,
-    INTERNAL,
     Prepared,
     atomicity,
     internal_visibility,
@@ -51,7 +48,15 @@ from stalecheck.axiomatic.aarch64_model import (
 from stalecheck.axiomatic.candidates import Candidate, CandidateSpace
 from stalecheck.axiomatic.events import ThreadTrace
 from stalecheck.axiomatic.isa_tlbi import ALL_PAGES, is_broadcast
-from stalecheck.axiomatic.model import Judgement
+from stalecheck.axiomatic.model import (
+    Edge,
+    LocalOrderModel,
+    first_orientation,
+    global_reach,
+    orientations,
+    some_orientation_acyclic,
+    static_rows,
+)
 from stalecheck.axiomatic.relations import is_acyclic
 from stalecheck.axiomatic.values import pte_cell_base
 from stalecheck.axiomatic.vmsa_local import VmsaOrder, vmsa_local_order
@@ -159,9 +164,6 @@ def tlb_uncacheable_ca(p: Prepared, c: Candidate, rows: list[int]) -> None:
             rows[r] |= 1 << w2
 
 
-Edge = tuple[int, int]
-
-
 @dataclass
 class VmsaPrepared(Prepared):
     """The base per-path data plus the TLBI/walk pairs of this combination of paths."""
@@ -174,16 +176,6 @@ class VmsaPrepared(Prepared):
     # memory effects only, E-valid-PA in aarch64fences.cat: not faults)
     earlier: dict[int, list[int]] = field(default_factory=dict)
     hu_rmw: list[tuple[int, int]] = field(default_factory=list)  # walk -> its update
-
-
-def _orientations(hw: list[int], proc_of: list[int], a: int, b: int) -> tuple[int, ...]:
-    """enumerate-ordered-pairs: local-hw-reqs fixes the order of a same-thread pair."""
-    if proc_of[a] == proc_of[b]:
-        if hw[a] >> b & 1:
-            return (1,)
-        if hw[b] >> a & 1:
-            return (-1,)
-    return (1, -1)
 
 
 def _in_scope(space: CandidateSpace, tlbi: int, walk: int) -> bool:
@@ -228,63 +220,30 @@ def _pair_edges(p: VmsaPrepared, c: Candidate) -> list[dict[int, list[Edge]]]:
     return out
 
 
-def some_orientation_acyclic(options: list[dict[int, list[Edge]]], ob: list[int]) -> bool:
-    """Whether some orientation of the pairs keeps ``ob`` acyclic (backtracking)."""
-
-    def search(k: int, rows: list[int]) -> bool:
-        if k == len(options):
-            return True
-        for edges in options[k].values():
-            new = list(rows)
-            for a, b in edges:
-                new[a] |= 1 << b
-            if is_acyclic(new) and search(k + 1, new):
-                return True
-        return False
-
-    return search(0, ob)
-
-
-def first_orientation(options: list[dict[int, list[Edge]]], ob: list[int]) -> list[int]:
-    """``ob`` under the first orientation of every pair: a cyclic witness to explain."""
-    rows = list(ob)
-    for o in options:
-        for a, b in next(iter(o.values())):
-            rows[a] |= 1 << b
-    return rows
-
-
-class VmsaModel:
+class VmsaModel(LocalOrderModel[VmsaOrder, VmsaPrepared]):
     """herd's ``aarch64.cat`` with ``-variant vmsa``, as a :class:`~.model.MemoryModel`."""
 
     name = "aarch64-vmsa"
 
     def __init__(self, spurious: bool = False, ets: str = "") -> None:
+        super().__init__()
         self.spurious = spurious  # herd's spurious AF updates are enumerated (vmsa_spurious)
         self.ets = ets  # "ets2" or "ets3": FEAT_ETS2/ETS3 (vmsa_local)
-        self._orders: dict[int, tuple[ThreadTrace, VmsaOrder]] = {}
 
-    def thread_order(self, trace: ThreadTrace) -> VmsaOrder:
-        hit = self._orders.get(id(trace))
-        if hit is None:
-            hit = self._orders[id(trace)] = (trace, vmsa_local_order(trace, self.ets))
-        return hit[1]
+    def local_order(self, trace: ThreadTrace) -> VmsaOrder:
+        return vmsa_local_order(trace, self.ets)
 
     def prepare(self, space: CandidateSpace) -> VmsaPrepared:
         orders = [self.thread_order(tr) for tr in space.traces]
         evs, proc_of = space.evs, space.proc_of
-        static = [0] * space.size
-        reach: dict[int, list[int]] = {}
-        complete: list[int] = []
-        for tr, vo, off in zip(space.traces, orders, space.offsets, strict=True):
-            for k in range(len(tr.events)):
-                static[off + k] = vo.order.hw[k] << off
-            for k, mask in vo.tlbi_reach.items():
-                reach[off + k] = [off + j for j in range(len(tr.events)) if mask >> j & 1]
-            complete.extend(off + k for k in sorted(vo.complete_tlbi))
+        lobs = [vo.order for vo in orders]
+        static = static_rows(space, lobs)
+        reach = global_reach(space, [vo.reach for vo in orders])
+        complete = [off + k for vo, off in zip(orders, space.offsets, strict=True)
+                    for k in sorted(vo.complete)]
         prior_write, prior_reads = explicit_po_loc(space)
         walks = [g for g in space.reads if evs[g].walk]
-        pairs = [(t, w, _orientations(static, proc_of, t, w))
+        pairs = [(t, w, orientations(static, proc_of, t, w))
                  for t in complete for w in walks if _in_scope(space, t, w)]
         accesses = {w: [g for g in range(w + 1, space.size)
                         if proc_of[g] == proc_of[w] and evs[g].instance == evs[w].instance
@@ -300,45 +259,34 @@ class VmsaModel:
         hu_rmw = [(off + r, off + w) for tr, off in zip(space.traces, space.offsets, strict=True)
                   for r, w in tr.hu_rmw]
         return VmsaPrepared(
-            space, [vo.order for vo in orders], static, prior_write, prior_reads,
+            space, lobs, static, prior_write, prior_reads,
             pairs, reach, accesses, earlier, hu_rmw,
         )
 
-    def thread_edges(self, prepared: object) -> tuple[tuple[tuple[int, int, str], ...], ...]:
-        assert isinstance(prepared, VmsaPrepared)
-        return tuple(order.named for order in prepared.orders)
+    def rf_edges(self, p: VmsaPrepared, rf: dict[int, int], rows: list[int]) -> None:
+        observed_rf(p, rf, rows)
 
-    def admits_rf(self, prepared: object, rf: dict[int, int], explain: bool) -> list[int] | None:
-        """Static ob, rfe and rf into walks; every co choice only adds edges."""
-        assert isinstance(prepared, VmsaPrepared)
-        rows = list(prepared.static)
-        observed_rf(prepared, rf, rows)
-        if not explain and not is_acyclic(rows):
-            return None
-        return rows
+    def co_edges(self, p: VmsaPrepared, c: Candidate, rows: list[int]) -> None:
+        observed_co(p, c, rows)
+        explicit_fr_and_haz(p, c, rows)
+        tlb_uncacheable_ca(p, c, rows)
 
-    def judge(
-        self, prepared: object, rf_state: object, candidate: Candidate, explain: bool
-    ) -> Judgement:
-        assert isinstance(prepared, VmsaPrepared) and isinstance(rf_state, list)
-        p, c = prepared, candidate
-        violation = ""
-        if not internal_visibility(p, c):
-            if not explain:
-                return Judgement(INTERNAL)
-            violation = INTERNAL
-        ob = list(rf_state)
-        observed_co(p, c, ob)
-        explicit_fr_and_haz(p, c, ob)
-        tlb_uncacheable_ca(p, c, ob)
+    def internal(self, p: VmsaPrepared, c: Candidate) -> bool:
+        return internal_visibility(p, c)
+
+    def external(
+        self, p: VmsaPrepared, c: Candidate, ob: list[int], explain: bool
+    ) -> tuple[bool, list[int]]:
+        """``acyclic ob`` for some orientation of the TLBI/walk pairs (``TLBI-after``)."""
         options = _pair_edges(p, c) if p.pairs else []
-        if not (is_acyclic(ob) and some_orientation_acyclic(options, ob)):
-            if not explain:
-                return Judgement(EXTERNAL)
-            violation = violation or EXTERNAL
-            ob = first_orientation(options, ob)  # every orientation is cyclic: show one
-        if not (atomicity(p, c) and hu_atomicity(p, c)):
-            if not explain:
-                return Judgement(ATOMIC)
-            violation = violation or ATOMIC
-        return Judgement(violation, tuple(ob) if explain else ())
+        keys = [tuple(o) for o in options]
+
+        def edges(choice: list[int], k: int) -> list[Edge]:
+            return options[k][choice[k]]
+
+        if is_acyclic(ob) and some_orientation_acyclic(keys, edges, ob):
+            return True, ob
+        return False, first_orientation(keys, edges, ob) if explain else ob
+
+    def atomic(self, p: VmsaPrepared, c: Candidate) -> bool:
+        return atomicity(p, c) and hu_atomicity(p, c)

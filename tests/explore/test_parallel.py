@@ -47,14 +47,20 @@ graphs = st.integers(1, 30).flatmap(
 def test_parallel_matches_the_plain_search_on_random_graphs(
     case: tuple[dict[int, list[int]], frozenset[int], int | None, frozenset[int]], jobs: int
 ) -> None:
+    _same_on_a_random_graph(case, jobs)
+
+
+def _same_on_a_random_graph(
+    case: tuple[dict[int, list[int]], frozenset[int], int | None, frozenset[int]], jobs: int
+) -> None:
+    """The parallel search of a random graph gives the plain search's verdict, counts and witness."""
     edges, bad, max_states, sane_states = case
     g = Graph(edges, bad=bad)
 
     def sanity(state: int) -> bool:
         return state in sane_states
 
-    budget = Budget(max_states=max_states)
-    expected = check(g, budget, sanity=sanity)
+    expected = check(g, Budget(max_states=max_states), sanity=sanity)
     _same(check_parallel(g, jobs, max_states, sanity=sanity, replay=replay), expected)
 
 
@@ -71,16 +77,9 @@ def test_lending_states_to_expand_changes_nothing_on_random_graphs(
     case: tuple[dict[int, list[int]], frozenset[int], int | None, frozenset[int]], jobs: int
 ) -> None:
     """States expanded by a worker that does not own them: same counts, depth, witness."""
-    edges, bad, max_states, sane_states = case
-    g = Graph(edges, bad=bad)
-
-    def sanity(state: int) -> bool:
-        return state in sane_states
-
-    expected = check(g, Budget(max_states=max_states), sanity=sanity)
     with pytest.MonkeyPatch.context() as mp:
         _lend_whenever_uneven(mp)
-        _same(check_parallel(g, jobs, max_states, sanity=sanity, replay=replay), expected)
+        _same_on_a_random_graph(case, jobs)
 
 
 def test_lending_changes_nothing_on_a_bundled_variant(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -103,22 +103,25 @@ def test_ifetch_catalogue_is_refused_as_unsupported_not_errors() -> None:
         + summary["required"] == 326
 
 
-def test_variant_option_refuses_what_it_cannot_model() -> None:
-    """``--variant kvm`` asks for herd's VMSA semantics: a test that needs a CAS with
+def test_variant_option_refuses_what_it_cannot_model(tmp_path: Path) -> None:
+    """``--variant kvm`` asks for herd's VMSA semantics: a test that needs a CASP with
     translation is counted as unsupported rather than checked without it;
-    one with walks, page-table stores, TLBIs and hardware updates is decided with walks;
-    one that names no translation state is decided by the base model (vmsa_scope.py)."""
+    one with walks, page-table stores, TLBIs, hardware updates and CAS is decided with
+    walks; one that names no translation state is decided by the base model (vmsa_scope.py)."""
     files = [str(CATALOGUE / "MP+dmb.sys.litmus"), str(CATALOGUE / "SB+dmb.sys.litmus")]
     code, out, err, _ = _run("--variant", "memtag,fatal", *files)
     assert code == 0 and out == ""
     assert "2 unsupported" in err and "'memtag'" in err
     vmsa = SHARED / "herd-catalogue" / "aarch64-VMSA" / "tests"
-    code, out, err, _ = _run("--variant", "kvm,fatal", str(vmsa / "CASAL+FAIL2+FH.litmus"),
-                             str(vmsa / "CASAL+FAIL+FH.litmus"))
+    casps = [tmp_path / f"casp{k}.litmus" for k in range(2)]
+    for casp in casps:
+        casp.write_text("AArch64 T\n{ [PTE(x)]=(oa:PA(x), db:0); 0:X4=x; }\n P0 ;\n"
+                        " CASP X0,X1,X2,X3,[X4] ;\nexists (0:X0=0)\n")
+    code, out, err, _ = _run("--variant", "kvm,fatal", *map(str, casps))
     assert code == 0 and out == ""
-    assert "2 unsupported" in err and "CASAL" in err
+    assert "2 unsupported" in err and "CASP" in err
     for name in ("coRR-pte4", "needTLBI1", "2+2WNExpExp+NExpExp", "LDRx+LDSETptex+af",
-                 "LDR-BY2PTE-0-LLSC"):
+                 "LDR-BY2PTE-0-LLSC", "CASAL+FAIL+FH", "F1c+Fatal"):
         code, out, _, _ = _run("--variant", "kvm,fatal", str(vmsa / f"{name}.litmus"))
         assert code == 0 and "Observation " in out, name
     code, out, _, _ = _run("--variant", "kvm,fatal", files[0])

@@ -8,7 +8,10 @@ verdict flips if the rule is dropped.  The catalogue-wide check is
 
 from __future__ import annotations
 
+import pytest
+
 from stalecheck.axiomatic.check import CheckResult, check_test
+from stalecheck.errors import UnsupportedError
 from stalecheck.litmus import parse_litmus
 
 # P0 makes x valid, then publishes y; P1 sees y and then accesses x.
@@ -348,3 +351,50 @@ def test_exclusive_reservation_is_physical() -> None:
 exists (1:X4=1 /\\ y=4)
 """)
     assert r.verdict == "Forbidden"
+
+
+def test_failing_cas_checks_write_permission() -> None:
+    """herd (AArch64Sem.ml ``do_cas_fail_with``: ``Dir.W`` in every form) and Arm ARM
+    D8.5.2: a CAS is checked as a write even when its comparison fails, so a CAS on a
+    clean (``db:0``) page takes a Permission fault and writes nothing."""
+    r = _run("""AArch64 T
+{ int x=1; [PTE(x)]=(oa:PA(x), db:0); 0:X4=x; }
+ P0             ;
+ MOV W1,#0      ;
+ MOV W3,#2      ;
+ L0:            ;
+ CAS W1,W3,[X4] ;
+forall (fault(P0:L0,x,MMU:Permission) /\\ [x]=1)
+""")
+    assert r.verdict == "Required"
+
+
+def test_cas_with_walks_has_herds_forms() -> None:
+    """With translation, CAS keeps herd's forms (success with Rs from the register or
+    from memory, failure with or without write-back): a failing CAS on a writable page
+    reads x, writes nothing new, and counts two executions (with and without write-back)."""
+    r = _run("""AArch64 T
+{ int x=1; [PTE(x)]=(oa:PA(x), db:1); 0:X4=x; }
+ P0             ;
+ MOV W1,#0      ;
+ MOV W3,#2      ;
+ CAS W1,W3,[X4] ;
+forall (0:X1=1 /\\ [x]=1)
+""")
+    assert r.verdict == "Required"
+    assert r.positive == 2
+
+
+def test_cas_with_hardware_dirty_state_is_refused() -> None:
+    """A failing CAS without write-back may or may not set the dirty state under
+    TTHM=HD (herd enumerates both); only one is modelled, so the test is refused."""
+    with pytest.raises(UnsupportedError, match="TTHM=HD"):
+        _run("""AArch64 T
+TTHM=HD
+{ int x=1; [PTE(x)]=(oa:PA(x), db:0, dbm:1); 0:X4=x; }
+ P0             ;
+ MOV W1,#0      ;
+ MOV W3,#2      ;
+ CAS W1,W3,[X4] ;
+forall (0:X1=1)
+""")
