@@ -41,9 +41,15 @@ observers in that domain.  The model's domains:
   still be buffered after it, so the PE's own walker may see them late: more
   executions, never fewer (the formal model of B2.3 does not cover NSH at all).
 
-What stays stronger than the Arm ARM is printed (``assumption``): a PE's loads of what a
-DMA master wrote are ordered by a ``DSB ISH``, an acquire, or an ISH ``DMB`` after the
-PE's own stores as if they were OSH, and a store reaches the DMA masters together with
+An ISH ``DSB`` and an acquire order a PE's later loads of what a DMA master writes only
+for the PEs too (B2.6.9: a DSB completes "for the set of observers in the required
+shareability domain"; B2.3 states the acquire orders for the Inner Shareable domain), so
+such a load may be satisfied before them (``DmaWatch.relax_loads``).
+
+What stays stronger than the Arm ARM is printed (``assumption``): a ``DSB ISH`` with cache
+maintenance before it in the out-of-order window, and an ISH ``DMB``'s marker left by the
+PE's own stores (for a load that something else orders after the barrier), still order
+a PE's loads of what a DMA master wrote as if they were OSH, and a store reaches the DMA masters together with
 the PEs where a DMA master writes its location, masters of both kinds read it, the
 program has atomics, or another PE's store to it has not reached them yet.
 """
@@ -53,7 +59,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, Instr
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.spec import Context
 from stalecheck.machine.state import (
@@ -69,6 +75,7 @@ from stalecheck.machine.state import (
 
 NON_SHAREABLE = ("NSH", "NSHST", "NSHLD")
 INNER_ONLY = ("ISH", "ISHST", "ISHLD")
+_CMOS = ("DC", "DCSW", "IC")  # cache maintenance (ordering.py)
 INNER_OUTER = ("ISH", "ISHST", "ISHLD", "OSH", "OSHST", "OSHLD")
 
 
@@ -120,11 +127,15 @@ class DmaWatch:
             self.offsets[line] = (*self.offsets.get(line, ()), offset)
 
     def relax_loads(self, windows: Sequence[_Window | None]) -> None:
-        """A ``DMB ISH`` or ``DMB ISHLD`` orders a PE's loads for the observers of the Inner
-        Shareable domain only (B2.6.10, B2.6.2): a later load of a location a DMA master
-        outside it writes (or of one computed at run time) may be satisfied before it, and
-        so before the loads ahead of the barrier.  Only the barrier's own bit goes: a DMB
-        carries no register dependency, and the other orders of the load stay (ordering.py)."""
+        """An ISH barrier or an acquire orders a PE's loads for the observers of the Inner
+        Shareable domain only (B2.6.10, B2.6.2, B2.6.9; B2.3: the formal model, acquires
+        included, is stated for that domain): a later load of a location a DMA master
+        outside it writes (or of one computed at run time) may be satisfied before a
+        ``DMB ISH[LD]``, a ``DSB ISH[LD|ST]`` or an earlier ``LDAR``/``LDAPR``/``AWAITA``,
+        and so before the loads ahead of it (Linux orders them with dma_rmb(), DMB OSHLD).
+        Only the barrier's or acquire's own bit goes: it carries no register dependency,
+        and the other orders of the load stay (ordering.py).  Model: a DSB with cache
+        maintenance before it in the window keeps its order (printed)."""
         layout = self.layout
         written = {
             layout.code[i].loc
@@ -139,11 +150,19 @@ class DmaWatch:
             if window is None:
                 continue
             barriers = 0
+            maintenance = False
             for j, instr in enumerate(window.instrs):
-                if instr.op == "DMB" and instr.kind in ("ISH", "ISHLD"):
+                op = instr.op
+                if op in _CMOS:
+                    maintenance = True
+                if op == "DMB" and instr.kind in ("ISH", "ISHLD"):
                     barriers |= 1 << j
-                elif instr.op in ("LDR", "AWAIT") and (not instr.loc or instr.loc in written):
+                elif op == "DSB" and instr.kind in INNER_ONLY and not maintenance:
+                    barriers |= 1 << j  # B2.6.9: it completes for the Inner Shareable domain only
+                elif op in ("LDR", "AWAIT") and (not instr.loc or instr.loc in written):
                     window.precede[j] &= ~barriers
+                if op in ("LDR", "AWAIT") and instr.kind in (ACQUIRE, ACQUIRE_PC):
+                    barriers |= 1 << j  # B2.3.7's acquire order, for the PEs' domain (B2.3)
 
     def late_value(self, bufs: tuple[tuple[Entry, ...], ...], line: int, offset: int) -> int | None:
         """What a DMA master still reads at the location while a store to it is performed
@@ -184,8 +203,10 @@ def assumption(code: Iterable[Instr], devices: bool) -> str | None:
         f"it (unless declared inner_shareable) and inside the Outer Shareable one{used}, so ISH "
         "barriers order a PE's stores for "
         "the PEs only and OSH/SY ones for DMA masters too (B2.6.10, B2.10.1.1.1: system specific). "
-        "Stronger than the Arm ARM: a DSB ISH, an acquire, or a DMB ISH after the PE's own stores "
-        "orders a PE's loads of what a DMA master wrote as an OSH one would; a store reaches DMA "
+        "ISH barriers and acquires do not order a PE's loads of what a DMA master writes "
+        "(B2.6.9, B2.3). Stronger than the Arm ARM: a DSB ISH after cache maintenance in the "
+        "out-of-order window, and a DMB ISH's marker after the PE's own stores for a load "
+        "ordered after it otherwise, still order such loads; a store reaches DMA "
         "masters when it reaches the PEs if a DMA master writes its location, masters of both "
         "kinds read it, the program has atomics, or another PE's store to it has not reached them"
     )

@@ -147,6 +147,57 @@ def test_an_ish_barrier_does_not_order_loads_of_what_a_dma_master_wrote(barrier:
     assert _read_after_dma(barrier) == expect
 
 
+def _read_after_dma_ordered_by(consume: str) -> str:
+    """As ``_read_after_dma``, with the PE's whole program given: it polls F, then is to
+    read D only after it (``consume``)."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "D F X")
+    b.options(weak_ordering=True)
+    b.device("dma", "STR D, 1\nSTR F, 1", coherent=True)
+    b.host("cpu", consume)
+    b.bad_when(lambda v: v.done("cpu") and v.reg("cpu", "r1") == 0, "the PE reads D from before the status")
+    return check(Machine(b.build())).outcome.value
+
+
+@pytest.mark.parametrize(
+    ("consume", "expect"),
+    [
+        # B2.6.9: a DSB "completes when all of the following are complete for the set of
+        # observers in the required shareability domain": a DSB ISH completes the poll of F
+        # for the PEs only, so for the DMA master the read of D may come first.
+        ("AWAIT F, >=1\nDSB ISH\nLDR r1, D", "reachable"),
+        ("AWAIT F, >=1\nDSB ISHLD\nLDR r1, D", "reachable"),
+        ("AWAIT F, >=1\nDSB OSH\nLDR r1, D", "unreachable"),
+        ("AWAIT F, >=1\nDSB SY\nLDR r1, D", "unreachable"),
+        # B2.3: the ordering relations, Barrier-ordered-before of an acquire included, are
+        # stated for PEs "part of the same Inner Shareable domain": an acquire (smp_rmb's or
+        # smp_load_acquire's use instead of dma_rmb) does not order D after F for the device.
+        ("AWAITA F, >=1\nLDR r1, D", "reachable"),
+        ("AWAITA F, >=1\nDMB OSHLD\nLDR r1, D", "unreachable"),
+        # A DMB ISH after the PE's own store X: its marker does not hold the read of D.
+        ("STR X, 1\nAWAIT F, >=1\nDMB ISH\nLDR r1, D", "reachable"),
+        ("STR X, 1\nAWAIT F, >=1\nDMB OSH\nLDR r1, D", "unreachable"),
+    ],
+)
+def test_a_dsb_ish_or_an_acquire_does_not_order_loads_of_dma_data(consume: str, expect: str) -> None:
+    assert _read_after_dma_ordered_by(consume) == expect
+
+
+def test_a_dsb_ish_still_orders_loads_of_what_another_pe_wrote() -> None:
+    """The same program with a second PE as the writer: DSB ISH and an acquire order
+    the PE's loads for the Inner Shareable domain (B2.3.7 Barrier-ordered-before)."""
+    for consume in ("AWAIT F, >=1\nDSB ISH\nLDR r1, D", "AWAITA F, >=1\nLDR r1, D"):
+        b = Builder()
+        b.system(pes=2)
+        b.page("P", "D F")
+        b.options(weak_ordering=True)
+        b.host("pe1", "STR D, 1\nDMB ISHST\nSTR F, 1", pe=1)
+        b.host("cpu", consume, pe=0)
+        b.bad_when(lambda v: v.done("cpu") and v.reg("cpu", "r1") == 0, "stale D")
+        assert check(Machine(b.build())).outcome.value == "unreachable", consume
+
+
 @pytest.mark.parametrize(("barrier", "expect"), [("DMB ISHST", "reachable"), ("DMB OSHST", "unreachable")])
 def test_partial_order_reduction_keeps_the_dma_verdicts(barrier: str, expect: str) -> None:
     """The two completion steps of a store (for the PEs, then for the DMA masters) are
