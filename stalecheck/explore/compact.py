@@ -41,7 +41,7 @@ import numpy as np
 from stalecheck.explore.protocol import Model
 from stalecheck.explore.reduced import witness_path
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
-from stalecheck.explore.watchdog import raise_if_tripped
+from stalecheck.explore.watchdog import Stop, raise_if_tripped
 
 STORED_BYTES = 8 + 4 + 1  # per state: fingerprint, parent id, action index (widened past 255)
 CHUNK = 2048  # frontier states expanded between two look-ups in the sorted array
@@ -129,81 +129,87 @@ def check_compact(
             "compact",
         )
 
-    if is_bad(init):
-        return done(Outcome.REACHABLE, StopReason.FOUND, 0)
-    frontier: list[tuple[Any, int]] = [(init, 0)]
-    near: set[Any] = {init}  # successors fingerprinted while expanding the last three levels
-    added: list[list[Any]] = [[], []]  # what each of the two previous expansions put into ``near``
-    while frontier:
-        nxt: list[tuple[Any, int]] = []
-        pending = seen.pending
-        added_now: list[Any] = []
-        near_add, added_append = near.add, added_now.append
-        for lo in range(0, len(frontier), CHUNK):
-            # Expand a chunk: every successor outside ``near``, in the plain search's
-            # order.  ``ends[k]`` counts the chunk's transitions up to and including
-            # entry k: the count the plain search reports when it stops there.
-            succs: list[Any] = []
-            fps: list[int] = []
-            sids: list[int] = []
-            indices: list[int] = []
-            ends: list[int] = []
-            count = 0
-            for state, sid in frontier[lo : lo + CHUNK]:
-                for index, action in enumerate(actions(state)):
-                    count += 1
-                    succ = next_state(state, action)
-                    if succ in near:
-                        continue  # fingerprinted before: no need to compute it again
-                    near_add(succ)
-                    added_append(succ)
-                    succs.append(succ)
-                    fps.append(fingerprint(succ) & MASK)
-                    sids.append(sid)
-                    indices.append(index)
-                    ends.append(count)
-            for k in seen.fresh(fps):
-                fp = fps[k]
-                if fp in pending:
-                    continue
-                pending.add(fp)
-                succ = succs[k]
-                index = indices[k]
-                if index > 255 and via.typecode == "B":
-                    via = array("i", via)
-                parent.append(sids[k])
-                via.append(index)
-                new_id = len(parent) - 1
-                if is_bad(succ):
-                    depth += 1
-                    transitions += ends[k]
-                    return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
-                if not sane and sanity is not None and sanity(succ):
-                    sane = True
-                nxt.append((succ, new_id))
-                stored = len(seen)
-                if stored >= next_tick:
-                    next_tick += progress_every
-                    now = time.monotonic()
-                    raise_if_tripped()  # a Stop the watchdog raised may have been lost
-                    if progress is not None:
-                        progress(progress_type(stored, transitions + ends[k], depth, len(nxt), now - start))
-                    if deadline is not None and now > deadline:
+    # explore.watchdog may raise Stop anywhere below (deadline, memory, Ctrl-C):
+    # the answer is then 'unknown' with what was covered, as in the other searches.
+    try:
+        if is_bad(init):
+            return done(Outcome.REACHABLE, StopReason.FOUND, 0)
+        frontier: list[tuple[Any, int]] = [(init, 0)]
+        near: set[Any] = {init}  # successors fingerprinted while expanding the last three levels
+        added: list[list[Any]] = [[], []]  # what each of the two previous expansions put into ``near``
+        while frontier:
+            nxt: list[tuple[Any, int]] = []
+            pending = seen.pending
+            added_now: list[Any] = []
+            near_add, added_append = near.add, added_now.append
+            for lo in range(0, len(frontier), CHUNK):
+                # Expand a chunk: every successor outside ``near``, in the plain search's
+                # order.  ``ends[k]`` counts the chunk's transitions up to and including
+                # entry k: the count the plain search reports when it stops there.
+                succs: list[Any] = []
+                fps: list[int] = []
+                sids: list[int] = []
+                indices: list[int] = []
+                ends: list[int] = []
+                count = 0
+                for state, sid in frontier[lo : lo + CHUNK]:
+                    for index, action in enumerate(actions(state)):
+                        count += 1
+                        succ = next_state(state, action)
+                        if succ in near:
+                            continue  # fingerprinted before: no need to compute it again
+                        near_add(succ)
+                        added_append(succ)
+                        succs.append(succ)
+                        fps.append(fingerprint(succ) & MASK)
+                        sids.append(sid)
+                        indices.append(index)
+                        ends.append(count)
+                for k in seen.fresh(fps):
+                    fp = fps[k]
+                    if fp in pending:
+                        continue
+                    pending.add(fp)
+                    succ = succs[k]
+                    index = indices[k]
+                    if index > 255 and via.typecode == "B":
+                        via = array("i", via)
+                    parent.append(sids[k])
+                    via.append(index)
+                    new_id = len(parent) - 1
+                    if is_bad(succ):
+                        depth += 1
                         transitions += ends[k]
-                        return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
-                if max_states is not None and stored >= max_states:
-                    transitions += ends[k]
-                    return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
-            transitions += count
-        seen.merge()
-        for state in added.pop(0):  # what the expansion three levels back added leaves ``near``
-            near.discard(state)
-        added.append(added_now)
-        frontier = nxt
-        if frontier:
-            depth += 1
-        if deadline is not None and time.monotonic() > deadline and frontier:
-            return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
-    if progress is not None:
-        progress(progress_type(len(seen), transitions, depth, 0, time.monotonic() - start))
-    return done(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
+                        return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
+                    if not sane and sanity is not None and sanity(succ):
+                        sane = True
+                    nxt.append((succ, new_id))
+                    stored = len(seen)
+                    if stored >= next_tick:
+                        next_tick += progress_every
+                        now = time.monotonic()
+                        raise_if_tripped()  # a Stop the watchdog raised may have been lost
+                        if progress is not None:
+                            made = transitions + ends[k]
+                            progress(progress_type(stored, made, depth, len(nxt), now - start))
+                        if deadline is not None and now > deadline:
+                            transitions += ends[k]
+                            return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
+                    if max_states is not None and stored >= max_states:
+                        transitions += ends[k]
+                        return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
+                transitions += count
+            seen.merge()
+            for state in added.pop(0):  # what the expansion three levels back added leaves ``near``
+                near.discard(state)
+            added.append(added_now)
+            frontier = nxt
+            if frontier:
+                depth += 1
+            if deadline is not None and time.monotonic() > deadline and frontier:
+                return done(Outcome.UNKNOWN, StopReason.TIMEOUT)
+        if progress is not None:
+            progress(progress_type(len(seen), transitions, depth, 0, time.monotonic() - start))
+        return done(Outcome.UNREACHABLE, StopReason.EXHAUSTED)
+    except Stop as stop:
+        return done(Outcome.UNKNOWN, stop.reason)

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from stalecheck.explore.reduced import witness_path
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
-from stalecheck.explore.watchdog import Stop
+from stalecheck.explore.watchdog import Stop, raise_if_tripped
 
 
 class SplitModel(Protocol):
@@ -145,6 +145,7 @@ def check_split(
                         if stored >= next_tick:
                             next_tick += progress_every
                             now = time.monotonic()
+                            raise_if_tripped()  # a Stop the watchdog raised may have been lost
                             if progress is not None:
                                 made = transitions + index + 1
                                 progress(snapshot(stored, made, depth, len(nxt), now - start))

@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -272,4 +273,34 @@ def test_a_stop_lost_on_its_way_still_ends_the_search() -> None:
     with watchdog(max_memory=1, interrupt=False):
         v = check(model)
     assert Swallowing.lost == 1
+    assert v.outcome == Outcome.UNKNOWN and v.reason == StopReason.MAX_MEMORY
+
+
+@pytest.mark.parametrize("store", ["exact", "digest", "compact"])
+def test_a_lost_stop_ends_every_search_of_a_machine(store: str) -> None:
+    """The same for each search a ``check`` runs on a machine: the split exact search
+    (``explore/split.py``), the one-set loop (digest) and the compact store."""
+    from stalecheck.explore.search import Store, check
+    from stalecheck.machine.system import Machine
+    from stalecheck.runner import load_scenario
+
+    m = Machine(load_scenario("xen-set-way").variants["tsw-tvm"].build())  # 224,896 states
+    lost = []
+
+    def swallow_once(method: Any) -> Any:
+        def wrapped(state: Any) -> Any:
+            if not lost:
+                try:
+                    time.sleep(1.0)  # the watchdog's first tick fires in here ...
+                except Stop:
+                    lost.append(1)  # ... and its Stop is lost
+            return method(state)
+
+        return wrapped
+
+    m.actions = swallow_once(m.actions)  # type: ignore[method-assign]
+    m.expand = swallow_once(m.expand)  # type: ignore[method-assign]
+    with watchdog(max_memory=1, interrupt=False):
+        v = check(m, store=Store(store))
+    assert lost == [1]
     assert v.outcome == Outcome.UNKNOWN and v.reason == StopReason.MAX_MEMORY
