@@ -252,27 +252,33 @@ def test_stress_scheduler_that_is_not_dask_is_a_user_error(
     assert "cannot reach the cluster" in res.stderr
 
 
+def _swallow_first_stop(method: Any, lost: list[int]) -> Any:
+    """``method``, but its first call sleeps past the watchdog's first tick (0.05 s) and
+    drops the ``Stop`` raised there, as CPython does inside a finaliser; ``lost`` counts it."""
+
+    def wrapped(state: Any) -> Any:
+        if not lost:
+            try:
+                time.sleep(1.0)
+            except Stop:
+                lost.append(1)
+        return method(state)
+
+    return wrapped
+
+
 def test_a_stop_lost_on_its_way_still_ends_the_search() -> None:
     """CPython drops an exception raised by a signal handler inside a finaliser or a
     weakref callback; the search then still stops, at its next poll of the watchdog."""
     from stalecheck.explore.search import check
     from tests.explore.test_search import Counters
 
-    class Swallowing(Counters):
-        lost = 0
-
-        def actions(self, state: tuple[int, ...]) -> list[int]:
-            if not self.lost:
-                try:
-                    time.sleep(1.0)  # the watchdog's first tick (0.05 s) fires in here
-                except Stop:
-                    Swallowing.lost += 1  # ... and its Stop is lost, as in a finaliser
-            return list(super().actions(state))
-
-    model = Swallowing(3, 40)  # 68,921 states: polled every 20,000
+    model = Counters(3, 40)  # 68,921 states: polled every 20,000
+    lost: list[int] = []
+    model.actions = _swallow_first_stop(model.actions, lost)  # type: ignore[method-assign]
     with watchdog(max_memory=1, interrupt=False):
         v = check(model)
-    assert Swallowing.lost == 1
+    assert lost == [1]
     assert v.outcome == Outcome.UNKNOWN and v.reason == StopReason.MAX_MEMORY
 
 
@@ -285,21 +291,9 @@ def test_a_lost_stop_ends_every_search_of_a_machine(store: str) -> None:
     from stalecheck.runner import load_scenario
 
     m = Machine(load_scenario("xen-set-way").variants["tsw-tvm"].build())  # 224,896 states
-    lost = []
-
-    def swallow_once(method: Any) -> Any:
-        def wrapped(state: Any) -> Any:
-            if not lost:
-                try:
-                    time.sleep(1.0)  # the watchdog's first tick fires in here ...
-                except Stop:
-                    lost.append(1)  # ... and its Stop is lost
-            return method(state)
-
-        return wrapped
-
-    m.actions = swallow_once(m.actions)  # type: ignore[method-assign]
-    m.expand = swallow_once(m.expand)  # type: ignore[method-assign]
+    lost: list[int] = []
+    m.actions = _swallow_first_stop(m.actions, lost)  # type: ignore[method-assign]
+    m.expand = _swallow_first_stop(m.expand, lost)  # type: ignore[method-assign]
     with watchdog(max_memory=1, interrupt=False):
         v = check(m, store=Store(store))
     assert lost == [1]
