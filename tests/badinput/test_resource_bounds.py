@@ -256,13 +256,13 @@ def _swallow_first_stop(method: Any, lost: list[int]) -> Any:
     """``method``, but its first call sleeps past the watchdog's first tick (0.05 s) and
     drops the ``Stop`` raised there, as CPython does inside a finaliser; ``lost`` counts it."""
 
-    def wrapped(state: Any) -> Any:
+    def wrapped(*args: Any) -> Any:
         if not lost:
             try:
                 time.sleep(1.0)
             except Stop:
                 lost.append(1)
-        return method(state)
+        return method(*args)
 
     return wrapped
 
@@ -294,6 +294,7 @@ def test_a_lost_stop_ends_every_search_of_a_machine(store: str) -> None:
     lost: list[int] = []
     m.actions = _swallow_first_stop(m.actions, lost)  # type: ignore[method-assign]
     m.expand = _swallow_first_stop(m.expand, lost)  # type: ignore[method-assign]
+    m.expand_numbered = _swallow_first_stop(m.expand_numbered, lost)  # type: ignore[method-assign]
     with watchdog(max_memory=1, interrupt=False):
         v = check(m, store=Store(store))
     assert lost == [1]
