@@ -35,14 +35,13 @@ the successors from the plans with ``next_state`` over ``actions`` (tests/machin
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from stalecheck.machine.access import Query
+from stalecheck.machine.access import Access, Query
+from stalecheck.machine.complete import Complete
+from stalecheck.machine.hardware import Hardware
 from stalecheck.machine.state import UNREAD, InnerRead, State, Unread
 from stalecheck.machine.steps import Step
-
-if TYPE_CHECKING:
-    from stalecheck.machine.system import Machine
 
 # A successor, as the split search takes it: (inner number, outer number, inner part).
 # Inner number SAME: the parent's inner part; outer number SAME: the parent's outer part.
@@ -63,6 +62,20 @@ Node = tuple[Any, ...]
 MEMO_LIMIT = 1 << 18  # entries of the answer and effect memos before they start afresh
 
 
+class PlanModel(Protocol):
+    """What the planner needs of the machine (``system.Machine``)."""
+
+    split_at: int
+    access: Access
+    completion: Complete
+    cache_steps: Hardware
+    inner_keys: dict[tuple[Any, ...], int]
+
+    def live(self, state: State) -> int: ...
+
+    def next_state(self, state: State, step: Step) -> State: ...
+
+
 class _Plan:
     """The steps of every state with one outer part: one node per segment, and the two
     masks of the outer part that the cache steps need (None: computed per state)."""
@@ -81,7 +94,7 @@ _ONCE = _Plan([], None, None)  # the outer part was met once: no plan yet
 class Planner:
     """The plans of one machine, by outer number (see the module doc)."""
 
-    def __init__(self, machine: Machine, segments: Sequence[Segment | None]) -> None:
+    def __init__(self, machine: PlanModel, segments: Sequence[Segment | None]) -> None:
         self.m = machine
         self.segments = segments  # None: where the cache steps go
         self.cut = machine.split_at
