@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 from stalecheck.machine.buffer import named_lines
 from stalecheck.machine.isa import Instr
+from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.spec import Context, VMSpec
 from stalecheck.machine.state import IC_ENTRY, TLBI_ENTRY, State
 from stalecheck.machine.system import Machine
@@ -311,8 +312,9 @@ class Footprints:
             fr |= policy
             fw |= policy
         fut_fp = Footprint(fr | extra_r, fw | extra_w | live_now)
-        if self._weak and th.pe >= 0:
-            return fut_fp, fut_fp  # out-of-order steps: anything still to run may be next
+        window = self.m.execute.windows[t] if self._weak and th.pe >= 0 else None
+        if window is not None and not th.hyp:
+            return self._window_cur(state, t, window, extra_r, extra_w, live_now), fut_fp
         # cur: the oldest instruction, trapping or not.
         if th.hyp:
             cur = self._instruction(t, th.hyp[0], False, True)
@@ -331,6 +333,59 @@ class Footprints:
         cr = cur.reads | (pe_bits if cur.own_reads else 0) | extra_r
         cw = cur.writes | (pe_bit if cur.own_writes else 0) | extra_w | (live_now & ~live_next)
         return Footprint(cr, cw), fut_fp
+
+    def _window_cur(
+        self, state: State, t: int, window: Window, extra_r: int, extra_w: int, live_now: int
+    ) -> Footprint:
+        """``cur`` of a thread that executes out of order (``execute.Execute.early``): the
+        oldest instruction and every later one that may execute before it, as far as the
+        thread's own state (``pc``, ``ahead``) tells.  Only the thread's own steps change
+        those, so while the outsiders of a stubborn set move, the thread's enabled steps
+        stay among these: from ``pc`` up to the first sequence point (nothing passes one,
+        machine/ordering.py), less what already executed and what must wait for an
+        unexecuted earlier instruction (``Window.ready``, static program order).  Whether
+        one of them is enabled may depend on shared state (its buffer, a line's value, an
+        event, a trap): that is in its footprint, so whoever may change it joins."""
+        lay = self.m.layout
+        th = state.threads[t]
+        prog = lay.programs[t]
+        code = lay.code
+        pc, ahead = th.pc, th.ahead
+        # The oldest: it finishes the thread when everything after it executed already.
+        nxt = pc + 1
+        while ahead >> nxt & 1:
+            nxt += 1
+        last = nxt >= len(prog) or code[prog[nxt]].op == "END"
+        head = self._instruction(t, prog[pc], last, False)
+        reads, writes, own_r, own_w = head.reads, head.writes, head.own_reads, head.own_writes
+        if code[prog[pc]].op not in ("PATHS", "END"):
+            for j in range(pc + 1, min(window.n, len(prog))):
+                if ahead >> j & 1:
+                    continue
+                if code[prog[j]].op not in REORDERABLE:
+                    break  # a sequence point: nothing after it passes it
+                if not window.ready(pc, ahead, j):
+                    continue
+                fp = self._instruction(t, prog[j], False, False)
+                reads |= fp.reads
+                writes |= fp.writes
+                own_r = own_r or fp.own_reads
+                own_w = own_w or fp.own_writes
+        if self.traps_now(state, t):
+            # Taking the trap (see ``thread``): the VM's registers and mappings, the
+            # thread's own context.
+            vm = lay.thread_vm[t]
+            reads |= 1 << (self._vm0 + vm) if vm >= 0 else 0
+            writes |= 1 << (self._ctx0 + t) | live_now
+        if code[prog[pc]].op in ("PATHS", "END") or self.m.mmu is not None:
+            live_next = 0  # a path's first step moves pc elsewhere: any liveness bit may change
+        else:
+            live_next = self._contribution(t, nxt, (), state.mapped)
+        pe_bit = 1 << (self._buf0 + th.pe)
+        pe_bits = pe_bit | 1 << (self._bufc0 + th.pe)
+        cr = reads | (pe_bits if own_r else 0) | extra_r
+        cw = writes | (pe_bit if own_w else 0) | extra_w | (live_now & ~live_next)
+        return Footprint(cr, cw)
 
     def buffer(self, state: State, pe: int) -> Footprint:
         """``cur`` and ``fut`` of the completions of the entries now in PE ``pe``'s
