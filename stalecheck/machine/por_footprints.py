@@ -38,8 +38,8 @@ from typing import NamedTuple
 
 from stalecheck.machine.buffer import loads_blocked, named_lines
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, Instr
-from stalecheck.machine.paths import AMO_AL, RMW_READ
 from stalecheck.machine.ordering import REORDERABLE, Window
+from stalecheck.machine.paths import AMO_AL, RMW_READ
 from stalecheck.machine.spec import Context, VMSpec
 from stalecheck.machine.state import IC_ENTRY, TLBI_ENTRY, State
 from stalecheck.machine.system import Machine
