@@ -129,7 +129,9 @@ _OPS = st.one_of(
     ),
     st.tuples(st.just("BAR"), st.sampled_from(["DMB SY", "DMB LD", "DMB ST", "DSB ST", "ISB"])),
     st.tuples(st.just("CTRL")),
-    st.tuples(st.just("AMO"), _LOC, st.sampled_from(["SWP", "SWPAL", "LDADD", "LDADDA", "CAS", "CASL"]), _DEST),
+    st.tuples(
+        st.just("AMO"), _LOC, st.sampled_from(["SWP", "SWPAL", "LDADD", "LDADDA", "CAS", "CASL"]), _DEST
+    ),
     st.tuples(st.just("EXCL"), _LOC, st.sampled_from(["", "A", "L"]), _DEST),
 )
 
