@@ -91,16 +91,45 @@ class _Plan:
 _ONCE = _Plan([], None, None)  # the outer part was met once: no plan yet
 
 
+class Slot(Unread):
+    """Stands in for one thread or one PE's buffer in a *fine* probe (``Planner._direct``):
+    every use raises ``InnerRead``; where the successor holds it, the state's own goes."""
+
+    __slots__ = ("field", "index")
+
+    def __init__(self, field: int, index: int) -> None:
+        super().__init__(None)
+        self.field = field  # BUFS or THREADS
+        self.index = index
+
+
+BUFS = State._fields.index("bufs")
+THREADS = State._fields.index("threads")
+assert (BUFS, THREADS) == (2, 3)  # the outer part starts with them (Planner._materialize)
+
+# What a fine plan keys a segment by: one thread (with its PE's buffer), or one PE's buffer.
+FineSpec = tuple[int, int]
+FINE_THREAD, FINE_BUFFER = 0, 1
+
+
 class Planner:
     """The plans of one machine, by outer number (see the module doc)."""
 
-    def __init__(self, machine: PlanModel, segments: Sequence[Segment | None]) -> None:
+    def __init__(
+        self,
+        machine: PlanModel,
+        segments: Sequence[Segment | None],
+        fine: Sequence[FineSpec | None],
+    ) -> None:
         self.m = machine
         self.segments = segments  # None: where the cache steps go
+        self.fine = fine  # per segment: what a fine plan keys it by (None: no fine plan)
         self.cut = machine.split_at
         self.outer_keys: dict[tuple[Any, ...], int] = {}
         self.outer_list: list[tuple[Any, ...]] = []
         self._plans: list[_Plan | None] = []  # None: never met
+        self._fine: dict[tuple[Any, ...], Node] = {}
+        self._slots: tuple[tuple[Slot, ...], tuple[Slot, ...]] | None = None
         self._questions: dict[Query, int] = {}
         self._question_list: list[Query] = []
         self._answers: dict[tuple[int, int], tuple[int, ...]] = {}
@@ -123,8 +152,8 @@ class Planner:
         plan = self._plans[oid]
         if plan is None or plan is _ONCE:
             if plan is None:
-                # The first state with this outer part: computed as it is.  Some variants meet
-                # each outer part once (no cache steps): a plan would cost more than it saves.
+                # The first state with this outer part.  Some variants meet each outer part
+                # once (no cache steps): a plan of it would cost more than it saves.
                 self._plans[oid] = _ONCE
                 return self._direct(state, own)
             plan = self._plans[oid] = self._plan(state, oid)
@@ -132,7 +161,12 @@ class Planner:
         for index, node in enumerate(plan.nodes):
             tag = node[0]
             if tag == ASK:
-                node = self._walk(node, plan, index, state, own)
+                leaf = self._walk(node, state, own)
+                if leaf is None:
+                    segment = self.segments[index]
+                    assert segment is not None
+                    plan.nodes[index], leaf = self._grow(node, segment, self._probe_of(state), state, False)
+                node = leaf
                 tag = node[0]
             if tag == LEAF:
                 if node[2]:
@@ -154,29 +188,68 @@ class Planner:
         return out
 
     def _direct(self, state: State, own: int) -> list[Code]:
-        """``codes`` without a plan: every step but the cache steps to run."""
+        """``codes`` without a plan of the outer part: each thread's steps from its *fine*
+        plan, keyed by that thread, its PE's buffer and the system registers (the other
+        threads and buffers are ``Slot``s in its probe), each PE's completions likewise by
+        its buffer; the cache steps by inner part; the rest computed."""
         out: list[Code] = []
-        for segment in self.segments:
+        fine = self._fine
+        for index, segment in enumerate(self.segments):
             if segment is None:
                 live = self.m.live(state)
                 allocatable = self.m.cache_steps.allocatable(state)
                 out += self.m.cache_steps.codes(state, own, live, allocatable)
-            else:
+                continue
+            spec = self.fine[index]
+            leaf: Node | None = None
+            if spec is not None:
+                kind, which = spec
+                if kind == FINE_THREAD:
+                    th = state.threads[which]
+                    key: tuple[Any, ...] = (index, th, state.bufs[th.pe] if th.pe >= 0 else None, state[4:])
+                else:
+                    key = (index, state.bufs[which], state[4:])
+                root = fine.get(key)
+                if root is not None:
+                    leaf = self._walk(root, state, own)
+                if leaf is None:
+                    root, leaf = self._grow(root, segment, self._fine_probe(spec, state), state, True)
+                    if len(fine) >= MEMO_LIMIT:
+                        fine.clear()
+                    fine[key] = root
+            if leaf is None or leaf[0] == DYNAMIC:
                 steps: list[Step] = []
                 segment(state, steps)
                 out += [(COMPUTE, step, None) for step in steps]
+            else:
+                self._materialize(leaf[1], state, own, out)
         return out
 
-    def _walk(self, node: Node, plan: _Plan, index: int, state: State, own: int) -> Node:
-        """Down the tree of a segment's plan by the answers ``state`` gives, growing it
-        where it has not been yet."""
+    def _materialize(self, templates: tuple[Code, ...], state: State, own: int, out: list[Code]) -> None:
+        """Append the codes of a fine leaf's successors of ``state``: its threads and
+        buffers where the templates hold ``Slot``s, and the outer parts numbered."""
+        number = self.number_outer
+        for kind, recipe, effect in templates:
+            if kind == COMPUTE:
+                out.append((COMPUTE, recipe, None))
+                continue
+            buf_recipe, thread_recipe, rest = recipe
+            bufs = state.bufs if buf_recipe is None else _fill(buf_recipe, state.bufs)
+            threads = state.threads if thread_recipe is None else _fill(thread_recipe, state.threads)
+            oid = number((bufs, threads, *rest))
+            if kind == SAME:
+                out.append((SAME, oid, None))
+            else:
+                found = self._apply(own, effect, state)
+                out.append((found[0], oid, found[1]))
+
+    def _walk(self, node: Node, state: State, own: int) -> Node | None:
+        """Down a segment's tree by the answers ``state`` gives: its leaf, or None where
+        the tree has not grown yet."""
         while node[0] == ASK:
-            answer = self._answer(own, node[1], state)
-            child = node[2].get(answer)
+            child = node[2].get(self._answer(own, node[1], state))
             if child is None:
-                segment = self.segments[index]
-                assert segment is not None
-                return self._grow(plan, index, segment, state)
+                return None
             node = child
         return node
 
@@ -193,29 +266,56 @@ class Planner:
 
     def _resolve(self, codes: tuple[Code, ...], state: State, own: int, out: list[Code]) -> None:
         """Append ``codes`` with every deferred effect applied to ``state``'s inner part."""
-        applied = self._applied
         for code in codes:
             if code[0] != EFFECT:
                 out.append(code)
                 continue
-            key = (own, code[2])
-            found = applied.get(key)
-            if found is None:
-                pe, entry, bypass = self._effect_list[code[2]]
-                mem, copies = self.m.completion.written(state.mem, state.copies, pe, entry, bypass)
-                inner = (mem, copies)
-                numbers = self.m.inner_keys
-                found = (numbers.setdefault(inner, len(numbers)), inner)
-                if len(applied) >= MEMO_LIMIT:
-                    applied.clear()
-                applied[key] = found
+            found = self._apply(own, code[2], state)
             out.append((found[0], code[1], found[1]))
+
+    def _apply(self, own: int, effect: int, state: State) -> tuple[int, tuple[Any, ...]]:
+        """The number and value of ``state``'s inner part after deferred effect ``effect``."""
+        key = (own, effect)
+        applied = self._applied
+        found = applied.get(key)
+        if found is None:
+            pe, entry, bypass = self._effect_list[effect]
+            mem, copies = self.m.completion.written(state.mem, state.copies, pe, entry, bypass)
+            inner = (mem, copies)
+            numbers = self.m.inner_keys
+            found = (numbers.setdefault(inner, len(numbers)), inner)
+            if len(applied) >= MEMO_LIMIT:
+                applied.clear()
+            applied[key] = found
+        return found
 
     # ---- building plans ------------------------------------------------------------------
 
+    def _probe_of(self, state: State) -> State:
+        """``state``'s outer part with memory and copies that refuse every read."""
+        return tuple.__new__(State, (UNREAD, UNREAD, *state[self.cut :]))
+
+    def _fine_probe(self, spec: FineSpec, state: State) -> State:
+        """The probe of a fine plan: besides memory and copies, every thread and buffer
+        but the ones its key holds is a ``Slot``."""
+        if self._slots is None:
+            self._slots = (
+                tuple(Slot(BUFS, j) for j in range(len(state.bufs))),
+                tuple(Slot(THREADS, i) for i in range(len(state.threads))),
+            )
+        buf_slots, thread_slots = self._slots
+        kind, which = spec
+        if kind == FINE_THREAD:
+            pe = state.threads[which].pe
+            threads = tuple(th if i == which else thread_slots[i] for i, th in enumerate(state.threads))
+        else:
+            pe = which
+            threads = thread_slots
+        bufs = tuple(buf if j == pe else buf_slots[j] for j, buf in enumerate(state.bufs))
+        return tuple.__new__(State, (UNREAD, UNREAD, bufs, threads, *state[4:]))
+
     def _plan(self, state: State, oid: int) -> _Plan:
-        outer = self.outer_list[oid]
-        probe: State = tuple.__new__(State, (UNREAD, UNREAD, *outer))
+        probe = self._probe_of(state)
         try:
             live: int | None = self.m.live(probe)
         except InnerRead:
@@ -225,20 +325,19 @@ class Planner:
         except InnerRead:
             allocatable = None
         plan = _Plan([], live, allocatable)
-        for index, segment in enumerate(self.segments):
+        for segment in self.segments:
             if segment is None:
                 plan.nodes.append((CACHE,))
-                continue
-            plan.nodes.append((LEAF, (), True))  # replaced by _grow
-            self._grow(plan, index, segment, state)
+            else:
+                plan.nodes.append(self._grow(None, segment, probe, state, False)[0])
         return plan
 
-    def _grow(self, plan: _Plan, index: int, segment: Segment, state: State) -> Node:
-        """Run ``segment`` and the steps it lists on the probe of ``state``'s outer part,
-        loads answered from ``state``; put the result in the segment's tree under the
-        answers given, and return it."""
-        outer = state[self.cut :]
-        probe: State = tuple.__new__(State, (UNREAD, UNREAD, *outer))
+    def _grow(
+        self, root: Node | None, segment: Segment, probe: State, state: State, fine: bool
+    ) -> tuple[Node, Node]:
+        """Run ``segment`` and the steps it lists on ``probe``, loads answered from
+        ``state``; put the leaf in the tree ``root`` under the answers given.  Return the
+        tree (a new root if it was none or a leaf) and the leaf."""
         path: list[tuple[int, tuple[int, ...]]] = []
         access = self.m.access
 
@@ -252,17 +351,15 @@ class Planner:
 
         access.ask = ask
         try:
-            leaf = self._probe(segment, probe)
+            leaf = self._probe(segment, probe, fine)
         finally:
             access.ask = _refuse
-        # Put the leaf under the path of answers; the questions along it are the ones
-        # asked at those places before (the computation is deterministic).
         if not path:
-            plan.nodes[index] = leaf
-            return leaf
-        root = plan.nodes[index]
-        if root[0] != ASK:
-            root = plan.nodes[index] = (ASK, path[0][0], {})
+            return leaf, leaf
+        # The questions along the path are the ones asked at those places before: the
+        # computation is deterministic, the k-th question fixed by the earlier answers.
+        if root is None or root[0] != ASK:
+            root = (ASK, path[0][0], {})
         node = root
         for k, (question, answer) in enumerate(path):
             assert node[0] == ASK and node[1] == question, "a probe asked another question"
@@ -271,12 +368,12 @@ class Planner:
                 children[answer] = leaf
                 break
             child = children.get(answer)
-            if child is None:
+            if child is None or child[0] != ASK:
                 child = children[answer] = (ASK, path[k + 1][0], {})
             node = child
-        return leaf
+        return root, leaf
 
-    def _probe(self, segment: Segment, probe: State) -> Node:
+    def _probe(self, segment: Segment, probe: State, fine: bool) -> Node:
         """A segment's steps and their successors on the probe (or DYNAMIC)."""
         steps: list[Step] = []
         try:
@@ -285,29 +382,80 @@ class Planner:
             # Reads the inner part, or fails (a scenario error): on every real state, where
             # an error surfaces where the plain search would raise it.
             return (DYNAMIC, segment)
-        codes: list[Code] = []
-        pure = True
-        for step in steps:
-            codes.append(self._successor(probe, step))
-            pure = pure and codes[-1][0] != EFFECT
-        return (LEAF, tuple(codes), pure)
+        successor = self._template if fine else self._successor
+        codes = tuple(successor(probe, step) for step in steps)
+        return (LEAF, codes, all(code[0] != EFFECT for code in codes))
 
-    def _successor(self, probe: State, step: Step) -> Code:
+    def _inner(self, probe: State, step: Step) -> tuple[State | None, int, int]:
+        """``next_state`` on the probe, and what it did to the inner part: SAME, EFFECT
+        with the effect's id, or COMPUTE (read it, failed, or wrote it another way)."""
         try:
             succ = self.m.next_state(probe, step)
-            outer = self.number_outer(succ[self.cut :])  # raises if the outer part holds UNREAD
         except (InnerRead, Exception):
-            return (COMPUTE, step, None)
+            return None, COMPUTE, -1
         mem: object = succ[0]
         copies: object = succ[1]
         if mem is UNREAD and copies is UNREAD:
-            return (SAME, outer, None)
+            return succ, SAME, -1
         if type(mem) is Unread and mem is copies and mem.effect is not None:
             effect = self._effects.setdefault(mem.effect, len(self._effects))
             if effect == len(self._effect_list):
                 self._effect_list.append(mem.effect)
-            return (EFFECT, outer, effect)
-        return (COMPUTE, step, None)  # wrote the inner part some other way
+            return succ, EFFECT, effect
+        return None, COMPUTE, -1
+
+    def _successor(self, probe: State, step: Step) -> Code:
+        succ, kind, effect = self._inner(probe, step)
+        if succ is None:
+            return (COMPUTE, step, None)
+        try:
+            outer = self.number_outer(succ[self.cut :])  # raises if the outer part holds UNREAD
+        except (InnerRead, Exception):
+            return (COMPUTE, step, None)
+        return (kind, outer, None) if kind == SAME else (kind, outer, effect)
+
+    def _template(self, probe: State, step: Step) -> Code:
+        """``_successor`` for a fine probe: the successor's outer part as a recipe, its
+        threads and buffers with the places where the state's own go (``_fill``)."""
+        succ, kind, effect = self._inner(probe, step)
+        if succ is None:
+            return (COMPUTE, step, None)
+        buf_recipe = _recipe(succ.bufs, probe.bufs, BUFS)
+        thread_recipe = _recipe(succ.threads, probe.threads, THREADS)
+        rest = succ[4:]
+        if buf_recipe is False or thread_recipe is False or any(isinstance(x, Unread) for x in rest):
+            return (COMPUTE, step, None)
+        return (kind, (buf_recipe, thread_recipe, rest), effect)
+
+
+Recipe = tuple[tuple[Any, ...], tuple[tuple[int, int], ...]]
+
+
+def _recipe(new: object, old: tuple[Any, ...], field: int) -> Recipe | bool | None:
+    """How a fine probe's successor built its threads or buffers: None, the probe's own
+    (the state's, whatever they are); or the tuple with its ``Slot``s' places; False when
+    it is something else (computed then)."""
+    if new is old:
+        return None
+    if type(new) is not tuple:
+        return False
+    holes = []
+    for i, x in enumerate(new):
+        if isinstance(x, Unread):
+            if type(x) is not Slot or x.field != field:
+                return False
+            holes.append((i, x.index))
+    return new, tuple(holes)
+
+
+def _fill(recipe: Recipe, real: tuple[Any, ...]) -> tuple[Any, ...]:
+    template, holes = recipe
+    if not holes:
+        return template
+    out = list(template)
+    for i, j in holes:
+        out[i] = real[j]
+    return tuple(out)
 
 
 def _refuse(query: Query) -> tuple[int, ...]:

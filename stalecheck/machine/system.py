@@ -37,7 +37,7 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
-from stalecheck.machine.plan import Code, Planner, Segment
+from stalecheck.machine.plan import FINE_BUFFER, FINE_THREAD, Code, FineSpec, Planner, Segment
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.rfco import RfCo
@@ -135,7 +135,7 @@ class Machine:
         self._complete_last: tuple[object, bool] = (None, False)
         self._pe_range = range(self.h.n_pes)
         # Steps and successors memoized by outer part (machine/plan.py; explore/split.py).
-        self.planner = Planner(self, self._segments())
+        self.planner = Planner(self, self._segments(), self._fine_specs())
         self.outer_keys = self.planner.outer_keys
         self.outer_list = self.planner.outer_list
         self.number_outer = self.planner.number_outer
@@ -341,6 +341,12 @@ class Machine:
         if self.mmu is not None:
             segments.append(self._mmu_steps)
         return segments
+
+    def _fine_specs(self) -> list[FineSpec | None]:
+        """What ``machine/plan.py`` may key each segment by besides the whole outer part."""
+        specs: list[FineSpec | None] = [(FINE_THREAD, t) for t in self._thread_range]
+        specs += [(FINE_BUFFER, pe) for pe in self._pe_range]
+        return specs + [None] * (len(self._segments()) - len(specs))
 
     def _thread_steps(self, state: State, steps: list[Step], t: int) -> None:
         """Thread ``t``'s next instruction, each way, then what it may execute early."""
