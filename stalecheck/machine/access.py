@@ -20,13 +20,7 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
 from stalecheck.machine.shareability import DmaWatch
 from stalecheck.machine.spec import Context, hcr_bit
-from stalecheck.machine.state import OP_INVAL, SCTLR_C, SCTLR_M, UNREAD, InnerRead, State
-
-Query = tuple[int, int, int, MemType]  # a load's read past its PE's buffer: ``Access.read``'s arguments
-
-
-def _unanswered(query: Query) -> tuple[int, ...]:
-    raise InnerRead
+from stalecheck.machine.state import OP_INVAL, SCTLR_C, SCTLR_M, UNREAD, Query, State, unanswered
 
 
 class Access:
@@ -39,8 +33,8 @@ class Access:
         self._nc_may_hit = layout.spec.options.nc_reads_may_hit
         self.dma = DmaWatch(layout)  # stores a DMA master may see late (shareability.py)
         # What a probe's load reads (machine/plan.py sets it while it probes): the query is
-        # (PE, line, offset, type), the answer ``read``'s on a real state.
-        self.ask: Callable[[Query], tuple[int, ...]] = _unanswered
+        # (``read``, PE, line, offset, type), the answer ``read``'s on a real state.
+        self.ask: Callable[[Query], tuple[int, ...]] = unanswered
 
     def memory_type(self, t: int, in_hyp: bool, sctlr: int, hcr: int, line: int) -> MemType:
         """The type of thread ``t``'s data access to ``line`` for these register values."""
@@ -107,7 +101,7 @@ class Access:
         if forwarded is not None:  # B2.3.1 Coherence-before: a PE sees its own earlier store
             return (forwarded,)
         if state.mem is UNREAD:  # a probe (machine/plan.py): the values come from its oracle
-            return self.ask((th.pe, line, offset, mt))
+            return self.ask((self.read, th.pe, line, offset, mt))
         return self.read(state.copies, state.mem, th.pe, line, offset, mt)
 
     def read(

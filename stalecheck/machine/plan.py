@@ -37,10 +37,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from stalecheck.machine.access import Access, Query
+from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
 from stalecheck.machine.hardware import Hardware
-from stalecheck.machine.state import UNREAD, InnerRead, State, Unread
+from stalecheck.machine.state import UNREAD, InnerRead, Query, State, Unread, unanswered
 from stalecheck.machine.steps import Step
 
 # A successor, as the split search takes it: (inner number, outer number, inner part).
@@ -74,6 +74,12 @@ class PlanModel(Protocol):
     def live(self, state: State) -> int: ...
 
     def next_state(self, state: State, step: Step) -> State: ...
+
+
+class Asker(Protocol):
+    """An object whose reads of memory and copies ask ``ask`` on a probe."""
+
+    ask: Callable[[Query], tuple[int, ...]]
 
 
 class _Plan:
@@ -120,8 +126,10 @@ class Planner:
         machine: PlanModel,
         segments: Sequence[Segment | None],
         fine: Sequence[FineSpec | None],
+        askers: Sequence[Asker],
     ) -> None:
         self.m = machine
+        self.askers = askers  # where the machine's reads of memory and copies ask a probe's oracle
         self.segments = segments  # None: where the cache steps go
         self.fine = fine  # per segment: what a fine plan keys it by (None: no fine plan)
         self.cut = machine.split_at
@@ -257,8 +265,8 @@ class Planner:
         key = (own, question)
         found = self._answers.get(key)
         if found is None:
-            pe, line, offset, mt = self._question_list[question]
-            found = self.m.access.read(state.copies, state.mem, pe, line, offset, mt)
+            query = self._question_list[question]
+            found = query[0](state.copies, state.mem, *query[1:])
             if len(self._answers) >= MEMO_LIMIT:
                 self._answers.clear()
             self._answers[key] = found
@@ -339,21 +347,22 @@ class Planner:
         ``state``; put the leaf in the tree ``root`` under the answers given.  Return the
         tree (a new root if it was none or a leaf) and the leaf."""
         path: list[tuple[int, tuple[int, ...]]] = []
-        access = self.m.access
 
         def ask(query: Query) -> tuple[int, ...]:
             question = self._questions.setdefault(query, len(self._questions))
             if question == len(self._question_list):
                 self._question_list.append(query)
-            answer = access.read(state.copies, state.mem, *query)
+            answer: tuple[int, ...] = query[0](state.copies, state.mem, *query[1:])
             path.append((question, answer))
             return answer
 
-        access.ask = ask
+        for asker in self.askers:
+            asker.ask = ask
         try:
             leaf = self._probe(segment, probe, fine)
         finally:
-            access.ask = _refuse
+            for asker in self.askers:
+                asker.ask = unanswered
         if not path:
             return leaf, leaf
         # The questions along the path are the ones asked at those places before: the
@@ -456,7 +465,3 @@ def _fill(recipe: Recipe, real: tuple[Any, ...]) -> tuple[Any, ...]:
     for i, j in holes:
         out[i] = real[j]
     return tuple(out)
-
-
-def _refuse(query: Query) -> tuple[int, ...]:
-    raise InnerRead

@@ -200,6 +200,16 @@ class Unread:
 
 UNREAD: Any = Unread()  # a probe's memory and copies (Any: it stands in for both types)
 
+# A read of memory and copies a probe may ask instead of making (machine/plan.py): a
+# reader and its arguments after the copies and memory, ``(reader, *args)``; the answer
+# is ``reader(copies, mem, *args)`` on a real state (``Access.read``, ``Walker.values``).
+Query = tuple[Any, ...]
+
+
+def unanswered(query: Query) -> tuple[int, ...]:
+    """The oracle outside a probe: none (a probe's memory is ``UNREAD`` only inside one)."""
+    raise InnerRead
+
 def _fast_replace(cls: type) -> None:
     """Give a NamedTuple a faster ``_replace`` (speed only, same result).
 

@@ -37,7 +37,7 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
-from stalecheck.machine.plan import FINE_BUFFER, FINE_THREAD, Code, FineSpec, Planner, Segment
+from stalecheck.machine.plan import FINE_BUFFER, FINE_THREAD, Asker, Code, FineSpec, Planner, Segment
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.rfco import RfCo
@@ -135,7 +135,10 @@ class Machine:
         self._complete_last: tuple[object, bool] = (None, False)
         self._pe_range = range(self.h.n_pes)
         # Steps and successors memoized by outer part (machine/plan.py; explore/split.py).
-        self.planner = Planner(self, self._segments(), self._fine_specs())
+        askers: list[Asker] = [self.access]
+        if self.mmu is not None:
+            askers.append(self.mmu.walker)
+        self.planner = Planner(self, self._segments(), self._fine_specs(), askers)
         self.outer_keys = self.planner.outer_keys
         self.outer_list = self.planner.outer_list
         self.number_outer = self.planner.number_outer

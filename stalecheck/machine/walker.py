@@ -7,12 +7,14 @@ cached copy (B2.11), and a non-coherent walker reads the PoC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import caches, tlb
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.regimes import Regimes
-from stalecheck.machine.state import State
+from stalecheck.machine.state import UNREAD, Query, State, unanswered
 from stalecheck.machine.translation import (
     ATTR_SHIFT,
     CONTIG,
@@ -36,20 +38,27 @@ class Walker:
         self.layout = layout
         self.regimes = regimes
         self._nc_may_hit = layout.spec.options.nc_reads_may_hit
+        self.ask: Callable[[Query], tuple[int, ...]] = unanswered  # a probe's oracle (machine/plan.py)
 
     def walker_values(self, state: State, pe: int, walk_kind: str, line: int, offset: int) -> tuple[int, ...]:
         """What the walker may read for one entry: it is an observer of its own and
         never sees the PE's buffered stores (D8.2 the walk is a separate observer,
         seed 003); cacheable walks are coherent, NC walks may hit (B2.11), a
         non-coherent walker reads the PoC."""
+        if state.mem is UNREAD:  # a probe (machine/plan.py): the values come from its oracle
+            return self.ask((self.values, pe, walk_kind, line, offset))
+        return self.values(state.copies, state.mem, pe, walk_kind, line, offset)
+
+    def values(
+        self, copies: caches.Copies, mem: caches.Memory, pe: int, walk_kind: str, line: int, offset: int
+    ) -> tuple[int, ...]:
+        """``walker_values`` of these memory and copies."""
         lay = self.layout
         if walk_kind == "wb":
-            return (caches.coherent_value(state.copies, state.mem, lay.h, pe, line, lay.nl)[offset],)
+            return (caches.coherent_value(copies, mem, lay.h, pe, line, lay.nl)[offset],)
         if walk_kind == "noncoherent":
-            return (state.mem[line][offset],)
-        return caches.bypass_read_options(
-            state.copies, state.mem, lay.h, pe, line, offset, self._nc_may_hit, lay.nl
-        )
+            return (mem[line][offset],)
+        return caches.bypass_read_options(copies, mem, lay.h, pe, line, offset, self._nc_may_hit, lay.nl)
 
     def walk_results(
         self,
