@@ -200,13 +200,14 @@ class PartialOrder:
         prog = lay.programs[t]
         if kind == EARLY:  # leaves pc where it is
             instr = lay.code[prog[step[2]]]
-            return instr.op in ("LDR", "EXEC") and instr.reg in regs
+            return instr.op in ("LDR", "EXEC") and lay.writes_any(t, instr.reg, regs)
         th = state.threads[t]
         if th.hyp:
             instr = lay.code[th.hyp[0]]
-            return (done and len(th.hyp) == 1) or (instr.op in ("LDR", "EXEC") and instr.reg in regs)
+            writes = instr.op in ("LDR", "EXEC") and lay.writes_any(t, instr.reg, regs)
+            return (done and len(th.hyp) == 1) or writes
         instr = lay.code[prog[th.pc]]
-        if instr.op in ("LDR", "EXEC") and instr.reg in regs:
+        if instr.op in ("LDR", "EXEC") and lay.writes_any(t, instr.reg, regs):
             return True
         if done:  # finishing: pc moves past this instruction and those run ahead of it
             pc = th.pc + 1
