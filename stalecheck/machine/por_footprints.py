@@ -246,7 +246,8 @@ class Footprints:
 
     def tlb(self, pe: int) -> Footprint:
         """TLB_FILL and TLB_DROP of PE ``pe``'s TLB: a fill walks (``_walk_reads``) for the
-        threads running on the PE; ``cur`` and ``fut`` alike."""
+        threads running on the PE (D8.2: walks may be made speculatively, and their
+        results cached, at any time); ``cur`` and ``fut`` alike."""
         return Footprint(self._walk_reads, 1 << (self._tlb0 + pe))
 
     def icache(self, pe: int) -> Footprint:
@@ -508,8 +509,9 @@ class Footprints:
         lines = named_lines(buf)
         if any(entry[0] in (TLBI_ENTRY, IC_ENTRY) for entry in buf):
             # mmu.complete: every TLB (broadcast) or this PE's, every I-cache, and the
-            # translations other threads made ahead, kept or not by where they run and
-            # what they executed ahead (their ``xl``, which each of their steps writes).
+            # translations other threads made ahead (D8.17 R_LXHLD), kept or not by where
+            # they run and what they executed ahead (their ``xl``: each of their steps
+            # writes it).
             all_ctx = ((1 << self.nt) - 1) << self._ctx0
             reads = lines | self.all_xl | all_ctx | self.all_tlb | self.all_ic
             writes = lines | self.all_tlb | self.all_ic | self.all_xl | 1 << (self._bufc0 + pe)
