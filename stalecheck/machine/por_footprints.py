@@ -237,6 +237,14 @@ class Footprints:
         ic = self.all_ic if self._icache else 0  # without I-caches no fetch fills one
         return Footprint(self._walk_reads | ic | xl, xl | ic)
 
+    def _translates_ahead(self, state: State, t: int) -> bool:
+        """Whether thread ``t`` may take XLATE steps before its own state changes: an
+        instruction up to its next context synchronisation event still to translate or
+        fetch (``Mmu._window``; only its own steps shrink that window).  Those steps
+        walk and look at the buffer (FEAT_ETS2)."""
+        mmu = self.m.mmu
+        return mmu is not None and bool(mmu._window(state, t))
+
     def _translated(self, t: int, instr: Instr) -> bool:
         """Whether ``instr`` of thread ``t`` goes through the translation model (a data
         access to a virtual address, a fetch): it may fault, and the fault changes the
@@ -333,11 +341,18 @@ class Footprints:
             writes |= ctx  # finishing, or running at EL2 and returning (ERET synchronises)
         may_trap, fault_pages = self._may_trap(t, instr, in_hyp)
         completes = (op in _BUFFERED or (self._xlate and op in ("TLBI", "IC"))) and not device
-        xl = self.translator(t)
-        reads |= xl.reads
-        writes |= xl.writes
-        if self._translated(t, instr):
-            writes |= ctx  # a fault taken: exception entry, at EL1 or (stage 2) EL2
+        if self._xlate and not device:
+            # Every step may use or discard translations made ahead (``early``: ISB,
+            # exception entry); a translated one also walks (``translator``), looks at
+            # its buffer (FEAT_ETS2) and may fault (exception entry, at EL1 or EL2).
+            xb = 1 << (self._xl0 + t)
+            reads |= xb
+            writes |= xb
+            if self._translated(t, instr):
+                xl = self.translator(t)
+                reads |= xl.reads
+                writes |= xl.writes | ctx
+                own_r = True
         out = Instruction(
             reads, writes, own_r, own_w, may_trap, fault_pages, lines if completes else 0, completes, own_m
         )
@@ -429,7 +444,7 @@ class Footprints:
             live_next = self._contribution(t, th.pc + 1, (), state.mapped)
         pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
         pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe) if th.pe >= 0 else 0)
-        if self._xlate and th.pe >= 0:  # XLATE steps of later instructions, FEAT_ETS2's look at the buffer
+        if self._xlate and th.pe >= 0 and self._translates_ahead(state, t):
             xl = self.translator(t)
             extra_r |= xl.reads | pe_bits
             extra_w |= xl.writes
@@ -490,7 +505,7 @@ class Footprints:
         pe_bit = 1 << (self._buf0 + th.pe)
         marks = 1 << (self._bufm0 + th.pe)
         pe_bits = pe_bit | 1 << (self._bufc0 + th.pe) | marks
-        if self._xlate:  # XLATE steps, FEAT_ETS2's look at the buffer (see ``thread``)
+        if self._xlate and self._translates_ahead(state, t):  # see ``thread``
             xl = self.translator(t)
             extra_r |= xl.reads | pe_bits
             extra_w |= xl.writes
