@@ -42,7 +42,8 @@ _ALU = {
     "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
 }
 _ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
-_PAIRS = ("LDP", "STP", "LDPSW")  # LDNP/STNP are not: their address dependencies order nothing
+_PAIRS = ("LDP", "STP", "LDPSW", "LDNP", "STNP", "LDIAPP", "STILP")
+_PAIR_STORES = ("STP", "STNP", "STILP")
 # Multiply-accumulate: mnemonic -> (the product, how the accumulator combines with it).
 _MULTIPLY_ADD = {
     "MADD": ("MUL", "ADD"), "MSUB": ("MUL", "SUB"), "MNEG": ("MUL", "SUB"),
@@ -229,7 +230,15 @@ class _Thread:
         to consecutive cells, each single-copy atomic on its own and neither ordered with
         the other (B2.2.1: "treated as two single-copy atomic reads"; as herd, without
         FEAT_LSE2, which makes an aligned pair one access: a weaker model, never a
-        stronger one), then the base register's write-back (C6.2 LDP, STP)."""
+        stronger one), then the base register's write-back (C6.2 LDP, STP).
+
+        LDNP/STNP are LDP/STP with a non-temporal hint, except that an LDNP read need not
+        respect an address dependency from an earlier read (C3.2.5): paths.py refuses
+        an LDNP whose address depends on a load.  LDIAPP/STILP (FEAT_LRCPC3) are two
+        RCpc acquires / two releases, the one of Rt1 ordered before the one of Rt2, and
+        for STILP's pre-index form Rt2's before Rt1's (C6.2.208 LDIAPP, C6.2.397 STILP):
+        emitted in that order, an acquire orders every later access and every earlier
+        access is ordered before a release (B2.3.7 Barrier-ordered-before)."""
         m = ins.mnemonic.upper()
         ops = ins.operands
         if len(ops) not in (3, 4):
@@ -246,24 +255,35 @@ class _Thread:
             raise self.refuse(ins, "addressing mode")
         if canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)) and (mem.writeback or post):
             raise self.refuse(ins, "a pair that writes back into a register it transfers")
-        if m == "LDP" and canonical_reg(rt1) == canonical_reg(rt2):
-            raise self.refuse(ins, "LDP into one register twice (CONSTRAINED UNPREDICTABLE)")
+        if m not in _PAIR_STORES and canonical_reg(rt1) == canonical_reg(rt2):
+            raise self.refuse(ins, f"{m} into one register twice (CONSTRAINED UNPREDICTABLE)")
+        if m in ("LDNP", "STNP") and (mem.writeback or post is not None):
+            raise self.refuse(ins, "addressing mode")  # C3.2.5: base plus offset only
+        ordered = m in ("LDIAPP", "STILP")
+        if ordered and "ZR" in canonical_reg(rt1) + canonical_reg(rt2):
+            raise self.refuse(ins, f"{m} with a zero register (its ordering then depends on the encoding)")
+        if m == "LDIAPP" and canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)):
+            raise self.refuse(ins, "LDIAPP into its base register")
         size = 4 if m == "LDPSW" or rt1[:1].upper() == "W" else 8
 
         def src(op: str, *args: object) -> Src:
             return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
 
         out: list[Src] = []
-        regs = (rt1, rt2)
-        if m != "STP" and canonical_reg(base) in (canonical_reg(rt1),):
-            regs = (rt2, rt1)  # load the base register last: the other address still uses it
-        for rt in regs:
-            k = 0 if rt == rt1 else 1
+        first = 0
+        if m not in _PAIR_STORES and not ordered and canonical_reg(base) == canonical_reg(rt1):
+            first = 1  # load the base register last: the other address still uses it
+        if m == "STILP" and mem.writeback:
+            first = 1  # C6.2.397: pre-index, Rt2's write is ordered before Rt1's
+        for k in (first, 1 - first):
+            rt = (rt1, rt2)[k]
             addr = Address(Operand("reg", base), Operand("imm", value=offset.value + k * size))
-            if m == "STP":
-                out.append(src("ST", Operand("reg", rt), addr, False, 0))
+            if m in _PAIR_STORES:
+                out.append(src("ST", Operand("reg", rt), addr, m == "STILP", 0))
             else:
-                out.append(src("LD", rt, addr, "", False, 4 if m == "LDPSW" else 0, m == "LDPSW"))
+                order = "Q" if m == "LDIAPP" else ""
+                out.append(src("LD", rt, addr, order, False, 4 if m == "LDPSW" else 0, m == "LDPSW",
+                               m == "LDNP"))
         step = post.value if isinstance(post, ast.Imm) else offset.value if mem.writeback else 0
         if step:
             out.append(src("ALU", "ADD", base, base, Operand("imm", value=step), False))

@@ -26,7 +26,7 @@ INSTRUCTION_TESTS = sorted(INSTRUCTIONS.glob("*.litmus"))
 # Floors of the number of tests the machine engine accepts (issue 10 reports them;
 # ``python -m stalecheck.crosscheck DIR`` prints them).  Only ever raise these.
 CATALOGUE_FLOOR = 80  # of 80
-INSTRUCTION_FLOOR = 230  # of 309 (277 within the axiomatic engine)
+INSTRUCTION_FLOOR = 235  # of 309 (277 within the axiomatic engine)
 
 
 @cache

@@ -96,8 +96,9 @@ class Src(NamedTuple):
       ``CSEL (rd, rn, rm, cond)``;
     - ``B (cond, label)`` (``cond`` "" for always), ``CBZ (reg, label, nonzero)``,
       ``LABEL (name,)``;
-    - ``LD (rd, address, order, exclusive[, size, signed])`` with ``order`` one of "",
-      "A", "Q", and ``size`` in bytes for a narrow load (``LDRB``, ``LDRSH``: 1, 2, 4);
+    - ``LD (rd, address, order, exclusive[, size, signed[, non_temporal]])`` with ``order``
+      one of "", "A", "Q", ``size`` in bytes for a narrow load (``LDRB``, ``LDRSH``: 1, 2,
+      4), and ``non_temporal`` for a read of ``LDNP``;
     - ``ST (src, address, release[, size])``, ``STX (status, src, address, release)``;
     - ``CAS (rs, rt, address, acquire, release)``, ``SWP (rs, rt, address, acquire, release)``,
       ``LDOP (op, rs, rt, address, acquire, release)``;
@@ -452,6 +453,8 @@ class Elaborator:
         elif op == "LD":
             rd, addr, order, exclusive = a[:4]
             size, signed = (a[4], a[5]) if len(a) > 4 else (0, False)
+            if len(a) > 6 and a[6]:
+                self._non_temporal(w, addr, src)
             base = self._base(w, addr, src)
             slot = self.load(w, src, rd, addr, order, EXCLUSIVE if exclusive else 0)
             if signed:  # LDRSB/LDRSH/LDRSW: sign-extend the byte, halfword or word (C6.2)
@@ -477,6 +480,18 @@ class Elaborator:
             raise self.refuse(src, f"instruction {src.text or op}")
         w.pc += 1
         return []
+
+    def _non_temporal(self, w: _Walk, addr: Address, src: Src) -> None:
+        """C3.2.5: "If an address dependency exists between two memory reads, and a Load
+        Non-temporal Pair instruction generated the second read, then in the absence of any
+        other barrier mechanism to achieve order, the memory accesses can be observed in
+        any order".  The window cannot satisfy a read before its address is known (that
+        needs Flat's value speculation), so such an LDNP is refused, never ordered."""
+        _, expr = self.address(w, addr, src)
+        data, picks = rx.dependencies(expr)
+        if data or picks:
+            raise self.refuse(src, "an LDNP whose address depends on a load (C3.2.5 lets its read "
+                                   "pass that load, which the machine does not model)")
 
     def _base(self, w: _Walk, addr: Address, src: Src) -> rx.Expr | None:
         """The base register's value before the access, when the access writes it back."""
