@@ -386,6 +386,12 @@ class _Thread:
                 regs = [self.reg(ins, op) for op in ops[:3]]
                 cond = self.condition(ins, ops[3])
             return src("CSEL", *regs, cond, variant)
+        if m in ("MRS", "MSR"):  # only the flags: C5.2 NZCV, a special-purpose register
+            arity(2)
+            sysreg = ops[1] if m == "MRS" else ops[0]
+            if not isinstance(sysreg, ast.Reg) or sysreg.name.upper() != "NZCV":
+                raise self.refuse(ins, "system register")
+            return src(f"{m}_NZCV", self.reg(ins, ops[0] if m == "MRS" else ops[1]))
         if m in ("TBZ", "TBNZ"):
             arity(3)
             bit = ops[1]
@@ -417,6 +423,13 @@ class _Thread:
             arity(3)
             return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),
                        self.address(ins, ops[2]), m == "STLXR")
+        if m.startswith("CASP") and m[4:] in _ORDER_SUFFIX:
+            arity(5)
+            acq, rel = _ORDER_SUFFIX[m[4:]]
+            regs = [self.reg(ins, op) for op in ops[:4]]
+            if len({r[:1] for r in regs}) != 1 or "ZR" in "".join(regs):
+                raise self.refuse(ins, "register operands")
+            return src("CASP", *regs, self.address(ins, ops[4]), acq, rel)
         for base in ("CAS", "SWP"):
             if m.startswith(base) and m[len(base):] in _ORDER_SUFFIX:
                 arity(3)
@@ -438,6 +451,13 @@ class _Thread:
                     arity(2)
                     zr = "WZR" if self.reg(ins, ops[0]).startswith("W") else "XZR"
                     return src("LDOP", op, self.reg(ins, ops[0]), zr, self.address(ins, ops[1]), False, rel)
+        if m in ("LDXP", "LDAXP", "STXP", "STLXP"):
+            # B2.2.1: a 32-bit pair is one single-copy atomic access, and a successful 64-bit
+            # store-exclusive pair "a single-copy atomic update of the entire memory
+            # location"; the machine's accesses are of one cell each.
+            raise self.refuse(ins, f"instruction {m} (an exclusive pair: single-copy atomic over two cells)")
+        if m in ("LDAP", "STLP"):
+            raise self.refuse(ins, f"instruction {m} (herd's acquire/release pair, not in the Arm ARM)")
         raise self.refuse(ins, f"instruction {m}")
 
 

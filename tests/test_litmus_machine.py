@@ -188,3 +188,29 @@ exists (1:X2=1 /\\ 1:X6=0)
     plain = text.replace("LDNP W6,W7,[X5]", "LDNP W6,W7,[X1]")
     machine = litmus_machine.check(parse_litmus(plain, "t.litmus"))
     assert ("1:X2=1", "1:X6=0") in machine.state_counts  # no dependency: nothing orders them
+
+
+@pytest.mark.parametrize(("name", "value"), [("L053", 6), ("L104", 0)])
+def test_the_flags_read_and_written_as_nzcv(name: str, value: int) -> None:
+    """C5.2 NZCV: N, Z, C and V are bits 31..28.  L053: ``CMP W1,#0`` with W1 = 0 sets Z
+    and C, so ``MRS X0,NZCV`` then ``LSR X0,X0,28`` gives 6; L104: ``MSR NZCV,X0`` with
+    X0 = 0 clears them all, whatever the ``CMP`` before it set."""
+    machine, axiomatic = _counts(f"{name}.litmus")
+    assert machine == axiomatic
+    assert [k[0].endswith(f"={value}") for k in machine] == [True]
+
+
+def test_a_branch_on_flags_written_by_msr() -> None:
+    """``MSR NZCV`` sets the flags a later ``B.cond`` reads (C1.2.4 Condition code)."""
+    text = """AArch64 msr-branch
+{ 0:X0=0x40000000; }
+ P0            ;
+ MSR NZCV,X0   ;
+ MOV W1,#1     ;
+ B.NE L0       ;
+ MOV W1,#2     ;
+L0:            ;
+exists (0:X1=2)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic == {("0:X1=2",): 1}
