@@ -573,6 +573,8 @@ def _widths(test: ast.LitmusTest) -> list[_Width]:
                 continue
             data = ins.operands[1] if m.startswith("ST") and "X" in m[2:5] else ins.operands[0]
             narrow = _NARROW_LOADS.get(m, (m, 0, False))[1] or _NARROW_STORES.get(m, (m, 0))[1]
+            if m == "LDPSW":  # two words, sign-extended into X registers (C6.2 LDPSW)
+                narrow = 4
             if narrow:
                 out.append(_Width(ins.line, ins.column, narrow))
             elif isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):

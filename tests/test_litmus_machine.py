@@ -214,3 +214,23 @@ exists (0:X1=2)
 """
     machine, axiomatic = _counts(text)
     assert machine == axiomatic == {("0:X1=2",): 1}
+
+
+def test_a_caspl_does_not_order_its_own_two_writes() -> None:
+    """C6.2.54 CASPL "store[s] to memory with release semantics": a release is ordered
+    after every program-order-earlier access (B2.3.7), but the two writes of one CASP are
+    one instruction's, not in program order (herd builds them so): another PE may see the
+    second cell's new value and then the first cell's old one."""
+    text = """AArch64 casp-writes
+{ int x[2]; 0:X4=x; 1:X4=x; }
+ P0                     | P1             ;
+ MOV W0,#0              | LDR W5,[X4,#4] ;
+ MOV W1,#0              | DMB LD         ;
+ MOV W2,#1              | LDR W6,[X4]    ;
+ MOV W3,#1              |                ;
+ CASPL W0,W1,W2,W3,[X4] |                ;
+exists (1:X5=1 /\\ 1:X6=0)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic
+    assert ("1:X5=1", "1:X6=0") in [k[-2:] for k in machine]
