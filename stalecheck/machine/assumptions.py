@@ -72,9 +72,9 @@ IN_ORDER = (
 )
 
 WEAK_TRANSLATION = (
-    "out-of-order execution with translation: two accesses through one virtual address keep "
-    "program order (stronger than the Arm ARM only for a load forwarding from a store not executed "
-    "yet, or two loads of one location satisfied out of order); only a plain load passes an older "
+    "out-of-order execution with translation: accesses reorder by the physical location their "
+    "translation gives (B2.3.1 coherence on it, forwarding once the store's walk is made); "
+    "only a plain load passes an older "
     "translated access whose walk is not made yet, and is undone if that access faults; a "
     "translation made ahead that a later instruction has executed past survives another PE's "
     "completed TLBI (weaker than D8.17 R_LXHLD)"
