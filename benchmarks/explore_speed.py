@@ -236,22 +236,34 @@ def parallel_speedup(case: str, size: tuple[int, ...], jobs: int) -> dict[str, A
     they all have, plus the coordinator) says what wall time the split would take on
     ``jobs`` free cores.  The one-process figure is the faster of the search as
     ``check`` runs it and with the garbage collector off (as the workers run), so the
-    speed-up is not flattered by the collector."""
+    speed-up is not flattered by the collector.  Every search starts from a fresh
+    machine, as ``check`` and ``check -j`` do: the model's memos (cache steps, inner-part
+    numbers, bad-state answers) fill during the measured search, in each worker too."""
     from stalecheck.explore.parallel import LocalWorkers, search
 
-    machine = Machine(CASES[case][0](*size))
-    machine.actions(machine.initial_state())  # warm caches outside the measurement
+    spec = CASES[case][0](*size)
+
+    def fresh() -> Machine:
+        machine = Machine(spec)
+        machine.actions(machine.initial_state())  # warm imports and caches of code, not of states
+        return machine
+
+    machine = fresh()
     load_before = os.getloadavg()[0]
     wall = time.monotonic()
     cpu = time.process_time()
     plain = check(machine, Budget())
     plain_wall, plain_cpu = time.monotonic() - wall, time.process_time() - cpu
+    machine = fresh()
+    gc.collect()
     gc.disable()
     cpu = time.process_time()
     check(machine, Budget())
     plain_cpu_no_gc = time.process_time() - cpu
     gc.enable()
     one = min(plain_cpu, plain_cpu_no_gc)
+    machine = fresh()
+    gc.collect()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     children = usage.ru_utime + usage.ru_stime
     workers = LocalWorkers(lambda: machine, jobs)
