@@ -200,9 +200,11 @@ def rename_plain(program: Sequence[Instr]) -> tuple[tuple[Instr, ...], Writes]:
     """Static renaming of a straight-line program of plain instructions (a builder thread
     without register arithmetic or branches): each register write (``LDR``, ``EXEC``) gets
     a slot of its own, and a ``STR loc, r1`` reads the slot of the program-order-latest
-    earlier write of ``r1``.  B2.3.6: a register dependency runs from the write that
-    program order makes the source of the read, so reads follow that write and out-of-order
-    execution (``ordering.Window``) never lets an older write's value replace a newer one.
+    earlier write of ``r1``: B2.3.1 Local register read successor (a Register Read Effect
+    reads the program-order-latest earlier Register Write Effect to that register, with no
+    write between), on which B2.3.6's Dependency through registers and memory builds.  So
+    out-of-order execution (``ordering.Window``) never lets an older write's value replace
+    a newer one.
     The text keeps the architectural name, for witnesses.  Also returns, for each register
     written more than once, its writes in program order: (index, slot)."""
     current: dict[str, str] = {}
