@@ -68,6 +68,13 @@ def _ordered_load(instr: Instr) -> bool:
     return instr.op in LOADS and not instr.flags & NORET
 
 
+def _ctrl_orders(instr: Instr) -> bool:
+    """What a control dependency orders after the branch: B2.3.7 Dependency-ordered-before
+    (ctrl to an Explicit Memory Write, a TLBI, a DC CVAU or an IC Effect; ctrl+ISB)."""
+    op = instr.op
+    return op in ("STR", "ISB", "TLBI", "IC") or (op == "DC" and instr.kind == "CVAU")
+
+
 def _cmo_must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order: bool) -> bool:
     """Cache maintenance against loads, stores and other maintenance, once barriers
     are dealt with: D7.5.9.15 Ordering and completion of data and instruction cache
@@ -84,9 +91,11 @@ def _cmo_must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_o
     # DC by VA: "Execute in program order relative to loads or stores that ... Access an
     # address in Normal memory with either Inner Write Through or Inner Write Back attributes
     # within the same cache line" and "relative to other data cache instructions ... within the
-    # same cache line"; any order for a different line unless a DMB or DSB.  Model: the
-    # same line keeps program order whatever the memory types (stronger than the manual for
-    # a Non-cacheable or Device access, or one of different cacheability; printed).
+    # same cache line"; any order for a different line unless a DMB or DSB.  ``same_line``
+    # is False for a Device or Inner Non-cacheable access (Window.uncached_line).  Model: an
+    # access whose type may be Inner cacheable keeps program order with a DC of its line even
+    # where the two differ in cacheability (only through an SCTLR_EL1 or HCR_EL2 change
+    # between them; printed).
     return same_line
 
 
@@ -113,6 +122,13 @@ def _must_precede(
         # software can rely on the effects of that write to affect instructions appearing in
         # program order after the write": later accesses may execute first (old value).
         return lt in _AFTER_MSR
+    if e == "AWAIT" and _ctrl_orders(later):
+        # The loop's exit branch reads the polled value: B2.3.6 Control dependency, and
+        # B2.3.7 Dependency-ordered-before orders after it a write, a TLBI, a DC CVAU or an
+        # IC (ctrl) and an ISB (ctrl+ISB).  Other maintenance (DC CIVAC, set/way) may
+        # execute before the loop exits: D7.5.9.15, any order with loads of another line
+        # unless a DMB or DSB (a DC of the polled line keeps order by address, below).
+        return True
     if e == "TLBI" or lt == "TLBI":
         # D8.17.8 R_TGVWD: "the effects of a TLB maintenance instruction can be observed in
         # any order relative [to] that instruction unless a DSB is executed between the
@@ -162,12 +178,6 @@ def _must_precede(
         # A WAIT is an acquire of a flag, or an ioctl or exception returning (a context
         # synchronisation event): nothing after it executes before it (B2.3.7: an
         # acquire is ordered before every later access).
-        return True
-    if e == "AWAIT" and lt in ("STR", "ISB", "DC", "DCSW"):
-        # The loop's exit branch reads the polled value: B2.3.6 Control dependency, and
-        # B2.3.7 Dependency-ordered-before orders a write after it (ctrl), an ISB after it
-        # (ctrl+ISB).  Model: cache maintenance is not performed speculatively either (a
-        # DC after the loop waits for it, as a store does; printed).
         return True
     if lt == "ISB":
         # An ISB waits for no earlier load on its own (B2.3.7 only orders through a
@@ -248,6 +258,7 @@ class Window:
         setway_in_order: bool = False,
         spans: tuple[tuple[int, int], ...] = (),
         is_va: Callable[[str], bool] | None = None,
+        uncached_line: Callable[[object], bool] | None = None,
     ) -> None:
         instrs = [code[i] for i in program]
         # Per instruction: a data access through the translation model (a virtual
@@ -270,6 +281,9 @@ class Window:
         ]
         self.precise = precise
         self.setway_in_order = setway_in_order
+        # Whether the thread's loads and stores to a line are never Normal Inner
+        # Write-Through or Write-Back (D7.5.9.15: they pass a DC of their line).
+        self.uncached_line = uncached_line
         self.instrs = instrs
         self.n = n = len(instrs)
         self.precede = [0] * n  # bit i set: instruction i must execute before this one
@@ -323,6 +337,12 @@ class Window:
             lines = self.lines
             for i in range(start, j):
                 same_line = lines[i] is not None and lines[i] == lines[j]
+                one_dc = (instrs[i].op == "DC") != (later.op == "DC")
+                if same_line and one_dc and self.uncached_line is not None:
+                    # D7.5.9.15: a DC by VA "can execute in any order relative to loads or
+                    # stores that access any address with the Device memory attribute, or
+                    # with Normal memory with Inner Non-cacheable attribute".
+                    same_line = not self.uncached_line(lines[j])
                 # Through a virtual address the same-location rules (B2.3.1 Coherence
                 # order) hold on the physical location the translation gives: execute.py
                 # checks them there, so two accesses through one VA reorder exactly as two
@@ -379,6 +399,8 @@ class Window:
             elif op == "ISB":
                 # B2.3.7: ctrl;[ISB];po and addr;[M];po;[ISB];po (and their pick forms).
                 mask |= branches | accesses_addr
+            elif _ctrl_orders(later):
+                mask |= branches  # B2.3.7: ctrl to a TLBI, DC CVAU or IC Effect
             elif op == "ASSUME":
                 mask |= hd | pd  # a guess is checked once the values it reads are known
             elif op == "EXEC":
