@@ -53,9 +53,10 @@ REORDERABLE = (
 # What a direct system-register write keeps in program order after it (D24.1 Synchronization
 # requirements for System registers: a later instruction may use the old value until a
 # Context Synchronization event): the events that synchronise it (ISB, WAIT, a DSB that
-# completes it), another MSR (direct writes to one register occur in program order) and
-# TLBI (its scope reads the translation registers; Model).
-_AFTER_MSR = ("MSR", "ISB", "DSB", "WAIT", "TLBI")
+# completes it) and another MSR ("All direct writes to the same register ... occur in
+# program order relative to each other").  A TLBI reads no SCTLR_EL1 field (its scope is
+# the regime's ASID and VMID), so it passes an MSR of the notation, and an MSR passes it.
+_AFTER_MSR = ("MSR", "ISB", "DSB", "WAIT")
 _DATA = ("LDR", "STR", "AWAIT")
 _FULL = ("SY", "ISH", "OSH", "NSH")
 _ST = ("ST", "ISHST", "OSHST", "NSHST")
@@ -115,8 +116,11 @@ def _must_precede(
         return False  # an ASSUME is ordered by its dependencies only (Window)
     if lt == "MSR":
         # D24.1: "Direct writes to System registers are not allowed to affect any
-        # instructions appearing in program order before the direct write".
-        return True
+        # instructions appearing in program order before the direct write": an earlier
+        # instruction that reads SCTLR_EL1 (an access, maintenance, a fetch) executes
+        # first.  A TLBI reads none of its fields, and a DMB orders memory effects only
+        # (B2.3.7), which an MSR is not: the MSR may execute before them.
+        return e not in ("TLBI", "DMB")
     if e == "MSR":
         # D24.1: "a direct write to a System register requires synchronization before
         # software can rely on the effects of that write to affect instructions appearing in

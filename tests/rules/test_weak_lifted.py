@@ -128,3 +128,22 @@ def test_a_dc_lets_device_and_non_cacheable_accesses_of_its_line_pass() -> None:
         assert ((EARLY, 0, 2, 0) in m.actions(m.initial_state())) == passes, memtype
         window = m.execute.windows[0]
         assert window is not None and window.precede[3] & 0b100
+
+
+def test_an_msr_orders_only_what_reads_the_register() -> None:
+    """D24.1: "Direct writes to System registers are not allowed to affect any
+    instructions appearing in program order before the direct write" and "All direct
+    writes to the same register ... are guaranteed to occur in program order relative to
+    each other"; a write "requires synchronization before software can rely on" it for
+    later instructions.  An MSR of SCTLR_EL1 waits for the earlier accesses (they read
+    the register) and goes before a later ISB, WAIT, DSB or MSR; a TLBI reads none of its
+    fields (it used to keep program order with an MSR both ways, a Model choice) and a
+    DMB orders memory effects only (B2.3.7), so neither holds it back."""
+    msr = Instr(Op.MSR, kind="C", value=1)
+    tlbi = Instr(Op.TLBI, kind="VAE1IS", loc="V")
+    assert not _must_precede(msr, tlbi, False) and not _must_precede(tlbi, msr, False)
+    assert not _must_precede(Instr(Op.DMB, kind="ISH"), msr, False)
+    assert _must_precede(Instr(Op.LDR, loc="X", reg="r1"), msr, False)
+    assert _must_precede(Instr(Op.DC, kind="CIVAC", loc="X"), msr, False)
+    assert _must_precede(msr, Instr(Op.MSR, kind="M", value=1), False)
+    assert _must_precede(msr, Instr(Op.ISB), False)
