@@ -127,3 +127,134 @@ class Decoder:
             for row in marshal.loads(rows)
         ]
         return states, np.frombuffer(keys, dtype=np.int64).tolist(), shared
+
+
+# ---- split states: a rest and an inner part -------------------------------------------------
+#
+# The split search (``explore/split.py``, ``explore/partition_split.py``) stores a state as
+# its *rest* (the fields after ``split_at``: buffers, threads, ...), the key of a bucket,
+# and the number of its *inner* part (memory and copies) in the worker's own numbering.
+# A state crosses as two codes.  The rest code numbers the distinct rests sent on the
+# channel: the receiver keeps, beside each rest it decoded, its own bucket for it, so a
+# state whose rest crossed before is looked up without hashing the rest again (states
+# crossing to one worker share their rests: the same instruction taken from states that
+# differ only by their caches).  The inner code is the sender's number of the inner
+# part; the receiver numbers each inner part it is sent once, by comparing the part
+# itself (``inner_keys.setdefault``), never a digest, so the pair the owner looks up is
+# the state itself and ``unreachable`` stays a proof.  New rests and inner parts cross
+# field by field through the same per-position tables as ``Encoder``'s.
+
+
+class PartsEncoder:
+    """The sending end of one channel of split states."""
+
+    def __init__(self, template: tuple[Any, ...], cut: int) -> None:
+        self.width = len(template)
+        self.cut = cut
+        self.reset_pending = False
+        self._fresh_tables()
+        self.shared_sent = -1
+
+    def _fresh_tables(self) -> None:
+        self.fields: list[dict[Any, int]] = [{} for _ in range(self.width)]
+        self.rests: dict[tuple[Any, ...], int] = {}
+        self.inners: set[int] = set()
+        self.size = 0
+        self.new_fields: list[tuple[int, Any]] = []
+        self.new_rests: list[tuple[int, ...]] = []
+        self.new_inners: list[tuple[int, tuple[int, ...]]] = []
+
+    def begin(self) -> None:
+        """Before the codes of one batch: start afresh once the tables hold ``RESET_AFTER``
+        values (the receiver drops its tables when the next batch says so)."""
+        if self.size >= RESET_AFTER:
+            self._fresh_tables()
+            self.reset_pending = True
+
+    def rest_code(self, rest: tuple[Any, ...]) -> int:
+        """The code of ``rest`` (a state's fields from ``cut`` on) on this channel."""
+        code = self.rests.get(rest)
+        if code is None:
+            code = self.rests[rest] = len(self.rests)
+            self.new_rests.append(self._codes(rest, self.cut))
+            self.size += 1
+        return code
+
+    def inner_code(self, number: int, inner: tuple[Any, ...]) -> int:
+        """The code of the inner part ``inner``, numbered ``number`` by the sender."""
+        if number not in self.inners:
+            self.inners.add(number)
+            self.new_inners.append((number, self._codes(inner, 0)))
+            self.size += 1
+        return number
+
+    def _codes(self, values: tuple[Any, ...], offset: int) -> tuple[int, ...]:
+        out = []
+        for position, value in enumerate(values, offset):
+            table = self.fields[position]
+            code = table.get(value, _MISSING)
+            if code == _MISSING:
+                code = table[value] = len(table)
+                self.new_fields.append((position, value))
+                self.size += 1
+            out.append(code)
+        return tuple(out)
+
+    def batch(
+        self, rests: Sequence[int], inners: Sequence[int], keys: Sequence[int], shared: dict[Any, Any] | None
+    ) -> bytes:
+        """One batch: the states coded since ``begin`` as (rest, inner) code pairs with their
+        keys, what the receiver has not seen yet, and the side tables if they grew."""
+        if shared is not None and len(shared) != self.shared_sent:
+            self.shared_sent = len(shared)
+        else:
+            shared = None
+        batch = pickle.dumps(
+            (
+                self.reset_pending,
+                shared,
+                self.new_fields,
+                self.new_rests,
+                self.new_inners,
+                marshal.dumps((list(rests), list(inners)), 4),
+                np.asarray(keys, dtype=np.int64).tobytes(),
+            ),
+            pickle.HIGHEST_PROTOCOL,
+        )
+        self.reset_pending = False
+        self.new_fields, self.new_rests, self.new_inners = [], [], []
+        return batch
+
+
+class PartsDecoder:
+    """The receiving end of one channel of split states.  ``number`` gives an inner part
+    the receiver's own number (``inner_keys.setdefault``)."""
+
+    def __init__(self, template: tuple[Any, ...], cut: int, number: Callable[[tuple[Any, ...]], int]) -> None:
+        self.width = len(template)
+        self.cut = cut
+        self.number = number
+        self._fresh_tables()
+
+    def _fresh_tables(self) -> None:
+        self.fields: list[list[Any]] = [[] for _ in range(self.width)]
+        self.rests: list[tuple[Any, ...]] = []
+        self.inners: dict[int, tuple[int, tuple[Any, ...]]] = {}  # code: (own number, inner part)
+
+    def decode(self, batch: bytes) -> tuple[bool, dict[Any, Any] | None, list[int], list[int], list[int]]:
+        """Whether the channel started afresh (codes met before mean nothing now), the side
+        tables if sent, and the rest codes, inner codes and keys of the batch's states.
+        Read ``rests`` and ``inners`` for what the codes stand for."""
+        reset, shared, new_fields, new_rests, new_inners, rows, keys = pickle.loads(batch)
+        if reset:
+            self._fresh_tables()
+        fields = self.fields
+        for position, value in new_fields:
+            fields[position].append(value)
+        outer_fields, inner_fields = fields[self.cut :], fields[: self.cut]
+        self.rests.extend(tuple(map(_item, outer_fields, row)) for row in new_rests)
+        for code, row in new_inners:
+            inner = tuple(map(_item, inner_fields, row))
+            self.inners[code] = (self.number(inner), inner)
+        rests, inners = marshal.loads(rows)
+        return reset, shared, rests, inners, np.frombuffer(keys, dtype=np.int64).tolist()

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stalecheck.explore import transfer
-from stalecheck.explore.transfer import Decoder, Encoder
+from stalecheck.explore.transfer import Decoder, Encoder, PartsDecoder, PartsEncoder
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario
 
@@ -96,3 +96,66 @@ def test_machine_states_arrive_equal_and_of_their_types(scenario: str, variant: 
     encoder, decoder = Encoder(init), Decoder(init)
     got = _send(encoder, decoder, states[::2]) + _send(encoder, decoder, states[1::2])
     assert all(_same_shape(a, b) for a, b in zip(got, states[::2] + states[1::2], strict=True))
+
+
+class Four(NamedTuple):
+    mem: tuple[int, ...]
+    copies: int
+    threads: tuple[int, ...]
+    events: int
+
+
+fours = st.builds(
+    Four, st.tuples(st.integers(0, 2)), st.integers(0, 2), st.tuples(st.integers(0, 3)), st.integers(0, 1)
+)
+
+
+def _send_parts(
+    encoder: PartsEncoder, decoder: PartsDecoder, states: list[Four], own: dict[Any, int]
+) -> list[Any]:
+    """One batch of split states (``cut`` 2), numbered by the sender in ``own``; returns
+    the states the receiver rebuilds, each with the receiver's number of its inner part."""
+    encoder.begin()
+    rests = [encoder.rest_code(s[2:]) for s in states]
+    inners = [encoder.inner_code(own.setdefault(s[:2], len(own)), s[:2]) for s in states]
+    keys = list(range(len(states)))
+    _, _, got_rests, got_inners, got_keys = decoder.decode(encoder.batch(rests, inners, keys, None))
+    assert got_keys == keys
+    return [
+        (Four(*decoder.inners[i][1], *decoder.rests[r]), decoder.inners[i][0])
+        for r, i in zip(got_rests, got_inners, strict=True)
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(fours, max_size=8), max_size=5), st.integers(0, 5))
+def test_split_states_arrive_equal_and_renumbered_by_the_receiver(
+    batches: list[list[Four]], decoys: int
+) -> None:
+    """The receiver numbers inner parts its own way (here after ``decoys`` others): the
+    number it gives a state is its own number of that state's inner part, whatever the
+    sender's."""
+    theirs: dict[Any, int] = {}
+    mine: dict[Any, int] = {("decoy", i): i for i in range(decoys)}
+    encoder = PartsEncoder(Four((0,), 0, (0,), 0), 2)
+    decoder = PartsDecoder(Four((0,), 0, (0,), 0), 2, lambda inner: mine.setdefault(inner, len(mine)))
+    for batch in batches:
+        got = _send_parts(encoder, decoder, batch, theirs)
+        assert [s for s, _ in got] == batch
+        assert all(_same_shape(a, b) for (a, _), b in zip(got, batch, strict=True))
+        assert all(n == mine[s[:2]] for s, n in got)
+    # each distinct rest and inner part crossed once
+    assert len(decoder.rests) == len({s[2:] for b in batches for s in b})
+    assert len(decoder.inners) == len({s[:2] for b in batches for s in b})
+
+
+def test_a_split_channel_that_starts_afresh_still_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer, "RESET_AFTER", 3)
+    theirs: dict[Any, int] = {}
+    mine: dict[Any, int] = {}
+    encoder = PartsEncoder(Four((0,), 0, (0,), 0), 2)
+    decoder = PartsDecoder(Four((0,), 0, (0,), 0), 2, lambda inner: mine.setdefault(inner, len(mine)))
+    for round_ in range(6):
+        batch = [Four((round_,), i, (i,), round_ % 2) for i in range(3)]
+        assert [s for s, _ in _send_parts(encoder, decoder, batch, theirs)] == batch
+    assert len(decoder.rests) < 6 * 3  # the tables were dropped on the way
