@@ -54,8 +54,8 @@ WEAK_ORDERING = (
     "new value is not satisfied before an earlier one (D24.1 would allow it); SIGNAL (a system call "
     "or exception: a release and a context synchronisation event) with everything; a DC by VA keeps "
     "program order with accesses to its own line of different cacheability (D7.5.9.15 lets them "
-    "pass; only through an SCTLR_EL1/HCR_EL2 change between them); an AWAIT keeps program order "
-    "with the loads of its location; an instruction that may trap (an access to an MMIO page or to a page "
+    "pass; only through an SCTLR_EL1/HCR_EL2 change between them); an AWAIT x, >=v keeps program "
+    "order with the loads of x; an instruction that may trap (an access to an MMIO page or to a page "
     "not mapped at start, a DC, set/way or MSR the VM has a trap policy for) holds every later one "
     "back even when it does not trap"
 )

@@ -202,7 +202,7 @@ class Execute:
                 continue
             if any(self._loc(th, t, s, instrs[s]) == where for s in between):
                 continue
-            need = th.regs[self._dest[t][k]]
+            need = self._read(th, t, k)
             values = tuple(v for v in values if v == need)
             # Counting executions (rfco.py): the same write, not only the same value (two
             # writes of one value are two executions, and CoRR orders writes).
@@ -484,9 +484,17 @@ class Execute:
                 continue
             if any(not done >> s & 1 and self._loc(th, t, s, instrs[s]) == where for s in between):
                 continue
-            if th.regs[self._dest[t][k]] != value:
+            if self._read(th, t, k) != value:
                 return False
         return True
+
+    def _read(self, th: Thread, t: int, k: int) -> int:
+        """The value the load ``k``, satisfied ahead, read: its register, or for a poll
+        ``AWAIT x, v`` (which exits only on v) that value."""
+        instr = self.layout.code[self.layout.programs[t][k]]
+        if instr.op == "AWAIT":
+            return instr.value
+        return th.regs[self._dest[t][k]]
 
     @staticmethod
     def _dsb_done(instr: Instr, buf: tuple[Entry, ...]) -> bool:

@@ -230,13 +230,17 @@ def _must_precede(
         # po-later write); a load never passes an earlier store of its location
         # (it must read that store or a coherence-later one: it waits, then
         # forwards from the buffer).  Two loads may be satisfied in either order:
-        # herd's RSW is allowed; ``Window.later_same_loads`` keeps CoRR.  A polling
-        # loop records no value to compare, so it keeps program order with the
-        # loads of its location (Model: without dependencies on it nothing can tell
-        # the orders apart, docs/ordering.md).  A load after a store reads that store
-        # (forwarded, even before the store executes, once its data is known) or a
-        # newer write: execute.py handles it, so no order here.
+        # herd's RSW is allowed; ``Window.later_loads`` keeps CoRR.  A polling loop
+        # ``AWAIT x, v`` exits on reading v, so it may pass an earlier load of x, which
+        # then reads v or older (CoRR, execute.py); an ``AWAIT x, >=v`` records no value
+        # to compare, so it keeps program order with the loads of its location, and a
+        # load after a poll waits for it (Model; that one no program can tell apart:
+        # nothing is ordered before a poll but not before the load, docs/ordering.md).
+        # A load after a store reads that store (forwarded, even before the store
+        # executes, once its data is known) or a newer write: execute.py handles it.
         if e == "STR" and lt == "LDR":
+            return False
+        if e == "LDR" and lt == "AWAIT" and not later.at_least:
             return False
         return not (e == lt == "LDR")
     return False
@@ -456,7 +460,9 @@ class Window:
             )
             after: list[tuple[int, tuple[int, ...]]] = []
             for k in range(j + 1, stop):
-                if instrs[k].op != "LDR" or not self._may_alias(j, k):
+                # (a later load, or a poll that exits on one value: _must_precede)
+                polls = instrs[k].op == "AWAIT" and not instrs[k].at_least
+                if (instrs[k].op != "LDR" and not polls) or not self._may_alias(j, k):
                     continue
                 between = tuple(
                     s for s in range(j + 1, k)
