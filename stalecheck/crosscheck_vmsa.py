@@ -322,6 +322,8 @@ def translate_vmsa(test: ast.LitmusTest, weak: bool = False) -> VmsaTranslation:
         raise _refuse(test, "no variable")
     b = Builder()
     b.system(pes=len(test.threads))
+    # Threads in program order unless ``weak`` (docs/litmus.md): the final states a subset
+    # of herd's.
     b.options(quiet_coherent_lines=True, prune_dead_lines=True, weak_ordering=weak)
     b.page("PT", "PT0:" + ",".join(f"pte_{v}" for v in t.variables))
     for v in t.variables:
