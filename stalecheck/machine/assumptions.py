@@ -63,12 +63,12 @@ WEAK_ORDERING = (
 )
 
 
-# Printed first when out-of-order execution is off (the Options default, see docs/ordering.md
-# "Why not the default"): the verdict is then stronger than the architecture allows.
+# Printed first when a scenario turns out-of-order execution off (the default is on since
+# issue 10, docs/ordering.md): the verdict is then stronger than the architecture allows.
 IN_ORDER = (
     "IN PROGRAM ORDER: loads performed in order, each PE executes its program in order "
-    "(Options.weak_ordering=False): stronger than the Arm memory model, so an unreachable "
-    "verdict does not cover a missing barrier; builder.options(weak_ordering=True) lifts it"
+    "(the scenario chose builder.options(weak_ordering=False)): stronger than the Arm memory "
+    "model, so an unreachable verdict does not cover a missing barrier; the default lifts it"
 )
 
 WEAK_TRANSLATION = (

@@ -389,12 +389,9 @@ class Window:
             if op == "ASSUME" and later.kind == BRANCH:
                 branches |= 1 << j
             if op == "LDR" or op == "EXEC" or (op == "ASSUME" and later.kind == PICK):
-                if later.reg in defs:
-                    raise ScenarioError(
-                        f"thread {name!r} loads register {later.reg} twice; out-of-order execution "
-                        "(weak_ordering) needs each register written once per path",
-                        _where(later),
-                    )
+                # Every write has a slot of its own (paths.rename_plain, Elaborator.slot):
+                # without renaming, an older load executed late would overwrite a newer one.
+                assert later.reg not in defs, f"thread {name!r}: register slot {later.reg} written twice"
                 if later.reg:
                     defs[later.reg] = j
         # herd's pick-lob (pick-dep; lob; [W]): a store ordered after an access ordered
