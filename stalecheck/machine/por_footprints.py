@@ -240,10 +240,10 @@ class Footprints:
     def _translates_ahead(self, state: State, t: int) -> bool:
         """Whether thread ``t`` may take XLATE steps before its own state changes: an
         instruction up to its next context synchronisation event still to translate or
-        fetch (``Mmu._window``; only its own steps shrink that window).  Those steps
+        fetch (``Mmu.window``; only its own steps shrink that window).  Those steps
         walk and look at the buffer (FEAT_ETS2)."""
         mmu = self.m.mmu
-        return mmu is not None and bool(mmu._window(state, t))
+        return mmu is not None and bool(mmu.window(state, t))
 
     def _translated(self, t: int, instr: Instr) -> bool:
         """Whether ``instr`` of thread ``t`` goes through the translation model (a data
