@@ -114,6 +114,8 @@ class _Thread:
                 return op.name.upper()
             if op.name.upper() == "SP":  # the stack pointer, as a 64-bit register (not WSP)
                 return "SP"
+            if name.startswith("%"):  # a symbolic register: ``%x`` or ``X%x`` 64 bits, ``W%x`` 32
+                return op.name if op.name[:1] in ("W", "X") else f"X{op.name}"
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
@@ -474,8 +476,6 @@ def translate(test: ast.LitmusTest) -> Translated:
             if ins is not None and not is_supported(ins.mnemonic):
                 raise _refuse(test, f"instruction {ins.mnemonic}", ins.line, ins.column)
     layout = build_initial_state(test, is_supported, code_layout(test, frozenset()))
-    if layout.symbolic_registers:
-        raise _refuse(test, "symbolic registers")
     # Each cell its own location: a scalar by its name, an array element ``v+4`` at its
     # byte offset (machine/layout.py gives it the address of ``v`` plus 4).
     locations: list[str] = []
@@ -507,7 +507,10 @@ def translate(test: ast.LitmusTest) -> Translated:
     threads = []
     for thread, tspec in zip(test.threads, spec.threads, strict=True):
         regs: list[tuple[str, int | str]] = []
-        for reg, value in layout.registers.get(thread.proc, {}).items():
+        # A symbolic register (``%x``) is one register of herd's choice, the same in every
+        # thread, and named by no condition: here a register of its own (paths.canonical).
+        symbolic = {f"X{r}": v for r, v in layout.symbolic_registers.items()}
+        for reg, value in {**symbolic, **layout.registers.get(thread.proc, {})}.items():
             if isinstance(value, Addr):
                 if _loc_name(value.base, value.offset) not in locations:
                     raise _refuse(test, f"register {thread.proc}:{reg} holds {value}")

@@ -234,3 +234,18 @@ exists (1:X5=1 /\\ 1:X6=0)
     machine, axiomatic = _counts(text)
     assert machine == axiomatic
     assert ("1:X5=1", "1:X6=0") in [k[-2:] for k in machine]
+
+
+def test_a_symbolic_register_is_one_register_in_every_thread() -> None:
+    """herd binds a symbolic register (``%p``, written ``X%p`` in code) to one register
+    of its choice with the same initial value in every thread (A127)."""
+    text = """AArch64 sym-regs
+{ uint64_t %p = x; int x; }
+ P0            | P1            ;
+ MOV W0,#1     | LDR W1,[X%p]  ;
+ STR W0,[X%p]  | ADD X2,X%p,#0 ;
+exists (1:X1=1 /\\ 1:X2=x)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic
+    assert sorted(k[0] for k in machine) == ["1:X1=0", "1:X1=1"]

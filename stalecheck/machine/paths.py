@@ -193,8 +193,8 @@ def canonical(name: str) -> str:
     ``w1`` are three registers there, docs/notation.md)."""
     if name.upper() in ("WZR", "XZR"):
         return "XZR"
-    if name[:1] in ("W", "X") and name[1:].isdigit():
-        return "X" + name[1:]
+    if name[:1] in ("W", "X") and (name[1:].isdigit() or name[1:2] == "%"):
+        return "X" + name[1:]  # also a litmus test's symbolic ``W%x``/``X%x``
     return name
 
 
