@@ -340,6 +340,7 @@ def translate_ifetch(test: ast.LitmusTest, columns: tuple[str, ...]) -> IfetchTr
             raise _unsupported(test, "arrays", item.line)
     b = Builder()
     b.system(pes=max(1, len(test.threads)))
+    b.options(weak_ordering=False)  # threads in program order here (module doc): a subset check
     code_lines = sorted({_line_name(c) for c in t.code.cells.values()})
     data = sorted(t.layout_locations())
     for name in data + code_lines:

@@ -314,7 +314,8 @@ def translate_vmsa(test: ast.LitmusTest) -> VmsaTranslation:
         raise _refuse(test, "no variable")
     b = Builder()
     b.system(pes=len(test.threads))
-    b.options(quiet_coherent_lines=True, prune_dead_lines=True)
+    # Threads in program order (docs/litmus.md): the final states a subset of herd's.
+    b.options(quiet_coherent_lines=True, prune_dead_lines=True, weak_ordering=False)
     b.page("PT", "PT0:" + ",".join(f"pte_{v}" for v in t.variables))
     for v in t.variables:
         b.page(f"P_{v}", f"phy_{v}")

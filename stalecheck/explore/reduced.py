@@ -5,14 +5,12 @@ orders and the reduced search, so that the hot loop there stays as it is.
 
 *Partial-order reduction* (``Reducer``).  In each state the model may name a
 subset of the enabled actions (a stubborn set: ``machine/por.py`` says which and
-why that is sound), and the search follows only those.  The model also keeps
-the cycle condition (every cycle of the reduced graph holds a fully expanded
-state, so that no action is ignored for ever): a dynamic proviso ("fully expand
-when a chosen successor was already visited") would do it in any search order,
-but in these state graphs full of diamonds it fired in 94% of the reduced states
-and undid the reduction, so the machine states which steps every cycle contains
-instead (``machine/por.py``).  The reachable valuations of the visible
-variables, and so whether a bad state is
+why that is sound), and the search follows only those.  No action may be ignored for ever: the
+breadth-first search keeps that itself with a level proviso (``_bfs``, sound by
+Valmari's condition S), trying the model's candidate sets in turn; the depth-first
+search leaves it to the model, which then never uses a set holding a step of a
+kind that every cycle of its state graph contains (``machine/por.py``).  The
+reachable valuations of the visible variables, and so whether a bad state is
 reachable, are those of the full graph.  The witness is a real run, but with
 the reduction breadth-first order no longer guarantees that it is the shortest:
 ``Verdict.shortest`` says so, and ``shortest`` re-runs without reduction.
@@ -121,6 +119,16 @@ class Reducer(Protocol):
         what the reduction treats as invisible."""
         ...
 
+    def leave_cycles_to_search(self) -> None:
+        """The search keeps the ignoring problem away itself (``_bfs``'s level proviso):
+        the model need not keep the cycle condition any more."""
+        ...
+
+    def candidates(self, state: Any, enabled: Sequence[Any]) -> Sequence[Sequence[int]]:
+        """Every stubborn set the model offers (indices into ``enabled``, each smaller
+        than it), best first; ``ample`` is the first."""
+        ...
+
 
 ReducerFactory = Callable[[frozenset[Any]], Reducer]
 
@@ -167,6 +175,8 @@ def check_reduced(
             observed, red = None, None
         bitstate = mode.order == Order.BITSTATE
         store = "bitstate" if bitstate else ("exact" if exact else "digest")
+        if red is not None and mode.order == Order.BFS:
+            red.leave_cycles_to_search()  # _bfs's level proviso keeps the cycle condition
         run = _Run(model, red, max_states, timeout, sanity, exact and not bitstate, start, store, sym)
         if sym is not None:
             sym.start()
@@ -243,11 +253,13 @@ class _Run:
             self.key = canonical if exact else (lambda s: fingerprint(canonical(s)))
             self.is_bad = self._orbit_bad
         self._ample = red.ample if red is not None else None
+        self._candidates = red.candidates if red is not None else None
         self._actions, self._next_state = model.actions, model.next_state
         self._sanity = sanity
         self.store = store
         self.transitions = 0
         self.reduced = 0
+        self.proviso = 0  # reduced expansions made full by the level proviso (``_bfs``)
         self.sane = True
 
     def _orbit(self, state: Any) -> list[Any]:
@@ -272,13 +284,54 @@ class _Run:
         if not self.sane and self._sanity is not None and any(self._sanity(s) for s in self._orbit(state)):
             self.sane = True
 
-    def successors(self, state: Any) -> list[tuple[int, Any, Hashable]]:
+    def successors(
+        self, state: Any, old: Callable[[Hashable], bool] | None = None
+    ) -> list[tuple[int, Any, Hashable]]:
+        """The successors to follow.  ``old`` (breadth-first search) says whether a key
+        was reached at the expanded state's depth or before: a reduced expansion with
+        such a successor is made full (the level proviso, ``_bfs``)."""
         enabled = self._actions(state)
-        succs = _expand(state, enabled, self._ample, self._next_state, self.key)
+        if old is not None and self._candidates is not None:
+            succs = self._first_candidate(state, enabled, self._candidates(state, enabled), old)
+        else:
+            chosen = self._ample(state, enabled) if self._ample is not None else None
+            succs = _follow(state, enabled, chosen, self._next_state, self.key)
         if len(succs) < len(enabled):
             self.reduced += 1
         self.transitions += len(succs)
         return succs
+
+    def _first_candidate(
+        self,
+        state: Any,
+        enabled: Sequence[Any],
+        candidates: Sequence[Sequence[int]],
+        old: Callable[[Hashable], bool],
+    ) -> list[tuple[int, Any, Hashable]]:
+        """The successors by the first candidate set with a successor that is not old
+        (the level proviso, ``_bfs``), else by every enabled action."""
+        made: dict[int, tuple[int, Any, Hashable]] = {}
+        next_state, key = self._next_state, self.key
+        for chosen in candidates:
+            succs = []
+            for index in chosen:
+                got = made.get(index)
+                if got is None:
+                    succ = next_state(state, enabled[index])
+                    got = made[index] = (index, succ, key(succ))
+                succs.append(got)
+            if not all(old(k) for _, _, k in succs):
+                return succs
+        if candidates:
+            self.proviso += 1
+        out = []
+        for index in range(len(enabled)):
+            got = made.get(index)
+            if got is None:
+                succ = next_state(state, enabled[index])
+                got = (index, succ, key(succ))
+            out.append(got)
+        return out
 
     def over(self, states: int) -> StopReason | None:
         """Why the search must stop after ``states`` states, if it must."""
@@ -309,9 +362,40 @@ class _Run:
 
 
 def _bfs(model: Model[Any, Any], run: _Run) -> Verdict:
-    """Breadth-first search; witnesses rebuilt from parent ids."""
+    """Breadth-first search; witnesses rebuilt from parent ids.
+
+    With a reduction, the ignoring problem (a step left out for ever along a cycle of
+    reduced states) is kept away by a *level proviso*: a state of depth ``d`` follows
+    the first candidate set (``Reducer.candidates``, fewest steps first) that has a
+    successor not reached yet or reached only at depth ``d + 1`` (not in ``seen``, or
+    in ``fresh``); when every candidate's successors are all *old* (reached at depth
+    ``d`` or less), the state is expanded fully.  So every state expanded in part has
+    a successor one level deeper, and following those edges ends, depths being
+    bounded, at a fully expanded state: from every state of the reduced graph a fully
+    expanded one is reachable.  That is what reachability needs in place of the cycle
+    condition C3 (Valmari's condition S, "The state explosion problem", Lectures on
+    Petri Nets I, LNCS 1491, 1998; its breadth-first implementations are compared by
+    Evangelista and Pajault, "Solving the ignoring problem for partial order
+    reduction", STTT 12, 2010).  The argument: take a path ``a1 .. am`` to a bad state
+    from a reduced state ``s``.  If some ``ai`` is in ``s``'s set, the first such one
+    commutes with those before it (D1) and the path from ``ai(s)`` is one step
+    shorter.  If none is, take the step ``b`` of ``s``'s set towards the fully
+    expanded state: ``a1 .. am`` still runs from ``b(s)`` (D1) and ends in a state
+    with the same visible values (V: ``b`` is invisible, since a set holding a
+    visible step is all of them and holds ``a1``), one step nearer the fully expanded
+    state, whose set holds ``a1`` (it stays enabled: D1).  Each case lowers (path
+    length, steps to a fully expanded state), so a bad state is found.
+
+    "Fully expand when a chosen successor was already seen" (the usual dynamic C3)
+    fired in 94% of the states of these diamond-rich graphs; requiring only that one
+    successor go deeper, and trying every candidate set before expanding fully, lets
+    most reduced states keep their set (``benchmarks/por_factor.py``)."""
     init = model.initial_state()
     seen: set[Hashable] = {run.key(init)}
+    fresh: set[Hashable] = set()  # the keys first reached at depth + 1
+
+    def old(k: Hashable) -> bool:
+        return k in seen and k not in fresh
     parent = array("i", [-1])
     via = array("i", [-1])
     depth = 0
@@ -322,12 +406,14 @@ def _bfs(model: Model[Any, Any], run: _Run) -> Verdict:
         frontier: list[tuple[Any, int]] = [(init, 0)]
         while frontier:
             nxt: list[tuple[Any, int]] = []
+            fresh.clear()
             for state, sid in frontier:
-                for index, succ, k in run.successors(state):
+                for index, succ, k in run.successors(state, old):
                     before = len(seen)
                     seen.add(k)
                     if len(seen) == before:
                         continue
+                    fresh.add(k)
                     parent.append(sid)
                     via.append(index)
                     if run.is_bad(succ):
@@ -348,16 +434,15 @@ def _bfs(model: Model[Any, Any], run: _Run) -> Verdict:
         return run.verdict(Outcome.UNKNOWN, stop.reason, len(seen), depth)
 
 
-def _expand(
+def _follow(
     state: Any,
     enabled: Sequence[Any],
-    ample: Callable[[Any, Sequence[Any]], Sequence[int] | None] | None,
+    chosen: Sequence[int] | None,
     next_state: Callable[[Any, Any], Any],
     key: Callable[[Any], Hashable],
 ) -> list[tuple[int, Any, Hashable]]:
-    """The successors to follow, as (action index, state, key): the stubborn set's
-    if the model names one, else every enabled action's."""
-    chosen = ample(state, enabled) if ample is not None else None
+    """The successors by the ``chosen`` actions (None: every enabled one), as
+    (action index, state, key)."""
     indices = range(len(enabled)) if chosen is None else chosen
     out = []
     for index in indices:

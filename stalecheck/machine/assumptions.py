@@ -63,18 +63,18 @@ WEAK_ORDERING = (
 )
 
 
-# Printed first when out-of-order execution is off (the Options default, see docs/ordering.md
-# "Why not the default"): the verdict is then stronger than the architecture allows.
+# Printed first when a scenario turns out-of-order execution off (the default is on since
+# issue 10, docs/ordering.md): the verdict is then stronger than the architecture allows.
 IN_ORDER = (
     "IN PROGRAM ORDER: loads performed in order, each PE executes its program in order "
-    "(Options.weak_ordering=False): stronger than the Arm memory model, so an unreachable "
-    "verdict does not cover a missing barrier; builder.options(weak_ordering=True) lifts it"
+    "(the scenario chose builder.options(weak_ordering=False)): stronger than the Arm memory "
+    "model, so an unreachable verdict does not cover a missing barrier; the default lifts it"
 )
 
 WEAK_TRANSLATION = (
-    "out-of-order execution with translation: two accesses through one virtual address keep "
-    "program order (stronger than the Arm ARM only for a load forwarding from a store not executed "
-    "yet, or two loads of one location satisfied out of order); only a plain load passes an older "
+    "out-of-order execution with translation: accesses reorder by the physical location their "
+    "translation gives (B2.3.1 coherence on it, forwarding once the store's walk is made); "
+    "only a plain load passes an older "
     "translated access whose walk is not made yet, and is undone if that access faults; a "
     "translation made ahead that a later instruction has executed past survives another PE's "
     "completed TLBI (weaker than D8.17 R_LXHLD)"

@@ -139,7 +139,14 @@ class Execute:
         if op == "SIGNAL":
             return 0 if buffer.has_stores(buf) else 1
         if self.mmu is not None and self.mmu.handles(t, instr):
-            return 1 if self.traps.trap(state, t, instr) is not None else self.mmu.choices(state, t, instr)
+            if self.traps.trap(state, t, instr) is not None:
+                return 1
+            if op == "LDR" and _load_held(instr, buf):
+                return 0  # as an untranslated load: behind a full DMB, or an acquire behind a release
+            if op in DATA_OPS and self._weak and not th.hyp and self.windows[t] is not None:
+                # read-read coherence with later loads satisfied out of order (_corr)
+                return len(self._xlate_outcomes(state, t, th.pc, instr))
+            return self.mmu.choices(state, t, instr)
         if op == "LDR":
             if _load_held(instr, buf):
                 return 0
@@ -188,9 +195,9 @@ class Execute:
         else:
             values = self.access.values_at(state, t, line, offset, self.access.access_type(state, t, line))
         for k, between in window.later_loads[index]:
-            if not th.ahead >> k & 1 or self.where(th, t, k, instrs[k]) != where:
+            if not th.ahead >> k & 1 or self._loc(th, t, k, instrs[k]) != where:
                 continue
-            if any(self.where(th, t, s, instrs[s]) == where for s in between):
+            if any(self._loc(th, t, s, instrs[s]) == where for s in between):
                 continue
             need = th.regs[self._dest[t][k]]
             values = tuple(v for v in values if v == need)
@@ -213,10 +220,17 @@ class Execute:
         instrs = window.instrs
         for s in window.stores_before[index]:
             store = instrs[s]
-            if self.where(th, t, s, store) != where:
-                continue
+            loc = self._loc(th, t, s, store)
             if done >> s & 1:
-                return -1  # the latest earlier store to the location has executed: read as usual
+                if loc == where:
+                    return -1  # the latest earlier store to the location has executed: read as usual
+                # (a translated store executed keeps no location: had it gone here, every
+                # earlier store here would have executed before it, so the answer is -1 too)
+                continue
+            if loc is None and window.translated[s]:
+                return -2  # a translated store whose walk is not made yet (``_passes``)
+            if loc != where:
+                continue
             if window.data_loads[s] & ~done:
                 return -2  # its data is not known yet
             pair = window.pair_read[s]
@@ -235,7 +249,7 @@ class Execute:
             done = th.ahead | ((1 << th.pc) - 1)
             n += sum(
                 1 for s in window.stores_before[index]
-                if not done >> s & 1 and self.where(th, t, s, window.instrs[s]) == where
+                if not done >> s & 1 and self._loc(th, t, s, window.instrs[s]) == where
             )
         return n
 
@@ -287,7 +301,7 @@ class Execute:
                     if op in DATA_OPS:
                         if op == "LDR" and _load_held(instr, buf):
                             continue
-                        n = len(self._early_outcomes(state, t, j, instr))
+                        n = len(self._xlate_outcomes(state, t, j, instr))
                         if n:
                             out.append((j, n))
                     elif op != "EXEC" or mmu.fetch_ready(state, t, j, instr):
@@ -329,14 +343,23 @@ class Execute:
         return None
 
     def _pa(self, th: Thread, t: int, index: int, instr: Instr) -> tuple[int, int] | None:
-        """The physical location an unexecuted access will go to, if known now: a
-        translated one only once its translation has been made ahead."""
+        """The physical location an access goes to, if known now: a translated one only
+        once its translation has been made ahead (or, executed ahead, while an earlier
+        load may still need it for read-read coherence: mmu.py ``keep``)."""
         window = self.windows[t]
         assert window is not None and self.mmu is not None
         if not window.translated[index]:
             return self.where(th, t, index, instr)
         made = self._made(th, index)
         return None if made is None else (self.mmu.regimes.page_lines[desc_oa(made)][0], 0)
+
+    def _loc(self, th: Thread, t: int, index: int, instr: Instr) -> tuple[int, int] | None:
+        """Where the access at ``index`` goes (``where``), by its translation when it is
+        translated (``_pa``)."""
+        window = self.windows[t]
+        if window is not None and window.translated[index]:
+            return self._pa(th, t, index, instr)
+        return self.where(th, t, index, instr)
 
     def _passes(self, th: Thread, t: int, window: Window, j: int, instr: Instr) -> bool:
         """Whether instruction ``j`` may execute before the unexecuted translated accesses
@@ -347,9 +370,11 @@ class Execute:
           (mmu.py), passes one whose translation is not made yet.  That also keeps
           B2.3.2's Local memory write successor: a po-later store to a table entry cannot
           be seen by the walk of an earlier instruction.
-        - A store and an access of another name pass each other only when both physical
-          locations are known and differ (B2.3.1 Coherence order; a translated ``j``'s
-          own location is checked per translation, ``_early_outcomes``)."""
+        - A store and another access pass each other only when both physical locations
+          are known and differ (B2.3.1 Coherence order); a load passes a store to its
+          own physical location by forwarding from it (``forwarder``) and an earlier load
+          keeps read-read coherence (``load_values``, ``_corr``); a translated ``j``'s
+          own location is checked per translation (``_xlate_outcomes``)."""
         done = th.ahead | ((1 << th.pc) - 1)
         plain_load = instr.op in ("LDR", "AWAIT") and not instr.flags & RMW_READ
         mine = window.translated[j]
@@ -371,48 +396,93 @@ class Execute:
                 if pa is None or pa[0] == dc_line:
                     return False
                 continue
-            if mine or target is None or other.loc == instr.loc or "STR" not in (other.op, instr.op):
+            if mine or target is None or "STR" not in (other.op, instr.op):
                 continue
             pa = self._pa(th, t, i, other)
-            if pa is None or pa == target:
+            if pa is None or (pa == target and instr.op != "LDR"):
                 return False
         return True
 
-    def _early_outcomes(self, state: State, t: int, j: int, instr: Instr) -> list[tuple[int, int]]:
+    def _xlate_outcomes(self, state: State, t: int, j: int, instr: Instr) -> list[tuple[int, int]]:
         """The (translation, value) outcomes with which the translated access ``j`` may
-        execute out of order: none that faults (a fault is taken only by the oldest
-        instruction: exceptions are precise), none whose physical location is that of an
-        earlier unexecuted access of another name when one of the two is a store (B2.3.1)."""
+        execute now, in order or out of order.
+
+        Out of order: none that faults (a fault is taken only by the oldest instruction:
+        exceptions are precise); a store at none of the physical locations of the earlier
+        unexecuted accesses (B2.3.1 Coherence order: stores in order, and a load never
+        reads a po-later write), which must be known; a load at the location of an earlier
+        unexecuted store reads that store's data (forwarding, as ``forwarder`` does by
+        name), once known.  In order or not, a load keeps read-read coherence with the
+        later loads of its location already satisfied (``_corr``).  So accesses through
+        one virtual address, or through aliases, reorder as accesses to one location do."""
         assert self.mmu is not None
         th = state.threads[t]
         window = self.windows[t]
         assert window is not None
         done = th.ahead | ((1 << th.pc) - 1)
+        load = instr.op == "LDR"
         avoid: set[tuple[int, int]] = set()
         avoid_lines: set[int] = set()
-        for i in range(th.pc, j):
+        stores: list[tuple[int, tuple[int, int]]] = []  # (index, location), latest first
+        for i in range(j - 1, th.pc - 1, -1):
             other = window.instrs[i]
             if done >> i & 1:
                 continue
             if other.op == "DC":  # D7.5.9.15: in program order with accesses to its line
                 avoid_lines.add(self.layout.line_of(other.loc))
                 continue
-            if other.op not in ("LDR", "STR", "AWAIT") or other.loc == instr.loc:
-                continue
-            if "STR" not in (other.op, instr.op):
+            if other.op not in ("LDR", "STR", "AWAIT") or (load and other.op != "STR"):
                 continue
             pa = self._pa(th, t, i, other)
             if pa is None:
                 return []
-            avoid.add(pa)
+            if load:
+                stores.append((i, pa))
+            else:
+                avoid.add(pa)
         lines = self.mmu.regimes.page_lines
         out: list[tuple[int, int]] = []
         for r, v in self.mmu.data_outcomes(state, t, instr, j):
-            if not is_fault(r):
-                line = lines[desc_oa(r)][0]
-                if (line, 0) not in avoid and line not in avoid_lines:
+            if is_fault(r):
+                if j == th.pc:
                     out.append((r, v))
+                continue
+            line = lines[desc_oa(r)][0]
+            where = (line, 0)
+            if where in avoid or line in avoid_lines:
+                continue
+            if load:
+                fwd = next((i for i, pa in stores if pa == where), -1)
+                if fwd >= 0:
+                    if window.data_loads[fwd] & ~done:
+                        continue  # the store's data is not known yet
+                    v = self.store_value(th, t, fwd, window.instrs[fwd])
+                if not self._corr(th, t, j, where, v):
+                    continue
+            if (r, v) not in out:
+                out.append((r, v))
         return out
+
+    def _corr(self, th: Thread, t: int, j: int, where: tuple[int, int], value: int) -> bool:
+        """Whether the translated load ``j`` may read ``value`` at ``where``: B2.3.1
+        read-read coherence (CoRR) with each po-later load already satisfied at the same
+        physical location with no store to it between (``load_values`` does the same by
+        location).  A store between that has executed went elsewhere: it passed ``j``
+        only once ``j``'s location was known and differed (``_xlate_outcomes``, ``_passes``)."""
+        window = self.windows[t]
+        assert window is not None
+        if not th.ahead:
+            return True
+        done = th.ahead | ((1 << th.pc) - 1)
+        instrs = window.instrs
+        for k, between in window.later_loads[j]:
+            if not th.ahead >> k & 1 or self._loc(th, t, k, instrs[k]) != where:
+                continue
+            if any(not done >> s & 1 and self._loc(th, t, s, instrs[s]) == where for s in between):
+                continue
+            if th.regs[self._dest[t][k]] != value:
+                return False
+        return True
 
     @staticmethod
     def _dsb_done(instr: Instr, buf: tuple[Entry, ...]) -> bool:
@@ -431,7 +501,26 @@ class Execute:
         th = state.threads[t]
         instr = self.layout.code[self.layout.programs[t][j]]
         state, new = self._issue(state, t, th, instr, choice, j)
-        return self._settle(with_thread(state, t, new._replace(ahead=new.ahead | 1 << j)), t)
+        new = self._prune(new._replace(ahead=new.ahead | 1 << j), t)
+        return self._settle(with_thread(state, t, new), t)
+
+    def _prune(self, th: Thread, t: int) -> Thread:
+        """Drop the translations kept for loads executed ahead (mmu.py ``keep``) once no
+        earlier load is left unexecuted to check read-read coherence against them, so that
+        states differing only in them are one."""
+        if not th.early or self.mmu is None:
+            return th
+        done = th.ahead | ((1 << th.pc) - 1)
+        if not any(done >> at & 1 for at, _ in th.early):
+            return th
+        window = self.windows[t]
+        if window is None:
+            return th
+        instrs = window.instrs
+        first = th.pc
+        while first < window.n and (done >> first & 1 or instrs[first].op != "LDR"):
+            first += 1
+        return th._replace(early=tuple(e for e in th.early if not (done >> e[0] & 1 and e[0] < first)))
 
     def _settle(self, state: State, t: int) -> State:
         """Check every ASSUME of thread ``t`` whose values are known, at once.  An ASSUME
@@ -486,7 +575,7 @@ class Execute:
             if not th.hyp:  # ERET: context synchronisation
                 th = synchronise(th)._replace(retry=0)
         elif not (th.hyp or th.fault):  # an abort entered its handler or stopped the thread
-            th = _advance(th)
+            th = self._prune(_advance(th), t)
         state = with_thread(state, t, th)
         return self._settle(state, t) if self._checks[t] else state
 
@@ -512,10 +601,16 @@ class Execute:
         if self.mmu is not None and self.mmu.handles(t, instr):
             ahead = index > th.pc
             value = None
-            if op == "STR" and index >= 0 and self.windows[t] is not None:
+            window = self.windows[t]
+            if op == "STR" and index >= 0 and window is not None:
                 value = self.store_value(th, t, index, instr)
-            outcomes = self._early_outcomes(state, t, index, instr) if ahead and op in DATA_OPS else None
-            return self.mmu.execute(state, t, th, instr, choice, index, outcomes, value, self._enter)
+            outcomes = None
+            if op in DATA_OPS and index >= 0 and (ahead or (self._weak and window is not None)):
+                outcomes = self._xlate_outcomes(state, t, index, instr)
+            # A load executed ahead keeps its translation while an earlier load may still
+            # need its location for read-read coherence (_corr; dropped by _prune).
+            keep = ahead and op == "LDR"
+            return self.mmu.execute(state, t, th, instr, choice, index, outcomes, value, self._enter, keep)
         if op == "LDR":
             value = self.load_values(state, t, instr, index)[choice]
             regs = th.regs

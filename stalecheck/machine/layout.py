@@ -18,7 +18,7 @@ from stalecheck.machine.hierarchy import Hierarchy
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.maintenance import expand_setway_loops
 from stalecheck.machine.memtypes import MemType
-from stalecheck.machine.paths import Elaborated, Elaborator
+from stalecheck.machine.paths import Elaborated, Elaborator, architectural, rename_plain
 from stalecheck.machine.regexpr import Expr, evaluate
 from stalecheck.machine.spec import Context, LineSpec, SystemSpec, ThreadSpec, VMSpec
 from stalecheck.machine.state import State, Thread
@@ -102,16 +102,24 @@ class Layout:
         self.paths: list[tuple[PathSpan, ...]] = []
         self.elaborated: list[Elaborated | None] = []
         programs: list[tuple[int, ...]] = []
+        # Per thread of plain instructions run out of order: each register written more than
+        # once, with its writes in program order (index, slot) (paths.rename_plain).
+        self.renamed: list[dict[str, tuple[tuple[int, str], ...]]] = []
         for t in spec.threads:
+            renamed: dict[str, tuple[tuple[int, str], ...]] = {}
             if t.source:
                 prog, spans, elab = self._elaborate(t)
                 programs.append(prog)
                 self.paths.append(spans)
                 self.elaborated.append(elab)
             else:
-                programs.append(tuple(self.intern(i) for i in expand_setway_loops(self.lines, t.program)))
+                plain: tuple[Instr, ...] = tuple(expand_setway_loops(self.lines, t.program))
+                if spec.options.weak_ordering and t.context != Context.DEVICE:
+                    plain, renamed = rename_plain(plain)  # one slot per write (ordering.Window)
+                programs.append(tuple(self.intern(i) for i in plain))
                 self.paths.append(())
                 self.elaborated.append(None)
+            self.renamed.append(renamed)
         self.programs: tuple[tuple[int, ...], ...] = tuple(programs)
         self._late = True  # from now on, code is emitted while exploring (``LATE_BASE``)
         self.regs: list[dict[str, int]] = []
@@ -190,6 +198,29 @@ class Layout:
             if name == reg:
                 return evaluate(expr, lambda slot: th.regs[slots[slot]])
         return None
+
+    def renamed_value(self, th: Thread, t: int, reg: str) -> int | None:
+        """Register ``reg`` of a plain program whose writes were renamed: the slot of the
+        program-order-latest write executed so far (the last write's once the thread is
+        done; in a state where none has executed, the first slot, still 0).  None when
+        ``reg`` is written at most once (its slot bears its name)."""
+        writes = self.renamed[t].get(reg)
+        if writes is None:
+            return None
+        slots = self.regs[t]
+        chosen = writes[0][1]
+        for j, slot in writes:
+            if j < th.pc or th.ahead >> j & 1:
+                chosen = slot
+        return th.regs[slots[chosen]]
+
+    def writes_any(self, t: int, slot: str, names: frozenset[str]) -> bool:
+        """Whether a write of ``slot`` by thread ``t`` may change what ``v.reg`` answers for
+        one of the registers ``names``: a renamed slot stands for its register; on a
+        program with paths any register may be computed from any load (regexpr.py)."""
+        if not names:
+            return False
+        return bool(self.paths[t]) or architectural(slot) in names
 
     def intern(self, instr: Instr) -> int:
         """Instructions are stored in states as small ints (stable hashes)."""

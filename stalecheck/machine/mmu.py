@@ -28,12 +28,13 @@ from stalecheck.errors import ScenarioError
 from stalecheck.machine import buffer, ets, ifetch, tlb
 from stalecheck.machine.access import Access
 from stalecheck.machine.fetch import Fetch
-from stalecheck.machine.isa import Instr, Op
+from stalecheck.machine.isa import RELEASE, Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.regimes import DATA_OPS, Regimes
 from stalecheck.machine.spec import Context, TrapKind
 from stalecheck.machine.state import (
     STORE,
+    STORE_RELEASE,
     TLBI_ENTRY,
     Entry,
     State,
@@ -127,11 +128,14 @@ class Mmu:
         outcomes: list[tuple[int, int]] | None = None,
         stored: int | None = None,
         enter: Callable[[State, int, Entry], State] = with_entry,
+        keep: bool = False,
     ) -> tuple[State, Thread]:
         """Execute a translated access, fetch, TLBI or IC.  Out-of-order execution
         (execute.py) passes the program ``index`` of an instruction executed ahead of the
         oldest, the ``outcomes`` it may take there, the value a store writes (``stored``,
-        computed from registers) and how an entry enters the buffer (``enter``)."""
+        computed from registers), how an entry enters the buffer (``enter``) and whether a
+        load keeps its translation in ``Thread.early`` once executed (``keep``: an earlier
+        load's read-read coherence check needs its physical location, execute.py)."""
         lay = self.layout
         op = instr.op
         pe = th.pe
@@ -148,6 +152,8 @@ class Mmu:
                 return state, self._abort(t, th, instr, result)
             if op == "LDR":
                 r = lay.regs[t][instr.reg]
+                if keep:
+                    th = th._replace(early=tuple(sorted((*th.early, (at, result)))))
                 return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
             if op == "STR":
                 line = self.regimes.page_lines[desc_oa(result)][0]
@@ -156,7 +162,9 @@ class Mmu:
                     val = stored
                 else:
                     val = th.regs[lay.regs[t][instr.reg]] if instr.reg else instr.value
-                flags = int(mt.write_through)
+                # B2.3.7: a release propagates after every earlier store (buffer.py), as
+                # an untranslated STLR does (execute.py)
+                flags = int(mt.write_through) | (STORE_RELEASE if instr.kind == RELEASE else 0)
                 entry = StoreEntry(STORE, line, 0, val, mt.path, flags, mt.cacheability_key, lay.ids[instr])
                 return enter(state, pe, entry), th
             return state, th  # ATCHECK: the walk now succeeds, ERET retries the access
@@ -303,11 +311,13 @@ class Mmu:
             prog = lay.programs[t]
             # A translation that a later instruction already executed past is kept (Model,
             # weaker than R_LXHLD: redoing it could fault after that instruction executed,
-            # which precise exceptions forbid; printed with out-of-order execution).
+            # which precise exceptions forbid; printed with out-of-order execution), and so
+            # is that of a load executed ahead (the one it used: execute.py keeps it for
+            # read-read coherence).
             kept = tuple(
                 (at, result)
                 for at, result in th.early
-                if th.ahead >> (at + 1)
+                if th.ahead >> at
                 or not (
                     lay.code[prog[at]].op in DATA_OPS and (key < 0 or keys.get(lay.code[prog[at]].loc) == key)
                 )

@@ -90,10 +90,15 @@ def _cmo_must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_o
     return same_line
 
 
-def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order: bool = False) -> bool:
+def _must_precede(
+    earlier: Instr, later: Instr, same_line: bool, setway_in_order: bool = False, by_name: bool = True
+) -> bool:
     """Whether ``earlier`` (in program order) must execute before ``later``, by the
     kinds of the two instructions and their locations (``same_line``: both name the
-    same cache line); register dependencies are added by ``Window``."""
+    same cache line); register dependencies are added by ``Window``.  ``by_name``
+    False: the two accesses' locations are known only once translated (a virtual
+    address), so the same-location rules are applied on physical locations where
+    they execute (execute.py), not here on names."""
     e, lt = earlier.op, later.op
     if e not in REORDERABLE or lt not in REORDERABLE:
         return True  # sequence points
@@ -209,7 +214,7 @@ def _must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order
         # release semantics is ordered before every later access (herd: range of
         # [A]; amo; [L], po).
         return True
-    if earlier.loc and earlier.loc == later.loc:
+    if by_name and earlier.loc and earlier.loc == later.loc:
         # Same location.  Stores keep program order (B2.3.1 Coherence-before); a
         # store never passes an earlier load of its location (a load never reads a
         # po-later write); a load never passes an earlier store of its location
@@ -322,13 +327,14 @@ class Window:
             lines = self.lines
             for i in range(start, j):
                 same_line = lines[i] is not None and lines[i] == lines[j]
-                if i in self.precise or _must_precede(instrs[i], later, same_line, self.setway_in_order):
-                    mask |= 1 << i
-                elif (self.translated[i] or self.translated[j]) and same_line:
-                    # Two accesses through one virtual address keep program order (Model:
-                    # the forwarding and read-read coherence checks of execute.py read
-                    # physical locations; stronger than the Arm ARM only for a load that
-                    # could forward from a store not yet executed, or RSW through a VA).
+                # Through a virtual address the same-location rules (B2.3.1 Coherence
+                # order) hold on the physical location the translation gives: execute.py
+                # checks them there, so two accesses through one VA reorder exactly as two
+                # accesses to one location do, and through two aliases too.
+                by_name = not (self.translated[i] or self.translated[j])
+                if i in self.precise or _must_precede(
+                    instrs[i], later, same_line, self.setway_in_order, by_name
+                ):
                     mask |= 1 << i
             a_data, a_picks = rx.dependencies(later.addr) if later.addr else (frozenset(), frozenset())
             d_data, d_picks = rx.dependencies(later.data) if later.data else (frozenset(), frozenset())
@@ -387,12 +393,9 @@ class Window:
             if op == "ASSUME" and later.kind == BRANCH:
                 branches |= 1 << j
             if op == "LDR" or op == "EXEC" or (op == "ASSUME" and later.kind == PICK):
-                if later.reg in defs:
-                    raise ScenarioError(
-                        f"thread {name!r} loads register {later.reg} twice; out-of-order execution "
-                        "(weak_ordering) needs each register written once per path",
-                        _where(later),
-                    )
+                # Every write has a slot of its own (paths.rename_plain, Elaborator.slot):
+                # without renaming, an older load executed late would overwrite a newer one.
+                assert later.reg not in defs, f"thread {name!r}: register slot {later.reg} written twice"
                 if later.reg:
                     defs[later.reg] = j
         # herd's pick-lob (pick-dep; lob; [W]): a store ordered after an access ordered
@@ -424,16 +427,15 @@ class Window:
                 continue
             self.stores_before[j] = tuple(
                 i for i in range(j - 1, start - 1, -1)
-                if instrs[i].op == "STR" and _may_alias(instr, instrs[i])
+                if instrs[i].op == "STR" and self._may_alias(i, j)
             )
             after: list[tuple[int, tuple[int, ...]]] = []
             for k in range(j + 1, stop):
-                other = instrs[k]
-                if other.op != "LDR" or (instr.loc and other.loc and other.loc != instr.loc):
+                if instrs[k].op != "LDR" or not self._may_alias(j, k):
                     continue
                 between = tuple(
                     s for s in range(j + 1, k)
-                    if instrs[s].op == "STR" and _may_alias(instr, instrs[s])
+                    if instrs[s].op == "STR" and self._may_alias(j, s)
                 )
                 after.append((k, between))
             self.later_loads[j] = tuple(after)
@@ -446,6 +448,11 @@ class Window:
                     "before an earlier store's address is known)",
                     _where(instr),
                 )
+
+    def _may_alias(self, i: int, j: int) -> bool:
+        """Whether accesses ``i`` and ``j`` may be to one location: a translated one may
+        be to any (its physical location is known only once translated, mmu.py)."""
+        return self.translated[i] or self.translated[j] or _may_alias(self.instrs[i], self.instrs[j])
 
     def ready(self, pc: int, ahead: int, j: int) -> bool:
         """Whether instruction ``j`` (after ``pc``, not yet executed) may execute now:

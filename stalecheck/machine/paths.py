@@ -34,6 +34,7 @@ explored, and ``Elaborated.cut`` says so, for the verdict to state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -181,6 +182,46 @@ def from_instr(instr: Instr) -> Src:
     return Src("INSTR", (instr,), *where)
 
 
+def slot_name(reg: str, n: int) -> str:
+    """The slot of the ``n``-th write of register ``reg`` on a path: the first keeps the
+    register's name, the later ones are ``reg'2``, ``reg'3``, ..."""
+    return reg if n == 1 else f"{reg}'{n}"
+
+
+def architectural(slot: str) -> str:
+    """The register a slot renames (``r1'2`` -> ``r1``): what a witness names."""
+    return slot.split("'", 1)[0]
+
+
+Writes = dict[str, tuple[tuple[int, str], ...]]  # register -> its writes (program index, slot)
+
+
+def rename_plain(program: Sequence[Instr]) -> tuple[tuple[Instr, ...], Writes]:
+    """Static renaming of a straight-line program of plain instructions (a builder thread
+    without register arithmetic or branches): each register write (``LDR``, ``EXEC``) gets
+    a slot of its own, and a ``STR loc, r1`` reads the slot of the program-order-latest
+    earlier write of ``r1``.  B2.3.6: a register dependency runs from the write that
+    program order makes the source of the read, so reads follow that write and out-of-order
+    execution (``ordering.Window``) never lets an older write's value replace a newer one.
+    The text keeps the architectural name, for witnesses.  Also returns, for each register
+    written more than once, its writes in program order: (index, slot)."""
+    current: dict[str, str] = {}
+    writes: dict[str, list[tuple[int, str]]] = {}
+    out: list[Instr] = []
+    for j, instr in enumerate(program):
+        if instr.op in ("LDR", "EXEC") and instr.reg:
+            seen = writes.setdefault(instr.reg, [])
+            slot = slot_name(instr.reg, len(seen) + 1)
+            seen.append((j, slot))
+            current[instr.reg] = slot
+            if slot != instr.reg:
+                instr = replace(instr, reg=slot, text=str(instr))
+        elif instr.op == "STR" and instr.reg and current.get(instr.reg, instr.reg) != instr.reg:
+            instr = replace(instr, reg=current[instr.reg], text=str(instr))
+        out.append(instr)
+    return tuple(out), {reg: tuple(w) for reg, w in writes.items() if len(w) > 1}
+
+
 def width_of(name: str) -> int:
     """A litmus test's W registers are 32 bits, its X registers 64; the machine
     notation's registers (lower case: ``r1``, ``x1``, ``w1``) have no width."""
@@ -255,7 +296,7 @@ class Elaborator:
         reg = canonical(name)
         n = w.defs.get(reg, 0) + 1
         w.defs[reg] = n
-        return reg if n == 1 else f"{reg}'{n}"
+        return slot_name(reg, n)
 
     def operand(self, w: _Walk, op: Operand, width: int, src: Src) -> rx.Expr:
         if op.kind == "imm":

@@ -8,9 +8,10 @@ set* it can prove (Valmari's conditions, in Godefroid's "persistent set" form):
       steps outside it, and stays enabled across it;
   D2  (with D1) a deadlock is never skipped;
   V   the set holds no *visible* step unless it is every enabled step;
-  C   every cycle of the reduced graph has a fully expanded state.
+  C   every cycle of the reduced graph has a fully expanded state (or, weaker and
+      enough for reachability, S: from every state a fully expanded one is reachable).
 
-D1, V and C together keep every reachable valuation of the visible variables
+D1, V and C (or S) together keep every reachable valuation of the visible variables
 reachable (Peled, "All from one, one for all", 1993; Clarke, Grumberg, Peled,
 *Model Checking*, ch. 10): a bad state is found with the reduction exactly when
 it is found without, so "unreachable" stays a proof.
@@ -34,6 +35,13 @@ used: every cycle of the reduced graph passes through a fully expanded state.
 (The dynamic proviso, "expand fully when a chosen successor was already visited",
 also holds in any search order, but these graphs are full of diamonds: it fired in
 94% of the reduced states of the benchmark and undid the reduction.)
+
+*C, by the search.*  The sticky-step argument bars every set holding an enabled FILL,
+and in these systems a FILL of some line is enabled almost everywhere, so the
+breadth-first search keeps away the ignoring problem itself instead
+(``leave_cycles_to_search``; the level proviso of ``explore/reduced.py``, which
+needs only that a fully expanded state be reachable from every state: Valmari's
+condition S).  Depth-first search keeps the sticky steps.
 
 *Visibility* comes from the bad-state predicate, read through ``ObservedView``:
 the registers it reads and whether it asks if a thread is done (or its fault).  A
@@ -145,6 +153,13 @@ class PartialOrder:
             self._obs.append((frozenset(what - {DONE, FAULT}), DONE in what, FAULT in what) if what else None)
         self.fp = Footprints(machine)
         self.nt, self.n_pes, self.nl = self.fp.nt, self.fp.n_pes, self.fp.nl
+        # C by sticky steps (module doc) until the search says it keeps C itself.
+        self._sticky_barred = True
+
+    def leave_cycles_to_search(self) -> None:
+        """The search keeps condition S itself (the breadth-first level proviso,
+        ``explore/reduced.py``): sets with an enabled FILL or trap may be used."""
+        self._sticky_barred = False
 
     def is_bad(self, state: State) -> bool:
         """The bad-state predicate through a view that refuses unobserved reads."""
@@ -170,13 +185,14 @@ class PartialOrder:
         prog = lay.programs[t]
         if kind == EARLY:  # leaves pc where it is
             instr = lay.code[prog[step[2]]]
-            return instr.op in ("LDR", "EXEC") and instr.reg in regs
+            return instr.op in ("LDR", "EXEC") and lay.writes_any(t, instr.reg, regs)
         th = state.threads[t]
         if th.hyp:
             instr = lay.code[th.hyp[0]]
-            return (done and len(th.hyp) == 1) or (instr.op in ("LDR", "EXEC") and instr.reg in regs)
+            writes = instr.op in ("LDR", "EXEC") and lay.writes_any(t, instr.reg, regs)
+            return (done and len(th.hyp) == 1) or writes
         instr = lay.code[prog[th.pc]]
-        if instr.op in ("LDR", "EXEC") and instr.reg in regs:
+        if instr.op in ("LDR", "EXEC") and lay.writes_any(t, instr.reg, regs):
             return True
         if done:  # finishing: pc moves past this instruction and those run ahead of it
             pc = th.pc + 1
@@ -206,7 +222,7 @@ class PartialOrder:
                 c = nt + step[1]
             elif kind in (FILL, DROP, WRITE_BACK):
                 c = nt + n_pes + step[2]
-                if kind == FILL:
+                if kind == FILL and self._sticky_barred:
                     barred.add(c)
             else:
                 return None
@@ -215,7 +231,7 @@ class PartialOrder:
         fut: list[Footprint] = []
         for t in range(nt):
             tc, tf = self.fp.thread(state, t)
-            if t in steps and self.fp.traps_now(state, t):
+            if self._sticky_barred and t in steps and self.fp.traps_now(state, t):
                 barred.add(t)  # taking a trap is sticky (module doc)
             cur.append(tc)
             fut.append(tf)
@@ -236,43 +252,61 @@ class PartialOrder:
 
     def ample(self, state: State, enabled: Sequence[Step]) -> list[int] | None:
         """Indices into ``enabled`` of a stubborn set smaller than ``enabled``, or None."""
+        found = self.candidates(state, enabled)
+        return found[0] if found else None
+
+    def candidates(self, state: State, enabled: Sequence[Step]) -> list[list[int]]:
+        """Every stubborn set smaller than ``enabled`` that grows from one enabled
+        component (as indices into ``enabled``), fewest steps first: the search takes
+        the first that meets its cycle proviso (``explore/reduced.py``)."""
         if len(enabled) < 2:
-            return None
+            return []
         found = self.components(state, enabled)
         if found is None or len(found.steps) < 2:
-            return None
+            return []
         steps, barred, cur, fut = found
         n = len(cur)
-        best: list[int] | None = None
-        best_size = len(enabled)
-        # Seeds: enabled invisible components, fewest enabled steps first.
-        for seed in sorted(steps, key=lambda c: len(steps[c])):
+        # pulls[c]: the components whose future conflicts with c's current steps.
+        pulls: list[int | None] = [None] * n
+        enabled_mask = 0
+        barred_mask = 0
+        for c in steps:
+            enabled_mask |= 1 << c
+            if c in barred:
+                barred_mask |= 1 << c
+        sets: dict[int, int] = {}  # member mask -> number of steps
+        limit = len(enabled)
+        for seed in steps:
             if seed in barred:
                 continue
-            if len(steps[seed]) >= best_size:
-                break
-            member = [False] * n
-            member[seed] = True
+            member = 1 << seed
             work = [seed]
-            size = len(steps[seed])
             ok = True
-            while work and ok:
+            while work:
                 c = work.pop()
-                cr, cw = cur[c]
-                for d in range(n):
-                    if member[d]:
-                        continue
-                    fr, fw = fut[d]
-                    if cw & (fr | fw) or cr & fw:
-                        member[d] = True
-                        work.append(d)
-                        got = steps.get(d)
-                        if got:
-                            size += len(got)
-                            if size >= best_size or d in barred:
-                                ok = False
-                                break
-            if ok:
-                best_size = size
-                best = sorted(i for c in range(n) if member[c] for i in steps.get(c, ()))
-        return best
+                got = pulls[c]
+                if got is None:
+                    cr, cw = cur[c]
+                    got = 0
+                    for d in range(n):
+                        fr, fw = fut[d]
+                        if cw & (fr | fw) or cr & fw:
+                            got |= 1 << d
+                    pulls[c] = got
+                new = got & ~member
+                if new:
+                    if new & barred_mask:
+                        ok = False
+                        break
+                    member |= new
+                    while new:
+                        low = new & -new
+                        work.append(low.bit_length() - 1)
+                        new ^= low
+            if not ok or member in sets:
+                continue
+            size = sum(len(steps[c]) for c in steps if member >> c & 1)
+            if size < limit:
+                sets[member] = size
+        ordered = sorted(sets.items(), key=lambda item: item[1])
+        return [sorted(i for c in steps if member >> c & 1 for i in steps[c]) for member, _ in ordered]

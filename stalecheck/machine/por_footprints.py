@@ -36,8 +36,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from stalecheck.machine.buffer import named_lines
-from stalecheck.machine.isa import Instr
+from stalecheck.machine.buffer import loads_blocked, named_lines
+from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, Instr
+from stalecheck.machine.ordering import REORDERABLE, Window
+from stalecheck.machine.paths import AMO_AL, RMW_READ
 from stalecheck.machine.spec import Context, VMSpec
 from stalecheck.machine.state import IC_ENTRY, TLBI_ENTRY, State
 from stalecheck.machine.system import Machine
@@ -65,6 +67,11 @@ class Instruction(NamedTuple):
     fault_pages: int = 0  # pages (``Layout.page_bit``) whose stage-2 fault would trap: only while unmapped
     entry_lines: int = 0
     completes: bool = False  # it leaves an entry whose completion comes later
+    # A plain load: of its PE's buffer it reads only what is appended (another thread on
+    # the PE may append a store it forwards from), the entries of its own line (the
+    # line's bit: completions write it) and whether a full DMB's marker holds loads back
+    # (``bufm``), not every completion (``bufc``).
+    own_marks: bool = False
 
 
 def conflict(a: Footprint, b: Footprint) -> bool:
@@ -91,7 +98,8 @@ class Footprints:
         # Bit positions of the resources.
         self._buf0 = nl  # appends to each PE's buffer, then completions from it
         self._bufc0 = nl + n_pes
-        self._ctx0 = nl + 2 * n_pes
+        self._bufm0 = nl + 2 * n_pes  # a completion that may remove a full DMB's marker
+        self._ctx0 = nl + 3 * n_pes
         self._vm0 = self._ctx0 + nt
         self._events = 1 << (self._vm0 + len(lay.vms))
         self._migr = self._events << 1
@@ -99,6 +107,7 @@ class Footprints:
         self.everything = (1 << (self._live0 + (nt * nl if machine.dead_lines is not None else 0))) - 1
         self.all_bufs = ((1 << n_pes) - 1) << self._buf0  # every PE's appends
         self.all_bufc = ((1 << n_pes) - 1) << self._bufc0  # every PE's completions
+        self.all_bufm = ((1 << n_pes) - 1) << self._bufm0
         self.all_lines = (1 << nl) - 1
         self._dead = machine.dead_lines is not None
         self._all_live = (self.everything >> self._live0) << self._live0 if self._dead else 0
@@ -207,16 +216,31 @@ class Footprints:
         own_r = own_w = False
         device = spec.context == Context.DEVICE
         reads = vm_bit  # a guest's types and traps read HCR_EL2 and the stage-2 mappings
+        own_m = False
         if op in ("LDR", "AWAIT"):
             reads = lines | vm_bit
-            own_r = not device
+            # A plain load reads its buffer's entries of its line (``lines``: a buffer's
+            # completions write the lines of its entries) and its full DMB markers
+            # (buffer.loads_blocked); an acquire also its release stores, an atomic's read
+            # counts its own pending stores (execute._pending): the whole buffer.
+            plain = instr.kind not in (ACQUIRE, ACQUIRE_PC) and not instr.flags & RMW_READ
+            own_m = not device and plain and lines != self.all_lines
+            own_r = not device and not own_m
         elif op == "STR":
             if device:
                 reads |= lines
                 writes = lines
             else:
-                own_r = own_w = True
-        elif op in ("DC", "DCSW") or op == "DMB":
+                # In order, a plain store appends to its buffer (``with_entry``), which
+                # commutes with completions of the entries already there; out of order it
+                # enters at a canonical place among them (``buffer.insert``), and an
+                # acquire-release atomic reads the buffer for its marker.
+                own_r = self._weak or bool(instr.flags & AMO_AL) or self.m.mmu is not None
+                own_w = True
+        elif op in ("DC", "DCSW"):
+            own_r = self._weak or self.m.mmu is not None
+            own_w = True
+        elif op == "DMB":
             own_r = own_w = True
         elif op == "DSB":
             own_r = True
@@ -241,7 +265,7 @@ class Footprints:
         may_trap, fault_pages = self._may_trap(t, instr, in_hyp)
         completes = op in _BUFFERED and not device
         out = Instruction(
-            reads, writes, own_r, own_w, may_trap, fault_pages, lines if completes else 0, completes
+            reads, writes, own_r, own_w, may_trap, fault_pages, lines if completes else 0, completes, own_m
         )
         self._instr_cache[key] = out
         return out
@@ -276,17 +300,19 @@ class Footprints:
             self._migratable[t] and state.migrations < self._max_migr and th.pe >= 0
         )
         if migrates:
-            own, own_c = self.all_bufs, self.all_bufc
+            own, own_c, own_m = self.all_bufs, self.all_bufc, self.all_bufm
         elif th.pe >= 0:
             own, own_c = 1 << (self._buf0 + th.pe), 1 << (self._bufc0 + th.pe)
+            own_m = 1 << (self._bufm0 + th.pe)
         else:
-            own = own_c = 0
+            own = own_c = own_m = 0
         # fut: the hyp code still to run, then the rest of the program.
         fut = self._suffix[t][th.pc]
         for ident in th.hyp:
             fut = _union(fut, self._instruction(t, ident, False, True))
         # Its entries' completions, later, belong to it too (they exist only after it appends).
-        fr = fut.reads | (own | own_c if fut.own_reads else 0) | fut.entry_lines
+        fr = fut.reads | (own | own_c | own_m if fut.own_reads else 0) | fut.entry_lines
+        fr |= own | own_m if fut.own_marks else 0
         fw = fut.writes | (own if fut.own_writes else 0) | fut.entry_lines | (own_c if fut.completes else 0)
         extra_r = extra_w = 0
         if th.pending >= 0:
@@ -311,8 +337,9 @@ class Footprints:
             fr |= policy
             fw |= policy
         fut_fp = Footprint(fr | extra_r, fw | extra_w | live_now)
-        if self._weak and th.pe >= 0:
-            return fut_fp, fut_fp  # out-of-order steps: anything still to run may be next
+        window = self.m.execute.windows[t] if self._weak and th.pe >= 0 else None
+        if window is not None and not th.hyp:
+            return self._window_cur(state, t, window, extra_r, extra_w, live_now), fut_fp
         # cur: the oldest instruction, trapping or not.
         if th.hyp:
             cur = self._instruction(t, th.hyp[0], False, True)
@@ -327,10 +354,67 @@ class Footprints:
                 return Footprint(vm_bit | extra_r, ctx | live_now | extra_w), fut_fp
             live_next = self._contribution(t, th.pc + 1, (), state.mapped)
         pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
-        pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) if th.pe >= 0 else 0)
+        pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe) if th.pe >= 0 else 0)
         cr = cur.reads | (pe_bits if cur.own_reads else 0) | extra_r
+        cr |= pe_bit | 1 << (self._bufm0 + th.pe) if cur.own_marks and th.pe >= 0 else 0
         cw = cur.writes | (pe_bit if cur.own_writes else 0) | extra_w | (live_now & ~live_next)
         return Footprint(cr, cw), fut_fp
+
+    def _window_cur(
+        self, state: State, t: int, window: Window, extra_r: int, extra_w: int, live_now: int
+    ) -> Footprint:
+        """``cur`` of a thread that executes out of order (``execute.Execute.early``): the
+        oldest instruction and every later one that may execute before it, as far as the
+        thread's own state (``pc``, ``ahead``) tells.  Only the thread's own steps change
+        those, so while the outsiders of a stubborn set move, the thread's enabled steps
+        stay among these: from ``pc`` up to the first sequence point (nothing passes one,
+        machine/ordering.py), less what already executed and what must wait for an
+        unexecuted earlier instruction (``Window.ready``, static program order).  Whether
+        one of them is enabled may depend on shared state (its buffer, a line's value, an
+        event, a trap): that is in its footprint, so whoever may change it joins."""
+        lay = self.m.layout
+        th = state.threads[t]
+        prog = lay.programs[t]
+        code = lay.code
+        pc, ahead = th.pc, th.ahead
+        # The oldest: it finishes the thread when everything after it executed already.
+        nxt = pc + 1
+        while ahead >> nxt & 1:
+            nxt += 1
+        last = nxt >= len(prog) or code[prog[nxt]].op == "END"
+        head = self._instruction(t, prog[pc], last, False)
+        reads, writes, own_r, own_w = head.reads, head.writes, head.own_reads, head.own_writes
+        own_m = head.own_marks
+        if code[prog[pc]].op not in ("PATHS", "END"):
+            for j in range(pc + 1, min(window.n, len(prog))):
+                if ahead >> j & 1:
+                    continue
+                if code[prog[j]].op not in REORDERABLE:
+                    break  # a sequence point: nothing after it passes it
+                if not window.ready(pc, ahead, j):
+                    continue
+                fp = self._instruction(t, prog[j], False, False)
+                reads |= fp.reads
+                writes |= fp.writes
+                own_r = own_r or fp.own_reads
+                own_m = own_m or fp.own_marks
+                own_w = own_w or fp.own_writes
+        if self.traps_now(state, t):
+            # Taking the trap (see ``thread``): the VM's registers and mappings, the
+            # thread's own context.
+            vm = lay.thread_vm[t]
+            reads |= 1 << (self._vm0 + vm) if vm >= 0 else 0
+            writes |= 1 << (self._ctx0 + t) | live_now
+        if code[prog[pc]].op in ("PATHS", "END") or self.m.mmu is not None:
+            live_next = 0  # a path's first step moves pc elsewhere: any liveness bit may change
+        else:
+            live_next = self._contribution(t, nxt, (), state.mapped)
+        pe_bit = 1 << (self._buf0 + th.pe)
+        marks = 1 << (self._bufm0 + th.pe)
+        pe_bits = pe_bit | 1 << (self._bufc0 + th.pe) | marks
+        cr = reads | (pe_bits if own_r else 0) | (pe_bit | marks if own_m else 0) | extra_r
+        cw = writes | (pe_bit if own_w else 0) | extra_w | (live_now & ~live_next)
+        return Footprint(cr, cw)
 
     def buffer(self, state: State, pe: int) -> Footprint:
         """``cur`` and ``fut`` of the completions of the entries now in PE ``pe``'s
@@ -343,7 +427,12 @@ class Footprints:
         if any(entry[0] in (TLBI_ENTRY, IC_ENTRY) for entry in buf):
             return self.all()  # not analysed (the translation model)
         lines = named_lines(buf)
-        return Footprint(lines, lines | 1 << (self._bufc0 + pe))
+        if not buf:
+            return NONE  # no steps now, and none later: what a thread appends is its own
+        writes = lines | 1 << (self._bufc0 + pe)
+        if loads_blocked(buf):
+            writes |= 1 << (self._bufm0 + pe)  # a completion may free loads held by a marker
+        return Footprint(lines, writes)
 
 
 def _union(a: Instruction, b: Instruction) -> Instruction:
@@ -356,6 +445,7 @@ def _union(a: Instruction, b: Instruction) -> Instruction:
         a.fault_pages | b.fault_pages,
         a.entry_lines | b.entry_lines,
         a.completes or b.completes,
+        a.own_marks or b.own_marks,
     )
 
 

@@ -166,7 +166,7 @@ class Options:
     setway_program_order: bool = False  # ARMv7 rule; AArch64 needs a DMB/DSB (D7.5.9.15)
     prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
     quiet_coherent_lines: bool = False  # skip spontaneous steps on cacheable-only lines (reduce.py)
-    weak_ordering: bool = False  # out-of-order execution inside a PE (machine/ordering.py)
+    weak_ordering: bool = True  # out-of-order execution inside a PE (machine/ordering.py)
     record_executions: bool = False  # litmus counts: record read-from and coherence order (machine/rfco.py)
 
 

@@ -149,6 +149,8 @@ class Machine:
 
     def final_value(self, state: State, t: int, reg: str) -> int | None:
         lay = self.layout
+        if lay.renamed[t]:  # a plain program run out of order: its writes were renamed
+            return lay.renamed_value(state.threads[t], t, reg)
         if not lay.paths[t] or not lay.finished(state, t):
             return None
         return lay.final_value(state.threads[t], t, reg)

@@ -21,7 +21,8 @@ class Machine(Protocol):
     def reg_index(self, thread: int, reg: str) -> int: ...
 
     def final_value(self, state: State, t: int, reg: str) -> int | None:
-        """A register's value when thread ``t`` has finished a program with paths."""
+        """A register's value when thread ``t`` has finished a program with paths, or when
+        its writes of ``reg`` were renamed (None: read the slot named ``reg``)."""
         ...
 
     def loc_index(self, loc: str) -> tuple[int, int]: ...

@@ -26,8 +26,11 @@ never sees the buffer), so nothing new is reachable; a DSB still holds the load 
 the store completes (B2.6.9), with FEAT_ETS2 a faulting walk still waits for the older
 store (B2.3.7 ETS-ordered-before), and an ISB that executes before the store (it waits
 for no earlier store) does not help ``isb-only``.  In the remap pair the writer's TLBI
-is ordered by its DSBs (D8.17.8 R_TGVWD) and the reader's two loads through V keep
-program order (a printed Model choice for accesses through one virtual address).
+is ordered by its DSBs (D8.17.8 R_TGVWD).  The reader's two loads through V may be
+satisfied in either order (read-read coherence is checked on the physical location
+each translation gives, docs/ordering.md); they kept program order until 2026-11-30,
+and lifting that changed no verdict: a TLB conflict abort needs both translations
+cached, whichever load looks first.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from stalecheck.explore.search import collect
 from stalecheck.explore.verdict import Outcome
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.memtypes import DEVICE
@@ -19,7 +20,7 @@ from stalecheck.machine.steps import EARLY, XLATE
 from stalecheck.machine.system import EXEC, Machine
 from stalecheck.machine.view import StateView
 from stalecheck.scenarios.builder import Builder
-from tests.machine.util import explore, run
+from tests.machine.util import explore, machine, run
 
 Setup = Callable[[Builder], None]
 
@@ -256,3 +257,158 @@ def test_an_isb_after_a_dsb_nsh_waits_for_it() -> None:
 
     assert _outcome(_local_tlbi("DSB NSH\n"), old) == Outcome.UNREACHABLE
     assert _outcome(_local_tlbi(""), old) == Outcome.REACHABLE
+
+
+# ---- accesses through one virtual address reorder as accesses to one location ------------
+
+
+def _one_va(consumer: str, writer: str = "STR X, 1", translate: bool = True) -> Setup:
+    """A writer stores to X (and Y, Z) by physical name; the consumer's program names X
+    through ``{X}``: the virtual address VX (a one-level regime mapping it to X's page)
+    when ``translate``, else X itself.  Device pages: no cache steps to explore."""
+
+    def setup(b: Builder) -> None:
+        b.system(pes=2)
+        b.page("PT", "L3T:l3x")
+        for page, loc in (("PX", "X"), ("PY", "Y"), ("PZ", "Z")):
+            b.page(page, loc)
+            b.host_type(loc, DEVICE)
+        b.regime("k", root="L3T", levels=(3,), vas={"VX": (0,)})
+        b.init(l3x=b.page_desc("PX", attr="device"))
+        b.host("writer", writer, pe=0)
+        b.host("consumer", consumer.format(X="VX" if translate else "X"), pe=1)
+        b.translate("consumer", "k")
+        b.options(weak_ordering=True)
+
+    return setup
+
+
+def _finals(setup: Setup, regs: tuple[str, ...]) -> set[tuple[int, ...]]:
+    """The consumer's final registers and X, over every complete run."""
+    m = machine(setup)
+
+    def final(state: State) -> bool:
+        return m.is_complete(state) and not any(state.bufs)
+
+    def project(state: State) -> tuple[int, ...]:
+        v = StateView(m, state)
+        return (*(v.reg("consumer", r) for r in regs), v.mem("X"))
+
+    result = collect(m, final, project)
+    assert result.complete
+    return {value for value in result.values if isinstance(value, tuple)}
+
+
+def test_forwarding_from_an_unexecuted_store_through_one_va() -> None:
+    """Flat's forwarding through a virtual address (B2.3.7: nothing orders a release
+    store before a later LDAPR, ``[L]; po; [A]`` is for LDAR only, and the read-from-
+    internal edge is not in Observed-by): ``LDAPR r2, VX`` reads the data of the
+    ``STLR`` to VX before that store may execute (it waits for ``LDR r1, Y``, po;[L]),
+    once the store's walk is made, so ``LDR r3, Z`` after the acquire may be satisfied
+    before ``LDR r1, Y``: the MP outcome r1=1, r3=0 is allowed, as it is with physical
+    names.  Through one VA the load used to wait for the store (a Model order).  With
+    ``LDAR`` (RCsc: release then acquire, B2.3.7 Barrier-ordered-before) it stays
+    unreachable."""
+    program = "LDR r1, Y\nSTLR {X}, 1\nLDAPR r2, {X}\nLDR r3, Z"
+    writer = "STR Z, 1\nDMB ISH\nSTR Y, 1"
+
+    def bad(v: StateView) -> bool:
+        regs = tuple(v.reg("consumer", r) for r in ("r1", "r2", "r3"))
+        return v.done("consumer") and regs == (1, 1, 0)
+
+    for translate in (True, False):
+        assert _outcome(_one_va(program, writer, translate), bad) == Outcome.REACHABLE
+    rcsc = program.replace("LDAPR", "LDAR")
+    assert _outcome(_one_va(rcsc, writer), bad) == Outcome.UNREACHABLE
+
+
+def test_a_load_forwards_once_the_stores_walk_is_made() -> None:
+    """The store's physical location is known once its walk is made (mmu.py XLATE): only
+    then may a later load through the same VA be satisfied from it, with its data, before
+    the store executes (B2.3.1: the load reads that store or a coherence-later write)."""
+    m = machine(_one_va("STR {X}, 5\nLDR r1, {X}", writer="NOP"))
+    s = m.initial_state()
+    assert not [a for a in m.actions(s) if a[:3] == (EARLY, 1, 1)]  # where the store goes is unknown
+    s = run(m, s, (XLATE, 1, 0, 0))
+    s = run(m, s, (EARLY, 1, 1, 0))
+    assert StateView(m, s).reg("consumer", "r1") == 5 and s.threads[1].pc == 0
+
+
+def test_two_loads_through_one_va_are_satisfied_in_either_order() -> None:
+    """herd's RSW is allowed: two loads of one location that read the same write may be
+    satisfied in either order (B2.3.1 Coherence order forbids only the earlier one reading
+    the newer write).  Through one VA the later load may now be satisfied first; its
+    translation is kept until the earlier load has executed (read-read coherence is
+    checked on physical locations)."""
+    m = machine(_one_va("LDR r1, {X}\nLDR r2, {X}"))
+    s = run(m, m.initial_state(), (EARLY, 1, 1, 0))
+    assert [at for at, _ in s.threads[1].early] == [1]  # kept for the check of load 0
+    s = run(m, s, (EXEC, 1, 0))
+    assert s.threads[1].early == ()
+
+
+def test_coherence_through_one_va_and_through_aliases() -> None:
+    """B2.3.1 Coherence order holds on physical locations, whatever the names: read-read
+    (CoRR), read-write (CoRW), write-read (forwarding) and write-write coherence give the
+    same final states through VX as through X, and through VX then its alias X (a later
+    load through another name than an earlier one used to pass it unchecked: CoRR,
+    r1=1 r2=0, was reachable, weaker than the architecture)."""
+    cases = (
+        ("LDR r1, {X}\nLDR r2, {X}", "STR X, 1\nSTR X, 2", ("r1", "r2")),
+        ("LDR r1, {X}\nLDR r2, X", "STR X, 1\nSTR X, 2", ("r1", "r2")),
+        ("LDR r1, X\nLDR r2, {X}", "STR X, 1\nSTR X, 2", ("r1", "r2")),
+        ("STR {X}, 2\nLDR r1, {X}", "STR X, 1", ("r1",)),
+        ("LDR r1, {X}\nSTR {X}, 2", "STR X, 1", ("r1",)),
+        ("STR {X}, 2\nLDR r1, X\nSTR {X}, 3", "STR X, 1", ("r1",)),
+    )
+    for program, writer, regs in cases:
+        through_va = _finals(_one_va(program, writer), regs)
+        assert through_va == _finals(_one_va(program, writer, translate=False), regs), program
+    corr = _finals(_one_va("LDR r1, {X}\nLDR r2, X", "STR X, 1"), ("r1", "r2"))
+    assert (1, 0, 1) not in corr and (0, 1, 1) in corr
+
+
+def _release(first: str, second: str) -> Setup:
+    """Two PEs over Device pages X and Y; ``first`` names them through VX and VY."""
+
+    def setup(b: Builder) -> None:
+        b.system(pes=2)
+        b.page("PT", "L3T:l3x,l3y")
+        for page, loc in (("PX", "X"), ("PY", "Y")):
+            b.page(page, loc)
+            b.host_type(loc, DEVICE)
+        b.regime("k", root="L3T", levels=(3,), vas={"VX": (0,), "VY": (1,)})
+        b.init(l3x=b.page_desc("PX", attr="device"), l3y=b.page_desc("PY", attr="device"))
+        b.host("first", first, pe=0)
+        b.host("second", second, pe=1)
+        b.translate("first", "k")
+
+    return setup
+
+
+def test_a_translated_release_propagates_after_earlier_stores() -> None:
+    """B2.3.7 Barrier-ordered-before (``po; [L]``): a store-release is ordered after every
+    earlier access, through a virtual address too (its buffer entry used to lack the
+    release flag, so it could propagate before the earlier store: weaker than the
+    architecture).  With a plain store the MP outcome is reachable."""
+
+    def bad(v: StateView) -> bool:
+        return v.done("second") and v.reg("second", "r1") == 1 and v.reg("second", "r2") == 0
+
+    reader = "LDAR r1, Y\nLDAR r2, X"
+    assert _outcome(_release("STR VX, 1\nSTLR VY, 1", reader), bad) == Outcome.UNREACHABLE
+    assert _outcome(_release("STR VX, 1\nSTR VY, 1", reader), bad) == Outcome.REACHABLE
+
+
+def test_a_translated_acquire_waits_for_an_earlier_release() -> None:
+    """B2.3.7 Barrier-ordered-before (``[L]; po; [A]``, RCsc): an LDAR through a virtual
+    address is not satisfied while an earlier store-release is still in the buffer, so
+    SB with release stores and LDAR is forbidden; with LDAPR (RCpc) it is allowed."""
+
+    def bad(v: StateView) -> bool:
+        done = v.done("first") and v.done("second")
+        return done and v.reg("first", "r1") == 0 and v.reg("second", "r2") == 0
+
+    other = "STLR Y, 1\nLDAR r2, X"
+    assert _outcome(_release("STLR X, 1\nLDAR r1, VY", other), bad) == Outcome.UNREACHABLE
+    assert _outcome(_release("STLR X, 1\nLDAPR r1, VY", other), bad) == Outcome.REACHABLE
