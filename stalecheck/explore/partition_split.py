@@ -142,6 +142,9 @@ class SplitPartition:
         encoders = self.encoders
         for encoder in encoders:
             encoder.begin()
+        # the encoders' tables, read inline below (``PartsEncoder.rest_code``, ``inner_code``)
+        rest_codes = [encoder.rests for encoder in encoders]
+        inners_sent = [encoder.inners for encoder in encoders]
         # per worker: (rest code, inner code) of each successor it owns, with its smallest key
         outgoing: list[dict[tuple[int, int], int]] = [{} for _ in range(workers)]
         self.enabled = enabled = []
@@ -177,11 +180,15 @@ class SplitPartition:
                 if succ_threads is not threads:
                     dest = key_hash(succ_threads) % workers
                     if dest != me:
-                        encoder = encoders[dest]
-                        code = encoder.rest_code(succ[cut:]), encoder.inner_code(n, part)
+                        rest = succ[cut:]
+                        rest_code = rest_codes[dest].get(rest)
+                        if rest_code is None:
+                            rest_code = encoders[dest].rest_code(rest)
+                        if n not in inners_sent[dest]:
+                            encoders[dest].inner_code(n, part)
                         out = outgoing[dest]
-                        if code not in out:
-                            out[code] = base + index  # the first key is the smallest
+                        if (rest_code, n) not in out:
+                            out[rest_code, n] = base + index  # the first key is the smallest
                         continue
                 rest = succ[cut:]
                 bucket = seen_get(rest)
@@ -317,11 +324,14 @@ class SplitPartition:
                 keys.append(key)
         self.count += len(candidates)
         in_order = np.asarray(keys, dtype=np.int64)
-        order = np.argsort(in_order)
-        in_order = in_order[order]
-        positions = order.tolist()
-        self.candidates = [candidates[i] for i in positions]
-        self.numbers = [cand_numbers[i] for i in positions]
+        # The frontier's own successors come in key order; only those met from elsewhere
+        # (or from borrowed states) may be out of it.
+        if len(in_order) > 1 and not bool(np.all(in_order[1:] > in_order[:-1])):
+            order = np.argsort(in_order, kind="stable")
+            in_order = in_order[order]
+            positions = order.tolist()
+            self.candidates = [candidates[i] for i in positions]
+            self.numbers = [cand_numbers[i] for i in positions]
         self.keys = []
         self.fresh = {}
         self.sorted_keys = in_order
