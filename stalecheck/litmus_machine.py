@@ -42,7 +42,8 @@ _ALU = {
     "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
 }
 _ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
-_PAIRS = ("LDP", "STP", "LDPSW")  # LDNP/STNP are not: their address dependencies order nothing
+_PAIRS = ("LDP", "STP", "LDPSW", "LDNP", "STNP", "LDIAPP", "STILP")
+_PAIR_STORES = ("STP", "STNP", "STILP")
 # Multiply-accumulate: mnemonic -> (the product, how the accumulator combines with it).
 _MULTIPLY_ADD = {
     "MADD": ("MUL", "ADD"), "MSUB": ("MUL", "SUB"), "MNEG": ("MUL", "SUB"),
@@ -229,7 +230,15 @@ class _Thread:
         to consecutive cells, each single-copy atomic on its own and neither ordered with
         the other (B2.2.1: "treated as two single-copy atomic reads"; as herd, without
         FEAT_LSE2, which makes an aligned pair one access: a weaker model, never a
-        stronger one), then the base register's write-back (C6.2 LDP, STP)."""
+        stronger one), then the base register's write-back (C6.2 LDP, STP).
+
+        LDNP/STNP are LDP/STP with a non-temporal hint, except that an LDNP read need not
+        respect an address dependency from an earlier read (C3.2.5): paths.py refuses
+        an LDNP whose address depends on a load.  LDIAPP/STILP (FEAT_LRCPC3) are two
+        RCpc acquires / two releases, the one of Rt1 ordered before the one of Rt2, and
+        for STILP's pre-index form Rt2's before Rt1's (C6.2.208 LDIAPP, C6.2.397 STILP):
+        emitted in that order, an acquire orders every later access and every earlier
+        access is ordered before a release (B2.3.7 Barrier-ordered-before)."""
         m = ins.mnemonic.upper()
         ops = ins.operands
         if len(ops) not in (3, 4):
@@ -246,24 +255,35 @@ class _Thread:
             raise self.refuse(ins, "addressing mode")
         if canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)) and (mem.writeback or post):
             raise self.refuse(ins, "a pair that writes back into a register it transfers")
-        if m == "LDP" and canonical_reg(rt1) == canonical_reg(rt2):
-            raise self.refuse(ins, "LDP into one register twice (CONSTRAINED UNPREDICTABLE)")
+        if m not in _PAIR_STORES and canonical_reg(rt1) == canonical_reg(rt2):
+            raise self.refuse(ins, f"{m} into one register twice (CONSTRAINED UNPREDICTABLE)")
+        if m in ("LDNP", "STNP") and (mem.writeback or post is not None):
+            raise self.refuse(ins, "addressing mode")  # C3.2.5: base plus offset only
+        ordered = m in ("LDIAPP", "STILP")
+        if ordered and "ZR" in canonical_reg(rt1) + canonical_reg(rt2):
+            raise self.refuse(ins, f"{m} with a zero register (its ordering then depends on the encoding)")
+        if m == "LDIAPP" and canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)):
+            raise self.refuse(ins, "LDIAPP into its base register")
         size = 4 if m == "LDPSW" or rt1[:1].upper() == "W" else 8
 
         def src(op: str, *args: object) -> Src:
             return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
 
         out: list[Src] = []
-        regs = (rt1, rt2)
-        if m != "STP" and canonical_reg(base) in (canonical_reg(rt1),):
-            regs = (rt2, rt1)  # load the base register last: the other address still uses it
-        for rt in regs:
-            k = 0 if rt == rt1 else 1
+        first = 0
+        if m not in _PAIR_STORES and not ordered and canonical_reg(base) == canonical_reg(rt1):
+            first = 1  # load the base register last: the other address still uses it
+        if m == "STILP" and mem.writeback:
+            first = 1  # C6.2.397: pre-index, Rt2's write is ordered before Rt1's
+        for k in (first, 1 - first):
+            rt = (rt1, rt2)[k]
             addr = Address(Operand("reg", base), Operand("imm", value=offset.value + k * size))
-            if m == "STP":
-                out.append(src("ST", Operand("reg", rt), addr, False, 0))
+            if m in _PAIR_STORES:
+                out.append(src("ST", Operand("reg", rt), addr, m == "STILP", 0))
             else:
-                out.append(src("LD", rt, addr, "", False, 4 if m == "LDPSW" else 0, m == "LDPSW"))
+                order = "Q" if m == "LDIAPP" else ""
+                out.append(src("LD", rt, addr, order, False, 4 if m == "LDPSW" else 0, m == "LDPSW",
+                               m == "LDNP"))
         step = post.value if isinstance(post, ast.Imm) else offset.value if mem.writeback else 0
         if step:
             out.append(src("ALU", "ADD", base, base, Operand("imm", value=step), False))
@@ -366,6 +386,12 @@ class _Thread:
                 regs = [self.reg(ins, op) for op in ops[:3]]
                 cond = self.condition(ins, ops[3])
             return src("CSEL", *regs, cond, variant)
+        if m in ("MRS", "MSR"):  # only the flags: C5.2 NZCV, a special-purpose register
+            arity(2)
+            sysreg = ops[1] if m == "MRS" else ops[0]
+            if not isinstance(sysreg, ast.Reg) or sysreg.name.upper() != "NZCV":
+                raise self.refuse(ins, "system register")
+            return src(f"{m}_NZCV", self.reg(ins, ops[0] if m == "MRS" else ops[1]))
         if m in ("TBZ", "TBNZ"):
             arity(3)
             bit = ops[1]
@@ -397,6 +423,13 @@ class _Thread:
             arity(3)
             return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),
                        self.address(ins, ops[2]), m == "STLXR")
+        if m.startswith("CASP") and m[4:] in _ORDER_SUFFIX:
+            arity(5)
+            acq, rel = _ORDER_SUFFIX[m[4:]]
+            regs = [self.reg(ins, op) for op in ops[:4]]
+            if len({r[:1] for r in regs}) != 1 or "ZR" in "".join(regs):
+                raise self.refuse(ins, "register operands")
+            return src("CASP", *regs, self.address(ins, ops[4]), acq, rel)
         for base in ("CAS", "SWP"):
             if m.startswith(base) and m[len(base):] in _ORDER_SUFFIX:
                 arity(3)
@@ -418,6 +451,13 @@ class _Thread:
                     arity(2)
                     zr = "WZR" if self.reg(ins, ops[0]).startswith("W") else "XZR"
                     return src("LDOP", op, self.reg(ins, ops[0]), zr, self.address(ins, ops[1]), False, rel)
+        if m in ("LDXP", "LDAXP", "STXP", "STLXP"):
+            # B2.2.1: a 32-bit pair is one single-copy atomic access, and a successful 64-bit
+            # store-exclusive pair "a single-copy atomic update of the entire memory
+            # location"; the machine's accesses are of one cell each.
+            raise self.refuse(ins, f"instruction {m} (an exclusive pair: single-copy atomic over two cells)")
+        if m in ("LDAP", "STLP"):
+            raise self.refuse(ins, f"instruction {m} (herd's acquire/release pair, not in the Arm ARM)")
         raise self.refuse(ins, f"instruction {m}")
 
 
@@ -533,6 +573,8 @@ def _widths(test: ast.LitmusTest) -> list[_Width]:
                 continue
             data = ins.operands[1] if m.startswith("ST") and "X" in m[2:5] else ins.operands[0]
             narrow = _NARROW_LOADS.get(m, (m, 0, False))[1] or _NARROW_STORES.get(m, (m, 0))[1]
+            if m == "LDPSW":  # two words, sign-extended into X registers (C6.2 LDPSW)
+                narrow = 4
             if narrow:
                 out.append(_Width(ins.line, ins.column, narrow))
             elif isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):

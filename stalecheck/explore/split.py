@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from stalecheck.explore.reduced import witness_path
@@ -35,15 +35,20 @@ class SplitModel(Protocol):
 
     split_at: int  # states are tuples; their first ``split_at`` fields are the inner part
     # Inner parts numbered: the buckets hold numbers, whose hashes cost nothing.  The model
-    # numbers the inner parts it hands out in ``expand``; the search numbers the others,
-    # the same way (``setdefault(inner, len(inner_keys))``).
+    # numbers the inner parts it hands out; the search numbers the others, the same way
+    # (``setdefault(inner, len(inner_keys))``).
     inner_keys: dict[tuple[Any, ...], int]
+    # Outer parts numbered (``number_outer``), and the outer part of each number.
+    outer_list: list[tuple[Any, ...]]
+
+    def number_outer(self, outer: tuple[Any, ...]) -> int: ...
 
     def initial_state(self) -> Any: ...
 
-    def expand(self, state: Any) -> tuple[Sequence[Any], int, Sequence[tuple[Any, ...]], Sequence[int]]:
-        """``actions(state)``, the index of the first cache step among them, the inner part
-        of the successor of each cache step (they follow each other) and its number."""
+    def expand_numbered(self, state: Any, own: int, oid: int) -> Sequence[tuple[int, Any, Any]]:
+        """One code per action of ``state`` (inner number ``own``, outer number ``oid``),
+        in order: (inner number or -1 for ``own``, outer number or -1 for ``oid``, the inner
+        part or None for ``own``'s), or (-2, action, None) to run ``next_state``."""
         ...
 
     def join(self, inner: tuple[Any, ...], outer: tuple[Any, ...]) -> Any:
@@ -73,8 +78,12 @@ def check_split(
     init = model.initial_state()
     numbers = model.inner_keys
     number = numbers.setdefault
+    number_outer = model.number_outer
+    outers = model.outer_list
     init_key = number(init[:cut], len(numbers))
-    seen: dict[Hashable, set[int]] = {init[cut:]: {init_key}}
+    init_outer = number_outer(init[cut:])
+    # Outer number -> the inner numbers seen with it: a state is the pair.
+    seen: dict[int, set[int]] = {init_outer: {init_key}}
     # One entry per stored state: the parent's id and the action's index (4 bytes each).
     parent = array("i", [-1])
     via = array("i", [-1])
@@ -91,45 +100,45 @@ def check_split(
     try:
         if model.is_bad(init):
             return done(Outcome.REACHABLE, StopReason.FOUND, 0)
-        # Each state with its id and its inner part's number.
-        frontier: list[tuple[Any, int, int]] = [(init, 0, init_key)]
+        # Each state with its id and the numbers of its two parts.
+        frontier: list[tuple[Any, int, int, int]] = [(init, 0, init_key, init_outer)]
         next_tick = progress_every
         slow_at = next_tick if max_states is None else min(next_tick, max_states)
-        expand, next_state, join, is_bad = model.expand, model.next_state, model.join, model.is_bad
+        expand, next_state, join, is_bad = model.expand_numbered, model.next_state, model.join, model.is_bad
         parent_append, via_append = parent.append, via.append
         seen_get = seen.get
         while frontier:
-            nxt: list[tuple[Any, int, int]] = []
+            nxt: list[tuple[Any, int, int, int]] = []
             nxt_append = nxt.append
-            for state, sid, own in frontier:
-                enabled, first, inners, keys = expand(state)
-                outer = state[cut:]
+            for state, sid, own, oid in frontier:
+                codes = expand(state, own, oid)
                 inside = state[:cut]
-                mine = seen[outer]  # the parent's bucket: a cache step's successor lands in it
-                end = first + len(inners)
-                for index in range(len(enabled)):
-                    if first <= index < end:
-                        key = keys[index - first]
-                        before = len(mine)
-                        mine.add(key)  # add, then see whether the set grew
-                        if len(mine) == before:
-                            continue
-                        succ = join(inners[index - first], outer)
+                index = -1
+                for key, place, part in codes:
+                    index += 1
+                    if key == -2:  # not memoized: build the successor
+                        succ = next_state(state, place)
+                        inner = succ[:cut]
+                        # Most such steps leave memory and copies as they were (the same
+                        # objects: a cheap comparison), and so keep the number.
+                        key = own if inner == inside else number(inner, len(numbers))
+                        place = number_outer(succ[cut:])
                     else:
-                        succ = next_state(state, enabled[index])
-                        part = succ[:cut]
-                        # Most thread steps leave memory and copies as they were (the
-                        # same objects: a cheap comparison), and so keep the number.
-                        key = own if part == inside else number(part, len(numbers))
-                        rest = succ[cut:]
-                        bucket = seen_get(rest)
-                        if bucket is None:
-                            seen[rest] = {key}
-                        else:
-                            before = len(bucket)
-                            bucket.add(key)
-                            if len(bucket) == before:
-                                continue
+                        succ = None
+                        if key < 0:
+                            key = own
+                        if place < 0:
+                            place = oid
+                    bucket = seen_get(place)
+                    if bucket is None:
+                        seen[place] = {key}
+                    else:
+                        before = len(bucket)
+                        bucket.add(key)  # add, then see whether the set grew
+                        if len(bucket) == before:
+                            continue
+                    if succ is None:
+                        succ = join(inside if part is None else part, outers[place])
                     parent_append(sid)
                     via_append(index)
                     new_id = len(parent) - 1
@@ -139,7 +148,7 @@ def check_split(
                         return done(Outcome.REACHABLE, StopReason.FOUND, new_id)
                     if not sane and sanity is not None and sanity(succ):
                         sane = True
-                    nxt_append((succ, new_id, key))
+                    nxt_append((succ, new_id, key, place))
                     if len(parent) >= slow_at:
                         stored = len(parent)
                         if stored >= next_tick:
@@ -156,7 +165,7 @@ def check_split(
                             transitions += index + 1
                             return done(Outcome.UNKNOWN, StopReason.MAX_STATES)
                         slow_at = next_tick if max_states is None else min(next_tick, max_states)
-                transitions += len(enabled)
+                transitions += len(codes)
             frontier = nxt
             if frontier:
                 depth += 1

@@ -10,6 +10,7 @@ for EL2 code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from stalecheck.errors import ScenarioError
@@ -19,7 +20,13 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import NORMAL_WB, MemType, RegimeFlags, guest_data_type
 from stalecheck.machine.shareability import DmaWatch
 from stalecheck.machine.spec import Context, hcr_bit
-from stalecheck.machine.state import OP_INVAL, SCTLR_C, SCTLR_M, State
+from stalecheck.machine.state import OP_INVAL, SCTLR_C, SCTLR_M, UNREAD, InnerRead, State
+
+Query = tuple[int, int, int, MemType]  # a load's read past its PE's buffer: ``Access.read``'s arguments
+
+
+def _unanswered(query: Query) -> tuple[int, ...]:
+    raise InnerRead
 
 
 class Access:
@@ -31,6 +38,9 @@ class Access:
         self.cached_type = lru_cache(maxsize=None)(self.memory_type)
         self._nc_may_hit = layout.spec.options.nc_reads_may_hit
         self.dma = DmaWatch(layout)  # stores a DMA master may see late (shareability.py)
+        # What a probe's load reads (machine/plan.py sets it while it probes): the query is
+        # (PE, line, offset, type), the answer ``read``'s on a real state.
+        self.ask: Callable[[Query], tuple[int, ...]] = _unanswered
 
     def memory_type(self, t: int, in_hyp: bool, sctlr: int, hcr: int, line: int) -> MemType:
         """The type of thread ``t``'s data access to ``line`` for these register values."""
@@ -96,14 +106,20 @@ class Access:
         forwarded = buffer.forward(state.bufs[th.pe], line, offset)
         if forwarded is not None:  # B2.3.1 Coherence-before: a PE sees its own earlier store
             return (forwarded,)
+        if state.mem is UNREAD:  # a probe (machine/plan.py): the values come from its oracle
+            return self.ask((th.pe, line, offset, mt))
+        return self.read(state.copies, state.mem, th.pe, line, offset, mt)
+
+    def read(
+        self, copies: caches.Copies, mem: caches.Memory, pe: int, line: int, offset: int, mt: MemType
+    ) -> tuple[int, ...]:
+        """``values_at`` past the PE's own buffer: what the memory system returns."""
         lay = self.layout
         if mt.cacheable:
-            return (caches.coherent_value(state.copies, state.mem, lay.h, th.pe, line, lay.nl)[offset],)
-        options = caches.bypass_read_options(
-            state.copies, state.mem, lay.h, th.pe, line, offset, self._nc_may_hit, lay.nl
-        )
+            return (caches.coherent_value(copies, mem, lay.h, pe, line, lay.nl)[offset],)
+        options = caches.bypass_read_options(copies, mem, lay.h, pe, line, offset, self._nc_may_hit, lay.nl)
         if mt.mixed:  # inner/outer mixes: cached in some levels (memtypes.MemType.mixed)
-            coherent = caches.coherent_value(state.copies, state.mem, lay.h, th.pe, line, lay.nl)[offset]
+            coherent = caches.coherent_value(copies, mem, lay.h, pe, line, lay.nl)[offset]
             return tuple(sorted({*options, coherent}))
         return options
 

@@ -73,7 +73,9 @@ IN_ORDER = (
 
 WEAK_TRANSLATION = (
     "out-of-order execution with translation: accesses reorder by the physical location their "
-    "translation gives (B2.3.1 coherence on it, forwarding once the store's walk is made); "
+    "translation gives (B2.3.1 coherence on it, forwarding once the store's walk is made), and a "
+    "later access passes an earlier one through the same VA only once that one's walk is made "
+    "(B2.3.7 TLBI-ordered-before asks less); "
     "only a plain load passes an older "
     "translated access whose walk is not made yet, and is undone if that access faults; a "
     "translation made ahead that a later instruction has executed past survives another PE's "

@@ -22,9 +22,11 @@ from stalecheck.machine.state import (
     STORE_DMA_LATE,
     STORE_WT,
     TLBI_ENTRY,
+    UNREAD,
     Entry,
     State,
     StoreEntry,
+    Unread,
 )
 
 
@@ -42,8 +44,6 @@ class Complete:
     def complete(self, state: State, pe: int, index: int, bypass: int = 0) -> State:
         """A buffered store or CMO takes effect in the memory system.  ``bypass`` picks the
         Non-cacheable behaviour of a store whose type is an inner/outer mix (MemType.mixed)."""
-        lay = self.layout
-        h, nl = lay.h, lay.nl
         buf = state.bufs[pe]
         entry = buf[index]
         copies, mem = state.copies, state.mem
@@ -51,29 +51,12 @@ class Complete:
         if kind in (TLBI_ENTRY, IC_ENTRY) and self.mmu is not None:
             state = self.mmu.complete(state, pe, entry)
             copies, mem = state.copies, state.mem
-        elif kind == STORE:
-            _, line, offset, value, cacheable, wt, _, _ = entry
-            if wt & STORE_DMA_LATE:  # the second step: the DMA masters see it now (shareability.py)
-                bufs = state.bufs
-                return state._replace(bufs=(*bufs[:pe], buffer.remove(buf, index), *bufs[pe + 1 :]))
-            if cacheable == PATH_CACHEABLE or (cacheable != PATH_NC and not bypass):
-                copies = caches.coherent_write(copies, mem, h, pe, line, offset, value, nl)
-                if wt & STORE_WT:  # write-through: the write also reaches the PoC
-                    copies, mem, _ = caches.clean_to(copies, mem, h, line, h.poc_depth, lay.all_pes, nl)
-            else:
-                mem = caches.bypass_write(mem, line, offset, value)
-        elif kind == DCVA:
-            _, op, line, _, depth, scope_all, _, _ = entry
-            pes = lay.all_pes if scope_all else frozenset((pe,))
-            if op & OP_CLEAN:
-                copies, mem, _ = caches.clean_to(copies, mem, h, line, depth, pes, nl)
-            if op & OP_INVAL:
-                copies = caches.invalidate_to(copies, h, line, depth, pes, nl)
-        elif kind == SETWAY:
-            _, op, inst, line, _ = entry
-            copies, mem, _ = caches.setway(
-                copies, mem, h, inst, line, bool(op & OP_CLEAN), bool(op & OP_INVAL), nl
-            )
+        elif kind == STORE and entry[5] & STORE_DMA_LATE:
+            # the second step: the DMA masters see it now (shareability.py)
+            bufs = state.bufs
+            return state._replace(bufs=(*bufs[:pe], buffer.remove(buf, index), *bufs[pe + 1 :]))
+        elif kind in (STORE, DCVA, SETWAY):
+            mem, copies = self.written(mem, copies, pe, entry, bypass)
         bufs = state.bufs
         new_buf = buffer.remove(buf, index)
         if self.dma.active and kind in (STORE, DCVA, SETWAY):
@@ -87,6 +70,41 @@ class Complete:
         if kind == STORE and self.tracker is not None:
             state = self.tracker.propagated(state, pe, entry, entry[7])
         return state
+
+    def written(
+        self, mem: caches.Memory, copies: caches.Copies, pe: int, entry: Entry, bypass: int
+    ) -> tuple[caches.Memory, caches.Copies]:
+        """The memory and copies after PE ``pe``'s buffered store, DC or set/way ``entry``
+        takes effect (``complete``): a function of these alone.  On a probe
+        (``machine/plan.py``) the effect is deferred, named by its arguments."""
+        if mem is UNREAD:
+            deferred = Unread((pe, entry, bypass))
+            return deferred, deferred  # type: ignore[return-value]
+        lay = self.layout
+        h, nl = lay.h, lay.nl
+        kind = entry[0]
+        if kind == STORE:
+            _, line, offset, value, cacheable, wt, _, _ = entry
+            if cacheable == PATH_CACHEABLE or (cacheable != PATH_NC and not bypass):
+                copies = caches.coherent_write(copies, mem, h, pe, line, offset, value, nl)
+                if wt & STORE_WT:  # write-through: the write also reaches the PoC
+                    copies, mem, _ = caches.clean_to(copies, mem, h, line, h.poc_depth, lay.all_pes, nl)
+            else:
+                mem = caches.bypass_write(mem, line, offset, value)
+        elif kind == DCVA:
+            _, op, line, _, depth, scope_all, _, _ = entry
+            pes = lay.all_pes if scope_all else frozenset((pe,))
+            if op & OP_CLEAN:
+                copies, mem, _ = caches.clean_to(copies, mem, h, line, depth, pes, nl)
+            if op & OP_INVAL:
+                copies = caches.invalidate_to(copies, h, line, depth, pes, nl)
+        else:
+            assert kind == SETWAY
+            _, op, inst, line, _ = entry
+            copies, mem, _ = caches.setway(
+                copies, mem, h, inst, line, bool(op & OP_CLEAN), bool(op & OP_INVAL), nl
+            )
+        return mem, copies
 
     def _late_for_dma(self, before: State, after: State, entry: Entry) -> tuple[Entry, ...]:
         """The records of what the DMA masters still read where ``entry`` (a store, a DC

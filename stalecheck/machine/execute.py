@@ -386,6 +386,14 @@ class Execute:
             made = self._made(th, i)
             if made is None and not plain_load:
                 return False
+            if made is None and mine and window.instrs[i].loc == instr.loc:
+                # B2.3.7 TLBI-ordered-before: an earlier access through the same VA is
+                # ordered before what a TLBI completed after the later one's walk orders,
+                # so it may not take a translation made after that TLBI: the later access
+                # passes it only once its walk is made (kept past a TLBI, mmu.py).  Model:
+                # stronger only where the earlier walk would be made after the later
+                # access executes with no TLBI between (printed).
+                return False
             if not window.translated[i]:
                 continue  # a fetch: no data location
             other = window.instrs[i]

@@ -68,6 +68,7 @@ class Hardware:
         # stay the same for the whole search.
         self.inner_keys: dict[Inner, int] = {}
         self._fill_memo: dict[tuple[object, ...], int] = {}
+        self._codes_memo: dict[tuple[int, int, int], tuple[tuple[int, int, Inner], ...]] = {}
 
     def fillable(self, state: State, inst: int, line: int, dirty: int) -> bool:
         """D7.5.1 General behavior of the caches: a line may be allocated into a cache when it
@@ -95,7 +96,7 @@ class Hardware:
                 return True
         return False
 
-    def _allocatable(self, state: State) -> int:
+    def allocatable(self, state: State) -> int:
         """Bit ``inst * nl + line``: a regime may allocate ``line`` into ``inst``
         (``fillable`` without the copies), for the loud lines; -1: every pair."""
         if self._all_linear:
@@ -122,7 +123,7 @@ class Hardware:
         the memory and copies after each (``effect``) with their ``inner_keys``.
         ``live`` is the bitmask of lines that may still be touched (reduction.DeadLines;
         -1: all)."""
-        allocatable = self._allocatable(state)
+        allocatable = self.allocatable(state)
         copies, mem = state.copies, state.mem
         key = (copies, mem, live, allocatable)
         found = self._steps_memo.get(key)
@@ -138,10 +139,34 @@ class Hardware:
         steps.extend(found[0])
         return found[1], found[2]
 
+    def codes(
+        self, state: State, own: int, live: int, allocatable: int
+    ) -> tuple[tuple[int, int, Inner], ...]:
+        """``steps`` as the split search takes them (``machine/plan.py``): for each enabled
+        step, the number of the memory and copies after it, -1 (the same outer part), and
+        those memory and copies.  ``own`` is the number of ``state``'s; keyed by it and the
+        two masks, so a lookup hashes three ints."""
+        key = (own, live, allocatable)
+        found = self._codes_memo.get(key)
+        if found is None:
+            copies, mem = state.copies, state.mem
+            enabled = self._compute(copies, mem, live, allocatable)
+            h, nl = self.layout.h, self.layout.nl
+            numbers = self.inner_keys
+            out = []
+            for step in enabled:
+                inner = effect(copies, mem, h, nl, step)
+                out.append((numbers.setdefault(inner, len(numbers)), -1, inner))
+            found = tuple(out)
+            if len(self._codes_memo) >= STEPS_MEMO_LIMIT:
+                self._codes_memo.clear()
+            self._codes_memo[key] = found
+        return found
+
     def _compute(
         self, copies: caches.Copies, mem: caches.Memory, live: int, allocatable: int
     ) -> tuple[Step, ...]:
-        """``steps`` for these copies, memory, live lines and ``_allocatable`` mask."""
+        """``steps`` for these copies, memory, live lines and ``allocatable`` mask."""
         lay = self.layout
         nl = lay.nl
         h = lay.h

@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Mapping
 from stalecheck.errors import Position, ScenarioError
 from stalecheck.machine import regexpr as rx
 from stalecheck.machine.isa import ACQUIRE, RELEASE, Instr
-from stalecheck.machine.paths import AMO_AL, BRANCH, NORET, PICK, RMW_READ, RMW_WRITE
+from stalecheck.machine.paths import AMO_AL, BRANCH, NORET, PAIR_SECOND, PICK, RMW_READ, RMW_WRITE
 from stalecheck.machine.shareability import orders_others
 
 # ``LDAR``/``LDAPR`` are ``LDR`` with kind ``ACQUIRE``/``ACQUIRE_PC``, ``STLR`` is
@@ -199,6 +199,10 @@ def _must_precede(
         # D7.5.9.15 orders maintenance with loads and stores only by address or by a DMB
         # or DSB: an acquire or a release to another line does not hold a DC back.
         return _cmo_must_precede(earlier, later, same_line, setway_in_order)
+    if later.flags & PAIR_SECOND and (earlier.line, earlier.column, earlier.text) == (
+        later.line, later.column, later.text
+    ):
+        return False  # the two reads or writes of one CASP (paths.cas_pair): no po between them
     if e in LOADS and earlier.kind:  # B2.3.7: an acquire is ordered before every later access
         return True
     if lt == "STR" and later.kind == RELEASE:  # B2.3.7: a release after every earlier access

@@ -52,6 +52,10 @@ NORET = 4  # a read whose value no register receives (herd's NoRet): DMB LD does
 AMO_AL = 8  # the write of an acquire-release atomic: ordered before every later access
 EXCLUSIVE = 16  # from LDXR/STXR (for the witness only)
 ATOMIC_READ = 32  # the read of an atomic instruction (CAS, SWP, LDADD)
+# The second read or write of a CASP: its own instruction's acquire or release does not
+# order it after the first (herd: one instruction's effects are not in po; C6.2.54 orders
+# the pair's accesses only with other instructions' accesses).
+PAIR_SECOND = 64
 
 # Narrow accesses (bytes -> the extend that keeps them): a store keeps the low bytes, a
 # signed load sign-extends them (LDRSB/LDRSH/LDRSW), an unsigned one reads the cell.
@@ -94,14 +98,16 @@ class Src(NamedTuple):
 
     - ``MOV (rd, src)``, ``ALU (op, rd, rn, src)``, ``CMP (rn, src)``,
       ``MAC (product, combine, rd, rn, rm, ra)`` (multiply-accumulate),
-      ``CSEL (rd, rn, rm, cond)``;
+      ``CSEL (rd, rn, rm, cond)``, ``MRS_NZCV (rd,)``, ``MSR_NZCV (rn,)``;
     - ``B (cond, label)`` (``cond`` "" for always), ``CBZ (reg, label, nonzero)``,
       ``LABEL (name,)``;
-    - ``LD (rd, address, order, exclusive[, size, signed])`` with ``order`` one of "",
-      "A", "Q", and ``size`` in bytes for a narrow load (``LDRB``, ``LDRSH``: 1, 2, 4);
+    - ``LD (rd, address, order, exclusive[, size, signed[, non_temporal]])`` with ``order``
+      one of "", "A", "Q", ``size`` in bytes for a narrow load (``LDRB``, ``LDRSH``: 1, 2,
+      4), and ``non_temporal`` for a read of ``LDNP``;
     - ``ST (src, address, release[, size])``, ``STX (status, src, address, release)``;
     - ``CAS (rs, rt, address, acquire, release)``, ``SWP (rs, rt, address, acquire, release)``,
-      ``LDOP (op, rs, rt, address, acquire, release)``;
+      ``LDOP (op, rs, rt, address, acquire, release)``,
+      ``CASP (rs1, rs2, rt1, rt2, address, acquire, release)``;
     - ``INSTR (instr,)``: any other machine instruction, kept as it is.
     """
 
@@ -473,6 +479,18 @@ class Elaborator:
             w.flags = (kind, width_of(rn), self.read(w, rn), self.operand(w, s, width_of(rn), src))
         elif op == "CSEL":
             return self.csel(w, src)
+        elif op == "MRS_NZCV":  # MRS Xt, NZCV: N, Z, C, V in bits 31..28 (C5.2 NZCV)
+            if w.flags is None:
+                raise self.refuse(src, "reading the flags before any instruction sets them")
+            kind, width, x, y = w.flags
+            bits = [rx.binary("LSL", 64, rx.flags_cond(c, width, x, y, kind), rx.const(31 - k))
+                    for k, c in enumerate(("MI", "EQ", "CS", "VS"))]
+            value = bits[0]
+            for b in bits[1:]:
+                value = rx.binary("ORR", 64, value, b)
+            self.write(w, a[0], value)
+        elif op == "MSR_NZCV":  # MSR NZCV, Xt: the flags from bits 31..28 of Xt (C5.2 NZCV)
+            w.flags = ("NZCV", 64, self.read(w, a[0]), rx.const(0))
         elif op == "B":
             cond, label = a
             if not cond:
@@ -493,6 +511,8 @@ class Elaborator:
         elif op == "LD":
             rd, addr, order, exclusive = a[:4]
             size, signed = (a[4], a[5]) if len(a) > 4 else (0, False)
+            if len(a) > 6 and a[6]:
+                self._non_temporal(w, addr, src)
             base = self._base(w, addr, src)
             slot = self.load(w, src, rd, addr, order, EXCLUSIVE if exclusive else 0)
             if signed:  # LDRSB/LDRSH/LDRSW: sign-extend the byte, halfword or word (C6.2)
@@ -514,10 +534,24 @@ class Elaborator:
             return self.store_exclusive(w, src)
         elif op in ("CAS", "SWP", "LDOP"):
             return self.atomic(w, src)
+        elif op == "CASP":
+            return self.cas_pair(w, src)
         else:
             raise self.refuse(src, f"instruction {src.text or op}")
         w.pc += 1
         return []
+
+    def _non_temporal(self, w: _Walk, addr: Address, src: Src) -> None:
+        """C3.2.5: "If an address dependency exists between two memory reads, and a Load
+        Non-temporal Pair instruction generated the second read, then in the absence of any
+        other barrier mechanism to achieve order, the memory accesses can be observed in
+        any order".  The window cannot satisfy a read before its address is known (that
+        needs Flat's value speculation), so such an LDNP is refused, never ordered."""
+        _, expr = self.address(w, addr, src)
+        data, picks = rx.dependencies(expr)
+        if data or picks:
+            raise self.refuse(src, "an LDNP whose address depends on a load (C3.2.5 lets its read "
+                                   "pass that load, which the machine does not model)")
 
     def _base(self, w: _Walk, addr: Address, src: Src) -> rx.Expr | None:
         """The base register's value before the access, when the access writes it back."""
@@ -679,3 +713,61 @@ class Elaborator:
         first = forks.pop()
         w.__dict__.update(first.__dict__)
         return forks
+
+    def cas_pair(self, w: _Walk, src: Src) -> list[_Walk] | None:
+        """CASP Rs1, Rs2, Rt1, Rt2, [Xn] (C6.2.54): read the pair of cells at Xn; if both
+        equal Rs1, Rs2, write Rt1, Rt2; if not, "the architecture permits writing the
+        value read", and "if the writes are performed, the reads and writes occur
+        atomically".  As herd builds it (AArch64Sem.ml ``casp``; the axiomatic engine's
+        ``_compare_and_swap``): an atomic read and write per cell, each with its own
+        reservation (machine/atomic.py) and the four outcomes of ``cas``, one pick on
+        both comparisons; a value written or returned depends on both reads.  herd does
+        not make the two writes one single-copy atomic access, so neither does this: a
+        weaker model than a 2 x 64-bit single-copy atomic pair, never a stronger one."""
+        rs1, rs2, rt1, rt2, addr, acquire, release = src.args
+        width = width_of(rs1)
+        if addr.writeback or addr.post or (addr.offset is not None and addr.offset.kind != "imm"):
+            raise self.refuse(src, "addressing mode")
+        at = addr.offset.value if addr.offset is not None else 0
+        cells = [Address(addr.base, Operand("imm", value=at + k * width // 8)) for k in range(2)]
+        compare = [self.read(w, rs1), self.read(w, rs2)]
+        new = [self.read(w, rt1), self.read(w, rt2)]
+        where = [self.address(w, cell, src) for cell in cells]
+        kind = ACQUIRE if acquire else ""
+        wflags = RMW_WRITE | (AMO_AL if acquire and release else 0)
+        forks: list[_Walk] = []
+        for outcome in ("fail", "fail-write-back", "from-register", "from-memory"):
+            b = w.fork()
+            olds: list[rx.Expr] = []
+            for k, rs in enumerate((rs1, rs2)):
+                slot = self.slot(b, rs)
+                flags = ATOMIC_READ | (0 if outcome == "fail" else RMW_READ) | (PAIR_SECOND if k else 0)
+                self.emit(b, src, "LDR", kind=kind, loc=where[k][0], reg=slot, addr=where[k][1], flags=flags)
+                olds.append(rx.reg(slot))
+            eq = [rx.flags_cond("EQ", width, o, c) for o, c in zip(olds, compare, strict=True)]
+            equal = rx.binary("AND", 64, eq[0], eq[1])
+            both = [_with(old, olds[1 - k], width) for k, old in enumerate(olds)]  # deps on both reads
+            name = self.assume(b, src, equal if outcome.startswith("from") else rx.negate(equal), PICK)
+            for k, cell in enumerate(cells):
+                flags = wflags | (PAIR_SECOND if k else 0)
+                if outcome == "fail-write-back":
+                    self.store(b, src, cell, rx.pick(name, both[k]), release, flags, width)
+                elif outcome != "fail":
+                    self.store(b, src, cell, rx.pick(name, new[k]), release, flags, width)
+            for k, rs in enumerate((rs1, rs2)):
+                if outcome == "from-register":
+                    self.write(b, rs, rx.pick(name, _with(compare[k], compare[1 - k], width)))
+                else:
+                    self.write(b, rs, both[k])
+            b.pc += 1
+            forks.append(b)
+        first = forks.pop()
+        w.__dict__.update(first.__dict__)
+        return forks
+
+
+def _with(value: rx.Expr, other: rx.Expr, width: int) -> rx.Expr:
+    """``value``, depending also on what ``other`` depends on (``other AND 0`` adds the
+    sources and nothing to the value: B2.3.6 dependencies are through registers, not
+    values)."""
+    return rx.binary("ORR", width, value, rx.binary("AND", width, other, rx.const(0)))

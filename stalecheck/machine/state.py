@@ -8,7 +8,7 @@ tuple speed.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from stalecheck.machine.caches import Copies, Memory
 from stalecheck.machine.ifetch import ICache
@@ -170,6 +170,35 @@ def with_entry(state: State, pe: int, entry: Entry) -> State:
     bufs = state.bufs
     return state._replace(bufs=(*bufs[:pe], (*bufs[pe], entry), *bufs[pe + 1 :]))
 
+
+
+class InnerRead(BaseException):
+    """A probe (``machine/plan.py``) used a state's memory or cache copies.  A
+    ``BaseException``, like ``explore.watchdog.Stop``, so that no ``except Exception``
+    of the engine's catches it and carries on down another path."""
+
+
+def _refuse(self: object, *args: object) -> object:
+    raise InnerRead
+
+
+class Unread:
+    """Stands in for a state's memory and copies in a probe (``machine/plan.py``): every
+    use of it (indexing, length, iteration, comparison, hashing, truth) raises
+    ``InnerRead``, so a computation on the probe that ends never read them.  ``effect``:
+    a deferred inner effect (``Complete.written``), None for ``UNREAD`` itself."""
+
+    __slots__ = ("effect",)
+
+    def __init__(self, effect: tuple[object, ...] | None = None) -> None:
+        self.effect = effect
+
+    __getitem__ = __len__ = __iter__ = __reversed__ = __contains__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = __bool__ = _refuse  # type: ignore[assignment]
+    __add__ = __radd__ = __mul__ = __rmul__ = __index__ = __int__ = _refuse
+
+
+UNREAD: Any = Unread()  # a probe's memory and copies (Any: it stands in for both types)
 
 def _fast_replace(cls: type) -> None:
     """Give a NamedTuple a faster ``_replace`` (speed only, same result).

@@ -22,7 +22,7 @@ is a list of indices.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 
 from stalecheck.explore.fingerprint import digest64
@@ -37,6 +37,7 @@ from stalecheck.machine.layout import Layout
 from stalecheck.machine.memtypes import PATH_CACHEABLE, MemType
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.mmu_text import MmuText
+from stalecheck.machine.plan import Code, Planner, Segment
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.rfco import RfCo
@@ -132,6 +133,12 @@ class Machine:
         self._bad_memo: dict[tuple[Thread, ...], bool] = {}  # is_bad's answers by threads
         self._bad_last: tuple[object, bool] = (None, False)  # the last threads memoized, and their answer
         self._complete_last: tuple[object, bool] = (None, False)
+        self._pe_range = range(self.h.n_pes)
+        # Steps and successors memoized by outer part (machine/plan.py; explore/split.py).
+        self.planner = Planner(self, self._segments())
+        self.outer_keys = self.planner.outer_keys
+        self.outer_list = self.planner.outer_list
+        self.number_outer = self.planner.number_outer
 
     # ---- names ---------------------------------------------------------------------
 
@@ -311,35 +318,57 @@ class Machine:
         memory and copies after each of those (``hardware.effect``) and their numbers in
         ``inner_keys``: what the breadth-first search needs to skip building the many
         successors it has seen (``explore/split.py``; a state's first ``SPLIT_AT`` fields
-        are memory and copies)."""
-        # The hottest function of the search (called once per distinct state): the
-        # loops below are written for speed, the order of the steps is the contract.
+        are memory and copies).  The steps are listed by segments (``_segments``), in a
+        fixed order that is the witness contract; ``machine/plan.py`` memoizes the same
+        segments by what they read."""
         steps: list[Step] = []
-        append = steps.append
-        choices = self._choices
         for t in self._thread_range:
-            n = choices(state, t)
-            if n == 1:
-                append((EXEC, t, 0))
-            elif n:
-                steps.extend((EXEC, t, c) for c in range(n))
-            if self._weak:
-                for j, ways in self.execute.early(state, t):
-                    steps.extend((EARLY, t, j, c) for c in range(ways))
-        for pe, buf in enumerate(state.bufs):
-            if buf:
-                for step in self._completions(pe, buf):
-                    entry = buf[step[2]]
-                    atomic_write = entry[0] == STORE and entry[5] & STORE_ATOMIC
-                    if atomic_write and not atomic.may_propagate(state, pe, entry):
-                        continue  # machine/atomic.py: another observer wrote between
-                    append(step)
-        live = self.dead_lines.live(state) if self.dead_lines is not None else -1
+            self._thread_steps(state, steps, t)
+        for pe in self._pe_range:
+            self._completion_steps(state, steps, pe)
         first = len(steps)
-        inners, keys = self._hardware_steps(state, live, steps)
+        inners, keys = self._hardware_steps(state, self.live(state), steps)
+        self._system_steps(state, steps)
+        if self.mmu is not None:
+            self._mmu_steps(state, steps)
+        return steps, first, inners, keys
+
+    def _segments(self) -> list[Segment | None]:
+        """``expand``'s parts in its order, the cache steps as None (``machine/plan.py``)."""
+        segments: list[Segment | None] = [partial(self._thread_steps, t=t) for t in self._thread_range]
+        segments += [partial(self._completion_steps, pe=pe) for pe in self._pe_range]
+        segments += [None, self._system_steps]
+        if self.mmu is not None:
+            segments.append(self._mmu_steps)
+        return segments
+
+    def _thread_steps(self, state: State, steps: list[Step], t: int) -> None:
+        """Thread ``t``'s next instruction, each way, then what it may execute early."""
+        n = self._choices(state, t)
+        if n == 1:
+            steps.append((EXEC, t, 0))
+        elif n:
+            steps.extend((EXEC, t, c) for c in range(n))
+        if self._weak:
+            for j, ways in self.execute.early(state, t):
+                steps.extend((EARLY, t, j, c) for c in range(ways))
+
+    def _completion_steps(self, state: State, steps: list[Step], pe: int) -> None:
+        """The entries of PE ``pe``'s buffer that may take effect now."""
+        buf = state.bufs[pe]
+        if buf:
+            for step in self._completions(pe, buf):
+                entry = buf[step[2]]
+                atomic_write = entry[0] == STORE and entry[5] & STORE_ATOMIC
+                if atomic_write and not atomic.may_propagate(state, pe, entry):
+                    continue  # machine/atomic.py: another observer wrote between
+                steps.append(step)
+
+    def _system_steps(self, state: State, steps: list[Step]) -> None:
+        """SCTLR_EL1 writes taking effect, and vCPU migrations."""
         for t, th in enumerate(state.threads):
             if th.pending >= 0:
-                append((SYSREG, t))
+                steps.append((SYSREG, t))
         if state.migrations < self._max_migrations:
             for t, spec in enumerate(self.threads):
                 th = state.threads[t]
@@ -350,9 +379,21 @@ class Machine:
                     and not state.bufs[th.pe]
                 ):
                     steps.extend((MIGRATE, t, pe) for pe in range(self.h.n_pes) if pe != th.pe)
-        if self.mmu is not None:
-            steps.extend(self.mmu.actions(state))
-        return steps, first, inners, keys
+
+    def _mmu_steps(self, state: State, steps: list[Step]) -> None:
+        """Translation and instruction fetch steps (machine/mmu.py)."""
+        assert self.mmu is not None
+        steps.extend(self.mmu.actions(state))
+
+    def live(self, state: State) -> int:
+        """The lines whose cache steps are explored (reduction.DeadLines; -1: all)."""
+        return self.dead_lines.live(state) if self.dead_lines is not None else -1
+
+    def expand_numbered(self, state: State, own: int, oid: int) -> list[Code]:
+        """The successors of ``state`` (inner part number ``own`` in ``inner_keys``, outer
+        part number ``oid`` in ``outer_keys``), one code per step of ``actions``: what the
+        split search takes without building the states it has seen (``machine/plan.py``)."""
+        return self.planner.codes(state, own, oid)
 
     def join(self, inner: Inner, outer: tuple[object, ...]) -> State:
         """The state with memory and copies ``inner`` and the other fields ``outer``

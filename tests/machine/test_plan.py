@@ -1,0 +1,149 @@
+"""The plans of ``machine/plan.py`` give, state by state, the successors ``next_state``
+gives over ``actions``: memo on equals memo off.
+
+Every state a breadth-first search reaches (up to a bound) is asked for its successor
+codes twice (the first time an outer part is met they are computed directly, later from
+the plan, and a plan grows its tree of load answers as states ask it), and each code,
+resolved into a state, must equal ``next_state`` of the action at its index; the numbers
+in the codes must be those of the parts they name.  On random systems (hypothesis), with
+and without out-of-order execution, and on bundled variants that exercise weak
+ordering, translation, instruction fetch, DMA masters, atomics and litmus execution
+counts.  The searches themselves are compared in tests/explore/test_split.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from stalecheck.errors import ScenarioError
+from stalecheck.machine.plan import ASK, COMPUTE, SAME
+from stalecheck.machine.state import UNREAD, InnerRead, State
+from stalecheck.machine.system import Machine
+from stalecheck.runner import load_scenario
+from tests.machine.test_stateful import systems
+
+
+def _resolve(m: Machine, state: State, code: tuple[int, Any, Any]) -> State:
+    key, place, part = code
+    if key == COMPUTE:
+        return m.next_state(state, place)
+    if key == SAME:
+        assert part is None
+        inner = state[: m.split_at]
+    else:
+        assert m.inner_keys[part] == key  # the number is the part's
+        inner = part
+    outer = state[m.split_at :] if place == SAME else m.outer_list[place]
+    return m.join(inner, outer)
+
+
+def _agree(m: Machine, limit: int) -> int:
+    """Compare plans with ``next_state`` on up to ``limit`` states; return how many."""
+    init = m.initial_state()
+    seen = {init}
+    frontier = [init]
+    while frontier and len(seen) < limit:
+        nxt = []
+        for state in frontier:
+            own = m.inner_keys.setdefault(state[: m.split_at], len(m.inner_keys))
+            oid = m.number_outer(state[m.split_at :])
+            actions = m.actions(state)
+            expected = [m.next_state(state, a) for a in actions]
+            for _ in range(2):
+                codes = m.expand_numbered(state, own, oid)
+                assert [_resolve(m, state, c) for c in codes] == expected
+            for succ in expected:
+                if succ not in seen:
+                    seen.add(succ)
+                    nxt.append(succ)
+        frontier = nxt
+    return len(seen)
+
+
+def _weak(m: Machine) -> Machine:
+    spec = m.spec
+    options = dataclasses.replace(spec.options, weak_ordering=True)
+    try:
+        return Machine(dataclasses.replace(spec, options=options))
+    except ScenarioError:
+        assume(False)
+        raise
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(systems(), st.booleans())
+def test_plans_give_next_state_on_random_systems(m: Machine, weak: bool) -> None:
+    _agree(_weak(m) if weak else m, 3000)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "variant"),
+    [
+        ("kvm-external-l3", "clean-to-pou"),
+        ("kvm-external-l3", "hcr-dc-dma"),  # a device
+        ("osv-pte-barriers", "spurious-fault-retry"),  # translation: TLBs and walks
+        ("kvm-guest-faults-icache", "swap-in-clean-poc"),  # instruction fetch
+        ("virtio-ring-rmb", "no-rmb"),  # weak ordering
+        ("fcvm-vsock-nv2", "vmm-no-acquire-fwb"),  # weak ordering, no cache steps
+        ("fcvm-vsock-nv2", "ring-nc+all-patches+desc-flush-before-publish"),
+        ("xen-set-way", "tsw-tvm"),  # traps and policies
+    ],
+)
+def test_plans_give_next_state_on_bundled_variants(scenario: str, variant: str) -> None:
+    m = Machine(load_scenario(scenario).variants[variant].build())
+    assert _agree(m, 4000) >= 100
+
+
+def test_a_probe_refuses_every_read_of_memory_and_copies() -> None:
+    """What makes a plan exact: a computation on the probe cannot look at the inner part
+    without raising, whatever it does with it (the tuple comparisons included)."""
+    reads = [
+        lambda: UNREAD[0],
+        lambda: len(UNREAD),  # type: ignore[arg-type]
+        lambda: hash(UNREAD),
+        lambda: UNREAD == (),
+        lambda: ((), UNREAD) == ((), ()),
+        lambda: bool(UNREAD),
+        lambda: list(UNREAD),  # type: ignore[call-overload]
+        lambda: (*UNREAD,),  # type: ignore[misc]
+        lambda: 1 in UNREAD,  # type: ignore[operator]
+        lambda: {UNREAD: 1},
+    ]
+    for read in reads:
+        with pytest.raises(InnerRead):
+            read()
+
+
+def test_a_load_makes_a_tree_of_answers() -> None:
+    """A thread whose next instruction is a load has its plan keyed by the value read:
+    two states with the same outer part and different memory take different leaves of
+    one tree, each the successor ``next_state`` gives."""
+    from stalecheck.scenarios.builder import Builder
+
+    b = Builder()
+    b.system(pes=1)
+    b.page("P", "X")
+    b.host("a", "LDR r1, X")
+    b.bad_when(lambda v: False, "never")
+    m = Machine(b.build())
+    first = m.initial_state()
+    line, offset = m.loc_index("X")
+    values = list(first.mem[line])
+    values[offset] = 5
+    second = first._replace(mem=(*first.mem[:line], tuple(values), *first.mem[line + 1 :]))
+    oid = m.number_outer(first[m.split_at :])
+    loaded = set()
+    for state in (first, first, second, second, first):
+        own = m.inner_keys.setdefault(state[: m.split_at], len(m.inner_keys))
+        codes = m.expand_numbered(state, own, oid)
+        got = [_resolve(m, state, c) for c in codes]
+        assert got == [m.next_state(state, a) for a in m.actions(state)]
+        loaded.add(got[0].threads[0].regs)
+    assert len(loaded) == 2  # r1 = 0 and r1 = 5
+    plan = m.planner._plans[oid]
+    assert plan is not None and plan.nodes[0][0] == ASK and len(plan.nodes[0][2]) == 2
