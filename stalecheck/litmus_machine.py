@@ -23,13 +23,14 @@ from stalecheck.axiomatic.conditions import Evaluator, FinalState
 from stalecheck.axiomatic.initial_state import InitialState, build_initial_state, canonical_reg
 from stalecheck.axiomatic.semantics import is_supported
 from stalecheck.axiomatic.values import Addr, Val
-from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.errors import InputError, Position, ScenarioError, UnsupportedError
 from stalecheck.explore.search import Budget, collect
 from stalecheck.litmus import ast
 from stalecheck.machine import regexpr as rx
 from stalecheck.machine.caches import coherent_value
 from stalecheck.machine.isa import Instr, Op
-from stalecheck.machine.paths import EXTENDS, Address, Operand, Src
+from stalecheck.machine.paths import EXTENDS, Address, Elaborator, Operand, Src
+from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.state import State
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
@@ -42,7 +43,8 @@ _ALU = {
     "EON": "EON", "LSL": "LSL", "LSR": "LSR", "ASR": "ASR", "MUL": "MUL",
 }
 _ALU_FLAGS = {"ADDS": "ADD", "SUBS": "SUB", "ANDS": "AND", "BICS": "BIC"}
-_PAIRS = ("LDP", "STP", "LDPSW")  # LDNP/STNP are not: their address dependencies order nothing
+_PAIRS = ("LDP", "STP", "LDPSW", "LDNP", "STNP", "LDIAPP", "STILP")
+_PAIR_STORES = ("STP", "STNP", "STILP")
 # Multiply-accumulate: mnemonic -> (the product, how the accumulator combines with it).
 _MULTIPLY_ADD = {
     "MADD": ("MUL", "ADD"), "MSUB": ("MUL", "SUB"), "MNEG": ("MUL", "SUB"),
@@ -93,6 +95,24 @@ class Translated:
     evaluator: Evaluator
     locations: tuple[str, ...]
     widths: dict[tuple[int, int], int]  # (line, column) of an access -> its size in bytes
+    no_paths: bool = False  # a thread has no path within the unrolling bound: no execution
+
+
+def _without_paths(spec: SystemSpec) -> Machine | None:
+    """When some thread of ``spec`` has no path through its program within the unrolling
+    bound (machine/layout.py refuses such a thread), the machine with every thread
+    reduced to a NOP (for the locations and the printing), else None."""
+    nop = (Src("INSTR", (Instr(Op.NOP),)),)
+    probe = Machine(dataclasses.replace(
+        spec, threads=tuple(dataclasses.replace(t, source=nop) for t in spec.threads)
+    ))
+    values = probe.layout.loc_values
+    for t in spec.threads:
+        initial = {reg: values[v] if isinstance(v, str) else v for reg, v in t.registers}
+        elab = Elaborator(list(t.source), values, initial, t.unroll, t.name).elaborate()
+        if not elab.paths and elab.cut:
+            return probe
+    return None
 
 
 class _Thread:
@@ -113,6 +133,8 @@ class _Thread:
                 return op.name.upper()
             if op.name.upper() == "SP":  # the stack pointer, as a 64-bit register (not WSP)
                 return "SP"
+            if name.startswith("%"):  # a symbolic register: ``%x`` or ``X%x`` 64 bits, ``W%x`` 32
+                return op.name if op.name[:1] in ("W", "X") else f"X{op.name}"
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
@@ -229,7 +251,15 @@ class _Thread:
         to consecutive cells, each single-copy atomic on its own and neither ordered with
         the other (B2.2.1: "treated as two single-copy atomic reads"; as herd, without
         FEAT_LSE2, which makes an aligned pair one access: a weaker model, never a
-        stronger one), then the base register's write-back (C6.2 LDP, STP)."""
+        stronger one), then the base register's write-back (C6.2 LDP, STP).
+
+        LDNP/STNP are LDP/STP with a non-temporal hint, except that an LDNP read need not
+        respect an address dependency from an earlier read (C3.2.5): paths.py refuses
+        an LDNP whose address depends on a load.  LDIAPP/STILP (FEAT_LRCPC3) are two
+        RCpc acquires / two releases, the one of Rt1 ordered before the one of Rt2, and
+        for STILP's pre-index form Rt2's before Rt1's (C6.2.208 LDIAPP, C6.2.397 STILP):
+        emitted in that order, an acquire orders every later access and every earlier
+        access is ordered before a release (B2.3.7 Barrier-ordered-before)."""
         m = ins.mnemonic.upper()
         ops = ins.operands
         if len(ops) not in (3, 4):
@@ -246,24 +276,35 @@ class _Thread:
             raise self.refuse(ins, "addressing mode")
         if canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)) and (mem.writeback or post):
             raise self.refuse(ins, "a pair that writes back into a register it transfers")
-        if m == "LDP" and canonical_reg(rt1) == canonical_reg(rt2):
-            raise self.refuse(ins, "LDP into one register twice (CONSTRAINED UNPREDICTABLE)")
+        if m not in _PAIR_STORES and canonical_reg(rt1) == canonical_reg(rt2):
+            raise self.refuse(ins, f"{m} into one register twice (CONSTRAINED UNPREDICTABLE)")
+        if m in ("LDNP", "STNP") and (mem.writeback or post is not None):
+            raise self.refuse(ins, "addressing mode")  # C3.2.5: base plus offset only
+        ordered = m in ("LDIAPP", "STILP")
+        if ordered and "ZR" in canonical_reg(rt1) + canonical_reg(rt2):
+            raise self.refuse(ins, f"{m} with a zero register (its ordering then depends on the encoding)")
+        if m == "LDIAPP" and canonical_reg(base) in (canonical_reg(rt1), canonical_reg(rt2)):
+            raise self.refuse(ins, "LDIAPP into its base register")
         size = 4 if m == "LDPSW" or rt1[:1].upper() == "W" else 8
 
         def src(op: str, *args: object) -> Src:
             return Src(op, args, ins.text, ins.line, ins.column, self.test.path)
 
         out: list[Src] = []
-        regs = (rt1, rt2)
-        if m != "STP" and canonical_reg(base) in (canonical_reg(rt1),):
-            regs = (rt2, rt1)  # load the base register last: the other address still uses it
-        for rt in regs:
-            k = 0 if rt == rt1 else 1
+        first = 0
+        if m not in _PAIR_STORES and not ordered and canonical_reg(base) == canonical_reg(rt1):
+            first = 1  # load the base register last: the other address still uses it
+        if m == "STILP" and mem.writeback:
+            first = 1  # C6.2.397: pre-index, Rt2's write is ordered before Rt1's
+        for k in (first, 1 - first):
+            rt = (rt1, rt2)[k]
             addr = Address(Operand("reg", base), Operand("imm", value=offset.value + k * size))
-            if m == "STP":
-                out.append(src("ST", Operand("reg", rt), addr, False, 0))
+            if m in _PAIR_STORES:
+                out.append(src("ST", Operand("reg", rt), addr, m == "STILP", 0))
             else:
-                out.append(src("LD", rt, addr, "", False, 4 if m == "LDPSW" else 0, m == "LDPSW"))
+                order = "Q" if m == "LDIAPP" else ""
+                out.append(src("LD", rt, addr, order, False, 4 if m == "LDPSW" else 0, m == "LDPSW",
+                               m == "LDNP"))
         step = post.value if isinstance(post, ast.Imm) else offset.value if mem.writeback else 0
         if step:
             out.append(src("ALU", "ADD", base, base, Operand("imm", value=step), False))
@@ -366,6 +407,12 @@ class _Thread:
                 regs = [self.reg(ins, op) for op in ops[:3]]
                 cond = self.condition(ins, ops[3])
             return src("CSEL", *regs, cond, variant)
+        if m in ("MRS", "MSR"):  # only the flags: C5.2 NZCV, a special-purpose register
+            arity(2)
+            sysreg = ops[1] if m == "MRS" else ops[0]
+            if not isinstance(sysreg, ast.Reg) or sysreg.name.upper() != "NZCV":
+                raise self.refuse(ins, "system register")
+            return src(f"{m}_NZCV", self.reg(ins, ops[0] if m == "MRS" else ops[1]))
         if m in ("TBZ", "TBNZ"):
             arity(3)
             bit = ops[1]
@@ -397,6 +444,13 @@ class _Thread:
             arity(3)
             return src("STX", self.reg(ins, ops[0]), Operand("reg", self.reg(ins, ops[1])),
                        self.address(ins, ops[2]), m == "STLXR")
+        if m.startswith("CASP") and m[4:] in _ORDER_SUFFIX:
+            arity(5)
+            acq, rel = _ORDER_SUFFIX[m[4:]]
+            regs = [self.reg(ins, op) for op in ops[:4]]
+            if len({r[:1] for r in regs}) != 1 or "ZR" in "".join(regs):
+                raise self.refuse(ins, "register operands")
+            return src("CASP", *regs, self.address(ins, ops[4]), acq, rel)
         for base in ("CAS", "SWP"):
             if m.startswith(base) and m[len(base):] in _ORDER_SUFFIX:
                 arity(3)
@@ -418,6 +472,13 @@ class _Thread:
                     arity(2)
                     zr = "WZR" if self.reg(ins, ops[0]).startswith("W") else "XZR"
                     return src("LDOP", op, self.reg(ins, ops[0]), zr, self.address(ins, ops[1]), False, rel)
+        if m in ("LDXP", "LDAXP", "STXP", "STLXP"):
+            # B2.2.1: a 32-bit pair is one single-copy atomic access, and a successful 64-bit
+            # store-exclusive pair "a single-copy atomic update of the entire memory
+            # location"; the machine's accesses are of one cell each.
+            raise self.refuse(ins, f"instruction {m} (an exclusive pair: single-copy atomic over two cells)")
+        if m in ("LDAP", "STLP"):
+            raise self.refuse(ins, f"instruction {m} (herd's acquire/release pair, not in the Arm ARM)")
         raise self.refuse(ins, f"instruction {m}")
 
 
@@ -434,8 +495,6 @@ def translate(test: ast.LitmusTest) -> Translated:
             if ins is not None and not is_supported(ins.mnemonic):
                 raise _refuse(test, f"instruction {ins.mnemonic}", ins.line, ins.column)
     layout = build_initial_state(test, is_supported, code_layout(test, frozenset()))
-    if layout.symbolic_registers:
-        raise _refuse(test, "symbolic registers")
     # Each cell its own location: a scalar by its name, an array element ``v+4`` at its
     # byte offset (machine/layout.py gives it the address of ``v`` plus 4).
     locations: list[str] = []
@@ -467,7 +526,10 @@ def translate(test: ast.LitmusTest) -> Translated:
     threads = []
     for thread, tspec in zip(test.threads, spec.threads, strict=True):
         regs: list[tuple[str, int | str]] = []
-        for reg, value in layout.registers.get(thread.proc, {}).items():
+        # A symbolic register (``%x``) is one register of herd's choice, the same in every
+        # thread, and named by no condition: here a register of its own (paths.canonical).
+        symbolic = {f"X{r}": v for r, v in layout.symbolic_registers.items()}
+        for reg, value in {**symbolic, **layout.registers.get(thread.proc, {})}.items():
             if isinstance(value, Addr):
                 if _loc_name(value.base, value.offset) not in locations:
                     raise _refuse(test, f"register {thread.proc}:{reg} holds {value}")
@@ -480,7 +542,15 @@ def translate(test: ast.LitmusTest) -> Translated:
         threads.append(dataclasses.replace(tspec, program=(), source=source, registers=tuple(regs)))
     spec = dataclasses.replace(spec, threads=tuple(threads), placed=placed)
     pointer_init = {k: v for k, v in memory.items() if isinstance(v, str)}
-    machine = Machine(spec)
+    try:
+        machine = Machine(spec)
+    except ScenarioError:
+        empty = _without_paths(spec)
+        if empty is None:
+            raise
+        # Every path of some thread takes a loop more often than the unrolling bound: herd
+        # drops them all and prints no state, with "Loop" (L029).
+        return Translated(test, empty, layout, Evaluator(test, layout), tuple(locations), {}, True)
     if pointer_init:  # a location initialised with another's address
         lay = machine.layout
         if any(v not in lay.loc_values for v in pointer_init.values()):
@@ -533,6 +603,8 @@ def _widths(test: ast.LitmusTest) -> list[_Width]:
                 continue
             data = ins.operands[1] if m.startswith("ST") and "X" in m[2:5] else ins.operands[0]
             narrow = _NARROW_LOADS.get(m, (m, 0, False))[1] or _NARROW_STORES.get(m, (m, 0))[1]
+            if m == "LDPSW":  # two words, sign-extended into X registers (C6.2 LDPSW)
+                narrow = 4
             if narrow:
                 out.append(_Width(ins.line, ins.column, narrow))
             elif isinstance(data, ast.Reg) and data.name[:1].upper() in ("W", "X"):
@@ -644,6 +716,8 @@ def outcomes(
     """Every final state the machine reaches (as herd prints it), how many executions
     (herd's candidate executions: paths, read-from and coherence order) end in each,
     and whether the search was complete."""
+    if t.no_paths:
+        return {}, {}, True
     m = t.machine
     found: dict[tuple[str, ...], FinalState] = {}
 
@@ -682,7 +756,7 @@ def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
     p_true = sum(n for k, n in counts.items() if ev.holds(ev.prop, states[k]))
     p_false = sum(counts.values()) - p_true
     positive, negative = (p_false, p_true) if ev.quantifier == "~exists" else (p_true, p_false)
-    cut = any(e is not None and e.cut for e in t.machine.layout.elaborated)
+    cut = t.no_paths or any(e is not None and e.cut for e in t.machine.layout.elaborated)
     return CheckResult(
         name=test.name,
         path=test.path,

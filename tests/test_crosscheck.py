@@ -21,12 +21,16 @@ from tests.data import HERDTOOLS7
 CATALOGUE = HERDTOOLS7 / "herd-catalogue" / "aarch64" / "tests"
 CATALOGUE_TESTS = sorted(CATALOGUE.glob("*.litmus"))  # listed, not parsed: collection stays cheap
 INSTRUCTIONS = HERDTOOLS7 / "herd-instructions" / "AArch64"
-INSTRUCTION_TESTS = sorted(INSTRUCTIONS.glob("*.litmus"))
+# Beyond the machine's state budget (crosscheck.STATES): two CASPs per thread.  Running
+# them here would only spend ~7 s of CPU each to be refused; ``python -m
+# stalecheck.crosscheck`` runs and reports them (refused), and they are not counted here.
+OVER_BUDGET = {"A242", "A244", "A245", "A246"}
+INSTRUCTION_TESTS = sorted(p for p in INSTRUCTIONS.glob("*.litmus") if p.stem not in OVER_BUDGET)
 
 # Floors of the number of tests the machine engine accepts (issue 10 reports them;
 # ``python -m stalecheck.crosscheck DIR`` prints them).  Only ever raise these.
 CATALOGUE_FLOOR = 80  # of 80
-INSTRUCTION_FLOOR = 230  # of 309 (277 within the axiomatic engine)
+INSTRUCTION_FLOOR = 244  # of 309 (277 within the axiomatic engine)
 
 
 @cache

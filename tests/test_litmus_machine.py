@@ -145,3 +145,126 @@ exists (1:X2=1 /\\ 1:X3=1)
     machine, axiomatic = _counts(text)
     assert machine == axiomatic
     assert machine[("1:X2=1", "1:X3=1")] == 3
+
+
+_PAIR_MP = """AArch64 MP+rel+{load}
+{{ int x[2]; 0:X2=x; 1:X2=x; }}
+ P0             | P1                  ;
+ MOV W0,#1      | {load} W4,W5,[X2]   ;
+ STR W0,[X2,#4] |                     ;
+ STLR W0,[X2]   |                     ;
+exists (1:X4=1 /\\ 1:X5=0)
+"""
+
+
+@pytest.mark.parametrize(("load", "relaxed"), [("LDP", True), ("LDIAPP", False)])
+def test_ldiapp_orders_its_first_read_before_its_second(load: str, relaxed: bool) -> None:
+    """C6.2.208 LDIAPP: "The Memory effects associated with Xt1/Wt1 are Ordered-before the
+    Memory effects associated with Xt2/Wt2"; LDP's two reads are unordered (B2.2.1).
+    Reading the flag x[0]=1 and then the stale x[1]=0 is reachable with LDP only."""
+    test = parse_litmus(_PAIR_MP.format(load=load), "t.litmus")
+    machine = litmus_machine.check(test)
+    assert (("1:X4=1", "1:X5=0") in machine.state_counts) == relaxed
+    assert machine.state_counts == check_test(test).state_counts
+
+
+def test_an_ldnp_with_an_address_dependency_is_refused() -> None:
+    """C3.2.5: "If an address dependency exists between two memory reads, and a Load
+    Non-temporal Pair instruction generated the second read, ... the memory accesses can
+    be observed in any order".  The window cannot satisfy a read before its address is
+    known, so an LDNP whose address depends on a load is refused, never ordered (which
+    would be stronger than the architecture); without the dependency it runs as LDP."""
+    text = """AArch64 MP+dmb+addr-ldnp
+{ int x[2]; 0:X1=x; 0:X3=y; 1:X1=x; 1:X3=y; }
+ P0             | P1                ;
+ MOV W0,#1      | LDR W2,[X3]       ;
+ STR W0,[X1]    | EOR W4,W2,W2      ;
+ DMB ST         | ADD X5,X1,W4,SXTW ;
+ STR W0,[X3]    | LDNP W6,W7,[X5]   ;
+exists (1:X2=1 /\\ 1:X6=0)
+"""
+    with pytest.raises(UnsupportedError, match="LDNP whose address depends on a load"):
+        litmus_machine.check(parse_litmus(text, "t.litmus"))
+    plain = text.replace("LDNP W6,W7,[X5]", "LDNP W6,W7,[X1]")
+    machine = litmus_machine.check(parse_litmus(plain, "t.litmus"))
+    assert ("1:X2=1", "1:X6=0") in machine.state_counts  # no dependency: nothing orders them
+
+
+@pytest.mark.parametrize(("name", "value"), [("L053", 6), ("L104", 0)])
+def test_the_flags_read_and_written_as_nzcv(name: str, value: int) -> None:
+    """C5.2 NZCV: N, Z, C and V are bits 31..28.  L053: ``CMP W1,#0`` with W1 = 0 sets Z
+    and C, so ``MRS X0,NZCV`` then ``LSR X0,X0,28`` gives 6; L104: ``MSR NZCV,X0`` with
+    X0 = 0 clears them all, whatever the ``CMP`` before it set."""
+    machine, axiomatic = _counts(f"{name}.litmus")
+    assert machine == axiomatic
+    assert [k[0].endswith(f"={value}") for k in machine] == [True]
+
+
+def test_a_branch_on_flags_written_by_msr() -> None:
+    """``MSR NZCV`` sets the flags a later ``B.cond`` reads (C1.2.4 Condition code)."""
+    text = """AArch64 msr-branch
+{ 0:X0=0x40000000; }
+ P0            ;
+ MSR NZCV,X0   ;
+ MOV W1,#1     ;
+ B.NE L0       ;
+ MOV W1,#2     ;
+L0:            ;
+exists (0:X1=2)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic == {("0:X1=2",): 1}
+
+
+def test_a_caspl_does_not_order_its_own_two_writes() -> None:
+    """C6.2.54 CASPL "store[s] to memory with release semantics": a release is ordered
+    after every program-order-earlier access (B2.3.7), but the two writes of one CASP are
+    one instruction's, not in program order (herd builds them so): another PE may see the
+    second cell's new value and then the first cell's old one."""
+    text = """AArch64 casp-writes
+{ int x[2]; 0:X4=x; 1:X4=x; }
+ P0                     | P1             ;
+ MOV W0,#0              | LDR W5,[X4,#4] ;
+ MOV W1,#0              | DMB LD         ;
+ MOV W2,#1              | LDR W6,[X4]    ;
+ MOV W3,#1              |                ;
+ CASPL W0,W1,W2,W3,[X4] |                ;
+exists (1:X5=1 /\\ 1:X6=0)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic
+    assert ("1:X5=1", "1:X6=0") in [k[-2:] for k in machine]
+
+
+def test_a_symbolic_register_is_one_register_in_every_thread() -> None:
+    """herd binds a symbolic register (``%p``, written ``X%p`` in code) to one register
+    of its choice with the same initial value in every thread (A127)."""
+    text = """AArch64 sym-regs
+{ uint64_t %p = x; int x; }
+ P0            | P1            ;
+ MOV W0,#1     | LDR W1,[X%p]  ;
+ STR W0,[X%p]  | ADD X2,X%p,#0 ;
+exists (1:X1=1 /\\ 1:X2=x)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic
+    assert sorted(k[0] for k in machine) == ["1:X1=0", "1:X1=1"]
+
+
+def test_a_loop_on_concrete_values_runs_to_its_end() -> None:
+    """herd follows a backward branch whose condition reads no memory to the loop's end
+    (L028: ten iterations), and bounds by its unrolling limit only a branch on a read or
+    a store-exclusive's status (A184: an LDXR/STXR loop, three executions)."""
+    machine, axiomatic = _counts("L028.litmus")
+    assert machine == axiomatic == {("0:X1=10",): 1}
+    machine, axiomatic = _counts("A184.litmus")
+    assert machine == axiomatic and list(machine.values()) == [3]
+
+
+def test_a_thread_whose_every_path_is_cut_has_no_execution() -> None:
+    """L029: the loop's backward branch is unconditional, so every path takes it more
+    than twice; herd keeps no execution and prints ``Loop``, and so does the machine."""
+    test = parse_file(INSTRUCTIONS / "L029.litmus")
+    machine, axiomatic = litmus_machine.check(test), check_test(test)
+    assert machine.states == axiomatic.states == []
+    assert machine.loop and axiomatic.loop

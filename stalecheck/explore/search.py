@@ -285,6 +285,8 @@ def collect(
                 if fp not in seen:
                     seen.add(fp)
                     nxt.append(succ)
+            if budget.max_states is not None and len(seen) >= budget.max_states:
+                return Outcomes(frozenset(found), len(seen), False)  # unexplored states remain
         frontier = nxt
         over_states = budget.max_states is not None and len(seen) >= budget.max_states
         over_time = budget.timeout is not None and time.monotonic() - start > budget.timeout

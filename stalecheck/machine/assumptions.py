@@ -50,14 +50,12 @@ def hcr_names(bits: int) -> list[str]:
 WEAK_ORDERING = (
     "out-of-order execution inside each PE as the Arm memory model allows (docs/ordering.md), except: "
     "MAP keeps program order with everything; an EXEC waits only for an ISB, DSB or WAIT before it; "
-    "an MSR waits for every earlier instruction, and a later ISB, WAIT, DSB, TLBI or MSR for it "
-    "(D24.1 lets later accesses pass it; TLBI: Model); two TLBIs keep program order; SIGNAL (a "
-    "system call or exception: a release and a context synchronisation event) with everything; "
-    "a DC by VA keeps program order "
-    "with accesses to its own line whatever their memory types (D7.5.9.15 lets Non-cacheable, Device "
-    "and other-cacheability accesses pass); cache maintenance after a polling loop waits for it "
-    "(B2.3.7 orders DC CVAU and IC so, the model every DC); an AWAIT keeps program order with the "
-    "loads of its location; an instruction that may trap (an access to an MMIO page or to a page "
+    "an MSR waits for every earlier instruction that reads SCTLR_EL1, so a later access using the "
+    "new value is not satisfied before an earlier one (D24.1 would allow it); SIGNAL (a system call "
+    "or exception: a release and a context synchronisation event) with everything; a DC by VA keeps "
+    "program order with accesses to its own line of different cacheability (D7.5.9.15 lets them "
+    "pass; only through an SCTLR_EL1/HCR_EL2 change between them); an AWAIT x, >=v keeps program "
+    "order with the loads of x; an instruction that may trap (an access to an MMIO page or to a page "
     "not mapped at start, a DC, set/way or MSR the VM has a trap policy for) holds every later one "
     "back even when it does not trap"
 )
@@ -73,7 +71,9 @@ IN_ORDER = (
 
 WEAK_TRANSLATION = (
     "out-of-order execution with translation: accesses reorder by the physical location their "
-    "translation gives (B2.3.1 coherence on it, forwarding once the store's walk is made); "
+    "translation gives (B2.3.1 coherence on it, forwarding once the store's walk is made), and a "
+    "later access passes an earlier one through the same VA only once that one's walk is made "
+    "(B2.3.7 TLBI-ordered-before asks less); "
     "only a plain load passes an older "
     "translated access whose walk is not made yet, and is undone if that access faults; a "
     "translation made ahead that a later instruction has executed past survives another PE's "

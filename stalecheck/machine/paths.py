@@ -29,7 +29,9 @@ other register value is an expression over load slots (``regexpr.py``).
 
 Loops are unrolled: a backward branch is taken at most ``unroll`` times on a
 path (herd7's ``-unroll``, default 2); a path that would take it again is not
-explored, and ``Elaborated.cut`` says so, for the verdict to state.
+explored, and ``Elaborated.cut`` says so, for the verdict to state.  As in herd,
+a conditional branch whose condition reads neither a load nor a store-exclusive's
+status is followed to the loop's end (up to ``CONCRETE_LOOPS`` backward branches).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from stalecheck.machine import regexpr as rx
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr
 
 UNROLL = 2  # herd7's default -unroll
+# Backward branches a path may take on concrete conditions (followed, as herd does, not
+# bounded by ``unroll``); past this the path is cut like an unrolled one.
+CONCRETE_LOOPS = 1000
 MAX_PATHS = 512  # beyond this a program is refused (every path is explored)
 
 # ``Instr.flags`` of elaborated loads and stores.
@@ -52,6 +57,10 @@ NORET = 4  # a read whose value no register receives (herd's NoRet): DMB LD does
 AMO_AL = 8  # the write of an acquire-release atomic: ordered before every later access
 EXCLUSIVE = 16  # from LDXR/STXR (for the witness only)
 ATOMIC_READ = 32  # the read of an atomic instruction (CAS, SWP, LDADD)
+# The second read or write of a CASP: its own instruction's acquire or release does not
+# order it after the first (herd: one instruction's effects are not in po; C6.2.54 orders
+# the pair's accesses only with other instructions' accesses).
+PAIR_SECOND = 64
 
 # Narrow accesses (bytes -> the extend that keeps them): a store keeps the low bytes, a
 # signed load sign-extends them (LDRSB/LDRSH/LDRSW), an unsigned one reads the cell.
@@ -94,14 +103,16 @@ class Src(NamedTuple):
 
     - ``MOV (rd, src)``, ``ALU (op, rd, rn, src)``, ``CMP (rn, src)``,
       ``MAC (product, combine, rd, rn, rm, ra)`` (multiply-accumulate),
-      ``CSEL (rd, rn, rm, cond)``;
+      ``CSEL (rd, rn, rm, cond)``, ``MRS_NZCV (rd,)``, ``MSR_NZCV (rn,)``;
     - ``B (cond, label)`` (``cond`` "" for always), ``CBZ (reg, label, nonzero)``,
       ``LABEL (name,)``;
-    - ``LD (rd, address, order, exclusive[, size, signed])`` with ``order`` one of "",
-      "A", "Q", and ``size`` in bytes for a narrow load (``LDRB``, ``LDRSH``: 1, 2, 4);
+    - ``LD (rd, address, order, exclusive[, size, signed[, non_temporal]])`` with ``order``
+      one of "", "A", "Q", ``size`` in bytes for a narrow load (``LDRB``, ``LDRSH``: 1, 2,
+      4), and ``non_temporal`` for a read of ``LDNP``;
     - ``ST (src, address, release[, size])``, ``STX (status, src, address, release)``;
     - ``CAS (rs, rt, address, acquire, release)``, ``SWP (rs, rt, address, acquire, release)``,
-      ``LDOP (op, rs, rt, address, acquire, release)``;
+      ``LDOP (op, rs, rt, address, acquire, release)``,
+      ``CASP (rs1, rs2, rt1, rt2, address, acquire, release)``;
     - ``INSTR (instr,)``: any other machine instruction, kept as it is.
     """
 
@@ -142,11 +153,16 @@ class _Walk:
     picks: int = 0
     monitor: tuple[int, str] | None = None  # (index in out, location) of the last load-exclusive
     taken: dict[int, int] = field(default_factory=dict)
+    # Registers (and "NZCV") holding a store-exclusive's status, or computed from one: a
+    # choice, not a constant, for loop unrolling (herd's CHOICE, axiomatic/machine.py).
+    chosen: set[str] = field(default_factory=set)
+    concrete: int = 0  # backward branches taken on concrete conditions (not unroll-bounded)
+    reads_chosen: bool = False  # the instruction being elaborated reads a chosen register
 
     def fork(self) -> _Walk:
         return _Walk(
             self.pc, dict(self.regs), self.flags, list(self.out), dict(self.defs), self.picks,
-            self.monitor, dict(self.taken),
+            self.monitor, dict(self.taken), set(self.chosen), self.concrete, self.reads_chosen,
         )
 
 
@@ -194,9 +210,11 @@ def rename_plain(program: Sequence[Instr]) -> tuple[tuple[Instr, ...], Writes]:
     """Static renaming of a straight-line program of plain instructions (a builder thread
     without register arithmetic or branches): each register write (``LDR``, ``EXEC``) gets
     a slot of its own, and a ``STR loc, r1`` reads the slot of the program-order-latest
-    earlier write of ``r1``.  B2.3.6: a register dependency runs from the write that
-    program order makes the source of the read, so reads follow that write and out-of-order
-    execution (``ordering.Window``) never lets an older write's value replace a newer one.
+    earlier write of ``r1``: B2.3.1 Local register read successor (a Register Read Effect
+    reads the program-order-latest earlier Register Write Effect to that register, with no
+    write between), on which B2.3.6's Dependency through registers and memory builds.  So
+    out-of-order execution (``ordering.Window``) never lets an older write's value replace
+    a newer one.
     The text keeps the architectural name, for witnesses.  Also returns, for each register
     written more than once, its writes in program order: (index, slot)."""
     current: dict[str, str] = {}
@@ -228,8 +246,8 @@ def canonical(name: str) -> str:
     ``w1`` are three registers there, docs/notation.md)."""
     if name.upper() in ("WZR", "XZR"):
         return "XZR"
-    if name[:1] in ("W", "X") and name[1:].isdigit():
-        return "X" + name[1:]
+    if name[:1] in ("W", "X") and (name[1:].isdigit() or name[1:2] == "%"):
+        return "X" + name[1:]  # also a litmus test's symbolic ``W%x``/``X%x``
     return name
 
 
@@ -391,12 +409,20 @@ class Elaborator:
                 done.append(Path(tuple(w.out), tuple(sorted(regs.items()))))
         return Elaborated(tuple(reversed(done)), self.cut, self.unroll, self.loops)
 
-    def jump(self, w: _Walk, label: str, src: Src) -> bool:
-        """Move to ``label``; False when that exceeds the unrolling limit."""
+    def jump(self, w: _Walk, label: str, src: Src, bounded: bool = True) -> bool:
+        """Move to ``label``; False when that exceeds the unrolling limit.  A conditional
+        branch on concrete values (``bounded`` False) is followed to the loop's end, as
+        herd does, up to ``CONCRETE_LOOPS`` backward branches a path."""
         dest = self.labels.get(label)
         if dest is None:
             raise self.refuse(src, f"label {label} not found")
-        if dest <= w.pc:
+        if dest <= w.pc and not bounded:
+            self.loops = True
+            w.concrete += 1
+            if w.concrete > CONCRETE_LOOPS:
+                self.cut = True
+                return False
+        elif dest <= w.pc:
             self.loops = True
             taken = w.taken.get(w.pc, 0) + 1
             if taken > self.unroll:
@@ -412,7 +438,7 @@ class Elaborator:
         value = rx.constant(cond)
         if not data and not picks:
             if value:
-                return [] if self.jump(w, label, src) else None
+                return [] if self.jump(w, label, src, bounded=w.reads_chosen) else None
             w.pc += 1
             return []
         forks: list[_Walk] = []
@@ -435,14 +461,27 @@ class Elaborator:
     def step(self, w: _Walk, src: Src) -> list[_Walk] | None:
         """Elaborate one instruction; returns further paths to explore, or None when this
         one ends here (infeasible or cut)."""
-        op, a = src.op, src.args
+        op = src.op
         if op == "LABEL":
             w.pc += 1
             return []
-        if op == "INSTR":
-            if a[0].op != "NOP":  # no effect, and a step less to interleave
-                w.out.append(a[0])
-        elif op == "MOV":
+        w.reads_chosen = bool(w.chosen) and bool(w.chosen & _reads(src))
+        if op in _CHOICE_FLOW:
+            regs, flags = dict(w.regs), w.flags
+            self.step_data(w, src)
+            for reg, value in w.regs.items():
+                if regs.get(reg) != value:
+                    (w.chosen.add if w.reads_chosen else w.chosen.discard)(reg)
+            if w.flags != flags:
+                (w.chosen.add if w.reads_chosen else w.chosen.discard)("NZCV")
+            w.pc += 1
+            return []
+        return self.step_other(w, src)
+
+    def step_data(self, w: _Walk, src: Src) -> None:
+        """Register arithmetic and flag setting (``_CHOICE_FLOW``)."""
+        op, a = src.op, src.args
+        if op == "MOV":
             rd, s = a
             self.write(w, rd, self.operand(w, s, width_of(rd), src))
         elif op == "ALU":
@@ -471,6 +510,25 @@ class Elaborator:
             rn, s = a[:2]
             kind = a[2] if len(a) > 2 else "SUB"
             w.flags = (kind, width_of(rn), self.read(w, rn), self.operand(w, s, width_of(rn), src))
+        elif op == "MRS_NZCV":  # MRS Xt, NZCV: N, Z, C, V in bits 31..28 (C5.2 NZCV)
+            if w.flags is None:
+                raise self.refuse(src, "reading the flags before any instruction sets them")
+            kind, width, x, y = w.flags
+            bits = [rx.binary("LSL", 64, rx.flags_cond(c, width, x, y, kind), rx.const(31 - k))
+                    for k, c in enumerate(("MI", "EQ", "CS", "VS"))]
+            value = bits[0]
+            for b in bits[1:]:
+                value = rx.binary("ORR", 64, value, b)
+            self.write(w, a[0], value)
+        elif op == "MSR_NZCV":  # MSR NZCV, Xt: the flags from bits 31..28 of Xt (C5.2 NZCV)
+            w.flags = ("NZCV", 64, self.read(w, a[0]), rx.const(0))
+
+    def step_other(self, w: _Walk, src: Src) -> list[_Walk] | None:
+        """Every instruction but register arithmetic (see ``step``)."""
+        op, a = src.op, src.args
+        if op == "INSTR":
+            if a[0].op != "NOP":  # no effect, and a step less to interleave
+                w.out.append(a[0])
         elif op == "CSEL":
             return self.csel(w, src)
         elif op == "B":
@@ -493,6 +551,8 @@ class Elaborator:
         elif op == "LD":
             rd, addr, order, exclusive = a[:4]
             size, signed = (a[4], a[5]) if len(a) > 4 else (0, False)
+            if len(a) > 6 and a[6]:
+                self._non_temporal(w, addr, src)
             base = self._base(w, addr, src)
             slot = self.load(w, src, rd, addr, order, EXCLUSIVE if exclusive else 0)
             if signed:  # LDRSB/LDRSH/LDRSW: sign-extend the byte, halfword or word (C6.2)
@@ -514,10 +574,24 @@ class Elaborator:
             return self.store_exclusive(w, src)
         elif op in ("CAS", "SWP", "LDOP"):
             return self.atomic(w, src)
+        elif op == "CASP":
+            return self.cas_pair(w, src)
         else:
             raise self.refuse(src, f"instruction {src.text or op}")
         w.pc += 1
         return []
+
+    def _non_temporal(self, w: _Walk, addr: Address, src: Src) -> None:
+        """C3.2.5: "If an address dependency exists between two memory reads, and a Load
+        Non-temporal Pair instruction generated the second read, then in the absence of any
+        other barrier mechanism to achieve order, the memory accesses can be observed in
+        any order".  The window cannot satisfy a read before its address is known (that
+        needs Flat's value speculation), so such an LDNP is refused, never ordered."""
+        _, expr = self.address(w, addr, src)
+        data, picks = rx.dependencies(expr)
+        if data or picks:
+            raise self.refuse(src, "an LDNP whose address depends on a load (C3.2.5 lets its read "
+                                   "pass that load, which the machine does not model)")
 
     def _base(self, w: _Walk, addr: Address, src: Src) -> rx.Expr | None:
         """The base register's value before the access, when the access writes it back."""
@@ -581,6 +655,7 @@ class Elaborator:
         loc, _ = self.address(w, addr, src)
         fail = w.fork()
         self.write(fail, status, rx.const(1))
+        fail.chosen.add(canonical(status))
         fail.monitor = None
         fail.pc += 1
         forks = [fail]
@@ -593,6 +668,7 @@ class Elaborator:
             width = width_of(s.name) if s.kind == "reg" else 64
             self.store(w, src, addr, self.operand(w, s, width, src), release, RMW_WRITE | EXCLUSIVE, width)
             self.write(w, status, rx.const(0))
+            w.chosen.add(canonical(status))
             w.pc += 1
             return forks
         if monitor is not None and not loc:
@@ -679,3 +755,85 @@ class Elaborator:
         first = forks.pop()
         w.__dict__.update(first.__dict__)
         return forks
+
+    def cas_pair(self, w: _Walk, src: Src) -> list[_Walk] | None:
+        """CASP Rs1, Rs2, Rt1, Rt2, [Xn] (C6.2.54): read the pair of cells at Xn; if both
+        equal Rs1, Rs2, write Rt1, Rt2; if not, "the architecture permits writing the
+        value read", and "if the writes are performed, the reads and writes occur
+        atomically".  As herd builds it (AArch64Sem.ml ``casp``; the axiomatic engine's
+        ``_compare_and_swap``): an atomic read and write per cell, each with its own
+        reservation (machine/atomic.py) and the four outcomes of ``cas``, one pick on
+        both comparisons; a value written or returned depends on both reads.  herd does
+        not make the two writes one single-copy atomic access, so neither does this: a
+        weaker model than a 2 x 64-bit single-copy atomic pair, never a stronger one."""
+        rs1, rs2, rt1, rt2, addr, acquire, release = src.args
+        width = width_of(rs1)
+        if addr.writeback or addr.post or (addr.offset is not None and addr.offset.kind != "imm"):
+            raise self.refuse(src, "addressing mode")
+        at = addr.offset.value if addr.offset is not None else 0
+        cells = [Address(addr.base, Operand("imm", value=at + k * width // 8)) for k in range(2)]
+        compare = [self.read(w, rs1), self.read(w, rs2)]
+        new = [self.read(w, rt1), self.read(w, rt2)]
+        where = [self.address(w, cell, src) for cell in cells]
+        kind = ACQUIRE if acquire else ""
+        wflags = RMW_WRITE | (AMO_AL if acquire and release else 0)
+        forks: list[_Walk] = []
+        for outcome in ("fail", "fail-write-back", "from-register", "from-memory"):
+            b = w.fork()
+            olds: list[rx.Expr] = []
+            for k, rs in enumerate((rs1, rs2)):
+                slot = self.slot(b, rs)
+                flags = ATOMIC_READ | (0 if outcome == "fail" else RMW_READ) | (PAIR_SECOND if k else 0)
+                self.emit(b, src, "LDR", kind=kind, loc=where[k][0], reg=slot, addr=where[k][1], flags=flags)
+                olds.append(rx.reg(slot))
+            eq = [rx.flags_cond("EQ", width, o, c) for o, c in zip(olds, compare, strict=True)]
+            equal = rx.binary("AND", 64, eq[0], eq[1])
+            both = [_with(old, olds[1 - k], width) for k, old in enumerate(olds)]  # deps on both reads
+            name = self.assume(b, src, equal if outcome.startswith("from") else rx.negate(equal), PICK)
+            for k, cell in enumerate(cells):
+                flags = wflags | (PAIR_SECOND if k else 0)
+                if outcome == "fail-write-back":
+                    self.store(b, src, cell, rx.pick(name, both[k]), release, flags, width)
+                elif outcome != "fail":
+                    self.store(b, src, cell, rx.pick(name, new[k]), release, flags, width)
+            for k, rs in enumerate((rs1, rs2)):
+                if outcome == "from-register":
+                    self.write(b, rs, rx.pick(name, _with(compare[k], compare[1 - k], width)))
+                else:
+                    self.write(b, rs, both[k])
+            b.pc += 1
+            forks.append(b)
+        first = forks.pop()
+        w.__dict__.update(first.__dict__)
+        return forks
+
+
+# Register arithmetic and flag setting: what a store-exclusive's status flows through.
+_CHOICE_FLOW = ("MOV", "ALU", "MAC", "MOVK", "CMP", "MRS_NZCV", "MSR_NZCV")
+_DEST_ARG = {"MOV": 0, "ALU": 1, "MAC": 2, "MRS_NZCV": 0, "CSEL": 0}  # the register written
+
+
+def _reads(src: Src) -> set[str]:
+    """The registers (and "NZCV", the flags) that ``src`` reads."""
+    names: set[str] = set()
+    skip = _DEST_ARG.get(src.op, -1)
+    for k, arg in enumerate(src.args):
+        if k == skip:
+            continue
+        if isinstance(arg, str):
+            names.add(canonical(arg))
+        elif isinstance(arg, Operand) and arg.kind == "reg":
+            names.add(canonical(arg.name))
+        elif isinstance(arg, Address):
+            regs = (o for o in (arg.base, arg.offset) if o is not None and o.kind == "reg")
+            names.update(canonical(o.name) for o in regs)
+    if src.op in ("B", "CSEL", "MRS_NZCV"):
+        names.add("NZCV")
+    return names
+
+
+def _with(value: rx.Expr, other: rx.Expr, width: int) -> rx.Expr:
+    """``value``, depending also on what ``other`` depends on (``other AND 0`` adds the
+    sources and nothing to the value: B2.3.6 dependencies are through registers, not
+    values)."""
+    return rx.binary("ORR", width, value, rx.binary("AND", width, other, rx.const(0)))

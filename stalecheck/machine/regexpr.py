@@ -20,7 +20,8 @@ Expressions are nested tuples (hashable, comparable, stable across processes):
 - ``(op, width, a, b)`` for ``op`` in ``_BINARY``: ``width``-bit arithmetic;
 - ``("cc", cond, width, a, b, kind)``: 1 when condition code ``cond`` holds for
   the flags of ``a - b`` (``kind`` "SUB": ``CMP``, ``SUBS``), ``a + b`` ("ADD":
-  ``CMN``, ``ADDS``) or ``a AND b`` ("AND": ``TST``, ``ANDS``), else 0;
+  ``CMN``, ``ADDS``) or ``a AND b`` ("AND": ``TST``, ``ANDS``), or for the flags
+  held in bits 31..28 of ``a`` ("NZCV": ``MSR NZCV``), else 0;
   ``("not", e)``.
 """
 
@@ -143,6 +144,9 @@ def _condition(cond: str, a: int, b: int, width: int, kind: str = "SUB") -> bool
     """Arm condition codes (C1.2.4 Condition code) on the NZCV flags that ``SUBS``
     (``a - b``), ``ADDS`` (``a + b``) or ``ANDS`` (``a AND b``) set (C6.2)."""
     ua, ub = _mask(a, width), _mask(b, width)
+    if kind == "NZCV":  # flags written directly (MSR NZCV, Xt: C5.2 NZCV, bits 31..28)
+        n, z, c, v = (ua >> 31 & 1, ua >> 30 & 1, ua >> 29 & 1, ua >> 28 & 1)
+        return _table(cond, n, z, c, v)
     if kind == "AND":
         res = ua & ub
         c = v = 0
@@ -156,6 +160,11 @@ def _condition(cond: str, a: int, b: int, width: int, kind: str = "SUB") -> bool
         v = int(_signed(ua, width) - _signed(ub, width) != _signed(res, width))
     n = res >> (width - 1) & 1
     z = int(res == 0)
+    return _table(cond, n, z, c, v)
+
+
+def _table(cond: str, n: int, z: int, c: int, v: int) -> bool:
+    """C1.2.4 Condition code: whether ``cond`` holds for the flags N, Z, C, V."""
     table = {
         "EQ": z == 1, "NE": z == 0, "CS": c == 1, "HS": c == 1, "CC": c == 0, "LO": c == 0,
         "MI": n == 1, "PL": n == 0, "VS": v == 1, "VC": v == 0,

@@ -1,10 +1,11 @@
 """Issue 10: a builder program may write a register twice, out of order as in order.
 
-Each write gets a slot of its own (``paths.rename_plain``): B2.3.6 Dependency
-definitions make a register read depend on the program-order-latest write of that
-register, so a read, a final value and ``v.reg`` follow that write, whatever order the
-loads are satisfied in.  Without renaming, an older load satisfied after a newer one
-(allowed by B2.3.7 when nothing orders them) would overwrite it.
+Each write gets a slot of its own (``paths.rename_plain``): B2.3.1 Local register read
+successor makes a register read read the program-order-latest write of that register
+(and B2.3.6 Dependency through registers and memory runs from it), so a read, a final
+value and ``v.reg`` follow that write, whatever order the loads are satisfied in.
+Without renaming, an older load satisfied after a newer one (allowed by B2.3.7 when
+nothing orders them) would overwrite it.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def test_a_load_satisfied_late_does_not_overwrite_a_later_write() -> None:
 
 def test_the_register_holds_the_program_order_latest_write_whatever_the_execution_order() -> None:
     """Step by step: the second load (data=5) is satisfied first, then the first
-    (flag=7) executes last, into its own slot; ``r1`` is 5 throughout, as B2.3.6 makes
-    a read of ``r1`` depend on the program-order-latest write."""
+    (flag=7) executes last, into its own slot; ``r1`` is 5 throughout: B2.3.1 Local
+    register read successor, a read of ``r1`` reads the program-order-latest write."""
 
     def setup(b: Builder) -> None:
         b.system(pes=1)
@@ -102,9 +103,10 @@ def test_the_register_holds_the_program_order_latest_write_whatever_the_executio
 
 
 def test_a_store_of_a_register_reads_the_latest_write() -> None:
-    """B2.3.6 Data dependency: ``STR out, r1`` reads the program-order-latest write of
-    ``r1`` (the data load), so ``out`` is never the flag's 7; and the store waits for that
-    load only, not for the first write of ``r1``."""
+    """B2.3.1 Local register read successor and B2.3.6 Data dependency: ``STR out, r1``
+    reads the program-order-latest write of ``r1`` (the data load), so ``out`` is never
+    the flag's 7; and the store waits for that load only, not for the first write of
+    ``r1``."""
     prog = "LDR r1, flag\nLDR r1, data\nSTR out, r1"
     m = _machine(_mp(prog), lambda v: v.all_done() and v.mem("out") == 7)
     window = m.execute.windows[1]
