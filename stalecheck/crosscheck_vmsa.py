@@ -45,7 +45,7 @@ from stalecheck.axiomatic.initial_state import InitialState, build_initial_state
 from stalecheck.axiomatic.semantics import is_supported
 from stalecheck.axiomatic.values import Addr, PteVal, Val
 from stalecheck.axiomatic.variants import test_variants
-from stalecheck.errors import Position, UnsupportedError
+from stalecheck.errors import Position, ScenarioError, UnsupportedError
 from stalecheck.explore.search import Budget, collect
 from stalecheck.litmus import ast
 from stalecheck.machine import translation as tr
@@ -107,9 +107,12 @@ class _ThreadCode:
 
 
 class _Translator:
-    def __init__(self, test: ast.LitmusTest, layout: InitialState) -> None:
+    def __init__(self, test: ast.LitmusTest, layout: InitialState, weak: bool = False) -> None:
         self.test = test
         self.layout = layout
+        # Out-of-order execution (docs/ordering.md): program order no longer subsumes the
+        # dependency idioms, which the machine cannot express on virtual addresses.
+        self.weak = weak
         self.variables = sorted(b for b, _ in layout.memory if not b.startswith(("PTE(", "PA(")))
         self.page_of = {v: k for k, v in enumerate(self.variables)}
         self.var_of_page: dict[int, str] = {}  # machine page index -> variable
@@ -194,6 +197,8 @@ class _Translator:
             regs[reg(ops[0])] = value(ops[1])
             return [reg(ops[0])]
         if m == "EOR" and len(ops) == 3 and isinstance(ops[2], ast.Reg) and reg(ops[1]) == reg(ops[2]):
+            if self.weak:
+                raise self.refuse(f"dependency idiom {ins.text} under out-of-order execution", line)
             regs[reg(ops[0])] = 0  # the dependency idiom: zero, whatever was loaded
             return [reg(ops[0])]
         if m in ("ADD", "ORR") and len(ops) == 3:
@@ -224,6 +229,8 @@ class _Translator:
             out.ops.append(f"TLBI {op}, v_{self.variables[page[1]]}")
             return []
         if m in ("CBZ", "CBNZ", "B.EQ", "B.NE") and _to_next(ops[-1], code, row):
+            if self.weak:
+                raise self.refuse(f"dependency idiom {ins.text} under out-of-order execution", line)
             return []  # a control dependency only: program order keeps it
         if m == "CMP":
             return []  # only feeds such a branch (checked by the branch)
@@ -294,8 +301,9 @@ class VmsaTranslation:
     evaluator: Evaluator
 
 
-def translate_vmsa(test: ast.LitmusTest) -> VmsaTranslation:
-    """Build the machine system for ``test``, or refuse it (UnsupportedError)."""
+def translate_vmsa(test: ast.LitmusTest, weak: bool = False) -> VmsaTranslation:
+    """Build the machine system for ``test``, or refuse it (UnsupportedError); ``weak``:
+    each thread executes out of order as the Arm memory model allows (docs/ordering.md)."""
     tags = test_variants(test, VARIANTS) - {"kvm", "vmsa", "fatal", "precise"}
     if tags:
         raise _refuse(test, f"variant {', '.join(sorted(tags))}")
@@ -309,13 +317,14 @@ def translate_vmsa(test: ast.LitmusTest) -> VmsaTranslation:
     layout = build_initial_state(test, is_supported, code_layout(test, frozenset()), True)
     if layout.arrays or layout.symbolic_registers:
         raise _refuse(test, "arrays and symbolic registers")
-    t = _Translator(test, layout)
+    t = _Translator(test, layout, weak)
     if not t.variables:
         raise _refuse(test, "no variable")
     b = Builder()
     b.system(pes=len(test.threads))
-    # Threads in program order (docs/litmus.md): the final states a subset of herd's.
-    b.options(quiet_coherent_lines=True, prune_dead_lines=True, weak_ordering=False)
+    # Threads in program order unless ``weak`` (docs/litmus.md): the final states a subset
+    # of herd's.
+    b.options(quiet_coherent_lines=True, prune_dead_lines=True, weak_ordering=weak)
     b.page("PT", "PT0:" + ",".join(f"pte_{v}" for v in t.variables))
     for v in t.variables:
         b.page(f"P_{v}", f"phy_{v}")
@@ -346,7 +355,11 @@ def translate_vmsa(test: ast.LitmusTest) -> VmsaTranslation:
         b.host(f"P{proc}", "\n".join(code.ops) or "NOP", pe=proc)
         b.translate(f"P{proc}", "k")
     b.bad_when(lambda v: False, "(outcome collection)")
-    return VmsaTranslation(Machine(b.build()), t, tuple(threads), Evaluator(test, layout, True))
+    try:
+        machine = Machine(b.build())
+    except ScenarioError as e:  # e.g. a register loaded twice, which the window refuses
+        raise _refuse(test, str(e)) from None
+    return VmsaTranslation(machine, t, tuple(threads), Evaluator(test, layout, True))
 
 
 def _kinds(desc: int, write: bool) -> str:
@@ -480,11 +493,11 @@ class Comparison:
         return "equal" if self.machine - self.tlb_conflict == self.axiomatic else "subset"
 
 
-def compare(test: ast.LitmusTest, budget: Budget = Budget()) -> Comparison:
+def compare(test: ast.LitmusTest, budget: Budget = Budget(), weak: bool = False) -> Comparison:
     """Run ``test`` on both engines (herd's ``-variant kvm,fatal``); not expressible: refused."""
     from stalecheck.axiomatic.check import check_test
 
-    translation = translate_vmsa(test)
+    translation = translate_vmsa(test, weak)
     result = check_test(test, keep_witness=False, variants=VARIANTS)
     states, complete = machine_states(translation, budget)
     conflict = frozenset(k for k, only in states.items() if only)

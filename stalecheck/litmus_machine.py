@@ -23,13 +23,14 @@ from stalecheck.axiomatic.conditions import Evaluator, FinalState
 from stalecheck.axiomatic.initial_state import InitialState, build_initial_state, canonical_reg
 from stalecheck.axiomatic.semantics import is_supported
 from stalecheck.axiomatic.values import Addr, Val
-from stalecheck.errors import InputError, Position, UnsupportedError
+from stalecheck.errors import InputError, Position, ScenarioError, UnsupportedError
 from stalecheck.explore.search import Budget, collect
 from stalecheck.litmus import ast
 from stalecheck.machine import regexpr as rx
 from stalecheck.machine.caches import coherent_value
 from stalecheck.machine.isa import Instr, Op
-from stalecheck.machine.paths import EXTENDS, Address, Operand, Src
+from stalecheck.machine.paths import EXTENDS, Address, Elaborator, Operand, Src
+from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.state import State
 from stalecheck.machine.system import Machine
 from stalecheck.scenarios.builder import Builder
@@ -94,6 +95,24 @@ class Translated:
     evaluator: Evaluator
     locations: tuple[str, ...]
     widths: dict[tuple[int, int], int]  # (line, column) of an access -> its size in bytes
+    no_paths: bool = False  # a thread has no path within the unrolling bound: no execution
+
+
+def _without_paths(spec: SystemSpec) -> Machine | None:
+    """When some thread of ``spec`` has no path through its program within the unrolling
+    bound (machine/layout.py refuses such a thread), the machine with every thread
+    reduced to a NOP (for the locations and the printing), else None."""
+    nop = (Src("INSTR", (Instr(Op.NOP),)),)
+    probe = Machine(dataclasses.replace(
+        spec, threads=tuple(dataclasses.replace(t, source=nop) for t in spec.threads)
+    ))
+    values = probe.layout.loc_values
+    for t in spec.threads:
+        initial = {reg: values[v] if isinstance(v, str) else v for reg, v in t.registers}
+        elab = Elaborator(list(t.source), values, initial, t.unroll, t.name).elaborate()
+        if not elab.paths and elab.cut:
+            return probe
+    return None
 
 
 class _Thread:
@@ -114,6 +133,8 @@ class _Thread:
                 return op.name.upper()
             if op.name.upper() == "SP":  # the stack pointer, as a 64-bit register (not WSP)
                 return "SP"
+            if name.startswith("%"):  # a symbolic register: ``%x`` or ``X%x`` 64 bits, ``W%x`` 32
+                return op.name if op.name[:1] in ("W", "X") else f"X{op.name}"
         raise self.refuse(ins, "expected a general-purpose register")
 
     def source(self, ins: ast.Instruction, ops: tuple[ast.Operand, ...], at: int) -> Operand:
@@ -474,8 +495,6 @@ def translate(test: ast.LitmusTest) -> Translated:
             if ins is not None and not is_supported(ins.mnemonic):
                 raise _refuse(test, f"instruction {ins.mnemonic}", ins.line, ins.column)
     layout = build_initial_state(test, is_supported, code_layout(test, frozenset()))
-    if layout.symbolic_registers:
-        raise _refuse(test, "symbolic registers")
     # Each cell its own location: a scalar by its name, an array element ``v+4`` at its
     # byte offset (machine/layout.py gives it the address of ``v`` plus 4).
     locations: list[str] = []
@@ -507,7 +526,10 @@ def translate(test: ast.LitmusTest) -> Translated:
     threads = []
     for thread, tspec in zip(test.threads, spec.threads, strict=True):
         regs: list[tuple[str, int | str]] = []
-        for reg, value in layout.registers.get(thread.proc, {}).items():
+        # A symbolic register (``%x``) is one register of herd's choice, the same in every
+        # thread, and named by no condition: here a register of its own (paths.canonical).
+        symbolic = {f"X{r}": v for r, v in layout.symbolic_registers.items()}
+        for reg, value in {**symbolic, **layout.registers.get(thread.proc, {})}.items():
             if isinstance(value, Addr):
                 if _loc_name(value.base, value.offset) not in locations:
                     raise _refuse(test, f"register {thread.proc}:{reg} holds {value}")
@@ -520,7 +542,15 @@ def translate(test: ast.LitmusTest) -> Translated:
         threads.append(dataclasses.replace(tspec, program=(), source=source, registers=tuple(regs)))
     spec = dataclasses.replace(spec, threads=tuple(threads), placed=placed)
     pointer_init = {k: v for k, v in memory.items() if isinstance(v, str)}
-    machine = Machine(spec)
+    try:
+        machine = Machine(spec)
+    except ScenarioError:
+        empty = _without_paths(spec)
+        if empty is None:
+            raise
+        # Every path of some thread takes a loop more often than the unrolling bound: herd
+        # drops them all and prints no state, with "Loop" (L029).
+        return Translated(test, empty, layout, Evaluator(test, layout), tuple(locations), {}, True)
     if pointer_init:  # a location initialised with another's address
         lay = machine.layout
         if any(v not in lay.loc_values for v in pointer_init.values()):
@@ -686,6 +716,8 @@ def outcomes(
     """Every final state the machine reaches (as herd prints it), how many executions
     (herd's candidate executions: paths, read-from and coherence order) end in each,
     and whether the search was complete."""
+    if t.no_paths:
+        return {}, {}, True
     m = t.machine
     found: dict[tuple[str, ...], FinalState] = {}
 
@@ -724,7 +756,7 @@ def check(test: ast.LitmusTest, budget: Budget = Budget()) -> CheckResult:
     p_true = sum(n for k, n in counts.items() if ev.holds(ev.prop, states[k]))
     p_false = sum(counts.values()) - p_true
     positive, negative = (p_false, p_true) if ev.quantifier == "~exists" else (p_true, p_false)
-    cut = any(e is not None and e.cut for e in t.machine.layout.elaborated)
+    cut = t.no_paths or any(e is not None and e.cut for e in t.machine.layout.elaborated)
     return CheckResult(
         name=test.name,
         path=test.path,

@@ -30,7 +30,7 @@ INSTRUCTION_TESTS = sorted(p for p in INSTRUCTIONS.glob("*.litmus") if p.stem no
 # Floors of the number of tests the machine engine accepts (issue 10 reports them;
 # ``python -m stalecheck.crosscheck DIR`` prints them).  Only ever raise these.
 CATALOGUE_FLOOR = 80  # of 80
-INSTRUCTION_FLOOR = 241  # of 309 (277 within the axiomatic engine)
+INSTRUCTION_FLOOR = 244  # of 309 (277 within the axiomatic engine)
 
 
 @cache

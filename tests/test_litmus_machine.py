@@ -234,3 +234,37 @@ exists (1:X5=1 /\\ 1:X6=0)
     machine, axiomatic = _counts(text)
     assert machine == axiomatic
     assert ("1:X5=1", "1:X6=0") in [k[-2:] for k in machine]
+
+
+def test_a_symbolic_register_is_one_register_in_every_thread() -> None:
+    """herd binds a symbolic register (``%p``, written ``X%p`` in code) to one register
+    of its choice with the same initial value in every thread (A127)."""
+    text = """AArch64 sym-regs
+{ uint64_t %p = x; int x; }
+ P0            | P1            ;
+ MOV W0,#1     | LDR W1,[X%p]  ;
+ STR W0,[X%p]  | ADD X2,X%p,#0 ;
+exists (1:X1=1 /\\ 1:X2=x)
+"""
+    machine, axiomatic = _counts(text)
+    assert machine == axiomatic
+    assert sorted(k[0] for k in machine) == ["1:X1=0", "1:X1=1"]
+
+
+def test_a_loop_on_concrete_values_runs_to_its_end() -> None:
+    """herd follows a backward branch whose condition reads no memory to the loop's end
+    (L028: ten iterations), and bounds by its unrolling limit only a branch on a read or
+    a store-exclusive's status (A184: an LDXR/STXR loop, three executions)."""
+    machine, axiomatic = _counts("L028.litmus")
+    assert machine == axiomatic == {("0:X1=10",): 1}
+    machine, axiomatic = _counts("A184.litmus")
+    assert machine == axiomatic and list(machine.values()) == [3]
+
+
+def test_a_thread_whose_every_path_is_cut_has_no_execution() -> None:
+    """L029: the loop's backward branch is unconditional, so every path takes it more
+    than twice; herd keeps no execution and prints ``Loop``, and so does the machine."""
+    test = parse_file(INSTRUCTIONS / "L029.litmus")
+    machine, axiomatic = litmus_machine.check(test), check_test(test)
+    assert machine.states == axiomatic.states == []
+    assert machine.loop and axiomatic.loop

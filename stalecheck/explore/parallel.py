@@ -6,6 +6,8 @@ so that the spontaneous cache steps, most of the transitions, stay inside a work
 and only program steps cross).  A worker keeps its own visited set and expands only
 the states it owns; nothing is shared between processes: successors owned elsewhere
 travel, encoded (below), through the coordinator (this process), which also orders them.
+The visited set is plain ``check``'s: the split store (``explore.partition_split``) for
+a model with ``split_at`` (the machine engine), else whole states (``explore.partition``).
 
 Why the answer is the sequential one (``search.check`` with ``Store.EXACT``): the
 search runs level by level and reproduces the plain BFS order inside each level.
@@ -23,21 +25,24 @@ states refer to and that grow while exploring (the machine engine's code emitted
 policies), sent along with a batch of states when they grew.
 
 What crossing costs, and why it is cheap enough: on the 3x1 benchmark case about 30% of
-the transitions change the threads (an instruction), half of those land on the other
-worker, and 96% of the states they carry are duplicates the owner already has (the same
-state reached by a cache step from a state it owns).  The owner needs the state itself
-to say so (a fingerprint could collide, and ``unreachable`` must stay a proof), so each
-is sent, but field by field (``explore.transfer``): each distinct memory, set of cache
-copies or tuple of threads crosses a channel once, and a state costs a row of small
-ints, about 2.5 µs to encode and decode against 6 µs pickled whole.  The sender drops
-the duplicates within a level; resending across levels was measured to be rare (2.5%).
+the transitions change the threads (an instruction), about half of those land on the
+other worker of two (97,000 states sent, a tenth of the transitions, once the sender has
+dropped the duplicates within a level), and most states they carry are
+duplicates the owner already has (the same state reached by a cache step from a state it
+owns).  The owner needs the state itself to say so (a fingerprint could collide, and
+``unreachable`` must stay a proof), so each is sent, as codes (``explore.transfer``):
+for the split store, a rest numbered per channel (97,000 states crossed with 1,800
+distinct rests on 3x1, each rest once) and the sender's number of the memory and copies,
+which the owner renumbers once per channel by comparing them; for whole states, each
+distinct field value once and a row of small ints per state.  The sender drops the
+duplicates within a level.
 
 Transport: ``LocalWorkers`` forks N processes joined by pipes (the model is inherited,
-never pickled); ``DaskWorkers`` runs the same ``Partition`` objects as dask actors on
+never pickled); ``DaskWorkers`` runs the same partition objects as dask actors on
 a ``distributed`` cluster, the engine ``stress`` uses, so one search spans machines.
 Every round trip goes through the coordinator (a star), which keeps the workers
-independent of each other's addresses; it only forwards bytes (6 MB in all on the
-benchmark), two round trips per BFS level.
+independent of each other's addresses; it only forwards bytes (1.9 MB in all on the
+3x1 benchmark), two round trips per BFS level (three when a worker lends).
 """
 
 from __future__ import annotations

@@ -1,27 +1,27 @@
 """One worker's share of a parallel search (``explore.parallel``) over the split visited
 set of ``explore/split.py``: the plain ``check``'s store, on N processes.
 
-Why: plain ``check`` stores a state as its *rest* (buffers, threads, system registers),
-the key of a bucket, and the number of its *inner* part (memory and copies) in that
-bucket, and takes the successors of spontaneous cache steps (most transitions) ready
-numbered from the model's memo, so it looks up one int where the one-set store hashed a
+Why: plain ``check`` stores a state as the number of its *outer* part (buffers, threads,
+system registers), the key of a bucket, and the number of its *inner* part (memory and
+copies) in that bucket, and takes most successors ready numbered from the model's memos
+(``Machine.expand_numbered``), so it looks up two ints where the one-set store hashed a
 whole state.  The workers did not, and spent that difference again.
 
 Ownership: a state belongs to the worker its threads hash to (``partition_key``), a
-function of the rest, so each bucket lives on one worker and a cache step's successor,
-which keeps its parent's rest, is looked up in the parent's own bucket, locally.  A
-successor owned elsewhere crosses as two codes (``transfer.PartsEncoder``): its rest,
-numbered per channel, and its inner part, numbered by the sender and renumbered by the
-receiver once per channel by comparing the inner part itself.  Each worker numbers inner
-parts its own way (the model's ``inner_keys``); nothing compares numbers of two workers.
-The owner compares (rest, own number): the state itself, so ``unreachable`` stays a
-proof.
+function of the outer part, computed once per outer number; so each bucket lives on one
+worker, and a cache step's successor, which keeps its parent's outer part, is looked up
+in the parent's own bucket, locally.  A successor owned elsewhere crosses as the
+sender's two numbers (``transfer.PartsEncoder``), which the receiver renumbers once per
+channel by comparing the parts themselves.  Each worker numbers parts its own way (the
+model's ``number_outer`` and ``inner_keys``); nothing compares numbers of two workers.
+The owner compares its own (outer, inner) numbers: the state itself, so ``unreachable``
+stays a proof.
 
 Order: the same level protocol as ``explore.partition.Partition``, so the coordinator
 reproduces the plain BFS order (see ``explore.parallel``).  The frontier is expanded in
 id order, so the first key a local successor is met by is its smallest; successors met
 again in the same level from elsewhere (``merge``) or from borrowed states compare keys
-through ``fresh``, the level's new states by (bucket, number).
+through ``fresh``, the level's new states by their (outer, inner) numbers.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ Bucket = set[int]
 class SplitPartition:
     """``partition.Partition``'s level protocol on the split store (module docstring).
 
-    ``seen`` maps each rest owned here to the numbers of the inner parts seen with it;
-    ``candidates`` holds this level's new states, with the number of each one's inner
-    part (``numbers``) and the smallest key of a transition to it (``keys``)."""
+    ``seen`` maps the number of each outer part owned here to the numbers of the inner
+    parts seen with it; ``candidates`` holds this level's new states, with the numbers of
+    their parts (``numbers``) and the smallest key of a transition to each (``keys``)."""
 
     def __init__(self, factory: ModelFactory, index: int, workers: int, sanity: Sanity = None) -> None:
         # a ``split.SplitModel`` (the machine engine), besides a ``Model``
@@ -54,17 +54,19 @@ class SplitPartition:
         self.workers = workers
         self.cut: int = self.model.split_at
         self.part_key, self.key_hash = partition_of(self.model)
-        self.seen: dict[tuple[Any, ...], Bucket] = {}
+        self.seen: dict[int, Bucket] = {}
         self.count = 0  # states stored here
-        self.frontier: list[tuple[Any, int, int]] = []  # (state, id, inner number), in id order
+        self.frontier: list[tuple[Any, int, int, int]] = []  # (state, id, inner, outer number), by id
         self.enabled: list[int] = []  # actions enabled in each frontier state
         self.candidates: list[Any] = []
-        self.numbers: list[int] = []
+        self.numbers: list[tuple[int, int]] = []  # (inner, outer) number of each candidate
         self.keys: list[int] = []
-        self.fresh: dict[tuple[int, int], int] = {}  # (id of bucket, number): position in candidates
+        self.fresh: dict[tuple[int, int], int] = {}  # (outer, inner) number: position in candidates
+        self.owners: list[int] = []  # the owner of each outer number met here
         self.sorted_keys: Keys = np.zeros(0, dtype=np.int64)
         self.cpu: list[float] = []  # CPU seconds of each call (``call_cpu``)
         init = self.model.initial_state()
+        self.init = init
         inner_keys: dict[tuple[Any, ...], int] = self.model.inner_keys
 
         def number(inner: tuple[Any, ...]) -> int:
@@ -72,27 +74,34 @@ class SplitPartition:
 
         self.number = number
         self.encoders = [PartsEncoder(init, self.cut) for _ in range(workers)]
-        self.decoders = [PartsDecoder(init, self.cut, self.number) for _ in range(workers)]
-        # per sender: this worker's bucket for each rest code of the channel (None: not looked up)
-        self.buckets: list[list[Bucket | None]] = [[] for _ in range(workers)]
+        self.decoders = [
+            PartsDecoder(init, self.cut, self.model.number_outer, number) for _ in range(workers)
+        ]
         # per level: the ids of the states found here, and the key of the transition to each
         self.ids: list[Keys] = []
         self.parents: list[Keys] = []
 
-    def _owner(self, state: Any) -> int:
-        return int(self.key_hash(self.part_key(state)) % self.workers)
+    def _owners_upto(self, place: int) -> list[int]:
+        """``owners``, extended to every outer number up to ``place``."""
+        owners, outers = self.owners, self.model.outer_list
+        inside = self.init[: self.cut]
+        while len(owners) <= place:
+            state = self.model.join(inside, outers[len(owners)])
+            owners.append(int(self.key_hash(self.part_key(state)) % self.workers))
+        return owners
 
     # ---- the level protocol (called by ``parallel.search``) ----------------------------------
 
     def start(self) -> tuple[bool, bool]:
         """Take the initial state if this worker owns it: (owned, bad)."""
-        init = self.model.initial_state()
-        if self._owner(init) != self.index:
+        init = self.init
+        outer = self.model.number_outer(init[self.cut :])
+        if self._owners_upto(outer)[outer] != self.index:
             return False, False
-        number = self.number(init[: self.cut])
-        self.seen[init[self.cut :]] = {number}
+        inner = self.number(init[: self.cut])
+        self.seen[outer] = {inner}
         self.count = 1
-        self.frontier = [(init, 0, number)]
+        self.frontier = [(init, 0, inner, outer)]
         self.ids = [np.zeros(1, dtype=np.int64)]
         self.parents = [np.full(1, -1, dtype=np.int64)]
         return True, bool(self.model.is_bad(init))
@@ -114,9 +123,9 @@ class SplitPartition:
                 encoder = self.encoders[w]
                 encoder.begin()
                 lent = self.frontier[start:end]
-                rests = [encoder.rest_code(s[cut:]) for s, _, _ in lent]
-                inners = [encoder.inner_code(n, s[:cut]) for s, _, n in lent]
-                batches[w] = encoder.batch(rests, inners, [sid for _, sid, _ in lent], shared)
+                outers = [encoder.outer_code(o, s[cut:]) for s, _, _, o in lent]
+                inners = [encoder.inner_code(n, s[:cut]) for s, _, n, _ in lent]
+                batches[w] = encoder.batch(outers, inners, [sid for _, sid, _, _ in lent], shared)
                 end = start
         del self.frontier[end:]
         self.cpu.append(time.process_time() - started)
@@ -126,88 +135,23 @@ class SplitPartition:
         """Settle the last level with ``ids`` if given, then take every successor of the
         frontier and of the states ``borrowed`` (``lend``): a candidate when owned here,
         else coded for its owner.  Returns one batch per worker (empty for this one) and
-        the transitions taken.  The loop is ``split.check_split``'s, plus the owner."""
+        the transitions taken."""
         started = time.process_time()
         if ids is not None:
             self._settle(ids)
-        model, me, workers, cut = self.model, self.index, self.workers, self.cut
-        expand, next_state, join = model.expand, model.next_state, model.join
-        numbers = model.inner_keys
-        number = numbers.setdefault
-        part_key, key_hash = self.part_key, self.key_hash
-        seen = self.seen
-        seen_get = seen.get
-        candidates, cand_numbers, keys, fresh = self.candidates, self.numbers, self.keys, self.fresh
-        add_candidate, add_number, add_key = candidates.append, cand_numbers.append, keys.append
-        encoders = self.encoders
-        for encoder in encoders:
+        for encoder in self.encoders:
             encoder.begin()
-        # the encoders' tables, read inline below (``PartsEncoder.rest_code``, ``inner_code``)
-        rest_codes = [encoder.rests for encoder in encoders]
-        inners_sent = [encoder.inners for encoder in encoders]
-        # per worker: (rest code, inner code) of each successor it owns, with its smallest key
-        outgoing: list[dict[tuple[int, int], int]] = [{} for _ in range(workers)]
-        self.enabled = enabled = []
-        transitions = 0
-        for state, sid, own in self.frontier:
-            acts, first, inners, inner_numbers = expand(state)
-            enabled.append(len(acts))
-            transitions += len(acts)
-            base = sid * STRIDE
-            outer = state[cut:]
-            inside = state[:cut]
-            mine = seen[outer]  # the parent's bucket: a cache step's successor lands in it
-            mine_id = id(mine)
-            threads = part_key(state)
-            end = first + len(inners)
-            for index in range(len(acts)):
-                if first <= index < end:
-                    n = inner_numbers[index - first]
-                    if n in mine:
-                        continue
-                    mine.add(n)
-                    fresh[mine_id, n] = len(candidates)
-                    add_candidate(join(inners[index - first], outer))
-                    add_number(n)
-                    add_key(base + index)
-                    continue
-                succ = next_state(state, acts[index])
-                part = succ[:cut]
-                # Most thread steps leave memory and copies as they were (the same objects:
-                # a cheap comparison), and so keep the number.
-                n = own if part == inside else number(part, len(numbers))
-                succ_threads = part_key(succ)
-                if succ_threads is not threads:
-                    dest = key_hash(succ_threads) % workers
-                    if dest != me:
-                        rest = succ[cut:]
-                        rest_code = rest_codes[dest].get(rest)
-                        if rest_code is None:
-                            rest_code = encoders[dest].rest_code(rest)
-                        if n not in inners_sent[dest]:
-                            encoders[dest].inner_code(n, part)
-                        out = outgoing[dest]
-                        if (rest_code, n) not in out:
-                            out[rest_code, n] = base + index  # the first key is the smallest
-                        continue
-                rest = succ[cut:]
-                bucket = seen_get(rest)
-                if bucket is None:
-                    seen[rest] = bucket = {n}
-                elif n in bucket:
-                    continue
-                else:
-                    bucket.add(n)
-                fresh[id(bucket), n] = len(candidates)
-                add_candidate(succ)
-                add_number(n)
-                add_key(base + index)
+        # per worker: (outer code, inner code) of each successor it owns, with its smallest key
+        outgoing: list[dict[tuple[int, int], int]] = [{} for _ in range(self.workers)]
+        self.enabled = []
+        transitions = self._expand_states(self.frontier, outgoing, -1)
         for lender, batch in enumerate(borrowed):
             if batch:
                 transitions += self._expand_borrowed(lender, batch, outgoing)
+        model, me = self.model, self.index
         shared = model.shared_tables() if hasattr(model, "shared_tables") else None
         batches = [
-            encoders[w].batch([c[0] for c in out], [c[1] for c in out], list(out.values()), shared)
+            self.encoders[w].batch([c[0] for c in out], [c[1] for c in out], list(out.values()), shared)
             if w != me
             else b""
             for w, out in enumerate(outgoing)
@@ -215,73 +159,97 @@ class SplitPartition:
         self.cpu.append(time.process_time() - started)
         return batches, transitions
 
-    def _expand_borrowed(self, lender: int, batch: bytes, outgoing: list[dict[tuple[int, int], int]]) -> int:
-        """``expand`` for the states worker ``lender`` lent: successors keeping their threads
-        (cache steps among them) go back to it, and every key is compared, since borrowed
-        states come after the frontier.  They join the frontier here, for
-        ``transitions_before``."""
-        decoder = self.decoders[lender]
-        reset, shared, rest_codes, inner_codes, ids = decoder.decode(batch)
-        if reset:
-            self.buckets[lender] = []
-        if shared is not None:
-            self.model.adopt_tables(shared)
-        model, me, workers, cut = self.model, self.index, self.workers, self.cut
+    def _expand_states(
+        self,
+        states: Sequence[tuple[Any, int, int, int]],
+        outgoing: list[dict[tuple[int, int], int]],
+        lender: int,
+    ) -> int:
+        """Every successor of ``states`` (each with its id and part numbers): the loop of
+        ``split.check_split``, plus the owner.  ``lender`` >= 0: the states were borrowed
+        from it, so their keys are compared (they come after the frontier)."""
+        model, me, cut = self.model, self.index, self.cut
+        expand, next_state, join = model.expand_numbered, model.next_state, model.join
         numbers = model.inner_keys
         number = numbers.setdefault
-        part_key, key_hash = self.part_key, self.key_hash
-        rests, inners_of = decoder.rests, decoder.inners
+        number_outer, outers = model.number_outer, model.outer_list
+        seen, fresh, owners = self.seen, self.fresh, self.owners
+        seen_get = seen.get
+        candidates, cand_numbers, keys = self.candidates, self.numbers, self.keys
+        encoders = self.encoders
+        outers_sent = [encoder.outers for encoder in encoders]
+        inners_sent = [encoder.inners for encoder in encoders]
+        enabled = self.enabled
+        borrowed = lender >= 0
         transitions = 0
-        for rest_code, inner_code, sid in zip(rest_codes, inner_codes, ids, strict=True):
-            own, inside = inners_of[inner_code]
-            outer = rests[rest_code]
-            state = model.join(inside, outer)
-            self.frontier.append((state, sid, own))
-            acts, first, inners, inner_numbers = model.expand(state)
-            self.enabled.append(len(acts))
-            transitions += len(acts)
+        for state, sid, own, oid in states:
+            codes = expand(state, own, oid)
+            enabled.append(len(codes))
+            transitions += len(codes)
             base = sid * STRIDE
-            threads = part_key(state)
-            end = first + len(inners)
-            for index in range(len(acts)):
-                if first <= index < end:
-                    succ = model.join(inners[index - first], outer)
-                    n = inner_numbers[index - first]
+            inside = state[:cut]
+            index = -1
+            for key, place, part in codes:
+                index += 1
+                succ = None
+                if key == -2:  # not memoized: build the successor
+                    succ = next_state(state, place)
                     part = succ[:cut]
+                    key = own if part == inside else number(part, len(numbers))
+                    place = number_outer(succ[cut:])
                 else:
-                    succ = model.next_state(state, acts[index])
-                    part = succ[:cut]
-                    n = own if part == inside else number(part, len(numbers))
-                key = base + index
-                succ_threads = part_key(succ)
-                dest = lender if succ_threads is threads else key_hash(succ_threads) % workers
+                    if key < 0:
+                        key = own
+                    if place < 0:
+                        place = oid
+                    if part is None:
+                        part = inside
+                dest = owners[place] if place < len(owners) else self._owners_upto(place)[place]
                 if dest != me:
-                    encoder = self.encoders[dest]
-                    code = encoder.rest_code(succ[cut:]), encoder.inner_code(n, part)
+                    if place not in outers_sent[dest]:
+                        encoders[dest].outer_code(place, outers[place])
+                    if key not in inners_sent[dest]:
+                        encoders[dest].inner_code(key, part)
                     out = outgoing[dest]
-                    if out.get(code, key) >= key:
-                        out[code] = key
+                    if borrowed:
+                        if out.get((place, key), base + index) >= base + index:
+                            out[place, key] = base + index
+                    elif (place, key) not in out:
+                        out[place, key] = base + index  # the first key is the smallest
                     continue
-                self._meet(succ, n, key)
+                bucket = seen_get(place)
+                if bucket is None:
+                    seen[place] = bucket = {key}
+                elif key in bucket:
+                    if borrowed:
+                        pos = fresh.get((place, key))
+                        if pos is not None and keys[pos] > base + index:  # met earlier in this level
+                            keys[pos] = base + index
+                    continue
+                else:
+                    bucket.add(key)
+                fresh[place, key] = len(candidates)
+                candidates.append(join(part, outers[place]) if succ is None else succ)
+                cand_numbers.append((key, place))
+                keys.append(base + index)
         return transitions
 
-    def _meet(self, succ: Any, n: int, key: int) -> None:
-        """A successor owned here, met by a transition with ``key`` after the frontier: a new
-        candidate, or a smaller key for one of this level."""
-        rest = succ[self.cut :]
-        bucket = self.seen.get(rest)
-        if bucket is None:
-            bucket = self.seen[rest] = set()
-        if n in bucket:
-            pos = self.fresh.get((id(bucket), n))
-            if pos is not None and self.keys[pos] > key:  # met earlier in this level
-                self.keys[pos] = key
-            return
-        bucket.add(n)
-        self.fresh[id(bucket), n] = len(self.candidates)
-        self.candidates.append(succ)
-        self.numbers.append(n)
-        self.keys.append(key)
+    def _expand_borrowed(self, lender: int, batch: bytes, outgoing: list[dict[tuple[int, int], int]]) -> int:
+        """``expand`` for the states worker ``lender`` lent: their successors owned by the
+        lender (those keeping the threads, cache steps among them) go back to it.  They
+        join the frontier here, for ``transitions_before``."""
+        decoder = self.decoders[lender]
+        shared, outer_codes, inner_codes, ids = decoder.decode(batch)
+        if shared is not None:
+            self.model.adopt_tables(shared)
+        join, outers_of, inners_of = self.model.join, decoder.outers, decoder.inners
+        states = []
+        for outer_code, inner_code, sid in zip(outer_codes, inner_codes, ids, strict=True):
+            oid, outer = outers_of[outer_code]
+            own, inner = inners_of[inner_code]
+            states.append((join(inner, outer), sid, own, oid))
+        self.frontier.extend(states)
+        return self._expand_states(states, outgoing, lender)
 
     def merge(self, batches: Sequence[bytes]) -> tuple[Keys, int, int]:
         """Take the successors other workers found for this one; then, for this level's
@@ -294,33 +262,26 @@ class SplitPartition:
             if not batch:
                 continue
             decoder = self.decoders[source]
-            reset, shared, rest_codes, inner_codes, their_keys = decoder.decode(batch)
-            if reset:
-                self.buckets[source] = []
+            shared, outer_codes, inner_codes, their_keys = decoder.decode(batch)
             if shared is not None:
                 self.model.adopt_tables(shared)
-            rests, inners_of = decoder.rests, decoder.inners
-            buckets = self.buckets[source]
-            if len(buckets) < len(rests):
-                buckets.extend([None] * (len(rests) - len(buckets)))
-            for rest_code, inner_code, key in zip(rest_codes, inner_codes, their_keys, strict=True):
-                bucket = buckets[rest_code]
-                if bucket is None:
-                    rest = rests[rest_code]
-                    bucket = seen.get(rest)
-                    if bucket is None:
-                        bucket = seen[rest] = set()
-                    buckets[rest_code] = bucket
+            outers_of, inners_of = decoder.outers, decoder.inners
+            for outer_code, inner_code, key in zip(outer_codes, inner_codes, their_keys, strict=True):
+                place, outer = outers_of[outer_code]
                 n, inner = inners_of[inner_code]
-                if n in bucket:
-                    pos = fresh.get((id(bucket), n))
+                bucket = seen.get(place)
+                if bucket is None:
+                    seen[place] = bucket = {n}
+                elif n in bucket:
+                    pos = fresh.get((place, n))
                     if pos is not None and keys[pos] > key:  # reached earlier in this level
                         keys[pos] = key
                     continue
-                bucket.add(n)
-                fresh[id(bucket), n] = len(candidates)
-                candidates.append(join(inner, rests[rest_code]))
-                cand_numbers.append(n)
+                else:
+                    bucket.add(n)
+                fresh[place, n] = len(candidates)
+                candidates.append(join(inner, outer))
+                cand_numbers.append((n, place))
                 keys.append(key)
         self.count += len(candidates)
         in_order = np.asarray(keys, dtype=np.int64)
@@ -347,14 +308,17 @@ class SplitPartition:
 
     def _settle(self, ids: Keys) -> None:
         """This level's candidates get their ids (in key order) and become the frontier."""
-        self.frontier = list(zip(self.candidates, ids.tolist(), self.numbers, strict=True))
+        self.frontier = [
+            (state, sid, inner, outer)
+            for state, sid, (inner, outer) in zip(self.candidates, ids.tolist(), self.numbers, strict=True)
+        ]
         self.candidates, self.numbers = [], []
         self.ids.append(ids)
         self.parents.append(self.sorted_keys)
 
     def transitions_before(self, sid: int) -> int:
         """Actions enabled in this worker's frontier states with an id below ``sid``."""
-        return sum(n for (_, s, _), n in zip(self.frontier, self.enabled, strict=True) if s < sid)
+        return sum(n for (_, s, _, _), n in zip(self.frontier, self.enabled, strict=True) if s < sid)
 
     def parent_key(self, sid: int) -> int | None:
         """The key of the transition that first reached state ``sid``, if found here."""

@@ -16,6 +16,7 @@ from stalecheck.machine.access import Access
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr, awaits
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.maintenance import dc_entry, setway_entry
+from stalecheck.machine.memtypes import INNER_CACHEABLE_PATHS
 from stalecheck.machine.mmu import Mmu
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ, RMW_WRITE
@@ -31,11 +32,12 @@ from stalecheck.machine.state import (
     State,
     StoreEntry,
     Thread,
+    sctlr_bits,
     with_entry,
     with_thread,
 )
 from stalecheck.machine.sysregs import synchronise, write_sctlr
-from stalecheck.machine.translation import desc_oa, is_fault
+from stalecheck.machine.translation import desc_oa, desc_type, is_fault
 from stalecheck.machine.traps import Traps
 
 FULL_BARRIERS = ("SY", "ISH", "OSH", "NSH")
@@ -65,6 +67,7 @@ class Execute:
                 setway_in_order=options.setway_program_order,
                 spans=tuple((s.start, s.stop) for s in spans),
                 is_va=_is_va_of(mmu, t),
+                uncached_line=_uncached_lines(layout, access, t),
             )
             if spec.context != Context.DEVICE and (options.weak_ordering or spec.source)
             else None
@@ -199,7 +202,7 @@ class Execute:
                 continue
             if any(self._loc(th, t, s, instrs[s]) == where for s in between):
                 continue
-            need = th.regs[self._dest[t][k]]
+            need = self._read(th, t, k)
             values = tuple(v for v in values if v == need)
             # Counting executions (rfco.py): the same write, not only the same value (two
             # writes of one value are two executions, and CoRR orders writes).
@@ -399,9 +402,10 @@ class Execute:
             other = window.instrs[i]
             if dc_line >= 0:
                 # D7.5.9.15: a DC by VA executes in program order with the loads and stores
-                # to its cache line (the translated access's line is known once its walk is).
+                # to its cache line of Normal Inner cacheable memory (the translated access's
+                # line and type are known once its walk is).
                 pa = self._pa(th, t, i, other)
-                if pa is None or pa[0] == dc_line:
+                if pa is None or (pa[0] == dc_line and _inner_cacheable(made)):
                     return False
                 continue
             if mine or target is None or "STR" not in (other.op, instr.op):
@@ -457,8 +461,8 @@ class Execute:
                 continue
             line = lines[desc_oa(r)][0]
             where = (line, 0)
-            if where in avoid or line in avoid_lines:
-                continue
+            if where in avoid or (line in avoid_lines and _inner_cacheable(r)):
+                continue  # (D7.5.9.15: a Device or Inner Non-cacheable access passes a DC)
             if load:
                 fwd = next((i for i, pa in stores if pa == where), -1)
                 if fwd >= 0:
@@ -488,9 +492,17 @@ class Execute:
                 continue
             if any(not done >> s & 1 and self._loc(th, t, s, instrs[s]) == where for s in between):
                 continue
-            if th.regs[self._dest[t][k]] != value:
+            if self._read(th, t, k) != value:
                 return False
         return True
+
+    def _read(self, th: Thread, t: int, k: int) -> int:
+        """The value the load ``k``, satisfied ahead, read: its register, or for a poll
+        ``AWAIT x, v`` (which exits only on v) that value."""
+        instr = self.layout.code[self.layout.programs[t][k]]
+        if instr.op == "AWAIT":
+            return instr.value
+        return th.regs[self._dest[t][k]]
 
     @staticmethod
     def _dsb_done(instr: Instr, buf: tuple[Entry, ...]) -> bool:
@@ -739,6 +751,41 @@ def _is_va_of(mmu: Mmu | None, t: int) -> Callable[[str], bool] | None:
         return None
     regimes = mmu.regimes
     return lambda name: regimes.is_va(t, name)
+
+
+def _inner_cacheable(result: int | None) -> bool:
+    """Whether a translation gives Normal Inner Write-Through or Write-Back memory."""
+    return result is not None and desc_type(result).path in INNER_CACHEABLE_PATHS
+
+
+def _uncached_lines(layout: Layout, access: Access, t: int) -> Callable[[object], bool]:
+    """Whether thread ``t``'s loads and stores to a line are never Normal Inner
+    Write-Through or Write-Back (Device or Inner Non-cacheable: D7.5.9.15 lets them pass
+    a DC of their line), under every SCTLR_EL1 and HCR_EL2 value the programs can set
+    (every value of the bits that decide the type when any instruction writes them)."""
+    spec = layout.threads[t]
+    vi = layout.thread_vm[t]
+    hcr0 = layout.vms[vi].hcr.to_int() if vi >= 0 else 0
+    code = layout.code.values()
+    sctlrs = range(8) if any(i.op in ("MSR", "EMSR") for i in code) else (sctlr_bits(*spec.sctlr),)
+    type_bits = hcr_bit("DC") | hcr_bit("CD") | hcr_bit("FWB")
+    if any(i.op == "HCR" for i in code):
+        hcrs = tuple((hcr0 & ~type_bits) | b for b in range(type_bits + 1) if not b & ~type_bits)
+    else:
+        hcrs = (hcr0,)
+    cache: dict[object, bool] = {}
+
+    def uncached(line: object) -> bool:
+        if line not in cache:
+            assert isinstance(line, int)
+            cache[line] = all(
+                access.memory_type(t, False, s, h, line).path not in INNER_CACHEABLE_PATHS
+                for s in sctlrs
+                for h in hcrs
+            )
+        return cache[line]
+
+    return uncached
 
 
 def _load_held(instr: Instr, buf: tuple[Entry, ...]) -> bool:

@@ -363,7 +363,7 @@ class Mmu:
 
     # ---- hardware steps ------------------------------------------------------------------------
 
-    def _window(self, state: State, t: int) -> list[int]:
+    def window(self, state: State, t: int) -> list[int]:
         """Program positions a thread may translate or fetch ahead: from its pc up to
         its next ISB (a context synchronisation event it has not reached)."""
         th = state.threads[t]
@@ -386,7 +386,7 @@ class Mmu:
         lay = self.layout
         steps: list[Step] = []
         for t in range(len(lay.threads)):
-            for pc in self._window(state, t):
+            for pc in self.window(state, t):
                 instr = lay.code[lay.programs[t][pc]]
                 if instr.op == "EXEC":
                     if self.fetcher.early_fetch(state, t, pc, instr) is not None:

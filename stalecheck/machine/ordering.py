@@ -53,9 +53,10 @@ REORDERABLE = (
 # What a direct system-register write keeps in program order after it (D24.1 Synchronization
 # requirements for System registers: a later instruction may use the old value until a
 # Context Synchronization event): the events that synchronise it (ISB, WAIT, a DSB that
-# completes it), another MSR (direct writes to one register occur in program order) and
-# TLBI (its scope reads the translation registers; Model).
-_AFTER_MSR = ("MSR", "ISB", "DSB", "WAIT", "TLBI")
+# completes it) and another MSR ("All direct writes to the same register ... occur in
+# program order relative to each other").  A TLBI reads no SCTLR_EL1 field (its scope is
+# the regime's ASID and VMID), so it passes an MSR of the notation, and an MSR passes it.
+_AFTER_MSR = ("MSR", "ISB", "DSB", "WAIT")
 _DATA = ("LDR", "STR", "AWAIT")
 _FULL = ("SY", "ISH", "OSH", "NSH")
 _ST = ("ST", "ISHST", "OSHST", "NSHST")
@@ -66,6 +67,13 @@ def _ordered_load(instr: Instr) -> bool:
     """A load that DMB LD and DSB LD order: herd's ``Exp & R \\ NoRet`` (a read whose
     value no register receives, e.g. STADD, is not ordered by them)."""
     return instr.op in LOADS and not instr.flags & NORET
+
+
+def _ctrl_orders(instr: Instr) -> bool:
+    """What a control dependency orders after the branch: B2.3.7 Dependency-ordered-before
+    (ctrl to an Explicit Memory Write, a TLBI, a DC CVAU or an IC Effect; ctrl+ISB)."""
+    op = instr.op
+    return op in ("STR", "ISB", "TLBI", "IC") or (op == "DC" and instr.kind == "CVAU")
 
 
 def _cmo_must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_order: bool) -> bool:
@@ -84,9 +92,11 @@ def _cmo_must_precede(earlier: Instr, later: Instr, same_line: bool, setway_in_o
     # DC by VA: "Execute in program order relative to loads or stores that ... Access an
     # address in Normal memory with either Inner Write Through or Inner Write Back attributes
     # within the same cache line" and "relative to other data cache instructions ... within the
-    # same cache line"; any order for a different line unless a DMB or DSB.  Model: the
-    # same line keeps program order whatever the memory types (stronger than the manual for
-    # a Non-cacheable or Device access, or one of different cacheability; printed).
+    # same cache line"; any order for a different line unless a DMB or DSB.  ``same_line``
+    # is False for a Device or Inner Non-cacheable access (Window.uncached_line).  Model: an
+    # access whose type may be Inner cacheable keeps program order with a DC of its line even
+    # where the two differ in cacheability (only through an SCTLR_EL1 or HCR_EL2 change
+    # between them; printed).
     return same_line
 
 
@@ -106,13 +116,23 @@ def _must_precede(
         return False  # an ASSUME is ordered by its dependencies only (Window)
     if lt == "MSR":
         # D24.1: "Direct writes to System registers are not allowed to affect any
-        # instructions appearing in program order before the direct write".
-        return True
+        # instructions appearing in program order before the direct write": an earlier
+        # instruction that reads SCTLR_EL1 (an access, maintenance, a fetch) executes
+        # first.  A TLBI reads none of its fields, and a DMB orders memory effects only
+        # (B2.3.7), which an MSR is not: the MSR may execute before them.
+        return e not in ("TLBI", "DMB")
     if e == "MSR":
         # D24.1: "a direct write to a System register requires synchronization before
         # software can rely on the effects of that write to affect instructions appearing in
         # program order after the write": later accesses may execute first (old value).
         return lt in _AFTER_MSR
+    if e == "AWAIT" and _ctrl_orders(later):
+        # The loop's exit branch reads the polled value: B2.3.6 Control dependency, and
+        # B2.3.7 Dependency-ordered-before orders after it a write, a TLBI, a DC CVAU or an
+        # IC (ctrl) and an ISB (ctrl+ISB).  Other maintenance (DC CIVAC, set/way) may
+        # execute before the loop exits: D7.5.9.15, any order with loads of another line
+        # unless a DMB or DSB (a DC of the polled line keeps order by address, below).
+        return True
     if e == "TLBI" or lt == "TLBI":
         # D8.17.8 R_TGVWD: "the effects of a TLB maintenance instruction can be observed in
         # any order relative [to] that instruction unless a DSB is executed between the
@@ -162,12 +182,6 @@ def _must_precede(
         # A WAIT is an acquire of a flag, or an ioctl or exception returning (a context
         # synchronisation event): nothing after it executes before it (B2.3.7: an
         # acquire is ordered before every later access).
-        return True
-    if e == "AWAIT" and lt in ("STR", "ISB", "DC", "DCSW"):
-        # The loop's exit branch reads the polled value: B2.3.6 Control dependency, and
-        # B2.3.7 Dependency-ordered-before orders a write after it (ctrl), an ISB after it
-        # (ctrl+ISB).  Model: cache maintenance is not performed speculatively either (a
-        # DC after the loop waits for it, as a store does; printed).
         return True
     if lt == "ISB":
         # An ISB waits for no earlier load on its own (B2.3.7 only orders through a
@@ -220,13 +234,17 @@ def _must_precede(
         # po-later write); a load never passes an earlier store of its location
         # (it must read that store or a coherence-later one: it waits, then
         # forwards from the buffer).  Two loads may be satisfied in either order:
-        # herd's RSW is allowed; ``Window.later_same_loads`` keeps CoRR.  A polling
-        # loop records no value to compare, so it keeps program order with the
-        # loads of its location (Model: without dependencies on it nothing can tell
-        # the orders apart, docs/ordering.md).  A load after a store reads that store
-        # (forwarded, even before the store executes, once its data is known) or a
-        # newer write: execute.py handles it, so no order here.
+        # herd's RSW is allowed; ``Window.later_loads`` keeps CoRR.  A polling loop
+        # ``AWAIT x, v`` exits on reading v, so it may pass an earlier load of x, which
+        # then reads v or older (CoRR, execute.py); an ``AWAIT x, >=v`` records no value
+        # to compare, so it keeps program order with the loads of its location, and a
+        # load after a poll waits for it (Model; that one no program can tell apart:
+        # nothing is ordered before a poll but not before the load, docs/ordering.md).
+        # A load after a store reads that store (forwarded, even before the store
+        # executes, once its data is known) or a newer write: execute.py handles it.
         if e == "STR" and lt == "LDR":
+            return False
+        if e == "LDR" and lt == "AWAIT" and not later.at_least:
             return False
         return not (e == lt == "LDR")
     return False
@@ -252,6 +270,7 @@ class Window:
         setway_in_order: bool = False,
         spans: tuple[tuple[int, int], ...] = (),
         is_va: Callable[[str], bool] | None = None,
+        uncached_line: Callable[[object], bool] | None = None,
     ) -> None:
         instrs = [code[i] for i in program]
         # Per instruction: a data access through the translation model (a virtual
@@ -274,6 +293,9 @@ class Window:
         ]
         self.precise = precise
         self.setway_in_order = setway_in_order
+        # Whether the thread's loads and stores to a line are never Normal Inner
+        # Write-Through or Write-Back (D7.5.9.15: they pass a DC of their line).
+        self.uncached_line = uncached_line
         self.instrs = instrs
         self.n = n = len(instrs)
         self.precede = [0] * n  # bit i set: instruction i must execute before this one
@@ -327,6 +349,12 @@ class Window:
             lines = self.lines
             for i in range(start, j):
                 same_line = lines[i] is not None and lines[i] == lines[j]
+                one_dc = (instrs[i].op == "DC") != (later.op == "DC")
+                if same_line and one_dc and self.uncached_line is not None:
+                    # D7.5.9.15: a DC by VA "can execute in any order relative to loads or
+                    # stores that access any address with the Device memory attribute, or
+                    # with Normal memory with Inner Non-cacheable attribute".
+                    same_line = not self.uncached_line(lines[j])
                 # Through a virtual address the same-location rules (B2.3.1 Coherence
                 # order) hold on the physical location the translation gives: execute.py
                 # checks them there, so two accesses through one VA reorder exactly as two
@@ -383,6 +411,8 @@ class Window:
             elif op == "ISB":
                 # B2.3.7: ctrl;[ISB];po and addr;[M];po;[ISB];po (and their pick forms).
                 mask |= branches | accesses_addr
+            elif _ctrl_orders(later):
+                mask |= branches  # B2.3.7: ctrl to a TLBI, DC CVAU or IC Effect
             elif op == "ASSUME":
                 mask |= hd | pd  # a guess is checked once the values it reads are known
             elif op == "EXEC":
@@ -431,7 +461,9 @@ class Window:
             )
             after: list[tuple[int, tuple[int, ...]]] = []
             for k in range(j + 1, stop):
-                if instrs[k].op != "LDR" or not self._may_alias(j, k):
+                # (a later load, or a poll that exits on one value: _must_precede)
+                polls = instrs[k].op == "AWAIT" and not instrs[k].at_least
+                if (instrs[k].op != "LDR" and not polls) or not self._may_alias(j, k):
                     continue
                 between = tuple(
                     s for s in range(j + 1, k)

@@ -29,7 +29,9 @@ other register value is an expression over load slots (``regexpr.py``).
 
 Loops are unrolled: a backward branch is taken at most ``unroll`` times on a
 path (herd7's ``-unroll``, default 2); a path that would take it again is not
-explored, and ``Elaborated.cut`` says so, for the verdict to state.
+explored, and ``Elaborated.cut`` says so, for the verdict to state.  As in herd,
+a conditional branch whose condition reads neither a load nor a store-exclusive's
+status is followed to the loop's end (up to ``CONCRETE_LOOPS`` backward branches).
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from stalecheck.machine import regexpr as rx
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, RELEASE, Instr
 
 UNROLL = 2  # herd7's default -unroll
+# Backward branches a path may take on concrete conditions (followed, as herd does, not
+# bounded by ``unroll``); past this the path is cut like an unrolled one.
+CONCRETE_LOOPS = 1000
 MAX_PATHS = 512  # beyond this a program is refused (every path is explored)
 
 # ``Instr.flags`` of elaborated loads and stores.
@@ -148,11 +153,16 @@ class _Walk:
     picks: int = 0
     monitor: tuple[int, str] | None = None  # (index in out, location) of the last load-exclusive
     taken: dict[int, int] = field(default_factory=dict)
+    # Registers (and "NZCV") holding a store-exclusive's status, or computed from one: a
+    # choice, not a constant, for loop unrolling (herd's CHOICE, axiomatic/machine.py).
+    chosen: set[str] = field(default_factory=set)
+    concrete: int = 0  # backward branches taken on concrete conditions (not unroll-bounded)
+    reads_chosen: bool = False  # the instruction being elaborated reads a chosen register
 
     def fork(self) -> _Walk:
         return _Walk(
             self.pc, dict(self.regs), self.flags, list(self.out), dict(self.defs), self.picks,
-            self.monitor, dict(self.taken),
+            self.monitor, dict(self.taken), set(self.chosen), self.concrete, self.reads_chosen,
         )
 
 
@@ -236,8 +246,8 @@ def canonical(name: str) -> str:
     ``w1`` are three registers there, docs/notation.md)."""
     if name.upper() in ("WZR", "XZR"):
         return "XZR"
-    if name[:1] in ("W", "X") and name[1:].isdigit():
-        return "X" + name[1:]
+    if name[:1] in ("W", "X") and (name[1:].isdigit() or name[1:2] == "%"):
+        return "X" + name[1:]  # also a litmus test's symbolic ``W%x``/``X%x``
     return name
 
 
@@ -399,12 +409,20 @@ class Elaborator:
                 done.append(Path(tuple(w.out), tuple(sorted(regs.items()))))
         return Elaborated(tuple(reversed(done)), self.cut, self.unroll, self.loops)
 
-    def jump(self, w: _Walk, label: str, src: Src) -> bool:
-        """Move to ``label``; False when that exceeds the unrolling limit."""
+    def jump(self, w: _Walk, label: str, src: Src, bounded: bool = True) -> bool:
+        """Move to ``label``; False when that exceeds the unrolling limit.  A conditional
+        branch on concrete values (``bounded`` False) is followed to the loop's end, as
+        herd does, up to ``CONCRETE_LOOPS`` backward branches a path."""
         dest = self.labels.get(label)
         if dest is None:
             raise self.refuse(src, f"label {label} not found")
-        if dest <= w.pc:
+        if dest <= w.pc and not bounded:
+            self.loops = True
+            w.concrete += 1
+            if w.concrete > CONCRETE_LOOPS:
+                self.cut = True
+                return False
+        elif dest <= w.pc:
             self.loops = True
             taken = w.taken.get(w.pc, 0) + 1
             if taken > self.unroll:
@@ -420,7 +438,7 @@ class Elaborator:
         value = rx.constant(cond)
         if not data and not picks:
             if value:
-                return [] if self.jump(w, label, src) else None
+                return [] if self.jump(w, label, src, bounded=w.reads_chosen) else None
             w.pc += 1
             return []
         forks: list[_Walk] = []
@@ -443,14 +461,27 @@ class Elaborator:
     def step(self, w: _Walk, src: Src) -> list[_Walk] | None:
         """Elaborate one instruction; returns further paths to explore, or None when this
         one ends here (infeasible or cut)."""
-        op, a = src.op, src.args
+        op = src.op
         if op == "LABEL":
             w.pc += 1
             return []
-        if op == "INSTR":
-            if a[0].op != "NOP":  # no effect, and a step less to interleave
-                w.out.append(a[0])
-        elif op == "MOV":
+        w.reads_chosen = bool(w.chosen) and bool(w.chosen & _reads(src))
+        if op in _CHOICE_FLOW:
+            regs, flags = dict(w.regs), w.flags
+            self.step_data(w, src)
+            for reg, value in w.regs.items():
+                if regs.get(reg) != value:
+                    (w.chosen.add if w.reads_chosen else w.chosen.discard)(reg)
+            if w.flags != flags:
+                (w.chosen.add if w.reads_chosen else w.chosen.discard)("NZCV")
+            w.pc += 1
+            return []
+        return self.step_other(w, src)
+
+    def step_data(self, w: _Walk, src: Src) -> None:
+        """Register arithmetic and flag setting (``_CHOICE_FLOW``)."""
+        op, a = src.op, src.args
+        if op == "MOV":
             rd, s = a
             self.write(w, rd, self.operand(w, s, width_of(rd), src))
         elif op == "ALU":
@@ -479,8 +510,6 @@ class Elaborator:
             rn, s = a[:2]
             kind = a[2] if len(a) > 2 else "SUB"
             w.flags = (kind, width_of(rn), self.read(w, rn), self.operand(w, s, width_of(rn), src))
-        elif op == "CSEL":
-            return self.csel(w, src)
         elif op == "MRS_NZCV":  # MRS Xt, NZCV: N, Z, C, V in bits 31..28 (C5.2 NZCV)
             if w.flags is None:
                 raise self.refuse(src, "reading the flags before any instruction sets them")
@@ -493,6 +522,15 @@ class Elaborator:
             self.write(w, a[0], value)
         elif op == "MSR_NZCV":  # MSR NZCV, Xt: the flags from bits 31..28 of Xt (C5.2 NZCV)
             w.flags = ("NZCV", 64, self.read(w, a[0]), rx.const(0))
+
+    def step_other(self, w: _Walk, src: Src) -> list[_Walk] | None:
+        """Every instruction but register arithmetic (see ``step``)."""
+        op, a = src.op, src.args
+        if op == "INSTR":
+            if a[0].op != "NOP":  # no effect, and a step less to interleave
+                w.out.append(a[0])
+        elif op == "CSEL":
+            return self.csel(w, src)
         elif op == "B":
             cond, label = a
             if not cond:
@@ -617,6 +655,7 @@ class Elaborator:
         loc, _ = self.address(w, addr, src)
         fail = w.fork()
         self.write(fail, status, rx.const(1))
+        fail.chosen.add(canonical(status))
         fail.monitor = None
         fail.pc += 1
         forks = [fail]
@@ -629,6 +668,7 @@ class Elaborator:
             width = width_of(s.name) if s.kind == "reg" else 64
             self.store(w, src, addr, self.operand(w, s, width, src), release, RMW_WRITE | EXCLUSIVE, width)
             self.write(w, status, rx.const(0))
+            w.chosen.add(canonical(status))
             w.pc += 1
             return forks
         if monitor is not None and not loc:
@@ -766,6 +806,30 @@ class Elaborator:
         first = forks.pop()
         w.__dict__.update(first.__dict__)
         return forks
+
+
+# Register arithmetic and flag setting: what a store-exclusive's status flows through.
+_CHOICE_FLOW = ("MOV", "ALU", "MAC", "MOVK", "CMP", "MRS_NZCV", "MSR_NZCV")
+_DEST_ARG = {"MOV": 0, "ALU": 1, "MAC": 2, "MRS_NZCV": 0, "CSEL": 0}  # the register written
+
+
+def _reads(src: Src) -> set[str]:
+    """The registers (and "NZCV", the flags) that ``src`` reads."""
+    names: set[str] = set()
+    skip = _DEST_ARG.get(src.op, -1)
+    for k, arg in enumerate(src.args):
+        if k == skip:
+            continue
+        if isinstance(arg, str):
+            names.add(canonical(arg))
+        elif isinstance(arg, Operand) and arg.kind == "reg":
+            names.add(canonical(arg.name))
+        elif isinstance(arg, Address):
+            regs = (o for o in (arg.base, arg.offset) if o is not None and o.kind == "reg")
+            names.update(canonical(o.name) for o in regs)
+    if src.op in ("B", "CSEL", "MRS_NZCV"):
+        names.add("NZCV")
+    return names
 
 
 def _with(value: rx.Expr, other: rx.Expr, width: int) -> rx.Expr:

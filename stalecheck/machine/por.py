@@ -41,7 +41,9 @@ and in these systems a FILL of some line is enabled almost everywhere, so the
 breadth-first search keeps away the ignoring problem itself instead
 (``leave_cycles_to_search``; the level proviso of ``explore/reduced.py``, which
 needs only that a fully expanded state be reachable from every state: Valmari's
-condition S).  Depth-first search keeps the sticky steps.
+condition S).  Depth-first search keeps the sticky steps, and does not reduce under
+the translation model (a fault retried by its handler, or a translation made
+ahead and discarded, may close a cycle the argument does not cover).
 
 *Visibility* comes from the bad-state predicate, read through ``ObservedView``:
 the registers it reads and whether it asks if a thread is done (or its fault).  A
@@ -65,7 +67,22 @@ from typing import NamedTuple
 from stalecheck.explore.reduced import RestartSearch
 from stalecheck.machine.por_footprints import NONE, Footprint, Footprints, conflict
 from stalecheck.machine.state import State
-from stalecheck.machine.steps import COMPLETE, DROP, EARLY, EXEC, FILL, MIGRATE, SYSREG, WRITE_BACK, Step
+from stalecheck.machine.steps import (
+    COMPLETE,
+    DROP,
+    EARLY,
+    EXEC,
+    FILL,
+    IC_DROP,
+    IC_FILL,
+    MIGRATE,
+    SYSREG,
+    TLB_DROP,
+    TLB_FILL,
+    WRITE_BACK,
+    XLATE,
+    Step,
+)
 from stalecheck.machine.system import Machine
 from stalecheck.machine.view import StateView
 
@@ -141,9 +158,6 @@ class PartialOrder:
     """Stubborn sets of one machine's steps (see the module doc)."""
 
     def __init__(self, machine: Machine, observed: frozenset[Observed] = frozenset()) -> None:
-        if machine.mmu is not None:
-            why = "the translation model (TLBs, instruction caches, walks) is not analysed"
-            raise RestartSearch(None, why)
         self.m = machine
         self.observed = observed
         # Per thread: the registers the predicate reads, whether it reads done / fault.
@@ -155,6 +169,7 @@ class PartialOrder:
         self.nt, self.n_pes, self.nl = self.fp.nt, self.fp.n_pes, self.fp.nl
         # C by sticky steps (module doc) until the search says it keeps C itself.
         self._sticky_barred = True
+        self._closures: dict[tuple[object, ...], list[int]] = {}
 
     def leave_cycles_to_search(self) -> None:
         """The search keeps condition S itself (the breadth-first level proviso,
@@ -207,7 +222,9 @@ class PartialOrder:
         """The enabled steps by component, the barred components, and every component's
         ``cur`` and ``fut`` footprints (None: a step this module does not analyse)."""
         nt, n_pes = self.nt, self.n_pes
-        # Components: 0..nt-1 threads, nt..nt+n_pes-1 buffers, then lines.
+        tlb0 = nt + n_pes + self.nl
+        # Components: 0..nt-1 threads, nt..nt+n_pes-1 buffers, then lines, then (the
+        # translation model) each PE's TLB and each PE's I-cache.
         steps: dict[int, list[int]] = {}
         # Components with an enabled visible or sticky step: such a step is never left
         # out, so a set holding one is no reduction.
@@ -223,6 +240,16 @@ class PartialOrder:
             elif kind in (FILL, DROP, WRITE_BACK):
                 c = nt + n_pes + step[2]
                 if kind == FILL and self._sticky_barred:
+                    barred.add(c)
+            elif kind == XLATE:
+                c = step[1]  # a translation made ahead changes no register, pc or fault
+            elif kind in (TLB_FILL, TLB_DROP):
+                c = tlb0 + step[1]
+                if kind == TLB_FILL and self._sticky_barred:
+                    barred.add(c)  # a TLB_DROP is undone only by a TLB_FILL (module doc)
+            elif kind in (IC_FILL, IC_DROP):
+                c = tlb0 + n_pes + step[1]
+                if kind == IC_FILL and self._sticky_barred:
                     barred.add(c)
             else:
                 return None
@@ -248,6 +275,13 @@ class PartialOrder:
             hw = self.fp.hardware(line) if live >> line & 1 and line not in quiet else NONE
             cur.append(hw)
             fut.append(hw)
+        if self.m.mmu is not None:
+            for pe in range(n_pes):
+                cur.append(self.fp.tlb(pe))
+                fut.append(self.fp.tlb(pe))
+            for pe in range(n_pes):
+                cur.append(self.fp.icache(pe))
+                fut.append(self.fp.icache(pe))
         return Components(steps, barred, cur, fut)
 
     def ample(self, state: State, enabled: Sequence[Step]) -> list[int] | None:
@@ -259,26 +293,49 @@ class PartialOrder:
         """Every stubborn set smaller than ``enabled`` that grows from one enabled
         component (as indices into ``enabled``), fewest steps first: the search takes
         the first that meets its cycle proviso (``explore/reduced.py``)."""
-        if len(enabled) < 2:
-            return []
+        if len(enabled) < 2 or (self._sticky_barred and self.m.mmu is not None):
+            return []  # the sticky-step argument is not made for the translation model's steps
         found = self.components(state, enabled)
         if found is None or len(found.steps) < 2:
             return []
         steps, barred, cur, fut = found
-        n = len(cur)
-        # pulls[c]: the components whose future conflicts with c's current steps.
-        pulls: list[int | None] = [None] * n
         enabled_mask = 0
         barred_mask = 0
         for c in steps:
             enabled_mask |= 1 << c
             if c in barred:
                 barred_mask |= 1 << c
+        # The closures depend on the footprints and on which components are enabled or
+        # barred only: memoized (states recur in those far more often than whole).
+        key = (enabled_mask, barred_mask, *cur, *fut)
+        members = self._closures.get(key)
+        if members is None:
+            if len(self._closures) >= 1 << 16:
+                self._closures.clear()
+            members = self._closures[key] = self._close(enabled_mask, barred_mask, cur, fut)
         sets: dict[int, int] = {}  # member mask -> number of steps
         limit = len(enabled)
-        for seed in steps:
-            if seed in barred:
-                continue
+        for member in members:
+            size = sum(len(steps[c]) for c in steps if member >> c & 1)
+            if size < limit:
+                sets[member] = size
+        ordered = sorted(sets.items(), key=lambda item: item[1])
+        return [sorted(i for c in steps if member >> c & 1 for i in steps[c]) for member, _ in ordered]
+
+    @staticmethod
+    def _close(enabled_mask: int, barred_mask: int, cur: list[Footprint], fut: list[Footprint]) -> list[int]:
+        """The closures (member masks) from every enabled, unbarred component: a member's
+        ``cur`` conflicting with a component's ``fut`` brings that component in; a closure
+        holding a barred component with enabled steps is no stubborn set."""
+        n = len(cur)
+        # pulls[c]: the components whose future conflicts with c's current steps.
+        pulls: list[int | None] = [None] * n
+        out: list[int] = []
+        seeds = enabled_mask & ~barred_mask
+        while seeds:
+            low = seeds & -seeds
+            seeds ^= low
+            seed = low.bit_length() - 1
             member = 1 << seed
             work = [seed]
             ok = True
@@ -295,7 +352,7 @@ class PartialOrder:
                     pulls[c] = got
                 new = got & ~member
                 if new:
-                    if new & barred_mask:
+                    if new & barred_mask & enabled_mask:
                         ok = False
                         break
                     member |= new
@@ -303,10 +360,6 @@ class PartialOrder:
                         low = new & -new
                         work.append(low.bit_length() - 1)
                         new ^= low
-            if not ok or member in sets:
-                continue
-            size = sum(len(steps[c]) for c in steps if member >> c & 1)
-            if size < limit:
-                sets[member] = size
-        ordered = sorted(sets.items(), key=lambda item: item[1])
-        return [sorted(i for c in steps if member >> c & 1 for i in steps[c]) for member, _ in ordered]
+            if ok and member not in out:
+                out.append(member)
+        return out

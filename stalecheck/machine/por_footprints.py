@@ -26,10 +26,14 @@ the VM has a policy: set/way with ``on_setway``, MSR with ``on_sctlr``, DC with
 ``on_cmo``, an access to an MMIO page, or to a page not yet mapped at stage 2 with
 ``on_stage2_fault``: pages are only ever added to a stage 2) runs code no one sees
 in advance: such a thread's ``fut`` holds every line and everything code of that
-thread can touch.  A thread that may migrate may use every PE's buffer.  The
-translation model (TLBs, instruction caches, walks of tables held in lines) is not
-analysed.  ``tests/explore/test_por.py`` checks on random systems that steps taken
-as independent commute.
+thread can touch.  A thread that may migrate may use every PE's buffer.  Under the
+translation model each PE's TLB and I-cache are components of their own (fills
+and drops), every step of a CPU thread may walk (any line, any TLB: tables are
+found through descriptors in memory), fill an I-cache, and use or record a
+translation made ahead (``translator``), and a TLBI or IC completing writes every
+TLB, I-cache and thread's translations made ahead.  ``tests/explore/test_por.py``
+checks on random systems and bundled variants that steps taken as independent
+commute.
 """
 
 from __future__ import annotations
@@ -105,6 +109,25 @@ class Footprints:
         self._migr = self._events << 1
         self._live0 = self._vm0 + len(lay.vms) + 2
         self.everything = (1 << (self._live0 + (nt * nl if machine.dead_lines is not None else 0))) - 1
+        # The translation model (machine/mmu.py): each PE's TLB and I-cache, and each
+        # thread's translations and fetches made ahead (``Thread.early``, which a broadcast
+        # TLBI completing on another PE discards: mmu._forget_remote_translations).
+        self._xlate = machine.mmu is not None
+        self._icache = machine.mmu is not None and machine.mmu.icache != "none"
+        self._tlb0 = self.everything.bit_length()
+        self._ic0 = self._tlb0 + n_pes
+        self._xl0 = self._ic0 + n_pes
+        if self._xlate:
+            self.everything = (1 << (self._xl0 + nt)) - 1
+        self.all_tlb = ((1 << n_pes) - 1) << self._tlb0
+        self.all_ic = ((1 << n_pes) - 1) << self._ic0
+        self.all_xl = ((1 << nt) - 1) << self._xl0
+        all_ctx = ((1 << nt) - 1) << self._ctx0
+        all_vm = ((1 << len(lay.vms)) - 1) << self._vm0
+        # What a walk, a TLB fill or an I-cache fill may read: any line (tables are found
+        # through descriptors in memory, the walker is an observer of its own: walker.py),
+        # every TLB, which threads run where and how (ctx), the VMs' HCR_EL2 and stage 2.
+        self._walk_reads = (1 << nl) - 1 | self.all_tlb | all_ctx | all_vm
         self.all_bufs = ((1 << n_pes) - 1) << self._buf0  # every PE's appends
         self.all_bufc = ((1 << n_pes) - 1) << self._bufc0  # every PE's completions
         self.all_bufm = ((1 << n_pes) - 1) << self._bufm0
@@ -189,6 +212,10 @@ class Footprints:
                 return True, 0
             if not instr.loc:
                 return False, 0
+            if not lay.names_a_line(instr.loc):
+                # A virtual address (the translation model): its walk may fault at stage 2
+                # on any page, or the page it reaches may be an MMIO one.
+                return vm.on_stage2_fault is not None or bool(vm.mmio), 0
             line = lay.line_of(instr.loc)
             if lay.lines[line].page in vm.mmio:
                 return True, 0
@@ -196,6 +223,46 @@ class Footprints:
                 return False, 0
             return False, lay.line_page_bit[line]
         return op in ("EXEC", "TLBI", "IC"), 0
+
+    def translator(self, t: int) -> Footprint:
+        """With the translation model, what any step of CPU thread ``t`` may also read
+        and write besides its instruction's own footprint: a translation or fetch (now,
+        or ahead as an XLATE step) walks tables through the TLB, may fill the I-cache,
+        records or uses ``early`` results (``xl``), reads its buffer (FEAT_ETS2 asks
+        whether stores are pending: mmu._ets2_results), and may take a stage-1 or
+        stage-2 fault (its context).  Conservative: every line, TLB and I-cache."""
+        if not self._xlate or self.m.layout.threads[t].context == Context.DEVICE:
+            return NONE
+        xl = 1 << (self._xl0 + t)
+        ic = self.all_ic if self._icache else 0  # without I-caches no fetch fills one
+        return Footprint(self._walk_reads | ic | xl, xl | ic)
+
+    def _translates_ahead(self, state: State, t: int) -> bool:
+        """Whether thread ``t`` may take XLATE steps before its own state changes: an
+        instruction up to its next context synchronisation event still to translate or
+        fetch (``Mmu.window``; only its own steps shrink that window).  Those steps
+        walk and look at the buffer (FEAT_ETS2)."""
+        mmu = self.m.mmu
+        return mmu is not None and bool(mmu.window(state, t))
+
+    def _translated(self, t: int, instr: Instr) -> bool:
+        """Whether ``instr`` of thread ``t`` goes through the translation model (a data
+        access to a virtual address, a fetch): it may fault, and the fault changes the
+        thread's context (exception entry, EL2 for a stage-2 fault)."""
+        mmu = self.m.mmu
+        return mmu is not None and (instr.op == "EXEC" or mmu.handles(t, instr))
+
+    def tlb(self, pe: int) -> Footprint:
+        """TLB_FILL and TLB_DROP of PE ``pe``'s TLB: a fill walks (``_walk_reads``) for the
+        threads running on the PE (D8.2: walks may be made speculatively, and their
+        results cached, at any time); ``cur`` and ``fut`` alike."""
+        return Footprint(self._walk_reads, 1 << (self._tlb0 + pe))
+
+    def icache(self, pe: int) -> Footprint:
+        """IC_FILL and IC_DROP of PE ``pe``'s I-cache (speculative prefetch through the
+        threads' current translations: fetch.py)."""
+        bit = 1 << (self._ic0 + pe)
+        return Footprint(self._walk_reads | bit, bit)
 
     def _instruction(self, t: int, ident: int, last: bool, in_hyp: bool) -> Instruction:
         """The footprint of thread ``t`` executing interned instruction ``ident``
@@ -256,6 +323,16 @@ class Footprints:
             reads = writes = vm_bit if vm >= 0 else self.everything
             if self._dead:
                 writes |= self._all_live  # the fault check of DeadLines.live reads the mappings
+        elif op == "TLBI" and self._xlate:
+            # Its completion (later, in this thread's future) removes entries from every
+            # TLB and translations other threads made ahead (mmu.complete).
+            own_r = own_w = True
+            writes |= self.all_tlb | self.all_xl
+        elif op == "IC" and self._xlate:
+            own_r = own_w = True
+            writes |= self.all_ic | self.all_xl
+        elif op == "EXEC" and self._xlate:
+            reads |= self.all_lines  # the fetch (translator() adds the walk and I-cache)
         elif op in ("NOP", "IC"):
             pass  # IC is a no-op without the translation model
         else:
@@ -263,7 +340,19 @@ class Footprints:
         if last or in_hyp:
             writes |= ctx  # finishing, or running at EL2 and returning (ERET synchronises)
         may_trap, fault_pages = self._may_trap(t, instr, in_hyp)
-        completes = op in _BUFFERED and not device
+        completes = (op in _BUFFERED or (self._xlate and op in ("TLBI", "IC"))) and not device
+        if self._xlate and not device:
+            # Every step may use or discard translations made ahead (``early``: ISB,
+            # exception entry); a translated one also walks (``translator``), looks at
+            # its buffer (FEAT_ETS2) and may fault (exception entry, at EL1 or EL2).
+            xb = 1 << (self._xl0 + t)
+            reads |= xb
+            writes |= xb
+            if self._translated(t, instr):
+                xl = self.translator(t)
+                reads |= xl.reads
+                writes |= xl.writes | ctx
+                own_r = True
         out = Instruction(
             reads, writes, own_r, own_w, may_trap, fault_pages, lines if completes else 0, completes, own_m
         )
@@ -355,6 +444,10 @@ class Footprints:
             live_next = self._contribution(t, th.pc + 1, (), state.mapped)
         pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
         pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe) if th.pe >= 0 else 0)
+        if self._xlate and th.pe >= 0 and self._translates_ahead(state, t):
+            xl = self.translator(t)
+            extra_r |= xl.reads | pe_bits
+            extra_w |= xl.writes
         cr = cur.reads | (pe_bits if cur.own_reads else 0) | extra_r
         cr |= pe_bit | 1 << (self._bufm0 + th.pe) if cur.own_marks and th.pe >= 0 else 0
         cw = cur.writes | (pe_bit if cur.own_writes else 0) | extra_w | (live_now & ~live_next)
@@ -412,6 +505,10 @@ class Footprints:
         pe_bit = 1 << (self._buf0 + th.pe)
         marks = 1 << (self._bufm0 + th.pe)
         pe_bits = pe_bit | 1 << (self._bufc0 + th.pe) | marks
+        if self._xlate and self._translates_ahead(state, t):  # see ``thread``
+            xl = self.translator(t)
+            extra_r |= xl.reads | pe_bits
+            extra_w |= xl.writes
         cr = reads | (pe_bits if own_r else 0) | (pe_bit | marks if own_m else 0) | extra_r
         cw = writes | (pe_bit if own_w else 0) | extra_w | (live_now & ~live_next)
         return Footprint(cr, cw)
@@ -424,9 +521,16 @@ class Footprints:
         (neither enables, disables or changes the other; ``buffer.remove`` keeps one
         representation of equal buffers)."""
         buf = state.bufs[pe]
-        if any(entry[0] in (TLBI_ENTRY, IC_ENTRY) for entry in buf):
-            return self.all()  # not analysed (the translation model)
         lines = named_lines(buf)
+        if any(entry[0] in (TLBI_ENTRY, IC_ENTRY) for entry in buf):
+            # mmu.complete: every TLB (broadcast) or this PE's, every I-cache, and the
+            # translations other threads made ahead (D8.17 R_LXHLD), kept or not by where
+            # they run and what they executed ahead (their ``xl``: each of their steps
+            # writes it).
+            all_ctx = ((1 << self.nt) - 1) << self._ctx0
+            reads = lines | self.all_xl | all_ctx | self.all_tlb | self.all_ic
+            writes = lines | self.all_tlb | self.all_ic | self.all_xl | 1 << (self._bufc0 + pe)
+            return Footprint(reads, writes | 1 << (self._bufm0 + pe))
         if not buf:
             return NONE  # no steps now, and none later: what a thread appends is its own
         writes = lines | 1 << (self._bufc0 + pe)

@@ -23,6 +23,7 @@ from stalecheck.machine.por import PartialOrder, conflict
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario, run_variant
+from stalecheck.scenarios.builder import Builder
 from tests.machine.test_stateful import systems
 from tests.machine.util import machine
 
@@ -82,14 +83,19 @@ def test_random_systems_get_the_same_verdict_with_and_without_reduction(
         assert bits.reason == StopReason.BITSTATE
 
 
-# Every variant of the scenarios without the translation model that explore in well
-# under a second each way (the translation model turns the reduction off).
+# Variants that explore in well under a second each way, with and without the
+# translation model (``benchmarks/por_factor.py`` compares every bundled variant).
 CASES = [
     *(("kvm-external-l3", v) for v in load_scenario("kvm-external-l3").variants),
     ("fcvm-vsock-nv2", "fwb+flush-linear"),
     ("fcvm-vsock-nv2", "ring-nc-fwb"),
     ("fcvm-vsock-nv2", "data-nc+flush-linear"),
     ("osv-pte-barriers", "no-barriers"),
+    ("osv-pte-barriers", "dsb-only"),
+    ("osv-pte-barriers", "make-before-break"),
+    ("kvm-guest-faults-icache", "vipt-inval-page"),
+    ("kvm-guest-faults-icache", "exec-fault-only-xn"),
+    ("kvm-stage2-map-modern", "fwb"),
 ]
 
 
@@ -103,10 +109,7 @@ def test_bundled_variants_get_the_same_verdict(scenario: str, variant: str) -> N
     if full.outcome == Outcome.UNREACHABLE:
         assert reduced.sane == full.sane
         assert reduced.states <= full.states
-    if v.build().xlate is not None:
-        assert reduced.reduction.startswith("off: ") and reduced.states == full.states
-    else:
-        assert reduced.reduction == "partial-order"
+    assert reduced.reduction == "partial-order"  # the translation model's steps too
     shortest = run_variant(sc, v, mode=SearchMode(por=True, shortest=True)).verdict
     assert len(shortest.witness) == len(full.witness)
     if full.outcome == Outcome.REACHABLE:
@@ -218,7 +221,73 @@ def test_steps_taken_as_independent_commute(m: Machine, weak: bool) -> None:
     _commute_everywhere(m, 150)
 
 
-@pytest.mark.parametrize("variant", ["untrapped", "tsw-tvm"])
-def test_steps_taken_as_independent_commute_in_a_bundled_variant(variant: str) -> None:
-    sc = load_scenario("xen-set-way")
+@pytest.mark.parametrize(
+    ("scenario", "variant"),
+    [
+        ("xen-set-way", "untrapped"),
+        ("xen-set-way", "tsw-tvm"),
+        ("osv-pte-barriers", "break-before-make"),  # TLBs, walks, TLBI
+        ("kvm-guest-faults-icache", "vipt-inval-page"),  # I-caches, fetches, IC
+        ("kvm-stage2-map-modern", "fwb"),
+    ],
+)
+def test_steps_taken_as_independent_commute_in_a_bundled_variant(scenario: str, variant: str) -> None:
+    sc = load_scenario(scenario)
     assert _commute_everywhere(Machine(sc.variants[variant].build()), 300) > 0
+
+
+# Random translation systems: a PTE write on one PE between random fillers, a second PE
+# that may break the mapping with a broadcast TLBI, walks cacheable or not.
+_XLATE_FILLERS = ("STR X, 1", "DMB ISH", "DSB ISH", "ISB", "DC CVAC l3e", "LDR r2, X", "NOP")
+_OTHER = ("STR X, 2", "LDR r3, X", "STR l3e, 0", "DSB ISH", "TLBI VAE1IS, V", "LDR r4, V", "ISB")
+
+
+def _translation_system(
+    before: list[str], after: list[str], other: list[str], walk: str, ets2: bool, observe: int
+) -> SystemSpec:
+    b = Builder()
+    b.system(pes=2 if other else 1)
+    b.page("PT", "L2T:l2e L3T:l3e")
+    b.page("D", "X")
+    b.page("Q", "DATA")
+    b.regime("k", root="L2T", levels=(2, 3), vas={"V": (0, 0)}, walk=walk)
+    b.init(l2e=b.table_desc("L3T"), l3e=0, DATA=7)
+    code = [*before, f"STR l3e, {b.page_desc('Q')}", *after, "LDR r1, V"]
+    b.host("cpu", "\n".join(code), pe=0)
+    b.translate("cpu", "k")
+    if other:
+        b.host("other", "\n".join(other), pe=1)
+        b.translate("other", "k")
+    b.fetch(ets2=ets2)
+    if observe == 0:
+        b.bad_when(lambda v: v.fault("cpu") != 0, "the access after the PTE write faults")
+    elif observe == 1:
+        b.bad_when(lambda v: v.done("cpu") and v.reg("cpu", "r1") == 7, "reads DATA")
+    else:
+        b.bad_when(lambda v: v.done("cpu") and v.reg("cpu", "r2") == 2, "reads the other store")
+    return b.build()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(_XLATE_FILLERS), max_size=2),
+    st.lists(st.sampled_from(_XLATE_FILLERS), max_size=2),
+    st.lists(st.sampled_from(_OTHER), max_size=3),
+    st.sampled_from(("wb", "nc")),
+    st.booleans(),
+    st.integers(0, 2),
+)
+def test_random_translation_systems_get_the_same_verdict_with_and_without_reduction(
+    before: list[str], after: list[str], other: list[str], walk: str, ets2: bool, observe: int
+) -> None:
+    assume(observe != 2 or "LDR r2, X" in before + after)  # a register the thread loads
+    spec = _translation_system(before, after, other, walk, ets2, observe)
+    full = _search(spec, max_states=SMALL)
+    assume(full.outcome != Outcome.UNKNOWN)
+    reduced = _search(spec, SearchMode(por=True))
+    assert reduced.reduction == "partial-order"
+    assert reduced.outcome == full.outcome
+    if full.outcome == Outcome.UNREACHABLE:
+        assert reduced.sane == full.sane
+        assert reduced.states <= full.states
+    _commute_everywhere(Machine(spec), 100)

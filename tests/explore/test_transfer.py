@@ -111,20 +111,29 @@ fours = st.builds(
 
 
 def _send_parts(
-    encoder: PartsEncoder, decoder: PartsDecoder, states: list[Four], own: dict[Any, int]
-) -> list[Any]:
-    """One batch of split states (``cut`` 2), numbered by the sender in ``own``; returns
-    the states the receiver rebuilds, each with the receiver's number of its inner part."""
+    encoder: PartsEncoder, decoder: PartsDecoder, states: list[Four], theirs: dict[Any, int]
+) -> list[tuple[Four, int, int]]:
+    """One batch of split states (``cut`` 2), each part numbered by the sender in
+    ``theirs``; returns the states the receiver rebuilds, each with the receiver's numbers
+    of its outer and inner parts."""
     encoder.begin()
-    rests = [encoder.rest_code(s[2:]) for s in states]
-    inners = [encoder.inner_code(own.setdefault(s[:2], len(own)), s[:2]) for s in states]
+    outers = [encoder.outer_code(theirs.setdefault(s[2:], len(theirs)), s[2:]) for s in states]
+    inners = [encoder.inner_code(theirs.setdefault(s[:2], len(theirs)), s[:2]) for s in states]
     keys = list(range(len(states)))
-    _, _, got_rests, got_inners, got_keys = decoder.decode(encoder.batch(rests, inners, keys, None))
+    _, got_outers, got_inners, got_keys = decoder.decode(encoder.batch(outers, inners, keys, None))
     assert got_keys == keys
-    return [
-        (Four(*decoder.inners[i][1], *decoder.rests[r]), decoder.inners[i][0])
-        for r, i in zip(got_rests, got_inners, strict=True)
-    ]
+    out = []
+    for o, i in zip(got_outers, got_inners, strict=True):
+        (outer_number, outer), (inner_number, inner) = decoder.outers[o], decoder.inners[i]
+        out.append((Four(*inner, *outer), outer_number, inner_number))
+    return out
+
+
+def _receiver(mine: dict[Any, int]) -> PartsDecoder:
+    def number(part: tuple[Any, ...]) -> int:
+        return mine.setdefault(part, len(mine))
+
+    return PartsDecoder(Four((0,), 0, (0,), 0), 2, number, number)
 
 
 @settings(max_examples=60, deadline=None)
@@ -132,30 +141,26 @@ def _send_parts(
 def test_split_states_arrive_equal_and_renumbered_by_the_receiver(
     batches: list[list[Four]], decoys: int
 ) -> None:
-    """The receiver numbers inner parts its own way (here after ``decoys`` others): the
-    number it gives a state is its own number of that state's inner part, whatever the
-    sender's."""
+    """The receiver numbers parts its own way (here after ``decoys`` others): the numbers
+    it gives a state are its own numbers of that state's parts, whatever the sender's."""
     theirs: dict[Any, int] = {}
     mine: dict[Any, int] = {("decoy", i): i for i in range(decoys)}
-    encoder = PartsEncoder(Four((0,), 0, (0,), 0), 2)
-    decoder = PartsDecoder(Four((0,), 0, (0,), 0), 2, lambda inner: mine.setdefault(inner, len(mine)))
+    encoder, decoder = PartsEncoder(Four((0,), 0, (0,), 0), 2), _receiver(mine)
     for batch in batches:
         got = _send_parts(encoder, decoder, batch, theirs)
-        assert [s for s, _ in got] == batch
-        assert all(_same_shape(a, b) for (a, _), b in zip(got, batch, strict=True))
-        assert all(n == mine[s[:2]] for s, n in got)
-    # each distinct rest and inner part crossed once
-    assert len(decoder.rests) == len({s[2:] for b in batches for s in b})
+        assert [s for s, _, _ in got] == batch
+        assert all(_same_shape(a, b) for (a, _, _), b in zip(got, batch, strict=True))
+        assert all(o == mine[s[2:]] and i == mine[s[:2]] for s, o, i in got)
+    # each distinct part crossed once
+    assert len(decoder.outers) == len({s[2:] for b in batches for s in b})
     assert len(decoder.inners) == len({s[:2] for b in batches for s in b})
 
 
 def test_a_split_channel_that_starts_afresh_still_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transfer, "RESET_AFTER", 3)
     theirs: dict[Any, int] = {}
-    mine: dict[Any, int] = {}
-    encoder = PartsEncoder(Four((0,), 0, (0,), 0), 2)
-    decoder = PartsDecoder(Four((0,), 0, (0,), 0), 2, lambda inner: mine.setdefault(inner, len(mine)))
+    encoder, decoder = PartsEncoder(Four((0,), 0, (0,), 0), 2), _receiver({})
     for round_ in range(6):
         batch = [Four((round_,), i, (i,), round_ % 2) for i in range(3)]
-        assert [s for s, _ in _send_parts(encoder, decoder, batch, theirs)] == batch
-    assert len(decoder.rests) < 6 * 3  # the tables were dropped on the way
+        assert [s for s, _, _ in _send_parts(encoder, decoder, batch, theirs)] == batch
+    assert len(decoder.outers) < 6 * 3  # the tables were dropped on the way
