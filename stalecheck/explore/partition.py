@@ -248,12 +248,7 @@ class Partition:
 
     def parent_key(self, sid: int) -> int | None:
         """The key of the transition that first reached state ``sid``, if found here."""
-        for ids, parents in zip(self.ids, self.parents, strict=True):
-            if len(ids) and ids[0] <= sid <= ids[-1]:
-                pos = int(np.searchsorted(ids, sid))
-                if ids[pos] == sid:
-                    return int(parents[pos])
-        return None
+        return parent_key_in(self.ids, self.parents, sid)
 
     def stored(self) -> int:
         return len(self.seen)
@@ -269,3 +264,15 @@ class Partition:
 def _itself(state: Any) -> Any:
     """The partition key of a model without one: the state (so every step may move it)."""
     return state
+
+
+def parent_key_in(ids_per_level: Sequence[Any], parents_per_level: Sequence[Any], sid: int) -> int | None:
+    """The parent key stored beside state id ``sid``: each level keeps its ids sorted (a
+    NumPy array) with the parents' keys in the same order, so a witness is rebuilt by
+    looking a state up by binary search rather than keeping a dict of every state."""
+    for ids, parents in zip(ids_per_level, parents_per_level, strict=True):
+        if len(ids) and ids[0] <= sid <= ids[-1]:
+            pos = int(np.searchsorted(ids, sid))
+            if ids[pos] == sid:
+                return int(parents[pos])
+    return None

@@ -32,7 +32,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from stalecheck.explore.partition import STRIDE, ModelFactory, Sanity, partition_of
+from stalecheck.explore.partition import STRIDE, ModelFactory, Sanity, parent_key_in, partition_of
 from stalecheck.explore.transfer import PartsDecoder, PartsEncoder
 
 Keys = np.ndarray[Any, np.dtype[np.int64]]
@@ -322,12 +322,7 @@ class SplitPartition:
 
     def parent_key(self, sid: int) -> int | None:
         """The key of the transition that first reached state ``sid``, if found here."""
-        for ids, parents in zip(self.ids, self.parents, strict=True):
-            if len(ids) and ids[0] <= sid <= ids[-1]:
-                pos = int(np.searchsorted(ids, sid))
-                if ids[pos] == sid:
-                    return int(parents[pos])
-        return None
+        return parent_key_in(self.ids, self.parents, sid)
 
     def stored(self) -> int:
         return self.count
