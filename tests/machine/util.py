@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stalecheck.explore.search import Budget, check
-from stalecheck.explore.verdict import Verdict
+from stalecheck.explore.verdict import Outcome, Verdict
 from stalecheck.machine.state import State
 from stalecheck.machine.system import EXEC, Machine, Step
+from stalecheck.machine.view import StateView
 from stalecheck.scenarios.builder import Builder
 
 
@@ -44,3 +45,16 @@ def run(m: Machine, state: State, *steps: Step) -> State:
 
 def explore(m: Machine, max_states: int = 200_000) -> Verdict:
     return check(m, Budget(max_states=max_states), sanity=m.is_complete)
+
+
+def outcome(setup: Callable[[Builder], None], bad: Callable[[StateView], bool], weak: bool = True) -> Outcome:
+    """The outcome of exploring ``setup`` with ``bad`` as the bad state, out of program
+    order unless ``weak`` is False.  An "unreachable" counts only when some run ends:
+    otherwise the bad state was missed because every run was cut, which proves nothing."""
+    b = Builder()
+    setup(b)
+    b.options(weak_ordering=weak)
+    b.bad_when(bad, "the outcome under test")
+    verdict = explore(Machine(b.build()))
+    assert verdict.outcome != Outcome.UNREACHABLE or verdict.sane, "unreachable only because no run ends"
+    return verdict.outcome

@@ -17,19 +17,10 @@ from stalecheck.machine.steps import EARLY
 from stalecheck.machine.system import EXEC, Machine
 from stalecheck.machine.view import StateView
 from stalecheck.scenarios.builder import Builder
-from tests.machine.util import explore, machine, run
+from tests.machine.util import machine, run
+from tests.machine.util import outcome as _outcome
 
 Setup = Callable[[Builder], None]
-
-
-def _outcome(setup: Setup, bad: Callable[[StateView], bool]) -> Outcome:
-    b = Builder()
-    setup(b)
-    b.options(weak_ordering=True)
-    b.bad_when(bad, "the outcome under test")
-    verdict = explore(Machine(b.build()))
-    assert verdict.outcome != Outcome.UNREACHABLE or verdict.sane, "unreachable only because no run ends"
-    return verdict.outcome
 
 
 def _poll_then_invalidate(between: str, poll: str = "AWAIT flag, 1") -> Setup:

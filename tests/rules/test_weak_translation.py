@@ -20,19 +20,10 @@ from stalecheck.machine.steps import EARLY, XLATE
 from stalecheck.machine.system import EXEC, Machine
 from stalecheck.machine.view import StateView
 from stalecheck.scenarios.builder import Builder
-from tests.machine.util import explore, machine, run
+from tests.machine.util import machine, run
+from tests.machine.util import outcome as _outcome
 
 Setup = Callable[[Builder], None]
-
-
-def _outcome(setup: Setup, bad: Callable[[StateView], bool], weak: bool = True) -> Outcome:
-    b = Builder()
-    setup(b)
-    b.options(weak_ordering=weak)
-    b.bad_when(bad, "the outcome under test")
-    verdict = explore(Machine(b.build()))
-    assert verdict.outcome != Outcome.UNREACHABLE or verdict.sane, "unreachable only because no run ends"
-    return verdict.outcome
 
 
 def _mp_through_vas(consumer: str) -> Setup:
