@@ -47,13 +47,17 @@ def explore(m: Machine, max_states: int = 200_000) -> Verdict:
     return check(m, Budget(max_states=max_states), sanity=m.is_complete)
 
 
-def outcome(setup: Callable[[Builder], None], bad: Callable[[StateView], bool], weak: bool = True) -> Outcome:
+def outcome(
+    setup: Callable[[Builder], None], bad: Callable[[StateView], bool], weak: bool | None = True
+) -> Outcome:
     """The outcome of exploring ``setup`` with ``bad`` as the bad state, out of program
-    order unless ``weak`` is False.  An "unreachable" counts only when some run ends:
-    otherwise the bad state was missed because every run was cut, which proves nothing."""
+    order unless ``weak`` is False (None: as ``setup`` and the builder's default leave it).
+    An "unreachable" counts only when some run ends: otherwise the bad state was missed
+    because every run was cut, which proves nothing."""
     b = Builder()
     setup(b)
-    b.options(weak_ordering=weak)
+    if weak is not None:
+        b.options(weak_ordering=weak)
     b.bad_when(bad, "the outcome under test")
     verdict = explore(Machine(b.build()))
     assert verdict.outcome != Outcome.UNREACHABLE or verdict.sane, "unreachable only because no run ends"

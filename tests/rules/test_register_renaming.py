@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stalecheck.explore.verdict import Outcome
-from stalecheck.machine.system import EARLY, EXEC, Machine
+from stalecheck.machine.system import EARLY, EXEC
 from stalecheck.machine.view import StateView
 from stalecheck.report.witness_text import witness_lines
 from stalecheck.scenarios.builder import Builder
-from tests.machine.util import explore, run
+from tests.machine.util import explore, machine, outcome, run
 
 
 def _mp(consumer: str, weak: bool | None = None) -> Callable[[Builder], None]:
@@ -34,17 +34,9 @@ def _mp(consumer: str, weak: bool | None = None) -> Callable[[Builder], None]:
     return setup
 
 
-def _machine(setup: Callable[[Builder], None], bad: Callable[[StateView], bool]) -> Machine:
-    b = Builder()
-    setup(b)
-    b.bad_when(bad, "the outcome under test")
-    return Machine(b.build())
-
-
 def _outcome(setup: Callable[[Builder], None], bad: Callable[[StateView], bool]) -> Outcome:
-    verdict = explore(_machine(setup, bad))
-    assert verdict.outcome != Outcome.UNREACHABLE or verdict.sane, "unreachable only because no run ends"
-    return verdict.outcome
+    """Explored with the order ``setup`` chose, or the builder's default."""
+    return outcome(setup, bad, weak=None)
 
 
 def _final_r1(value: int) -> Callable[[StateView], bool]:
@@ -55,7 +47,7 @@ def test_the_default_runs_out_of_order_and_accepts_a_register_written_twice() ->
     """The builder's default is out-of-order execution (issue 10), and ``LDR r1`` twice is
     accepted: the final ``r1`` is the second load's (data: 0 or 5), never the flag (7)."""
     twice = "LDR r1, flag\nLDR r1, data"
-    m = _machine(_mp(twice), _final_r1(7))
+    m = machine(_mp(twice), _final_r1(7))
     assert m.spec.options.weak_ordering
     assert m.layout.renamed[1] == {"r1": ((0, "r1"), (1, "r1'2"))}
     assert _outcome(_mp(twice), _final_r1(7)) == Outcome.UNREACHABLE
@@ -91,7 +83,7 @@ def test_the_register_holds_the_program_order_latest_write_whatever_the_executio
         b.init(data=5, flag=7)
         b.host("consumer", "LDR r1, flag\nLDR r1, data")
 
-    m = _machine(setup, lambda v: False)
+    m = machine(setup, lambda v: False)
     s = run(m, m.initial_state(), (EARLY, 0, 1, 0))  # LDR r1, data ahead of LDR r1, flag
     view = StateView(m, s)
     assert view.reg("consumer", "r1") == 5 and not view.done("consumer")
@@ -108,7 +100,7 @@ def test_a_store_of_a_register_reads_the_latest_write() -> None:
     the flag's 7; and the store waits for that load only, not for the first write of
     ``r1``."""
     prog = "LDR r1, flag\nLDR r1, data\nSTR out, r1"
-    m = _machine(_mp(prog), lambda v: v.all_done() and v.mem("out") == 7)
+    m = machine(_mp(prog), lambda v: v.all_done() and v.mem("out") == 7)
     window = m.execute.windows[1]
     assert window is not None
     assert window.precede[2] & 0b10 and not window.precede[2] & 0b01
@@ -118,7 +110,7 @@ def test_a_store_of_a_register_reads_the_latest_write() -> None:
 
 def test_a_witness_names_the_register_not_its_slot() -> None:
     """A witness prints the architectural register (``LDR r1, data``), never ``r1'2``."""
-    m = _machine(_mp("LDR r1, flag\nLDR r1, data"), _final_r1(5))
+    m = machine(_mp("LDR r1, flag\nLDR r1, data"), _final_r1(5))
     verdict = explore(m)
     assert verdict.outcome == Outcome.REACHABLE
     text = "\n".join(witness_lines(verdict.steps))

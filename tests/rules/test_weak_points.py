@@ -16,19 +16,8 @@ from stalecheck.machine.spec import TrapContext
 from stalecheck.machine.system import EXEC, Machine
 from stalecheck.machine.view import StateView
 from stalecheck.scenarios.builder import Builder
-from tests.machine.util import explore, run
-
-
-def _outcome(
-    setup: Callable[[Builder], None], bad: Callable[[StateView], bool], weak: bool = True
-) -> Outcome:
-    b = Builder()
-    setup(b)
-    b.options(weak_ordering=weak)
-    b.bad_when(bad, "the outcome under test")
-    verdict = explore(Machine(b.build()))
-    assert verdict.outcome != Outcome.UNREACHABLE or verdict.sane, "unreachable only because no run ends"
-    return verdict.outcome
+from tests.machine.util import outcome as _outcome
+from tests.machine.util import run
 
 
 def test_await_at_least_leaves_on_any_later_value() -> None:
