@@ -123,6 +123,11 @@ def assumptions(machine: Machine) -> list[str]:
         out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
     if machine.mmu is not None and spec.xlate is not None:
         out.extend(xlate_assumptions(spec.xlate))
+        if machine.dead_tlb is not None:
+            out.append(
+                "reduction: no TLB fill of an entry no remaining translation, walk or prefetch can use, "
+                "and such entries dropped at once (a TLB may drop any entry at any time, D8.16)"
+            )
         if o.weak_ordering:
             out.append(WEAK_TRANSLATION)
     start = machine.initial_state().hcr

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import buffer, ets, ifetch, tlb
 from stalecheck.machine.access import Access
+from stalecheck.machine.dead_tlb import DeadTlb
 from stalecheck.machine.fetch import Fetch
 from stalecheck.machine.isa import RELEASE, Instr, Op
 from stalecheck.machine.layout import Layout
@@ -72,6 +73,7 @@ class Mmu:
         self.walker = Walker(layout, regimes)
         self.fetcher = Fetch(layout, regimes, self.walker, access)
         self.icache = regimes.icache
+        self.dead_tlb: DeadTlb | None = None  # set by the machine with prune_dead_tlb (dead_tlb.py)
 
     def handles(self, t: int, instr: Instr) -> bool:
         return self.regimes.handles(t, instr)
@@ -397,7 +399,10 @@ class Mmu:
                 results = self._early_results(state, t, pc, instr)
                 steps.extend((XLATE, t, pc, c) for c in range(len(results)))
         for pe in range(lay.h.n_pes):
-            for rid, key, result in self.walker.tlb_candidates(state, pe):
+            candidates = self.walker.tlb_candidates(state, pe)
+            if self.dead_tlb is not None:  # a dead entry is not filled (dead_tlb.py)
+                candidates = self.dead_tlb.fillable(state, pe, candidates)
+            for rid, key, result in candidates:
                 steps.append((TLB_FILL, pe, rid, key, result))
             steps.extend((TLB_DROP, pe, i) for i in range(len(state.tlbs[pe])))
             if self.icache != "none":

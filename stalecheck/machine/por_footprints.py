@@ -235,7 +235,9 @@ class Footprints:
             return NONE
         xl = 1 << (self._xl0 + t)
         ic = self.all_ic if self._icache else 0  # without I-caches no fetch fills one
-        return Footprint(self._walk_reads | ic | xl, xl | ic)
+        # prune_dead_tlb: the step also drops the TLB entries it made dead (machine/dead_tlb.py)
+        dead = self.all_tlb if self.m.dead_tlb is not None else 0
+        return Footprint(self._walk_reads | ic | xl, xl | ic | dead)
 
     def _translates_ahead(self, state: State, t: int) -> bool:
         """Whether thread ``t`` may take XLATE steps before its own state changes: an

@@ -29,6 +29,7 @@ from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import atomic, buffer, caches, hardware
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
+from stalecheck.machine.dead_tlb import DeadTlb
 from stalecheck.machine.describe import describe
 from stalecheck.machine.execute import Execute
 from stalecheck.machine.hardware import Hardware, Inner
@@ -102,6 +103,10 @@ class Machine:
         regimes = Regimes(lay, spec.xlate) if spec.xlate is not None else None
         self.traps = Traps(lay, self.access, regimes)
         self.mmu = Mmu(lay, regimes, self.access, self.traps) if regimes is not None else None
+        # Dead TLB entries (machine/dead_tlb.py): not filled, and dropped by the step that kills them.
+        self.dead_tlb: DeadTlb | None = None
+        if self.mmu is not None and regimes is not None and spec.options.prune_dead_tlb:
+            self.dead_tlb = self.mmu.dead_tlb = DeadTlb(lay, regimes, self.traps, spec.options.max_migrations)
         if regimes is not None:
             for t in spec.threads:
                 lay.check_thread(t, regimes.is_va)
@@ -189,6 +194,11 @@ class Machine:
         """Whether the dead-lines reduction skips hardware steps (memory is then not exact)."""
         return self.dead_lines is not None
 
+    @property
+    def tlbs_pruned(self) -> bool:
+        """Whether the dead-TLB reduction drops entries (TLB contents are then not exact)."""
+        return self.dead_tlb is not None
+
     # ---- questions about a state ----------------------------------------------------------
 
     def finished(self, state: State, t: int) -> bool:
@@ -233,7 +243,10 @@ class Machine:
             events=0,
             migrations=0,
         )
-        return self.mmu.init(state) if self.mmu is not None else state
+        if self.mmu is None:
+            return state
+        state = self.mmu.init(state)
+        return self.dead_tlb.drop(state) if self.dead_tlb is not None else state
 
     def fingerprint(self, state: State) -> int:
         """A 64-bit digest for searches that store digests (``explore.fingerprint``).
@@ -420,6 +433,12 @@ class Machine:
         return tuple(out)
 
     def next_state(self, state: State, step: Step) -> State:
+        if self.dead_tlb is not None and step[0] not in _CACHE_STEPS:
+            # the step's effect, then the drops of the TLB entries it made dead (dead_tlb.py)
+            return self.dead_tlb.drop(self._next_state(state, step))
+        return self._next_state(state, step)
+
+    def _next_state(self, state: State, step: Step) -> State:
         kind = step[0]
         if kind == EXEC:
             return self._execute(state, step[1], step[2])
