@@ -63,6 +63,8 @@ from stalecheck.machine.steps import (
     FILL,
     MIGRATE,
     SYSREG,
+    TLB_DROP,
+    TLB_FILL,
     WRITE_BACK,
     Step,
     StepKind,
@@ -75,6 +77,7 @@ _new_state = tuple.__new__
 _MEMO_LIMIT = 1 << 18  # entries of a per-variant memo before it starts afresh (bounds its memory)
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
 _CACHE_STEPS = frozenset((DROP, FILL, WRITE_BACK))
+_TLB_CHANGING = frozenset((COMPLETE, TLB_DROP, TLB_FILL))  # steps whose own effect may remove TLB entries
 SPLIT_AT = 2  # a state's first fields that cache steps change (``Machine.expand``, explore/split.py)
 
 
@@ -283,7 +286,20 @@ class Machine:
         self.layout.adopt_code(tables)
 
     def describe(self, before: State, step: Step, after: State) -> StepRecord:
-        return describe(self, before, step, after)
+        rec = describe(self, before, step, after)
+        if self.dead_tlb is None or self.mmu_text is None or step[0] in _TLB_CHANGING:
+            return rec
+        # prune_dead_tlb folded drops into this step (machine/dead_tlb.py): say so
+        dropped = [
+            f"PE{pe}'s TLB drops {self.mmu_text.entry_text(*entry)}"
+            for pe, (old, new) in enumerate(zip(before.tlbs, after.tlbs, strict=True))
+            for entry in old
+            if entry not in new
+        ]
+        if not dropped:
+            return rec
+        text = f"{rec.effect.text}; {', '.join(dropped)} (no remaining translation can use it)"
+        return rec._replace(effect=rec.effect._replace(text=text))
 
     def is_bad(self, state: State) -> bool:
         """The scenario's bad-state predicate.  Speed: most transitions (cache steps,

@@ -224,3 +224,19 @@ def test_a_bad_state_that_reads_a_tlb_is_refused_not_answered() -> None:
     assert _search(spec, False).outcome == Outcome.REACHABLE
     with pytest.raises(ScenarioError, match="prune_dead_tlb"):
         _search(spec, True)
+
+
+def test_the_witness_says_which_entries_a_step_dropped() -> None:
+    """A drop folded into a step (module doc of dead_tlb.py) is printed with that step."""
+    spec = _stage1(["STR l3e, 0", "DSB ISH", "ISB"], [], False, False, 1)
+    m = Machine(spec)
+    verdict = check(m, Budget())
+    assert verdict.outcome == Outcome.REACHABLE
+    state = m.initial_state()
+    texts = []
+    for index in verdict.witness:
+        step = m.actions(state)[index]
+        after = m.next_state(state, step)
+        texts.append(m.describe(state, step, after).effect.text)
+        state = after
+    assert any("no remaining translation can use it" in text for text in texts)
