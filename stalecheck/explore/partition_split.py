@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from itertools import islice
+from operator import itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -334,10 +335,9 @@ class SplitPartition:
         if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
             order = np.argsort(keys, kind="stable")
             keys = keys[order]
-            positions = order.tolist()
-            self.candidates = [self.candidates[i] for i in positions]
-            self.cand_inners = [self.cand_inners[i] for i in positions]
-            self.cand_outers = [self.cand_outers[i] for i in positions]
+            self.candidates = _pick(self.candidates, order)
+            self.cand_inners = np.asarray(self.cand_inners, dtype=np.int64)[order].tolist()
+            self.cand_outers = np.asarray(self.cand_outers, dtype=np.int64)[order].tolist()
         self.keys = []
         self.sorted_keys = keys
         found = self._first(self.model.is_bad, keys), self._first(self.sanity, keys)
@@ -421,3 +421,10 @@ class SplitPartition:
         """What crossed: successors sent and bytes (lent states included), successors
         received and how many of them were new here, states lent."""
         return dict(self.counters)
+
+
+def _pick(items: list[Any], order: Keys) -> list[Any]:
+    """``items`` in ``order`` (one C call rather than a Python step per item)."""
+    if len(order) == 1:
+        return [items[int(order[0])]]
+    return list(itemgetter(*order.tolist())(items))
