@@ -69,7 +69,7 @@ class Mmu:
         self.spec = regimes.spec
         self.access = access
         self.traps = traps
-        self.walker = Walker(layout, regimes)
+        self.walker = Walker(layout, regimes, access)
         self.fetcher = Fetch(layout, regimes, self.walker, access)
         self.icache = regimes.icache
 
@@ -113,7 +113,7 @@ class Mmu:
                 out.append((r, 0))
                 continue
             line = rg.page_lines[desc_oa(r)][0]
-            for v in self.access.values_at(state, t, line, 0, desc_type(r)):
+            for v in self.access.values_at(state, t, line, 0, self.access.typed(t, line, desc_type(r))):
                 out.append((r, v))
         return out
 
@@ -157,7 +157,7 @@ class Mmu:
                 return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
             if op == "STR":
                 line = self.regimes.page_lines[desc_oa(result)][0]
-                mt = desc_type(result)
+                mt = self.access.typed(t, line, desc_type(result))
                 if stored is not None:
                     val = stored
                 else:
