@@ -59,6 +59,8 @@ from stalecheck.machine.translation import (
 from stalecheck.machine.traps import ACCESS_KIND, Traps
 from stalecheck.machine.walker import Walker
 
+_TLBS = State._fields.index("tlbs")
+
 
 class Mmu:
     """Translated accesses, fetches, TLB and I-cache maintenance, and their hardware steps."""
@@ -423,14 +425,16 @@ class Mmu:
             th = state.threads[t]
             th = th._replace(early=tuple(sorted((*th.early, (pc, result)))))
             return with_thread(state, t, th)
-        if kind == TLB_FILL:
+        if kind == TLB_FILL:  # most steps of a translated search: the State built directly
             _, pe, rid, key, result = step
             tlbs = state.tlbs
-            return state._replace(tlbs=(*tlbs[:pe], tlb.fill(tlbs[pe], rid, key, result), *tlbs[pe + 1 :]))
+            filled = (*tlbs[:pe], tlb.fill(tlbs[pe], rid, key, result), *tlbs[pe + 1 :])
+            return tuple.__new__(State, (*state[:_TLBS], filled, *state[_TLBS + 1 :]))
         if kind == TLB_DROP:
             _, pe, index = step
             tlbs = state.tlbs
-            return state._replace(tlbs=(*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :]))
+            dropped = (*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :])
+            return tuple.__new__(State, (*state[:_TLBS], dropped, *state[_TLBS + 1 :]))
         if kind == IC_FILL:
             _, pe, tag, line, cacheable = step
             return self.fetcher.prefetch(state, pe, tag, line, bool(cacheable))

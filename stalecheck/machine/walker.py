@@ -31,6 +31,8 @@ from stalecheck.machine.translation import (
     with_ipa,
 )
 
+_STR = Op.STR  # bound once: reading an enum member costs about ten global reads (regimes.py)
+
 # A walk memo's entries (``Walker.memo``): cleared when it grows past this many.
 WALK_MEMO_LIMIT = 1 << 16
 
@@ -79,6 +81,9 @@ class Walker:
         self._memo: dict[tuple[object, ...], _Ask | _Done] = {}
         self._trace: list[tuple[WalkRead, tuple[int, ...]]] | None = None  # reads of the computation
         self._replay: list[tuple[WalkRead, tuple[int, ...]]] = []  # reads made, to answer again
+        self._read_mem: object = None  # the memory and copies ``_reads`` were read from
+        self._read_copies: object = None
+        self._reads: dict[WalkRead, tuple[int, ...]] = {}
 
     def _memoized(self, key: tuple[object, ...], state: State, compute: Callable[[], object]) -> object:
         """``compute()``, which reads nothing of ``state`` but what ``key`` holds and the
@@ -88,6 +93,21 @@ class Walker:
         memo = self._memo
         node = memo.get(key)
         asked: list[tuple[WalkRead, tuple[int, ...]]] = []
+        mem = state.mem
+        if mem is not UNREAD and node is not None:
+            # A real state: its reads are kept while the next calls ask of the same memory
+            # and copies (a state's PEs, inputs and XLATE steps read the same entries).
+            copies = state.copies
+            if mem is not self._read_mem or copies is not self._read_copies:
+                self._read_mem, self._read_copies, self._reads = mem, copies, {}
+            reads = self._reads
+            while type(node) is _Ask:
+                query = node.query
+                seen = reads.get(query)
+                if seen is None:
+                    seen = reads[query] = self.values(copies, mem, *query)
+                asked.append((query, seen))
+                node = node.next.get(seen)
         while node is not None:
             if type(node) is _Done:
                 return node.result
@@ -289,9 +309,8 @@ class Walker:
     def access_at(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         """Results of translating ``instr`` now (for a translation made ahead of time)."""
         rid = self.regimes.thread_rid[t]
-        return self.full(
-            state, state.threads[t].pe, rid, self.regimes.keys[rid][instr.loc], instr.op == Op.STR, False
-        )
+        key = self.regimes.keys[rid][instr.loc]
+        return self.full(state, state.threads[t].pe, rid, key, instr.op == _STR, False)
 
     def tlb_candidates(self, state: State, pe: int) -> list[tuple[int, int, int]]:
         """Entries a PE may cache now (tlb.py), for the regimes of the threads running on

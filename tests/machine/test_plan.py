@@ -153,7 +153,7 @@ def test_a_load_makes_a_tree_of_answers() -> None:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(translated_systems(), st.booleans())
-def test_plans_give_next_state_on_translated_systems_with_the_walk_memo(spec: SystemSpec, quiet: bool) -> None:
+def test_plans_give_next_state_on_translated_systems_with_walk_memo(spec: SystemSpec, quiet: bool) -> None:
     """Translated systems, with quiet lines (outer parts that are mostly TLBs): a probe's
     walks are answered through the walk memo (walker.py), which asks the plan's oracle
     each question once, in the order a walk asks it."""

@@ -36,7 +36,8 @@ SMALL = 20_000
 
 
 def _quiet(spec: SystemSpec, on: bool) -> Machine:
-    return Machine(dataclasses.replace(spec, options=dataclasses.replace(spec.options, quiet_coherent_lines=on)))
+    options = dataclasses.replace(spec.options, quiet_coherent_lines=on)
+    return Machine(dataclasses.replace(spec, options=options))
 
 
 def _check(spec: SystemSpec, on: bool, budget: Budget = Budget(max_states=SMALL)) -> Verdict:

@@ -58,7 +58,8 @@ def guest_system(
     table = {"Q": ("s2Q", b.page_desc("Q", attr=policy_attr))}
     policy = kvm_stage2_map(clean="poc", table=table)
     b.vm("vm", hcr=HCR(FWB=fwb), mapped=("GPT", "Q", "D"), on_stage2_fault=policy)
-    code = [*before, f"STR l3e, {b.page_desc('Q', attr=s1_attr)}", "DSB ISHST", "ISB", "STR V, 5", "LDR r1, V"]
+    pte = b.page_desc("Q", attr=s1_attr)
+    code = [*before, f"STR l3e, {pte}", "DSB ISHST", "ISB", "STR V, 5", "LDR r1, V"]
     b.guest("cpu", "\n".join(code), vm="vm", pe=0, sctlr=(1, 1, 1))
     b.translate("cpu", "g")
     _observe(b, observe)
