@@ -126,7 +126,7 @@ def assumptions(machine: Machine) -> list[str]:
         if machine.dead_tlb is not None:
             out.append(
                 "reduction: no TLB fill of an entry no remaining translation, walk or prefetch can use, "
-                "and such entries dropped at once (an unlocked TLB entry is not guaranteed to remain, D8.16.2)"
+                "and such entries dropped at once (an unlocked TLB entry need not remain in a TLB, D8.16.2)"
             )
         if o.weak_ordering:
             out.append(WEAK_TRANSLATION)

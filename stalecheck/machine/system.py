@@ -291,14 +291,14 @@ class Machine:
             return rec
         # prune_dead_tlb folded drops into this step (machine/dead_tlb.py): say so
         dropped = [
-            f"PE{pe}'s TLB drops {self.mmu_text.entry_text(*entry)}"
+            f"PE{pe}'s TLB drops "
+            + ", ".join(self.mmu_text.entry_text(*entry) for entry in old if entry not in new)
             for pe, (old, new) in enumerate(zip(before.tlbs, after.tlbs, strict=True))
-            for entry in old
-            if entry not in new
+            if old != new
         ]
         if not dropped:
             return rec
-        text = f"{rec.effect.text}; {', '.join(dropped)} (no remaining translation can use it)"
+        text = f"{rec.effect.text}; then {'; '.join(dropped)}: no translation still to come can use them"
         return rec._replace(effect=rec.effect._replace(text=text))
 
     def is_bad(self, state: State) -> bool:
