@@ -61,6 +61,8 @@ from stalecheck.machine.steps import (
     EARLY,
     EXEC,
     FILL,
+    IC_DROP,
+    IC_FILL,
     MIGRATE,
     SYSREG,
     TLB_DROP,
@@ -78,6 +80,9 @@ _MEMO_LIMIT = 1 << 18  # entries of a per-variant memo before it starts afresh (
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
 _CACHE_STEPS = frozenset((DROP, FILL, WRITE_BACK))
 _TLB_CHANGING = frozenset((COMPLETE, TLB_DROP, TLB_FILL))  # steps whose own effect may remove TLB entries
+# Steps that change neither the threads nor the migration count, so no TLB entry dies in
+# them (dead_tlb.py: liveness is a function of those two).
+_KEEP_LIVENESS = frozenset((DROP, FILL, WRITE_BACK, TLB_FILL, TLB_DROP, IC_FILL, IC_DROP))
 SPLIT_AT = 2  # a state's first fields that cache steps change (``Machine.expand``, explore/split.py)
 
 
@@ -449,7 +454,7 @@ class Machine:
         return tuple(out)
 
     def next_state(self, state: State, step: Step) -> State:
-        if self.dead_tlb is not None and step[0] not in _CACHE_STEPS:
+        if self.dead_tlb is not None and step[0] not in _KEEP_LIVENESS:
             # the step's effect, then the drops of the TLB entries it made dead (dead_tlb.py)
             return self.dead_tlb.drop(self._next_state(state, step))
         return self._next_state(state, step)
