@@ -120,7 +120,10 @@ def assumptions(machine: Machine) -> list[str]:
     if domains is not None:
         out.append(domains)
     if machine.dead_lines is not None:
-        out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
+        out.append(
+            "reduction: no write-back/drop/fill of lines no program, policy, buffer or page-table walk "
+            "touches again"
+        )
     if machine.mmu is not None and spec.xlate is not None:
         out.extend(xlate_assumptions(spec.xlate))
         if machine.dead_tlb is not None:

@@ -209,6 +209,57 @@ class Tables:
             pages |= reached
         return frozenset(pages)
 
+    def lines_reached(self, rid: int) -> int | None:
+        """The lines (a bitmask of physical lines) that walks and accesses through regime
+        ``rid`` may touch, in every state: its table lines (through stage 2 for a guest),
+        and every line of a page it may output (a TLB entry holds what some walk gave,
+        or what ``tlb_holds`` put there).  None when not bounded.  Valid only when no
+        policy can write memory (``reduction.DeadLines``): the values are the programs'."""
+        rg, lay = self._rg, self._lay
+        regime = rg.regimes[rid]
+        pages: set[int] = set()
+
+        def own(line: int, index: int) -> set[Slot]:
+            return {(line, index)}
+
+        def s2_pages(s2: int, ipa_pages: set[int]) -> set[int] | None:
+            """PA pages of stage-2 regime ``s2``'s tables and of its outputs for ``ipa_pages``."""
+            s2_regime = rg.regimes[s2]
+            out: set[int] = set()
+            for page in ipa_pages:
+                name = lay.pages[page]
+                if name not in s2_regime.vas:
+                    continue  # the walker refuses such a walk (ScenarioError)
+                reached = self._walk(s2, s2_regime.vas[name], own, out)
+                if reached is None:
+                    return None
+                out |= reached
+            return out
+
+        if regime.s2:
+            ipa = self.outputs[rid]
+            if ipa is None:
+                return None
+            found = s2_pages(rg.rid[regime.s2], set(ipa))
+            if found is None:
+                return None
+            pages |= found
+        else:
+            for indices in regime.vas.values():
+                reached = self._walk(rid, indices, own, pages)
+                if reached is None:
+                    return None
+                pages |= reached
+        for entry in lay.spec.xlate.tlb_init if lay.spec.xlate is not None else ():
+            if entry.regime == regime.name:
+                pages.add(desc_oa(entry.desc))
+        mask = 0
+        for page in pages:
+            if 0 <= page < len(rg.page_lines):
+                for line in rg.page_lines[page]:
+                    mask |= 1 << line
+        return mask
+
     def check_policy(self, instr: Instr) -> None:
         """Refuse a policy's store that breaks the analysis (class doc)."""
         if instr.op != Op.STR or not self.watched:

@@ -29,7 +29,7 @@ from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import atomic, buffer, caches, hardware
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
-from stalecheck.machine.dead_tlb import DeadTlb
+from stalecheck.machine.dead_tlb import DeadTlb, Tables
 from stalecheck.machine.describe import describe
 from stalecheck.machine.execute import Execute
 from stalecheck.machine.hardware import Hardware, Inner
@@ -42,7 +42,7 @@ from stalecheck.machine.plan import FINE_BUFFER, FINE_THREAD, Asker, Code, FineS
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.rfco import RfCo
-from stalecheck.machine.spec import Context, SystemSpec, TrapContext
+from stalecheck.machine.spec import Context, SystemSpec, TrapContext, VMSpec
 from stalecheck.machine.state import (
     SCTLR_C,
     SCTLR_I,
@@ -126,9 +126,9 @@ class Machine:
             self.execute.tracker = self.completion.tracker = RfCo(lay, self.execute)
         self.cache_steps = Hardware(lay, self.access)
         self.inner_keys = self.cache_steps.inner_keys  # explore/split.py
-        # Optional reductions (machine/reduction.py); page-table walks read lines, so
-        # the dead-lines one is off with the translation model.
-        self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
+        # Optional reductions (machine/reduction.py); under translation the dead-lines one
+        # counts what walks may read, bounded by the programs' stores (no policies).
+        self.dead_lines = self._dead_lines(regimes) if spec.options.prune_dead_lines else None
         self.access.dma.relax_loads(self.execute.windows)  # ISH barriers, DMA-written data
         self.quiet = quiet_lines(lay, self.access)
         self.access.quiet = self.quiet
@@ -155,6 +155,21 @@ class Machine:
         self.outer_keys = self.planner.outer_keys
         self.outer_list = self.planner.outer_list
         self.number_outer = self.planner.number_outer
+
+    def _dead_lines(self, regimes: Regimes | None) -> DeadLines | None:
+        """The dead-lines reduction (reduction.py), with what translation may touch."""
+        lay = self.layout
+        if regimes is None:
+            return DeadLines(lay)
+        if any(_has_policy(vm) for vm in lay.vms):
+            return None  # a policy's stores may put descriptors no program writes
+        tables = self.dead_tlb.tables if self.dead_tlb is not None else Tables(lay, regimes)
+        translated: list[int] = []
+        for t in range(len(lay.threads)):
+            rid = regimes.thread_rid[t]
+            reach = tables.lines_reached(rid) if rid >= 0 else 0
+            translated.append((1 << lay.nl) - 1 if reach is None else reach)
+        return DeadLines(lay, translated, regimes.is_va)
 
     # ---- names ---------------------------------------------------------------------
 
@@ -482,6 +497,12 @@ class Machine:
         if self.mmu is not None:
             return self.mmu.next_state(state, step)
         raise AssertionError(f"unknown step {step}")
+
+
+def _has_policy(vm: VMSpec) -> bool:
+    """Whether a VM runs hypervisor code on a trap or a vCPU load (spec.VMSpec)."""
+    policies = (vm.on_stage2_fault, vm.on_setway, vm.on_sctlr, vm.on_cmo, vm.on_mmio, vm.on_vcpu_load)
+    return any(p is not None for p in policies)
 
 
 __all__ = [
