@@ -80,6 +80,10 @@ class SplitPartition:
         self.sorted_keys: Keys = np.zeros(0, dtype=np.int64)
         self.cpu: list[float] = []  # CPU seconds of each call (``call_cpu``)
         self.counters = dict.fromkeys(("sent", "bytes_sent", "received", "received_new", "lent"), 0)
+        # the parts of the states expanded here: how many plans (by outer part) and cache-step
+        # memos (by inner part) this worker built, against one process (``traffic``)
+        self.expanded_outers: set[int] = set()
+        self.expanded_inners: set[int] = set()
         init = self.model.initial_state()
         self.init = init
         inner_keys: dict[tuple[Any, ...], int] = self.model.inner_keys
@@ -180,6 +184,8 @@ class SplitPartition:
         for lender, batch in enumerate(borrowed):
             if batch:
                 transitions += self._expand_borrowed(lender, batch, outgoing)
+        self.expanded_outers.update(self.state_outers)
+        self.expanded_inners.update(self.state_inners)
         me = self.index
         shared = self._shared()
         batches = [b""] * self.workers
@@ -419,8 +425,11 @@ class SplitPartition:
 
     def traffic(self) -> dict[str, int]:
         """What crossed: successors sent and bytes (lent states included), successors
-        received and how many of them were new here, states lent."""
-        return dict(self.counters)
+        received and how many of them were new here, states lent; and the distinct outer
+        and inner parts of the states expanded here (each worker builds the plans and
+        cache-step memos of its own: ``machine/plan.py``, ``machine/hardware.py``)."""
+        outers, inners = len(self.expanded_outers), len(self.expanded_inners)
+        return {**self.counters, "outer_parts_expanded": outers, "inner_parts_expanded": inners}
 
 
 def _pick(items: list[Any], order: Keys) -> list[Any]:
