@@ -331,6 +331,7 @@ class SplitPartition:
                 if shared is not None:
                     self.model.adopt_tables(shared)
                 arrived.append((outer_numbers, inner_numbers, their_keys))
+                self.counters["received"] += len(their_keys)
         keys = np.asarray(self.keys, dtype=np.int64)
         if arrived:
             keys = self._take(arrived, keys)
@@ -357,7 +358,6 @@ class SplitPartition:
         outer_numbers = np.concatenate([a[0] for a in arrived])
         pairs = outer_numbers << PAIR | np.concatenate([a[1] for a in arrived])
         their_keys = np.concatenate([a[2] for a in arrived])
-        self.counters["received"] += len(pairs)
         # one per state, with its smallest key (several workers may have sent it)
         order = np.lexsort((their_keys, pairs))
         pairs, their_keys = pairs[order], their_keys[order]
@@ -424,8 +424,9 @@ class SplitPartition:
         return self.cpu
 
     def traffic(self) -> dict[str, int]:
-        """What crossed: successors sent and bytes (lent states included), successors
-        received and how many of them were new here, states lent; and the distinct outer
+        """What crossed: successors sent, bytes sent (lent states included), successors
+        received, the new states among them and among the successors of borrowed states
+        owned here, states lent; and the distinct outer
         and inner parts of the states expanded here (each worker builds the plans and
         cache-step memos of its own: ``machine/plan.py``, ``machine/hardware.py``)."""
         outers, inners = len(self.expanded_outers), len(self.expanded_inners)
