@@ -32,6 +32,7 @@ from stalecheck.machine.system import Machine
 from stalecheck.runner import VariantMachine, load_scenario
 from tests.explore.test_search import Graph
 from tests.machine.test_stateful import systems
+from tests.machine.translated_systems import translated_systems
 
 FIELDS = ("outcome", "reason", "states", "transitions", "depth", "witness", "steps", "sane")
 
@@ -106,6 +107,21 @@ def test_split_workers_match_the_plain_search_on_random_systems(
     m: Machine, value: int, which: int, limit: int | None, jobs: int, lend: bool
 ) -> None:
     spec = _with_bad(m, value, which)
+    with pytest.MonkeyPatch.context() as mp:
+        if lend:
+            _lend_whenever_uneven(mp)
+        got, _ = _split_search(spec, jobs, limit)
+    assert _fields(got) == _fields(_plain(spec, limit))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(translated_systems(), st.sampled_from([None, 40, 700]), st.integers(2, 3), st.booleans())
+def test_split_workers_match_the_plain_search_on_random_systems_with_translation(
+    spec: SystemSpec, limit: int | None, jobs: int, lend: bool
+) -> None:
+    """The same on systems with page tables, walks, TLBs and stage-2 faults
+    (``tests/machine/translated_systems``): TLB fills keep the threads, so they stay on
+    their worker; walks and fault policies cross with the thread steps."""
     with pytest.MonkeyPatch.context() as mp:
         if lend:
             _lend_whenever_uneven(mp)
