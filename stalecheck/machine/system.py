@@ -138,7 +138,7 @@ class Machine:
         askers: list[Asker] = [self.access]
         if self.mmu is not None:
             askers.append(self.mmu.walker)
-        self.planner = Planner(self, self._segments(), self._fine_specs(), askers)
+        self.planner = Planner(self, self._segments(), self._fine_specs(), askers, self.mmu is not None)
         self.outer_keys = self.planner.outer_keys
         self.outer_list = self.planner.outer_list
         self.number_outer = self.planner.number_outer
