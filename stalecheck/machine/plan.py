@@ -95,7 +95,7 @@ class _Plan:
 
 
 _ONCE = _Plan([], None, None)  # the outer part was met once: no plan yet
-_TWICE = _Plan([], None, None)  # twice: a plan from the third state on
+_TWICE = _Plan([], None, None)  # twice (with translation): a plan from the third state on
 
 
 class Slot(Unread):
@@ -168,12 +168,13 @@ class Planner:
         code per step of ``Machine.actions``, in its order."""
         plan = self._plans[oid]
         if plan is None or plan is _ONCE or plan is _TWICE:
-            if plan is not _TWICE:
-                # The first or second state with this outer part.  Some variants meet each
-                # outer part once (no cache steps), a translated search with quiet lines
-                # about twice (TLB contents vary far more than memory and copies): a plan
-                # costs several direct expansions, so it is built for the third state.
-                self._plans[oid] = _TWICE if plan is _ONCE else _ONCE
+            if plan is None or (plan is _ONCE and self.light):
+                # The first state with this outer part.  Some variants meet each outer part
+                # once (no cache steps): a plan of it would cost more than it saves.  With
+                # translation, the second too: a translated search with quiet lines meets
+                # most outer parts about twice (TLB contents vary far more than memory and
+                # copies), and a plan costs several direct expansions.
+                self._plans[oid] = _ONCE if plan is None else _TWICE
                 return self._direct(state, own)
             plan = self._plans[oid] = self._plan(state, oid)
         out: list[Code] = []
