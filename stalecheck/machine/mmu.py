@@ -60,6 +60,8 @@ from stalecheck.machine.traps import ACCESS_KIND, Traps
 from stalecheck.machine.walker import Walker
 
 _TLBS = State._fields.index("tlbs")
+_TLB_STEPS = (TLB_FILL, TLB_DROP)
+TLB_STEPS_LIMIT = 1 << 16  # entries of the memo of TLB fills and drops before it starts afresh
 
 
 class Mmu:
@@ -72,6 +74,7 @@ class Mmu:
         self.access = access
         self.traps = traps
         self.walker = Walker(layout, regimes, access)
+        self._tlb_steps: dict[tuple[tlb.Tlb, Step], tlb.Tlb] = {}  # (a PE's TLB, step) -> its TLB after
         self.fetcher = Fetch(layout, regimes, self.walker, access)
         self.icache = regimes.icache
 
@@ -409,8 +412,25 @@ class Mmu:
         return steps
 
     def next_state(self, state: State, step: Step) -> State:
-        lay = self.layout
         kind = step[0]
+        if kind in _TLB_STEPS:  # most steps of a translated search
+            pe = step[1]
+            tlbs = state.tlbs
+            memo_key = (tlbs[pe], step)
+            changed = self._tlb_steps.get(memo_key)
+            if changed is None:
+                if kind == TLB_FILL:
+                    _, _, rid, key, result = step
+                    changed = tlb.fill(tlbs[pe], rid, key, result)
+                else:
+                    changed = tlb.drop(tlbs[pe], step[2])
+                if len(self._tlb_steps) >= TLB_STEPS_LIMIT:
+                    self._tlb_steps.clear()
+                self._tlb_steps[memo_key] = changed
+            # The State built directly (``_replace`` costs more).
+            new_tlbs = (*tlbs[:pe], changed, *tlbs[pe + 1 :])
+            return tuple.__new__(State, (*state[:_TLBS], new_tlbs, *state[_TLBS + 1 :]))
+        lay = self.layout
         if kind == XLATE:
             _, t, pc, choice = step
             instr = lay.code[lay.programs[t][pc]]
@@ -425,16 +445,6 @@ class Mmu:
             th = state.threads[t]
             th = th._replace(early=tuple(sorted((*th.early, (pc, result)))))
             return with_thread(state, t, th)
-        if kind == TLB_FILL:  # most steps of a translated search: the State built directly
-            _, pe, rid, key, result = step
-            tlbs = state.tlbs
-            filled = (*tlbs[:pe], tlb.fill(tlbs[pe], rid, key, result), *tlbs[pe + 1 :])
-            return tuple.__new__(State, (*state[:_TLBS], filled, *state[_TLBS + 1 :]))
-        if kind == TLB_DROP:
-            _, pe, index = step
-            tlbs = state.tlbs
-            dropped = (*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :])
-            return tuple.__new__(State, (*state[:_TLBS], dropped, *state[_TLBS + 1 :]))
         if kind == IC_FILL:
             _, pe, tag, line, cacheable = step
             return self.fetcher.prefetch(state, pe, tag, line, bool(cacheable))
