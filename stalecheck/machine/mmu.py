@@ -411,24 +411,34 @@ class Mmu:
                 steps.extend((IC_DROP, pe, i) for i in range(len(state.icaches[pe])))
         return steps
 
+    def tlbs_after(self, tlbs: tuple[tlb.Tlb, ...], step: Step) -> tuple[tlb.Tlb, ...]:
+        """Every PE's TLB after a TLB_FILL or TLB_DROP (memoized by the PE's TLB and step)."""
+        pe = step[1]
+        memo_key = (tlbs[pe], step)
+        changed = self._tlb_steps.get(memo_key)
+        if changed is None:
+            if step[0] == TLB_FILL:
+                _, _, rid, key, result = step
+                changed = tlb.fill(tlbs[pe], rid, key, result)
+            else:
+                changed = tlb.drop(tlbs[pe], step[2])
+            if len(self._tlb_steps) >= TLB_STEPS_LIMIT:
+                self._tlb_steps.clear()
+            self._tlb_steps[memo_key] = changed
+        return (*tlbs[:pe], changed, *tlbs[pe + 1 :])
+
+    def outer_after(self, state: State, step: Step, cut: int) -> tuple[object, ...] | None:
+        """``next_state(state, step)[cut:]`` for a TLB fill or drop, which leaves every
+        field before ``TLBS`` alone (plan.py numbers it without building the State);
+        None for other steps."""
+        if step[0] not in _TLB_STEPS:
+            return None
+        return (*state[cut:_TLBS], self.tlbs_after(state.tlbs, step), *state[_TLBS + 1 :])
+
     def next_state(self, state: State, step: Step) -> State:
         kind = step[0]
-        if kind in _TLB_STEPS:  # most steps of a translated search
-            pe = step[1]
-            tlbs = state.tlbs
-            memo_key = (tlbs[pe], step)
-            changed = self._tlb_steps.get(memo_key)
-            if changed is None:
-                if kind == TLB_FILL:
-                    _, _, rid, key, result = step
-                    changed = tlb.fill(tlbs[pe], rid, key, result)
-                else:
-                    changed = tlb.drop(tlbs[pe], step[2])
-                if len(self._tlb_steps) >= TLB_STEPS_LIMIT:
-                    self._tlb_steps.clear()
-                self._tlb_steps[memo_key] = changed
-            # The State built directly (``_replace`` costs more).
-            new_tlbs = (*tlbs[:pe], changed, *tlbs[pe + 1 :])
+        if kind in _TLB_STEPS:  # most steps of a translated search: the State built directly
+            new_tlbs = self.tlbs_after(state.tlbs, step)
             return tuple.__new__(State, (*state[:_TLBS], new_tlbs, *state[_TLBS + 1 :]))
         lay = self.layout
         if kind == XLATE:

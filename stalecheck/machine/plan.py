@@ -132,6 +132,7 @@ class Planner:
         fine: Sequence[FineSpec | None],
         askers: Sequence[Asker],
         light: bool = False,
+        outer_after: tuple[int, Callable[[State, Step, int], tuple[Any, ...] | None]] | None = None,
     ) -> None:
         self.m = machine
         self.askers = askers  # where the machine's reads of memory and copies ask a probe's oracle
@@ -146,6 +147,10 @@ class Planner:
         # few threads, buffers and registers but many TLB contents, and most steps never
         # look at a TLB.  Only for machines with translation (``tlbs`` is () otherwise).
         self.light = light
+        # (segment index, function): the outer part a step of that segment leads to when it
+        # leaves memory and copies alone and the function knows it (TLB fills and drops,
+        # mmu.py): ``_direct`` numbers it, so the search builds no State to compare.
+        self.outer_after = outer_after
         self._slots: tuple[tuple[Slot, ...], tuple[Slot, ...]] | None = None
         self._questions: dict[Query, int] = {}
         self._question_list: list[Query] = []
@@ -236,10 +241,27 @@ class Planner:
             if leaf is None or leaf[0] == DYNAMIC:
                 steps: list[Step] = []
                 segment(state, steps)
-                out += [(COMPUTE, step, None) for step in steps]
+                if self.outer_after is not None and index == self.outer_after[0]:
+                    self._outer_codes(state, steps, self.outer_after[1], out)
+                else:
+                    out += [(COMPUTE, step, None) for step in steps]
             else:
                 self._materialize(leaf[1], state, own, out)
         return out
+
+    def _outer_codes(
+        self,
+        state: State,
+        steps: list[Step],
+        outer_after: Callable[[State, Step, int], tuple[Any, ...] | None],
+        out: list[Code],
+    ) -> None:
+        """The codes of ``steps``: SAME with the outer number where ``outer_after`` knows
+        the outer part, else COMPUTE."""
+        number, cut = self.number_outer, self.cut
+        for step in steps:
+            outer = outer_after(state, step, cut)
+            out.append((COMPUTE, step, None) if outer is None else (SAME, number(outer), None))
 
     def _fine_leaf(
         self, key: tuple[Any, ...], segment: Segment, spec: FineSpec, state: State, own: int, light: bool
