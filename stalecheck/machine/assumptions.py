@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from stalecheck.machine import shareability
 from stalecheck.machine.hierarchy import Hierarchy
-from stalecheck.machine.mmu import xlate_assumptions
+from stalecheck.machine.mmu import translated_type_gap, xlate_assumptions
 from stalecheck.machine.spec import HCR, Context
 
 if TYPE_CHECKING:
@@ -123,6 +123,9 @@ def assumptions(machine: Machine) -> list[str]:
         out.append("reduction: no write-back/drop/fill of lines no program, policy or buffer touches again")
     if machine.mmu is not None and spec.xlate is not None:
         out.extend(xlate_assumptions(spec.xlate))
+        gap = translated_type_gap(machine.layout)
+        if gap is not None:
+            out.append(gap)
         if o.weak_ordering:
             out.append(WEAK_TRANSLATION)
     start = machine.initial_state().hcr

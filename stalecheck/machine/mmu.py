@@ -47,6 +47,7 @@ from stalecheck.machine.state import (
 from stalecheck.machine.steps import IC_DROP, IC_FILL, TLB_DROP, TLB_FILL, XLATE, Step
 from stalecheck.machine.sysregs import synchronise
 from stalecheck.machine.translation import (
+    VALID,
     XlateSpec,
     desc_oa,
     desc_type,
@@ -463,6 +464,44 @@ class Mmu:
             ics = state.icaches
             return state._replace(icaches=(*ics[:pe], ifetch.drop(ics[pe], index), *ics[pe + 1 :]))
         raise AssertionError(f"unknown step {step}")
+
+
+def translated_type_gap(lay: Layout) -> str | None:
+    """The printed assumption where a scenario may meet what the translated paths leave
+    out: the cacheability of a translated access or walk comes from its descriptors
+    (both stages combined) and the regime's walk attribute alone, so SCTLR_EL1.C=0 and
+    HCR_EL2.CD/DC (D7.5.5: also "all accesses to the EL1&0 stage 1 [stage 2]
+    translation tables are Non-cacheable") and the stage-2 attributes of a stage-1
+    table page (D8.6.3, D8.2 R_XGXKR) do not make them Non-cacheable.  Where they
+    could apply the model is stronger than the architecture: said so, never silent."""
+    xlate = lay.spec.xlate
+    if xlate is None:
+        return None
+    why: list[str] = []
+    translated = set(xlate.thread_regime)
+    for t, spec in enumerate(lay.threads):
+        if spec.name not in translated:
+            continue
+        ops = {lay.code[i].op for i in lay.programs[t]}
+        vm = lay.vms[lay.vm_index[spec.vm]] if spec.context == Context.GUEST else None
+        if not spec.sctlr[1] or Op.MSR in ops or (vm is not None and vm.on_sctlr is not None):
+            why.append(f"{spec.name} may run with SCTLR_EL1.C=0")
+        if vm is not None and (vm.hcr.CD or vm.hcr.DC or Op.HCR in ops):
+            why.append(f"{spec.name}'s VM may set HCR_EL2.CD/DC")
+    two_stage = any(r.s2 for r in xlate.regimes)
+    words = {*lay.spec.init.values(), *(e.desc for e in xlate.tlb_init)}
+    words.update(lay.code[i].value for prog in lay.programs for i in prog if lay.code[i].op == Op.STR)
+    if two_stage and any(w > 0 and w & VALID and not desc_type(w).cacheable for w in words):
+        why.append("a stage-1 table page may be mapped Non-cacheable at stage 2")
+    if not why:
+        return None
+    return (
+        "Model: translated accesses and walks take their cacheability from the descriptors "
+        "and the regime's walk attribute only, not from SCTLR_EL1.C=0, HCR_EL2.CD/DC (D7.5.5) "
+        "or a table page's stage-2 attributes (D8.6.3): stronger than the architecture here ("
+        + "; ".join(dict.fromkeys(why))
+        + ")"
+    )
 
 
 def xlate_assumptions(s: XlateSpec) -> list[str]:
