@@ -155,8 +155,8 @@ class Footprints:
                 tlbs = sum(1 << (self._tlb0 + pe) for pe in range(n_pes) if pes >> pe & 1)
                 self._translate_reads.append(lines | tlbs | sharing | all_vm)
                 for pe in range(n_pes):
-                    if pes >> pe & 1:
-                        self._tlb_reads[pe] |= lines | 1 << (self._ctx0 + t)
+                    if pes >> pe & 1:  # a thread without a regime has no TLB entries filled
+                        self._tlb_reads[pe] |= (lines if rid >= 0 else 0) | 1 << (self._ctx0 + t)
         self.all_bufc = ((1 << n_pes) - 1) << self._bufc0  # every PE's completions
         self.all_bufm = ((1 << n_pes) - 1) << self._bufm0
         self._dead = machine.dead_lines is not None

@@ -26,7 +26,8 @@ same position of every page a stage-2 leaf may give for the table's page (walker
 ``read``), and the stage-2 walk reads its own tables.  A walk that starts from a walk
 cache entry (D8.16 R_SQBCS) starts at a table a Table descriptor named, and a combined
 entry (D8.17 R_RRVJDB) at the same position of a page stage 2 gave: both are in the
-bound.  A Contiguous leaf (D8.7.1) may give neighbouring pages: every page then.  When
+bound.  A leaf a TLB holds from the start (``Builder.tlb_holds``) counts as one the
+walk may give.  A Contiguous leaf (D8.7.1) may give neighbouring pages: every page then.  When
 a value set needed is unknown, the bound is every line.  Tests: ``tests/explore/
 test_por.py`` (steps taken as independent commute, verdicts equal on random systems
 with translation, stage 2 and policies).
@@ -188,6 +189,11 @@ class WalkLines:
         n_pages = len(lay.pages)
         read = 0
         leaves: set[int] = set()
+        for held in rg.spec.tlb_init:  # a leaf a TLB holds from the start (Builder.tlb_holds)
+            if held.regime in rg.rid and rg.tlb_rid[rg.rid[held.regime]] == rg.tlb_rid[rid]:
+                if held.desc & CONTIG:
+                    return self.all, None
+                leaves.add(desc_oa(held.desc))
         todo = [(0, lay.line_index[regime.root])]
         met: set[tuple[int, int]] = set()
         while todo:
