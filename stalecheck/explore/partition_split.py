@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from itertools import islice
+from operator import itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -37,14 +39,19 @@ from stalecheck.explore.transfer import PartsDecoder, PartsEncoder
 
 Keys = np.ndarray[Any, np.dtype[np.int64]]
 Bucket = set[int]
+PAIR = 32  # a crossing successor is ``outer number << PAIR | inner number`` while its level runs
+LOW = (1 << PAIR) - 1
+# Successors owned by one worker, each with the smallest key found for it so far.
+Outgoing = dict[int, int]
 
 
 class SplitPartition:
     """``partition.Partition``'s level protocol on the split store (module docstring).
 
     ``seen`` maps the number of each outer part owned here to the numbers of the inner
-    parts seen with it; ``candidates`` holds this level's new states, with the numbers of
-    their parts (``numbers``) and the smallest key of a transition to each (``keys``)."""
+    parts seen with it.  The frontier and this level's new states (``candidates``) are
+    kept as parallel lists: the states, their ids (frontier) or the smallest key of a
+    transition to them (candidates), and the numbers of their inner and outer parts."""
 
     def __init__(self, factory: ModelFactory, index: int, workers: int, sanity: Sanity = None) -> None:
         # a ``split.SplitModel`` (the machine engine), besides a ``Model``
@@ -56,15 +63,23 @@ class SplitPartition:
         self.part_key, self.key_hash = partition_of(self.model)
         self.seen: dict[int, Bucket] = {}
         self.count = 0  # states stored here
-        self.frontier: list[tuple[Any, int, int, int]] = []  # (state, id, inner, outer number), by id
+        # the frontier, in id order (then the states borrowed in this level)
+        self.states: list[Any] = []
+        self.state_ids: list[int] = []
+        self.state_inners: list[int] = []
+        self.state_outers: list[int] = []
         self.enabled: list[int] = []  # actions enabled in each frontier state
+        # this level's new states
         self.candidates: list[Any] = []
-        self.numbers: list[tuple[int, int]] = []  # (inner, outer) number of each candidate
+        self.cand_inners: list[int] = []
+        self.cand_outers: list[int] = []
         self.keys: list[int] = []
-        self.fresh: dict[tuple[int, int], int] = {}  # (outer, inner) number: position in candidates
+        self.arrived: list[tuple[Keys, Keys, Keys]] = []  # successors of borrowed states owned here
         self.owners: list[int] = []  # the owner of each outer number met here
+        self.inner_list: list[tuple[Any, ...]] = []  # the inner part of each number (``inner_of``)
         self.sorted_keys: Keys = np.zeros(0, dtype=np.int64)
         self.cpu: list[float] = []  # CPU seconds of each call (``call_cpu``)
+        self.counters = dict.fromkeys(("sent", "bytes_sent", "received", "received_new", "lent"), 0)
         init = self.model.initial_state()
         self.init = init
         inner_keys: dict[tuple[Any, ...], int] = self.model.inner_keys
@@ -90,6 +105,16 @@ class SplitPartition:
             owners.append(int(self.key_hash(self.part_key(state)) % self.workers))
         return owners
 
+    def inner_of(self, number: int) -> tuple[Any, ...]:
+        """The inner part numbered ``number`` here.  The model numbers inner parts in the
+        order it meets them (``setdefault(part, len(inner_keys))``, never removed), so
+        the dict's order is the numbers' order."""
+        inner_list, inner_keys = self.inner_list, self.model.inner_keys
+        if number >= len(inner_list):
+            inner_list.extend(islice(inner_keys, len(inner_list), None))
+            assert inner_keys[inner_list[-1]] == len(inner_list) - 1, "inner parts numbered out of order"
+        return inner_list[number]
+
     # ---- the level protocol (called by ``parallel.search``) ----------------------------------
 
     def start(self) -> tuple[bool, bool]:
@@ -101,10 +126,20 @@ class SplitPartition:
         inner = self.number(init[: self.cut])
         self.seen[outer] = {inner}
         self.count = 1
-        self.frontier = [(init, 0, inner, outer)]
+        self.states, self.state_ids, self.state_inners, self.state_outers = [init], [0], [inner], [outer]
         self.ids = [np.zeros(1, dtype=np.int64)]
         self.parents = [np.full(1, -1, dtype=np.int64)]
         return True, bool(self.model.is_bad(init))
+
+    def _shared(self) -> Any:
+        return self.model.shared_tables() if hasattr(self.model, "shared_tables") else None
+
+    def _send(self, w: int, outers: Keys, inners: Keys, keys: Keys, shared: Any) -> bytes:
+        batch = self.encoders[w].batch(
+            outers, inners, keys, self.model.outer_list.__getitem__, self.inner_of, shared
+        )
+        self.counters["bytes_sent"] += len(batch)
+        return batch
 
     def lend(self, ids: Keys, plan: Sequence[int]) -> list[bytes]:
         """Settle the last level with ``ids``, then hand the last ``plan[w]`` states of the
@@ -113,21 +148,19 @@ class SplitPartition:
         are computed elsewhere, and those keeping the threads come back."""
         started = time.process_time()
         self._settle(ids)
-        shared = self.model.shared_tables() if hasattr(self.model, "shared_tables") else None
+        shared = self._shared()
         batches = [b""] * self.workers
-        end = len(self.frontier)
-        cut = self.cut
+        end = len(self.states)
         for w, count in enumerate(plan):
             if count and w != self.index:
                 start = max(end - count, 0)
-                encoder = self.encoders[w]
-                encoder.begin()
-                lent = self.frontier[start:end]
-                outers = [encoder.outer_code(o, s[cut:]) for s, _, _, o in lent]
-                inners = [encoder.inner_code(n, s[:cut]) for s, _, n, _ in lent]
-                batches[w] = encoder.batch(outers, inners, [sid for _, sid, _, _ in lent], shared)
+                outers = np.asarray(self.state_outers[start:end], dtype=np.int64)
+                inners = np.asarray(self.state_inners[start:end], dtype=np.int64)
+                lent_ids = np.asarray(self.state_ids[start:end], dtype=np.int64)
+                batches[w] = self._send(w, outers, inners, lent_ids, shared)
+                self.counters["lent"] += end - start
                 end = start
-        del self.frontier[end:]
+        del self.states[end:], self.state_ids[end:], self.state_inners[end:], self.state_outers[end:]
         self.cpu.append(time.process_time() - started)
         return batches
 
@@ -139,52 +172,49 @@ class SplitPartition:
         started = time.process_time()
         if ids is not None:
             self._settle(ids)
-        for encoder in self.encoders:
-            encoder.begin()
-        # per worker: (outer code, inner code) of each successor it owns, with its smallest key
-        outgoing: list[dict[tuple[int, int], int]] = [{} for _ in range(self.workers)]
+        # per worker: each successor it owns, with its smallest key
+        outgoing: list[Outgoing] = [{} for _ in range(self.workers)]
         self.enabled = []
-        transitions = self._expand_states(self.frontier, outgoing, -1)
+        self.arrived = []
+        transitions = self._expand_frontier(outgoing)
         for lender, batch in enumerate(borrowed):
             if batch:
                 transitions += self._expand_borrowed(lender, batch, outgoing)
-        model, me = self.model, self.index
-        shared = model.shared_tables() if hasattr(model, "shared_tables") else None
-        batches = [
-            self.encoders[w].batch([c[0] for c in out], [c[1] for c in out], list(out.values()), shared)
-            if w != me
-            else b""
-            for w, out in enumerate(outgoing)
-        ]
+        me = self.index
+        shared = self._shared()
+        batches = [b""] * self.workers
+        for w, out in enumerate(outgoing):
+            if not out:
+                continue
+            pairs = np.fromiter(out, dtype=np.int64, count=len(out))
+            keys = np.fromiter(out.values(), dtype=np.int64, count=len(out))
+            if w == me:  # successors of borrowed states owned here: compared in ``merge``
+                self.arrived.append((pairs >> PAIR, pairs & LOW, keys))
+            else:
+                self.counters["sent"] += len(out)
+                batches[w] = self._send(w, pairs >> PAIR, pairs & LOW, keys, shared)
         self.cpu.append(time.process_time() - started)
         return batches, transitions
 
-    def _expand_states(
-        self,
-        states: Sequence[tuple[Any, int, int, int]],
-        outgoing: list[dict[tuple[int, int], int]],
-        lender: int,
-    ) -> int:
-        """Every successor of ``states`` (each with its id and part numbers): the loop of
-        ``split.check_split``, plus the owner.  ``lender`` >= 0: the states were borrowed
-        from it, so their keys are compared (they come after the frontier)."""
+    def _expand_frontier(self, outgoing: list[Outgoing]) -> int:
+        """Every successor of the frontier: the loop of ``split.check_split``, plus the
+        owner.  The frontier is in id order, so the first key a successor is met by is the
+        smallest (``setdefault``), and a new one owned here is a candidate at once."""
         model, me, cut = self.model, self.index, self.cut
         expand, next_state, join = model.expand_numbered, model.next_state, model.join
         numbers = model.inner_keys
         number = numbers.setdefault
         number_outer, outers = model.number_outer, model.outer_list
-        seen, fresh, owners = self.seen, self.fresh, self.owners
+        seen, owners = self.seen, self.owners
         seen_get = seen.get
-        candidates, cand_numbers, keys = self.candidates, self.numbers, self.keys
-        encoders = self.encoders
-        outers_sent = [encoder.outers for encoder in encoders]
-        inners_sent = [encoder.inners for encoder in encoders]
-        enabled = self.enabled
-        borrowed = lender >= 0
+        add_candidate, add_inner = self.candidates.append, self.cand_inners.append
+        add_outer, add_key = self.cand_outers.append, self.keys.append
+        enabled = self.enabled.append
         transitions = 0
-        for state, sid, own, oid in states:
+        frontier = zip(self.states, self.state_ids, self.state_inners, self.state_outers, strict=True)
+        for state, sid, own, oid in frontier:
             codes = expand(state, own, oid)
-            enabled.append(len(codes))
+            enabled(len(codes))
             transitions += len(codes)
             base = sid * STRIDE
             inside = state[:cut]
@@ -200,105 +230,163 @@ class SplitPartition:
                 else:
                     if key < 0:
                         key = own
-                    if place < 0:
-                        place = oid
                     if part is None:
                         part = inside
-                dest = owners[place] if place < len(owners) else self._owners_upto(place)[place]
+                    if place < 0:  # the parent's outer part: owned here
+                        place = oid
+                        bucket = seen[place]
+                        before = len(bucket)
+                        bucket.add(key)
+                        if len(bucket) == before:
+                            continue
+                        add_candidate(join(part, outers[place]))
+                        add_inner(key)
+                        add_outer(place)
+                        add_key(base + index)
+                        continue
+                try:
+                    dest = owners[place]
+                except IndexError:
+                    dest = self._owners_upto(place)[place]
                 if dest != me:
-                    if place not in outers_sent[dest]:
-                        encoders[dest].outer_code(place, outers[place])
-                    if key not in inners_sent[dest]:
-                        encoders[dest].inner_code(key, part)
-                    out = outgoing[dest]
-                    if borrowed:
-                        if out.get((place, key), base + index) >= base + index:
-                            out[place, key] = base + index
-                    elif (place, key) not in out:
-                        out[place, key] = base + index  # the first key is the smallest
+                    outgoing[dest].setdefault(place << PAIR | key, base + index)
                     continue
-                bucket = seen_get(place)
-                if bucket is None:
-                    seen[place] = bucket = {key}
-                elif key in bucket:
-                    if borrowed:
-                        pos = fresh.get((place, key))
-                        if pos is not None and keys[pos] > base + index:  # met earlier in this level
-                            keys[pos] = base + index
-                    continue
+                found = seen_get(place)
+                if found is None:
+                    seen[place] = {key}
                 else:
-                    bucket.add(key)
-                fresh[place, key] = len(candidates)
-                candidates.append(join(part, outers[place]) if succ is None else succ)
-                cand_numbers.append((key, place))
-                keys.append(base + index)
+                    before = len(found)
+                    found.add(key)
+                    if len(found) == before:
+                        continue
+                add_candidate(join(part, outers[place]) if succ is None else succ)
+                add_inner(key)
+                add_outer(place)
+                add_key(base + index)
         return transitions
 
-    def _expand_borrowed(self, lender: int, batch: bytes, outgoing: list[dict[tuple[int, int], int]]) -> int:
+    def _expand_borrowed(self, lender: int, batch: bytes, outgoing: list[Outgoing]) -> int:
         """``expand`` for the states worker ``lender`` lent: their successors owned by the
-        lender (those keeping the threads, cache steps among them) go back to it.  They
-        join the frontier here, for ``transitions_before``."""
-        decoder = self.decoders[lender]
-        shared, outer_codes, inner_codes, ids = decoder.decode(batch)
+        lender (those keeping the threads, cache steps among them) go back to it, those
+        owned here wait for ``merge`` (a candidate may have been met by a smaller key),
+        every key compared.  They join the frontier here, for ``transitions_before``."""
+        shared, outer_numbers, inner_numbers, lent_ids = self.decoders[lender].decode(batch)
         if shared is not None:
             self.model.adopt_tables(shared)
-        join, outers_of, inners_of = self.model.join, decoder.outers, decoder.inners
-        states = []
-        for outer_code, inner_code, sid in zip(outer_codes, inner_codes, ids, strict=True):
-            oid, outer = outers_of[outer_code]
-            own, inner = inners_of[inner_code]
-            states.append((join(inner, outer), sid, own, oid))
-        self.frontier.extend(states)
-        return self._expand_states(states, outgoing, lender)
+        model, cut = self.model, self.cut
+        expand, next_state, join = model.expand_numbered, model.next_state, model.join
+        numbers = model.inner_keys
+        number = numbers.setdefault
+        number_outer, outers, owners = model.number_outer, model.outer_list, self.owners
+        inner_of = self.inner_of
+        transitions = 0
+        lent = zip(inner_numbers.tolist(), outer_numbers.tolist(), lent_ids.tolist(), strict=True)
+        for own, oid, sid in lent:
+            state = join(inner_of(own), outers[oid])
+            codes = expand(state, own, oid)
+            self.states.append(state)
+            self.state_ids.append(sid)
+            self.state_inners.append(own)
+            self.state_outers.append(oid)
+            self.enabled.append(len(codes))
+            transitions += len(codes)
+            base = sid * STRIDE
+            inside = state[:cut]
+            for index, (key, place, part) in enumerate(codes):
+                if key == -2:
+                    succ = next_state(state, place)
+                    part = succ[:cut]
+                    key = own if part == inside else number(part, len(numbers))
+                    place = number_outer(succ[cut:])
+                else:
+                    if key < 0:
+                        key = own
+                    if place < 0:
+                        place = oid
+                try:
+                    dest = owners[place]
+                except IndexError:
+                    dest = self._owners_upto(place)[place]
+                out = outgoing[dest]
+                pair, at = place << PAIR | key, base + index
+                if out.get(pair, at) >= at:
+                    out[pair] = at
+        return transitions
 
     def merge(self, batches: Sequence[bytes]) -> tuple[Keys, int, int]:
         """Take the successors other workers found for this one; then, for this level's
         candidates: their keys in order, the smallest key of a bad one and of one that
         meets ``sanity`` (-1 if none)."""
         started = time.process_time()
-        join, seen, fresh, keys = self.model.join, self.seen, self.fresh, self.keys
-        candidates, cand_numbers = self.candidates, self.numbers
+        arrived = self.arrived
         for source, batch in enumerate(batches):
-            if not batch:
-                continue
-            decoder = self.decoders[source]
-            shared, outer_codes, inner_codes, their_keys = decoder.decode(batch)
-            if shared is not None:
-                self.model.adopt_tables(shared)
-            outers_of, inners_of = decoder.outers, decoder.inners
-            for outer_code, inner_code, key in zip(outer_codes, inner_codes, their_keys, strict=True):
-                place, outer = outers_of[outer_code]
-                n, inner = inners_of[inner_code]
-                bucket = seen.get(place)
-                if bucket is None:
-                    seen[place] = bucket = {n}
-                elif n in bucket:
-                    pos = fresh.get((place, n))
-                    if pos is not None and keys[pos] > key:  # reached earlier in this level
-                        keys[pos] = key
-                    continue
-                else:
-                    bucket.add(n)
-                fresh[place, n] = len(candidates)
-                candidates.append(join(inner, outer))
-                cand_numbers.append((n, place))
-                keys.append(key)
-        self.count += len(candidates)
-        in_order = np.asarray(keys, dtype=np.int64)
-        # The frontier's own successors come in key order; only those met from elsewhere
-        # (or from borrowed states) may be out of it.
-        if len(in_order) > 1 and not bool(np.all(in_order[1:] > in_order[:-1])):
-            order = np.argsort(in_order, kind="stable")
-            in_order = in_order[order]
-            positions = order.tolist()
-            self.candidates = [candidates[i] for i in positions]
-            self.numbers = [cand_numbers[i] for i in positions]
+            if batch:
+                shared, outer_numbers, inner_numbers, their_keys = self.decoders[source].decode(batch)
+                if shared is not None:
+                    self.model.adopt_tables(shared)
+                arrived.append((outer_numbers, inner_numbers, their_keys))
+        keys = np.asarray(self.keys, dtype=np.int64)
+        if arrived:
+            keys = self._take(arrived, keys)
+        self.arrived = []
+        self.count += len(self.candidates)
+        # The frontier's own successors come in key order; only those from elsewhere (or
+        # from borrowed states) may be out of it.
+        if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            self.candidates = _pick(self.candidates, order)
+            self.cand_inners = np.asarray(self.cand_inners, dtype=np.int64)[order].tolist()
+            self.cand_outers = np.asarray(self.cand_outers, dtype=np.int64)[order].tolist()
         self.keys = []
-        self.fresh = {}
-        self.sorted_keys = in_order
-        found = self._first(self.model.is_bad, in_order), self._first(self.sanity, in_order)
+        self.sorted_keys = keys
+        found = self._first(self.model.is_bad, keys), self._first(self.sanity, keys)
         self.cpu.append(time.process_time() - started)
-        return in_order, *found
+        return keys, *found
+
+    def _take(self, arrived: list[tuple[Keys, Keys, Keys]], keys: Keys) -> Keys:
+        """The candidates with the states that ``arrived`` (this worker's numbers, with
+        keys) added: those met again in this level keep the smallest key, the new ones
+        join, the ones stored in an earlier level are dropped.  Returns all their keys."""
+        outer_numbers = np.concatenate([a[0] for a in arrived])
+        pairs = outer_numbers << PAIR | np.concatenate([a[1] for a in arrived])
+        their_keys = np.concatenate([a[2] for a in arrived])
+        self.counters["received"] += len(pairs)
+        # one per state, with its smallest key (several workers may have sent it)
+        order = np.lexsort((their_keys, pairs))
+        pairs, their_keys = pairs[order], their_keys[order]
+        first = np.ones(len(pairs), dtype=bool)
+        first[1:] = pairs[1:] != pairs[:-1]
+        pairs, their_keys = pairs[first], their_keys[first]
+        # met in this level here already: keep the smaller key
+        local = np.asarray(self.cand_outers, dtype=np.int64) << PAIR | np.asarray(
+            self.cand_inners, dtype=np.int64
+        )
+        if len(local):
+            by_pair = np.argsort(local)
+            at = np.minimum(np.searchsorted(local, pairs, sorter=by_pair), len(local) - 1)
+            found = local[by_pair[at]] == pairs
+            hits = by_pair[at[found]]
+            keys[hits] = np.minimum(keys[hits], their_keys[found])
+            pairs, their_keys = pairs[~found], their_keys[~found]
+        seen, join, outers, inner_of = self.seen, self.model.join, self.model.outer_list, self.inner_of
+        candidates, cand_inners, cand_outers = self.candidates, self.cand_inners, self.cand_outers
+        new_keys: list[int] = []
+        for pair, key in zip(pairs.tolist(), their_keys.tolist(), strict=True):
+            place, n = pair >> PAIR, pair & LOW
+            bucket = seen.get(place)
+            if bucket is None:
+                seen[place] = {n}
+            elif n in bucket:
+                continue
+            else:
+                bucket.add(n)
+            candidates.append(join(inner_of(n), outers[place]))
+            cand_inners.append(n)
+            cand_outers.append(place)
+            new_keys.append(key)
+        self.counters["received_new"] += len(new_keys)
+        return np.concatenate([keys, np.asarray(new_keys, dtype=np.int64)])
 
     def _first(self, test: Callable[[Any], bool] | None, keys: Keys) -> int:
         """The key of the first candidate (in key order) that meets ``test``, else -1."""
@@ -308,17 +396,15 @@ class SplitPartition:
 
     def _settle(self, ids: Keys) -> None:
         """This level's candidates get their ids (in key order) and become the frontier."""
-        self.frontier = [
-            (state, sid, inner, outer)
-            for state, sid, (inner, outer) in zip(self.candidates, ids.tolist(), self.numbers, strict=True)
-        ]
-        self.candidates, self.numbers = [], []
+        self.states, self.state_ids = self.candidates, ids.tolist()
+        self.state_inners, self.state_outers = self.cand_inners, self.cand_outers
+        self.candidates, self.cand_inners, self.cand_outers = [], [], []
         self.ids.append(ids)
         self.parents.append(self.sorted_keys)
 
     def transitions_before(self, sid: int) -> int:
         """Actions enabled in this worker's frontier states with an id below ``sid``."""
-        return sum(n for (_, s, _, _), n in zip(self.frontier, self.enabled, strict=True) if s < sid)
+        return sum(n for s, n in zip(self.state_ids, self.enabled, strict=True) if s < sid)
 
     def parent_key(self, sid: int) -> int | None:
         """The key of the transition that first reached state ``sid``, if found here."""
@@ -330,3 +416,15 @@ class SplitPartition:
     def call_cpu(self) -> list[float]:
         """CPU seconds of each call of the level protocol (``partition.Partition.call_cpu``)."""
         return self.cpu
+
+    def traffic(self) -> dict[str, int]:
+        """What crossed: successors sent and bytes (lent states included), successors
+        received and how many of them were new here, states lent."""
+        return dict(self.counters)
+
+
+def _pick(items: list[Any], order: Keys) -> list[Any]:
+    """``items`` in ``order`` (one C call rather than a Python step per item)."""
+    if len(order) == 1:
+        return [items[int(order[0])]]
+    return list(itemgetter(*order.tolist())(items))

@@ -60,13 +60,28 @@ class Access:
         th = state.threads[t]
         vi = self.layout.thread_vm[t]
         hcr = state.hcr[vi] if vi >= 0 else 0
-        mt: MemType = self.cached_type(t, bool(th.hyp), th.sctlr, hcr, line)
+        return self.typed(t, line, self.cached_type(t, bool(th.hyp), th.sctlr, hcr, line))
+
+    def typed(self, t: int, line: int, mt: MemType) -> MemType:
+        """``mt``, the type of thread ``t``'s access to ``line`` however it was computed
+        (registers above, descriptors under translation: mmu.py), refused on a quiet line
+        unless cacheable: only cacheable accesses read ``coherent_value`` whatever the
+        copies (B2.11), which is what lets ``quiet_coherent_lines`` skip their steps."""
         if not mt.cacheable and line in self.quiet:
             raise ScenarioError(
                 f"line {self.layout.lines[line].name} was reduced as coherent-only but thread "
                 f"{self.layout.threads[t].name!r} accesses it as {mt}: run without quiet_coherent_lines"
             )
         return mt
+
+    def refuse_quiet(self, line: int, who: str, how: str) -> None:
+        """Refuse a read of quiet ``line`` that may miss the coherent value (a walk or a
+        fetch past the caches): the skipped spontaneous steps would matter (reduction.py)."""
+        if line in self.quiet:
+            raise ScenarioError(
+                f"line {self.layout.lines[line].name} was reduced as coherent-only but {who} "
+                f"reads it {how}: run without quiet_coherent_lines"
+            )
 
     def check_invalidate(self, t: int, line: int, op: int) -> None:
         """A pure invalidate discards dirty data (D7.5.8.1.2), so whether a write-back came

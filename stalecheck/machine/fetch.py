@@ -88,6 +88,7 @@ class Fetch:
             hit = ifetch.lookup(state.icaches[pe], tag, line)
             if hit is not None:
                 return state, hit[0]
+        self._refuse_quiet(pe, line, cacheable)
         values = ifetch.miss_value(state.copies, state.mem, lay.h, pe, line, lay.nl, self.idc, cacheable)
         if use_ic:
             ics = state.icaches
@@ -165,9 +166,16 @@ class Fetch:
         """The I-cache of ``pe`` allocates ``line`` speculatively (an ``IC_FILL`` step); a
         Non-cacheable fetch reads the PoC (ifetch.miss_value)."""
         lay = self.layout
+        self._refuse_quiet(pe, line, cacheable)
         values = ifetch.miss_value(state.copies, state.mem, lay.h, pe, line, lay.nl, self.idc, cacheable)
         ics = state.icaches
         return state._replace(icaches=(*ics[:pe], ifetch.fill(ics[pe], tag, line, values), *ics[pe + 1 :]))
+
+    def _refuse_quiet(self, pe: int, line: int, cacheable: bool) -> None:
+        """A fetch that may read past L1 (ifetch.miss_value) sees write-backs: refused on a
+        quiet line (reduction.py), which the static pass makes loud when it sees the fetch."""
+        if not cacheable or not (self.idc or self.layout.h.pou_depth == 0):
+            self.access.refuse_quiet(line, f"an instruction fetch of PE{pe}", "past L1")
 
     def ic_entry(self, state: State, t: int, instr: Instr, ident: int) -> Entry:
         """The buffer entry of an ``IC`` instruction: for ``IVAU`` the line and tag its VA

@@ -59,6 +59,8 @@ from stalecheck.machine.translation import (
 from stalecheck.machine.traps import ACCESS_KIND, Traps
 from stalecheck.machine.walker import Walker
 
+_TLBS = State._fields.index("tlbs")
+
 
 class Mmu:
     """Translated accesses, fetches, TLB and I-cache maintenance, and their hardware steps."""
@@ -69,7 +71,7 @@ class Mmu:
         self.spec = regimes.spec
         self.access = access
         self.traps = traps
-        self.walker = Walker(layout, regimes)
+        self.walker = Walker(layout, regimes, access)
         self.fetcher = Fetch(layout, regimes, self.walker, access)
         self.icache = regimes.icache
 
@@ -113,7 +115,7 @@ class Mmu:
                 out.append((r, 0))
                 continue
             line = rg.page_lines[desc_oa(r)][0]
-            for v in self.access.values_at(state, t, line, 0, desc_type(r)):
+            for v in self.access.values_at(state, t, line, 0, self.access.typed(t, line, desc_type(r))):
                 out.append((r, v))
         return out
 
@@ -157,7 +159,7 @@ class Mmu:
                 return state, th._replace(regs=(*th.regs[:r], value, *th.regs[r + 1 :]))
             if op == "STR":
                 line = self.regimes.page_lines[desc_oa(result)][0]
-                mt = desc_type(result)
+                mt = self.access.typed(t, line, desc_type(result))
                 if stored is not None:
                     val = stored
                 else:
@@ -423,14 +425,16 @@ class Mmu:
             th = state.threads[t]
             th = th._replace(early=tuple(sorted((*th.early, (pc, result)))))
             return with_thread(state, t, th)
-        if kind == TLB_FILL:
+        if kind == TLB_FILL:  # most steps of a translated search: the State built directly
             _, pe, rid, key, result = step
             tlbs = state.tlbs
-            return state._replace(tlbs=(*tlbs[:pe], tlb.fill(tlbs[pe], rid, key, result), *tlbs[pe + 1 :]))
+            filled = (*tlbs[:pe], tlb.fill(tlbs[pe], rid, key, result), *tlbs[pe + 1 :])
+            return tuple.__new__(State, (*state[:_TLBS], filled, *state[_TLBS + 1 :]))
         if kind == TLB_DROP:
             _, pe, index = step
             tlbs = state.tlbs
-            return state._replace(tlbs=(*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :]))
+            dropped = (*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :])
+            return tuple.__new__(State, (*state[:_TLBS], dropped, *state[_TLBS + 1 :]))
         if kind == IC_FILL:
             _, pe, tag, line, cacheable = step
             return self.fetcher.prefetch(state, pe, tag, line, bool(cacheable))

@@ -38,6 +38,23 @@ search and refuses (ScenarioError) if a quiet line is ever accessed
 non-cacheably (a policy or an SCTLR/HCR change that the static pass could not
 see), so the reduction can never hide a stale read silently.  Tests compare
 verdicts with and without it.
+
+Under translation (``machine/mmu.py``) a translated access takes the type its leaf
+descriptors give (stage 1 and stage 2 combined, D8.6), and the descriptors are values
+in memory.  The static pass bounds them by every value memory holds at start, every
+constant a program stores and every TLB entry held at start: a valid descriptor among
+them whose attributes are not Write-Back makes the lines of its output page loud, and
+of every page any of them outputs when a regime has two stages (the Non-cacheable
+stage-1 leaf combines with whatever stage 2 gives, D8.6.3).  Values stored from
+registers and descriptors a hypervisor policy writes are not bounded statically: the
+run-time check refuses instead (``Access.typed``).  Table walks are observers of
+their own with the regime's walk attributes (TCR_ELx.IRGN/ORGN, D7.5.3; D8.2 R_XGXKR:
+a walk and a data access with mismatched attributes behave as mismatched attributes,
+B2.11): a Write-Back walk reads ``coherent_value`` as cacheable data accesses do, so
+it needs nothing; a scenario with any other walk gets no quiet lines (the walker refuses
+too, ``Walker.values``).  An instruction fetch that misses reads past L1 unless
+CTR_EL0.IDC or LoUU=0 (``ifetch.miss_value``), so every line a fetch may reach is loud
+(all lines for a translated fetch; ``Fetch.fetch`` refuses too).
 """
 
 from __future__ import annotations
@@ -48,19 +65,34 @@ from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.spec import Context, VMSpec
 from stalecheck.machine.state import State, sctlr_bits
+from stalecheck.machine.translation import VALID, XlateSpec, desc_oa, desc_type
 
 _ACCESSES = (Op.LDR, Op.STR, Op.AWAIT, Op.DC)
 
 
 def quiet_lines(m: Layout, access: Access) -> frozenset[int]:
     """Lines whose every access in the programs is cacheable, at start (see module doc)."""
-    if not m.spec.options.quiet_coherent_lines or m.spec.xlate is not None:
-        return frozenset()  # with translation, types come from page tables in memory
+    if not m.spec.options.quiet_coherent_lines:
+        return frozenset()
+    xlate = m.spec.xlate
     loud: set[int] = set()
+    if xlate is not None:
+        if any(r.walk != "wb" for r in xlate.regimes):
+            return frozenset()  # walks past the caches (D7.5.3 TCR_ELx.IRGN/ORGN): see the module doc
+        translated = _translated_loud(m, xlate)
+        if translated is None:
+            return frozenset()
+        loud |= translated
     for t, prog in enumerate(m.programs):
         spec = m.threads[t]
+        vas = _vas_of(m, xlate, spec.name)
         for ident in prog:
             instr = m.code[ident]
+            if instr.loc in vas:
+                continue  # a translated access: its type comes from descriptors (above)
+            if instr.op == Op.EXEC and instr.loc:
+                loud.add(m.line_of(instr.loc))  # a fetch may read past L1 (ifetch.miss_value)
+                continue
             if _pure_invalidate(instr, spec.context) and instr.loc:
                 loud.add(m.line_of(instr.loc))  # discards dirty data: write-backs matter
                 continue
@@ -85,6 +117,37 @@ def quiet_lines(m: Layout, access: Access) -> frozenset[int]:
         if host is not None and not host.cacheable:
             loud.add(line)
     return frozenset(range(m.nl)) - loud
+
+
+def _vas_of(m: Layout, xlate: XlateSpec | None, thread: str) -> frozenset[str]:
+    """The input addresses thread ``thread`` accesses through its regime."""
+    if xlate is None or thread not in xlate.thread_regime:
+        return frozenset()
+    name = xlate.thread_regime[thread]
+    return frozenset(va for r in xlate.regimes if r.name == name for va in r.vas)
+
+
+def _translated_loud(m: Layout, xlate: XlateSpec) -> set[int] | None:
+    """Lines a translated access or fetch may reach with a type that is not cacheable,
+    from the descriptors the static pass sees (module doc); None: every line may be."""
+    words = {v for v in m.spec.init.values()} | {0}
+    for prog in m.programs:
+        for ident in prog:
+            instr = m.code[ident]
+            if instr.op == Op.STR and not instr.reg and not instr.data:
+                words.add(instr.value)
+            fetch_past_l1 = instr.op == Op.EXEC and not (xlate.idc or m.h.pou_depth == 0)
+            if fetch_past_l1 and any(instr.loc in _vas_of(m, xlate, t.name) for t in m.threads):
+                return None  # a translated fetch may read past L1 on any line it reaches
+    words.update(entry.desc for entry in xlate.tlb_init)
+    valid = [w for w in words if w >= 0 and w & VALID]
+    if not any(not desc_type(w).cacheable for w in valid):
+        return set()
+    if any(r.s2 for r in xlate.regimes):
+        pages = {desc_oa(w) for w in valid}  # D8.6.3: a NC stage-1 leaf over any stage-2 output
+    else:
+        pages = {desc_oa(w) for w in valid if not desc_type(w).cacheable}
+    return {line for line, spec in enumerate(m.lines) if m.pages.index(spec.page) in pages}
 
 
 def _pure_invalidate(instr: Instr, context: Context) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine import caches, tlb
+from stalecheck.machine.access import Access
 from stalecheck.machine.isa import Instr, Op
 from stalecheck.machine.layout import Layout
 from stalecheck.machine.regimes import Regimes
@@ -30,24 +31,129 @@ from stalecheck.machine.translation import (
     with_ipa,
 )
 
+_STR = Op.STR  # bound once: reading an enum member costs about ten global reads (regimes.py)
+
+# A walk memo's entries (``Walker.memo``): cleared when it grows past this many.
+WALK_MEMO_LIMIT = 1 << 16
+
+WalkRead = tuple[int, str, int, int]  # (PE, walk kind, line, offset): one entry a walk reads
+
+
+class _Ask:
+    """A node of a read tree: the next entry the computation read, and one subtree per
+    value the walker saw there (a NC walk may see several: a tuple)."""
+
+    __slots__ = ("next", "query")
+
+    def __init__(self, query: WalkRead) -> None:
+        self.query = query
+        self.next: dict[tuple[int, ...], _Ask | _Done] = {}
+
+
+class _Done:
+    """A leaf of a read tree: what the computation returned after those reads."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: object) -> None:
+        self.result = result
+
 
 class Walker:
-    """Walks and TLB lookups of one variant's regimes."""
+    """Walks and TLB lookups of one variant's regimes.
 
-    def __init__(self, layout: Layout, regimes: Regimes) -> None:
+    Walks and TLB candidates are memoized by what they read (``_memo``): everything but
+    the table entries comes from the PE's TLB and static tables, so the memo is keyed by
+    the TLB, and each entry is a tree of the table entries read, in the order read, and
+    the values the walker saw there.  A later state with that TLB re-reads the entries
+    along the tree (a handful of ``coherent_value`` calls) instead of walking again;
+    with quiet lines the outer part of a guest's states is mostly TLBs, so the plans of
+    ``plan.py`` miss and walking was half of the search (tests/machine/test_walk_memo.py
+    compares with the unmemoized walker state by state)."""
+
+    def __init__(self, layout: Layout, regimes: Regimes, access: Access | None = None) -> None:
         self.layout = layout
         self.regimes = regimes
+        self.data = access  # its quiet lines: a walk past the caches refuses them (reduction.py)
         self._nc_may_hit = layout.spec.options.nc_reads_may_hit
         self.ask: Callable[[Query], tuple[int, ...]] = unanswered  # a probe's oracle (machine/plan.py)
+        self.memoize = True  # tests turn it off to compare
+        self._memo: dict[tuple[object, ...], _Ask | _Done] = {}
+        self._trace: list[tuple[WalkRead, tuple[int, ...]]] | None = None  # reads of the computation
+        self._replay: list[tuple[WalkRead, tuple[int, ...]]] = []  # reads made, to answer again
+        self._read_mem: object = None  # the memory and copies ``_reads`` were read from
+        self._read_copies: object = None
+        self._reads: dict[WalkRead, tuple[int, ...]] = {}
+
+    def _memoized(self, key: tuple[object, ...], state: State, compute: Callable[[], object]) -> object:
+        """``compute()``, which reads nothing of ``state`` but what ``key`` holds and the
+        table entries it reads through ``walker_values``: replayed along the read tree."""
+        if not self.memoize or self._trace is not None:
+            return compute()
+        memo = self._memo
+        node = memo.get(key)
+        asked: list[tuple[WalkRead, tuple[int, ...]]] = []
+        mem = state.mem
+        if mem is not UNREAD and node is not None:
+            # A real state: its reads are kept while the next calls ask of the same memory
+            # and copies (a state's PEs, inputs and XLATE steps read the same entries).
+            copies = state.copies
+            if mem is not self._read_mem or copies is not self._read_copies:
+                self._read_mem, self._read_copies, self._reads = mem, copies, {}
+            reads = self._reads
+            while type(node) is _Ask:
+                query = node.query
+                seen = reads.get(query)
+                if seen is None:
+                    seen = reads[query] = self.values(copies, mem, *query)
+                asked.append((query, seen))
+                node = node.next.get(seen)
+        while node is not None:
+            if type(node) is _Done:
+                return node.result
+            assert isinstance(node, _Ask)
+            pe, kind, line, offset = node.query
+            seen = self.walker_values(state, pe, kind, line, offset)
+            asked.append((node.query, seen))
+            node = node.next.get(seen)
+        # Not in the tree: compute, its first reads answered by those just made (a probe's
+        # oracle, plan.py, must be asked each question once, in the order computed).
+        trace: list[tuple[WalkRead, tuple[int, ...]]] = []
+        self._trace = trace
+        self._replay = asked[::-1]
+        try:
+            result = compute()
+        finally:
+            self._trace = None
+            self._replay = []
+        if len(memo) >= WALK_MEMO_LIMIT:
+            memo.clear()
+        parent: dict[object, _Ask | _Done] = memo  # type: ignore[assignment]
+        at: object = key
+        for query, seen in trace:
+            found = parent.get(at)
+            if found is None:
+                found = parent[at] = _Ask(query)
+            assert isinstance(found, _Ask) and found.query == query, "a walk read out of order"
+            parent, at = found.next, seen  # type: ignore[assignment]
+        parent[at] = _Done(result)
+        return result
 
     def walker_values(self, state: State, pe: int, walk_kind: str, line: int, offset: int) -> tuple[int, ...]:
         """What the walker may read for one entry: it is an observer of its own and
         never sees the PE's buffered stores (D8.2 the walk is a separate observer,
         seed 003); cacheable walks are coherent, NC walks may hit (B2.11), a
         non-coherent walker reads the PoC."""
-        if state.mem is UNREAD:  # a probe (machine/plan.py): the values come from its oracle
-            return self.ask((self.values, pe, walk_kind, line, offset))
-        return self.values(state.copies, state.mem, pe, walk_kind, line, offset)
+        if self._replay:  # read just before on this state (``_memoized``)
+            query, seen = self._replay.pop()
+            assert query == (pe, walk_kind, line, offset), "a walk read out of order"
+        elif state.mem is UNREAD:  # a probe (machine/plan.py): the values come from its oracle
+            seen = self.ask((self.values, pe, walk_kind, line, offset))
+        else:
+            seen = self.values(state.copies, state.mem, pe, walk_kind, line, offset)
+        if self._trace is not None:
+            self._trace.append(((pe, walk_kind, line, offset), seen))
+        return seen
 
     def values(
         self, copies: caches.Copies, mem: caches.Memory, pe: int, walk_kind: str, line: int, offset: int
@@ -56,6 +162,8 @@ class Walker:
         lay = self.layout
         if walk_kind == "wb":
             return (caches.coherent_value(copies, mem, lay.h, pe, line, lay.nl)[offset],)
+        if self.data is not None:  # D8.2 R_XGXKR: a NC walk is a mismatched access (B2.11)
+            self.data.refuse_quiet(line, f"a {walk_kind} table walk of PE{pe}", "past the caches")
         if walk_kind == "noncoherent":
             return (mem[line][offset],)
         return caches.bypass_read_options(copies, mem, lay.h, pe, line, offset, self._nc_may_hit, lay.nl)
@@ -144,6 +252,16 @@ class Walker:
         return self.walk_results(state, pe, rid, key)
 
     def full(self, state: State, pe: int, rid: int, key: int, write: bool, fetch: bool) -> tuple[int, ...]:
+        """``both_stages``, memoized by the PE's TLB and the table entries read."""
+        return self._memoized(  # type: ignore[return-value]
+            (0, pe, rid, key, write, fetch, state.tlbs[pe]),
+            state,
+            lambda: self.both_stages(state, pe, rid, key, write, fetch),
+        )
+
+    def both_stages(
+        self, state: State, pe: int, rid: int, key: int, write: bool, fetch: bool
+    ) -> tuple[int, ...]:
         """Both stages: a stage-1 leaf's output (an IPA page) goes through stage 2; the
         result's attributes are the more restrictive of the two (D8.6.5, FWB=0),
         permissions the intersection.  A combined stage 1+2 entry of the TLB (tlb.py)
@@ -191,9 +309,8 @@ class Walker:
     def access_at(self, state: State, t: int, instr: Instr) -> tuple[int, ...]:
         """Results of translating ``instr`` now (for a translation made ahead of time)."""
         rid = self.regimes.thread_rid[t]
-        return self.full(
-            state, state.threads[t].pe, rid, self.regimes.keys[rid][instr.loc], instr.op == Op.STR, False
-        )
+        key = self.regimes.keys[rid][instr.loc]
+        return self.full(state, state.threads[t].pe, rid, key, instr.op == _STR, False)
 
     def tlb_candidates(self, state: State, pe: int) -> list[tuple[int, int, int]]:
         """Entries a PE may cache now (tlb.py), for the regimes of the threads running on
@@ -202,18 +319,27 @@ class Walker:
         regime every non-faulting result of both stages (a combined entry); as (tag,
         input, result), those not yet held."""
         rg = self.regimes
-        rids: list[int] = []
+        rids: set[int] = set()
         for t, th in enumerate(state.threads):
             if th.pe != pe or self.layout.finished(state, t):
                 continue
             rid = rg.thread_rid[t]
             if rid >= 0:
-                rids.append(rid)
+                rids.add(rid)
                 if rg.regimes[rid].s2:
-                    rids.append(rg.rid[rg.regimes[rid].s2])
+                    rids.add(rg.rid[rg.regimes[rid].s2])
+        ordered = tuple(sorted(rids))
+        found: tuple[tuple[int, int, int], ...] = self._memoized(  # type: ignore[assignment]
+            (1, pe, ordered, state.tlbs[pe]), state, lambda: self.candidates_of(state, pe, ordered)
+        )
+        return list(found)
+
+    def candidates_of(self, state: State, pe: int, rids: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+        """``tlb_candidates`` of these regimes."""
+        rg = self.regimes
         found: set[tuple[int, int, int]] = set()
         n_pages = len(self.layout.pages)
-        for rid in sorted(set(rids)):
+        for rid in rids:
             two_stage = bool(rg.regimes[rid].s2)
             leaf = rg.leaf_tag(rid)
             walked: list[tuple[int, ...]] = []
@@ -235,11 +361,11 @@ class Walker:
                 found.update((rg.leaf_tag(rid, tlb.COMBINED_TABLE + p), prefixes[p], d) for p, d in pairs)
                 if two_stage:
                     combined = rg.leaf_tag(rid, tlb.COMBINED)
-                    both = self.full(state, pe, rid, key, False, False)
+                    both = self.both_stages(state, pe, rid, key, False, False)
                     found.update((combined, tkey, r) for r in both if r >= 0)
             for key, others in enumerate(rg.contiguous[rid]):  # D8.7.1.1: a misprogrammed range
                 if others:
                     span = [(0, walked[key]), *((-delta, walked[other]) for other, delta in others)]
                     tkey = rg.tlb_key[rid][key]
                     found.update((leaf, tkey, r) for r in tlb.misprogrammed(span, CONTIG, OA_SHIFT, n_pages))
-        return sorted(found - set(state.tlbs[pe]))
+        return tuple(sorted(found - set(state.tlbs[pe])))

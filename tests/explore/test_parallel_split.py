@@ -130,7 +130,7 @@ def test_split_workers_match_the_plain_search_on_bundled_variants(scenario: str,
     # the owners did renumber what crossed: some inner part has different numbers here and there
     shared = set(parts[0].model.inner_keys) & set(parts[1].model.inner_keys) - {("decoy", 0)}
     assert any(parts[0].model.inner_keys[i] != parts[1].model.inner_keys[i] for i in shared)
-    assert any(decoder.inners for part in parts for decoder in part.decoders)
+    assert any(decoder.parts for part in parts for decoder in part.decoders)
 
 
 def test_lending_on_the_split_store_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

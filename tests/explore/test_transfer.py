@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -111,22 +112,27 @@ fours = st.builds(
 
 
 def _send_parts(
-    encoder: PartsEncoder, decoder: PartsDecoder, states: list[Four], theirs: dict[Any, int]
+    encoder: PartsEncoder,
+    decoder: PartsDecoder,
+    states: list[Four],
+    theirs: dict[Any, int],
+    mine: dict[Any, int],
 ) -> list[tuple[Four, int, int]]:
     """One batch of split states (``cut`` 2), each part numbered by the sender in
-    ``theirs``; returns the states the receiver rebuilds, each with the receiver's numbers
-    of its outer and inner parts."""
-    encoder.begin()
-    outers = [encoder.outer_code(theirs.setdefault(s[2:], len(theirs)), s[2:]) for s in states]
-    inners = [encoder.inner_code(theirs.setdefault(s[:2], len(theirs)), s[:2]) for s in states]
-    keys = list(range(len(states)))
-    _, got_outers, got_inners, got_keys = decoder.decode(encoder.batch(outers, inners, keys, None))
-    assert got_keys == keys
-    out = []
-    for o, i in zip(got_outers, got_inners, strict=True):
-        (outer_number, outer), (inner_number, inner) = decoder.outers[o], decoder.inners[i]
-        out.append((Four(*inner, *outer), outer_number, inner_number))
-    return out
+    ``theirs``; returns the states the receiver rebuilds from its own numbers (``mine``),
+    each with the receiver's numbers of its outer and inner parts."""
+    outers = np.asarray([theirs.setdefault(s[2:], len(theirs)) for s in states], dtype=np.int64)
+    inners = np.asarray([theirs.setdefault(s[:2], len(theirs)) for s in states], dtype=np.int64)
+    keys = np.arange(len(states), dtype=np.int64)
+    by_number = {n: part for part, n in theirs.items()}
+    batch = encoder.batch(outers, inners, keys, by_number.__getitem__, by_number.__getitem__, None)
+    _, got_outers, got_inners, got_keys = decoder.decode(batch)
+    assert got_keys.tolist() == keys.tolist()
+    parts = {n: part for part, n in mine.items()}
+    return [
+        (Four(*parts[i], *parts[o]), o, i)
+        for o, i in zip(got_outers.tolist(), got_inners.tolist(), strict=True)
+    ]
 
 
 def _receiver(mine: dict[Any, int]) -> PartsDecoder:
@@ -147,20 +153,22 @@ def test_split_states_arrive_equal_and_renumbered_by_the_receiver(
     mine: dict[Any, int] = {("decoy", i): i for i in range(decoys)}
     encoder, decoder = PartsEncoder(Four((0,), 0, (0,), 0), 2), _receiver(mine)
     for batch in batches:
-        got = _send_parts(encoder, decoder, batch, theirs)
+        got = _send_parts(encoder, decoder, batch, theirs, mine)
         assert [s for s, _, _ in got] == batch
         assert all(_same_shape(a, b) for (a, _, _), b in zip(got, batch, strict=True))
         assert all(o == mine[s[2:]] and i == mine[s[:2]] for s, o, i in got)
     # each distinct part crossed once
-    assert len(decoder.outers) == len({s[2:] for b in batches for s in b})
-    assert len(decoder.inners) == len({s[:2] for b in batches for s in b})
+    assert decoder.parts == len({s[2:] for b in batches for s in b}) + len(
+        {s[:2] for b in batches for s in b}
+    )
 
 
 def test_a_split_channel_that_starts_afresh_still_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transfer, "RESET_AFTER", 3)
     theirs: dict[Any, int] = {}
-    encoder, decoder = PartsEncoder(Four((0,), 0, (0,), 0), 2), _receiver({})
+    mine: dict[Any, int] = {}
+    encoder, decoder = PartsEncoder(Four((0,), 0, (0,), 0), 2), _receiver(mine)
     for round_ in range(6):
         batch = [Four((round_,), i, (i,), round_ % 2) for i in range(3)]
-        assert [s for s, _, _ in _send_parts(encoder, decoder, batch, theirs)] == batch
-    assert len(decoder.outers) < 6 * 3  # the tables were dropped on the way
+        assert [s for s, _, _ in _send_parts(encoder, decoder, batch, theirs, mine)] == batch
+    assert decoder.resets  # the tables were dropped on the way

@@ -22,10 +22,12 @@ from hypothesis import strategies as st
 
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.plan import ASK, COMPUTE, SAME
+from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.state import UNREAD, InnerRead, State
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario
 from tests.machine.test_stateful import systems
+from tests.machine.translated_systems import translated_systems
 
 
 def _resolve(m: Machine, state: State, code: tuple[int, Any, Any]) -> State:
@@ -147,3 +149,16 @@ def test_a_load_makes_a_tree_of_answers() -> None:
     assert len(loaded) == 2  # r1 = 0 and r1 = 5
     plan = m.planner._plans[oid]
     assert plan is not None and plan.nodes[0][0] == ASK and len(plan.nodes[0][2]) == 2
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(translated_systems(), st.booleans())
+def test_plans_give_next_state_on_translated_systems_with_walk_memo(spec: SystemSpec, quiet: bool) -> None:
+    """Translated systems, with quiet lines (outer parts that are mostly TLBs): a probe's
+    walks are answered through the walk memo (walker.py), which asks the plan's oracle
+    each question once, in the order a walk asks it."""
+    options = dataclasses.replace(spec.options, quiet_coherent_lines=quiet)
+    try:
+        _agree(Machine(dataclasses.replace(spec, options=options)), 2000)
+    except ScenarioError as err:  # a quiet line accessed Non-cacheably: refused
+        assert "quiet_coherent_lines" in str(err)
