@@ -262,7 +262,8 @@ class Planner:
         if leaf is None:
             probe = self._fine_probe(spec, state)
             if light:
-                probe = tuple.__new__(State, (*probe[:TLBS], TLB_SLOT, *probe[TLBS + 1 :]))
+                fields: tuple[Any, ...] = probe  # untyped: a compiled build checks a State slice's types
+                probe = tuple.__new__(State, (*fields[:TLBS], TLB_SLOT, *fields[TLBS + 1 :]))
             root, leaf = self._grow(root, segment, probe, state, True)
             if len(fine) >= MEMO_LIMIT:
                 fine.clear()
@@ -457,7 +458,8 @@ class Planner:
         if succ is None:
             return (COMPUTE, step, None)
         try:
-            outer = self.number_outer(succ[self.cut :])  # raises if the outer part holds UNREAD
+            parts: tuple[Any, ...] = succ  # untyped, as in _inner
+            outer = self.number_outer(parts[self.cut :])  # raises if the outer part holds UNREAD
         except (InnerRead, Exception):
             return (COMPUTE, step, None)
         return (kind, outer, None) if kind == SAME else (kind, outer, effect)
@@ -472,7 +474,7 @@ class Planner:
         own: tuple[Any, ...] = probe
         buf_recipe = _recipe(parts[BUFS], own[BUFS], BUFS)
         thread_recipe = _recipe(parts[THREADS], own[THREADS], THREADS)
-        rest = succ[4:]
+        rest = parts[4:]
         if buf_recipe is False or thread_recipe is False:
             return (COMPUTE, step, None)
         if any(isinstance(x, Unread) and x is not TLB_SLOT for x in rest):
