@@ -294,7 +294,10 @@ class Footprints:
 
     def icache(self, pe: int) -> Footprint:
         """IC_FILL and IC_DROP of PE ``pe``'s I-cache (speculative prefetch through the
-        threads' current translations: fetch.py)."""
+        threads' current translations: fetch.py); none without I-caches (mmu.actions
+        lists no such step then, and nothing enables one)."""
+        if not self._icache:
+            return NONE
         bit = 1 << (self._ic0 + pe)
         return Footprint(self._walk_reads | bit, bit)
 
