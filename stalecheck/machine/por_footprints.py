@@ -28,10 +28,13 @@ the VM has a policy: set/way with ``on_setway``, MSR with ``on_sctlr``, DC with
 in advance: such a thread's ``fut`` holds every line and everything code of that
 thread can touch.  A thread that may migrate may use every PE's buffer.  Under the
 translation model each PE's TLB and I-cache are components of their own (fills
-and drops), every step of a CPU thread may walk (any line, any TLB: tables are
-found through descriptors in memory), fill an I-cache, and use or record a
-translation made ahead (``translator``), and a TLBI or IC completing writes every
-TLB, I-cache and thread's translations made ahead.  ``tests/explore/test_por.py``
+and drops), every step of a CPU thread may walk, fill an I-cache, and use or record
+a translation made ahead (``translator``), and a TLBI or IC completing writes every
+TLB, I-cache and thread's translations made ahead.  A walk reads the TLB of its PE
+and the tables its regime can reach through any descriptor value a line may hold
+(``machine/por_walks.py``), not every line; a TLB's fills read those of the regimes
+of the threads that may run on its PE; a thread that fetches (EXEC) still reads any
+line and TLB.  ``tests/explore/test_por.py``
 checks on random systems and bundled variants that steps taken as independent
 commute.
 """
