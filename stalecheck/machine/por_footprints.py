@@ -271,7 +271,9 @@ class Footprints:
         ic = self.all_ic if self._icache else 0  # without I-caches no fetch fills one
         # A fetch reads code from any line (and with I-caches any TLB, as a fill does).
         reads = self._walk_reads if self._icache or self._fetches[t] else self._translate_reads[t]
-        return Footprint(reads | ic | xl, xl | ic)
+        # prune_dead_tlb: the step also drops the TLB entries it made dead (machine/dead_tlb.py)
+        dead = self.all_tlb if self.m.dead_tlb is not None else 0
+        return Footprint(reads | ic | xl, xl | ic | dead)
 
     def _translates_ahead(self, state: State, t: int) -> bool:
         """Whether thread ``t`` may take XLATE steps before its own state changes: an

@@ -21,8 +21,14 @@ has a set/way policy, an SCTLR_EL1 write with an SCTLR policy, a DC with a CMO
 policy (the trap bits may be set later by a policy, so the bits are not
 consulted), and a load, store or DC to a page not yet mapped at stage 2 when the
 VM has a fault policy (pages are only ever added to a VM's stage 2, so a mapped
-page cannot fault again).  Translation (``machine/mmu.py``) walks page tables
-held in lines, so the reduction is off when the scenario uses it.  A bad state
+page cannot fault again).  Under translation (``machine/mmu.py``) an unfinished
+thread bound to a regime keeps live every line its walks, TLB fills, fetches and
+translated accesses may touch (``dead_tlb.Tables.lines_reached``: table lines
+reached from the root through every descriptor value the programs may put there,
+and the lines of every page they may map), plus the lines its fetches name; a
+finished thread translates nothing more.  That bound counts the programs' stores
+only, so the reduction stays off under translation when a VM has a hypervisor
+policy (its stores are code no one sees in advance).  A bad state
 that reads memory (``v.mem``) would see the skipped hardware steps, so
 ``StateView.mem`` refuses to run under the reduction instead of answering wrongly.
 
@@ -58,6 +64,8 @@ CTR_EL0.IDC or LoUU=0 (``ifetch.miss_value``), so every line a fetch may reach i
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from stalecheck.machine.access import Access
 from stalecheck.machine.buffer import named_lines
@@ -160,6 +168,7 @@ def _pure_invalidate(instr: Instr, context: Context) -> bool:
 
 
 # Instructions a guest can trap on (stage-2 fault, HCR_EL2.TSW/TVM/TPC/TPU).
+IsVa = Callable[[int, str], bool]
 _MAY_TRAP = (Op.LDR, Op.STR, Op.AWAIT, Op.DC, Op.DCSW, Op.MSR, Op.EXEC, Op.IC, Op.TLBI)
 _NAMES_A_LINE = (Op.LDR, Op.STR, Op.AWAIT, Op.DC, Op.DCSW, Op.IC)
 
@@ -167,11 +176,17 @@ _NAMES_A_LINE = (Op.LDR, Op.STR, Op.AWAIT, Op.DC, Op.DCSW, Op.IC)
 class DeadLines:
     """Which lines may still be touched, as a bitmask per state (``live``)."""
 
-    def __init__(self, m: Layout) -> None:
+    def __init__(self, m: Layout, translated: list[int] | None = None, is_va: IsVa | None = None) -> None:
+        """``translated``: per thread, the lines its translations, walks, TLB fills and
+        fetches may touch while it is unfinished (``dead_tlb.Tables.lines_reached``),
+        with ``is_va`` saying which names are its virtual addresses; None without the
+        translation model."""
         self._m = m
         self.all = (1 << m.nl) - 1
         self._code_bits: dict[int, int] = {}  # interned id -> lines its code names
         self._future: list[tuple[int, ...]] = []  # per thread: lines surely named from pc on
+        self._translated = translated or [0] * len(m.threads)
+        self._is_va = is_va
         self._faults: list[tuple[tuple[int, int], ...]] = []  # per thread: (index, page bit) that may fault
         self._vm: list[int] = []
         for t, spec in enumerate(m.threads):
@@ -182,7 +197,7 @@ class DeadLines:
             program = m.programs[t]
             for index in range(len(program) - 1, -1, -1):
                 instr = m.code[program[index]]
-                bits = self._lines_of(instr)
+                bits = self._lines_of(instr, t)
                 if vm is not None and self.may_run_policy(instr, vm):
                     bits = self.all
                 may_fault = instr.op in (Op.LDR, Op.STR, Op.AWAIT, Op.DC)
@@ -209,10 +224,16 @@ class DeadLines:
             return False  # only a stage-2 fault, checked against the state in ``live``
         return op in _MAY_TRAP
 
-    def _lines_of(self, instr: Instr) -> int:
+    def _lines_of(self, instr: Instr, t: int = -1) -> int:
+        """The lines ``instr`` names (of thread ``t``: its virtual addresses are counted
+        in ``translated``, -1: code of any thread)."""
         if instr.op not in _NAMES_A_LINE or not instr.loc:
+            if instr.op == Op.EXEC and self._is_va is not None and self._m.names_a_line(instr.loc):
+                return 1 << self._m.line_of(instr.loc)  # a fetch reads its line (fetch.py)
             return 0
         m = self._m
+        if t >= 0 and self._is_va is not None and self._is_va(t, instr.loc):
+            return 0  # through the regime: in ``translated`` while the thread is unfinished
         if m.names_a_line(instr.loc):
             return 1 << m.line_of(instr.loc)
         return self.all  # a name we cannot place: assume it may be any line
@@ -232,12 +253,19 @@ class DeadLines:
         mask = self._future[t][pc]
         for ident in hyp:
             mask |= self._code(ident)
+        if self._translated[t] and (hyp or not self._finished_at(t, pc)):
+            mask |= self._translated[t]
         vi = self._vm[t]
         if vi >= 0:
             for index, page_bit in self._faults[t]:
                 if index >= pc and not mapped[vi] & page_bit:
                     return self.all  # a stage-2 fault policy may still run
         return mask
+
+    def _finished_at(self, t: int, pc: int) -> bool:
+        """``Layout.finished`` of thread ``t`` at ``pc`` with no EL2 code to run."""
+        prog = self._m.programs[t]
+        return pc >= len(prog) or self._m.code[prog[pc]].op == Op.END
 
     def live(self, state: State) -> int:
         mask = 0

@@ -166,6 +166,8 @@ class Options:
     setway_program_order: bool = False  # ARMv7 rule; AArch64 needs a DMB/DSB (D7.5.9.15)
     prune_dead_lines: bool = False  # reduction: no hardware steps on lines nobody touches again
     quiet_coherent_lines: bool = False  # skip spontaneous steps on cacheable-only lines (reduce.py)
+    # reduction: no fill of TLB entries no remaining translation can use, dropped at once (dead_tlb.py)
+    prune_dead_tlb: bool = True
     weak_ordering: bool = True  # out-of-order execution inside a PE (machine/ordering.py)
     record_executions: bool = False  # litmus counts: record read-from and coherence order (machine/rfco.py)
 

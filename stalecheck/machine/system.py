@@ -29,6 +29,7 @@ from stalecheck.explore.fingerprint import digest64
 from stalecheck.machine import atomic, buffer, caches, hardware
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
+from stalecheck.machine.dead_tlb import DeadTlb, Tables
 from stalecheck.machine.describe import describe
 from stalecheck.machine.execute import Execute
 from stalecheck.machine.hardware import Hardware, Inner
@@ -41,7 +42,7 @@ from stalecheck.machine.plan import FINE_BUFFER, FINE_THREAD, Asker, Code, FineS
 from stalecheck.machine.reduction import DeadLines, quiet_lines
 from stalecheck.machine.regimes import Regimes
 from stalecheck.machine.rfco import RfCo
-from stalecheck.machine.spec import Context, SystemSpec, TrapContext
+from stalecheck.machine.spec import Context, SystemSpec, TrapContext, VMSpec
 from stalecheck.machine.state import (
     SCTLR_C,
     SCTLR_I,
@@ -60,8 +61,12 @@ from stalecheck.machine.steps import (
     EARLY,
     EXEC,
     FILL,
+    IC_DROP,
+    IC_FILL,
     MIGRATE,
     SYSREG,
+    TLB_DROP,
+    TLB_FILL,
     WRITE_BACK,
     Step,
     StepKind,
@@ -74,6 +79,10 @@ _new_state = tuple.__new__
 _MEMO_LIMIT = 1 << 18  # entries of a per-variant memo before it starts afresh (bounds its memory)
 assert State._fields[:2] == ("mem", "copies")  # relied on by next_state's hardware steps
 _CACHE_STEPS = frozenset((DROP, FILL, WRITE_BACK))
+_TLB_CHANGING = frozenset((COMPLETE, TLB_DROP, TLB_FILL))  # steps whose own effect may remove TLB entries
+# Steps that change neither the threads nor the migration count, so no TLB entry dies in
+# them (dead_tlb.py: liveness is a function of those two).
+_KEEP_LIVENESS = frozenset((DROP, FILL, WRITE_BACK, TLB_FILL, TLB_DROP, IC_FILL, IC_DROP))
 SPLIT_AT = 2  # a state's first fields that cache steps change (``Machine.expand``, explore/split.py)
 
 
@@ -102,6 +111,10 @@ class Machine:
         regimes = Regimes(lay, spec.xlate) if spec.xlate is not None else None
         self.traps = Traps(lay, self.access, regimes)
         self.mmu = Mmu(lay, regimes, self.access, self.traps) if regimes is not None else None
+        # Dead TLB entries (machine/dead_tlb.py): not filled, and dropped by the step that kills them.
+        self.dead_tlb: DeadTlb | None = None
+        if self.mmu is not None and regimes is not None and spec.options.prune_dead_tlb:
+            self.dead_tlb = self.mmu.dead_tlb = DeadTlb(lay, regimes, self.traps, spec.options.max_migrations)
         if regimes is not None:
             for t in spec.threads:
                 lay.check_thread(t, regimes.is_va)
@@ -113,9 +126,9 @@ class Machine:
             self.execute.tracker = self.completion.tracker = RfCo(lay, self.execute)
         self.cache_steps = Hardware(lay, self.access)
         self.inner_keys = self.cache_steps.inner_keys  # explore/split.py
-        # Optional reductions (machine/reduction.py); page-table walks read lines, so
-        # the dead-lines one is off with the translation model.
-        self.dead_lines = DeadLines(lay) if spec.options.prune_dead_lines and self.mmu is None else None
+        # Optional reductions (machine/reduction.py); under translation the dead-lines one
+        # counts what walks may read, bounded by the programs' stores (no policies).
+        self.dead_lines = self._dead_lines(regimes) if spec.options.prune_dead_lines else None
         self.access.dma.relax_loads(self.execute.windows)  # ISH barriers, DMA-written data
         self.quiet = quiet_lines(lay, self.access)
         self.access.quiet = self.quiet
@@ -138,10 +151,27 @@ class Machine:
         askers: list[Asker] = [self.access]
         if self.mmu is not None:
             askers.append(self.mmu.walker)
-        self.planner = Planner(self, self._segments(), self._fine_specs(), askers)
+        segments = self._segments()
+        outer_after = (len(segments) - 1, self.mmu.outer_after) if self.mmu is not None else None
+        self.planner = Planner(self, segments, self._fine_specs(), askers, self.mmu is not None, outer_after)
         self.outer_keys = self.planner.outer_keys
         self.outer_list = self.planner.outer_list
         self.number_outer = self.planner.number_outer
+
+    def _dead_lines(self, regimes: Regimes | None) -> DeadLines | None:
+        """The dead-lines reduction (reduction.py), with what translation may touch."""
+        lay = self.layout
+        if regimes is None:
+            return DeadLines(lay)
+        if any(_has_policy(vm) for vm in lay.vms):
+            return None  # a policy's stores may put descriptors no program writes
+        tables = self.dead_tlb.tables if self.dead_tlb is not None else Tables(lay, regimes)
+        translated: list[int] = []
+        for t in range(len(lay.threads)):
+            rid = regimes.thread_rid[t]
+            reach = tables.lines_reached(rid) if rid >= 0 else 0
+            translated.append((1 << lay.nl) - 1 if reach is None else reach)
+        return DeadLines(lay, translated, regimes.is_va)
 
     # ---- names ---------------------------------------------------------------------
 
@@ -189,6 +219,11 @@ class Machine:
         """Whether the dead-lines reduction skips hardware steps (memory is then not exact)."""
         return self.dead_lines is not None
 
+    @property
+    def tlbs_pruned(self) -> bool:
+        """Whether the dead-TLB reduction drops entries (TLB contents are then not exact)."""
+        return self.dead_tlb is not None
+
     # ---- questions about a state ----------------------------------------------------------
 
     def finished(self, state: State, t: int) -> bool:
@@ -233,7 +268,10 @@ class Machine:
             events=0,
             migrations=0,
         )
-        return self.mmu.init(state) if self.mmu is not None else state
+        if self.mmu is None:
+            return state
+        state = self.mmu.init(state)
+        return self.dead_tlb.drop(state) if self.dead_tlb is not None else state
 
     def fingerprint(self, state: State) -> int:
         """A 64-bit digest for searches that store digests (``explore.fingerprint``).
@@ -270,7 +308,20 @@ class Machine:
         self.layout.adopt_code(tables)
 
     def describe(self, before: State, step: Step, after: State) -> StepRecord:
-        return describe(self, before, step, after)
+        rec = describe(self, before, step, after)
+        if self.dead_tlb is None or self.mmu_text is None or step[0] in _TLB_CHANGING:
+            return rec
+        # prune_dead_tlb folded drops into this step (machine/dead_tlb.py): say so
+        dropped = [
+            f"PE{pe}'s TLB drops "
+            + ", ".join(self.mmu_text.entry_text(*entry) for entry in old if entry not in new)
+            for pe, (old, new) in enumerate(zip(before.tlbs, after.tlbs, strict=True))
+            if old != new
+        ]
+        if not dropped:
+            return rec
+        text = f"{rec.effect.text}; then {'; '.join(dropped)}: no translation still to come can use them"
+        return rec._replace(effect=rec.effect._replace(text=text))
 
     def is_bad(self, state: State) -> bool:
         """The scenario's bad-state predicate.  Speed: most transitions (cache steps,
@@ -420,6 +471,12 @@ class Machine:
         return tuple(out)
 
     def next_state(self, state: State, step: Step) -> State:
+        if self.dead_tlb is not None and step[0] not in _KEEP_LIVENESS:
+            # the step's effect, then the drops of the TLB entries it made dead (dead_tlb.py)
+            return self.dead_tlb.drop(self._next_state(state, step))
+        return self._next_state(state, step)
+
+    def _next_state(self, state: State, step: Step) -> State:
         kind = step[0]
         if kind == EXEC:
             return self._execute(state, step[1], step[2])
@@ -442,6 +499,12 @@ class Machine:
         if self.mmu is not None:
             return self.mmu.next_state(state, step)
         raise AssertionError(f"unknown step {step}")
+
+
+def _has_policy(vm: VMSpec) -> bool:
+    """Whether a VM runs hypervisor code on a trap or a vCPU load (spec.VMSpec)."""
+    policies = (vm.on_stage2_fault, vm.on_setway, vm.on_sctlr, vm.on_cmo, vm.on_mmio, vm.on_vcpu_load)
+    return any(p is not None for p in policies)
 
 
 __all__ = [

@@ -44,6 +44,11 @@ class Machine(Protocol):
 
     def tlb_entries(self, state: State, pe: int) -> list[str]: ...
 
+    @property
+    def tlbs_pruned(self) -> bool:
+        """Whether the dead-TLB reduction drops entries (TLB contents are then not exact)."""
+        ...
+
     def icache_entries(self, state: State, pe: int) -> list[tuple[str, int]]: ...
 
 
@@ -111,6 +116,11 @@ class StateView:
     def tlb(self, pe: int) -> list[str]:
         """PE ``pe``'s TLB entries as ``regime:VA -> page (type)`` or ``-> fault`` text."""
         self._exact(f"a TLB (v.tlb({pe}))", None)
+        if self._m.tlbs_pruned:
+            raise ScenarioError(
+                f"the bad state reads a TLB (v.tlb({pe})), whose entries the prune_dead_tlb reduction "
+                "drops once no translation can use them; turn it off for this scenario"
+            )
         return self._m.tlb_entries(self._s, pe)
 
     def icache(self, pe: int) -> list[tuple[str, int]]:

@@ -73,8 +73,11 @@ def test_printed_assumptions_match_the_explored_configuration(scenario: str, var
     assert bool(quiet) == bool(m.quiet)
     for line in m.quiet:
         assert m.lines[line].name in quiet[0]
-    assert any("lines no program, policy or buffer touches again" in a for a in printed) == (
+    assert any("lines no program, policy, buffer or page-table walk touches again" in a for a in printed) == (
         m.dead_lines is not None
+    )
+    assert any("no TLB fill of an entry no remaining translation" in a for a in printed) == (
+        m.dead_tlb is not None
     )
     assert any("FEAT_ETS2" in a for a in printed) == (m.mmu is not None)
 

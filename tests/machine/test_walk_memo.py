@@ -68,6 +68,8 @@ def test_memoized_walks_give_what_walking_gives_on_random_systems(spec: SystemSp
 
 def test_a_guest_with_quiet_lines_replays_its_trees() -> None:
     spec = _with_quiet(guest_system(["STR X, 1"], "wb", "wb", "wb", 2, False), True)
+    # the space as measured before prune_dead_tlb (on by default) made it smaller
+    spec = dataclasses.replace(spec, options=dataclasses.replace(spec.options, prune_dead_tlb=False))
     assert _agree(spec, 3000) >= 200
 
 
