@@ -29,19 +29,19 @@ the transitions change the threads (an instruction), about half of those land on
 other worker of two (97,000 states sent, a tenth of the transitions, once the sender has
 dropped the duplicates within a level), and most states they carry are
 duplicates the owner already has (the same state reached by a cache step from a state it
-owns).  The owner needs the state itself to say so (a fingerprint could collide, and
-``unreachable`` must stay a proof), so each is sent, as codes (``explore.transfer``):
-for the split store, a rest numbered per channel (97,000 states crossed with 1,800
-distinct rests on 3x1, each rest once) and the sender's number of the memory and copies,
-which the owner renumbers once per channel by comparing them; for whole states, each
-distinct field value once and a row of small ints per state.  The sender drops the
-duplicates within a level.
+owns: 95% on the 2x2 case).  The owner needs the state itself to say so (a fingerprint
+could collide, and ``unreachable`` must stay a proof), so each is sent, as codes
+(``explore.transfer``): for the split store, the sender's numbers of its two parts in
+NumPy arrays, each part crossing once per channel, which the owner renumbers by
+comparing them and maps with arrays, finding the duplicates by sorting (no Python
+operation per state); for whole states, each distinct field value once and a row of
+small ints per state.  The sender drops the duplicates within a level.
 
 Transport: ``LocalWorkers`` forks N processes joined by pipes (the model is inherited,
 never pickled); ``DaskWorkers`` runs the same partition objects as dask actors on
 a ``distributed`` cluster, the engine ``stress`` uses, so one search spans machines.
 Every round trip goes through the coordinator (a star), which keeps the workers
-independent of each other's addresses; it only forwards bytes (1.9 MB in all on the
+independent of each other's addresses; it only forwards bytes (1.8 MB in all on the
 3x1 benchmark), two round trips per BFS level (three when a worker lends).
 """
 

@@ -80,6 +80,10 @@ class SplitPartition:
         self.sorted_keys: Keys = np.zeros(0, dtype=np.int64)
         self.cpu: list[float] = []  # CPU seconds of each call (``call_cpu``)
         self.counters = dict.fromkeys(("sent", "bytes_sent", "received", "received_new", "lent"), 0)
+        # the parts of the states expanded here: how many plans (by outer part) and cache-step
+        # memos (by inner part) this worker built, against one process (``traffic``)
+        self.expanded_outers: set[int] = set()
+        self.expanded_inners: set[int] = set()
         init = self.model.initial_state()
         self.init = init
         inner_keys: dict[tuple[Any, ...], int] = self.model.inner_keys
@@ -180,6 +184,8 @@ class SplitPartition:
         for lender, batch in enumerate(borrowed):
             if batch:
                 transitions += self._expand_borrowed(lender, batch, outgoing)
+        self.expanded_outers.update(self.state_outers)
+        self.expanded_inners.update(self.state_inners)
         me = self.index
         shared = self._shared()
         batches = [b""] * self.workers
@@ -325,6 +331,7 @@ class SplitPartition:
                 if shared is not None:
                     self.model.adopt_tables(shared)
                 arrived.append((outer_numbers, inner_numbers, their_keys))
+                self.counters["received"] += len(their_keys)
         keys = np.asarray(self.keys, dtype=np.int64)
         if arrived:
             keys = self._take(arrived, keys)
@@ -351,7 +358,6 @@ class SplitPartition:
         outer_numbers = np.concatenate([a[0] for a in arrived])
         pairs = outer_numbers << PAIR | np.concatenate([a[1] for a in arrived])
         their_keys = np.concatenate([a[2] for a in arrived])
-        self.counters["received"] += len(pairs)
         # one per state, with its smallest key (several workers may have sent it)
         order = np.lexsort((their_keys, pairs))
         pairs, their_keys = pairs[order], their_keys[order]
@@ -418,9 +424,13 @@ class SplitPartition:
         return self.cpu
 
     def traffic(self) -> dict[str, int]:
-        """What crossed: successors sent and bytes (lent states included), successors
-        received and how many of them were new here, states lent."""
-        return dict(self.counters)
+        """What crossed: successors sent, bytes sent (lent states included), successors
+        received, the new states among them and among the successors of borrowed states
+        owned here, states lent; and the distinct outer
+        and inner parts of the states expanded here (each worker builds the plans and
+        cache-step memos of its own: ``machine/plan.py``, ``machine/hardware.py``)."""
+        outers, inners = len(self.expanded_outers), len(self.expanded_inners)
+        return {**self.counters, "outer_parts_expanded": outers, "inner_parts_expanded": inners}
 
 
 def _pick(items: list[Any], order: Keys) -> list[Any]:

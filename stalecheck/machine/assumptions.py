@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from stalecheck.machine import shareability
 from stalecheck.machine.hierarchy import Hierarchy
-from stalecheck.machine.mmu import xlate_assumptions
+from stalecheck.machine.mmu import translated_type_gap, xlate_assumptions
 from stalecheck.machine.spec import HCR, Context
 
 if TYPE_CHECKING:
@@ -131,6 +131,9 @@ def assumptions(machine: Machine) -> list[str]:
                 "reduction: no TLB fill of an entry no remaining translation, walk or prefetch can use, "
                 "and such entries dropped at once (an unlocked TLB entry need not remain in a TLB, D8.16.2)"
             )
+        gap = translated_type_gap(machine.layout)
+        if gap is not None:
+            out.append(gap)
         if o.weak_ordering:
             out.append(WEAK_TRANSLATION)
     start = machine.initial_state().hcr

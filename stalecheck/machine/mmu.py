@@ -48,6 +48,7 @@ from stalecheck.machine.state import (
 from stalecheck.machine.steps import IC_DROP, IC_FILL, TLB_DROP, TLB_FILL, XLATE, Step
 from stalecheck.machine.sysregs import synchronise
 from stalecheck.machine.translation import (
+    VALID,
     XlateSpec,
     desc_oa,
     desc_type,
@@ -61,6 +62,8 @@ from stalecheck.machine.traps import ACCESS_KIND, Traps
 from stalecheck.machine.walker import Walker
 
 _TLBS = State._fields.index("tlbs")
+_TLB_STEPS = (TLB_FILL, TLB_DROP)
+TLB_STEPS_LIMIT = 1 << 16  # entries of the memo of TLB fills and drops before it starts afresh
 
 
 class Mmu:
@@ -73,6 +76,7 @@ class Mmu:
         self.access = access
         self.traps = traps
         self.walker = Walker(layout, regimes, access)
+        self._tlb_steps: dict[tuple[tlb.Tlb, Step], tlb.Tlb] = {}  # (a PE's TLB, step) -> its TLB after
         self.fetcher = Fetch(layout, regimes, self.walker, access)
         self.icache = regimes.icache
         self.dead_tlb: DeadTlb | None = None  # set by the machine with prune_dead_tlb (dead_tlb.py)
@@ -413,9 +417,36 @@ class Mmu:
                 steps.extend((IC_DROP, pe, i) for i in range(len(state.icaches[pe])))
         return steps
 
+    def tlbs_after(self, tlbs: tuple[tlb.Tlb, ...], step: Step) -> tuple[tlb.Tlb, ...]:
+        """Every PE's TLB after a TLB_FILL or TLB_DROP (memoized by the PE's TLB and step)."""
+        pe = step[1]
+        memo_key = (tlbs[pe], step)
+        changed = self._tlb_steps.get(memo_key)
+        if changed is None:
+            if step[0] == TLB_FILL:
+                _, _, rid, key, result = step
+                changed = tlb.fill(tlbs[pe], rid, key, result)
+            else:
+                changed = tlb.drop(tlbs[pe], step[2])
+            if len(self._tlb_steps) >= TLB_STEPS_LIMIT:
+                self._tlb_steps.clear()
+            self._tlb_steps[memo_key] = changed
+        return (*tlbs[:pe], changed, *tlbs[pe + 1 :])
+
+    def outer_after(self, state: State, step: Step, cut: int) -> tuple[object, ...] | None:
+        """``next_state(state, step)[cut:]`` for a TLB fill or drop, which leaves every
+        field before ``TLBS`` alone (plan.py numbers it without building the State);
+        None for other steps."""
+        if step[0] not in _TLB_STEPS:
+            return None
+        return (*state[cut:_TLBS], self.tlbs_after(state.tlbs, step), *state[_TLBS + 1 :])
+
     def next_state(self, state: State, step: Step) -> State:
-        lay = self.layout
         kind = step[0]
+        if kind in _TLB_STEPS:  # most steps of a translated search: the State built directly
+            new_tlbs = self.tlbs_after(state.tlbs, step)
+            return tuple.__new__(State, (*state[:_TLBS], new_tlbs, *state[_TLBS + 1 :]))
+        lay = self.layout
         if kind == XLATE:
             _, t, pc, choice = step
             instr = lay.code[lay.programs[t][pc]]
@@ -430,16 +461,6 @@ class Mmu:
             th = state.threads[t]
             th = th._replace(early=tuple(sorted((*th.early, (pc, result)))))
             return with_thread(state, t, th)
-        if kind == TLB_FILL:  # most steps of a translated search: the State built directly
-            _, pe, rid, key, result = step
-            tlbs = state.tlbs
-            filled = (*tlbs[:pe], tlb.fill(tlbs[pe], rid, key, result), *tlbs[pe + 1 :])
-            return tuple.__new__(State, (*state[:_TLBS], filled, *state[_TLBS + 1 :]))
-        if kind == TLB_DROP:
-            _, pe, index = step
-            tlbs = state.tlbs
-            dropped = (*tlbs[:pe], tlb.drop(tlbs[pe], index), *tlbs[pe + 1 :])
-            return tuple.__new__(State, (*state[:_TLBS], dropped, *state[_TLBS + 1 :]))
         if kind == IC_FILL:
             _, pe, tag, line, cacheable = step
             return self.fetcher.prefetch(state, pe, tag, line, bool(cacheable))
@@ -448,6 +469,44 @@ class Mmu:
             ics = state.icaches
             return state._replace(icaches=(*ics[:pe], ifetch.drop(ics[pe], index), *ics[pe + 1 :]))
         raise AssertionError(f"unknown step {step}")
+
+
+def translated_type_gap(lay: Layout) -> str | None:
+    """The printed assumption where a scenario may meet what the translated paths leave
+    out: the cacheability of a translated access or walk comes from its descriptors
+    (both stages combined) and the regime's walk attribute alone, so SCTLR_EL1.C=0 and
+    HCR_EL2.CD/DC (D7.5.5: also "all accesses to the EL1&0 stage 1 [stage 2]
+    translation tables are Non-cacheable") and the stage-2 attributes of a stage-1
+    table page (D8.6.3, D8.2 R_XGXKR) do not make them Non-cacheable.  Where they
+    could apply the model is stronger than the architecture: said so, never silent."""
+    xlate = lay.spec.xlate
+    if xlate is None:
+        return None
+    why: list[str] = []
+    translated = set(xlate.thread_regime)
+    for t, spec in enumerate(lay.threads):
+        if spec.name not in translated:
+            continue
+        ops = {lay.code[i].op for i in lay.programs[t]}
+        vm = lay.vms[lay.vm_index[spec.vm]] if spec.context == Context.GUEST else None
+        if not spec.sctlr[1] or Op.MSR in ops or (vm is not None and vm.on_sctlr is not None):
+            why.append(f"{spec.name} may run with SCTLR_EL1.C=0")
+        if vm is not None and (vm.hcr.CD or vm.hcr.DC or Op.HCR in ops):
+            why.append(f"{spec.name}'s VM may set HCR_EL2.CD/DC")
+    two_stage = any(r.s2 for r in xlate.regimes)
+    words = {*lay.spec.init.values(), *(e.desc for e in xlate.tlb_init)}
+    words.update(lay.code[i].value for prog in lay.programs for i in prog if lay.code[i].op == Op.STR)
+    if two_stage and any(w > 0 and w & VALID and not desc_type(w).cacheable for w in words):
+        why.append("a stage-1 table page may be mapped Non-cacheable at stage 2")
+    if not why:
+        return None
+    return (
+        "Model: translated accesses and walks take their cacheability from the descriptors "
+        "and the regime's walk attribute only, not from SCTLR_EL1.C=0, HCR_EL2.CD/DC (D7.5.5) "
+        "or a table page's stage-2 attributes (D8.6.3): stronger than the architecture here ("
+        + "; ".join(dict.fromkeys(why))
+        + ")"
+    )
 
 
 def xlate_assumptions(s: XlateSpec) -> list[str]:

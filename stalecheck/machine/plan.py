@@ -95,6 +95,7 @@ class _Plan:
 
 
 _ONCE = _Plan([], None, None)  # the outer part was met once: no plan yet
+_TWICE = _Plan([], None, None)  # twice (with translation): a plan from the third state on
 
 
 class Slot(Unread):
@@ -112,6 +113,9 @@ class Slot(Unread):
 BUFS = State._fields.index("bufs")
 THREADS = State._fields.index("threads")
 assert (BUFS, THREADS) == (2, 3)  # the outer part starts with them (Planner._materialize)
+TLBS = State._fields.index("tlbs")
+_REST_TLBS = TLBS - 4  # its place in a template's ``rest`` (``state[4:]``)
+TLB_SLOT = Slot(TLBS, 0)  # the TLBs in a fine probe keyed without them (``Planner._direct``)
 
 # What a fine plan keys a segment by: one thread (with its PE's buffer), or one PE's buffer.
 FineSpec = tuple[int, int]
@@ -127,6 +131,8 @@ class Planner:
         segments: Sequence[Segment | None],
         fine: Sequence[FineSpec | None],
         askers: Sequence[Asker],
+        light: bool = False,
+        outer_after: tuple[int, Callable[[State, Step, int], tuple[Any, ...] | None]] | None = None,
     ) -> None:
         self.m = machine
         self.askers = askers  # where the machine's reads of memory and copies ask a probe's oracle
@@ -137,6 +143,14 @@ class Planner:
         self.outer_list: list[tuple[Any, ...]] = []
         self._plans: list[_Plan | None] = []  # None: never met
         self._fine: dict[tuple[Any, ...], Node] = {}
+        # Fine plans keyed without the TLBs first (``_direct``): a translated search meets
+        # few threads, buffers and registers but many TLB contents, and most steps never
+        # look at a TLB.  Only for machines with translation (``tlbs`` is () otherwise).
+        self.light = light
+        # (segment index, function): the outer part a step of that segment leads to when it
+        # leaves memory and copies alone and the function knows it (TLB fills and drops,
+        # mmu.py): ``_direct`` numbers it, so the search builds no State to compare.
+        self.outer_after = outer_after
         self._slots: tuple[tuple[Slot, ...], tuple[Slot, ...]] | None = None
         self._questions: dict[Query, int] = {}
         self._question_list: list[Query] = []
@@ -158,11 +172,14 @@ class Planner:
         """The successors of ``state`` (inner number ``own``, outer number ``oid``), one
         code per step of ``Machine.actions``, in its order."""
         plan = self._plans[oid]
-        if plan is None or plan is _ONCE:
-            if plan is None:
+        if plan is None or plan is _ONCE or plan is _TWICE:
+            if plan is None or (plan is _ONCE and self.light):
                 # The first state with this outer part.  Some variants meet each outer part
-                # once (no cache steps): a plan of it would cost more than it saves.
-                self._plans[oid] = _ONCE
+                # once (no cache steps): a plan of it would cost more than it saves.  With
+                # translation, the second too: a translated search with quiet lines meets
+                # most outer parts about twice (TLB contents vary far more than memory and
+                # copies), and a plan costs several direct expansions.
+                self._plans[oid] = _ONCE if plan is None else _TWICE
                 return self._direct(state, own)
             plan = self._plans[oid] = self._plan(state, oid)
         out: list[Code] = []
@@ -201,7 +218,6 @@ class Planner:
         threads and buffers are ``Slot``s in its probe), each PE's completions likewise by
         its buffer; the cache steps by inner part; the rest computed."""
         out: list[Code] = []
-        fine = self._fine
         for index, segment in enumerate(self.segments):
             if segment is None:
                 live = self.m.live(state)
@@ -214,24 +230,56 @@ class Planner:
                 kind, which = spec
                 if kind == FINE_THREAD:
                     th = state.threads[which]
-                    key: tuple[Any, ...] = (index, th, state.bufs[th.pe] if th.pe >= 0 else None, state[4:])
+                    base: tuple[Any, ...] = (index, th, state.bufs[th.pe] if th.pe >= 0 else None)
                 else:
-                    key = (index, state.bufs[which], state[4:])
-                root = fine.get(key)
-                if root is not None:
-                    leaf = self._walk(root, state, own)
-                if leaf is None:
-                    root, leaf = self._grow(root, segment, self._fine_probe(spec, state), state, True)
-                    if len(fine) >= MEMO_LIMIT:
-                        fine.clear()
-                    fine[key] = root
+                    base = (index, state.bufs[which])
+                if self.light:  # first without the TLBs: a leaf that read them is DYNAMIC
+                    light = (*base, state[4:TLBS], state[TLBS + 1 :])
+                    leaf = self._fine_leaf(light, segment, spec, state, own, True)
+                if leaf is None or leaf[0] == DYNAMIC:
+                    leaf = self._fine_leaf((*base, state[4:]), segment, spec, state, own, False)
             if leaf is None or leaf[0] == DYNAMIC:
                 steps: list[Step] = []
                 segment(state, steps)
-                out += [(COMPUTE, step, None) for step in steps]
+                if self.outer_after is not None and index == self.outer_after[0]:
+                    self._outer_codes(state, steps, self.outer_after[1], out)
+                else:
+                    out += [(COMPUTE, step, None) for step in steps]
             else:
                 self._materialize(leaf[1], state, own, out)
         return out
+
+    def _outer_codes(
+        self,
+        state: State,
+        steps: list[Step],
+        outer_after: Callable[[State, Step, int], tuple[Any, ...] | None],
+        out: list[Code],
+    ) -> None:
+        """The codes of ``steps``: SAME with the outer number where ``outer_after`` knows
+        the outer part, else COMPUTE."""
+        number, cut = self.number_outer, self.cut
+        for step in steps:
+            outer = outer_after(state, step, cut)
+            out.append((COMPUTE, step, None) if outer is None else (SAME, number(outer), None))
+
+    def _fine_leaf(
+        self, key: tuple[Any, ...], segment: Segment, spec: FineSpec, state: State, own: int, light: bool
+    ) -> Node:
+        """The leaf of ``state`` in the fine tree of ``key`` (grown if need be); ``light``:
+        the tree is keyed without the TLBs, and its probe's TLBs refuse every use."""
+        fine = self._fine
+        root = fine.get(key)
+        leaf = None if root is None else self._walk(root, state, own)
+        if leaf is None:
+            probe = self._fine_probe(spec, state)
+            if light:
+                probe = tuple.__new__(State, (*probe[:TLBS], TLB_SLOT, *probe[TLBS + 1 :]))
+            root, leaf = self._grow(root, segment, probe, state, True)
+            if len(fine) >= MEMO_LIMIT:
+                fine.clear()
+            fine[key] = root
+        return leaf
 
     def _materialize(self, templates: tuple[Code, ...], state: State, own: int, out: list[Code]) -> None:
         """Append the codes of a fine leaf's successors of ``state``: its threads and
@@ -244,6 +292,8 @@ class Planner:
             buf_recipe, thread_recipe, rest = recipe
             bufs = state.bufs if buf_recipe is None else _fill(buf_recipe, state.bufs)
             threads = state.threads if thread_recipe is None else _fill(thread_recipe, state.threads)
+            if rest[_REST_TLBS] is TLB_SLOT:  # left as they were: the state's own
+                rest = (*rest[:_REST_TLBS], state.tlbs, *rest[_REST_TLBS + 1 :])
             oid = number((bufs, threads, *rest))
             if kind == SAME:
                 out.append((SAME, oid, None))
@@ -432,7 +482,11 @@ class Planner:
         buf_recipe = _recipe(succ.bufs, probe.bufs, BUFS)
         thread_recipe = _recipe(succ.threads, probe.threads, THREADS)
         rest = succ[4:]
-        if buf_recipe is False or thread_recipe is False or any(isinstance(x, Unread) for x in rest):
+        if buf_recipe is False or thread_recipe is False:
+            return (COMPUTE, step, None)
+        if any(isinstance(x, Unread) and x is not TLB_SLOT for x in rest):
+            return (COMPUTE, step, None)
+        if any(x is TLB_SLOT for i, x in enumerate(rest) if i != _REST_TLBS):
             return (COMPUTE, step, None)
         return (kind, (buf_recipe, thread_recipe, rest), effect)
 

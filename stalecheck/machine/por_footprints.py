@@ -40,10 +40,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from stalecheck.explore.reduced import RestartSearch
 from stalecheck.machine.buffer import loads_blocked, named_lines
 from stalecheck.machine.isa import ACQUIRE, ACQUIRE_PC, Instr
 from stalecheck.machine.ordering import REORDERABLE, Window
 from stalecheck.machine.paths import AMO_AL, RMW_READ
+from stalecheck.machine.por_walks import LineValues, WalkLines, check_policy_code, declared_stores
 from stalecheck.machine.spec import Context, VMSpec
 from stalecheck.machine.state import IC_ENTRY, TLBI_ENTRY, State
 from stalecheck.machine.system import Machine
@@ -124,17 +126,44 @@ class Footprints:
         self.all_xl = ((1 << nt) - 1) << self._xl0
         all_ctx = ((1 << nt) - 1) << self._ctx0
         all_vm = ((1 << len(lay.vms)) - 1) << self._vm0
-        # What a walk, a TLB fill or an I-cache fill may read: any line (tables are found
-        # through descriptors in memory, the walker is an observer of its own: walker.py),
-        # every TLB, which threads run where and how (ctx), the VMs' HCR_EL2 and stage 2.
+        self.all_lines = (1 << nl) - 1
+        # What an I-cache fill may read: any line (code, and tables found through
+        # descriptors in memory; the walker is an observer of its own: walker.py), every
+        # TLB, which threads run where and how (ctx), the VMs' HCR_EL2 and stage 2.
         self._walk_reads = (1 << nl) - 1 | self.all_tlb | all_ctx | all_vm
         self.all_bufs = ((1 << n_pes) - 1) << self._buf0  # every PE's appends
+        # A translation or a TLB fill reads less: the tables its regime's walks can reach
+        # (machine/por_walks.py), the TLB of its PE (D8.16: each PE's TLB is its own), and
+        # the context of the threads that may run on that PE (walker.tlb_candidates: the
+        # regimes of the threads there, while not finished).
+        self._pes = tuple(
+            0 if spec.context == Context.DEVICE else (((1 << n_pes) - 1) if spec.migratable else 1 << spec.pe)
+            for spec in lay.threads
+        )
+        self._translate_reads: list[int] = []  # per thread
+        self._fetches = tuple(any(lay.code[i].op == "EXEC" for i in prog) for prog in lay.programs)
+        self._tlb_reads: list[int] = [1 << (self._tlb0 + pe) | all_vm for pe in range(n_pes)]
+        self.walk_bounds: WalkLines | None = None
+        if machine.mmu is not None:
+            rg = machine.mmu.regimes
+            self.walk_bounds = WalkLines(lay, rg, LineValues(lay, machine.initial_state().mem))
+            for t in range(nt):
+                rid = rg.thread_rid[t]
+                lines = self.walk_bounds.regime(rid) if rid >= 0 else self.all_lines
+                pes = self._pes[t]
+                sharing = sum(1 << (self._ctx0 + u) for u in range(nt) if self._pes[u] & pes)
+                tlbs = sum(1 << (self._tlb0 + pe) for pe in range(n_pes) if pes >> pe & 1)
+                self._translate_reads.append(lines | tlbs | sharing | all_vm)
+                for pe in range(n_pes):
+                    if pes >> pe & 1:  # a thread without a regime has no TLB entries filled
+                        self._tlb_reads[pe] |= (lines if rid >= 0 else 0) | 1 << (self._ctx0 + t)
         self.all_bufc = ((1 << n_pes) - 1) << self._bufc0  # every PE's completions
         self.all_bufm = ((1 << n_pes) - 1) << self._bufm0
-        self.all_lines = (1 << nl) - 1
         self._dead = machine.dead_lines is not None
         self._all_live = (self.everything >> self._live0) << self._live0 if self._dead else 0
         self._instr_cache: dict[tuple[int, int], Instruction] = {}
+        self._declared = tuple(declared_stores(vm) for vm in lay.vms)
+        self._checked: set[int] = set()  # hypervisor code checked against its declared stores
         self._weak = machine.spec.options.weak_ordering
         self._migratable = tuple(spec.migratable for spec in lay.threads)
         self._max_migr = machine.spec.options.max_migrations
@@ -230,14 +259,18 @@ class Footprints:
         or ahead as an XLATE step) walks tables through the TLB, may fill the I-cache,
         records or uses ``early`` results (``xl``), reads its buffer (FEAT_ETS2 asks
         whether stores are pending: mmu._ets2_results), and may take a stage-1 or
-        stage-2 fault (its context).  Conservative: every line, TLB and I-cache."""
+        stage-2 fault (its context).  Its walks read the tables its regime can reach
+        (``machine/por_walks.py``) and the TLB of its PE (every PE's if it migrates); a
+        thread that fetches (EXEC) reads any line, TLB and I-cache."""
         if not self._xlate or self.m.layout.threads[t].context == Context.DEVICE:
             return NONE
         xl = 1 << (self._xl0 + t)
         ic = self.all_ic if self._icache else 0  # without I-caches no fetch fills one
+        # A fetch reads code from any line (and with I-caches any TLB, as a fill does).
+        reads = self._walk_reads if self._icache or self._fetches[t] else self._translate_reads[t]
         # prune_dead_tlb: the step also drops the TLB entries it made dead (machine/dead_tlb.py)
         dead = self.all_tlb if self.m.dead_tlb is not None else 0
-        return Footprint(self._walk_reads | ic | xl, xl | ic | dead)
+        return Footprint(reads | ic | xl, xl | ic | dead)
 
     def _translates_ahead(self, state: State, t: int) -> bool:
         """Whether thread ``t`` may take XLATE steps before its own state changes: an
@@ -255,10 +288,11 @@ class Footprints:
         return mmu is not None and (instr.op == "EXEC" or mmu.handles(t, instr))
 
     def tlb(self, pe: int) -> Footprint:
-        """TLB_FILL and TLB_DROP of PE ``pe``'s TLB: a fill walks (``_walk_reads``) for the
-        threads running on the PE (D8.2: walks may be made speculatively, and their
-        results cached, at any time); ``cur`` and ``fut`` alike."""
-        return Footprint(self._walk_reads, 1 << (self._tlb0 + pe))
+        """TLB_FILL and TLB_DROP of PE ``pe``'s TLB: a fill walks for the threads running
+        on the PE (D8.2: walks may be made speculatively, and their results cached, at
+        any time), so it reads the tables their regimes can reach (``machine/por_walks.py``),
+        their context and this TLB; ``cur`` and ``fut`` alike."""
+        return Footprint(self._tlb_reads[pe], 1 << (self._tlb0 + pe))
 
     def icache(self, pe: int) -> Footprint:
         """IC_FILL and IC_DROP of PE ``pe``'s I-cache (speculative prefetch through the
@@ -361,6 +395,20 @@ class Footprints:
         self._instr_cache[key] = out
         return out
 
+    def _check_policy_code(self, t: int, ident: int) -> None:
+        """Policy code the search meets keeps what its policies declared they store (the
+        walk bounds rely on it: ``machine/por_walks.py``); else search without reduction."""
+        self._checked.add(ident)
+        vm = self.m.layout.thread_vm[t]
+        if not self._xlate or vm < 0:
+            return
+        declared = self._declared[vm]
+        if declared is None:
+            return  # undeclared: the bounds took every value as possible
+        why = check_policy_code(self.m.layout.vms[vm], (self.m.layout.code[ident],), declared)
+        if why is not None:
+            raise RestartSearch(None, why)
+
     def traps_now(self, state: State, t: int) -> bool:
         """Whether thread ``t``'s oldest instruction would trap to EL2 now."""
         th = state.threads[t]
@@ -400,6 +448,8 @@ class Footprints:
         # fut: the hyp code still to run, then the rest of the program.
         fut = self._suffix[t][th.pc]
         for ident in th.hyp:
+            if ident not in self._checked:
+                self._check_policy_code(t, ident)
             fut = _union(fut, self._instruction(t, ident, False, True))
         # Its entries' completions, later, belong to it too (they exist only after it appends).
         fr = fut.reads | (own | own_c | own_m if fut.own_reads else 0) | fut.entry_lines

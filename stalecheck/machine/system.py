@@ -151,7 +151,9 @@ class Machine:
         askers: list[Asker] = [self.access]
         if self.mmu is not None:
             askers.append(self.mmu.walker)
-        self.planner = Planner(self, self._segments(), self._fine_specs(), askers)
+        segments = self._segments()
+        outer_after = (len(segments) - 1, self.mmu.outer_after) if self.mmu is not None else None
+        self.planner = Planner(self, segments, self._fine_specs(), askers, self.mmu is not None, outer_after)
         self.outer_keys = self.planner.outer_keys
         self.outer_list = self.planner.outer_list
         self.number_outer = self.planner.number_outer

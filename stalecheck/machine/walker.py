@@ -35,6 +35,7 @@ _STR = Op.STR  # bound once: reading an enum member costs about ten global reads
 
 # A walk memo's entries (``Walker.memo``): cleared when it grows past this many.
 WALK_MEMO_LIMIT = 1 << 16
+BY_INNER_LIMIT = 64  # results kept per read-tree root, by memory and copies
 
 WalkRead = tuple[int, str, int, int]  # (PE, walk kind, line, offset): one entry a walk reads
 
@@ -43,11 +44,14 @@ class _Ask:
     """A node of a read tree: the next entry the computation read, and one subtree per
     value the walker saw there (a NC walk may see several: a tuple)."""
 
-    __slots__ = ("next", "query")
+    __slots__ = ("by_inner", "next", "query")
 
     def __init__(self, query: WalkRead) -> None:
         self.query = query
         self.next: dict[tuple[int, ...], _Ask | _Done] = {}
+        # At a root: the result for each memory met, by its id (memory, copies, result:
+        # the objects are held, so an id is not reused while it is here).
+        self.by_inner: dict[int, tuple[object, object, object]] = {}
 
 
 class _Done:
@@ -95,9 +99,14 @@ class Walker:
         asked: list[tuple[WalkRead, tuple[int, ...]]] = []
         mem = state.mem
         if mem is not UNREAD and node is not None:
-            # A real state: its reads are kept while the next calls ask of the same memory
-            # and copies (a state's PEs, inputs and XLATE steps read the same entries).
             copies = state.copies
+            root = node
+            if type(root) is _Ask:  # a real state's memory and copies met before at this root
+                hit = root.by_inner.get(id(mem))
+                if hit is not None and hit[0] is mem and hit[1] is copies:
+                    return hit[2]
+            # Its reads are kept while the next calls ask of the same memory and copies
+            # (a state's PEs, inputs and XLATE steps read the same entries).
             if mem is not self._read_mem or copies is not self._read_copies:
                 self._read_mem, self._read_copies, self._reads = mem, copies, {}
             reads = self._reads
@@ -108,6 +117,10 @@ class Walker:
                     seen = reads[query] = self.values(copies, mem, *query)
                 asked.append((query, seen))
                 node = node.next.get(seen)
+            if type(node) is _Done and type(root) is _Ask:
+                if len(root.by_inner) >= BY_INNER_LIMIT:
+                    root.by_inner.clear()
+                root.by_inner[id(mem)] = (mem, copies, node.result)
         while node is not None:
             if type(node) is _Done:
                 return node.result

@@ -32,6 +32,7 @@ from stalecheck.machine.system import Machine
 from stalecheck.runner import VariantMachine, load_scenario
 from tests.explore.test_search import Graph
 from tests.machine.test_stateful import systems
+from tests.machine.translated_systems import translated_systems
 
 FIELDS = ("outcome", "reason", "states", "transitions", "depth", "witness", "steps", "sane")
 
@@ -113,6 +114,21 @@ def test_split_workers_match_the_plain_search_on_random_systems(
     assert _fields(got) == _fields(_plain(spec, limit))
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(translated_systems(), st.sampled_from([None, 40, 700]), st.integers(2, 3), st.booleans())
+def test_split_workers_match_the_plain_search_on_random_systems_with_translation(
+    spec: SystemSpec, limit: int | None, jobs: int, lend: bool
+) -> None:
+    """The same on systems with page tables, walks, TLBs and stage-2 faults
+    (``tests/machine/translated_systems``): TLB fills keep the threads, so they stay on
+    their worker; walks and fault policies cross with the thread steps."""
+    with pytest.MonkeyPatch.context() as mp:
+        if lend:
+            _lend_whenever_uneven(mp)
+        got, _ = _split_search(spec, jobs, limit)
+    assert _fields(got) == _fields(_plain(spec, limit))
+
+
 @pytest.mark.parametrize(
     ("scenario", "variant"),
     [
@@ -163,3 +179,24 @@ def test_split_workers_on_a_dask_local_cluster_match_the_plain_search() -> None:
     ):
         got = check_parallel(factory(), 2, replay=replay, client=client, factory=factory)
     assert _fields(got) == _fields(check(factory()))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(systems(), st.integers(2, 3), st.booleans())
+def test_the_traffic_the_workers_count_adds_up(m: Machine, jobs: int, lend: bool) -> None:
+    """What the workers count of their traffic (``SplitPartition.traffic``, printed by
+    ``benchmarks/explore_speed.py --parallel``) adds up: each successor a worker sends,
+    its owner receives once; the states stored are the plain search's; every outer part
+    of the space is expanded on some worker (its plan built there, ``machine/plan.py``)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if lend:
+            _lend_whenever_uneven(mp)
+        got, parts = _split_search(m.spec, jobs, None)
+    one = Machine(m.spec)
+    plain = check(one, Budget(), sanity=one.is_complete)
+    traffic = [p.traffic() for p in parts]
+    assert sum(t["sent"] for t in traffic) == sum(t["received"] for t in traffic)
+    assert sum(p.stored() for p in parts) == got.states == plain.states
+    if plain.outcome.value == "unreachable":  # the whole space: every outer part met was expanded
+        assert sum(t["outer_parts_expanded"] for t in traffic) >= len(one.outer_list)
+    assert all(t["bytes_sent"] > 0 for t in traffic if t["sent"] or t["lent"])

@@ -33,7 +33,7 @@ SMALL = 5_000  # random systems bigger than this are drawn again
 PLAIN = SearchMode()
 
 
-def _search(spec: SystemSpec, mode: SearchMode = PLAIN, max_states: int | None = None) -> Verdict:
+def search(spec: SystemSpec, mode: SearchMode = PLAIN, max_states: int | None = None) -> Verdict:
     m = Machine(spec)
     return check(
         m,
@@ -64,20 +64,20 @@ def test_random_systems_get_the_same_verdict_with_and_without_reduction(
     spec = _bad_state(m, value, which, needs_done)
     # Both orders: out of order (the default; a register loaded twice is renamed) and in order.
     spec = dataclasses.replace(spec, options=dataclasses.replace(spec.options, weak_ordering=weak))
-    full = _search(spec, max_states=SMALL)
+    full = search(spec, max_states=SMALL)
     assume(full.outcome != Outcome.UNKNOWN)
-    reduced = _search(spec, SearchMode(por=True))
+    reduced = search(spec, SearchMode(por=True))
     assert reduced.outcome == full.outcome
     if full.outcome == Outcome.UNREACHABLE:  # a proof only when some run finishes every program
         assert reduced.sane == full.sane
         assert reduced.states <= full.states  # the reduced graph's states are reachable ones
     if full.outcome == Outcome.REACHABLE:
         assert len(reduced.steps) == len(reduced.witness) >= len(full.witness), "a real run, replayed"
-    depth_first = _search(spec, SearchMode(order=Order.DFS, por=True))
+    depth_first = search(spec, SearchMode(order=Order.DFS, por=True))
     assert depth_first.outcome == full.outcome
     if full.outcome == Outcome.UNREACHABLE:
         assert depth_first.sane == full.sane
-    bits = _search(spec, SearchMode(order=Order.BITSTATE, bitstate_log2=16))
+    bits = search(spec, SearchMode(order=Order.BITSTATE, bitstate_log2=16))
     assert bits.outcome != Outcome.UNREACHABLE, "a bitstate search is never a proof"
     if bits.outcome == Outcome.UNKNOWN:
         assert bits.reason == StopReason.BITSTATE
@@ -131,7 +131,7 @@ def test_the_reduction_leaves_out_steps_that_commute() -> None:
 
     m = machine(setup)
     full = check(m, sanity=m.is_complete)
-    reduced = _search(m.spec, SearchMode(por=True))
+    reduced = search(m.spec, SearchMode(por=True))
     assert full.outcome == reduced.outcome == Outcome.UNREACHABLE
     assert reduced.sane
     assert reduced.states < full.states
@@ -146,7 +146,7 @@ def test_a_bad_state_reading_memory_turns_the_reduction_off() -> None:
 
     m = machine(setup)
     full = check(m, sanity=m.is_complete)
-    reduced = _search(m.spec, SearchMode(por=True))
+    reduced = search(m.spec, SearchMode(por=True))
     assert full.outcome == reduced.outcome == Outcome.REACHABLE
     assert reduced.reduction.startswith("off: the bad state reads memory")
     assert len(reduced.witness) == len(full.witness)
@@ -165,7 +165,7 @@ def test_a_predicate_reading_more_threads_restarts_with_them_visible() -> None:
 
     m = machine(setup)
     full = check(m, sanity=m.is_complete)
-    reduced = _search(m.spec, SearchMode(por=True))
+    reduced = search(m.spec, SearchMode(por=True))
     assert full.outcome == reduced.outcome == Outcome.REACHABLE
     assert reduced.reduction == "partial-order"
 
@@ -179,7 +179,7 @@ def test_bitstate_finds_a_real_witness_and_never_proves() -> None:
     assert "not a proof" in fixed.visited_assumption
 
 
-def _commute_everywhere(m: Machine, limit: int) -> int:
+def commute_everywhere(m: Machine, limit: int) -> int:
     """In up to ``limit`` reachable states: two enabled steps of components the
     reduction treats as independent (the first's ``cur`` footprint does not conflict
     with the second's ``fut``) neither disable each other nor differ in the state
@@ -218,7 +218,7 @@ def _commute_everywhere(m: Machine, limit: int) -> int:
 def test_steps_taken_as_independent_commute(m: Machine, weak: bool) -> None:
     options = dataclasses.replace(m.spec.options, weak_ordering=weak)  # both orders, every program
     m = Machine(dataclasses.replace(m.spec, options=options))
-    _commute_everywhere(m, 150)
+    commute_everywhere(m, 150)
 
 
 @pytest.mark.parametrize(
@@ -233,7 +233,7 @@ def test_steps_taken_as_independent_commute(m: Machine, weak: bool) -> None:
 )
 def test_steps_taken_as_independent_commute_in_a_bundled_variant(scenario: str, variant: str) -> None:
     sc = load_scenario(scenario)
-    assert _commute_everywhere(Machine(sc.variants[variant].build()), 300) > 0
+    assert commute_everywhere(Machine(sc.variants[variant].build()), 300) > 0
 
 
 # Random translation systems: a PTE write on one PE between random fillers, a second PE
@@ -282,12 +282,12 @@ def test_random_translation_systems_get_the_same_verdict_with_and_without_reduct
 ) -> None:
     assume(observe != 2 or "LDR r2, X" in before + after)  # a register the thread loads
     spec = _translation_system(before, after, other, walk, ets2, observe)
-    full = _search(spec, max_states=SMALL)
+    full = search(spec, max_states=SMALL)
     assume(full.outcome != Outcome.UNKNOWN)
-    reduced = _search(spec, SearchMode(por=True))
+    reduced = search(spec, SearchMode(por=True))
     assert reduced.reduction == "partial-order"
     assert reduced.outcome == full.outcome
     if full.outcome == Outcome.UNREACHABLE:
         assert reduced.sane == full.sane
         assert reduced.states <= full.states
-    _commute_everywhere(Machine(spec), 100)
+    commute_everywhere(Machine(spec), 100)

@@ -2,8 +2,9 @@
 gives over ``actions``: memo on equals memo off.
 
 Every state a breadth-first search reaches (up to a bound) is asked for its successor
-codes twice (the first time an outer part is met they are computed directly, later from
-the plan, and a plan grows its tree of load answers as states ask it), and each code,
+codes three times (the first two times an outer part is met they are computed directly,
+from fine plans keyed with and without the TLBs, later from the plan, and a plan grows
+its tree of load answers as states ask it), and each code,
 resolved into a state, must equal ``next_state`` of the action at its index; the numbers
 in the codes must be those of the parts they name.  On random systems (hypothesis), with
 and without out-of-order execution, and on bundled variants that exercise weak
@@ -21,9 +22,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stalecheck.errors import ScenarioError
-from stalecheck.machine.plan import ASK, COMPUTE, SAME
+from stalecheck.machine.plan import ASK, COMPUTE, DYNAMIC, SAME, TLBS
 from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.state import UNREAD, InnerRead, State
+from stalecheck.machine.steps import TLB_FILL
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario
 from tests.machine.test_stateful import systems
@@ -56,7 +58,7 @@ def _agree(m: Machine, limit: int) -> int:
             oid = m.number_outer(state[m.split_at :])
             actions = m.actions(state)
             expected = [m.next_state(state, a) for a in actions]
-            for _ in range(2):
+            for _ in range(3):  # directly twice, then from the plan (built for the third)
                 codes = m.expand_numbered(state, own, oid)
                 assert [_resolve(m, state, c) for c in codes] == expected
             for succ in expected:
@@ -162,3 +164,49 @@ def test_plans_give_next_state_on_translated_systems_with_walk_memo(spec: System
         _agree(Machine(dataclasses.replace(spec, options=options)), 2000)
     except ScenarioError as err:  # a quiet line accessed Non-cacheably: refused
         assert "quiet_coherent_lines" in str(err)
+
+
+def test_a_fine_plan_keyed_without_the_tlbs_serves_every_tlb_unless_it_reads_one() -> None:
+    """Two states that differ only in a TLB entry: the step of an untranslated store comes
+    from one fine plan keyed without the TLBs (its probe's TLBs refuse every use), a
+    translated load's from plans keyed with them (its light leaf is DYNAMIC); each
+    successor is the one ``next_state`` gives."""
+    from tests.machine.translated_systems import host_system
+
+    spec = host_system([], [], [], "wb", "wb", 2)
+    # In program order: out of order, the store's segment would also run the loads ahead.
+    m = Machine(dataclasses.replace(spec, options=dataclasses.replace(spec.options, weak_ordering=False)))
+    assert m.mmu is not None and m.planner.light
+    first = m.initial_state()
+    fill = next(a for a in m.actions(first) if a[0] == TLB_FILL)
+    second = m.next_state(first, fill)
+    assert second.tlbs != first.tlbs and second[: m.split_at] == first[: m.split_at]
+    keys = {}
+    for state in (first, second):
+        own = m.inner_keys.setdefault(state[: m.split_at], len(m.inner_keys))
+        oid = m.number_outer(state[m.split_at :])
+        codes = m.expand_numbered(state, own, oid)
+        assert [_resolve(m, state, c) for c in codes] == [m.next_state(state, a) for a in m.actions(state)]
+        keys[state] = set(m.planner._fine)
+    light = {k for k in keys[second] if k[0] == 0}  # thread 0's segment: one light key only
+    assert len(light) == 1, "the untranslated store's plan is shared by both TLB contents"
+    # A translated access with a TLB entry for it: the light leaf read the TLB (DYNAMIC),
+    # the step comes from the plan keyed with the TLBs.
+    frontier, seen = [first], {first}
+    while True:
+        state = frontier.pop(0)
+        pc = state.threads[0].pc
+        prog = m.programs[0]
+        if pc < len(prog) and m.code[prog[pc]].loc == "V" and state.tlbs[0]:
+            break
+        for succ in (m.next_state(state, a) for a in m.actions(state)):
+            if succ not in seen:
+                seen.add(succ)
+                frontier.append(succ)
+    own = m.inner_keys.setdefault(state[: m.split_at], len(m.inner_keys))
+    codes = m.expand_numbered(state, own, m.number_outer(state[m.split_at :]))
+    assert [_resolve(m, state, c) for c in codes] == [m.next_state(state, a) for a in m.actions(state)]
+    th = state.threads[0]
+    light_key = (0, th, state.bufs[0], state[4:TLBS], state[TLBS + 1 :])
+    assert m.planner._fine[light_key][0] == DYNAMIC
+    assert (0, th, state.bufs[0], state[4:]) in m.planner._fine

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from stalecheck.errors import ScenarioError
 from stalecheck.machine.ifetch import PIPT, VIPT, VIVT
 from stalecheck.machine.isa import Instr, Op, dc, dsb, emulate_sctlr, ic, map_page, store
+from stalecheck.machine.por_walks import declare_stores
 from stalecheck.machine.spec import Policy, TrapContext
 
 PolicyFactory = Callable[..., Policy]
@@ -76,7 +77,7 @@ def map_on_fault(clean: str = "", invalidate: bool = False) -> Policy:
         return code
 
     policy.__name__ = f"map_on_fault(clean={clean or 'none'})"
-    return policy
+    return declare_stores(policy, ())  # DC, DSB and MAP only
 
 
 def kvm_stage2_map(
@@ -121,7 +122,7 @@ def kvm_stage2_map(
         return code
 
     policy.__name__ = f"kvm_stage2_map(clean={clean or 'none'}, icache={icache}, exec_only={exec_only})"
-    return policy
+    return declare_stores(policy, table.values() if table is not None else ())  # and DC, IC, DSB, MAP
 
 
 def _icache_ops(how: str, kind: str, lines: tuple[str, ...]) -> list[Instr]:
@@ -183,7 +184,7 @@ def on_setway_flush(touched_only: bool, trap_vm_regs: bool) -> Policy:
         return code
 
     policy.__name__ = f"setway_flush(touched_only={touched_only}, tvm={trap_vm_regs})"
-    return policy
+    return declare_stores(policy, ())  # DSB, DC, HCR only
 
 
 def on_sctlr_toggle_flush(touched_only: bool = False, leading_dsb: bool = True) -> Policy:
@@ -207,7 +208,7 @@ def on_sctlr_toggle_flush(touched_only: bool = False, leading_dsb: bool = True) 
         return code
 
     policy.__name__ = f"sctlr_toggle_flush(touched_only={touched_only})"
-    return policy
+    return declare_stores(policy, ())  # EMSR, DSB, DC, HCR only
 
 
 def emulate_only(trap: TrapContext) -> Sequence[Instr]:
@@ -218,3 +219,7 @@ def emulate_only(trap: TrapContext) -> Sequence[Instr]:
 def ignore(trap: TrapContext) -> Sequence[Instr]:
     """Trapped and dropped: what KVM does with set/way under FWB (nothing to clean)."""
     return []
+
+
+declare_stores(emulate_only, ())
+declare_stores(ignore, ())
