@@ -456,6 +456,10 @@ class Footprints:
         fr |= own | own_m if fut.own_marks else 0
         fw = fut.writes | (own if fut.own_writes else 0) | fut.entry_lines | (own_c if fut.completes else 0)
         extra_r = extra_w = 0
+        if self._xlate and th.pe >= 0 and self.m.dead_tlb is not None:
+            # prune_dead_tlb: any step of the thread (its last one, a migration...) may drop
+            # TLB entries it made dead (machine/dead_tlb.py), and fills look at its progress
+            extra_w |= self.all_tlb
         if th.pending >= 0:
             extra_w |= 1 << (self._ctx0 + t)
         if migrates:
