@@ -196,18 +196,28 @@ class Tables:
             out: set[int] | None = set()
             if ipa in s2_regime.vas:
                 out = self._walk(s2, s2_regime.vas[ipa], own, set())
+            if out is not None:  # and what a stage-2 entry held at start gives (tlb_holds)
+                out |= {desc_oa(d) for d in self._held(s2_regime.name, ipa)}
             place = self._place[line]
             if out is None:  # any page: the same place of every page that has it
                 return {(lines[place], index) for lines in self._page_lines if len(lines) > place}
             return {(self._page_lines[p][place], index) for p in out if len(self._page_lines[p]) > place}
 
         pages: set[int] = set()
-        for indices in rg.regimes[rid].vas.values():
+        for va, indices in rg.regimes[rid].vas.items():
             reached = self._walk(rid, indices, remapped, pages)
             if reached is None:
                 return None
             pages |= reached
+            pages |= {desc_oa(d) for d in self._held(rg.regimes[rid].name, va)}
         return frozenset(pages)
+
+    def _held(self, regime: str, va: str) -> set[int]:
+        """The descriptors ``tlb_holds`` puts in a TLB at start for ``regime``'s input ``va``."""
+        xlate = self._lay.spec.xlate
+        return {
+            e.desc for e in (xlate.tlb_init if xlate is not None else ()) if e.regime == regime and e.va == va
+        }
 
     def lines_reached(self, rid: int) -> int | None:
         """The lines (a bitmask of physical lines) that walks and accesses through regime
