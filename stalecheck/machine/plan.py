@@ -121,6 +121,7 @@ class Planner:
         askers: Sequence[Asker],
         light: bool = False,
         outer_after: tuple[int, Callable[[State, Step, int], tuple[Any, ...] | None]] | None = None,
+        post: Post | None = None,
     ) -> None:
         self.m = machine
         self.askers = askers  # where the machine's reads of memory and copies ask a probe's oracle
@@ -139,6 +140,10 @@ class Planner:
         # leaves memory and copies alone and the function knows it (TLB fills and drops,
         # mmu.py): ``_direct`` numbers it, so the search builds no State to compare.
         self.outer_after = outer_after
+        # When ``next_state`` is a step's own effect then a function of the outer part
+        # (``post``: the dead-TLB drop, which reads every thread and the TLBs a fine probe
+        # refuses), a fine template keeps the effect and ``_materialize`` applies the rest.
+        self.post = post
         self._slots: tuple[tuple[Slot, ...], tuple[Slot, ...]] | None = None
         self._questions: dict[Query, int] = {}
         self._question_list: list[Query] = []
@@ -278,12 +283,15 @@ class Planner:
             if kind == COMPUTE:
                 out.append((COMPUTE, recipe, None))
                 continue
-            buf_recipe, thread_recipe, rest = recipe
+            buf_recipe, thread_recipe, rest, then = recipe
             bufs = state.bufs if buf_recipe is None else _fill(buf_recipe, state.bufs)
             threads = state.threads if thread_recipe is None else _fill(thread_recipe, state.threads)
             if rest[_REST_TLBS] is TLB_SLOT:  # left as they were: the state's own
                 rest = (*rest[:_REST_TLBS], state.tlbs, *rest[_REST_TLBS + 1 :])
-            oid = number((bufs, threads, *rest))
+            outer = (bufs, threads, *rest)
+            if then is not None:  # reads no memory or copies: the parent's stand in
+                outer = then(tuple.__new__(State, (*state[: self.cut], *outer)))[self.cut :]
+            oid = number(outer)
             if kind == SAME:
                 out.append((SAME, oid, None))
             else:
@@ -434,11 +442,14 @@ class Planner:
         codes = tuple(successor(probe, step) for step in steps)
         return (LEAF, codes, all(code[0] != EFFECT for code in codes))
 
-    def _inner(self, probe: State, step: Step) -> tuple[State | None, int, int]:
-        """``next_state`` on the probe, and what it did to the inner part: SAME, EFFECT
-        with the effect's id, or COMPUTE (read it, failed, or wrote it another way)."""
+    def _inner(
+        self, probe: State, step: Step, effect_only: Callable[[State, Step], State] | None = None
+    ) -> tuple[State | None, int, int]:
+        """``next_state`` (or ``effect_only``) on the probe, and what it did to the inner
+        part: SAME, EFFECT with the effect's id, or COMPUTE (read it, failed, or wrote it
+        another way)."""
         try:
-            succ = self.m.next_state(probe, step)
+            succ = (effect_only or self.m.next_state)(probe, step)
         except (InnerRead, Exception):
             return None, COMPUTE, -1
         parts: tuple[Any, ...] = succ  # untyped fields: a compiled build checks a State's field types
@@ -466,8 +477,13 @@ class Planner:
 
     def _template(self, probe: State, step: Step) -> Code:
         """``_successor`` for a fine probe: the successor's outer part as a recipe, its
-        threads and buffers with the places where the state's own go (``_fill``)."""
-        succ, kind, effect = self._inner(probe, step)
+        threads and buffers with the places where the state's own go (``_fill``), and what
+        to apply to it after (``post``)."""
+        then: Callable[[State], State] | None = None
+        effect_only: Callable[[State, Step], State] | None = None
+        if self.post is not None and step[0] not in self.post[2]:
+            effect_only, then = self.post[0], self.post[1]
+        succ, kind, effect = self._inner(probe, step, effect_only)
         if succ is None:
             return (COMPUTE, step, None)
         parts: tuple[Any, ...] = succ  # untyped fields: they may hold Slots (see _inner)
@@ -481,10 +497,12 @@ class Planner:
             return (COMPUTE, step, None)
         if any(x is TLB_SLOT for i, x in enumerate(rest) if i != _REST_TLBS):
             return (COMPUTE, step, None)
-        return (kind, (buf_recipe, thread_recipe, rest), effect)
+        return (kind, (buf_recipe, thread_recipe, rest, then), effect)
 
 
 Recipe = tuple[tuple[Any, ...], tuple[tuple[int, int], ...]]
+# (the step's own effect, what ``next_state`` applies after it, the step kinds it does not)
+Post = tuple[Callable[[State, Step], State], Callable[[State], State], frozenset[int]]
 
 
 def _recipe(new: object, old: tuple[Any, ...], field: int) -> Recipe | bool | None:

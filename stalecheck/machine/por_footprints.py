@@ -145,9 +145,6 @@ class Footprints:
         )
         self._translate_reads: list[int] = []  # per thread
         self._fetches = tuple(any(lay.code[i].op == "EXEC" for i in prog) for prog in lay.programs)
-        self._dead_tlb_w = tuple(
-            sum(1 << (self._tlb0 + pe) for pe in range(n_pes) if pes >> pe & 1) for pes in self._pes
-        )
         self._tlb_reads: list[int] = [1 << (self._tlb0 + pe) | all_vm for pe in range(n_pes)]
         self.walk_bounds: WalkLines | None = None
         if machine.mmu is not None:
@@ -466,10 +463,10 @@ class Footprints:
         fw = fut.writes | (own if fut.own_writes else 0) | fut.entry_lines | (own_c if fut.completes else 0)
         extra_r = extra_w = 0
         if self.m.dead_tlb is not None:
-            # prune_dead_tlb: any step of the thread may make entries of the TLBs of the PEs
-            # it may run on dead, and drops them (machine/dead_tlb.py: liveness follows the
-            # threads), and which entries those TLBs may fill depends on it.
-            extra_w |= self._dead_tlb_w[t]
+            # prune_dead_tlb: any step of the thread (its last one, a migration...) may make
+            # entries dead and drop them (machine/dead_tlb.py: liveness follows the threads),
+            # and which entries the TLBs may fill depends on it; every TLB, conservatively.
+            extra_w |= self.all_tlb
         if th.pending >= 0:
             extra_w |= 1 << (self._ctx0 + t)
         if migrates:

@@ -153,7 +153,12 @@ class Machine:
             askers.append(self.mmu.walker)
         segments = self._segments()
         outer_after = (len(segments) - 1, self.mmu.outer_after) if self.mmu is not None else None
-        self.planner = Planner(self, segments, self._fine_specs(), askers, self.mmu is not None, outer_after)
+        # next_state is the step's effect then the dead-TLB drop: fine plans apply the drop to
+        # their successors' outer parts (machine/plan.py ``post``)
+        post = (self._next_state, self.dead_tlb.drop, _KEEP_LIVENESS) if self.dead_tlb is not None else None
+        self.planner = Planner(
+            self, segments, self._fine_specs(), askers, self.mmu is not None, outer_after, post
+        )
         self.outer_keys = self.planner.outer_keys
         self.outer_list = self.planner.outer_list
         self.number_outer = self.planner.number_outer

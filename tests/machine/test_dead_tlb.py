@@ -249,3 +249,25 @@ def test_the_witness_says_which_entries_a_step_dropped() -> None:
         texts.append(m.describe(state, step, after).effect.text)
         state = after
     assert any("no translation still to come can use them" in text for text in texts)
+
+
+def test_a_translation_made_ahead_leaves_its_entries_dead_until_a_tlbi_discards_it() -> None:
+    """``cpu`` may translate its last load ahead; then only another PE's broadcast TLBI
+    of V (D8.17 R_LXHLD) makes it walk again, and that TLBI removes V's entries from
+    every TLB as it discards the translation: the reduction drops them meanwhile, and
+    the fault after the unmap stays reachable with the same shortest witness."""
+    other = ["STR l3e, 0", "DSB ISH", "TLBI VAE1IS, V", "DSB ISH"]
+    spec = _stage1(["DSB ISH", "ISB"], other, False, False, 0)
+    full, reduced = _search(spec, False), _search(spec, True)
+    assert full.outcome == reduced.outcome == Outcome.REACHABLE
+    assert len(reduced.witness) == len(full.witness)
+    m = Machine(spec)
+    assert m.dead_tlb is not None
+    state = m.initial_state()
+    early = state._replace(threads=(state.threads[0]._replace(pc=3, early=((3, 1),)), *state.threads[1:]))
+    rg = m.mmu.regimes if m.mmu is not None else None
+    assert rg is not None
+    key = rg.tlb_key[0][rg.keys[0]["V"]]
+    live = m.dead_tlb.live(early)[0]
+    assert live is not None and (rg.leaf_tag(0), key) not in live  # left out while the early result stands
+    assert (rg.leaf_tag(0), key) in m.dead_tlb.live(state)[0]  # live before it is made
