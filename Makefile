@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test typecheck lint bench clean fuzz sync-herd docs
+.PHONY: run test typecheck lint bench clean fuzz sync-herd docs compiled clean-compiled
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,5 +53,17 @@ docs: $(DOCS_STAMP)
 sync-herd:
 	$(PYTHON) tests/data/sync_herdtools7.py
 
-clean:
+# Opt-in: the hot modules (stalecheck/compiled.py) built with mypyc as extension modules beside
+# their .py files, which Python imports first; clean-compiled removes them (pure Python again).
+# run/test never build them, so CI needs no compiler. setuptools>=77 reads our pyproject.toml.
+compiled: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'setuptools>=77'
+	$(BIN)/python compiled_build.py
+	$(BIN)/stalecheck --version
+
+clean-compiled:
+	find stalecheck -name '*.so' -delete
+	rm -rf build
+
+clean: clean-compiled
 	rm -rf $(VENV)

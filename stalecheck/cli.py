@@ -26,6 +26,7 @@ from stalecheck.cli_litmus import litmus
 from stalecheck.cli_options import MaxMemory, Timeout
 from stalecheck.cli_stress import _executor, stress_cmd
 from stalecheck.cli_text import explain_interrupt, interrupt_explained, labelled
+from stalecheck.compiled import build_name
 from stalecheck.errors import ExitCode, StalecheckError, UsageError
 from stalecheck.explore.reduced import PLAIN, Order, SearchMode
 from stalecheck.explore.search import Budget, Store, replay
@@ -61,7 +62,7 @@ app.command("litmus", epilog=EXIT_CODES)(litmus)
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"stalecheck {__version__}")
+        typer.echo(f"stalecheck {__version__} ({build_name()})")  # pure or `make compiled`
         raise typer.Exit()
 
 

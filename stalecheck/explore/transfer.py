@@ -150,8 +150,9 @@ class Decoder:
 # on the 2x2 benchmark case for 19,500 new states).
 
 PartOf = Callable[[int], tuple[Any, ...]]
-NUMBER = np.int32  # a part's number on the wire: fewer than 2**31 parts of a kind
+NUMBER = np.int32  # a part's number on the wire and in the maps: fewer than 2**31 parts of a kind
 Numbers = np.ndarray[Any, np.dtype[np.int64]]
+Map = np.ndarray[Any, np.dtype[np.int32]]
 
 
 class PartsEncoder:
@@ -253,8 +254,9 @@ class PartsDecoder:
     def _fresh_tables(self) -> None:
         self.fields: list[list[Any]] = [[] for _ in range(self.width)]
         # the sender's number of a part: the receiver's (-1: not sent on this channel)
-        self.outer_map: Numbers = np.full(64, -1, dtype=np.int64)
-        self.inner_map: Numbers = np.full(64, -1, dtype=np.int64)
+        # (as large as the sender's largest number: 4 bytes each)
+        self.outer_map: Map = np.full(64, -1, dtype=NUMBER)
+        self.inner_map: Map = np.full(64, -1, dtype=NUMBER)
         self.parts = 0  # parts received since the tables were last dropped
 
     def decode(self, batch: bytes) -> tuple[dict[Any, Any] | None, Numbers, Numbers, Numbers]:
@@ -274,21 +276,21 @@ class PartsDecoder:
         theirs = np.frombuffer(outers, dtype=NUMBER), np.frombuffer(inners, dtype=NUMBER)
         return (
             shared,
-            self.outer_map[theirs[0]],
-            self.inner_map[theirs[1]],
+            self.outer_map[theirs[0]].astype(np.int64),
+            self.inner_map[theirs[1]].astype(np.int64),
             np.frombuffer(keys, dtype=np.int64),
         )
 
 
 def _define(
-    mapping: Numbers, new: list[tuple[int, tuple[int, ...]]], fields: list[list[Any]], number: Numbering
-) -> Numbers:
+    mapping: Map, new: list[tuple[int, tuple[int, ...]]], fields: list[list[Any]], number: Numbering
+) -> Map:
     """``mapping`` (sender's number -> receiver's), grown to hold the parts ``new`` defines."""
     if not new:
         return mapping
     top = max(code for code, _ in new)
     if top >= len(mapping):
-        grown = np.full(max(2 * len(mapping), top + 1), -1, dtype=np.int64)
+        grown = np.full(max(2 * len(mapping), top + 1), -1, dtype=NUMBER)
         grown[: len(mapping)] = mapping
         mapping = grown
     for code, row in new:

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from stalecheck.machine.access import Access
 from stalecheck.machine.complete import Complete
 from stalecheck.machine.hardware import Hardware
-from stalecheck.machine.state import UNREAD, InnerRead, Query, State, Unread, unanswered
+from stalecheck.machine.state import UNREAD, InnerRead, Query, Slot, State, Unread, unanswered
 from stalecheck.machine.steps import Step
 
 # A successor, as the split search takes it: (inner number, outer number, inner part).
@@ -96,18 +96,6 @@ class _Plan:
 
 _ONCE = _Plan([], None, None)  # the outer part was met once: no plan yet
 _TWICE = _Plan([], None, None)  # twice (with translation): a plan from the third state on
-
-
-class Slot(Unread):
-    """Stands in for one thread or one PE's buffer in a *fine* probe (``Planner._direct``):
-    every use raises ``InnerRead``; where the successor holds it, the state's own goes."""
-
-    __slots__ = ("field", "index")
-
-    def __init__(self, field: int, index: int) -> None:
-        super().__init__(None)
-        self.field = field  # BUFS or THREADS
-        self.index = index
 
 
 BUFS = State._fields.index("bufs")
@@ -274,7 +262,8 @@ class Planner:
         if leaf is None:
             probe = self._fine_probe(spec, state)
             if light:
-                probe = tuple.__new__(State, (*probe[:TLBS], TLB_SLOT, *probe[TLBS + 1 :]))
+                fields: tuple[Any, ...] = probe  # untyped: a compiled build checks a State slice's types
+                probe = tuple.__new__(State, (*fields[:TLBS], TLB_SLOT, *fields[TLBS + 1 :]))
             root, leaf = self._grow(root, segment, probe, state, True)
             if len(fine) >= MEMO_LIMIT:
                 fine.clear()
@@ -452,8 +441,9 @@ class Planner:
             succ = self.m.next_state(probe, step)
         except (InnerRead, Exception):
             return None, COMPUTE, -1
-        mem: object = succ[0]
-        copies: object = succ[1]
+        parts: tuple[Any, ...] = succ  # untyped fields: a compiled build checks a State's field types
+        mem: object = parts[0]
+        copies: object = parts[1]
         if mem is UNREAD and copies is UNREAD:
             return succ, SAME, -1
         if type(mem) is Unread and mem is copies and mem.effect is not None:
@@ -468,7 +458,8 @@ class Planner:
         if succ is None:
             return (COMPUTE, step, None)
         try:
-            outer = self.number_outer(succ[self.cut :])  # raises if the outer part holds UNREAD
+            parts: tuple[Any, ...] = succ  # untyped, as in _inner
+            outer = self.number_outer(parts[self.cut :])  # raises if the outer part holds UNREAD
         except (InnerRead, Exception):
             return (COMPUTE, step, None)
         return (kind, outer, None) if kind == SAME else (kind, outer, effect)
@@ -479,9 +470,11 @@ class Planner:
         succ, kind, effect = self._inner(probe, step)
         if succ is None:
             return (COMPUTE, step, None)
-        buf_recipe = _recipe(succ.bufs, probe.bufs, BUFS)
-        thread_recipe = _recipe(succ.threads, probe.threads, THREADS)
-        rest = succ[4:]
+        parts: tuple[Any, ...] = succ  # untyped fields: they may hold Slots (see _inner)
+        own: tuple[Any, ...] = probe
+        buf_recipe = _recipe(parts[BUFS], own[BUFS], BUFS)
+        thread_recipe = _recipe(parts[THREADS], own[THREADS], THREADS)
+        rest = parts[4:]
         if buf_recipe is False or thread_recipe is False:
             return (COMPUTE, step, None)
         if any(isinstance(x, Unread) and x is not TLB_SLOT for x in rest):

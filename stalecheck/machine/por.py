@@ -83,7 +83,7 @@ from stalecheck.machine.steps import (
     XLATE,
     Step,
 )
-from stalecheck.machine.system import Machine
+from stalecheck.machine.system import SPLIT_AT, Machine
 from stalecheck.machine.view import StateView
 
 __all__ = ["DONE", "FAULT", "Components", "ObservedView", "PartialOrder", "conflict"]
@@ -103,6 +103,19 @@ class Components(NamedTuple):
     barred: set[int]  # components with an enabled visible or sticky step
     cur: list[Footprint]
     fut: list[Footprint]
+
+
+class _Outer(NamedTuple):
+    """What ``PartialOrder`` memoizes per outer part of a state (``_outer``)."""
+
+    cur: list[Footprint]
+    fut: list[Footprint]
+    trapping: int  # threads whose oldest instruction would trap now (with sticky steps barred)
+    classes: dict[Step, int]  # ``_classify`` of each step met with this outer part
+    closures: dict[tuple[int, int], list[int]]  # by (enabled mask, barred mask): ``_close``
+
+
+_Grouped = tuple[_Outer, dict[int, list[int]], int, int]
 
 
 class ObservedView(StateView):
@@ -169,7 +182,7 @@ class PartialOrder:
         self.nt, self.n_pes, self.nl = self.fp.nt, self.fp.n_pes, self.fp.nl
         # C by sticky steps (module doc) until the search says it keeps C itself.
         self._sticky_barred = True
-        self._closures: dict[tuple[object, ...], list[int]] = {}
+        self._outers: dict[tuple[object, ...], _Outer] = {}  # by outer part (``_outer``)
 
     def leave_cycles_to_search(self) -> None:
         """The search keeps condition S itself (the breadth-first level proviso,
@@ -218,48 +231,23 @@ class PartialOrder:
 
     # ---- the stubborn set -------------------------------------------------------------------
 
-    def components(self, state: State, enabled: Sequence[Step]) -> Components | None:
-        """The enabled steps by component, the barred components, and every component's
-        ``cur`` and ``fut`` footprints (None: a step this module does not analyse)."""
+    def _outer(self, state: State) -> _Outer:
+        """The footprints of every component, and which threads would take a trap now,
+        for ``state``'s outer part: they read none of its memory and copies (threads,
+        buffers, system registers, mappings; tested with a probe whose memory and
+        copies refuse every use), so states that share an outer part share them."""
+        outer = state[SPLIT_AT:]
+        found = self._outers.get(outer)
+        if found is not None:
+            return found
         nt, n_pes = self.nt, self.n_pes
-        tlb0 = nt + n_pes + self.nl
-        # Components: 0..nt-1 threads, nt..nt+n_pes-1 buffers, then lines, then (the
-        # translation model) each PE's TLB and each PE's I-cache.
-        steps: dict[int, list[int]] = {}
-        # Components with an enabled visible or sticky step: such a step is never left
-        # out, so a set holding one is no reduction.
-        barred: set[int] = set()
-        for i, step in enumerate(enabled):
-            kind = step[0]
-            if kind in (EXEC, EARLY, SYSREG, MIGRATE):
-                c = step[1]
-                if c not in barred and self._visible(state, step):
-                    barred.add(c)
-            elif kind == COMPLETE:
-                c = nt + step[1]
-            elif kind in (FILL, DROP, WRITE_BACK):
-                c = nt + n_pes + step[2]
-                if kind == FILL and self._sticky_barred:
-                    barred.add(c)
-            elif kind == XLATE:
-                c = step[1]  # a translation made ahead changes no register, pc or fault
-            elif kind in (TLB_FILL, TLB_DROP):
-                c = tlb0 + step[1]
-                if kind == TLB_FILL and self._sticky_barred:
-                    barred.add(c)  # a TLB_DROP is undone only by a TLB_FILL (module doc)
-            elif kind in (IC_FILL, IC_DROP):
-                c = tlb0 + n_pes + step[1]
-                if kind == IC_FILL and self._sticky_barred:
-                    barred.add(c)
-            else:
-                return None
-            steps.setdefault(c, []).append(i)
         cur: list[Footprint] = []
         fut: list[Footprint] = []
+        trapping = 0
         for t in range(nt):
             tc, tf = self.fp.thread(state, t)
-            if self._sticky_barred and t in steps and self.fp.traps_now(state, t):
-                barred.add(t)  # taking a trap is sticky (module doc)
+            if self._sticky_barred and self.fp.traps_now(state, t):
+                trapping |= 1 << t  # taking a trap is sticky (module doc)
             cur.append(tc)
             fut.append(tf)
         for pe in range(n_pes):
@@ -282,7 +270,75 @@ class PartialOrder:
             for pe in range(n_pes):
                 cur.append(self.fp.icache(pe))
                 fut.append(self.fp.icache(pe))
-        return Components(steps, barred, cur, fut)
+        if len(self._outers) >= 1 << 16:
+            self._outers.clear()
+        found = self._outers[outer] = _Outer(cur, fut, trapping, {}, {})
+        return found
+
+    def _classify(self, state: State, step: Step) -> int:
+        """``step``'s component times two, plus one when it is visible or sticky (a set
+        holding it is no reduction); -1 for a step this module does not analyse.  A
+        function of the step and the outer part (``_visible`` reads the threads)."""
+        nt, n_pes = self.nt, self.n_pes
+        tlb0 = nt + n_pes + self.nl
+        # Components: 0..nt-1 threads, nt..nt+n_pes-1 buffers, then lines, then (the
+        # translation model) each PE's TLB and each PE's I-cache.
+        kind = step[0]
+        barred = False
+        if kind in (EXEC, EARLY, SYSREG, MIGRATE):
+            c = step[1]
+            barred = self._visible(state, step)
+        elif kind == COMPLETE:
+            c = nt + step[1]
+        elif kind in (FILL, DROP, WRITE_BACK):
+            c = nt + n_pes + step[2]
+            barred = kind == FILL and self._sticky_barred
+        elif kind == XLATE:
+            c = step[1]  # a translation made ahead changes no register, pc or fault
+        elif kind in (TLB_FILL, TLB_DROP):
+            c = tlb0 + step[1]
+            barred = kind == TLB_FILL and self._sticky_barred  # a TLB_DROP is undone only by a TLB_FILL
+        elif kind in (IC_FILL, IC_DROP):
+            c = tlb0 + n_pes + step[1]
+            barred = kind == IC_FILL and self._sticky_barred
+        else:
+            return -1
+        return 2 * c + barred
+
+    def components(self, state: State, enabled: Sequence[Step]) -> Components | None:
+        """The enabled steps by component, the barred components, and every component's
+        ``cur`` and ``fut`` footprints (None: a step this module does not analyse)."""
+        found = self._grouped(state, enabled)
+        if found is None:
+            return None
+        info, steps, _, barred_mask = found
+        barred = {c for c in steps if barred_mask >> c & 1}
+        return Components(steps, barred, info.cur, info.fut)
+
+    def _grouped(self, state: State, enabled: Sequence[Step]) -> _Grouped | None:
+        """The outer part's footprints, the enabled steps by component, and the masks of
+        enabled components and of those with a visible or sticky enabled step."""
+        info = self._outer(state)
+        classes = info.classes
+        steps: dict[int, list[int]] = {}
+        enabled_mask = barred_mask = 0
+        for i, step in enumerate(enabled):
+            code = classes.get(step)
+            if code is None:
+                code = classes[step] = self._classify(state, step)
+            if code < 0:
+                return None
+            c = code >> 1
+            bit = 1 << c
+            if code & 1:
+                barred_mask |= bit
+            if enabled_mask & bit:
+                steps[c].append(i)
+            else:
+                enabled_mask |= bit
+                steps[c] = [i]
+        barred_mask |= info.trapping & enabled_mask  # threads that would take a trap now
+        return info, steps, enabled_mask, barred_mask
 
     def ample(self, state: State, enabled: Sequence[Step]) -> list[int] | None:
         """Indices into ``enabled`` of a stubborn set smaller than ``enabled``, or None."""
@@ -295,24 +351,16 @@ class PartialOrder:
         the first that meets its cycle proviso (``explore/reduced.py``)."""
         if len(enabled) < 2 or (self._sticky_barred and self.m.mmu is not None):
             return []  # the sticky-step argument is not made for the translation model's steps
-        found = self.components(state, enabled)
-        if found is None or len(found.steps) < 2:
+        found = self._grouped(state, enabled)
+        if found is None or len(found[1]) < 2:
             return []
-        steps, barred, cur, fut = found
-        enabled_mask = 0
-        barred_mask = 0
-        for c in steps:
-            enabled_mask |= 1 << c
-            if c in barred:
-                barred_mask |= 1 << c
-        # The closures depend on the footprints and on which components are enabled or
-        # barred only: memoized (states recur in those far more often than whole).
-        key = (enabled_mask, barred_mask, *cur, *fut)
-        members = self._closures.get(key)
+        info, steps, enabled_mask, barred_mask = found
+        # The closures depend on the outer part's footprints and on which components are
+        # enabled or barred only: memoized by outer part.
+        key = (enabled_mask, barred_mask)
+        members = info.closures.get(key)
         if members is None:
-            if len(self._closures) >= 1 << 16:
-                self._closures.clear()
-            members = self._closures[key] = self._close(enabled_mask, barred_mask, cur, fut)
+            members = info.closures[key] = self._close(enabled_mask, barred_mask, info.cur, info.fut)
         sets: dict[int, int] = {}  # member mask -> number of steps
         limit = len(enabled)
         for member in members:

@@ -28,10 +28,13 @@ the VM has a policy: set/way with ``on_setway``, MSR with ``on_sctlr``, DC with
 in advance: such a thread's ``fut`` holds every line and everything code of that
 thread can touch.  A thread that may migrate may use every PE's buffer.  Under the
 translation model each PE's TLB and I-cache are components of their own (fills
-and drops), every step of a CPU thread may walk (any line, any TLB: tables are
-found through descriptors in memory), fill an I-cache, and use or record a
-translation made ahead (``translator``), and a TLBI or IC completing writes every
-TLB, I-cache and thread's translations made ahead.  ``tests/explore/test_por.py``
+and drops), every step of a CPU thread may walk, fill an I-cache, and use or record
+a translation made ahead (``translator``), and a TLBI or IC completing writes every
+TLB, I-cache and thread's translations made ahead.  A walk reads the TLB of its PE
+and the tables its regime can reach through any descriptor value a line may hold
+(``machine/por_walks.py``), not every line; a TLB's fills read those of the regimes
+of the threads that may run on its PE; a thread that fetches (EXEC) still reads any
+line and TLB.  ``tests/explore/test_por.py``
 checks on random systems and bundled variants that steps taken as independent
 commute.
 """
@@ -142,6 +145,9 @@ class Footprints:
         )
         self._translate_reads: list[int] = []  # per thread
         self._fetches = tuple(any(lay.code[i].op == "EXEC" for i in prog) for prog in lay.programs)
+        self._dead_tlb_w = tuple(
+            sum(1 << (self._tlb0 + pe) for pe in range(n_pes) if pes >> pe & 1) for pes in self._pes
+        )
         self._tlb_reads: list[int] = [1 << (self._tlb0 + pe) | all_vm for pe in range(n_pes)]
         self.walk_bounds: WalkLines | None = None
         if machine.mmu is not None:
@@ -296,7 +302,10 @@ class Footprints:
 
     def icache(self, pe: int) -> Footprint:
         """IC_FILL and IC_DROP of PE ``pe``'s I-cache (speculative prefetch through the
-        threads' current translations: fetch.py)."""
+        threads' current translations: fetch.py); none without I-caches (mmu.actions
+        lists no such step then, and nothing enables one)."""
+        if not self._icache:
+            return NONE
         bit = 1 << (self._ic0 + pe)
         return Footprint(self._walk_reads | bit, bit)
 
@@ -456,10 +465,11 @@ class Footprints:
         fr |= own | own_m if fut.own_marks else 0
         fw = fut.writes | (own if fut.own_writes else 0) | fut.entry_lines | (own_c if fut.completes else 0)
         extra_r = extra_w = 0
-        if self._xlate and th.pe >= 0 and self.m.dead_tlb is not None:
-            # prune_dead_tlb: any step of the thread (its last one, a migration...) may drop
-            # TLB entries it made dead (machine/dead_tlb.py), and fills look at its progress
-            extra_w |= self.all_tlb
+        if self.m.dead_tlb is not None:
+            # prune_dead_tlb: any step of the thread may make entries of the TLBs of the PEs
+            # it may run on dead, and drops them (machine/dead_tlb.py: liveness follows the
+            # threads), and which entries those TLBs may fill depends on it.
+            extra_w |= self._dead_tlb_w[t]
         if th.pending >= 0:
             extra_w |= 1 << (self._ctx0 + t)
         if migrates:

@@ -198,6 +198,20 @@ class Unread:
     __add__ = __radd__ = __mul__ = __rmul__ = __index__ = __int__ = _refuse
 
 
+class Slot(Unread):
+    """Stands in for one thread or one PE's buffer in a *fine* probe (``Planner._direct``):
+    every use raises ``InnerRead``; where the successor holds it, the state's own goes.
+    Defined here, not in ``plan.py``, so that a compiled ``plan`` (``make compiled``) does not
+    subclass this plain class (mypyc refuses a native class over a ``__slots__`` base)."""
+
+    __slots__ = ("field", "index")
+
+    def __init__(self, field: int, index: int) -> None:
+        super().__init__(None)
+        self.field = field  # BUFS or THREADS
+        self.index = index
+
+
 UNREAD: Any = Unread()  # a probe's memory and copies (Any: it stands in for both types)
 
 # A read of memory and copies a probe may ask instead of making (machine/plan.py): a

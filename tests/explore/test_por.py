@@ -21,6 +21,7 @@ from stalecheck.explore.search import Budget, check
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.machine.por import PartialOrder, conflict
 from stalecheck.machine.spec import SystemSpec
+from stalecheck.machine.state import UNREAD
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario, run_variant
 from stalecheck.scenarios.builder import Builder
@@ -291,3 +292,34 @@ def test_random_translation_systems_get_the_same_verdict_with_and_without_reduct
         assert reduced.sane == full.sane
         assert reduced.states <= full.states
     commute_everywhere(Machine(spec), 100)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "variant"),
+    [
+        ("xen-set-way", "tsw-tvm"),  # traps, policies
+        ("osv-pte-barriers", "break-before-make"),  # TLBs, walks, TLBI
+        ("kvm-guest-faults-icache", "vipt-inval-page"),  # I-caches, fetches, stage-2 faults
+        ("fcvm-vsock-nv2", "ring-nc-fwb"),  # weak ordering, devices
+    ],
+)
+def test_footprints_read_no_memory_or_copies(scenario: str, variant: str) -> None:
+    """``PartialOrder`` memoizes footprints by a state's outer part: on a probe whose
+    memory and copies refuse every use (``state.UNREAD``), the components are those of
+    the real state."""
+    m = Machine(load_scenario(scenario).variants[variant].build())
+    init = m.initial_state()
+    seen = {init}
+    frontier = [init]
+    for _ in range(300):
+        if not frontier:
+            break
+        state = frontier.pop()
+        enabled = m.actions(state)
+        for step in enabled:
+            succ = m.next_state(state, step)
+            if succ not in seen:
+                seen.add(succ)
+                frontier.append(succ)
+        probe = state._replace(mem=UNREAD, copies=UNREAD)
+        assert PartialOrder(m).components(probe, enabled) == PartialOrder(m).components(state, enabled)
