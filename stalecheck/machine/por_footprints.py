@@ -503,7 +503,12 @@ class Footprints:
                 # thread's own state (TrapContext); the thread enters EL2 with its code.
                 vm_bit = 1 << (self._vm0 + vm) if vm >= 0 else 0
                 ctx = 1 << (self._ctx0 + t)
-                return Footprint(vm_bit | extra_r, ctx | live_now | extra_w), fut_fp
+                # Whether the trap is taken now waits as the access would (a full DMB's
+                # marker in its PE's buffer holds a load back: buffer.loads_blocked).
+                bufs = 0
+                if th.pe >= 0:
+                    bufs = 1 << (self._buf0 + th.pe) | 1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe)
+                return Footprint(vm_bit | bufs | extra_r, ctx | live_now | extra_w), fut_fp
             live_next = self._contribution(t, th.pc + 1, (), state.mapped)
         pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
         pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe) if th.pe >= 0 else 0)

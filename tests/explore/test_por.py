@@ -25,7 +25,9 @@ from stalecheck.machine.state import UNREAD
 from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario, run_variant
 from stalecheck.scenarios.builder import Builder
+from stalecheck.scenarios.support.policies import map_on_fault
 from tests.machine.test_stateful import systems
+from tests.machine.translated_systems import one_stage_host
 from tests.machine.util import machine
 
 SMALL = 5_000  # random systems bigger than this are drawn again
@@ -214,6 +216,23 @@ def commute_everywhere(m: Machine, limit: int) -> int:
     return pairs
 
 
+def test_a_trap_waits_behind_a_dmb_marker_of_another_thread_on_its_pe() -> None:
+    """Found by the random test below: two threads on one PE share its buffer, and a full
+    DMB's marker there holds back a later load (B2.6.2 Data Memory Barrier, as modelled:
+    ``buffer.loads_blocked``), also one about to take a stage-2 fault. So the host's DMB
+    disables the guest's trapping load: taking the trap must read the PE's buffer."""
+    b = Builder()
+    b.system(pes=1)
+    b.page("P0", "X", vm="vm")
+    b.page("P1", "Y", vm="vm")
+    b.vm("vm", on_stage2_fault=map_on_fault(clean=""))
+    b.host("host", "DMB SY", pe=0)
+    b.guest("vcpu", "STR X, 1\nLDR r1, Y", vm="vm", pe=0)
+    b.options(weak_ordering=False)
+    b.bad_when(lambda v: False, "never")
+    assert commute_everywhere(Machine(b.build()), 150) > 0
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(systems(), st.booleans())
 def test_steps_taken_as_independent_commute(m: Machine, weak: bool) -> None:
@@ -246,13 +265,7 @@ _OTHER = ("STR X, 2", "LDR r3, X", "STR l3e, 0", "DSB ISH", "TLBI VAE1IS, V", "L
 def _translation_system(
     before: list[str], after: list[str], other: list[str], walk: str, ets2: bool, observe: int
 ) -> SystemSpec:
-    b = Builder()
-    b.system(pes=2 if other else 1)
-    b.page("PT", "L2T:l2e L3T:l3e")
-    b.page("D", "X")
-    b.page("Q", "DATA")
-    b.regime("k", root="L2T", levels=(2, 3), vas={"V": (0, 0)}, walk=walk)
-    b.init(l2e=b.table_desc("L3T"), l3e=0, DATA=7)
+    b = one_stage_host(bool(other), walk)
     code = [*before, f"STR l3e, {b.page_desc('Q')}", *after, "LDR r1, V"]
     b.host("cpu", "\n".join(code), pe=0)
     b.translate("cpu", "k")

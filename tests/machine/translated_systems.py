@@ -17,18 +17,27 @@ OTHER = ("STR X, 2", "LDR r3, X", "STR l3e, 0", "DSB ISH", "TLBI VAE1IS, V", "LD
 ATTRS = ("wb", "nc", "device")
 
 
-def host_system(
-    before: list[str], after: list[str], other: list[str], walk: str, attr: str, observe: int
-) -> SystemSpec:
-    """One-stage translation on the host: the PTE written by the program (with leaf
-    attribute ``attr``), then a load through it; ``other`` on a second PE."""
+def one_stage_host(two_pes: bool, walk: str) -> Builder:
+    """The one-stage host both random translation families start from (here and in
+    tests/explore/test_por.py): a two-level table ``L2T -> L3T`` whose leaf ``l3e``
+    starts invalid, a page ``D`` with ``X`` and a page ``Q`` with ``DATA = 7`` that the
+    program maps at ``V``; walks of type ``walk``."""
     b = Builder()
-    b.system(pes=2 if other else 1)
+    b.system(pes=2 if two_pes else 1)
     b.page("PT", "L2T:l2e L3T:l3e")
     b.page("D", "X")
     b.page("Q", "DATA")
     b.regime("k", root="L2T", levels=(2, 3), vas={"V": (0, 0)}, walk=walk)
     b.init(l2e=b.table_desc("L3T"), l3e=0, DATA=7)
+    return b
+
+
+def host_system(
+    before: list[str], after: list[str], other: list[str], walk: str, attr: str, observe: int
+) -> SystemSpec:
+    """One-stage translation on the host: the PTE written by the program (with leaf
+    attribute ``attr``), then a load through it; ``other`` on a second PE."""
+    b = one_stage_host(bool(other), walk)
     code = [*before, f"STR l3e, {b.page_desc('Q', attr=attr)}", *after, "STR V, 5", "LDR r1, V"]
     b.host("cpu", "\n".join(code), pe=0)
     b.translate("cpu", "k")
