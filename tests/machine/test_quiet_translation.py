@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 
 from stalecheck.errors import ScenarioError
 from stalecheck.explore.search import Budget, check
@@ -30,6 +30,7 @@ from stalecheck.machine.system import Machine
 from stalecheck.runner import load_scenario
 from stalecheck.scenarios import registry
 from tests.machine.translated_systems import guest_system, host_system, translated_systems
+from tests.machine.util import quiet_agrees
 from tests.tally import Tally
 
 SMALL = 20_000
@@ -108,17 +109,7 @@ def test_random_translated_systems_get_the_same_verdict() -> None:
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(translated_systems())
     def run(spec: SystemSpec) -> None:
-        full = _check(spec, False)
-        assume(full.outcome != Outcome.UNKNOWN)
-        try:
-            reduced = _check(spec, True)
-        except ScenarioError as err:
-            assert "quiet_coherent_lines" in str(err)
-            tally.saw(False)
-            return
-        tally.saw(True)
-        assert (reduced.outcome, len(reduced.witness)) == (full.outcome, len(full.witness))
-        assert reduced.states <= full.states
+        quiet_agrees(_check, spec, tally)
 
     run()
     tally.require(0.6, "were answered with and without the reduction", at_least=8)

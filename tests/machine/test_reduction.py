@@ -23,7 +23,7 @@ from stalecheck.scenarios.builder import Builder
 from tests.conftest import Explored
 from tests.machine.test_stateful import systems
 from tests.machine.translated_systems import ATTRS, FILLERS, OTHER, guest_system, host_system
-from tests.machine.util import machine
+from tests.machine.util import machine, quiet_agrees
 from tests.tally import Tally
 
 
@@ -116,17 +116,7 @@ def test_quiet_lines_keep_every_verdict_of_random_systems() -> None:
     @given(systems(), st.integers(0, 3), st.booleans())
     def run(m: Machine, value: int, device: bool) -> None:
         spec = _random_bad_state(m, value, device)
-        full = _quiet(spec, False)
-        assume(full.outcome != Outcome.UNKNOWN)
-        try:
-            reduced = _quiet(spec, True)
-        except ScenarioError as err:
-            assert "quiet_coherent_lines" in str(err)
-            tally.saw(False)
-            return
-        tally.saw(True)
-        assert (reduced.outcome, len(reduced.witness)) == (full.outcome, len(full.witness))
-        assert reduced.states <= full.states
+        quiet_agrees(_quiet, spec, tally)
 
     run()
     tally.require(0.5, "were answered with and without the reduction", at_least=10)

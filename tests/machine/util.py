@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hypothesis import assume
+
+from stalecheck.errors import ScenarioError
 from stalecheck.explore.search import Budget, check
 from stalecheck.explore.verdict import Outcome, Verdict
+from stalecheck.machine.spec import SystemSpec
 from stalecheck.machine.state import State
 from stalecheck.machine.system import EXEC, Machine, Step
 from stalecheck.machine.view import StateView
 from stalecheck.scenarios.builder import Builder
+from tests.tally import Tally
 
 
 def machine(setup: Callable[[Builder], None], bad: Callable[..., bool] | None = None) -> Machine:
@@ -62,3 +67,22 @@ def outcome(
     verdict = explore(Machine(b.build()))
     assert verdict.outcome != Outcome.UNREACHABLE or verdict.sane, "unreachable only because no run ends"
     return verdict.outcome
+
+
+def quiet_agrees(search: Callable[[SystemSpec, bool], Verdict], spec: SystemSpec, tally: Tally) -> None:
+    """One draw of a quiet-lines property test: ``search(spec, on)`` with the reduction
+    off and on gives the same outcome and shortest witness length, never more states; a
+    system the reduction refuses (ScenarioError naming the option) counts as unanswered
+    in ``tally``, so the caller can require that most were answered.  Systems the full
+    search does not decide are drawn again."""
+    full = search(spec, False)
+    assume(full.outcome != Outcome.UNKNOWN)
+    try:
+        reduced = search(spec, True)
+    except ScenarioError as err:
+        assert "quiet_coherent_lines" in str(err)
+        tally.saw(False)
+        return
+    tally.saw(True)
+    assert (reduced.outcome, len(reduced.witness)) == (full.outcome, len(full.witness))
+    assert reduced.states <= full.states
