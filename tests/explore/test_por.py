@@ -11,6 +11,7 @@ compares every bundled variant and prints the reduction factor).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -21,8 +22,8 @@ from stalecheck.explore.search import Budget, check
 from stalecheck.explore.verdict import Outcome, StopReason, Verdict
 from stalecheck.machine.por import PartialOrder, conflict
 from stalecheck.machine.spec import SystemSpec
-from stalecheck.machine.state import UNREAD
-from stalecheck.machine.system import Machine
+from stalecheck.machine.state import UNREAD, State
+from stalecheck.machine.system import Machine, Step
 from stalecheck.runner import load_scenario, run_variant
 from stalecheck.scenarios.builder import Builder
 from stalecheck.scenarios.support.policies import map_on_fault
@@ -182,19 +183,15 @@ def test_bitstate_finds_a_real_witness_and_never_proves() -> None:
     assert "not a proof" in fixed.visited_assumption
 
 
-def commute_everywhere(m: Machine, limit: int) -> int:
-    """In up to ``limit`` reachable states: two enabled steps of components the
-    reduction treats as independent (the first's ``cur`` footprint does not conflict
-    with the second's ``fut``) neither disable each other nor differ in the state
-    they reach in either order.  Returns how many such pairs were checked."""
-    po = PartialOrder(m, frozenset())
+def depth_first(m: Machine, limit: int) -> Iterator[tuple[State, list[Step]]]:
+    """Up to ``limit`` reachable states, depth first, each with its enabled steps (its
+    successors already queued): the states the footprint checks below look at."""
     init = m.initial_state()
     seen = {init}
     frontier = [init]
-    pairs = 0
     for _ in range(limit):
         if not frontier:
-            break
+            return
         state = frontier.pop()
         enabled = m.actions(state)
         for step in enabled:
@@ -202,6 +199,32 @@ def commute_everywhere(m: Machine, limit: int) -> int:
             if succ not in seen:
                 seen.add(succ)
                 frontier.append(succ)
+        yield state, enabled
+
+
+def por_agrees(spec: SystemSpec, max_states: int, pairs_limit: int) -> None:
+    """One random system, searched plain (up to ``max_states``; undecided ones are drawn
+    again) and reduced: the same outcome, and when unreachable the same sanity and never
+    more states; then the steps taken as independent commute on its first states."""
+    full = search(spec, max_states=max_states)
+    assume(full.outcome != Outcome.UNKNOWN)
+    reduced = search(spec, SearchMode(por=True))
+    assert reduced.reduction == "partial-order"
+    assert reduced.outcome == full.outcome
+    if full.outcome == Outcome.UNREACHABLE:
+        assert reduced.sane == full.sane
+        assert reduced.states <= full.states
+    commute_everywhere(Machine(spec), pairs_limit)
+
+
+def commute_everywhere(m: Machine, limit: int) -> int:
+    """In up to ``limit`` reachable states: two enabled steps of components the
+    reduction treats as independent (the first's ``cur`` footprint does not conflict
+    with the second's ``fut``) neither disable each other nor differ in the state
+    they reach in either order.  Returns how many such pairs were checked."""
+    po = PartialOrder(m, frozenset())
+    pairs = 0
+    for state, enabled in depth_first(m, limit):
         found = po.components(state, enabled)
         assert found is not None
         owner = {i: c for c, indices in found.steps.items() for i in indices}
@@ -296,15 +319,7 @@ def test_random_translation_systems_get_the_same_verdict_with_and_without_reduct
 ) -> None:
     assume(observe != 2 or "LDR r2, X" in before + after)  # a register the thread loads
     spec = _translation_system(before, after, other, walk, ets2, observe)
-    full = search(spec, max_states=SMALL)
-    assume(full.outcome != Outcome.UNKNOWN)
-    reduced = search(spec, SearchMode(por=True))
-    assert reduced.reduction == "partial-order"
-    assert reduced.outcome == full.outcome
-    if full.outcome == Outcome.UNREACHABLE:
-        assert reduced.sane == full.sane
-        assert reduced.states <= full.states
-    commute_everywhere(Machine(spec), 100)
+    por_agrees(spec, SMALL, 100)
 
 
 @pytest.mark.parametrize(
@@ -321,18 +336,6 @@ def test_footprints_read_no_memory_or_copies(scenario: str, variant: str) -> Non
     memory and copies refuse every use (``state.UNREAD``), the components are those of
     the real state."""
     m = Machine(load_scenario(scenario).variants[variant].build())
-    init = m.initial_state()
-    seen = {init}
-    frontier = [init]
-    for _ in range(300):
-        if not frontier:
-            break
-        state = frontier.pop()
-        enabled = m.actions(state)
-        for step in enabled:
-            succ = m.next_state(state, step)
-            if succ not in seen:
-                seen.add(succ)
-                frontier.append(succ)
+    for state, enabled in depth_first(m, 300):
         probe = state._replace(mem=UNREAD, copies=UNREAD)
         assert PartialOrder(m).components(probe, enabled) == PartialOrder(m).components(state, enabled)
