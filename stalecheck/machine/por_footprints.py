@@ -493,6 +493,8 @@ class Footprints:
         if window is not None and not th.hyp:
             return self._window_cur(state, t, window, extra_r, extra_w, live_now), fut_fp
         # cur: the oldest instruction, trapping or not.
+        pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
+        pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe) if th.pe >= 0 else 0)
         if th.hyp:
             cur = self._instruction(t, th.hyp[0], False, True)
             live_next = self._contribution(t, th.pc, th.hyp[1:], state.mapped)
@@ -505,13 +507,8 @@ class Footprints:
                 ctx = 1 << (self._ctx0 + t)
                 # Whether the trap is taken now waits as the access would (a full DMB's
                 # marker in its PE's buffer holds a load back: buffer.loads_blocked).
-                bufs = 0
-                if th.pe >= 0:
-                    bufs = 1 << (self._buf0 + th.pe) | 1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe)
-                return Footprint(vm_bit | bufs | extra_r, ctx | live_now | extra_w), fut_fp
+                return Footprint(vm_bit | pe_bits | extra_r, ctx | live_now | extra_w), fut_fp
             live_next = self._contribution(t, th.pc + 1, (), state.mapped)
-        pe_bit = 1 << (self._buf0 + th.pe) if th.pe >= 0 else 0
-        pe_bits = pe_bit | (1 << (self._bufc0 + th.pe) | 1 << (self._bufm0 + th.pe) if th.pe >= 0 else 0)
         if self._xlate and th.pe >= 0 and self._translates_ahead(state, t):
             xl = self.translator(t)
             extra_r |= xl.reads | pe_bits
